@@ -1,0 +1,25 @@
+/* Encodings and digests: base64, hex, SHA-256, random UUIDs. */
+#ifndef LAMBDAD_BASE_CODEC_H
+#define LAMBDAD_BASE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns an owned NUL-terminated base64 string of len bytes. */
+char *b64_encode(const void *data, size_t len);
+/* Decodes standard base64 (padding optional, whitespace refused) into an owned
+ * buffer; *outlen gets its length. Returns NULL on malformed input. */
+unsigned char *b64_decode(const char *s, size_t slen, size_t *outlen);
+
+void hex_encode(const unsigned char *data, size_t len, char *out); /* out: 2*len+1 */
+
+struct sha256_ctx;
+/* One-shot SHA-256 of a buffer. */
+void sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* A random RFC 4122 version 4 UUID, lower-case, 36 chars + NUL. */
+void uuid_v4(char out[37]);
+/* 32 random lower-case hex digits + NUL. */
+void random_hex32(char out[33]);
+
+#endif

@@ -1,0 +1,37 @@
+/* Error values with messages. */
+#include <lambdad/err.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int err_make(struct err *errp, int code, const char *fmt, ...)
+{
+	if (code < 0)
+		code = -code;
+	if (code == 0)
+		code = 5 /* EIO */;
+	if (errp) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(errp->msg, sizeof(errp->msg), fmt, ap);
+		va_end(ap);
+		errp->code = code;
+	}
+	return -code;
+}
+
+int err_wrap(struct err *errp, const char *fmt, ...)
+{
+	if (!errp)
+		return -5;
+	char prefix[256];
+	char old[sizeof(errp->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, errp->msg, sizeof(old));
+	snprintf(errp->msg, sizeof(errp->msg), "%s: %s", prefix, old);
+	return -errp->code;
+}
