@@ -1,0 +1,322 @@
+/* The API front: the HTTP listener, the router and the replies every handler shares. */
+#include <errno.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "api/api_int.h"
+#include "base/codec.h"
+
+#define API_MAX_BODY (80 * 1024 * 1024)
+
+static const struct {
+	int status;
+	const char *type;
+} api_errors[] = {
+#define X(name, status, type) {status, type},
+#include "api/api_errors.def"
+#undef X
+};
+
+static const char *reason_of(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Request Entity Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	default: return status >= 500 ? "Internal Server Error" : "Error";
+	}
+}
+
+static void add_request_id(struct evhttp_request *req)
+{
+	char id[37];
+	uuid_v4(id);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", id);
+}
+
+static void free_ref_cb(const void *data, size_t len, void *arg) { free((void *)data); }
+
+void api_reply_json(struct evhttp_request *req, int status, json_t *o)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	add_request_id(req);
+	struct evbuffer *b = NULL;
+	if (o) {
+		char *txt = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		b = evbuffer_new();
+		evbuffer_add_reference(b, txt, strlen(txt), free_ref_cb, NULL);
+		evhttp_add_header(h, "Content-Type", "application/json");
+	}
+	evhttp_send_reply(req, status, reason_of(status), b);
+	if (b)
+		evbuffer_free(b);
+}
+
+void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *o = json_pack("{s:s, s:s}", "Type", api_errors[e].status >= 500 ? "Service" : "User", "message", msg);
+	if (extra)
+		json_object_update(o, extra);
+	json_decref(extra);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amzn-ErrorType", api_errors[e].type);
+	api_reply_json(req, api_errors[e].status, o);
+}
+
+void api_reply_err(struct evhttp_request *req, const struct err *e)
+{
+	switch (e->code) {
+	case REG_EINVALID:
+	case EPERM:
+	case EFBIG:
+		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "%s", e->msg);
+		break;
+	case REG_EVALIDATION:
+		api_reply_error(req, API_ERR_VALIDATION, NULL, "%s", e->msg);
+		break;
+	default:
+		log_error("api: %s", e->msg);
+		api_reply_error(req, API_ERR_SERVICE, NULL, "%s", e->msg);
+	}
+}
+
+json_t *api_body_json(struct evhttp_request *req)
+{
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(b);
+	json_error_t je;
+	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, &je) : json_object();
+	if (!o) {
+		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+				"Could not parse request body into json: %s (line %d, column %d)", je.text, je.line,
+				je.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+				"Could not parse request body into json: the body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+void api_not_found(struct api *a, struct evhttp_request *req, const char *name, const char *qual)
+{
+	autofree char *arn = fn_arn(name, a->region, a->account);
+	api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn, qual[0] ? ":" : "",
+			qual);
+}
+
+struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1])
+{
+	char qual[130];
+	struct err e = {0};
+	if (fn_parse_ref(ref, name, qual, &e) < 0) {
+		api_reply_err(r->req, &e);
+		return NULL;
+	}
+	const char *q = evhttp_find_header(&r->query, "Qualifier");
+	if (q && qual[0] && strcmp(q, qual) != 0) {
+		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+				"The derived qualifier from the function name does not match the specified qualifier.");
+		return NULL;
+	}
+	if (q && !qual[0])
+		snprintf(qual, sizeof(qual), "%s", q);
+	struct fn_config *c = registry_get(a->reg, name);
+	/* Versions and aliases come later: only $LATEST exists. */
+	if (!c || (qual[0] && strcmp(qual, "$LATEST") != 0)) {
+		api_not_found(a, r->req, name, qual);
+		return NULL;
+	}
+	return c;
+}
+
+static void route(struct api *a, struct api_req *r)
+{
+	const char *v = r->nsegs > 0 ? r->segs[0] : "";
+	const char *coll = r->nsegs > 1 ? r->segs[1] : "";
+	enum evhttp_cmd_type m = r->cmd;
+	int n = r->nsegs;
+	if (strcmp(v, "2015-03-31") == 0 && strcmp(coll, "functions") == 0) {
+		if (n == 2) {
+			if (m == EVHTTP_REQ_POST)
+				return api_create_function(a, r);
+			if (m == EVHTTP_REQ_GET)
+				return api_list_functions(a, r);
+		} else if (n == 3) {
+			if (m == EVHTTP_REQ_GET)
+				return api_get_function(a, r, false);
+			if (m == EVHTTP_REQ_DELETE)
+				return api_delete_function(a, r);
+		} else if (n == 4) {
+			const char *op = r->segs[3];
+			if (strcmp(op, "configuration") == 0 && m == EVHTTP_REQ_GET)
+				return api_get_function(a, r, true);
+			if (strcmp(op, "configuration") == 0 && m == EVHTTP_REQ_PUT)
+				return api_update_configuration(a, r);
+			if (strcmp(op, "code") == 0 && m == EVHTTP_REQ_PUT)
+				return api_update_code(a, r);
+			if (strcmp(op, "invocations") == 0 && m == EVHTTP_REQ_POST)
+				return api_invoke(a, r);
+		}
+	} else if (strcmp(v, "2014-11-13") == 0 && strcmp(coll, "functions") == 0 && n == 4 &&
+		   strcmp(r->segs[3], "invoke-async") == 0) {
+		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+				       "InvokeAsync (asynchronous invocation) is not supported by lambdad yet; "
+				       "invoke with InvocationType RequestResponse");
+	} else if (strcmp(v, "2016-08-19") == 0 && strcmp(coll, "account-settings") == 0 && n == 2 &&
+		   m == EVHTTP_REQ_GET) {
+		return api_account_settings(a, r);
+	} else if (strcmp(v, "lambdad") == 0 && strcmp(coll, "v1") == 0 && m == EVHTTP_REQ_GET) {
+		if (n == 5 && strcmp(r->segs[2], "functions") == 0 && strcmp(r->segs[4], "logs") == 0)
+			return api_ext_logs(a, r);
+		if (n == 4 && strcmp(r->segs[2], "code") == 0)
+			return api_ext_code(a, r);
+	}
+	api_reply_error(r->req, API_ERR_UNKNOWN_OPERATION, NULL, "No operation at %s %s",
+			m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_POST ? "POST" : m == EVHTTP_REQ_PUT ? "PUT"
+			: m == EVHTTP_REQ_DELETE ? "DELETE" : "?",
+			evhttp_request_get_uri(r->req));
+}
+
+static void request_cb(struct evhttp_request *req, void *arg)
+{
+	struct api *a = arg;
+	struct api_req r = {.req = req, .cmd = evhttp_request_get_command(req)};
+	TAILQ_INIT(&r.query);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	if (!path || path[0] != '/') {
+		api_reply_error(req, API_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
+		return;
+	}
+	if (query && evhttp_parse_query_str(query, &r.query) < 0) {
+		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "malformed query string");
+		return;
+	}
+	/* Split into decoded segments; an empty last segment (trailing '/') is dropped. */
+	const char *p = path + 1;
+	bool ok = true;
+	while (*p && ok) {
+		size_t len = strcspn(p, "/");
+		if (r.nsegs == (int)ARRAY_SIZE(r.segs)) {
+			ok = false;
+			break;
+		}
+		autofree char *raw = xstrndup(p, len);
+		size_t outlen;
+		char *dec = evhttp_uridecode(raw, 0, &outlen);
+		if (!dec || strlen(dec) != outlen) {
+			free(dec);
+			ok = false;
+			break;
+		}
+		r.segs[r.nsegs++] = dec;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	if (!ok)
+		api_reply_error(req, API_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
+	else
+		route(a, &r);
+	for (int i = 0; i < r.nsegs; i++)
+		free(r.segs[i]);
+	evhttp_clear_headers(&r.query);
+}
+
+static int load_cb(const char *name, const char *text, void *arg)
+{
+	struct api *a = arg;
+	struct err e = {0};
+	struct fn_config *c = fn_config_from_stored(text, &e);
+	if (!c) {
+		log_error("store: function %s: %s (skipped)", name, e.msg);
+		return 0;
+	}
+	registry_put(a->reg, c);
+	return 0;
+}
+
+static int keep_code_cb(const char *hex, void *arg) { return registry_code_in_use(arg, hex); }
+
+int api_new(struct event_base *base, struct store *st, struct sched *sc, const struct api_config *cfg,
+	    struct api **out, struct err *errp)
+{
+	struct api *a = xcalloc(1, sizeof(*a));
+	a->base = base;
+	a->store = st;
+	a->sched = sc;
+	a->reg = registry_new();
+	a->region = xstrdup(cfg->region);
+	a->account = xstrdup(cfg->account);
+	a->logs_dir = xstrdup(cfg->logs_dir);
+	a->account_concurrency = cfg->account_concurrency;
+	int r = store_load_functions(st, load_cb, a, errp);
+	if (r < 0) {
+		api_free(a);
+		return r;
+	}
+	/* Blobs no function refers to are leftovers of a crash mid-deploy. */
+	store_gc_code(st, keep_code_cb, a->reg);
+	log_info("registry: %zu functions loaded", registry_count(a->reg));
+	*out = a;
+	return 0;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	if (a->http)
+		evhttp_free(a->http);
+	registry_free(a->reg);
+	free(a->region);
+	free(a->account);
+	free(a->logs_dir);
+	free(a);
+}
+
+int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
+{
+	a->http = evhttp_new(a->base);
+	if (!a->http)
+		return err_make(errp, ENOMEM, "evhttp_new");
+	evhttp_set_max_body_size(a->http, API_MAX_BODY);
+	evhttp_set_max_headers_size(a->http, 64 * 1024);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
+	evhttp_set_timeout(a->http, 3600);
+	evhttp_set_gencb(a->http, request_cb, a);
+	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, host, port);
+	if (!bs)
+		return err_make(errp, EADDRINUSE, "cannot listen on %s:%u: %s", host, port, strerror(errno));
+	int one = 1;
+	setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* The Lambda API front: routes HTTP requests to one handler per operation. */
+#ifndef LAMBDAD_API_H
+#define LAMBDAD_API_H
+
+#include <event2/event.h>
+#include <lambdad/err.h>
+#include <stdint.h>
+
+#include "registry/registry.h"
+#include "sched/sched.h"
+#include "store/store.h"
+
+struct api_config {
+	const char *region;
+	const char *account;
+	const char *logs_dir;
+	uint32_t account_concurrency;
+};
+
+struct api;
+
+/* Loads the registry from the store and prepares the handlers. */
+int api_new(struct event_base *base, struct store *st, struct sched *sc, const struct api_config *cfg,
+	    struct api **out, struct err *errp);
+void api_free(struct api *a);
+/* Serves the API on host:port. Returns 0 or a negative errno. */
+int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp);
+
+#endif

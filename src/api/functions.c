@@ -1,0 +1,274 @@
+/* CreateFunction, GetFunction(Configuration), ListFunctions, UpdateFunctionCode,
+ * UpdateFunctionConfiguration, DeleteFunction. */
+#include <errno.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/clock.h"
+#include "base/codec.h"
+
+#define MAX_ZIP_BYTES 52428800u /* 50 MB: Lambda's direct upload limit */
+
+static json_t *config_json(struct api *a, const struct fn_config *c) { return fn_config_to_api(c, a->region, a->account); }
+
+/* Drops a code blob that no function uses any more. */
+static void drop_unused_code(struct api *a, const char *hex)
+{
+	if (hex[0] && !registry_code_in_use(a->reg, hex))
+		store_drop_code(a->store, hex);
+}
+
+/* Decodes Code.ZipFile (or ZipFile), stores and extracts it, and sets the code
+ * fields of c. Replies and returns -1 on failure (nothing new is left behind). */
+static int take_code(struct api *a, struct evhttp_request *req, json_t *code, struct fn_config *c)
+{
+	if (!json_is_object(code))
+		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "Code must be an object with ZipFile"), -1;
+	json_t *zf = json_object_get(code, "ZipFile");
+	if (!zf || !json_is_string(zf)) {
+		if (json_object_get(code, "S3Bucket") || json_object_get(code, "ImageUri"))
+			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+					"Code from S3Bucket/S3Key or ImageUri is not supported by lambdad; send ZipFile");
+		else
+			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "Code.ZipFile is required (a base64 zip)");
+		return -1;
+	}
+	size_t zlen;
+	autofree unsigned char *zip = b64_decode(json_string_value(zf), json_string_length(zf), &zlen);
+	if (!zip)
+		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "ZipFile is not valid base64"), -1;
+	if (zlen > MAX_ZIP_BYTES)
+		return api_reply_error(req, API_ERR_REQUEST_ENTITY_TOO_LARGE, NULL,
+				       "Zipped size must be smaller than %u bytes", MAX_ZIP_BYTES),
+		       -1;
+	unsigned char digest[32];
+	sha256(zip, zlen, digest);
+	char hex[65];
+	hex_encode(digest, 32, hex);
+	autofree char *b64 = b64_encode(digest, 32);
+	struct codezip_info info;
+	struct err e = {0};
+	if (store_put_code(a->store, hex, zip, zlen, &info, &e) < 0) {
+		if (e.code == EINVAL || e.code == EFBIG || e.code == EPERM)
+			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "%s", e.msg);
+		else
+			api_reply_err(req, &e);
+		return -1;
+	}
+	if (fn_runtime_needs_bootstrap(c->runtime) && !info.has_bootstrap) {
+		drop_unused_code(a, hex);
+		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+				"The deployment package has no executable file named 'bootstrap' at its root; runtime "
+				"%s starts /var/task/bootstrap",
+				c->runtime);
+		return -1;
+	}
+	memcpy(c->code_hex, hex, sizeof(hex));
+	snprintf(c->code_b64, sizeof(c->code_b64), "%s", b64);
+	c->code_size = zlen;
+	return 0;
+}
+
+/* Makes c the function's current configuration: committed, then published. */
+static int commit(struct api *a, struct evhttp_request *req, struct fn_config *c)
+{
+	autofree char *txt = fn_config_to_stored(c);
+	struct err e = {0};
+	if (store_put_function(a->store, c->name, txt, &e) < 0) {
+		api_reply_err(req, &e);
+		return -1;
+	}
+	return 0;
+}
+
+void api_create_function(struct api *a, struct api_req *r)
+{
+	json_t *body = api_body_json(r->req);
+	if (!body)
+		return;
+	struct fn_config *c = fn_config_new();
+	struct err e = {0};
+	if (fn_config_apply(c, body, true, &e) < 0) {
+		api_reply_err(r->req, &e);
+		goto out;
+	}
+	if (registry_get(a->reg, c->name)) {
+		api_reply_error(r->req, API_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s", c->name);
+		goto out;
+	}
+	if (take_code(a, r->req, json_object_get(body, "Code"), c) < 0)
+		goto out;
+	if (commit(a, r->req, c) < 0) {
+		drop_unused_code(a, c->code_hex);
+		goto out;
+	}
+	registry_put(a->reg, fn_config_ref(c));
+	log_info("api: created function %s (code %.12s, %llu bytes)", c->name, c->code_hex,
+		 (unsigned long long)c->code_size);
+	api_reply_json(r->req, 201, config_json(a, c));
+out:
+	fn_config_unref(c);
+	json_decref(body);
+}
+
+void api_get_function(struct api *a, struct api_req *r, bool config_only)
+{
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	if (!c)
+		return;
+	if (config_only)
+		return api_reply_json(r->req, 200, config_json(a, c));
+	const char *host = evhttp_request_get_host(r->req);
+	const char *hosthdr = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Host");
+	autofree char *loc = xasprintf("http://%s/lambdad/v1/code/%s.zip", hosthdr ? hosthdr : host ? host : "127.0.0.1",
+				       c->code_hex);
+	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:{}}", "Configuration", config_json(a, c), "Code", "RepositoryType",
+			      "S3", "Location", loc, "Tags");
+	api_reply_json(r->req, 200, o);
+}
+
+void api_list_functions(struct api *a, struct api_req *r)
+{
+	const char *marker = evhttp_find_header(&r->query, "Marker");
+	const char *max = evhttp_find_header(&r->query, "MaxItems");
+	long maxn = 50;
+	if (max) {
+		char *end;
+		maxn = strtol(max, &end, 10);
+		if (!*max || *end || maxn < 1 || maxn > 10000)
+			return api_reply_error(r->req, API_ERR_VALIDATION, NULL,
+					       "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
+					       "constraint: Member must have value between 1 and 10000",
+					       max);
+	}
+	json_t *list = json_array();
+	size_t i = registry_after(a->reg, marker);
+	size_t n = registry_count(a->reg);
+	const struct fn_config *last = NULL;
+	for (; i < n && (long)json_array_size(list) < maxn; i++) {
+		last = registry_at(a->reg, i);
+		json_array_append_new(list, config_json(a, last));
+	}
+	json_t *o = json_pack("{s:o}", "Functions", list);
+	if (i < n && last)
+		json_object_set_new(o, "NextMarker", json_string(last->name));
+	api_reply_json(r->req, 200, o);
+}
+
+void api_delete_function(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	const char *q = evhttp_find_header(&r->query, "Qualifier");
+	if (q && strcmp(q, "$LATEST") == 0)
+		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+				       "$LATEST version cannot be deleted without deleting the function.");
+	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	if (!c)
+		return;
+	struct err e = {0};
+	if (store_delete_function(a->store, name, &e) < 0)
+		return api_reply_err(r->req, &e);
+	char hex[65];
+	memcpy(hex, c->code_hex, sizeof(hex));
+	registry_del(a->reg, name);
+	sched_function_changed(a->sched, name, NULL);
+	drop_unused_code(a, hex);
+	log_info("api: deleted function %s", name);
+	api_reply_json(r->req, 204, NULL);
+}
+
+/* Shared tail of the two updates: RevisionId precondition, new revision, commit, publish. */
+static void finish_update(struct api *a, struct api_req *r, json_t *body, struct fn_config *old, struct fn_config *c,
+			  bool dry_run)
+{
+	json_t *rev = json_object_get(body, "RevisionId");
+	if (rev && json_is_string(rev) && strcmp(json_string_value(rev), old->revision_id) != 0) {
+		api_reply_error(r->req, API_ERR_PRECONDITION_FAILED, NULL,
+				"The Revision Id provided does not match the latest Revision Id. Call the "
+				"GetFunction/GetAlias API to retrieve the latest Revision Id");
+		drop_unused_code(a, c->code_hex);
+		return;
+	}
+	if (dry_run) {
+		api_reply_json(r->req, 200, config_json(a, c));
+		drop_unused_code(a, c->code_hex);
+		return;
+	}
+	c->last_modified_ms = clock_wall_ms();
+	uuid_v4(c->revision_id);
+	char oldhex[65];
+	memcpy(oldhex, old->code_hex, sizeof(oldhex));
+	if (commit(a, r->req, c) < 0) {
+		drop_unused_code(a, c->code_hex);
+		return;
+	}
+	registry_put(a->reg, fn_config_ref(c)); /* drops the registry's reference to old */
+	sched_function_changed(a->sched, c->name, c);
+	drop_unused_code(a, oldhex);
+	api_reply_json(r->req, 200, config_json(a, c));
+}
+
+void api_update_configuration(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *old = api_lookup(a, r, r->segs[2], name);
+	if (!old)
+		return;
+	json_t *body = api_body_json(r->req);
+	if (!body)
+		return;
+	struct fn_config *c = fn_config_dup(old);
+	struct err e = {0};
+	if (fn_config_apply(c, body, false, &e) < 0)
+		api_reply_err(r->req, &e);
+	else
+		finish_update(a, r, body, old, c, false);
+	fn_config_unref(c);
+	json_decref(body);
+}
+
+void api_update_code(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *old = api_lookup(a, r, r->segs[2], name);
+	if (!old)
+		return;
+	json_t *body = api_body_json(r->req);
+	if (!body)
+		return;
+	struct fn_config *c = fn_config_dup(old);
+	json_t *arch = json_object_get(body, "Architectures");
+	struct err e = {0};
+	if (arch) {
+		json_t *only = json_pack("{s:O}", "Architectures", arch);
+		int rc = fn_config_apply(c, only, false, &e);
+		json_decref(only);
+		if (rc < 0) {
+			api_reply_err(r->req, &e);
+			goto out;
+		}
+	}
+	if (take_code(a, r->req, body, c) < 0)
+		goto out;
+	finish_update(a, r, body, old, c, json_is_true(json_object_get(body, "DryRun")));
+out:
+	fn_config_unref(c);
+	json_decref(body);
+}
+
+void api_account_settings(struct api *a, struct api_req *r)
+{
+	json_t *o = json_pack("{s:{s:I, s:I, s:I, s:i, s:i}, s:{s:I, s:I}}", "AccountLimit", "TotalCodeSize",
+			      (json_int_t)80530636800LL, "CodeSizeUnzipped", (json_int_t)CODEZIP_MAX_UNZIPPED,
+			      "CodeSizeZipped", (json_int_t)MAX_ZIP_BYTES, "ConcurrentExecutions",
+			      (int)a->account_concurrency, "UnreservedConcurrentExecutions", (int)a->account_concurrency,
+			      "AccountUsage", "TotalCodeSize", (json_int_t)registry_total_code_size(a->reg),
+			      "FunctionCount", (json_int_t)registry_count(a->reg));
+	api_reply_json(r->req, 200, o);
+}

@@ -1,0 +1,109 @@
+/* Invoke: RequestResponse and DryRun (Event waits for the asynchronous queue). */
+#include <errno.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/codec.h"
+
+#define SYNC_PAYLOAD_MAX 6291456u /* 6 MB */
+#define CLIENT_CONTEXT_MAX 3583u
+
+static void invoke_done_cb(const struct sched_result *res, void *arg)
+{
+	struct evhttp_request *req = arg;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "X-Amz-Executed-Version", "$LATEST");
+	evhttp_add_header(h, "x-amzn-RequestId", res->request_id);
+	if (res->function_error)
+		evhttp_add_header(h, "X-Amz-Function-Error", "Unhandled");
+	if (res->log_tail) {
+		autofree char *b64 = b64_encode(res->log_tail, res->log_tail_len);
+		evhttp_add_header(h, "X-Amz-Log-Result", b64);
+	}
+	evhttp_send_reply(req, 200, "OK", res->body);
+}
+
+void api_invoke(struct api *a, struct api_req *r)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	const char *type = evhttp_find_header(in, "X-Amz-Invocation-Type");
+	if (!type)
+		type = "RequestResponse";
+	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "Event") != 0 && strcmp(type, "DryRun") != 0)
+		return api_reply_error(r->req, API_ERR_VALIDATION, NULL,
+				       "1 validation error detected: Value '%.40s' at 'invocationType' failed to satisfy "
+				       "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+				       type);
+	const char *logtype = evhttp_find_header(in, "X-Amz-Log-Type");
+	if (logtype && strcmp(logtype, "Tail") != 0 && strcmp(logtype, "None") != 0)
+		return api_reply_error(r->req, API_ERR_VALIDATION, NULL,
+				       "1 validation error detected: Value '%.40s' at 'logType' failed to satisfy "
+				       "constraint: Member must satisfy enum value set: [Tail, None]",
+				       logtype);
+	struct evbuffer *payload = evhttp_request_get_input_buffer(r->req);
+	size_t plen = evbuffer_get_length(payload);
+	if (plen > SYNC_PAYLOAD_MAX)
+		return api_reply_error(r->req, API_ERR_REQUEST_TOO_LARGE, NULL,
+				       "Request must be smaller than %u bytes for the InvokeFunction operation",
+				       SYNC_PAYLOAD_MAX);
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	if (!c)
+		return;
+	if (strcmp(type, "DryRun") == 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Amz-Executed-Version", "$LATEST");
+		return api_reply_json(r->req, 204, NULL);
+	}
+	if (strcmp(type, "Event") == 0)
+		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+				       "InvocationType Event (asynchronous invocation) is not supported by lambdad yet; "
+				       "use RequestResponse");
+	if (plen == 0) {
+		evbuffer_add(payload, "{}", 2);
+	} else {
+		json_error_t je;
+		json_t *o = json_loadb((const char *)evbuffer_pullup(payload, -1), plen, JSON_DECODE_ANY, &je);
+		if (!o)
+			return api_reply_error(r->req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+					       "Could not parse request body into json: %s (line %d, column %d)", je.text,
+					       je.line, je.column);
+		json_decref(o);
+	}
+	autofree char *ctx = NULL;
+	const char *ctx64 = evhttp_find_header(in, "X-Amz-Client-Context");
+	if (ctx64) {
+		size_t n;
+		ctx = (char *)(strlen(ctx64) <= CLIENT_CONTEXT_MAX ? b64_decode(ctx64, strlen(ctx64), &n) : NULL);
+		json_t *o = ctx ? (ctx = xrealloc(ctx, n + 1), ctx[n] = 0, json_loads(ctx, 0, NULL)) : NULL;
+		bool ok = json_is_object(o);
+		json_decref(o);
+		if (!ok)
+			return api_reply_error(r->req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+					       "Client context must be a base64-encoded JSON object of at most %u bytes",
+					       CLIENT_CONTEXT_MAX);
+	}
+	struct sched_invoke_args args = {
+		.cfg = c,
+		.payload = payload,
+		.client_context = ctx,
+		.want_tail = logtype && strcmp(logtype, "Tail") == 0,
+		.cb = invoke_done_cb,
+		.arg = r->req,
+	};
+	struct err e = {0};
+	int rc = sched_invoke(a->sched, &args, &e);
+	if (rc == -EAGAIN) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		return api_reply_error(r->req, API_ERR_TOO_MANY_REQUESTS,
+				       json_pack("{s:s, s:s}", "Reason", "ConcurrentInvocationLimitExceeded",
+						 "retryAfterSeconds", "1"),
+				       "Rate Exceeded.");
+	}
+	if (rc < 0)
+		api_reply_err(r->req, &e);
+}

@@ -1,0 +1,95 @@
+/* Function log files and per-invocation tails. */
+#include "logs/logs.h"
+
+#include <errno.h>
+#include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/clock.h"
+
+struct fnlog {
+	FILE *f;
+	char *vbuf;
+};
+
+char *fnlog_path(const char *logs_dir, const char *fn_name) { return xasprintf("%s/%s.log", logs_dir, fn_name); }
+
+struct fnlog *fnlog_open(const char *logs_dir, const char *fn_name, struct err *errp)
+{
+	mkdir(logs_dir, 0755);
+	char *path = fnlog_path(logs_dir, fn_name);
+	FILE *f = fopen(path, "ae");
+	if (!f) {
+		err_make(errp, errno, "cannot open %s: %s", path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	free(path);
+	struct fnlog *l = xcalloc(1, sizeof(*l));
+	l->f = f;
+	l->vbuf = xmalloc(64 * 1024);
+	setvbuf(f, l->vbuf, _IOFBF, 64 * 1024);
+	return l;
+}
+
+void fnlog_free(struct fnlog *l)
+{
+	if (!l)
+		return;
+	fclose(l->f);
+	free(l->vbuf);
+	free(l);
+}
+
+void fnlog_line(struct fnlog *l, const char *stream, const char *text, size_t len)
+{
+	char ts[32];
+	clock_fmt_iso(clock_wall_ms(), ts);
+	fprintf(l->f, "%s %s ", ts, stream);
+	fwrite(text, 1, len, l->f);
+	fputc('\n', l->f);
+}
+
+void fnlog_flush(struct fnlog *l) { fflush(l->f); }
+
+void logtail_init(struct logtail *t) { memset(t, 0, sizeof(*t)); }
+void logtail_fini(struct logtail *t)
+{
+	free(t->buf);
+	memset(t, 0, sizeof(*t));
+}
+
+void logtail_add(struct logtail *t, const char *text, size_t len)
+{
+	if (len >= LOGS_TAIL_BYTES) {
+		text += len - LOGS_TAIL_BYTES;
+		len = LOGS_TAIL_BYTES;
+	}
+	if (!t->buf) {
+		t->cap = 2 * LOGS_TAIL_BYTES;
+		t->buf = xmalloc(t->cap);
+	}
+	if (t->len + len > t->cap) {
+		/* Keep only what can still be in the last LOGS_TAIL_BYTES. */
+		size_t keep = LOGS_TAIL_BYTES - len;
+		if (keep > t->len)
+			keep = t->len;
+		memmove(t->buf, t->buf + t->len - keep, keep);
+		t->len = keep;
+	}
+	memcpy(t->buf + t->len, text, len);
+	t->len += len;
+}
+
+const char *logtail_get(const struct logtail *t, size_t *len)
+{
+	if (t->len <= LOGS_TAIL_BYTES) {
+		*len = t->len;
+		return t->buf ? t->buf : "";
+	}
+	*len = LOGS_TAIL_BYTES;
+	return t->buf + t->len - LOGS_TAIL_BYTES;
+}

@@ -1,0 +1,205 @@
+/* lambdad: `serve` runs the server; every other verb is the CLI (src/cli). */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "sched/sched.h"
+#include "store/store.h"
+
+static void serve_usage(FILE *f)
+{
+	fprintf(f, "usage: lambdad serve [options]\n"
+		   "Serves the AWS Lambda API and runs functions.\n\n"
+		   "  --listen HOST:PORT          API address (default 127.0.0.1:4566)\n"
+		   "  --data DIR                  data directory (default ./data)\n"
+		   "  --keep-alive DURATION       idle environments are reaped after this (default 10m;\n"
+		   "                              e.g. 500ms, 30s, 10m, 0 = never reuse)\n"
+		   "  --account-concurrency N     invocations in flight at most (default 1000)\n"
+		   "  --region REGION             region in ARNs and AWS_REGION (default us-east-1)\n"
+		   "  --log-level LEVEL           debug, info, warn or error (default info)\n"
+		   "  -h, --help                  this help\n");
+}
+
+/* Parses "10m", "30s", "500ms", "2h" or a bare number of seconds into ms; -1 if malformed. */
+static int64_t parse_duration_ms(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	double mult = 1000;
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "s") == 0 || *end == 0)
+		mult = 1000;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else
+		return -1;
+	return (int64_t)(v * mult);
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("lambdad: signal %d, stopping", (int)sig);
+	event_base_loopexit(arg, NULL);
+}
+
+static int serve(int argc, char **argv)
+{
+	const char *listen = "127.0.0.1:4566", *data = "./data", *region = "us-east-1";
+	int64_t keep_alive_ms = 10 * 60 * 1000;
+	long concurrency = 1000;
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"data", required_argument, NULL, 'd'},
+		{"keep-alive", required_argument, NULL, 'k'},
+		{"account-concurrency", required_argument, NULL, 'c'},
+		{"region", required_argument, NULL, 'r'},
+		{"log-level", required_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l': listen = optarg; break;
+		case 'd': data = optarg; break;
+		case 'r': region = optarg; break;
+		case 'k':
+			if ((keep_alive_ms = parse_duration_ms(optarg)) < 0) {
+				fprintf(stderr, "lambdad: --keep-alive: not a duration: %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'c': {
+			char *end;
+			concurrency = strtol(optarg, &end, 10);
+			if (*end || concurrency < 1 || concurrency > 1000000) {
+				fprintf(stderr, "lambdad: --account-concurrency: not a count from 1: %s\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'v':
+			if (strcmp(optarg, "debug") == 0)
+				log_set_level(LOG_DEBUG);
+			else if (strcmp(optarg, "info") == 0)
+				log_set_level(LOG_INFO);
+			else if (strcmp(optarg, "warn") == 0)
+				log_set_level(LOG_WARN);
+			else if (strcmp(optarg, "error") == 0)
+				log_set_level(LOG_ERROR);
+			else {
+				fprintf(stderr, "lambdad: --log-level: debug, info, warn or error\n");
+				return 2;
+			}
+			break;
+		case 'h': serve_usage(stdout); return 0;
+		default: serve_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		serve_usage(stderr);
+		return 2;
+	}
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || *end || port < 0 || port > 65535) {
+		fprintf(stderr, "lambdad: --listen wants HOST:PORT, got %s\n", listen);
+		return 2;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	struct event_base *base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "lambdad: cannot create the event loop\n");
+		return 1;
+	}
+	struct err e = {0};
+	struct store *st = NULL;
+	struct sched *sc = NULL;
+	struct api *api = NULL;
+	int rc = 1;
+	autofree char *logs_dir = xasprintf("%s/logs", data);
+	if (store_open(data, &st, &e) < 0)
+		goto out;
+	struct sched_config scfg = {
+		.logs_dir = logs_dir,
+		.keep_alive_ms = keep_alive_ms,
+		.account_concurrency = (uint32_t)concurrency,
+		.init_timeout_ms = 10000,
+		.region = region,
+		.account = "000000000000",
+	};
+	if (sched_new(base, st, &scfg, &sc, &e) < 0)
+		goto out;
+	struct api_config acfg = {.region = region, .account = "000000000000", .logs_dir = logs_dir,
+				  .account_concurrency = (uint32_t)concurrency};
+	if (api_new(base, st, sc, &acfg, &api, &e) < 0)
+		goto out;
+	if (api_listen(api, host, (uint16_t)port, &e) < 0)
+		goto out;
+	struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, base);
+	struct event *sigint = evsignal_new(base, SIGINT, stop_cb, base);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	log_info("lambdad: serving the Lambda API on http://%s:%ld, data in %s", host, port, data);
+	event_base_dispatch(base);
+	event_free(sigterm);
+	event_free(sigint);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "lambdad: %s\n", e.msg);
+	api_free(api);
+	sched_free(sc);
+	store_free(st);
+	event_base_free(base);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: lambdad VERB [options]\n\n"
+		   "  serve     run the server (lambdad serve --help)\n"
+		   "  deploy    create or update a function from a directory or zip\n"
+		   "  invoke    invoke a function and print its result\n"
+		   "  logs      print a function's logs (--follow to keep reading)\n"
+		   "  ls        list functions\n"
+		   "  rm        delete a function\n\n"
+		   "Each verb takes --help.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return serve(argc - 1, argv + 1);
+	return cli_main(argc - 1, argv + 1);
+}

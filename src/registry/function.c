@@ -1,0 +1,495 @@
+/* The function configuration model: defaults, validation of API input, JSON forms. */
+#include "registry/registry.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/codec.h"
+
+static const char *const supported_runtimes[] = {"provided.al2023", "provided.al2", "provided"};
+static const char supported_list[] = "provided.al2023, provided.al2, provided";
+
+/* Keys a function may not set: the platform owns them (AWS's list). */
+static const char *const reserved_env[] = {
+	"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+	"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+	"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+	"AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+};
+
+struct fn_config *fn_config_new(void)
+{
+	struct fn_config *c = xcalloc(1, sizeof(*c));
+	c->refs = 1;
+	c->timeout_s = FN_TIMEOUT_DEFAULT_S;
+	c->memory_mb = FN_MEMORY_DEFAULT_MB;
+	c->ephemeral_mb = FN_EPHEMERAL_DEFAULT_MB;
+	c->env_vars = json_object();
+	c->description = xstrdup("");
+	c->tracing_mode = xstrdup("PassThrough");
+	c->last_modified_ms = clock_wall_ms();
+	uuid_v4(c->revision_id);
+	return c;
+}
+
+struct fn_config *fn_config_dup(const struct fn_config *o)
+{
+	struct fn_config *c = xmalloc(sizeof(*c));
+	*c = *o;
+	c->refs = 1;
+	c->name = xstrdup(o->name);
+	c->runtime = xstrdup(o->runtime);
+	c->handler = xstrdup(o->handler);
+	c->role = xstrdup(o->role);
+	c->description = xstrdup(o->description);
+	c->tracing_mode = xstrdup(o->tracing_mode);
+	c->env_vars = json_deep_copy(o->env_vars);
+	return c;
+}
+
+struct fn_config *fn_config_ref(struct fn_config *c)
+{
+	c->refs++;
+	return c;
+}
+
+void fn_config_unref(struct fn_config *c)
+{
+	if (!c || --c->refs > 0)
+		return;
+	free(c->name);
+	free(c->runtime);
+	free(c->handler);
+	free(c->role);
+	free(c->description);
+	free(c->tracing_mode);
+	json_decref(c->env_vars);
+	free(c);
+}
+
+bool fn_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 1 || n > FN_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_')
+			return false;
+	return true;
+}
+
+static int bad_name(struct err *errp, const char *ref)
+{
+	return err_make(errp, REG_EVALIDATION,
+			"1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy "
+			"constraint: Member must satisfy regular expression pattern: "
+			"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+			"(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+			ref);
+}
+
+int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[130], struct err *errp)
+{
+	if (strlen(ref) > 170)
+		return bad_name(errp, ref);
+	char buf[192];
+	snprintf(buf, sizeof(buf), "%s", ref);
+	/* Split on ':' into at most 8 parts. */
+	char *parts[8];
+	int n = 0;
+	char *save = NULL;
+	for (char *p = buf;; p = NULL) {
+		char *tok = strtok_r(p, ":", &save);
+		if (!tok)
+			break;
+		if (n == 8)
+			return bad_name(errp, ref);
+		parts[n++] = tok;
+	}
+	const char *name = NULL, *qual = "";
+	if (n >= 1 && strcmp(parts[0], "arn") == 0) {
+		/* arn:aws:lambda:region:account:function:name[:qualifier] */
+		if ((n != 7 && n != 8) || strcmp(parts[2], "lambda") != 0 || strcmp(parts[5], "function") != 0)
+			return bad_name(errp, ref);
+		name = parts[6];
+		qual = n == 8 ? parts[7] : "";
+	} else if (n >= 3 && strcmp(parts[1], "function") == 0) {
+		/* account:function:name[:qualifier] */
+		if (n > 4)
+			return bad_name(errp, ref);
+		name = parts[2];
+		qual = n == 4 ? parts[3] : "";
+	} else if (n == 1 || n == 2) {
+		name = parts[0];
+		qual = n == 2 ? parts[1] : "";
+	} else {
+		return bad_name(errp, ref);
+	}
+	if (!fn_name_valid(name) || strlen(qual) > 128)
+		return bad_name(errp, ref);
+	snprintf(name_out, FN_NAME_MAX + 1, "%s", name);
+	snprintf(qual_out, 130, "%s", qual);
+	return 0;
+}
+
+bool fn_runtime_supported(const char *runtime, const char **list)
+{
+	if (list)
+		*list = supported_list;
+	for (size_t i = 0; i < sizeof(supported_runtimes) / sizeof(supported_runtimes[0]); i++)
+		if (strcmp(runtime, supported_runtimes[i]) == 0)
+			return true;
+	return false;
+}
+
+bool fn_runtime_needs_bootstrap(const char *runtime) { return strncmp(runtime, "provided", 8) == 0; }
+
+static int range_err(struct err *errp, const char *field, json_int_t v, const char *cmp, long bound)
+{
+	return err_make(errp, REG_EVALIDATION,
+			"1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: Member "
+			"must have value %s %ld",
+			(long long)v, field, cmp, bound);
+}
+
+/* Reads an optional integer field within [lo, hi]. Returns 1 if present, 0 if absent, <0 on error. */
+static int get_int(json_t *obj, const char *key, const char *field, long lo, long hi, uint32_t *out,
+		   struct err *errp)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v))
+		return err_make(errp, REG_EINVALID, "%s must be an integer", key);
+	json_int_t i = json_integer_value(v);
+	if (i < lo)
+		return range_err(errp, field, i, "greater than or equal to", lo);
+	if (i > hi)
+		return range_err(errp, field, i, "less than or equal to", hi);
+	*out = (uint32_t)i;
+	return 1;
+}
+
+/* Reads an optional string field; a non-string is an error. */
+static int get_str(json_t *obj, const char *key, const char **out, struct err *errp)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return err_make(errp, REG_EINVALID, "%s must be a string", key);
+	*out = json_string_value(v);
+	return 1;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+static bool role_valid(const char *r)
+{
+	/* arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+ */
+	if (strncmp(r, "arn:", 4) != 0)
+		return false;
+	const char *p = r + 4;
+	if (strncmp(p, "aws", 3) == 0) {
+		p += 3;
+		while (isalpha((unsigned char)*p) || *p == '-')
+			p++;
+	}
+	if (strncmp(p, ":iam::", 6) != 0)
+		return false;
+	p += 6;
+	for (int i = 0; i < 12; i++, p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	if (strncmp(p, ":role", 5) != 0)
+		return false;
+	p += 5;
+	if (*p == '/')
+		p++;
+	if (!*p)
+		return false;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_+=,.@-/", *p))
+			return false;
+	return strlen(r) <= 2048;
+}
+
+static bool env_key_valid(const char *k)
+{
+	if (!isalpha((unsigned char)k[0]) || !k[1])
+		return false;
+	for (const char *p = k + 1; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return false;
+	return true;
+}
+
+static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
+{
+	if (json_is_null(envobj))
+		return 0;
+	if (!json_is_object(envobj))
+		return err_make(errp, REG_EINVALID, "Environment must be an object with Variables");
+	json_t *vars = json_object_get(envobj, "Variables");
+	if (!vars || json_is_null(vars)) {
+		json_object_clear(c->env_vars);
+		return 0;
+	}
+	if (!json_is_object(vars))
+		return err_make(errp, REG_EINVALID, "Environment.Variables must be a map of strings");
+	char reserved[512] = "";
+	size_t total = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(vars, k, v)
+	{
+		if (!json_is_string(v))
+			return err_make(errp, REG_EINVALID, "Environment.Variables value for '%s' must be a string", k);
+		if (!env_key_valid(k))
+			return err_make(errp, REG_EVALIDATION,
+					"1 validation error detected: Value at 'environment.variables' failed to "
+					"satisfy constraint: Map keys must satisfy constraint: [Member must satisfy "
+					"regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key '%.100s')",
+					k);
+		for (size_t i = 0; i < sizeof(reserved_env) / sizeof(reserved_env[0]); i++)
+			if (strcmp(k, reserved_env[i]) == 0) {
+				size_t n = strlen(reserved);
+				snprintf(reserved + n, sizeof(reserved) - n, "%s%s", n ? ", " : "", k);
+			}
+		total += strlen(k) + json_string_length(v);
+	}
+	if (reserved[0])
+		return err_make(errp, REG_EINVALID,
+				"Lambda was unable to configure your environment variables because the environment "
+				"variables you have provided contains reserved keys that are currently not supported "
+				"for modification. Reserved keys used in this request: %s",
+				reserved);
+	if (total > FN_ENV_MAX_BYTES)
+		return err_make(errp, REG_EINVALID,
+				"Lambda was unable to configure your environment variables because the environment "
+				"variables you have provided exceeded the 4KB limit. String measured: %zu bytes",
+				total);
+	json_decref(c->env_vars);
+	c->env_vars = json_deep_copy(vars);
+	return 0;
+}
+
+int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *errp)
+{
+	int r;
+	const char *s;
+	if (!json_is_object(req))
+		return err_make(errp, REG_EINVALID, "request body must be a JSON object");
+	if (create) {
+		if ((r = get_str(req, "FunctionName", &s, errp)) < 0)
+			return r;
+		if (r == 0)
+			return err_make(errp, REG_EVALIDATION,
+					"1 validation error detected: Value null at 'functionName' failed to satisfy "
+					"constraint: Member must not be null");
+		char name[FN_NAME_MAX + 1], qual[130];
+		if ((r = fn_parse_ref(s, name, qual, errp)) < 0)
+			return r;
+		if (qual[0])
+			return err_make(errp, REG_EINVALID, "FunctionName must not carry a qualifier: %s", s);
+		set_str(&c->name, name);
+		const char *pt = NULL;
+		if ((r = get_str(req, "PackageType", &pt, errp)) < 0)
+			return r;
+		if (pt && strcmp(pt, "Zip") != 0)
+			return err_make(errp, REG_EINVALID,
+					"PackageType %s is not supported by lambdad; use Zip", pt);
+	}
+	if ((r = get_str(req, "Runtime", &s, errp)) < 0)
+		return r;
+	if (r) {
+		const char *list;
+		if (!fn_runtime_supported(s, &list))
+			return err_make(errp, REG_EINVALID,
+					"Value %s at 'runtime' is not a runtime lambdad supports; supported: %s", s,
+					list);
+		set_str(&c->runtime, s);
+	} else if (create) {
+		return err_make(errp, REG_EINVALID, "Runtime is required for a function of PackageType Zip");
+	}
+	if ((r = get_str(req, "Handler", &s, errp)) < 0)
+		return r;
+	if (r) {
+		bool ok = strlen(s) <= 128 && s[0];
+		for (const char *p = s; ok && *p; p++)
+			ok = !isspace((unsigned char)*p);
+		if (!ok)
+			return err_make(errp, REG_EVALIDATION,
+					"1 validation error detected: Value '%.130s' at 'handler' failed to satisfy "
+					"constraint: Member must satisfy regular expression pattern: [^\\s]+ and have "
+					"length less than or equal to 128",
+					s);
+		set_str(&c->handler, s);
+	} else if (create) {
+		return err_make(errp, REG_EINVALID, "Handler is required for a function of PackageType Zip");
+	}
+	if ((r = get_str(req, "Role", &s, errp)) < 0)
+		return r;
+	if (r) {
+		if (!role_valid(s))
+			return err_make(errp, REG_EVALIDATION,
+					"1 validation error detected: Value '%.200s' at 'role' failed to satisfy "
+					"constraint: Member must satisfy regular expression pattern: "
+					"arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+					s);
+		set_str(&c->role, s);
+	} else if (create) {
+		return err_make(errp, REG_EVALIDATION,
+				"1 validation error detected: Value null at 'role' failed to satisfy constraint: "
+				"Member must not be null");
+	}
+	if ((r = get_str(req, "Description", &s, errp)) < 0)
+		return r;
+	if (r) {
+		if (strlen(s) > 256)
+			return err_make(errp, REG_EVALIDATION,
+					"1 validation error detected: Value at 'description' failed to satisfy "
+					"constraint: Member must have length less than or equal to 256");
+		set_str(&c->description, s);
+	}
+	if ((r = get_int(req, "Timeout", "timeout", 1, 900, &c->timeout_s, errp)) < 0)
+		return r;
+	if ((r = get_int(req, "MemorySize", "memorySize", 128, 10240, &c->memory_mb, errp)) < 0)
+		return r;
+	json_t *eph = json_object_get(req, "EphemeralStorage");
+	if (eph && !json_is_null(eph)) {
+		if (!json_is_object(eph))
+			return err_make(errp, REG_EINVALID, "EphemeralStorage must be an object with Size");
+		uint32_t sz = c->ephemeral_mb;
+		if ((r = get_int(eph, "Size", "ephemeralStorage.size", 512, 10240, &sz, errp)) < 0)
+			return r;
+		c->ephemeral_mb = sz;
+	}
+	json_t *env = json_object_get(req, "Environment");
+	if (env && (r = apply_env(c, env, errp)) < 0)
+		return r;
+	json_t *tr = json_object_get(req, "TracingConfig");
+	if (tr && json_is_object(tr)) {
+		if ((r = get_str(tr, "Mode", &s, errp)) < 0)
+			return r;
+		if (r) {
+			if (strcmp(s, "Active") != 0 && strcmp(s, "PassThrough") != 0)
+				return err_make(errp, REG_EVALIDATION,
+						"1 validation error detected: Value '%.50s' at 'tracingConfig.mode' "
+						"failed to satisfy constraint: Member must satisfy enum value set: "
+						"[Active, PassThrough]",
+						s);
+			set_str(&c->tracing_mode, s);
+		}
+	}
+	json_t *layers = json_object_get(req, "Layers");
+	if (layers && json_is_array(layers) && json_array_size(layers) > 0)
+		return err_make(errp, REG_EINVALID, "Layers are not supported by lambdad yet");
+	json_t *arch = json_object_get(req, "Architectures");
+	if (arch && json_is_array(arch)) {
+		size_t i;
+		json_t *a;
+		json_array_foreach(arch, i, a)
+		{
+			if (!json_is_string(a) || strcmp(json_string_value(a), "x86_64") != 0)
+				return err_make(errp, REG_EINVALID,
+						"Architectures: only x86_64 is supported on this host");
+		}
+	}
+	return 0;
+}
+
+char *fn_arn(const char *name, const char *region, const char *account)
+{
+	return xasprintf("arn:aws:lambda:%s:%s:function:%s", region, account, name);
+}
+
+json_t *fn_config_to_api(const struct fn_config *c, const char *region, const char *account)
+{
+	char lastmod[32];
+	clock_fmt_lastmod(c->last_modified_ms, lastmod);
+	char *arn = fn_arn(c->name, region, account);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s, s:{s:s}, s:s, "
+			      "s:s, s:s, s:s, s:[s], s:{s:i}, s:{s:s, s:s}, s:{s:s}}",
+			      "FunctionName", c->name, "FunctionArn", arn, "Runtime", c->runtime, "Role", c->role,
+			      "Handler", c->handler, "CodeSize", (json_int_t)c->code_size, "Description",
+			      c->description, "Timeout", (int)c->timeout_s, "MemorySize", (int)c->memory_mb,
+			      "LastModified", lastmod, "CodeSha256", c->code_b64, "Version", "$LATEST",
+			      "TracingConfig", "Mode", c->tracing_mode, "RevisionId", c->revision_id, "State",
+			      "Active", "LastUpdateStatus", "Successful", "PackageType", "Zip", "Architectures",
+			      "x86_64", "EphemeralStorage", "Size", (int)c->ephemeral_mb, "LoggingConfig",
+			      "LogFormat", "Text", "LogGroup", "", "SnapStart", "ApplyOn", "None");
+	free(arn);
+	char *lg = xasprintf("/aws/lambda/%s", c->name);
+	json_object_set_new(json_object_get(o, "LoggingConfig"), "LogGroup", json_string(lg));
+	free(lg);
+	if (json_object_size(c->env_vars) > 0)
+		json_object_set_new(o, "Environment", json_pack("{s:O}", "Variables", c->env_vars));
+	return o;
+}
+
+char *fn_config_to_stored(const struct fn_config *c)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:O, s:s, s:s, s:s, s:I, s:I, s:s}",
+			      "name", c->name, "runtime", c->runtime, "handler", c->handler, "role", c->role,
+			      "description", c->description, "timeout_s", (int)c->timeout_s, "memory_mb",
+			      (int)c->memory_mb, "ephemeral_mb", (int)c->ephemeral_mb, "env", c->env_vars,
+			      "tracing", c->tracing_mode, "code_hex", c->code_hex, "code_b64", c->code_b64,
+			      "code_size", (json_int_t)c->code_size, "last_modified_ms",
+			      (json_int_t)c->last_modified_ms, "revision_id", c->revision_id);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
+struct fn_config *fn_config_from_stored(const char *text, struct err *errp)
+{
+	json_error_t je;
+	json_t *o = json_loads(text, 0, &je);
+	if (!o) {
+		err_make(errp, EINVAL, "stored configuration is not JSON: %s", je.text);
+		return NULL;
+	}
+	const char *name, *runtime, *handler, *role, *desc, *tracing, *hex, *b64, *rev;
+	int timeout, memory, eph;
+	json_int_t size, lastmod;
+	json_t *env;
+	if (json_unpack_ex(o, &je, 0, "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:s}",
+			   "name", &name, "runtime", &runtime, "handler", &handler, "role", &role, "description",
+			   &desc, "timeout_s", &timeout, "memory_mb", &memory, "ephemeral_mb", &eph, "env", &env,
+			   "tracing", &tracing, "code_hex", &hex, "code_b64", &b64, "code_size", &size,
+			   "last_modified_ms", &lastmod, "revision_id", &rev) < 0 ||
+	    strlen(hex) != 64 || strlen(b64) > 44 || strlen(rev) != 36 || !json_is_object(env)) {
+		err_make(errp, EINVAL, "stored configuration is malformed: %s", je.text);
+		json_decref(o);
+		return NULL;
+	}
+	struct fn_config *c = fn_config_new();
+	c->name = xstrdup(name);
+	c->runtime = xstrdup(runtime);
+	c->handler = xstrdup(handler);
+	c->role = xstrdup(role);
+	set_str(&c->description, desc);
+	set_str(&c->tracing_mode, tracing);
+	c->timeout_s = (uint32_t)timeout;
+	c->memory_mb = (uint32_t)memory;
+	c->ephemeral_mb = (uint32_t)eph;
+	json_decref(c->env_vars);
+	c->env_vars = json_deep_copy(env);
+	memcpy(c->code_hex, hex, 65);
+	snprintf(c->code_b64, sizeof(c->code_b64), "%s", b64);
+	c->code_size = (uint64_t)size;
+	c->last_modified_ms = lastmod;
+	memcpy(c->revision_id, rev, 37);
+	json_decref(o);
+	return c;
+}

@@ -1,0 +1,99 @@
+/* The function model: configuration, validation of API input, and its JSON forms. No SQL here. */
+#ifndef LAMBDAD_REGISTRY_H
+#define LAMBDAD_REGISTRY_H
+
+#include <jansson.h>
+#include <lambdad/err.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FN_NAME_MAX 64
+#define FN_TIMEOUT_DEFAULT_S 3
+#define FN_MEMORY_DEFAULT_MB 128
+#define FN_EPHEMERAL_DEFAULT_MB 512
+#define FN_ENV_MAX_BYTES 4096
+
+/* Error codes the validators return; the API maps them to AWS error types. */
+#define REG_EINVALID 22	 /* EINVAL: InvalidParameterValueException */
+#define REG_EVALIDATION 33 /* EDOM: ValidationException (outside the model's constraints) */
+
+/* One function's configuration at one revision. Immutable once published to the
+ * registry: an update makes a new fn_config. Shared by reference. */
+struct fn_config {
+	int refs;
+	char *name;
+	char *runtime;
+	char *handler;
+	char *role;
+	char *description;
+	uint32_t timeout_s;
+	uint32_t memory_mb;
+	uint32_t ephemeral_mb;
+	json_t *env_vars; /* object of string values, never NULL */
+	char *tracing_mode; /* "PassThrough" or "Active" */
+	char code_hex[65]; /* SHA-256 of the zip, hex: the blob's name in the store */
+	char code_b64[45]; /* the same, base64: CodeSha256 as AWS shows it */
+	uint64_t code_size; /* bytes of the zip */
+	int64_t last_modified_ms;
+	char revision_id[37];
+};
+
+struct fn_config *fn_config_new(void); /* owned, refs = 1, AWS defaults */
+/* A deep copy with refs = 1 (the start of an update). */
+struct fn_config *fn_config_dup(const struct fn_config *c);
+struct fn_config *fn_config_ref(struct fn_config *c);
+void fn_config_unref(struct fn_config *c); /* NULL is a no-op */
+
+/* Validates a function name (1-64 of [a-zA-Z0-9-_]). */
+bool fn_name_valid(const char *name);
+
+/* Resolves the FunctionName path parameter: a name, a partial ARN
+ * (123456789012:function:name) or a full ARN, each optionally with ":qualifier".
+ * Writes the bare name to name_out and the qualifier (or "") to qual_out.
+ * Returns 0 or -REG_EINVALID/-REG_EVALIDATION with a message naming the field. */
+int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[130], struct err *errp);
+
+/* Applies the configuration fields of a CreateFunction (create = true) or
+ * UpdateFunctionConfiguration request body to c, validating each; unknown
+ * fields are ignored as AWS's SDKs never send them. On failure c may be half
+ * changed: apply to a copy. Returns 0 or a negative REG_* code with a message. */
+int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *errp);
+
+/* Whether a runtime identifier is one lambdad runs; *list gets the supported list. */
+bool fn_runtime_supported(const char *runtime, const char **list);
+/* Custom runtimes (provided*) need a "bootstrap" file at the zip's root. */
+bool fn_runtime_needs_bootstrap(const char *runtime);
+
+/* The FunctionConfiguration JSON that the API returns (owned). */
+json_t *fn_config_to_api(const struct fn_config *c, const char *region, const char *account);
+/* The function's ARN (owned). */
+char *fn_arn(const char *name, const char *region, const char *account);
+
+/* The stored form (owned JSON text) and back; from_stored returns NULL with a
+ * message when the text is not a stored configuration. */
+char *fn_config_to_stored(const struct fn_config *c);
+struct fn_config *fn_config_from_stored(const char *text, struct err *errp);
+
+#endif
+
+#ifndef LAMBDAD_REGISTRY_TABLE_H
+#define LAMBDAD_REGISTRY_TABLE_H
+/* The table of current functions, in name order. */
+struct registry;
+struct registry *registry_new(void); /* owned */
+void registry_free(struct registry *r); /* NULL is a no-op */
+/* The current configuration of name (borrowed) or NULL. */
+struct fn_config *registry_get(struct registry *r, const char *name);
+/* Publishes c as name's current configuration (takes the caller's reference). */
+void registry_put(struct registry *r, struct fn_config *c);
+/* Removes name; returns whether it was there. */
+bool registry_del(struct registry *r, const char *name);
+size_t registry_count(const struct registry *r);
+/* The index of the first function whose name sorts after marker ("" for the start). */
+size_t registry_after(const struct registry *r, const char *marker);
+/* The i-th function in name order (borrowed). */
+struct fn_config *registry_at(const struct registry *r, size_t i);
+/* Whether any function's code is the blob hex. */
+bool registry_code_in_use(const struct registry *r, const char *hex);
+uint64_t registry_total_code_size(const struct registry *r);
+#endif

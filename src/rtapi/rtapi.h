@@ -1,0 +1,80 @@
+/* The Lambda Runtime API served to one execution environment, and its state machine. */
+#ifndef LAMBDAD_RTAPI_H
+#define LAMBDAD_RTAPI_H
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <lambdad/err.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RTAPI_MAX_RESPONSE 6291456u /* 6 MB: Lambda's synchronous response limit */
+
+/* ---- State machine (pure; unit-tested on its own) ---- */
+
+enum rtapi_state {
+	RTAPI_INIT,	/* started, no invocation delivered yet */
+	RTAPI_BUSY,	/* an invocation was delivered and awaits its response */
+	RTAPI_BETWEEN,	/* the last invocation was answered; the next /next may come */
+	RTAPI_FAILED,	/* init/error was reported: the environment is finished */
+};
+
+struct rtapi_sm {
+	enum rtapi_state state;
+	bool parked;		/* a /next request is waiting for an event */
+	char request_id[64];	/* the invocation in flight (RTAPI_BUSY) */
+};
+
+/* HTTP statuses the state machine decides; 0 means "park the request". */
+void rtapi_sm_init(struct rtapi_sm *sm);
+/* A /next arrived: 0 to park it, 400 if one is already parked or the env failed. */
+int rtapi_sm_next(struct rtapi_sm *sm);
+/* A parked /next was answered with an invocation; returns 0, or -1 when nothing was parked. */
+int rtapi_sm_deliver(struct rtapi_sm *sm, const char *request_id);
+/* A parked /next went away (connection closed). */
+void rtapi_sm_unpark(struct rtapi_sm *sm);
+/* /invocation/{id}/response or /error: 202 if id is the invocation in flight, else 403. */
+int rtapi_sm_complete(struct rtapi_sm *sm, const char *request_id);
+/* /init/error: 202 before any invocation was delivered, else 403. */
+int rtapi_sm_init_error(struct rtapi_sm *sm);
+
+/* ---- The server for one environment ---- */
+
+struct rtapi;
+
+/* What the environment's owner hears. Bodies are borrowed: drain or copy them
+ * during the call. error_type is the Lambda-Runtime-Function-Error-Type header
+ * or NULL. */
+struct rtapi_ops {
+	void (*next_cb)(void *arg);	/* the runtime is ready for an event */
+	void (*response_cb)(void *arg, const char *request_id, struct evbuffer *body);
+	void (*error_cb)(void *arg, const char *request_id, const char *error_type, struct evbuffer *body);
+	void (*init_error_cb)(void *arg, const char *error_type, struct evbuffer *body);
+	/* the runtime sent a response over the limit: the invocation fails */
+	void (*too_large_cb)(void *arg, const char *request_id);
+};
+
+/* An event for /next. The payload is drained into the reply. */
+struct rtapi_event {
+	const char *request_id;
+	int64_t deadline_ms;	/* epoch ms */
+	const char *function_arn;
+	const char *trace_id;
+	const char *client_context;	/* JSON text or NULL */
+	const char *cognito_identity;	/* JSON text or NULL */
+	struct evbuffer *payload;
+};
+
+/* Serves the Runtime API on listen_fd (taken, closed by rtapi_free). Returns 0 and
+ * an owned *out, or a negative errno. */
+int rtapi_new(struct event_base *base, int listen_fd, const struct rtapi_ops *ops, void *arg, struct rtapi **out,
+	      struct err *errp);
+/* Whether a /next is parked and an event can be delivered now. */
+bool rtapi_ready(const struct rtapi *rt);
+/* Answers the parked /next with ev. Returns 0, or -EAGAIN if none is parked. */
+int rtapi_deliver(struct rtapi *rt, const struct rtapi_event *ev);
+/* Stops serving and frees everything; safe to call from inside an ops callback
+ * (the HTTP server itself is freed on the next loop turn). NULL is a no-op. */
+void rtapi_free(struct rtapi *rt);
+
+#endif

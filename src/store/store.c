@@ -1,0 +1,266 @@
+/* SQLite registry store (WAL, synchronous FULL) and content-addressed code blobs. */
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct store {
+	char *dir;
+	char *code_dir;
+	sqlite3 *db;
+	sqlite3_stmt *put_fn;
+	sqlite3_stmt *del_fn;
+};
+
+static const char schema[] = "CREATE TABLE IF NOT EXISTS functions ("
+			     "  name TEXT PRIMARY KEY,"
+			     "  config TEXT NOT NULL"
+			     ");";
+
+static int db_err(struct store *st, struct err *errp, const char *what)
+{
+	return err_make(errp, EIO, "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static int mkdir_p(const char *path)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+int store_open(const char *data_dir, struct store **out, struct err *errp)
+{
+	int r;
+	if ((r = mkdir_p(data_dir)) < 0)
+		return err_make(errp, -r, "cannot create data directory %s: %s", data_dir, strerror(-r));
+	struct store *st = xcalloc(1, sizeof(*st));
+	st->dir = xstrdup(data_dir);
+	st->code_dir = xasprintf("%s/code", data_dir);
+	if ((r = mkdir_p(st->code_dir)) < 0) {
+		err_make(errp, -r, "cannot create %s: %s", st->code_dir, strerror(-r));
+		store_free(st);
+		return r;
+	}
+	autofree char *dbpath = xasprintf("%s/lambdad.db", data_dir);
+	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = err_make(errp, EIO, "cannot open %s: %s", dbpath, st->db ? sqlite3_errmsg(st->db) : "?");
+		store_free(st);
+		return r;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	char *emsg = NULL;
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &emsg) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(st->db, schema, NULL, NULL, &emsg) != SQLITE_OK) {
+		r = err_make(errp, EIO, "cannot initialise %s: %s", dbpath, emsg ? emsg : "?");
+		sqlite3_free(emsg);
+		store_free(st);
+		return r;
+	}
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO functions(name, config) VALUES(?1, ?2)", -1,
+			       &st->put_fn, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "DELETE FROM functions WHERE name = ?1", -1, &st->del_fn, NULL) !=
+		    SQLITE_OK) {
+		r = db_err(st, errp, "prepare");
+		store_free(st);
+		return r;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_free(struct store *st)
+{
+	if (!st)
+		return;
+	sqlite3_finalize(st->put_fn);
+	sqlite3_finalize(st->del_fn);
+	sqlite3_close(st->db);
+	free(st->dir);
+	free(st->code_dir);
+	free(st);
+}
+
+const char *store_data_dir(struct store *st) { return st->dir; }
+
+int store_put_function(struct store *st, const char *name, const char *config_json, struct err *errp)
+{
+	sqlite3_reset(st->put_fn);
+	sqlite3_bind_text(st->put_fn, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->put_fn, 2, config_json, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st->put_fn);
+	sqlite3_reset(st->put_fn);
+	sqlite3_clear_bindings(st->put_fn);
+	if (rc != SQLITE_DONE)
+		return db_err(st, errp, "store function");
+	return 0;
+}
+
+int store_delete_function(struct store *st, const char *name, struct err *errp)
+{
+	sqlite3_reset(st->del_fn);
+	sqlite3_bind_text(st->del_fn, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st->del_fn);
+	sqlite3_reset(st->del_fn);
+	sqlite3_clear_bindings(st->del_fn);
+	if (rc != SQLITE_DONE)
+		return db_err(st, errp, "delete function");
+	return 0;
+}
+
+int store_load_functions(struct store *st, store_fn_cb cb, void *arg, struct err *errp)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db, "SELECT name, config FROM functions ORDER BY name", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_err(st, errp, "load functions");
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cb((const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1), arg))
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(st, errp, "load functions");
+	return 0;
+}
+
+char *store_code_dir(struct store *st, const char *hex) { return xasprintf("%s/%s", st->code_dir, hex); }
+char *store_code_zip(struct store *st, const char *hex) { return xasprintf("%s/%s.zip", st->code_dir, hex); }
+
+static int fsync_dir(const char *dir)
+{
+	autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Writes data to path atomically and durably: temp file, fsync, rename, fsync dir. */
+static int write_durable(const char *dir, const char *path, const void *data, size_t len, struct err *errp)
+{
+	autofree char *tmp = xasprintf("%s.tmp-XXXXXX", path);
+	autoclose int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return err_make(errp, errno, "cannot create %s: %s", tmp, strerror(errno));
+	const char *p = data;
+	size_t left = len;
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			unlink(tmp);
+			return err_make(errp, e, "cannot write %s: %s", tmp, strerror(e));
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (fsync(fd) < 0 || fchmod(fd, 0644) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return err_make(errp, e, "cannot store %s: %s", path, strerror(e));
+	}
+	fsync_dir(dir);
+	return 0;
+}
+
+int store_put_code(struct store *st, const char *hex, const void *zip, size_t len, struct codezip_info *info,
+		   struct err *errp)
+{
+	autofree char *zpath = store_code_zip(st, hex);
+	autofree char *dpath = store_code_dir(st, hex);
+	struct stat sb;
+	bool had_zip = stat(zpath, &sb) == 0 && (size_t)sb.st_size == len;
+	bool had_dir = stat(dpath, &sb) == 0 && S_ISDIR(sb.st_mode);
+	int r;
+	if (had_dir) {
+		/* Already extracted once; re-run the checks on a scratch copy would be waste:
+		 * the same bytes gave the same answer. Recompute only has_bootstrap. */
+		autofree char *boot = xasprintf("%s/bootstrap", dpath);
+		memset(info, 0, sizeof(*info));
+		info->has_bootstrap = stat(boot, &sb) == 0 && S_ISREG(sb.st_mode);
+		if (!had_zip && (r = write_durable(st->code_dir, zpath, zip, len, errp)) < 0)
+			return r;
+		return 0;
+	}
+	if ((r = codezip_extract(zip, len, dpath, NULL, info, errp)) < 0)
+		return r;
+	if (!had_zip && (r = write_durable(st->code_dir, zpath, zip, len, errp)) < 0) {
+		codezip_rmtree(dpath);
+		return r;
+	}
+	fsync_dir(st->code_dir);
+	return 0;
+}
+
+int store_ensure_code(struct store *st, const char *hex, struct err *errp)
+{
+	autofree char *dpath = store_code_dir(st, hex);
+	struct stat sb;
+	if (stat(dpath, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
+	autofree char *zpath = store_code_zip(st, hex);
+	autoclose int fd = open(zpath, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_make(errp, errno, "code blob %s is missing: %s", zpath, strerror(errno));
+	if (fstat(fd, &sb) < 0)
+		return err_make(errp, errno, "stat %s", zpath);
+	autofree char *buf = xmalloc((size_t)sb.st_size + 1);
+	size_t got = 0;
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (n <= 0)
+			return err_make(errp, n < 0 ? errno : EIO, "read %s", zpath);
+		got += (size_t)n;
+	}
+	struct codezip_info info;
+	return codezip_extract(buf, got, dpath, NULL, &info, errp);
+}
+
+void store_drop_code(struct store *st, const char *hex)
+{
+	autofree char *zpath = store_code_zip(st, hex);
+	autofree char *dpath = store_code_dir(st, hex);
+	unlink(zpath);
+	codezip_rmtree(dpath);
+}
+
+void store_gc_code(struct store *st, int (*keep)(const char *hex, void *arg), void *arg)
+{
+	DIR *d = opendir(st->code_dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char hex[65];
+		size_t n = strspn(de->d_name, "0123456789abcdef");
+		bool blob = n == 64 && (de->d_name[64] == 0 || strcmp(de->d_name + 64, ".zip") == 0);
+		if (blob) {
+			memcpy(hex, de->d_name, 64);
+			hex[64] = 0;
+			if (keep(hex, arg))
+				continue;
+		}
+		autofree char *path = xasprintf("%s/%s", st->code_dir, de->d_name);
+		log_info("store: removing unreferenced or partial %s", path);
+		if (unlink(path) < 0 && (errno == EISDIR || errno == EPERM))
+			codezip_rmtree(path);
+	}
+	closedir(d);
+}

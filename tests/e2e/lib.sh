@@ -1,0 +1,85 @@
+# Shared harness for end-to-end tests: sourced, not run. Starts a private lambdad on a
+# free loopback port with its own data dir, and keeps the server log only on failure.
+set -euo pipefail
+
+: "${LAMBDAD:?LAMBDAD must name the lambdad binary}"
+: "${FIXTURES:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)}"
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/lambdad-e2e-$TEST_NAME.XXXXXX")
+DATA="$WORK/data"
+SERVER_PID=""
+PORT=""
+ENDPOINT=""
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+unset AWS_PROFILE AWS_ENDPOINT_URL || true
+# Debian's AWS CLI v2; the machine's python3 may shadow it with v1 on PATH.
+AWS_BIN=${AWS_BIN:-/usr/bin/aws}
+[ -x "$AWS_BIN" ] || AWS_BIN=$(command -v aws)
+
+PASSED=0
+FAILED=0
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_server [extra lambdad serve args...]: starts (or restarts) the server on $PORT.
+start_server() {
+	[ -n "$PORT" ] || PORT=$(free_port)
+	ENDPOINT="http://127.0.0.1:$PORT"
+	"$LAMBDAD" serve --listen "127.0.0.1:$PORT" --data "$DATA" "$@" >>"$WORK/server.log" 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 1 200); do
+		if curl -s -o /dev/null "$ENDPOINT/2016-08-19/account-settings/"; then return 0; fi
+		kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died at start"; cat "$WORK/server.log"; return 1; }
+		sleep 0.05
+	done
+	echo "server did not start"; return 1
+}
+
+# stop_server [signal]: stops it (TERM by default) and waits for it.
+stop_server() {
+	local sig=${1:-TERM}
+	if [ -n "$SERVER_PID" ]; then
+		kill -s "$sig" "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+		SERVER_PID=""
+	fi
+}
+
+finish() {
+	local rc=$?
+	stop_server TERM
+	if [ $rc -ne 0 ] || [ $FAILED -ne 0 ]; then
+		echo "---- server log ($WORK/server.log) ----"
+		tail -n 200 "$WORK/server.log" 2>/dev/null || true
+		[ $rc -ne 0 ] || rc=1
+	else
+		rm -rf "$WORK"
+	fi
+	echo "$PASSED passed, $FAILED failed"
+	exit $rc
+}
+trap finish EXIT
+
+awsl() { "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json lambda "$@"; }
+
+pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+# check DESCRIPTION EXPECTED ACTUAL
+check() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
+# check_contains DESCRIPTION NEEDLE HAYSTACK
+check_contains() { if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not in [${3:0:600}]"; fi; }
+
+# make_zip NAME DIR: zips the contents of DIR into $WORK/NAME.zip, keeping modes.
+make_zip() { (cd "$2" && zip -q -r -X "$WORK/$1.zip" .); echo "$WORK/$1.zip"; }
+
+# fixture_zip NAME: zips tests/fixtures/NAME (a directory) and prints the path.
+fixture_zip() { make_zip "$1" "$FIXTURES/$1"; }
+
+# create_fn NAME FIXTURE [extra create-function args]
+create_fn() {
+	local name=$1 fx=$2; shift 2
+	awsl create-function --function-name "$name" --runtime provided.al2023 --handler x \
+		--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(fixture_zip "$fx")" "$@"
+}
