@@ -1,0 +1,372 @@
+/* The CLI's entry point and what its verbs share: verb dispatch, a small libcurl client,
+ * API error reporting, URL encoding and reading files. */
+#include "cli/cli.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/xmalloc.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli_int.h"
+
+#define CLI_CONNECT_TIMEOUT_S 10L
+#define CLI_MSG_SHOWN 300 /* bytes of a non-JSON error body quoted in a message */
+
+static const struct cli_verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *what;
+} cli_verbs[] = {
+    {"deploy", cli_deploy, "create or update a function from a directory or zip"},
+    {"invoke", cli_invoke, "invoke a function and print its result"},
+    {"logs", cli_logs, "print a function's logs (--follow to keep reading)"},
+    {"ls", cli_ls, "list functions"},
+    {"rm", cli_rm, "delete a function"},
+};
+
+static void cli_usage(FILE *f)
+{
+	fprintf(f, "usage: lambdad VERB [options]\n\n");
+	for (size_t i = 0; i < ARRAY_SIZE(cli_verbs); i++)
+		fprintf(f, "  %-8s  %s\n", cli_verbs[i].name, cli_verbs[i].what);
+	fprintf(f, "\nEach verb takes --help and --endpoint URL (default $LAMBDAD_ENDPOINT, else %s).\n",
+	        CLI_DEFAULT_ENDPOINT);
+}
+
+int cli_main(int argc, char **argv)
+{
+	if (argc < 1) {
+		cli_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	const struct cli_verb *v = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(cli_verbs); i++)
+		if (strcmp(argv[0], cli_verbs[i].name) == 0)
+			v = &cli_verbs[i];
+	if (!v) {
+		fprintf(stderr, "lambdad: unknown verb '%s'\n", argv[0]);
+		cli_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "lambdad: cannot initialize libcurl\n");
+		return CLI_EXIT_FAIL;
+	}
+	/* getopt names the program after argv[0] in its messages, and permutes the array. */
+	autofree char *prog = xasprintf("lambdad %s", v->name);
+	autofree char **av = xcalloc((size_t)argc + 1, sizeof(*av));
+	av[0] = prog;
+	for (int i = 1; i < argc; i++)
+		av[i] = argv[i];
+	optind = 0; /* GNU getopt: full reinitialization */
+	int rc = v->run(argc, av);
+	curl_global_cleanup();
+	return rc;
+}
+
+const char *cli_default_endpoint(void)
+{
+	const char *e = getenv("LAMBDAD_ENDPOINT");
+	return e && *e ? e : CLI_DEFAULT_ENDPOINT;
+}
+
+/* ---- HTTP client ---- */
+
+struct cli_client {
+	CURL *curl;
+	char *endpoint; /* without a trailing '/' */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct cli_client *cli_client_new(const char *endpoint)
+{
+	struct cli_client *c = xcalloc(1, sizeof(*c));
+	size_t n = strlen(endpoint);
+	while (n > 0 && endpoint[n - 1] == '/')
+		n--;
+	c->endpoint = xstrndup(endpoint, n);
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		fprintf(stderr, "lambdad: out of memory (curl_easy_init)\n");
+		abort();
+	}
+	return c;
+}
+
+void cli_client_free(struct cli_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c->endpoint);
+	free(c);
+}
+
+void cli_resp_fini(struct cli_resp *r)
+{
+	free(r->body);
+	for (size_t i = 0; i < r->nhdrs; i++) {
+		free(r->hdr_names[i]);
+		free(r->hdr_values[i]);
+	}
+	free(r->hdr_names);
+	free(r->hdr_values);
+	memset(r, 0, sizeof(*r));
+}
+
+static void resp_clear_headers(struct cli_resp *r)
+{
+	for (size_t i = 0; i < r->nhdrs; i++) {
+		free(r->hdr_names[i]);
+		free(r->hdr_values[i]);
+	}
+	r->nhdrs = 0;
+}
+
+const char *cli_resp_header(const struct cli_resp *r, const char *name)
+{
+	for (size_t i = 0; i < r->nhdrs; i++)
+		if (strcasecmp(r->hdr_names[i], name) == 0)
+			return r->hdr_values[i];
+	return NULL;
+}
+
+static size_t body_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct cli_resp *r = ud;
+	size_t n = size * nmemb;
+	r->body = xrealloc(r->body, r->len + n + 1);
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+/* Keeps the headers of the last response only: a status line (after a 100 Continue or
+ * an interim answer) starts a new set. */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct cli_resp *r = ud;
+	size_t n = size * nmemb;
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		resp_clear_headers(r);
+		return n;
+	}
+	const char *colon = memchr(data, ':', n);
+	if (!colon)
+		return n;
+	const char *v = colon + 1, *end = data + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	if (r->nhdrs == r->hdrs_cap) {
+		r->hdrs_cap = r->hdrs_cap ? 2 * r->hdrs_cap : 16;
+		r->hdr_names = xrealloc(r->hdr_names, r->hdrs_cap * sizeof(char *));
+		r->hdr_values = xrealloc(r->hdr_values, r->hdrs_cap * sizeof(char *));
+	}
+	r->hdr_names[r->nhdrs] = xstrndup(data, (size_t)(colon - data));
+	r->hdr_values[r->nhdrs] = xstrndup(v, (size_t)(end - v));
+	r->nhdrs++;
+	return n;
+}
+
+int cli_request(struct cli_client *c, const char *method, const char *path, const char *content_type,
+                const void *body, size_t len, const char *const *headers, long timeout_s,
+                struct cli_resp *resp, struct err *errp)
+{
+	CURL *h = c->curl;
+	cli_resp_fini(resp);
+	autofree char *url = xasprintf("%s%s", c->endpoint, path);
+	autofree char *ct = content_type ? xasprintf("Content-Type: %s", content_type) : NULL;
+	struct curl_slist *hl = NULL, *t;
+	/* Expect: 100-continue would only add a round trip for the payloads we send. */
+	const char *fixed[] = {"Expect:", ct};
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		if (!fixed[i])
+			continue;
+		if (!(t = curl_slist_append(hl, fixed[i])))
+			goto oom;
+		hl = t;
+	}
+	for (size_t i = 0; headers && headers[i]; i++) {
+		if (!(t = curl_slist_append(hl, headers[i])))
+			goto oom;
+		hl = t;
+	}
+	/* A reset keeps the connection cache, so consecutive requests reuse the connection. */
+	curl_easy_reset(h);
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CLI_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "lambdad-cli");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
+	if (strcmp(method, "GET") == 0)
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(method, "POST") != 0 || !body)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	CURLcode cc = curl_easy_perform(h);
+	curl_slist_free_all(hl);
+	if (cc != CURLE_OK) {
+		const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+		int code = cc == CURLE_COULDNT_CONNECT      ? ECONNREFUSED
+		           : cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
+		                                            : EIO;
+		return err_make(errp, code, "%s %s: %s", method, url, why);
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (!resp->body)
+		resp->body = xcalloc(1, 1);
+	return 0;
+oom:
+	curl_slist_free_all(hl);
+	fprintf(stderr, "lambdad: out of memory (curl_slist_append)\n");
+	abort();
+}
+
+/* ---- errors ---- */
+
+int cli_report_api_error(const struct cli_resp *r)
+{
+	json_t *j = r->body && r->len ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+	const char *type = cli_resp_header(r, "X-Amzn-ErrorType");
+	size_t type_len = type ? strcspn(type, ":") : 0; /* AWS may append ":<uri>" */
+	const char *keys[] = {"__type", "code", "Type"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys) && !type_len && json_is_object(j); i++) {
+		type = json_string_value(json_object_get(j, keys[i]));
+		type_len = type ? strlen(type) : 0;
+		/* "__type" may be "<namespace>#<Type>". */
+		const char *hash = type ? memchr(type, '#', type_len) : NULL;
+		if (hash) {
+			type_len -= (size_t)(hash + 1 - type);
+			type = hash + 1;
+		}
+	}
+	const char *msg = NULL;
+	if (json_is_object(j)) {
+		msg = json_string_value(json_object_get(j, "message"));
+		if (!msg)
+			msg = json_string_value(json_object_get(j, "Message"));
+		if (!msg)
+			msg = json_string_value(json_object_get(j, "errorMessage"));
+	}
+	char fallback[CLI_MSG_SHOWN + 4];
+	if (!msg) {
+		/* Not the JSON we expected: show the start of the body on one line, runs of
+		 * white space squeezed to one blank and control characters as '?'. */
+		size_t o = 0, i = 0;
+		for (; r->body && i < r->len && o < CLI_MSG_SHOWN; i++) {
+			unsigned char ch = (unsigned char)r->body[i];
+			if (isspace(ch)) {
+				if (o > 0 && fallback[o - 1] != ' ')
+					fallback[o++] = ' ';
+				continue;
+			}
+			fallback[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+		}
+		while (o > 0 && fallback[o - 1] == ' ')
+			o--;
+		if (r->body && i < r->len) {
+			memcpy(fallback + o, "...", 3);
+			o += 3;
+		}
+		fallback[o] = '\0';
+		msg = o ? fallback : "(no message)";
+	}
+	if (type_len)
+		fprintf(stderr, "lambdad: %.*s: %s\n", (int)type_len, type, msg);
+	else
+		fprintf(stderr, "lambdad: HTTP %ld: %s\n", r->status, msg);
+	json_decref(j);
+	return CLI_EXIT_FAIL;
+}
+
+int cli_report_err(const struct err *e)
+{
+	fprintf(stderr, "lambdad: %s\n", e->msg);
+	return CLI_EXIT_FAIL;
+}
+
+/* ---- small helpers ---- */
+
+char *cli_urlencode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = xmalloc(3 * strlen(s) + 1), *o = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) && *p < 0x80) {
+			*o++ = (char)*p;
+		} else if (*p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int cli_read_stream(FILE *f, const char *what, unsigned char **out, size_t *len, struct err *errp)
+{
+	size_t cap = 64 * 1024, n = 0;
+	autofree unsigned char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f))
+				return err_make(errp, errno ? errno : EIO, "read %s: %s", what,
+				                strerror(errno ? errno : EIO));
+			break;
+		}
+	}
+	buf[n] = '\0';
+	*out = steal_ptr(&buf);
+	*len = n;
+	return 0;
+}
+
+int cli_read_file(const char *path, unsigned char **out, size_t *len, struct err *errp)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return err_make(errp, errno, "%s: %s", path, strerror(errno));
+	int r = cli_read_stream(f, path, out, len, errp);
+	fclose(f);
+	return r;
+}
+
+bool cli_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || !isdigit((unsigned char)*s) || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
