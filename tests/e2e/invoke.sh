@@ -146,24 +146,29 @@ check_contains "crash at init: its output is in the tail" "crashinit: dying" "$(
 
 # --- N parallel invokes get N environments.
 N=8
+# (wait on the clients only: a bare `wait` would also wait for the server.)
+clients=()
 for i in $(seq 1 $N); do
 	curl -s -X POST --data '{"op":"sleep","seconds":1}' "$ENDPOINT/2015-03-31/functions/tool/invocations" -o /dev/null &
+	clients+=($!)
 done
 sleep 0.5
-pids=$(pgrep -f "tests/fixtures/tool/bootstrap|$DATA/code/.*/bootstrap" | wc -l)
-wait
+pids=$(count_procs "$DATA/code/.*/bootstrap")
+wait "${clients[@]}"
+clients=()
 for i in $(seq 1 $N); do
 	curl -s -X POST --data '{"op":"count"}' "$ENDPOINT/2015-03-31/functions/tool/invocations" -o "$WORK/p$i" &
+	clients+=($!)
 done
-wait
+wait "${clients[@]}"
 distinct=$(cat "$WORK"/p* | python3 -c 'import sys,json; print(len({json.loads(l)["pid"] for l in sys.stdin.read().replace("}{","}\n{").splitlines()}))')
 if [ "$pids" -ge $N ]; then pass "$N concurrent invokes ran in $pids environments"; else fail "only $pids environments for $N concurrent invokes"; fi
 if [ "$distinct" -ge 2 ]; then pass "parallel invokes spread over $distinct warm environments"; else fail "parallel invokes used $distinct environments"; fi
 
 # --- Keep-alive: idle environments are reaped (keep-alive is 2 s here).
-before=$(pgrep -f "$DATA/code/.*/bootstrap" | wc -l)
+before=$(count_procs "$DATA/code/.*/bootstrap")
 sleep 3.5
-after=$(pgrep -f "$DATA/code/.*/bootstrap" | wc -l)
+after=$(count_procs "$DATA/code/.*/bootstrap")
 if [ "$before" -gt 0 ] && [ "$after" -eq 0 ]; then pass "idle environments reaped after keep-alive ($before -> $after)"; else fail "keep-alive reaping: $before -> $after"; fi
 invoke_raw tool '{"op":"count"}' >/dev/null
 check "after reaping a cold start serves" 1 "$(jq_ 'd["count"]')"

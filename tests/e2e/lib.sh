@@ -71,6 +71,9 @@ check() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2] got 
 # check_contains DESCRIPTION NEEDLE HAYSTACK
 check_contains() { if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not in [${3:0:600}]"; fi; }
 
+# count_procs PATTERN: how many processes match (0 is not an error).
+count_procs() { { pgrep -f "$1" || true; } | wc -l; }
+
 # make_zip NAME DIR: zips the contents of DIR into $WORK/NAME.zip, keeping modes.
 make_zip() { (cd "$2" && zip -q -r -X "$WORK/$1.zip" .); echo "$WORK/$1.zip"; }
 
