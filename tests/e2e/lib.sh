@@ -8,6 +8,7 @@ TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/lambdad-e2e-$TEST_NAME.XXXXXX")
 DATA="$WORK/data"
 SERVER_PID=""
+SANITIZER_SEEN=""
 PORT=""
 ENDPOINT=""
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
@@ -40,10 +41,19 @@ start_server() {
 # stop_server [signal]: stops it (TERM by default) and waits for it.
 stop_server() {
 	local sig=${1:-TERM}
+	local rc=0
 	if [ -n "$SERVER_PID" ]; then
 		kill -s "$sig" "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || rc=$?
 		SERVER_PID=""
+		# A graceful stop exits 0; sanitizer reports (leaks at exit, UB) make it fail.
+		if [ "$sig" = TERM ]; then
+			if [ $rc -eq 0 ]; then pass "server stopped cleanly"; else fail "server exit status $rc on TERM"; fi
+		fi
+	fi
+	if [ -z "$SANITIZER_SEEN" ] && grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$WORK/server.log" 2>/dev/null; then
+		SANITIZER_SEEN=1
+		fail "sanitizer report in the server log"
 	fi
 }
 
