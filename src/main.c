@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
@@ -56,6 +57,18 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("lambdad: signal %d, stopping", (int)sig);
 	event_base_loopexit(arg, NULL);
+}
+
+/* Each environment holds a few descriptors (listener, connection, output pipe): lift
+ * the soft limit to the hard one so hundreds of environments fit. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("lambdad: cannot raise the open-file limit: %s", strerror(errno));
+	}
 }
 
 static int serve(int argc, char **argv)
@@ -129,6 +142,7 @@ static int serve(int argc, char **argv)
 	host[colon - listen] = 0;
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile_limit();
 	struct event_base *base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "lambdad: cannot create the event loop\n");
