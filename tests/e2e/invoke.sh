@@ -179,6 +179,26 @@ check_contains "function log has START" "START RequestId:" "$log"
 check_contains "function log has REPORT" "REPORT RequestId:" "$log"
 check_contains "function log lines carry the log stream" '/[$LATEST]' "$log"
 
+# --- Hostile functions: floods of output, leftover children, junk at the Runtime API.
+code=$(invoke_raw tool '{"op":"flood","mb":24}' -H 'X-Amz-Log-Type: Tail')
+check "flood of 24 MB of output: 200" 200 "$code"
+check "flood: result" 24 "$(jq_ 'd["flooded"]')"
+tail_len=$(hdr X-Amz-Log-Result | base64 -d | wc -c)
+if [ "$tail_len" -le 4096 ] && [ "$tail_len" -gt 0 ]; then pass "flood: tail is at most 4 KB ($tail_len)"; else fail "flood: tail is $tail_len bytes"; fi
+check_contains "flood: the line after it is in the tail" "tool: flood done" "$(hdr X-Amz-Log-Result | base64 -d)"
+invoke_raw tool '{"op":"orphan"}' >/dev/null
+child=$(jq_ 'd["child"]')
+if kill -0 "$child" 2>/dev/null; then pass "orphan child runs while its environment lives"; else fail "orphan child $child not running"; fi
+invoke_raw tool '{"op":"exit","code":1}' >/dev/null
+for _ in $(seq 1 40); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$child" 2>/dev/null; then fail "a child of a dead environment survives ($child)"; else pass "children die with their environment"; fi
+code=$(invoke_raw tool '{"op":"garbage"}')
+check "junk at the Runtime API: the invocation still completes" "200 sent" "$code $(jq_ 'd["garbage"]')"
+code=$(invoke_raw tool '{"op":"double"}')
+check "a second response for one request: the first one counts" "200 True" "$code $(jq_ 'd["first"]')"
+sleep 0.5
+check_contains "a second response for one request is refused" "tool: second response status=4" "$(grep -a 'second response' "$DATA/logs/tool.log")"
+
 # --- The server survived all of it.
 code=$(curl -s -o /dev/null -w '%{http_code}' "$ENDPOINT/2016-08-19/account-settings/")
 check "server alive at the end" 200 "$code"
