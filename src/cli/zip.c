@@ -242,7 +242,8 @@ int cli_zip_dir(const char *dir, unsigned char **out, size_t *outlen, struct err
 			rl--;
 		z.root = shown = xstrndup(dir, rl);
 	}
-	autofree unsigned char *io = z.io = xmalloc(ZIP_BLOCK);
+	autofree unsigned char *io = xmalloc(ZIP_BLOCK);
+	z.io = io;
 	z.ar = archive_write_new();
 	if (!z.ar) {
 		fprintf(stderr, "lambdad: out of memory (archive_write_new)\n");

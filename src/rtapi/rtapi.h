@@ -29,7 +29,9 @@ struct rtapi_sm {
 void rtapi_sm_init(struct rtapi_sm *sm);
 /* A /next arrived: 0 to park it, 400 if one is already parked or the env failed. */
 int rtapi_sm_next(struct rtapi_sm *sm);
-/* A parked /next was answered with an invocation; returns 0, or -1 when nothing was parked. */
+/* A parked /next was answered with an invocation; returns 0, or -1 when nothing was
+ * parked, an invocation is in flight, the environment failed, or request_id is empty
+ * or does not fit (64 bytes or more). */
 int rtapi_sm_deliver(struct rtapi_sm *sm, const char *request_id);
 /* A parked /next went away (connection closed). */
 void rtapi_sm_unpark(struct rtapi_sm *sm);

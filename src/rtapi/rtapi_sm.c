@@ -1,5 +1,4 @@
 /* The Runtime API's state machine: which calls are valid when, as HTTP statuses. */
-#include <stdio.h>
 #include <string.h>
 
 #include "rtapi/rtapi.h"
@@ -20,11 +19,16 @@ int rtapi_sm_next(struct rtapi_sm *sm)
 
 int rtapi_sm_deliver(struct rtapi_sm *sm, const char *request_id)
 {
-	if (!sm->parked || sm->state == RTAPI_FAILED)
+	/* One invocation at a time: a /next parked while one is in flight (BUSY) waits
+	 * for its response. An id that is empty or does not fit whole is refused, as a
+	 * truncated copy would turn away the real id and accept its prefix. */
+	size_t n = strnlen(request_id, sizeof(sm->request_id));
+	if (!sm->parked || (sm->state != RTAPI_INIT && sm->state != RTAPI_BETWEEN) || n == 0 ||
+	    n == sizeof(sm->request_id))
 		return -1;
 	sm->parked = false;
 	sm->state = RTAPI_BUSY;
-	snprintf(sm->request_id, sizeof(sm->request_id), "%s", request_id);
+	memcpy(sm->request_id, request_id, n + 1);
 	return 0;
 }
 

@@ -32,11 +32,18 @@ static int db_err(struct store *st, struct err *errp, const char *what)
 	return err_make(errp, EIO, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
+/* Creates the directory path (its parent must exist); an existing directory is fine,
+ * anything else already at path is -ENOTDIR. */
 static int mkdir_p(const char *path)
 {
-	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+	struct stat sb;
+	if (mkdir(path, 0755) == 0)
 		return 0;
-	return -errno;
+	if (errno != EEXIST)
+		return -errno;
+	if (stat(path, &sb) < 0)
+		return -errno;
+	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
 }
 
 int store_open(const char *data_dir, struct store **out, struct err *errp)

@@ -25,8 +25,8 @@ int store_load_functions(struct store *st, store_fn_cb cb, void *arg, struct err
 
 /* Stores a zip by the SHA-256 hex (given, computed by the caller) durably as
  * code/<hex>.zip and extracts it once to code/<hex>/ (skipped when both exist).
- * info gets what the extraction found (also when it was already there). On
- * failure nothing new is left behind. */
+ * info gets what the extraction found; when code/<hex>/ already exists only
+ * has_bootstrap is filled in. On failure nothing new is left behind. */
 int store_put_code(struct store *st, const char *hex, const void *zip, size_t len, struct codezip_info *info,
 		   struct err *errp);
 /* Makes sure code/<hex>/ exists, extracting it again from the zip if a crash

@@ -1,0 +1,424 @@
+/* Tests for the Runtime API state machine: every transition of INIT/BUSY/BETWEEN/FAILED
+ * with and without a parked /next, and every call it must refuse, as HTTP statuses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "rtapi/rtapi.h"
+
+#define ID1 "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+#define ID2 "0b1d4a33-0c1f-4d63-9e26-2b3a5f0c9e11"
+
+/* Asserts the whole observable state in one place. */
+static void check(const struct rtapi_sm *sm, enum rtapi_state state, bool parked, const char *id)
+{
+	assert_int_equal(sm->state, state);
+	assert_int_equal(sm->parked, parked);
+	assert_string_equal(sm->request_id, id);
+}
+
+/* Brings a fresh machine to BUSY with ID1 in flight. */
+static void to_busy(struct rtapi_sm *sm)
+{
+	rtapi_sm_init(sm);
+	assert_int_equal(rtapi_sm_next(sm), 0);
+	assert_int_equal(rtapi_sm_deliver(sm, ID1), 0);
+	check(sm, RTAPI_BUSY, false, ID1);
+}
+
+/* Brings a fresh machine to BETWEEN (ID1 answered). */
+static void to_between(struct rtapi_sm *sm)
+{
+	to_busy(sm);
+	assert_int_equal(rtapi_sm_complete(sm, ID1), 202);
+	check(sm, RTAPI_BETWEEN, false, "");
+}
+
+/* Brings a fresh machine to FAILED through /init/error. */
+static void to_failed(struct rtapi_sm *sm)
+{
+	rtapi_sm_init(sm);
+	assert_int_equal(rtapi_sm_init_error(sm), 202);
+	check(sm, RTAPI_FAILED, false, "");
+}
+
+static void test_init_state(void **state)
+{
+	struct rtapi_sm sm;
+	memset(&sm, 0xa5, sizeof(sm)); /* init must not rely on zeroed storage */
+	rtapi_sm_init(&sm);
+	check(&sm, RTAPI_INIT, false, "");
+}
+
+/* The normal life of an environment: next, deliver, response, next, deliver, error. */
+static void test_happy_path_twice(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	check(&sm, RTAPI_INIT, true, "");
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0);
+	check(&sm, RTAPI_BUSY, false, ID1);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+	check(&sm, RTAPI_BETWEEN, false, "");
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	check(&sm, RTAPI_BETWEEN, true, "");
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), 0);
+	check(&sm, RTAPI_BUSY, false, ID2);
+	assert_int_equal(rtapi_sm_complete(&sm, ID2), 202);
+	check(&sm, RTAPI_BETWEEN, false, "");
+}
+
+/* ---- /next ---- */
+
+static void test_next_twice_refused_in_init(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_next(&sm), 400);
+	check(&sm, RTAPI_INIT, true, ""); /* the first one is still parked */
+}
+
+static void test_next_twice_refused_between(void **state)
+{
+	struct rtapi_sm sm;
+	to_between(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_next(&sm), 400);
+	check(&sm, RTAPI_BETWEEN, true, "");
+}
+
+static void test_next_refused_when_failed(void **state)
+{
+	struct rtapi_sm sm;
+	to_failed(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 400);
+	check(&sm, RTAPI_FAILED, false, "");
+}
+
+/* The header's contract: /next while an invocation is in flight parks (only "already
+ * parked" and "failed" are refused); the invocation in flight is untouched. */
+static void test_next_while_busy_parks(void **state)
+{
+	struct rtapi_sm sm;
+	to_busy(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	check(&sm, RTAPI_BUSY, true, ID1);
+	assert_int_equal(rtapi_sm_next(&sm), 400);
+	/* The response for the invocation in flight is still accepted, and then the
+	 * parked /next gets the next event. */
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+	check(&sm, RTAPI_BETWEEN, true, "");
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), 0);
+	check(&sm, RTAPI_BUSY, false, ID2);
+}
+
+/* ---- deliver ---- */
+
+static void test_deliver_without_parked(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), -1);
+	check(&sm, RTAPI_INIT, false, "");
+
+	to_between(&sm);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1);
+	check(&sm, RTAPI_BETWEEN, false, "");
+
+	to_busy(&sm);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1);
+	check(&sm, RTAPI_BUSY, false, ID1);
+}
+
+static void test_deliver_twice_refused(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1); /* the /next was used up */
+	check(&sm, RTAPI_BUSY, false, ID1);
+}
+
+/* A /next parked before init/error: the environment is finished, nothing is delivered. */
+static void test_deliver_refused_when_failed(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_init_error(&sm), 202);
+	assert_int_equal(sm.state, RTAPI_FAILED);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), -1);
+	assert_int_equal(sm.state, RTAPI_FAILED);
+	assert_string_equal(sm.request_id, "");
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403);
+}
+
+/* One invocation per environment: a /next parked while ID1 is in flight must not
+ * let a second event replace ID1 (its response would then be refused with 403). */
+static void test_deliver_refused_while_busy(void **state)
+{
+	struct rtapi_sm sm;
+	to_busy(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1);
+	check(&sm, RTAPI_BUSY, true, ID1);
+	assert_int_equal(rtapi_sm_complete(&sm, ID2), 403);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+}
+
+/* A request id that does not fit is refused rather than truncated: a truncated id
+ * would turn away the real id and accept its prefix. */
+static void test_deliver_long_id_refused(void **state)
+{
+	struct rtapi_sm sm;
+	char longid[sizeof(sm.request_id) + 10];
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = 0;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, longid), -1);
+	check(&sm, RTAPI_INIT, true, ""); /* still parked for a proper event */
+	char prefix[sizeof(sm.request_id)];
+	memcpy(prefix, longid, sizeof(prefix) - 1);
+	prefix[sizeof(prefix) - 1] = 0;
+	assert_int_equal(rtapi_sm_complete(&sm, prefix), 403);
+	assert_int_equal(rtapi_sm_complete(&sm, longid), 403);
+
+	/* The longest id that fits is kept whole. */
+	assert_int_equal(rtapi_sm_deliver(&sm, prefix), 0);
+	assert_string_equal(sm.request_id, prefix);
+	assert_int_equal(rtapi_sm_complete(&sm, prefix), 202);
+}
+
+static void test_deliver_empty_id_refused(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ""), -1);
+	check(&sm, RTAPI_INIT, true, "");
+	assert_int_equal(rtapi_sm_complete(&sm, ""), 403);
+}
+
+/* ---- unpark ---- */
+
+static void test_unpark(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	rtapi_sm_unpark(&sm); /* nothing parked: a no-op */
+	check(&sm, RTAPI_INIT, false, "");
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	rtapi_sm_unpark(&sm);
+	check(&sm, RTAPI_INIT, false, "");
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), -1); /* the /next went away */
+	assert_int_equal(rtapi_sm_next(&sm), 0);          /* a new one may come */
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0);
+
+	/* Unparking a /next that came while busy leaves the invocation alone. */
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	rtapi_sm_unpark(&sm);
+	check(&sm, RTAPI_BUSY, false, ID1);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+
+	to_failed(&sm);
+	rtapi_sm_unpark(&sm);
+	check(&sm, RTAPI_FAILED, false, "");
+}
+
+/* ---- response / error ---- */
+
+static void test_complete_refused_in_init(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403);
+	assert_int_equal(rtapi_sm_complete(&sm, ""), 403);
+	check(&sm, RTAPI_INIT, false, "");
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403);
+	check(&sm, RTAPI_INIT, true, "");
+}
+
+static void test_complete_wrong_id(void **state)
+{
+	struct rtapi_sm sm;
+	to_busy(&sm);
+	assert_int_equal(rtapi_sm_complete(&sm, ID2), 403);
+	assert_int_equal(rtapi_sm_complete(&sm, ""), 403);
+	assert_int_equal(rtapi_sm_complete(&sm, "8476a536"), 403); /* a prefix */
+	assert_int_equal(rtapi_sm_complete(&sm, ID1 "0"), 403);    /* longer */
+	assert_int_equal(rtapi_sm_complete(&sm, "8476A536-E9F4-11E8-9739-2DFE598C3FCD"), 403);
+	check(&sm, RTAPI_BUSY, false, ID1); /* unchanged: the right id still works */
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+}
+
+static void test_complete_twice_refused(void **state)
+{
+	struct rtapi_sm sm;
+	to_between(&sm);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403); /* finished id */
+	assert_int_equal(rtapi_sm_complete(&sm, ""), 403);
+	check(&sm, RTAPI_BETWEEN, false, "");
+	/* Also when a /next is parked between invocations. */
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403);
+	check(&sm, RTAPI_BETWEEN, true, "");
+}
+
+static void test_complete_refused_when_failed(void **state)
+{
+	struct rtapi_sm sm;
+	to_failed(&sm);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403);
+	assert_int_equal(rtapi_sm_complete(&sm, ""), 403);
+	check(&sm, RTAPI_FAILED, false, "");
+}
+
+/* ---- /init/error ---- */
+
+static void test_init_error_in_init(void **state)
+{
+	struct rtapi_sm sm;
+	to_failed(&sm);
+	/* FAILED is final: nothing moves it. */
+	assert_int_equal(rtapi_sm_init_error(&sm), 403);
+	assert_int_equal(rtapi_sm_next(&sm), 400);
+	rtapi_sm_unpark(&sm);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), -1);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403);
+	check(&sm, RTAPI_FAILED, false, "");
+}
+
+static void test_init_error_with_parked_next(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_init_error(&sm), 202);
+	assert_int_equal(sm.state, RTAPI_FAILED);
+	assert_int_equal(rtapi_sm_next(&sm), 400);
+}
+
+static void test_init_error_refused_when_busy(void **state)
+{
+	struct rtapi_sm sm;
+	to_busy(&sm);
+	assert_int_equal(rtapi_sm_init_error(&sm), 403);
+	check(&sm, RTAPI_BUSY, false, ID1);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+}
+
+static void test_init_error_refused_between(void **state)
+{
+	struct rtapi_sm sm;
+	to_between(&sm);
+	assert_int_equal(rtapi_sm_init_error(&sm), 403);
+	check(&sm, RTAPI_BETWEEN, false, "");
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_init_error(&sm), 403);
+	check(&sm, RTAPI_BETWEEN, true, "");
+}
+
+/* Exhaustive: from each reachable (state, parked) pair, each call gives the status
+ * the header promises. Catches a transition the hand-written cases missed. */
+enum reach { R_INIT, R_INIT_P, R_BUSY, R_BUSY_P, R_BETWEEN, R_BETWEEN_P, R_FAILED, R_FAILED_P, R_N };
+
+static void reach(struct rtapi_sm *sm, enum reach r)
+{
+	switch (r) {
+	case R_INIT:
+		rtapi_sm_init(sm);
+		break;
+	case R_INIT_P:
+		rtapi_sm_init(sm);
+		assert_int_equal(rtapi_sm_next(sm), 0);
+		break;
+	case R_BUSY:
+		to_busy(sm);
+		break;
+	case R_BUSY_P:
+		to_busy(sm);
+		assert_int_equal(rtapi_sm_next(sm), 0);
+		break;
+	case R_BETWEEN:
+		to_between(sm);
+		break;
+	case R_BETWEEN_P:
+		to_between(sm);
+		assert_int_equal(rtapi_sm_next(sm), 0);
+		break;
+	case R_FAILED:
+		to_failed(sm);
+		break;
+	case R_FAILED_P:
+		rtapi_sm_init(sm);
+		assert_int_equal(rtapi_sm_next(sm), 0);
+		assert_int_equal(rtapi_sm_init_error(sm), 202);
+		break;
+	default:
+		fail();
+	}
+}
+
+static void test_exhaustive_table(void **state)
+{
+	static const struct {
+		int next, deliver, complete_id1, complete_other, init_error;
+	} want[R_N] = {
+	    [R_INIT] = {0, -1, 403, 403, 202},     [R_INIT_P] = {400, 0, 403, 403, 202},
+	    [R_BUSY] = {0, -1, 202, 403, 403},     [R_BUSY_P] = {400, -1, 202, 403, 403},
+	    [R_BETWEEN] = {0, -1, 403, 403, 403},  [R_BETWEEN_P] = {400, 0, 403, 403, 403},
+	    [R_FAILED] = {400, -1, 403, 403, 403}, [R_FAILED_P] = {400, -1, 403, 403, 403},
+	};
+	for (int r = 0; r < R_N; r++) {
+		struct rtapi_sm sm;
+		reach(&sm, r);
+		assert_int_equal(rtapi_sm_next(&sm), want[r].next);
+		reach(&sm, r);
+		assert_int_equal(rtapi_sm_deliver(&sm, ID2), want[r].deliver);
+		reach(&sm, r);
+		assert_int_equal(rtapi_sm_complete(&sm, ID1), want[r].complete_id1);
+		reach(&sm, r);
+		assert_int_equal(rtapi_sm_complete(&sm, ID2), want[r].complete_other);
+		reach(&sm, r);
+		assert_int_equal(rtapi_sm_init_error(&sm), want[r].init_error);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_init_state),
+	    cmocka_unit_test(test_happy_path_twice),
+	    cmocka_unit_test(test_next_twice_refused_in_init),
+	    cmocka_unit_test(test_next_twice_refused_between),
+	    cmocka_unit_test(test_next_refused_when_failed),
+	    cmocka_unit_test(test_next_while_busy_parks),
+	    cmocka_unit_test(test_deliver_without_parked),
+	    cmocka_unit_test(test_deliver_twice_refused),
+	    cmocka_unit_test(test_deliver_refused_when_failed),
+	    cmocka_unit_test(test_deliver_refused_while_busy),
+	    cmocka_unit_test(test_deliver_long_id_refused),
+	    cmocka_unit_test(test_deliver_empty_id_refused),
+	    cmocka_unit_test(test_unpark),
+	    cmocka_unit_test(test_complete_refused_in_init),
+	    cmocka_unit_test(test_complete_wrong_id),
+	    cmocka_unit_test(test_complete_twice_refused),
+	    cmocka_unit_test(test_complete_refused_when_failed),
+	    cmocka_unit_test(test_init_error_in_init),
+	    cmocka_unit_test(test_init_error_with_parked_next),
+	    cmocka_unit_test(test_init_error_refused_when_busy),
+	    cmocka_unit_test(test_init_error_refused_between),
+	    cmocka_unit_test(test_exhaustive_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
