@@ -19,7 +19,6 @@
 		}                                                                                            \
 	} while (0)
 
-static int known_bugs;         /* LAMBDAD_KNOWN_BUGS=1: also check what reported bugs break */
 static struct fn_config *base; /* a valid created configuration that updates start from */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -29,7 +28,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    "\"Role\":\"arn:aws:iam::123456789012:role/r\",\"Environment\":{\"Variables\":{\"AB\":\"1\"}}}",
 	    0, NULL);
 	struct err e = {0};
-	known_bugs = getenv("LAMBDAD_KNOWN_BUGS") != NULL;
 	base = fn_config_new();
 	if (!j || fn_config_apply(base, j, true, &e) != 0)
 		abort();
@@ -150,10 +148,8 @@ static void fuzz_ref(const uint8_t *data, size_t size)
 		CHECK(strlen(qual) <= 128);
 		CHECK(strstr(ref, name) != NULL);
 		CHECK(qual[0] == 0 || strstr(ref, qual) != NULL);
-		/* The qualifier pattern, \$LATEST|[a-zA-Z0-9-_]+, is a known bug (unchecked,
-		 * see tests/unit/registry/test_function.c): checked with LAMBDAD_KNOWN_BUGS=1. */
-		if (known_bugs)
-			CHECK(strcmp(qual, "$LATEST") == 0 ||
+		/* The qualifier pattern, \$LATEST|[a-zA-Z0-9-_]+. */
+		CHECK(strcmp(qual, "$LATEST") == 0 ||
 			      strspn(qual, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			                   "0123456789-_") == strlen(qual));
 		/* The canonical forms of the same reference resolve the same way (within
@@ -170,12 +166,11 @@ static void fuzz_ref(const uint8_t *data, size_t size)
 		}
 		/* The short form too, unless AWS's pattern is ambiguous for it: a name that
 		 * looks like a region (us-east-1) or an account (12 digits), or "function",
-		 * may be read as one. Known bug: a function named "arn" cannot be referred
-		 * to by its name. */
+		 * may be read as one. */
 		snprintf(full, 300, "%s%s%s", name, qual[0] ? ":" : "", qual);
 		bool ambiguous = strchr(name, '-') || strspn(name, "0123456789") == strlen(name) ||
 		                 strcmp(name, "function") == 0;
-		if (!ambiguous && (known_bugs || strcmp(name, "arn") != 0)) {
+		if (!ambiguous) {
 			CHECK(fn_parse_ref(full, again, q2, &e) == 0);
 			CHECK(strcmp(again, name) == 0 && strcmp(q2, qual) == 0);
 		}

@@ -77,6 +77,7 @@ void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_sanitize(msg); /* names from URLs may hold any byte; truncation may cut a character */
 	json_t *o = json_pack("{s:s, s:s}", "Type", api_errors[e].status >= 500 ? "Service" : "User", "message", msg);
 	if (extra)
 		json_object_update(o, extra);

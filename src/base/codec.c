@@ -51,9 +51,11 @@ static int b64val(unsigned char c)
 
 unsigned char *b64_decode(const char *s, size_t slen, size_t *outlen)
 {
+	size_t full = slen, pads = 0;
 	while (slen > 0 && s[slen - 1] == '=')
-		slen--;
-	if (slen % 4 == 1)
+		slen--, pads++;
+	/* Padding is optional, but when present it must complete the last quantum. */
+	if (slen % 4 == 1 || pads > 2 || (pads > 0 && full % 4 != 0))
 		return NULL;
 	unsigned char *out = xmalloc(slen / 4 * 3 + 3);
 	size_t o = 0;
@@ -117,4 +119,44 @@ void random_hex32(char out[33])
 	unsigned char b[16];
 	fill_random(b, sizeof(b));
 	hex_encode(b, 16, out);
+}
+
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 if it is not one. */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	if (c < 0x80)
+		return 1;
+	size_t n;
+	unsigned min;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	unsigned cp = c & (0x3f >> (n - 1));
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		size_t n = utf8_seq_len(p);
+		if (n == 0) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
 }

@@ -17,6 +17,10 @@ struct sha256_ctx;
 /* One-shot SHA-256 of a buffer. */
 void sha256(const void *data, size_t len, unsigned char out[32]);
 
+/* Replaces each byte that does not start a valid UTF-8 sequence (ill-formed, overlong,
+ * surrogate, truncated) with '?', in place, so the text is safe to put in JSON. */
+void utf8_sanitize(char *s);
+
 /* A random RFC 4122 version 4 UUID, lower-case, 36 chars + NUL. */
 void uuid_v4(char out[37]);
 /* 32 random lower-case hex digits + NUL. */

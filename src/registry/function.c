@@ -89,52 +89,121 @@ static int bad_name(struct err *errp, const char *ref)
 			"1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy "
 			"constraint: Member must satisfy regular expression pattern: "
 			"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
-			"(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+			"(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
 			ref);
+}
+
+/* Whether s[0..n) is non-empty and all of [a-zA-Z0-9-_] (names and qualifiers). */
+static bool word_valid(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+static bool all_of(const char *s, size_t n, int (*cls)(int))
+{
+	for (size_t i = 0; i < n; i++)
+		if (!cls((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* -[a-z]+-\d, exactly. */
+static bool region_tail_valid(const char *s, size_t n)
+{
+	return n >= 4 && s[0] == '-' && s[n - 2] == '-' && isdigit((unsigned char)s[n - 1]) &&
+	       all_of(s + 1, n - 3, islower);
+}
+
+/* [a-z]{2}(-gov)?-[a-z]+-\d, the region of an ARN. */
+static bool region_valid(const char *s, size_t n)
+{
+	if (n < 2 || !all_of(s, 2, islower))
+		return false;
+	return region_tail_valid(s + 2, n - 2) ||
+	       (n > 6 && strncmp(s + 2, "-gov", 4) == 0 && region_tail_valid(s + 6, n - 6));
+}
+
+/* The ':'-separated fields of a reference (empty ones kept): start and length. */
+struct ref_field {
+	const char *p;
+	size_t n;
+};
+
+static bool field_is(const struct ref_field *f, const char *lit)
+{
+	return f->n == strlen(lit) && strncmp(f->p, lit, f->n) == 0;
+}
+
+/* arn:(aws[a-zA-Z-]*)?:lambda: in the first three fields. */
+static bool arn_head_valid(const struct ref_field *f, size_t n)
+{
+	if (n < 3 || !field_is(&f[0], "arn") || !field_is(&f[2], "lambda"))
+		return false;
+	if (f[1].n == 0)
+		return true;
+	if (f[1].n < 3 || strncmp(f[1].p, "aws", 3) != 0)
+		return false;
+	for (size_t k = 3; k < f[1].n; k++)
+		if (!isalpha((unsigned char)f[1].p[k]) && f[1].p[k] != '-')
+			return false;
+	return true;
 }
 
 int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[130], struct err *errp)
 {
+	/* AWS's pattern, matched as its regex engine would: the optional parts in front
+	 * of the name are each tried present first, then absent (in that nested order),
+	 * and the first way that leaves exactly "name" or "name:qualifier" wins. An
+	 * "arn:" must be a whole function ARN, with region, account and "function:". */
+	enum { ARN = 8, REGION = 4, ACCOUNT = 2, FUNCTION = 1 };
+	struct ref_field f[9];
+	size_t n = 0;
 	if (strlen(ref) > 170)
 		return bad_name(errp, ref);
-	char buf[192];
-	snprintf(buf, sizeof(buf), "%s", ref);
-	/* Split on ':' into at most 8 parts. */
-	char *parts[8];
-	int n = 0;
-	char *save = NULL;
-	for (char *p = buf;; p = NULL) {
-		char *tok = strtok_r(p, ":", &save);
-		if (!tok)
+	for (const char *p = ref;;) {
+		const char *e = strchrnul(p, ':');
+		if (n == sizeof(f) / sizeof(f[0]))
+			return bad_name(errp, ref);
+		f[n++] = (struct ref_field){p, (size_t)(e - p)};
+		if (!*e)
 			break;
-		if (n == 8)
-			return bad_name(errp, ref);
-		parts[n++] = tok;
+		p = e + 1;
 	}
-	const char *name = NULL, *qual = "";
-	if (n >= 1 && strcmp(parts[0], "arn") == 0) {
-		/* arn:aws:lambda:region:account:function:name[:qualifier] */
-		if ((n != 7 && n != 8) || strcmp(parts[2], "lambda") != 0 || strcmp(parts[5], "function") != 0)
+	for (int mask = ARN | REGION | ACCOUNT | FUNCTION; mask >= 0; mask--) {
+		size_t i = 0;
+		if (mask & ARN) {
+			if (mask != (ARN | REGION | ACCOUNT | FUNCTION) || !arn_head_valid(f, n))
+				continue;
+			i = 3;
+		}
+		if ((mask & REGION) && !(i < n && region_valid(f[i].p, f[i].n)))
+			continue;
+		i += (mask & REGION) ? 1 : 0;
+		if ((mask & ACCOUNT) && !(i < n && f[i].n == 12 && all_of(f[i].p, 12, isdigit)))
+			continue;
+		i += (mask & ACCOUNT) ? 1 : 0;
+		if ((mask & FUNCTION) && !(i < n && field_is(&f[i], "function")))
+			continue;
+		i += (mask & FUNCTION) ? 1 : 0;
+		if (n - i != 1 && n - i != 2)
+			continue;
+		if (!word_valid(f[i].p, f[i].n))
+			continue;
+		if (n - i == 2 && !field_is(&f[i + 1], "$LATEST") && !word_valid(f[i + 1].p, f[i + 1].n))
+			continue;
+		/* The pattern matched; the lengths are separate constraints. */
+		if (f[i].n > FN_NAME_MAX || (n - i == 2 && f[i + 1].n > 128))
 			return bad_name(errp, ref);
-		name = parts[6];
-		qual = n == 8 ? parts[7] : "";
-	} else if (n >= 3 && strcmp(parts[1], "function") == 0) {
-		/* account:function:name[:qualifier] */
-		if (n > 4)
-			return bad_name(errp, ref);
-		name = parts[2];
-		qual = n == 4 ? parts[3] : "";
-	} else if (n == 1 || n == 2) {
-		name = parts[0];
-		qual = n == 2 ? parts[1] : "";
-	} else {
-		return bad_name(errp, ref);
+		snprintf(name_out, FN_NAME_MAX + 1, "%.*s", (int)f[i].n, f[i].p);
+		snprintf(qual_out, 130, "%.*s", n - i == 2 ? (int)f[i + 1].n : 0, n - i == 2 ? f[i + 1].p : "");
+		return 0;
 	}
-	if (!fn_name_valid(name) || strlen(qual) > 128)
-		return bad_name(errp, ref);
-	snprintf(name_out, FN_NAME_MAX + 1, "%s", name);
-	snprintf(qual_out, 130, "%s", qual);
-	return 0;
+	return bad_name(errp, ref);
 }
 
 bool fn_runtime_supported(const char *runtime, const char **list)
@@ -223,6 +292,20 @@ static bool role_valid(const char *r)
 	return strlen(r) <= 2048;
 }
 
+/* The length of UTF-8 text s as AWS counts it: in UTF-16 code units (Java's String
+ * length), so a character outside the BMP counts twice. */
+static size_t text_length(const char *s)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p & 0xc0) != 0x80)
+			n++;
+		if (*p >= 0xf0)
+			n++;
+	}
+	return n;
+}
+
 static bool env_key_valid(const char *k)
 {
 	if (!isalpha((unsigned char)k[0]) || !k[1])
@@ -247,7 +330,6 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	if (!json_is_object(vars))
 		return err_make(errp, REG_EINVALID, "Environment.Variables must be a map of strings");
 	char reserved[512] = "";
-	size_t total = 0;
 	const char *k;
 	json_t *v;
 	json_object_foreach(vars, k, v)
@@ -265,7 +347,6 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 				size_t n = strlen(reserved);
 				snprintf(reserved + n, sizeof(reserved) - n, "%s%s", n ? ", " : "", k);
 			}
-		total += strlen(k) + json_string_length(v);
 	}
 	if (reserved[0])
 		return err_make(errp, REG_EINVALID,
@@ -273,6 +354,8 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 				"variables you have provided contains reserved keys that are currently not supported "
 				"for modification. Reserved keys used in this request: %s",
 				reserved);
+	/* AWS measures the map as JSON text, quotes, colons and commas included. */
+	size_t total = json_dumpb(vars, NULL, 0, JSON_COMPACT);
 	if (total > FN_ENV_MAX_BYTES)
 		return err_make(errp, REG_EINVALID,
 				"Lambda was unable to configure your environment variables because the environment "
@@ -355,7 +438,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	if ((r = get_str(req, "Description", &s, errp)) < 0)
 		return r;
 	if (r) {
-		if (strlen(s) > 256)
+		if (text_length(s) > 256)
 			return err_make(errp, REG_EVALIDATION,
 					"1 validation error detected: Value at 'description' failed to satisfy "
 					"constraint: Member must have length less than or equal to 256");
