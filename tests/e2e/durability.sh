@@ -81,7 +81,7 @@ for round in 1 2 3; do
 	sleep "0.$((round * 2))"
 	stop_server KILL
 	wait "${clients[@]}" 2>/dev/null || true
-	acked=$(cd "$WORK" && ls ack-* 2>/dev/null | sed 's/^ack-//' | sort | tr '\n' ' ')
+	acked=$(cd "$WORK" && { ls ack-* 2>/dev/null || true; } | sed 's/^ack-//' | sort | tr '\n' ' ')
 	start_server
 	present=" $(fn_names) "
 	missing=""
