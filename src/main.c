@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "sandbox/sandbox.h"
 #include "sched/sched.h"
 #include "store/store.h"
 
@@ -27,6 +28,12 @@ static void serve_usage(FILE *f)
 		   "                              e.g. 500ms, 30s, 10m, 0 = never reuse)\n"
 		   "  --account-concurrency N     invocations in flight at most (default 1000)\n"
 		   "  --region REGION             region in ARNs and AWS_REGION (default us-east-1)\n"
+		   "  --isolation MODE            auto (default: the best this machine offers), strict\n"
+		   "                              (namespaces, cgroups and seccomp or refuse to start)\n"
+		   "                              or none (process groups, for development)\n"
+		   "  --function-network MODE     none (default: loopback only inside each sandbox)\n"
+		   "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
+		   "  --runtime-dir DIR           directory shown read-only at /var/runtime\n"
 		   "  --log-level LEVEL           debug, info, warn or error (default info)\n"
 		   "  -h, --help                  this help\n");
 }
@@ -75,8 +82,14 @@ static int serve(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:4566", *data = "./data", *region = "us-east-1";
 	int64_t keep_alive_ms = 10 * 60 * 1000;
-	long concurrency = 1000;
+	long concurrency = 1000, pool = 4;
+	const char *runtime_dir = NULL;
+	enum sandbox_isolation isolation = SANDBOX_AUTO;
 	static const struct option opts[] = {
+		{"isolation", required_argument, NULL, 'i'},
+		{"function-network", required_argument, NULL, 'n'},
+		{"sandbox-pool", required_argument, NULL, 'p'},
+		{"runtime-dir", required_argument, NULL, 'R'},
 		{"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},
 		{"keep-alive", required_argument, NULL, 'k'},
@@ -108,6 +121,34 @@ static int serve(int argc, char **argv)
 			}
 			break;
 		}
+		case 'i':
+			if (strcmp(optarg, "auto") == 0)
+				isolation = SANDBOX_AUTO;
+			else if (strcmp(optarg, "strict") == 0)
+				isolation = SANDBOX_STRICT;
+			else if (strcmp(optarg, "none") == 0)
+				isolation = SANDBOX_NONE;
+			else {
+				fprintf(stderr, "lambdad: --isolation: auto, strict or none\n");
+				return 2;
+			}
+			break;
+		case 'n':
+			if (strcmp(optarg, "none") != 0) {
+				fprintf(stderr, "lambdad: --function-network: only \"none\" (loopback only) so far\n");
+				return 2;
+			}
+			break;
+		case 'p': {
+			char *end;
+			pool = strtol(optarg, &end, 10);
+			if (*end || pool < 0 || pool > 64) {
+				fprintf(stderr, "lambdad: --sandbox-pool: a count from 0 to 64: %s\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'R': runtime_dir = optarg; break;
 		case 'v':
 			if (strcmp(optarg, "debug") == 0)
 				log_set_level(LOG_DEBUG);
@@ -154,8 +195,15 @@ static int serve(int argc, char **argv)
 	struct api *api = NULL;
 	int rc = 1;
 	autofree char *logs_dir = xasprintf("%s/logs", data);
+	bool sandbox_up = false;
 	if (store_open(data, &st, &e) < 0)
 		goto out;
+	struct sandbox_options sopt = {.isolation = isolation, .state_dir = store_data_dir(st),
+				       .runtime_dir = runtime_dir, .pool_size = (unsigned)pool};
+	if (sandbox_init(&sopt, &e) < 0)
+		goto out;
+	sandbox_up = true;
+	log_info("lambdad: environments run in %s", sandbox_describe());
 	struct sched_config scfg = {
 		.logs_dir = logs_dir,
 		.keep_alive_ms = keep_alive_ms,
@@ -186,6 +234,8 @@ out:
 		fprintf(stderr, "lambdad: %s\n", e.msg);
 	api_free(api);
 	sched_free(sc);
+	if (sandbox_up)
+		sandbox_shutdown();
 	store_free(st);
 	event_base_free(base);
 	return rc;

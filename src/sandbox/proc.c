@@ -1,5 +1,6 @@
-/* Process-group execution environments: vfork + exec with rlimits and an output pipe. LINUX ONLY. */
-#include "sandbox/sandbox.h"
+/* Process-group execution environments (isolation "none"): vfork + exec with rlimits
+ * and an output pipe. LINUX ONLY. */
+#include "sandbox/sandbox_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,12 +23,8 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-struct sandbox {
-	pid_t pid;	/* also the process group id */
-	int log_fd;
-};
-
-int sandbox_rtapi_listener(uint16_t *port, struct err *errp)
+/* A listening TCP socket on 127.0.0.1 with an ephemeral port; *port gets it. */
+static int rtapi_listener(uint16_t *port, struct err *errp)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -56,7 +53,53 @@ struct child_report {
 	int step;
 };
 
-int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct err *errp)
+static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *envp, struct sandbox *sb,
+		 struct err *errp);
+
+char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *task_root)
+{
+	size_t n = 0;
+	while (envp[n])
+		n++;
+	char **out = xcalloc(n + 3, sizeof(char *));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], "AWS_LAMBDA_RUNTIME_API=", 23) != 0 && strncmp(envp[i], "LAMBDA_TASK_ROOT=", 17) != 0)
+			out[k++] = xstrdup(envp[i]);
+	out[k++] = xasprintf("AWS_LAMBDA_RUNTIME_API=%s", rtapi_addr);
+	out[k++] = xasprintf("LAMBDA_TASK_ROOT=%s", task_root);
+	return out;
+}
+
+void sandbox_free_envp(char **envp)
+{
+	for (char **p = envp; p && *p; p++)
+		free(*p);
+	free(envp);
+}
+
+int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, struct err *errp)
+{
+	uint16_t port = 0;
+	int lfd = rtapi_listener(&port, errp);
+	if (lfd < 0)
+		return lfd;
+	char addr[32];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	autofree char *exe = xasprintf("%s/%s", spec->code_dir, spec->exe);
+	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir);
+	int r = spawn(spec, exe, envp, sb, errp);
+	sandbox_free_envp(envp);
+	if (r < 0) {
+		close(lfd);
+		return r;
+	}
+	sb->rtapi_fd = lfd;
+	return 0;
+}
+
+static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *envp, struct sandbox *sb,
+		 struct err *errp)
 {
 	int outp[2], errpipe[2];
 	if (pipe2(outp, O_CLOEXEC) < 0)
@@ -70,7 +113,7 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	struct rlimit nofile = {spec->nofile ? spec->nofile : 1024, spec->nofile ? spec->nofile : 1024};
 	struct rlimit nocore = {0, 0};
-	char *const argv[] = {(char *)spec->exe, NULL};
+	char *const argv[] = {(char *)exe, NULL};
 	sigset_t all, old;
 	sigfillset(&all);
 	/* No signal handler of ours may run in the child that shares our memory. */
@@ -84,7 +127,7 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 		if (dup2(devnull, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(outp[1], 2) < 0)
 			goto fail;
 		rep.step = STEP_CHDIR;
-		if (chdir(spec->cwd) < 0)
+		if (chdir(spec->code_dir) < 0)
 			goto fail;
 		rep.step = STEP_RLIMIT;
 		if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &nocore) < 0)
@@ -99,7 +142,7 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 		/* Nothing of the server's may leak into the function. */
 		syscall(__NR_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 		rep.step = STEP_EXEC;
-		execve(spec->exe, argv, spec->envp);
+		execve(exe, argv, envp);
 	fail:
 		rep.err = errno;
 		if (write(errpipe[1], &rep, sizeof(rep)) < 0) {
@@ -127,77 +170,12 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 		/* The child failed before exec and exits; reap it here. */
 		waitpid(pid, NULL, 0);
 		close(outp[0]);
-		return err_make(errp, rep.err, "starting %s: %s: %s", spec->exe,
+		return err_make(errp, rep.err, "starting %s: %s: %s", exe,
 				rep.step > 0 && rep.step < (int)ARRAY_SIZE(step_names) ? step_names[rep.step] : "?",
 				strerror(rep.err));
 	}
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
-	struct sandbox *sb = xcalloc(1, sizeof(*sb));
 	sb->pid = pid;
 	sb->log_fd = outp[0];
-	*out = sb;
 	return 0;
-}
-
-pid_t sandbox_pid(const struct sandbox *sb) { return sb->pid; }
-int sandbox_log_fd(const struct sandbox *sb) { return sb->log_fd; }
-
-int sandbox_signal(struct sandbox *sb, int sig)
-{
-	if (kill(-sb->pid, sig) < 0 && kill(sb->pid, sig) < 0)
-		return -errno;
-	return 0;
-}
-
-int sandbox_stats(struct sandbox *sb, struct sandbox_stats *st)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	char line[256];
-	st->max_rss_kb = 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long kb;
-		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-			st->max_rss_kb = kb;
-	}
-	fclose(f);
-	return 0;
-}
-
-void sandbox_destroy(struct sandbox *sb)
-{
-	if (!sb)
-		return;
-	sandbox_signal(sb, SIGKILL);
-	close(sb->log_fd);
-	free(sb);
-}
-
-pid_t sandbox_reap(int *status)
-{
-	pid_t pid;
-	do
-		pid = waitpid(-1, status, WNOHANG);
-	while (pid < 0 && errno == EINTR);
-	if (pid < 0)
-		return errno == ECHILD ? 0 : -errno;
-	return pid;
-}
-
-void sandbox_describe_status(int status, char *out, size_t len)
-{
-	if (WIFEXITED(status)) {
-		snprintf(out, len, "exit status %d", WEXITSTATUS(status));
-	} else if (WIFSIGNALED(status)) {
-		char name[64];
-		snprintf(name, sizeof(name), "%s", strsignal(WTERMSIG(status)));
-		for (char *p = name; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		snprintf(out, len, "signal: %s", name);
-	} else {
-		snprintf(out, len, "status %d", status);
-	}
 }

@@ -92,6 +92,7 @@ struct sched {
 	struct env_list envs;
 	struct event *sigchld;
 	struct event *flush_timer;
+	struct event *refill;	/* tops up the sandbox pool after the current loop pass */
 	uint32_t inflight;
 	uint32_t n_envs;
 	uint32_t n_idle;
@@ -101,6 +102,7 @@ struct sched {
 
 static const struct rtapi_ops env_rtapi_ops;
 static void env_kill(struct env *e);
+static void sched_pool_refill_soon(struct sched *s);
 static void inv_fail(struct invocation *inv, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -408,7 +410,7 @@ static void env_kill(struct env *e)
 	event_base_once(s->base, -1, EV_TIMEOUT, env_free_cb, e, &zero);
 }
 
-static char **env_build_envp(struct env *e, uint16_t port, const char *code_dir)
+static char **env_build_envp(struct env *e)
 {
 	const struct fn_config *c = e->cfg;
 	struct sched *s = e->s;
@@ -418,10 +420,8 @@ static char **env_build_envp(struct env *e, uint16_t port, const char *code_dir)
 				 "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
 	json_object_update(vars, c->env_vars);
 	char buf[64];
-	snprintf(buf, sizeof(buf), "127.0.0.1:%u", port);
-	json_object_set_new(vars, "AWS_LAMBDA_RUNTIME_API", json_string(buf));
+	/* AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT come from the sandbox. */
 	json_object_set_new(vars, "_HANDLER", json_string(c->handler));
-	json_object_set_new(vars, "LAMBDA_TASK_ROOT", json_string(code_dir));
 	json_object_set_new(vars, "LAMBDA_RUNTIME_DIR", json_string("/var/runtime"));
 	json_object_set_new(vars, "AWS_LAMBDA_FUNCTION_NAME", json_string(c->name));
 	json_object_set_new(vars, "AWS_LAMBDA_FUNCTION_VERSION", json_string("$LATEST"));
@@ -474,29 +474,29 @@ static int env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	random_hex32(hex);
 	snprintf(e->stream, sizeof(e->stream), "%s/[$LATEST]%s", day, hex);
 	e->timer = evtimer_new(s->base, env_timer_cb, e);
-	uint16_t port;
-	int lfd = sandbox_rtapi_listener(&port, errp);
-	if (lfd < 0) {
-		env_free_cb(-1, 0, e);
-		return lfd;
-	}
-	if ((r = rtapi_new(s->base, lfd, &env_rtapi_ops, e, &e->rt, errp)) < 0) {
-		close(lfd);
-		env_free_cb(-1, 0, e);
-		return r;
-	}
 	autofree char *code_dir = store_code_dir(s->store, cfg->code_hex);
-	autofree char *exe = xasprintf("%s/bootstrap", code_dir);
-	char **envp = env_build_envp(e, port, code_dir);
-	struct sandbox_spec spec = {.exe = exe, .cwd = code_dir, .envp = envp, .memory_mb = cfg->memory_mb, .nofile = 1024};
+	char **envp = env_build_envp(e);
+	struct sandbox_spec spec = {.code_dir = code_dir,
+				    .exe = "bootstrap",
+				    .envp = envp,
+				    .memory_mb = cfg->memory_mb,
+				    .ephemeral_mb = cfg->ephemeral_mb,
+				    .nofile = 1024};
 	r = sandbox_create(&spec, &e->sb, errp);
 	free_envp(envp);
 	if (r < 0) {
-		rtapi_free(e->rt);
-		struct timeval zero = {0, 0};
-		event_base_once(s->base, -1, EV_TIMEOUT, env_free_cb, e, &zero);
+		env_free_cb(-1, 0, e);
 		return r;
 	}
+	int lfd = sandbox_take_rtapi_fd(e->sb);
+	if ((r = rtapi_new(s->base, lfd, &env_rtapi_ops, e, &e->rt, errp)) < 0) {
+		close(lfd);
+		sandbox_destroy(e->sb);
+		e->sb = NULL;
+		env_free_cb(-1, 0, e);
+		return r;
+	}
+	sched_pool_refill_soon(s);
 	e->pid = sandbox_pid(e->sb);
 	e->log_ev = event_new(s->base, sandbox_log_fd(e->sb), EV_READ | EV_PERSIST, log_read_cb, e);
 	event_add(e->log_ev, NULL);
@@ -509,7 +509,7 @@ static int env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	e->inv = inv;
 	inv->env = e;
 	inv->cold = true;
-	log_debug("sched: cold start of %s (pid %d, runtime API port %u)", cfg->name, (int)e->pid, port);
+	log_debug("sched: cold start of %s (pid %d)", cfg->name, (int)e->pid);
 	return 0;
 }
 
@@ -611,6 +611,19 @@ static const struct rtapi_ops env_rtapi_ops = {
 	.too_large_cb = rt_too_large_cb,
 };
 
+/* ---- the sandbox pool ---- */
+
+static void refill_cb(evutil_socket_t fd, short what, void *arg) { sandbox_pool_fill(); }
+
+/* Blank sandboxes are made after the replies of this loop pass have gone out, so a
+ * cold start never waits for its successor's namespaces. */
+static void sched_pool_refill_soon(struct sched *s)
+{
+	struct timeval tv = {0, 1000};
+	if (s->refill && !evtimer_pending(s->refill, NULL))
+		evtimer_add(s->refill, &tv);
+}
+
 /* ---- process exits ---- */
 
 static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
@@ -625,6 +638,8 @@ static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 		if (!e)
 			continue;
 		char why[96];
+		if (e->sb)
+			sandbox_exit_status(e->sb, &status);
 		sandbox_describe_status(status, why, sizeof(why));
 		log_debug("sched: environment of %s (pid %d) ended: %s", e->pool->name, (int)pid, why);
 		env_drain_output(e);
@@ -632,10 +647,11 @@ static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 		struct invocation *inv = e->inv;
 		e->retire = true;
 		if (inv) {
+			/* Killed by the cgroup's OOM killer: Lambda's Runtime.OutOfMemory. */
+			const char *type = e->sb && sandbox_oom_killed(e->sb) ? "Runtime.OutOfMemory" : "Runtime.ExitError";
 			env_logf(e, "RequestId: %s Error: Runtime exited with error: %s", inv->request_id, why);
-			env_logf(e, "Runtime.ExitError");
-			inv_fail(inv, "Runtime.ExitError", "RequestId: %s Error: Runtime exited with error: %s",
-				 inv->request_id, why);
+			env_logf(e, "%s", type);
+			inv_fail(inv, type, "RequestId: %s Error: Runtime exited with error: %s", inv->request_id, why);
 		} else {
 			env_kill(e);
 		}
@@ -662,6 +678,8 @@ int sched_new(struct event_base *base, struct store *store, const struct sched_c
 	TAILQ_INIT(&s->envs);
 	s->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, s);
 	evsignal_add(s->sigchld, NULL);
+	s->refill = event_new(base, -1, 0, refill_cb, s);
+	sched_pool_refill_soon(s);
 	s->flush_timer = event_new(base, -1, EV_PERSIST, flush_timer_cb, s);
 	struct timeval tv = {0, 250000};
 	evtimer_add(s->flush_timer, &tv);
@@ -692,6 +710,7 @@ void sched_free(struct sched *s)
 		}
 	}
 	event_free(s->sigchld);
+	event_free(s->refill);
 	event_free(s->flush_timer);
 	free(s->logs_dir);
 	free(s->region);

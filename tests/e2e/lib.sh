@@ -81,8 +81,26 @@ check() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2] got 
 # check_contains DESCRIPTION NEEDLE HAYSTACK
 check_contains() { if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not in [${3:0:600}]"; fi; }
 
-# count_procs PATTERN: how many processes match (0 is not an error).
-count_procs() { { pgrep -f "$1" || true; } | wc -l; }
+
+# count_descendants PATTERN: processes of this test's server (children, grandchildren, ...)
+# whose command line matches PATTERN (a Python regex). Other tests' servers don't count.
+count_descendants() {
+	ps -eo pid=,ppid=,args= | python3 -c '
+import re, sys
+root, pat = int(sys.argv[1]), re.compile(sys.argv[2])
+procs = {}
+for line in sys.stdin:
+    pid, ppid, args = (line.split(None, 2) + [""])[:3]
+    procs[int(pid)] = (int(ppid), args.strip())
+n = 0
+for pid, (ppid, args) in procs.items():
+    p, seen = ppid, 0
+    while p > 1 and p != root and seen < 64:
+        p, seen = procs.get(p, (0, ""))[0], seen + 1
+    if p == root and pat.search(args):
+        n += 1
+print(n)' "${SERVER_PID:-0}" "$1"
+}
 
 # make_zip NAME DIR: zips the contents of DIR into $WORK/NAME.zip, keeping modes.
 make_zip() { (cd "$2" && zip -q -r -X "$WORK/$1.zip" .); echo "$WORK/$1.zip"; }

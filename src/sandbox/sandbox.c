@@ -1,0 +1,732 @@
+/* Namespace sandboxes made ahead of demand: a blank sandbox is a child in new mount,
+ * PID, network, IPC and UTS namespaces (and a user namespace when not root) that has
+ * built its minimal root and Runtime API socket and waits for a function; a cold
+ * start sends it the rest of its plan and it execs. LINUX ONLY. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox_int.h"
+#include "sandbox/seccomp.h"
+#include "sandbox/steps.h"
+
+#define RTAPI_PORT 9001
+#define SBX_UID 993 /* Lambda's sbx_user1051 */
+#define SBX_GID 990
+#define MAX_GO_PLAN (256 * 1024)
+#define BLANK_MAX 64
+
+/* A sandbox made ahead of demand, waiting for its function. */
+struct blank {
+	pid_t pid;
+	int ctl;
+	int out_r;
+	struct cg *cg;
+};
+
+/* A cgroup whose processes were killed; removed once they are gone. */
+struct grave {
+	struct cg *cg;
+	pid_t pid;
+	struct grave *next;
+};
+
+static struct {
+	bool ready;
+	bool isolated;
+	bool userns;
+	char describe[160];
+	struct sbx_plan blank_plan;
+	struct sock_fprog seccomp;
+	bool have_seccomp;
+	struct cg_root *cgroot;
+	unsigned pool_size;
+	struct blank pool[BLANK_MAX];
+	unsigned npool;
+	unsigned long serial;
+	struct grave *graves;
+	pid_t self;
+} S;
+
+/* The go plan arrives here in the child: never touched by the server itself. */
+static unsigned char go_buf[MAX_GO_PLAN];
+
+/* ---- the root ---- */
+
+static void add_ro_bind(struct sbx_plan *p, const char *src, const char *dst, bool dir)
+{
+	sbx_plan_add(p, dir ? SBX_MKDIR_OPT : SBX_TOUCH, 0755, 0, NULL, dst, NULL, NULL);
+	sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, src, dst, NULL, NULL);
+	sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, dst, NULL, NULL);
+}
+
+/* A top-level system path: a symlink is copied (merged /usr), a directory bound read-only. */
+static void add_system_path(struct sbx_plan *p, const char *root, const char *path)
+{
+	struct stat sb;
+	if (lstat(path, &sb) < 0)
+		return;
+	autofree char *dst = xasprintf("%s%s", root, path);
+	if (S_ISLNK(sb.st_mode)) {
+		char target[256];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			sbx_plan_add(p, SBX_SYMLINK, 0, 0, target, dst, NULL, NULL);
+		}
+	} else if (S_ISDIR(sb.st_mode)) {
+		add_ro_bind(p, path, dst, true);
+	}
+}
+
+/* The steps every blank sandbox runs: namespaces' insides, then a minimal root with
+ * the system read-only, /proc, a small /dev, and pivot_root into it. */
+static void build_blank_plan(struct sbx_plan *p, const char *root, const char *runtime_dir)
+{
+	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_MOUNT, MS_REC | MS_PRIVATE, 0, NULL, "/", NULL, NULL);
+	sbx_plan_add(p, SBX_LOOPBACK_UP, 0, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_RTAPI_LISTEN, RTAPI_PORT, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NODEV, 0, "tmpfs", root, "tmpfs", "mode=0755,size=1m");
+	static const char *const sys_paths[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"};
+	for (size_t i = 0; i < ARRAY_SIZE(sys_paths); i++)
+		add_system_path(p, root, sys_paths[i]);
+
+	/* /etc: what programs need to load libraries, resolve names and check certificates;
+	 * nothing of the host's accounts. */
+	autofree char *etc = xasprintf("%s/etc", root);
+	sbx_plan_add(p, SBX_MKDIR, 0755, 0, NULL, etc, NULL, NULL);
+	static const char *const etc_files[] = {"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf",
+						"resolv.conf", "host.conf", "ssl", "ca-certificates", "alternatives",
+						"localtime", "protocols", "services", "mime.types", "os-release"};
+	for (size_t i = 0; i < ARRAY_SIZE(etc_files); i++) {
+		autofree char *src = xasprintf("/etc/%s", etc_files[i]);
+		autofree char *dst = xasprintf("%s/%s", etc, etc_files[i]);
+		struct stat sb;
+		if (stat(src, &sb) == 0 && (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode)))
+			add_ro_bind(p, src, dst, S_ISDIR(sb.st_mode));
+	}
+	autofree char *passwd = xasprintf("%s/passwd", etc);
+	autofree char *group = xasprintf("%s/group", etc);
+	autofree char *hosts = xasprintf("%s/hosts", etc);
+	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0,
+		     "root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:993:990::/tmp:/sbin/nologin\n", passwd, NULL,
+		     NULL);
+	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "root:x:0:\nsbx_user1051:x:990:\n", group, NULL, NULL);
+	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "127.0.0.1 localhost\n::1 localhost\n", hosts, NULL, NULL);
+
+	static const char *const dirs[] = {"/var", "/var/task", "/var/runtime", "/opt", "/tmp", "/proc", "/dev", "/.host"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		autofree char *d = xasprintf("%s%s", root, dirs[i]);
+		sbx_plan_add(p, SBX_MKDIR, 0755, 0, NULL, d, NULL, NULL);
+	}
+	if (runtime_dir) {
+		autofree char *d = xasprintf("%s/var/runtime", root);
+		sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, runtime_dir, d, NULL, NULL);
+		sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, d, NULL, NULL);
+	}
+	autofree char *proc = xasprintf("%s/proc", root);
+	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, "proc", proc, "proc", NULL);
+
+	autofree char *dev = xasprintf("%s/dev", root);
+	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NOEXEC, 0, "tmpfs", dev, "tmpfs", "mode=0755,size=64k");
+	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom"};
+	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
+		autofree char *src = xasprintf("/dev/%s", nodes[i]);
+		autofree char *dst = xasprintf("%s/%s", dev, nodes[i]);
+		sbx_plan_add(p, SBX_TOUCH, 0, 0, NULL, dst, NULL, NULL);
+		sbx_plan_add(p, SBX_MOUNT, MS_BIND, 0, src, dst, NULL, NULL);
+	}
+	static const char *const links[][2] = {{"/proc/self/fd", "fd"},
+					       {"/proc/self/fd/0", "stdin"},
+					       {"/proc/self/fd/1", "stdout"},
+					       {"/proc/self/fd/2", "stderr"}};
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+		autofree char *dst = xasprintf("%s/%s", dev, links[i][1]);
+		sbx_plan_add(p, SBX_SYMLINK, 0, 0, links[i][0], dst, NULL, NULL);
+	}
+	sbx_plan_add(p, SBX_MOUNT, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, 0, NULL, dev, NULL, NULL);
+	sbx_plan_add(p, SBX_PIVOT_ROOT, 0, 0, root, ".host", NULL, NULL);
+}
+
+/* The function's part: /tmp, its code, the host's tree gone, limits, identity, exec. */
+static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, char *const *envp)
+{
+	char data[64];
+	snprintf(data, sizeof(data), "mode=1777,size=%um", spec->ephemeral_mb ? spec->ephemeral_mb : 512);
+	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NODEV, 0, "tmpfs", "/tmp", "tmpfs", data);
+	autofree char *code = xasprintf("/.host%s", spec->code_dir);
+	sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, code, "/var/task", NULL, NULL);
+	sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, "/var/task", NULL, NULL);
+	sbx_plan_add(p, SBX_UMOUNT_DETACH, 0, 0, NULL, "/.host", NULL, NULL);
+	sbx_plan_add(p, SBX_RMDIR, 0, 0, NULL, "/.host", NULL, NULL);
+	sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, "/", NULL, NULL);
+	sbx_plan_add(p, SBX_HOSTNAME, 0, 0, "lambdad", NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_STDIO, 0, 0, NULL, "/dev/null", NULL, NULL);
+	sbx_plan_add(p, SBX_CHDIR, 0, 0, NULL, "/var/task", NULL, NULL);
+	sbx_plan_add(p, SBX_RLIMIT, RLIMIT_NOFILE, spec->nofile ? spec->nofile : 1024, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_RLIMIT, RLIMIT_CORE, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_INIT, 0, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_DROP_CAPS, 0, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_SETID, SBX_UID, SBX_GID, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_SECCOMP, 0, 0, NULL, NULL, NULL, NULL);
+	autofree char *exe = xasprintf("/var/task/%s", spec->exe);
+	char *const argv[] = {exe, NULL};
+	sbx_plan_exec(p, exe, argv, envp);
+}
+
+/* ---- the child ---- */
+
+static void child_report(int fd, int kind, int value, unsigned step, int phase)
+{
+	struct sbx_msg m = {kind, value, step, phase};
+	if (send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 && write(fd, &m, sizeof(m)) < 0) {
+	}
+}
+
+/* Runs in the cloned child: never returns. ctl is fd 3, the output pipe fd 4. */
+static __attribute__((noreturn)) void child_main(int ctl, int out_w)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup3(ctl, 3, O_CLOEXEC) < 0 || dup3(out_w, 4, O_CLOEXEC) < 0)
+		_exit(126);
+	syscall(SYS_close_range, 5, ~0U, 0);
+	struct sbx_child_ctx ctx = {.ctl_fd = 3, .report_fd = 3, .out_fd = 4, .server_pid = 0,
+				    .seccomp = S.have_seccomp ? &S.seccomp : NULL};
+	if (S.userns) {
+		char go;
+		if (recv(3, &go, 1, 0) != 1)
+			_exit(0);
+	}
+	unsigned failed = 0;
+	int r = sbx_plan_run(S.blank_plan.buf, S.blank_plan.len, &ctx, &failed);
+	if (r < 0) {
+		child_report(3, SBX_MSG_FAILED, -r, failed, 0);
+		_exit(127);
+	}
+	child_report(3, SBX_MSG_READY, 0, 0, 0);
+	ssize_t n;
+	do
+		n = recv(3, go_buf, sizeof(go_buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		_exit(0); /* the server let this blank go */
+	r = sbx_plan_run(go_buf, (size_t)n, &ctx, &failed);
+	/* Only a failure comes back here (in the runtime's process after SBX_INIT). */
+	child_report(ctx.report_fd, SBX_MSG_FAILED, r < 0 ? -r : ENOEXEC, failed, 1);
+	_exit(127);
+}
+
+/* ---- the parent ---- */
+
+static int write_file(const char *path, const char *text)
+{
+	autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, text, strlen(text));
+	return n == (ssize_t)strlen(text) ? 0 : -errno;
+}
+
+static int clone_flags(void)
+{
+	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (S.userns ? CLONE_NEWUSER : 0);
+}
+
+static int blank_new(struct blank *b, struct err *errp)
+{
+	int sv[2], outp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_make(errp, errno, "socketpair: %s", strerror(errno));
+	if (pipe2(outp, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err_make(errp, e, "pipe: %s", strerror(e));
+	}
+	int buf = MAX_GO_PLAN + 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	b->cg = NULL;
+	if (S.cgroot) {
+		char id[48];
+		snprintf(id, sizeof(id), "env-%lu", ++S.serial);
+		int r = cg_create(S.cgroot, id, &b->cg, errp);
+		if (r < 0) {
+			close(sv[0]);
+			close(sv[1]);
+			close(outp[0]);
+			close(outp[1]);
+			return r;
+		}
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags() | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0)
+		child_main(sv[1], outp[1]);
+	int e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	close(outp[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		close(outp[0]);
+		if (b->cg)
+			cg_destroy(b->cg);
+		return err_make(errp, e, "clone: %s", strerror(e));
+	}
+	b->pid = pid;
+	b->ctl = sv[0];
+	b->out_r = outp[0];
+	if (S.userns) {
+		char path[64], map[64];
+		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+		write_file(path, "deny");
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+		snprintf(map, sizeof(map), "%d %d 1\n", SBX_UID, (int)geteuid());
+		int r = write_file(path, map);
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+		snprintf(map, sizeof(map), "%d %d 1\n", SBX_GID, (int)getegid());
+		if (r == 0)
+			r = write_file(path, map);
+		if (r < 0 || send(b->ctl, "M", 1, MSG_NOSIGNAL) != 1) {
+			kill(pid, SIGKILL);
+			close(b->ctl);
+			close(b->out_r);
+			if (b->cg)
+				cg_destroy(b->cg);
+			return err_make(errp, r < 0 ? -r : EPIPE, "user namespace map: %s", strerror(r < 0 ? -r : EPIPE));
+		}
+	}
+	return 0;
+}
+
+/* Lets a blank go (it exits when its control socket closes; killed to be sure). */
+static void blank_drop(struct blank *b)
+{
+	kill(b->pid, SIGKILL);
+	close(b->ctl);
+	close(b->out_r);
+	if (b->cg) {
+		struct grave *g = xcalloc(1, sizeof(*g));
+		g->cg = b->cg;
+		g->pid = b->pid;
+		g->next = S.graves;
+		S.graves = g;
+	}
+}
+
+/* Receives one message from a child; *fd gets a passed descriptor or -1. Blocking. */
+static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char data[sizeof(struct sbx_msg)];
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | flags);
+	while (n < 0 && errno == EINTR);
+	*fd = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (n == (ssize_t)sizeof(struct sbx_msg))
+		memcpy(r, data, sizeof(*r));
+	else
+		r->kind = 0;
+	return n;
+}
+
+static int child_error(struct err *errp, const struct sbx_msg *r, const unsigned char *plan, size_t len)
+{
+	char what[200];
+	sbx_plan_describe(plan, len, r->step, what, sizeof(what));
+	return err_make(errp, r->value, "sandbox setup failed at %s: %s", what, strerror(r->value));
+}
+
+/* Waits for a blank to be ready: its Runtime API socket, then "ready". */
+static int blank_wait_ready(struct blank *b, int *rtapi_fd, struct err *errp)
+{
+	struct sbx_msg r;
+	int fd;
+	ssize_t n = ctl_recv(b->ctl, &r, &fd, 0);
+	if (n == 1 && fd >= 0) {
+		*rtapi_fd = fd;
+		n = ctl_recv(b->ctl, &r, &fd, 0);
+		if (r.kind == SBX_MSG_READY)
+			return 0;
+		close(*rtapi_fd);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	if (r.kind == SBX_MSG_FAILED)
+		return child_error(errp, &r, S.blank_plan.buf, S.blank_plan.len);
+	return err_make(errp, EIO, "sandbox setup: the child ended before it was ready");
+}
+
+static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct err *errp)
+{
+	struct blank b;
+	if (S.npool > 0) {
+		b = S.pool[--S.npool];
+	} else {
+		int r = blank_new(&b, errp);
+		if (r < 0)
+			return r;
+	}
+	int rtapi_fd = -1;
+	int r = blank_wait_ready(&b, &rtapi_fd, errp);
+	if (r < 0) {
+		blank_drop(&b);
+		return r;
+	}
+	if (b.cg) {
+		struct cg_limits lim;
+		cg_lambda_limits(spec->memory_mb, &lim);
+		if ((r = cg_set_limits(b.cg, &lim, errp)) < 0 || (r = cg_attach(b.cg, b.pid, errp)) < 0) {
+			close(rtapi_fd);
+			blank_drop(&b);
+			return r;
+		}
+	}
+	char **envp = sandbox_envp_with(spec->envp, "127.0.0.1:9001", "/var/task");
+	struct sbx_plan go;
+	sbx_plan_init(&go);
+	build_go_plan(&go, spec, envp);
+	sandbox_free_envp(envp);
+	if (go.len > MAX_GO_PLAN) {
+		sbx_plan_free(&go);
+		close(rtapi_fd);
+		blank_drop(&b);
+		return err_make(errp, E2BIG, "the environment is too large for a sandbox");
+	}
+	ssize_t n = send(b.ctl, go.buf, go.len, MSG_NOSIGNAL);
+	if (n != (ssize_t)go.len) {
+		int e = n < 0 ? errno : EIO;
+		sbx_plan_free(&go);
+		close(rtapi_fd);
+		blank_drop(&b);
+		return err_make(errp, e, "sandbox: sending the plan: %s", strerror(e));
+	}
+	/* The init reports the exec, or the step that failed. */
+	struct sbx_msg rep;
+	int fd;
+	n = ctl_recv(b.ctl, &rep, &fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (rep.kind != SBX_MSG_EXECED) {
+		r = rep.kind == SBX_MSG_FAILED ? child_error(errp, &rep, go.buf, go.len)
+					       : err_make(errp, EIO, "sandbox: the child ended before exec");
+		sbx_plan_free(&go);
+		close(rtapi_fd);
+		blank_drop(&b);
+		return r;
+	}
+	sbx_plan_free(&go);
+	fcntl(b.ctl, F_SETFL, O_NONBLOCK);
+	fcntl(b.out_r, F_SETFL, O_NONBLOCK);
+	fcntl(rtapi_fd, F_SETFL, O_NONBLOCK);
+	sb->ctl = b.ctl;
+	sb->pid = b.pid;
+	sb->log_fd = b.out_r;
+	sb->rtapi_fd = rtapi_fd;
+	sb->cg = b.cg;
+	sb->memory_mb = spec->memory_mb;
+	sb->isolated = true;
+	return 0;
+}
+
+/* ---- the interface ---- */
+
+/* Whether this kernel lets us make the namespaces (a child that exits at once). */
+static int probe_namespaces(void)
+{
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags() | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0)
+		return -errno;
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+	}
+	return 0;
+}
+
+int sandbox_init(const struct sandbox_options *o, struct err *errp)
+{
+	memset(&S, 0, sizeof(S));
+	S.self = getpid();
+	S.pool_size = o->pool_size > BLANK_MAX ? BLANK_MAX : o->pool_size;
+	sbx_plan_init(&S.blank_plan);
+	if (o->isolation == SANDBOX_NONE) {
+		snprintf(S.describe, sizeof(S.describe), "process groups (isolation none)");
+		S.ready = true;
+		return 0;
+	}
+	bool strict = o->isolation == SANDBOX_STRICT;
+	S.userns = geteuid() != 0;
+	int r = probe_namespaces();
+	if (r < 0) {
+		if (strict)
+			return err_make(errp, -r, "--isolation strict: cannot create namespaces: %s", strerror(-r));
+		log_warn("sandbox: cannot create namespaces (%s): functions run as plain process groups", strerror(-r));
+		snprintf(S.describe, sizeof(S.describe), "process groups (no namespaces: %s)", strerror(-r));
+		S.ready = true;
+		return 0;
+	}
+	struct err e = {0};
+	if ((r = sbx_seccomp_build(&S.seccomp, &e)) < 0) {
+		if (strict)
+			return err_make(errp, -r, "--isolation strict: seccomp: %s", e.msg);
+		log_warn("sandbox: no seccomp filter: %s", e.msg);
+	} else {
+		S.have_seccomp = true;
+	}
+	char name[48];
+	snprintf(name, sizeof(name), "lambdad-%d", (int)S.self);
+	if ((r = cg_root_open(name, &S.cgroot, &e)) < 0) {
+		S.cgroot = NULL;
+		if (strict) {
+			sandbox_shutdown();
+			return err_make(errp, -r, "--isolation strict: cgroups: %s", e.msg);
+		}
+		log_warn("sandbox: no cgroups, so no memory, CPU or process limits: %s", e.msg);
+	}
+	autofree char *stage = xasprintf("%s/sandbox-root", o->state_dir);
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
+		int en = errno;
+		sandbox_shutdown();
+		return err_make(errp, en, "cannot create %s: %s", stage, strerror(en));
+	}
+	autofree char *abs_stage = realpath(stage, NULL);
+	autofree char *abs_rt = o->runtime_dir ? realpath(o->runtime_dir, NULL) : NULL;
+	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt);
+	S.isolated = true;
+	snprintf(S.describe, sizeof(S.describe), "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s",
+		 S.userns ? ", user" : "", S.cgroot ? "cgroup " : "no cgroups",
+		 S.cgroot ? cg_root_kind(S.cgroot) : "", S.have_seccomp ? "seccomp" : "no seccomp");
+	S.ready = true;
+	return 0;
+}
+
+const char *sandbox_describe(void) { return S.describe; }
+bool sandbox_isolated(void) { return S.isolated; }
+
+/* Removes the cgroups whose processes are gone. At shutdown (wait) it kills and waits
+ * for them first, and abandons what still cannot go to cg_root_free. */
+static void bury(bool wait)
+{
+	struct grave **pp = &S.graves;
+	while (*pp) {
+		struct grave *g = *pp;
+		if (wait && g->pid > 0) {
+			cg_kill(g->cg);
+			struct timespec ts = {0, 1000000};
+			for (int i = 0; i < 2000 && waitpid(g->pid, NULL, WNOHANG) == 0; i++)
+				nanosleep(&ts, NULL);
+		}
+		int r = cg_destroy(g->cg);
+		if (r < 0 && !wait) {
+			pp = &g->next;
+			continue;
+		}
+		if (r < 0)
+			cg_abandon(g->cg);
+		*pp = g->next;
+		free(g);
+	}
+}
+
+void sandbox_shutdown(void)
+{
+	if (!S.ready && !S.cgroot && !S.have_seccomp)
+		return;
+	while (S.npool > 0)
+		blank_drop(&S.pool[--S.npool]);
+	bury(true);
+	if (S.cgroot)
+		cg_root_free(S.cgroot);
+	S.cgroot = NULL;
+	if (S.have_seccomp)
+		sbx_seccomp_free(&S.seccomp);
+	S.have_seccomp = false;
+	sbx_plan_free(&S.blank_plan);
+	S.ready = false;
+}
+
+void sandbox_pool_fill(void)
+{
+	if (!S.isolated)
+		return;
+	while (S.npool < S.pool_size) {
+		struct err e = {0};
+		if (blank_new(&S.pool[S.npool], &e) < 0) {
+			log_warn("sandbox: cannot make a blank sandbox: %s", e.msg);
+			return;
+		}
+		S.npool++;
+	}
+}
+
+int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct err *errp)
+{
+	struct sandbox *sb = xcalloc(1, sizeof(*sb));
+	sb->rtapi_fd = -1;
+	sb->ctl = -1;
+	int r = S.isolated ? ns_create(spec, sb, errp) : proc_create(spec, sb, errp);
+	if (r < 0) {
+		free(sb);
+		return r;
+	}
+	*out = sb;
+	return 0;
+}
+
+pid_t sandbox_pid(const struct sandbox *sb) { return sb->pid; }
+int sandbox_log_fd(const struct sandbox *sb) { return sb->log_fd; }
+
+int sandbox_take_rtapi_fd(struct sandbox *sb)
+{
+	int fd = sb->rtapi_fd;
+	sb->rtapi_fd = -1;
+	return fd;
+}
+
+int sandbox_signal(struct sandbox *sb, int sig)
+{
+	if (sb->isolated) {
+		/* The init of a PID namespace: when it dies, the kernel kills the rest. A
+		 * process needs CPU to die: lift the CPU quota first, or a thousand
+		 * throttled processes of a fork bomb take seconds to go. */
+		if (sig == SIGKILL && sb->cg) {
+			struct cg_limits unthrottled = {.memory_mb = sb->memory_mb, .cpu_millis = 0, .pids_max = 1024};
+			cg_set_limits(sb->cg, &unthrottled, NULL);
+			cg_kill(sb->cg);
+		}
+		return kill(sb->pid, sig) < 0 ? -errno : 0;
+	}
+	if (kill(-sb->pid, sig) < 0 && kill(sb->pid, sig) < 0)
+		return -errno;
+	return 0;
+}
+
+int sandbox_stats(struct sandbox *sb, struct sandbox_stats *st)
+{
+	st->max_rss_kb = 0;
+	if (sb->cg) {
+		uint64_t kb;
+		if (cg_peak_kb(sb->cg, &kb) == 0) {
+			st->max_rss_kb = kb;
+			return 0;
+		}
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	char line[256];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long kb;
+		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+			st->max_rss_kb = kb;
+	}
+	fclose(f);
+	return 0;
+}
+
+bool sandbox_oom_killed(struct sandbox *sb)
+{
+	uint64_t n = 0;
+	return sb->cg && cg_oom_kills(sb->cg, &n) == 0 && n > 0;
+}
+
+void sandbox_exit_status(struct sandbox *sb, int *status)
+{
+	if (!sb->isolated || sb->ctl < 0)
+		return;
+	struct sbx_msg m;
+	int fd;
+	while (ctl_recv(sb->ctl, &m, &fd, MSG_DONTWAIT) > 0) {
+		if (fd >= 0)
+			close(fd);
+		if (m.kind == SBX_MSG_EXITED)
+			*status = m.value;
+	}
+}
+
+void sandbox_destroy(struct sandbox *sb)
+{
+	if (!sb)
+		return;
+	sandbox_signal(sb, SIGKILL);
+	close(sb->log_fd);
+	if (sb->ctl >= 0)
+		close(sb->ctl);
+	if (sb->rtapi_fd >= 0)
+		close(sb->rtapi_fd);
+	if (sb->cg) {
+		struct grave *g = xcalloc(1, sizeof(*g));
+		g->cg = sb->cg;
+		g->pid = sb->pid;
+		g->next = S.graves;
+		S.graves = g;
+		bury(false);
+	}
+	free(sb);
+}
+
+pid_t sandbox_reap(int *status)
+{
+	pid_t pid;
+	do
+		pid = waitpid(-1, status, WNOHANG);
+	while (pid < 0 && errno == EINTR);
+	if (pid > 0 && S.graves)
+		bury(false);
+	if (pid < 0)
+		return errno == ECHILD ? 0 : -errno;
+	return pid;
+}
+
+void sandbox_describe_status(int status, char *out, size_t len)
+{
+	if (WIFEXITED(status)) {
+		snprintf(out, len, "exit status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s", strsignal(WTERMSIG(status)));
+		for (char *p = name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		snprintf(out, len, "signal: %s", name);
+	} else {
+		snprintf(out, len, "status %d", status);
+	}
+}
