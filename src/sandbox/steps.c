@@ -2,13 +2,14 @@
  * allocation between clone and exec. LINUX ONLY. */
 #include "sandbox/steps.h"
 
+#include "sandbox/seccomp.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <lambdad/xmalloc.h>
 #include <linux/capability.h>
-#include <linux/seccomp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -396,12 +397,14 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 			return -1;
 		return 0;
 	}
-	case SBX_SECCOMP:
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			return -1;
+	case SBX_SECCOMP: {
 		if (!ctx->seccomp)
-			return 0;
-		return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctx->seccomp, 0, 0);
+			return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		int r = sbx_seccomp_install(ctx->seccomp);
+		if (r < 0)
+			errno = -r;
+		return r < 0 ? -1 : 0;
+	}
 	case SBX_DEATHSIG:
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			return -1;
