@@ -31,7 +31,10 @@ static void serve_usage(FILE *f)
 		   "  --isolation MODE            auto (default: the best this machine offers), strict\n"
 		   "                              (namespaces, cgroups and seccomp or refuse to start)\n"
 		   "                              or none (process groups, for development)\n"
-		   "  --function-network MODE     none (default: loopback only inside each sandbox)\n"
+		   "  --function-network MODE     none (default: loopback only inside each sandbox),\n"
+		   "                              outbound (TCP and UDP out through slirp4netns, never\n"
+		   "                              to the host's loopback), or outbound-with-api (the\n"
+		   "                              same, and the API may listen on a reachable address)\n"
 		   "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
 		   "  --runtime-dir DIR           directory shown read-only at /var/runtime\n"
 		   "  --log-level LEVEL           debug, info, warn or error (default info)\n"
@@ -85,6 +88,8 @@ static int serve(int argc, char **argv)
 	long concurrency = 1000, pool = 4;
 	const char *runtime_dir = NULL;
 	enum sandbox_isolation isolation = SANDBOX_AUTO;
+	enum sandbox_network network = SANDBOX_NET_NONE;
+	bool network_api = false;
 	static const struct option opts[] = {
 		{"isolation", required_argument, NULL, 'i'},
 		{"function-network", required_argument, NULL, 'n'},
@@ -134,8 +139,14 @@ static int serve(int argc, char **argv)
 			}
 			break;
 		case 'n':
-			if (strcmp(optarg, "none") != 0) {
-				fprintf(stderr, "lambdad: --function-network: only \"none\" (loopback only) so far\n");
+			if (strcmp(optarg, "none") == 0)
+				network = SANDBOX_NET_NONE;
+			else if (strcmp(optarg, "outbound") == 0)
+				network = SANDBOX_NET_OUTBOUND;
+			else if (strcmp(optarg, "outbound-with-api") == 0)
+				network = SANDBOX_NET_OUTBOUND, network_api = true;
+			else {
+				fprintf(stderr, "lambdad: --function-network: none, outbound or outbound-with-api\n");
 				return 2;
 			}
 			break;
@@ -181,6 +192,15 @@ static int serve(int argc, char **argv)
 	}
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = 0;
+	/* Outbound functions reach every host address but loopback: an API listening
+	 * elsewhere would be theirs to call unless the operator says so. */
+	if (network == SANDBOX_NET_OUTBOUND && !network_api && strncmp(host, "127.", 4) != 0 &&
+	    strcmp(host, "localhost") != 0 && strcmp(host, "[::1]") != 0 && strcmp(host, "::1") != 0) {
+		fprintf(stderr, "lambdad: with --function-network outbound, functions could reach the API on %s: "
+				"listen on 127.0.0.1, or pass --function-network outbound-with-api\n",
+			host);
+		return 2;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile_limit();
@@ -198,7 +218,7 @@ static int serve(int argc, char **argv)
 	bool sandbox_up = false;
 	if (store_open(data, &st, &e) < 0)
 		goto out;
-	struct sandbox_options sopt = {.isolation = isolation, .state_dir = store_data_dir(st),
+	struct sandbox_options sopt = {.isolation = isolation, .network = network, .state_dir = store_data_dir(st),
 				       .runtime_dir = runtime_dir, .pool_size = (unsigned)pool};
 	if (sandbox_init(&sopt, &e) < 0)
 		goto out;

@@ -39,6 +39,7 @@ struct blank {
 	int ctl;
 	int out_r;
 	struct cg *cg;
+	struct sbx_net net;
 };
 
 /* A cgroup whose processes were killed; removed once they are gone. */
@@ -52,6 +53,7 @@ static struct {
 	bool ready;
 	bool isolated;
 	bool userns;
+	bool outbound;
 	char describe[160];
 	struct sbx_plan blank_plan;
 	struct sock_fprog seccomp;
@@ -114,7 +116,7 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	autofree char *etc = xasprintf("%s/etc", root);
 	sbx_plan_add(p, SBX_MKDIR, 0755, 0, NULL, etc, NULL, NULL);
 	static const char *const etc_files[] = {"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf",
-						"resolv.conf", "host.conf", "ssl", "ca-certificates", "alternatives",
+						"host.conf", "ssl", "ca-certificates", "alternatives",
 						"localtime", "protocols", "services", "mime.types", "os-release"};
 	for (size_t i = 0; i < ARRAY_SIZE(etc_files); i++) {
 		autofree char *src = xasprintf("/etc/%s", etc_files[i]);
@@ -122,6 +124,10 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 		struct stat sb;
 		if (stat(src, &sb) == 0 && (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode)))
 			add_ro_bind(p, src, dst, S_ISDIR(sb.st_mode));
+	}
+	if (S.outbound) {
+		autofree char *resolv = xasprintf("%s/resolv.conf", etc);
+		sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "nameserver 10.0.2.3\n", resolv, NULL, NULL);
 	}
 	autofree char *passwd = xasprintf("%s/passwd", etc);
 	autofree char *group = xasprintf("%s/group", etc);
@@ -255,6 +261,8 @@ static int clone_flags(void)
 	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (S.userns ? CLONE_NEWUSER : 0);
 }
 
+static void blank_drop(struct blank *b);
+
 static int blank_new(struct blank *b, struct err *errp)
 {
 	int sv[2], outp[2];
@@ -321,12 +329,22 @@ static int blank_new(struct blank *b, struct err *errp)
 			return err_make(errp, r < 0 ? -r : EPIPE, "user namespace map: %s", strerror(r < 0 ? -r : EPIPE));
 		}
 	}
+	memset(&b->net, 0, sizeof(b->net));
+	if (S.outbound) {
+		int r = net_outbound_start(pid, &b->net, errp);
+		if (r < 0) {
+			b->net.pid = 0;
+			blank_drop(b);
+			return r;
+		}
+	}
 	return 0;
 }
 
 /* Lets a blank go (it exits when its control socket closes; killed to be sure). */
 static void blank_drop(struct blank *b)
 {
+	net_outbound_stop(&b->net);
 	kill(b->pid, SIGKILL);
 	close(b->ctl);
 	close(b->out_r);
@@ -403,6 +421,8 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 	}
 	int rtapi_fd = -1;
 	int r = blank_wait_ready(&b, &rtapi_fd, errp);
+	if (r == 0 && (r = net_outbound_wait(&b.net, 5000, errp)) < 0)
+		close(rtapi_fd);
 	if (r < 0) {
 		blank_drop(&b);
 		return r;
@@ -459,6 +479,7 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 	sb->rtapi_fd = rtapi_fd;
 	sb->cg = b.cg;
 	sb->memory_mb = spec->memory_mb;
+	sb->net = b.net;
 	sb->isolated = true;
 	return 0;
 }
@@ -491,6 +512,9 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 		return 0;
 	}
 	bool strict = o->isolation == SANDBOX_STRICT;
+	S.outbound = o->network == SANDBOX_NET_OUTBOUND;
+	if (S.outbound && !net_outbound_helper())
+		return err_make(errp, ENOENT, "--function-network outbound needs slirp4netns (apt install slirp4netns)");
 	S.userns = geteuid() != 0;
 	int r = probe_namespaces();
 	if (r < 0) {
@@ -529,9 +553,10 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	autofree char *abs_rt = o->runtime_dir ? realpath(o->runtime_dir, NULL) : NULL;
 	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt);
 	S.isolated = true;
-	snprintf(S.describe, sizeof(S.describe), "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s",
+	snprintf(S.describe, sizeof(S.describe), "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s, network %s",
 		 S.userns ? ", user" : "", S.cgroot ? "cgroup " : "no cgroups",
-		 S.cgroot ? cg_root_kind(S.cgroot) : "", S.have_seccomp ? "seccomp" : "no seccomp");
+		 S.cgroot ? cg_root_kind(S.cgroot) : "", S.have_seccomp ? "seccomp" : "no seccomp",
+		 S.outbound ? "outbound (slirp4netns)" : "none (loopback only)");
 	S.ready = true;
 	return 0;
 }
@@ -687,6 +712,7 @@ void sandbox_destroy(struct sandbox *sb)
 	if (!sb)
 		return;
 	sandbox_signal(sb, SIGKILL);
+	net_outbound_stop(&sb->net);
 	close(sb->log_fd);
 	if (sb->ctl >= 0)
 		close(sb->ctl);

@@ -17,8 +17,14 @@ enum sandbox_isolation {
 	SANDBOX_NONE,	/* process groups with rlimits (development only) */
 };
 
+enum sandbox_network {
+	SANDBOX_NET_NONE,     /* loopback only */
+	SANDBOX_NET_OUTBOUND, /* TCP and UDP out to the host's network (slirp4netns), not to its loopback */
+};
+
 struct sandbox_options {
 	enum sandbox_isolation isolation;
+	enum sandbox_network network;
 	const char *state_dir;	 /* the server's data dir: a staging directory lives there */
 	const char *runtime_dir; /* host directory shown at /var/runtime, or NULL */
 	unsigned pool_size;	 /* blank sandboxes kept ready */

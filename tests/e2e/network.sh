@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# --function-network outbound: functions reach the host's network over TCP and UDP
+# (slirp4netns), but neither lambdad's API nor anything on the host's loopback.
+source "$(dirname "$0")/lib.sh"
+if ! unshare --mount --pid --net --ipc --uts --fork true 2>/dev/null && ! unshare --user --map-root-user --mount --pid --net --fork true 2>/dev/null; then
+	echo "SKIP: this kernel or user cannot create namespaces"
+	exit 77
+fi
+command -v slirp4netns >/dev/null || { echo "FAIL: slirp4netns missing (scripts/install-deps installs it)"; exit 1; }
+HOST_IP=$(hostname -I | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -1)
+[ -n "$HOST_IP" ] || { echo "SKIP: the host has no non-loopback IPv4 address to reach"; exit 77; }
+
+# A TCP and a UDP echo on the host's address, and a TCP one on its loopback only.
+TCP_PORT=$(free_port); UDP_PORT=$(free_port); LO_PORT=$(free_port)
+python3 - "$HOST_IP" "$TCP_PORT" "$UDP_PORT" "$LO_PORT" >"$WORK/echo.log" 2>&1 <<'PY' &
+import socket, sys, threading
+ip, tcp, udp, lo = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def serve_tcp(addr):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(addr); s.listen()
+    while True:
+        c, _ = s.accept(); c.close()
+for a in ((ip, tcp), ("127.0.0.1", lo)):
+    threading.Thread(target=serve_tcp, args=(a,), daemon=True).start()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((ip, udp))
+while True:
+    data, peer = u.recvfrom(100); u.sendto(b"pong:" + data, peer)
+PY
+ECHO_PID=$!
+trap 'kill $ECHO_PID 2>/dev/null; finish' EXIT
+
+# The API on a reachable address with outbound functions is refused unless allowed.
+if "$LAMBDAD" serve --listen "0.0.0.0:$(free_port)" --data "$WORK/d2" --function-network outbound >"$WORK/refused.log" 2>&1; then
+	fail "outbound with the API on 0.0.0.0 started"
+else
+	check_contains "outbound with the API on 0.0.0.0 is refused" "outbound-with-api" "$(cat "$WORK/refused.log")"
+fi
+
+start_server --isolation strict --function-network outbound
+check_contains "server says which network" "network outbound (slirp4netns)" "$(cat "$WORK/server.log")"
+create_fn net hostile --timeout 10 >/dev/null
+jq_() { python3 -c "
+import json, sys
+try:
+    d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))
+except Exception as e:
+    print('missing:', repr(e), open(sys.argv[1]).read()[:300])" "$WORK/b" "$1"; }
+inv() { curl -s -o "$WORK/b" -w '%{http_code}' -X POST --data-binary "$2" "$ENDPOINT/2015-03-31/functions/$1/invocations"; }
+
+inv net '{"op":"whoami"}' >/dev/null
+check "the box has loopback and a tap device" "['lo', 'tap0']" "$(jq_ 'd["ifaces"]')"
+inv net "{\"op\":\"connect\",\"addrs\":[\"$HOST_IP:$TCP_PORT\",\"10.0.2.2:$PORT\",\"10.0.2.2:$LO_PORT\",\"127.0.0.1:$PORT\",\"$HOST_IP:$PORT\"]}" >/dev/null
+check "TCP out to the host's network" ok "$(jq_ "d['$HOST_IP:$TCP_PORT']")"
+check "not to lambdad's API through the host's loopback" ENETUNREACH "$(jq_ "d['10.0.2.2:$PORT']")"
+check "not to anything else on the host's loopback" ENETUNREACH "$(jq_ "d['10.0.2.2:$LO_PORT']")"
+check "not to lambdad's API on its own loopback" ECONNREFUSED "$(jq_ "d['127.0.0.1:$PORT']")"
+check "not to the API on the host's address (it listens on loopback)" ECONNREFUSED "$(jq_ "d['$HOST_IP:$PORT']")"
+inv net "{\"op\":\"udp\",\"addr\":\"$HOST_IP:$UDP_PORT\"}" >/dev/null
+check "UDP out and back" pong:ping "$(jq_ 'd["reply"]')"
+inv net '{"op":"files","read":["/etc/resolv.conf"]}' >/dev/null
+check "a resolver it can reach" ok "$(jq_ 'd["/etc/resolv.conf"]')"
+helpers=$(count_descendants '^/usr/bin/slirp4netns')
+if [ "$helpers" -ge 1 ]; then pass "slirp4netns runs for the sandboxes ($helpers)"; else fail "no slirp4netns"; fi
+spid=$SERVER_PID
+stop_server
+sleep 0.3
+check "no slirp4netns left after the server stops" 0 "$(pgrep -c -f "slirp4netns .* tap0" || true)"
