@@ -28,7 +28,8 @@ free_port() {
 start_server() {
 	[ -n "$PORT" ] || PORT=$(free_port)
 	ENDPOINT="http://127.0.0.1:$PORT"
-	"$LAMBDAD" serve --listen "127.0.0.1:$PORT" --data "$DATA" "$@" >>"$WORK/server.log" 2>&1 &
+	# LAMBDAD_WRAP: a command to run the server under (e.g. setpriv to drop root).
+	${LAMBDAD_WRAP:-} "$LAMBDAD" serve --listen "127.0.0.1:$PORT" --data "$DATA" "$@" >>"$WORK/server.log" 2>&1 &
 	SERVER_PID=$!
 	for _ in $(seq 1 200); do
 		if curl -s -o /dev/null "$ENDPOINT/2016-08-19/account-settings/"; then return 0; fi
