@@ -8,12 +8,14 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,6 +56,7 @@ static struct {
 	bool isolated;
 	bool userns;
 	bool outbound;
+	bool can_freeze;
 	char describe[160];
 	struct sbx_plan blank_plan;
 	struct sock_fprog seccomp;
@@ -65,6 +68,15 @@ static struct {
 	unsigned long serial;
 	struct grave *graves;
 	pid_t self;
+	/* The pool is filled by a worker thread: making a blank (clone with a new network
+	 * namespace, cgroup directories, the move into them) takes a millisecond or more
+	 * that the event loop must not wait for. The lock covers pool, npool, serial and
+	 * graves. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t worker;
+	bool worker_running;
+	bool stopping;
 } S;
 
 /* The go plan arrives here in the child: never touched by the server itself. */
@@ -218,6 +230,7 @@ static __attribute__((noreturn)) void child_main(int ctl, int out_w)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (dup3(ctl, 3, O_CLOEXEC) < 0 || dup3(out_w, 4, O_CLOEXEC) < 0)
 		_exit(126);
+	prctl(PR_SET_NAME, "lambdad-sbx", 0, 0, 0); /* ps tells it from the server */
 	syscall(SYS_close_range, 5, ~0U, 0);
 	struct sbx_child_ctx ctx = {.ctl_fd = 3, .report_fd = 3, .out_fd = 4, .server_pid = 0,
 				    .seccomp = S.have_seccomp ? &S.seccomp : NULL};
@@ -279,7 +292,7 @@ static int blank_new(struct blank *b, struct err *errp)
 	b->cg = NULL;
 	if (S.cgroot) {
 		char id[48];
-		snprintf(id, sizeof(id), "env-%lu", ++S.serial);
+		snprintf(id, sizeof(id), "env-%lu", __atomic_add_fetch(&S.serial, 1, __ATOMIC_RELAXED));
 		int r = cg_create(S.cgroot, id, &b->cg, errp);
 		if (r < 0) {
 			close(sv[0]);
@@ -330,6 +343,15 @@ static int blank_new(struct blank *b, struct err *errp)
 		}
 	}
 	memset(&b->net, 0, sizeof(b->net));
+	/* Into its cgroup now, off the invoke path: moving a task between cgroups can wait
+	 * for an RCU grace period. The function's limits are written when it comes. */
+	if (b->cg) {
+		int r = cg_attach(b->cg, pid, errp);
+		if (r < 0) {
+			blank_drop(b);
+			return r;
+		}
+	}
 	if (S.outbound) {
 		int r = net_outbound_start(pid, &b->net, errp);
 		if (r < 0) {
@@ -341,6 +363,18 @@ static int blank_new(struct blank *b, struct err *errp)
 	return 0;
 }
 
+/* Remembers a killed environment's cgroup until it can be removed. */
+static void add_grave(struct cg *cg, pid_t pid)
+{
+	struct grave *g = xcalloc(1, sizeof(*g));
+	g->cg = cg;
+	g->pid = pid;
+	pthread_mutex_lock(&S.lock);
+	g->next = S.graves;
+	S.graves = g;
+	pthread_mutex_unlock(&S.lock);
+}
+
 /* Lets a blank go (it exits when its control socket closes; killed to be sure). */
 static void blank_drop(struct blank *b)
 {
@@ -348,13 +382,8 @@ static void blank_drop(struct blank *b)
 	kill(b->pid, SIGKILL);
 	close(b->ctl);
 	close(b->out_r);
-	if (b->cg) {
-		struct grave *g = xcalloc(1, sizeof(*g));
-		g->cg = b->cg;
-		g->pid = b->pid;
-		g->next = S.graves;
-		S.graves = g;
-	}
+	if (b->cg)
+		add_grave(b->cg, b->pid);
 }
 
 /* Receives one message from a child; *fd gets a passed descriptor or -1. Blocking. */
@@ -412,9 +441,14 @@ static int blank_wait_ready(struct blank *b, int *rtapi_fd, struct err *errp)
 static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct err *errp)
 {
 	struct blank b;
+	bool have = false;
+	pthread_mutex_lock(&S.lock);
 	if (S.npool > 0) {
 		b = S.pool[--S.npool];
-	} else {
+		have = true;
+	}
+	pthread_mutex_unlock(&S.lock);
+	if (!have) {
 		int r = blank_new(&b, errp);
 		if (r < 0)
 			return r;
@@ -430,7 +464,7 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 	if (b.cg) {
 		struct cg_limits lim;
 		cg_lambda_limits(spec->memory_mb, &lim);
-		if ((r = cg_set_limits(b.cg, &lim, errp)) < 0 || (r = cg_attach(b.cg, b.pid, errp)) < 0) {
+		if ((r = cg_set_limits(b.cg, &lim, errp)) < 0) {
 			close(rtapi_fd);
 			blank_drop(&b);
 			return r;
@@ -503,6 +537,8 @@ static int probe_namespaces(void)
 int sandbox_init(const struct sandbox_options *o, struct err *errp)
 {
 	memset(&S, 0, sizeof(S));
+	pthread_mutex_init(&S.lock, NULL);
+	pthread_cond_init(&S.wake, NULL);
 	S.self = getpid();
 	S.pool_size = o->pool_size > BLANK_MAX ? BLANK_MAX : o->pool_size;
 	sbx_plan_init(&S.blank_plan);
@@ -543,6 +579,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 		}
 		log_warn("sandbox: no cgroups, so no memory, CPU or process limits: %s", e.msg);
 	}
+	S.can_freeze = S.cgroot != NULL; /* cg_freeze says -ENOTSUP where there is no freezer */
 	autofree char *stage = xasprintf("%s/sandbox-root", o->state_dir);
 	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
 		int en = errno;
@@ -568,9 +605,14 @@ bool sandbox_isolated(void) { return S.isolated; }
  * for them first, and abandons what still cannot go to cg_root_free. */
 static void bury(bool wait)
 {
-	struct grave **pp = &S.graves;
-	while (*pp) {
-		struct grave *g = *pp;
+	pthread_mutex_lock(&S.lock);
+	struct grave *list = S.graves;
+	S.graves = NULL;
+	pthread_mutex_unlock(&S.lock);
+	struct grave *keep = NULL;
+	while (list) {
+		struct grave *g = list;
+		list = g->next;
 		if (wait && g->pid > 0) {
 			cg_kill(g->cg);
 			struct timespec ts = {0, 1000000};
@@ -579,13 +621,22 @@ static void bury(bool wait)
 		}
 		int r = cg_destroy(g->cg);
 		if (r < 0 && !wait) {
-			pp = &g->next;
+			g->next = keep;
+			keep = g;
 			continue;
 		}
 		if (r < 0)
 			cg_abandon(g->cg);
-		*pp = g->next;
 		free(g);
+	}
+	if (keep) {
+		pthread_mutex_lock(&S.lock);
+		struct grave **tail = &keep;
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = S.graves;
+		S.graves = keep;
+		pthread_mutex_unlock(&S.lock);
 	}
 }
 
@@ -593,6 +644,14 @@ void sandbox_shutdown(void)
 {
 	if (!S.ready && !S.cgroot && !S.have_seccomp)
 		return;
+	if (S.worker_running) {
+		pthread_mutex_lock(&S.lock);
+		S.stopping = true;
+		pthread_cond_signal(&S.wake);
+		pthread_mutex_unlock(&S.lock);
+		pthread_join(S.worker, NULL);
+		S.worker_running = false;
+	}
 	while (S.npool > 0)
 		blank_drop(&S.pool[--S.npool]);
 	bury(true);
@@ -606,18 +665,56 @@ void sandbox_shutdown(void)
 	S.ready = false;
 }
 
+/* The worker: keeps the pool full until shutdown. */
+static void *pool_worker(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	pthread_mutex_lock(&S.lock);
+	while (!S.stopping) {
+		if (S.npool >= S.pool_size) {
+			pthread_cond_wait(&S.wake, &S.lock);
+			continue;
+		}
+		pthread_mutex_unlock(&S.lock);
+		struct blank b;
+		struct err e = {0};
+		int r = blank_new(&b, &e);
+		pthread_mutex_lock(&S.lock);
+		if (r < 0) {
+			log_warn("sandbox: cannot make a blank sandbox: %s", e.msg);
+			/* Try again when asked, not in a tight loop. */
+			pthread_cond_wait(&S.wake, &S.lock);
+			continue;
+		}
+		if (S.stopping || S.npool >= S.pool_size) {
+			pthread_mutex_unlock(&S.lock);
+			blank_drop(&b);
+			pthread_mutex_lock(&S.lock);
+			continue;
+		}
+		S.pool[S.npool++] = b;
+	}
+	pthread_mutex_unlock(&S.lock);
+	return NULL;
+}
+
 void sandbox_pool_fill(void)
 {
-	if (!S.isolated)
+	if (!S.isolated || S.pool_size == 0)
 		return;
-	while (S.npool < S.pool_size) {
-		struct err e = {0};
-		if (blank_new(&S.pool[S.npool], &e) < 0) {
-			log_warn("sandbox: cannot make a blank sandbox: %s", e.msg);
+	if (!S.worker_running) {
+		if (pthread_create(&S.worker, NULL, pool_worker, NULL) != 0) {
+			log_warn("sandbox: cannot start the pool thread: blank sandboxes are made on demand");
+			S.pool_size = 0;
 			return;
 		}
-		S.npool++;
+		S.worker_running = true;
 	}
+	pthread_mutex_lock(&S.lock);
+	pthread_cond_signal(&S.wake);
+	pthread_mutex_unlock(&S.lock);
 }
 
 int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct err *errp)
@@ -654,6 +751,7 @@ int sandbox_signal(struct sandbox *sb, int sig)
 			struct cg_limits unthrottled = {.memory_mb = sb->memory_mb, .cpu_millis = 0, .pids_max = 1024};
 			cg_set_limits(sb->cg, &unthrottled, NULL);
 			cg_kill(sb->cg);
+			cg_freeze(sb->cg, false); /* frozen processes die only once thawed */
 		}
 		return kill(sb->pid, sig) < 0 ? -errno : 0;
 	}
@@ -685,6 +783,15 @@ int sandbox_stats(struct sandbox *sb, struct sandbox_stats *st)
 	}
 	fclose(f);
 	return 0;
+}
+
+bool sandbox_can_freeze(const struct sandbox *sb) { return sb->cg && S.can_freeze; }
+
+int sandbox_freeze(struct sandbox *sb, bool frozen)
+{
+	if (!sb->cg)
+		return -ENOTSUP;
+	return cg_freeze(sb->cg, frozen);
 }
 
 bool sandbox_oom_killed(struct sandbox *sb)
@@ -719,11 +826,7 @@ void sandbox_destroy(struct sandbox *sb)
 	if (sb->rtapi_fd >= 0)
 		close(sb->rtapi_fd);
 	if (sb->cg) {
-		struct grave *g = xcalloc(1, sizeof(*g));
-		g->cg = sb->cg;
-		g->pid = sb->pid;
-		g->next = S.graves;
-		S.graves = g;
+		add_grave(sb->cg, sb->pid);
 		bury(false);
 	}
 	free(sb);
@@ -735,7 +838,7 @@ pid_t sandbox_reap(int *status)
 	do
 		pid = waitpid(-1, status, WNOHANG);
 	while (pid < 0 && errno == EINTR);
-	if (pid > 0 && S.graves)
+	if (pid > 0)
 		bury(false);
 	if (pid < 0)
 		return errno == ECHILD ? 0 : -errno;

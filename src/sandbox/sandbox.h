@@ -72,6 +72,10 @@ int sandbox_take_rtapi_fd(struct sandbox *sb);
 int sandbox_signal(struct sandbox *sb, int sig);
 /* Reads usage figures; 0 or a negative errno. */
 int sandbox_stats(struct sandbox *sb, struct sandbox_stats *st);
+/* Whether the environment can be frozen (a cgroup with a freezer). */
+bool sandbox_can_freeze(const struct sandbox *sb);
+/* Freezes or thaws every process of the environment; 0 or a negative errno. */
+int sandbox_freeze(struct sandbox *sb, bool frozen);
 /* Whether the kernel killed something of the environment for lack of memory. */
 bool sandbox_oom_killed(struct sandbox *sb);
 /* When the environment's first process was reaped with *status: replaces it with

@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -232,8 +233,9 @@ fail:;
 
 static int drop_caps(void)
 {
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+	/* Up to the last capability this kernel knows: PR_CAPBSET_READ says EINVAL past it. */
+	for (int cap = 0; cap <= 63 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return -1;
 	return 0;
 }
@@ -276,38 +278,45 @@ static void send_msg(int fd, int kind, int value, unsigned step, int phase)
 	}
 }
 
-/* Forks the runtime's process. The child returns 0 and runs the rest of the plan,
- * reporting a failure on a close-on-exec pipe; this process stays behind as the PID
- * namespace's init: it tells the server whether the exec happened, reaps orphans, and
- * reports the runtime's exit status before it exits (which ends the namespace). */
-static int become_init(struct sbx_child_ctx *ctx)
+static int run_range(const unsigned char *buf, size_t len, size_t off, unsigned i, struct sbx_child_ctx *ctx,
+		     unsigned *failed);
+
+/* What the runtime's process gets from the init that starts it. */
+struct init_args {
+	const unsigned char *buf;
+	size_t len, off;	/* the steps after SBX_INIT */
+	unsigned first;		/* their index */
+	struct sbx_child_ctx ctx;
+	int err;		/* set when a step failed (the exec did not happen) */
+	unsigned failed;
+};
+
+/* The runtime's own stack until its exec (it shares the init's memory, vfork style). */
+static char runtime_stack[256 * 1024] __attribute__((aligned(64)));
+
+static int runtime_main(void *p)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	struct init_args *a = p;
+	unsigned failed = 0;
+	int r = run_range(a->buf, a->len, a->off, a->first, &a->ctx, &failed);
+	a->err = r < 0 ? -r : ENOEXEC; /* an exec step does not return on success */
+	a->failed = failed;
+	_exit(127);
+}
+
+/* Starts the runtime's process with the rest of the plan, vfork style (no copy of the
+ * address space; this process waits until the exec). This process stays behind as the
+ * PID namespace's init: it tells the server whether the exec happened, reaps orphans,
+ * and reports the runtime's exit status before it exits (which ends the namespace).
+ * Returns only on failure to start the process. */
+static int become_init(const unsigned char *buf, size_t len, size_t off, unsigned first, struct sbx_child_ctx *ctx)
+{
+	struct init_args a = {.buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
+	pid_t pid = clone(runtime_main, runtime_stack + sizeof(runtime_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	if (pid < 0)
 		return -1;
-	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
-	if (pid < 0) {
-		int e = errno;
-		close(p[0]);
-		close(p[1]);
-		errno = e;
-		return -1;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		ctx->report_fd = p[1];
-		return 0;
-	}
-	close(p[1]);
-	struct sbx_msg m;
-	ssize_t n;
-	do
-		n = read(p[0], &m, sizeof(m));
-	while (n < 0 && errno == EINTR);
-	close(p[0]);
-	if (n == (ssize_t)sizeof(m)) {
-		if (send(ctx->ctl_fd, &m, sizeof(m), MSG_NOSIGNAL) < 0) {
-		}
+	if (a.err) {
+		send_msg(ctx->ctl_fd, SBX_MSG_FAILED, a.err, a.failed, 1);
 		_exit(127);
 	}
 	send_msg(ctx->ctl_fd, SBX_MSG_EXECED, 0, 0, 1);
@@ -390,10 +399,13 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 	case SBX_DROP_CAPS:
 		return drop_caps();
 	case SBX_SETID: {
+		/* Raw system calls: this task's credentials only. glibc's wrappers would try
+		 * to change every thread it remembers, threads that exist only in the server. */
 		gid_t gid = (gid_t)st->m;
-		if (setgroups(0, NULL) < 0 && errno != EPERM)
+		uid_t uid = (uid_t)st->n;
+		if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
 			return -1;
-		if (setresgid(gid, gid, gid) < 0 || setresuid((uid_t)st->n, (uid_t)st->n, (uid_t)st->n) < 0)
+		if (syscall(SYS_setresgid, gid, gid, gid) < 0 || syscall(SYS_setresuid, uid, uid, uid) < 0)
 			return -1;
 		return 0;
 	}
@@ -421,21 +433,25 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 	case SBX_EXEC:
 		return run_exec(st);
 	case SBX_INIT:
-		return become_init(ctx);
+		break; /* run_range handles it: it needs the rest of the plan */
 	}
 	errno = EINVAL;
 	return -1;
 }
 
-int sbx_plan_run(const unsigned char *buf, size_t len, struct sbx_child_ctx *ctx, unsigned *failed)
+static int run_range(const unsigned char *buf, size_t len, size_t off, unsigned i, struct sbx_child_ctx *ctx,
+		     unsigned *failed)
 {
-	size_t off = 0;
 	struct step st;
-	unsigned i = 0;
 	while (off < len) {
 		if (!next_step(buf, len, &off, &st)) {
 			*failed = i;
 			return -EINVAL;
+		}
+		if (st.op == SBX_INIT) {
+			become_init(buf, len, off, i + 1, ctx);
+			*failed = i;
+			return errno ? -errno : -EIO;
 		}
 		if (run_step(&st, ctx) < 0) {
 			*failed = i;
@@ -444,4 +460,9 @@ int sbx_plan_run(const unsigned char *buf, size_t len, struct sbx_child_ctx *ctx
 		i++;
 	}
 	return 0;
+}
+
+int sbx_plan_run(const unsigned char *buf, size_t len, struct sbx_child_ctx *ctx, unsigned *failed)
+{
+	return run_range(buf, len, 0, 0, ctx, failed);
 }

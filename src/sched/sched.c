@@ -63,6 +63,8 @@ struct env {
 	struct invocation *inv;
 	struct event *log_ev;
 	struct event *timer;	/* init timeout while starting, keep-alive while idle */
+	struct event *freeze_ev; /* freezes an idle environment shortly after its last answer */
+	bool frozen;
 	char line[LINE_MAX_BYTES];
 	size_t line_len;
 	char stream[96];
@@ -355,6 +357,27 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* As Lambda does, an idle environment does not run: what a function left running after
+ * its answer is frozen (cgroup freezer) FREEZE_DELAY_MS after it, until the next event.
+ * The delay spares back-to-back invocations a freeze and thaw each. */
+#define FREEZE_DELAY_MS 10
+
+static void freeze_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct env *e = arg;
+	if (e->state == ENV_IDLE && e->sb && !e->frozen && sandbox_freeze(e->sb, true) == 0)
+		e->frozen = true;
+}
+
+static void env_thaw(struct env *e)
+{
+	if (e->freeze_ev)
+		evtimer_del(e->freeze_ev);
+	if (e->frozen && e->sb)
+		sandbox_freeze(e->sb, false);
+	e->frozen = false;
+}
+
 static void env_make_idle(struct env *e)
 {
 	struct sched *s = e->s;
@@ -363,6 +386,10 @@ static void env_make_idle(struct env *e)
 	s->n_idle++;
 	struct timeval tv = {.tv_sec = s->cfg.keep_alive_ms / 1000, .tv_usec = (s->cfg.keep_alive_ms % 1000) * 1000};
 	evtimer_add(e->timer, &tv);
+	if (e->freeze_ev) {
+		struct timeval ftv = {0, FREEZE_DELAY_MS * 1000};
+		evtimer_add(e->freeze_ev, &ftv);
+	}
 }
 
 static void env_unidle(struct env *e)
@@ -372,6 +399,7 @@ static void env_unidle(struct env *e)
 		e->s->n_idle--;
 		evtimer_del(e->timer);
 	}
+	env_thaw(e);
 }
 
 static void env_free_cb(evutil_socket_t fd, short what, void *arg)
@@ -381,6 +409,8 @@ static void env_free_cb(evutil_socket_t fd, short what, void *arg)
 		event_free(e->log_ev);
 	if (e->timer)
 		event_free(e->timer);
+	if (e->freeze_ev)
+		event_free(e->freeze_ev);
 	fn_config_unref(e->cfg);
 	free(e);
 }
@@ -402,6 +432,8 @@ static void env_kill(struct env *e)
 	if (e->log_ev)
 		event_del(e->log_ev);
 	evtimer_del(e->timer);
+	if (e->freeze_ev)
+		evtimer_del(e->freeze_ev);
 	rtapi_free(e->rt);
 	e->rt = NULL;
 	sandbox_destroy(e->sb);
@@ -498,6 +530,8 @@ static int env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	}
 	sched_pool_refill_soon(s);
 	e->pid = sandbox_pid(e->sb);
+	if (sandbox_can_freeze(e->sb))
+		e->freeze_ev = evtimer_new(s->base, freeze_cb, e);
 	e->log_ev = event_new(s->base, sandbox_log_fd(e->sb), EV_READ | EV_PERSIST, log_read_cb, e);
 	event_add(e->log_ev, NULL);
 	struct timeval tv = {.tv_sec = s->cfg.init_timeout_ms / 1000, .tv_usec = (s->cfg.init_timeout_ms % 1000) * 1000};
