@@ -157,7 +157,7 @@ pids=$(count_descendants "bootstrap")
 wait "${clients[@]}"
 clients=()
 for i in $(seq 1 $N); do
-	curl -s -X POST --data '{"op":"count"}' "$ENDPOINT/2015-03-31/functions/tool/invocations" -o "$WORK/p$i" &
+	curl -s -X POST --data '{"op":"sleep","seconds":0.3}' "$ENDPOINT/2015-03-31/functions/tool/invocations" -o "$WORK/p$i" &
 	clients+=($!)
 done
 wait "${clients[@]}"
