@@ -34,6 +34,7 @@
 #define SBX_GID 990
 #define MAX_GO_PLAN (256 * 1024)
 #define BLANK_MAX 64
+#define SPARE_NET_MAX 64 /* network namespaces kept from ended environments */
 
 /* A sandbox made ahead of demand, waiting for its function. */
 struct blank {
@@ -72,6 +73,8 @@ static struct {
 	 * namespace, cgroup directories, the move into them) takes a millisecond or more
 	 * that the event loop must not wait for. The lock covers pool, npool, serial and
 	 * graves. */
+	int spare_net[SPARE_NET_MAX];	/* namespaces to reuse (root, network none) */
+	unsigned nspare;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t worker;
@@ -221,13 +224,22 @@ static void child_report(int fd, int kind, int value, unsigned step, int phase)
 }
 
 /* Runs in the cloned child: never returns. ctl is fd 3, the output pipe fd 4. */
-static __attribute__((noreturn)) void child_main(int ctl, int out_w)
+static __attribute__((noreturn)) void child_main(int ctl, int out_w, int netns)
 {
 	sigset_t none;
 	sigemptyset(&none);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (netns >= 0) {
+		/* A network namespace an ended environment left: its loopback is up, and
+		 * nothing of the old function can be in it (no capabilities, processes gone).
+		 * Entered before the dup3s below, which may reuse its descriptor number. */
+		if (setns(netns, CLONE_NEWNET) < 0) {
+			child_report(ctl, SBX_MSG_FAILED, errno, 0, 0);
+			_exit(127);
+		}
+	}
 	if (dup3(ctl, 3, O_CLOEXEC) < 0 || dup3(out_w, 4, O_CLOEXEC) < 0)
 		_exit(126);
 	prctl(PR_SET_NAME, "lambdad-sbx", 0, 0, 0); /* ps tells it from the server */
@@ -274,6 +286,46 @@ static int clone_flags(void)
 	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (S.userns ? CLONE_NEWUSER : 0);
 }
 
+/* Network namespaces are the expensive part of a sandbox (the kernel makes them one
+ * at a time): keep those of ended environments to reuse. Not with a user namespace
+ * (a new one could not enter it) nor with outbound networking (its helper is gone). */
+static bool reuse_netns(void) { return !S.userns && !S.outbound; }
+
+static int take_spare_net(void)
+{
+	int fd = -1;
+	pthread_mutex_lock(&S.lock);
+	if (S.nspare > 0)
+		fd = S.spare_net[--S.nspare];
+	pthread_mutex_unlock(&S.lock);
+	return fd;
+}
+
+/* The network namespace of the live process pid, to keep for reuse (-1 if not). */
+static int net_of(pid_t pid)
+{
+	if (!reuse_netns())
+		return -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Offers an ended environment's network namespace for reuse (takes fd). */
+static void spare_net(int fd)
+{
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&S.lock);
+	if (S.nspare < SPARE_NET_MAX) {
+		S.spare_net[S.nspare++] = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&S.lock);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void blank_drop(struct blank *b);
 
 static int blank_new(struct blank *b, struct err *errp)
@@ -302,14 +354,20 @@ static int blank_new(struct blank *b, struct err *errp)
 			return r;
 		}
 	}
+	int netns = reuse_netns() ? take_spare_net() : -1;
+	unsigned long flags = (unsigned long)clone_flags() | SIGCHLD;
+	if (netns >= 0)
+		flags &= ~(unsigned long)CLONE_NEWNET;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags() | SIGCHLD, NULL, NULL, NULL, NULL);
+	pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid == 0)
-		child_main(sv[1], outp[1]);
+		child_main(sv[1], outp[1], netns);
 	int e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (netns >= 0)
+		close(netns);
 	close(sv[1]);
 	close(outp[1]);
 	if (pid < 0) {
@@ -514,6 +572,7 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 	sb->cg = b.cg;
 	sb->memory_mb = spec->memory_mb;
 	sb->net = b.net;
+	sb->netns = net_of(b.pid);
 	sb->isolated = true;
 	return 0;
 }
@@ -654,6 +713,8 @@ void sandbox_shutdown(void)
 	}
 	while (S.npool > 0)
 		blank_drop(&S.pool[--S.npool]);
+	while (S.nspare > 0)
+		close(S.spare_net[--S.nspare]);
 	bury(true);
 	if (S.cgroot)
 		cg_root_free(S.cgroot);
@@ -722,6 +783,7 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 	struct sandbox *sb = xcalloc(1, sizeof(*sb));
 	sb->rtapi_fd = -1;
 	sb->ctl = -1;
+	sb->netns = -1;
 	int r = S.isolated ? ns_create(spec, sb, errp) : proc_create(spec, sb, errp);
 	if (r < 0) {
 		free(sb);
@@ -819,6 +881,7 @@ void sandbox_destroy(struct sandbox *sb)
 	if (!sb)
 		return;
 	sandbox_signal(sb, SIGKILL);
+	spare_net(sb->netns);
 	net_outbound_stop(&sb->net);
 	close(sb->log_fd);
 	if (sb->ctl >= 0)

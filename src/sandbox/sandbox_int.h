@@ -18,6 +18,7 @@ struct sandbox {
 	int log_fd;	/* read end of stdout + stderr */
 	int rtapi_fd;	/* Runtime API listener until taken */
 	int ctl;	/* control socket to the namespace's init, or -1 */
+	int netns;	/* its network namespace, kept for reuse after it ends, or -1 */
 	struct cg *cg;	/* NULL without cgroups */
 	bool isolated;	/* namespaces (pid is the init of its pid namespace) */
 	uint32_t memory_mb; /* the cgroup's memory limit */

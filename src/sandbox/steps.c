@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_STRS 4096 /* strings in one step: an exec's argv and envp */
@@ -205,7 +206,13 @@ static int rtapi_listen(int ctl_fd, uint16_t port)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0)
+	/* In a reused network namespace the ended environment's listener may still be
+	 * closing in the server (it goes on the server's next loop turn): wait for it. */
+	struct timespec ms = {0, 1000000};
+	int r;
+	for (int i = 0; (r = bind(fd, (struct sockaddr *)&a, sizeof(a))) < 0 && errno == EADDRINUSE && i < 500; i++)
+		nanosleep(&ms, NULL);
+	if (r < 0 || listen(fd, 64) < 0)
 		goto fail;
 	char tag = 'L';
 	struct iovec iov = {.iov_base = &tag, .iov_len = 1};

@@ -147,3 +147,15 @@ check "no cgroup of the server remains" "" "$(find /sys/fs/cgroup -maxdepth 4 -n
 check "no sandbox mount remains" "" "$(grep -l sandbox-root /proc/[0-9]*/mountinfo 2>/dev/null || true)"
 after_netns=$(count_netns)
 if [ "$after_netns" -le "$before_netns" ]; then pass "no network namespace remains ($after_netns, $before_netns before)"; else fail "network namespaces: $after_netns after, $before_netns before"; fi
+
+# --- Network namespaces are reused after their environment ends, and carry nothing over.
+start_server --isolation strict --sandbox-pool 0
+create_fn reuse hostile >/dev/null
+inv reuse '{"op":"whoami"}' >/dev/null
+ns1=$(jq_ 'd["netns"]')
+inv reuse '{"op":"listen","port":8080}' >/dev/null
+inv reuse '{"op":"exit","code":0}' >/dev/null
+inv reuse '{"op":"whoami"}' >/dev/null
+check "the next sandbox reuses the ended one's network namespace" "$ns1" "$(jq_ 'd["netns"]')"
+inv reuse '{"op":"connect","addrs":["127.0.0.1:8080"]}' >/dev/null
+check "nothing the old function left listens there" ECONNREFUSED "$(jq_ 'd["127.0.0.1:8080"]')"
