@@ -34,7 +34,7 @@ void api_ext_logs(struct api *a, struct api_req *r)
 	long long next = offset;
 	if (fd >= 0 && fstat(fd, &st) == 0) {
 		if (offset > st.st_size)
-			offset = st.st_size;
+			offset = 0; /* the file was rotated: start on the new one */
 		long long n = st.st_size - offset;
 		if (n > LOGS_CHUNK)
 			n = LOGS_CHUNK;

@@ -2,6 +2,7 @@
 #include "logs/logs.h"
 
 #include <errno.h>
+#include <lambdad/cleanup.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,13 @@
 
 #include "base/clock.h"
 
+uint64_t fnlog_max_bytes = 64ull << 20;
+
 struct fnlog {
 	FILE *f;
 	char *vbuf;
+	char *path;
+	uint64_t size; /* bytes in the current file */
 };
 
 char *fnlog_path(const char *logs_dir, const char *fn_name) { return xasprintf("%s/%s.log", logs_dir, fn_name); }
@@ -27,12 +32,33 @@ struct fnlog *fnlog_open(const char *logs_dir, const char *fn_name, struct err *
 		free(path);
 		return NULL;
 	}
-	free(path);
 	struct fnlog *l = xcalloc(1, sizeof(*l));
 	l->f = f;
+	l->path = path;
+	struct stat st;
+	l->size = fstat(fileno(f), &st) == 0 ? (uint64_t)st.st_size : 0;
 	l->vbuf = xmalloc(64 * 1024);
 	setvbuf(f, l->vbuf, _IOFBF, 64 * 1024);
 	return l;
+}
+
+/* The file went past fnlog_max_bytes: it becomes <fn>.log.1 (replacing the one before)
+ * and a new one starts, so a function's logs take at most about twice the cap. */
+static void rotate(struct fnlog *l)
+{
+	fflush(l->f);
+	autofree char *old = xasprintf("%s.1", l->path);
+	if (rename(l->path, old) < 0)
+		return; /* keep appending: better a big file than lost lines */
+	FILE *f = fopen(l->path, "ae");
+	if (!f) {
+		rename(old, l->path);
+		return;
+	}
+	fclose(l->f);
+	l->f = f;
+	setvbuf(f, l->vbuf, _IOFBF, 64 * 1024);
+	l->size = 0;
 }
 
 void fnlog_free(struct fnlog *l)
@@ -41,6 +67,7 @@ void fnlog_free(struct fnlog *l)
 		return;
 	fclose(l->f);
 	free(l->vbuf);
+	free(l->path);
 	free(l);
 }
 
@@ -48,9 +75,12 @@ void fnlog_line(struct fnlog *l, const char *stream, const char *text, size_t le
 {
 	char ts[32];
 	clock_fmt_iso(clock_wall_ms(), ts);
-	fprintf(l->f, "%s %s ", ts, stream);
+	if (l->size >= fnlog_max_bytes)
+		rotate(l);
+	int n = fprintf(l->f, "%s %s ", ts, stream);
 	fwrite(text, 1, len, l->f);
 	fputc('\n', l->f);
+	l->size += (uint64_t)(n > 0 ? n : 0) + len + 1;
 }
 
 void fnlog_flush(struct fnlog *l) { fflush(l->f); }

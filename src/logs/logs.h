@@ -12,6 +12,10 @@
 
 struct fnlog;
 
+/* A function's log file is rotated to <fn>.log.1 when it passes this (64 MiB), so
+ * a function that prints without end costs at most about twice it on disk. */
+extern uint64_t fnlog_max_bytes;
+
 /* Opens (appending) logs_dir/<fn>.log. Returns NULL with a message on failure. */
 struct fnlog *fnlog_open(const char *logs_dir, const char *fn_name, struct err *errp);
 void fnlog_free(struct fnlog *l); /* flushes; NULL is a no-op */
