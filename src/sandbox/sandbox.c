@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -79,6 +80,8 @@ static struct {
 	pthread_cond_t wake;
 	pthread_t worker;
 	bool worker_running;
+	bool worker_failed;	/* the last blank it made failed: cold starts make their own */
+	int notify_fd;		/* eventfd: a blank was added to the pool */
 	bool stopping;
 } S;
 
@@ -500,12 +503,20 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 {
 	struct blank b;
 	bool have = false;
+	bool wait = false;
 	pthread_mutex_lock(&S.lock);
 	if (S.npool > 0) {
 		b = S.pool[--S.npool];
 		have = true;
+	} else if (S.worker_running && !S.worker_failed) {
+		/* Namespaces are made by the pool thread, never on the invoke path: the
+		 * caller waits for sandbox_notify_fd. */
+		wait = true;
+		pthread_cond_signal(&S.wake);
 	}
 	pthread_mutex_unlock(&S.lock);
+	if (wait)
+		return err_make(errp, EWOULDBLOCK, "no blank sandbox is ready yet");
 	if (!have) {
 		int r = blank_new(&b, errp);
 		if (r < 0)
@@ -596,6 +607,7 @@ static int probe_namespaces(void)
 int sandbox_init(const struct sandbox_options *o, struct err *errp)
 {
 	memset(&S, 0, sizeof(S));
+	S.notify_fd = -1;
 	pthread_mutex_init(&S.lock, NULL);
 	pthread_cond_init(&S.wake, NULL);
 	S.self = getpid();
@@ -638,6 +650,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 		}
 		log_warn("sandbox: no cgroups, so no memory, CPU or process limits: %s", e.msg);
 	}
+	S.notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	S.can_freeze = S.cgroot != NULL; /* cg_freeze says -ENOTSUP where there is no freezer */
 	autofree char *stage = xasprintf("%s/sandbox-root", o->state_dir);
 	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
@@ -723,8 +736,21 @@ void sandbox_shutdown(void)
 		sbx_seccomp_free(&S.seccomp);
 	S.have_seccomp = false;
 	sbx_plan_free(&S.blank_plan);
+	if (S.notify_fd >= 0)
+		close(S.notify_fd);
+	S.notify_fd = -1;
 	S.ready = false;
 }
+
+/* Tells the event loop that the pool changed (a blank is ready, or making one failed). */
+static void notify(void)
+{
+	uint64_t one = 1;
+	if (S.notify_fd >= 0 && write(S.notify_fd, &one, sizeof(one)) < 0) {
+	}
+}
+
+int sandbox_notify_fd(void) { return S.notify_fd; }
 
 /* The worker: keeps the pool full until shutdown. */
 static void *pool_worker(void *arg)
@@ -745,10 +771,13 @@ static void *pool_worker(void *arg)
 		pthread_mutex_lock(&S.lock);
 		if (r < 0) {
 			log_warn("sandbox: cannot make a blank sandbox: %s", e.msg);
+			S.worker_failed = true;
+			notify();
 			/* Try again when asked, not in a tight loop. */
 			pthread_cond_wait(&S.wake, &S.lock);
 			continue;
 		}
+		S.worker_failed = false;
 		if (S.stopping || S.npool >= S.pool_size) {
 			pthread_mutex_unlock(&S.lock);
 			blank_drop(&b);
@@ -756,6 +785,7 @@ static void *pool_worker(void *arg)
 			continue;
 		}
 		S.pool[S.npool++] = b;
+		notify();
 	}
 	pthread_mutex_unlock(&S.lock);
 	return NULL;

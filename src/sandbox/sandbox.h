@@ -42,6 +42,10 @@ const char *sandbox_describe(void);
 bool sandbox_isolated(void);
 /* Tops up the pool of blank sandboxes; cheap when it is full. Call off the invoke path. */
 void sandbox_pool_fill(void);
+/* Readable (an eventfd: read 8 bytes to clear it) when a blank sandbox became ready
+ * or making one failed: then retry the sandbox_create calls that said EWOULDBLOCK.
+ * -1 without sandboxes. */
+int sandbox_notify_fd(void);
 
 struct sandbox_spec {
 	const char *code_dir;	/* the function's extracted code on the host */
@@ -57,8 +61,9 @@ struct sandbox_stats {
 	uint64_t max_rss_kb; /* peak memory of the environment */
 };
 
-/* Starts the function's runtime in a sandbox (a blank one from the pool when there
- * is one). Returns 0 and an owned *out, or a negative errno with the failing step;
+/* Starts the function's runtime in a sandbox (a blank one from the pool). Returns 0
+ * and an owned *out, -EWOULDBLOCK when no blank is ready yet (retry once
+ * sandbox_notify_fd is readable), or another negative errno with the failing step;
  * nothing is left running on failure. */
 int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct err *errp);
 

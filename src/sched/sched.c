@@ -44,6 +44,8 @@ struct invocation {
 	bool delivered;
 	bool cold;
 	double init_ms;
+	struct fn_pool *wait_pool;		/* waiting for a blank sandbox, in sched->waiting */
+	TAILQ_ENTRY(invocation) wait_link;
 };
 
 enum env_state { ENV_STARTING, ENV_IDLE, ENV_BUSY, ENV_DEAD };
@@ -95,6 +97,8 @@ struct sched {
 	struct event *sigchld;
 	struct event *flush_timer;
 	struct event *refill;	/* tops up the sandbox pool after the current loop pass */
+	struct event *blank_ev;	/* a blank sandbox is ready: start the waiting cold starts */
+	TAILQ_HEAD(, invocation) waiting;
 	uint32_t inflight;
 	uint32_t n_envs;
 	uint32_t n_idle;
@@ -649,6 +653,29 @@ static const struct rtapi_ops env_rtapi_ops = {
 
 static void refill_cb(evutil_socket_t fd, short what, void *arg) { sandbox_pool_fill(); }
 
+/* Blank sandboxes became ready (or making them failed): start the cold starts that
+ * wait for one, in arrival order. */
+static void blank_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	uint64_t n;
+	if (read(fd, &n, sizeof(n)) < 0) {
+	}
+	struct invocation *inv;
+	while ((inv = TAILQ_FIRST(&s->waiting))) {
+		struct err e = {0};
+		int r = env_start(s, inv->wait_pool, inv->cfg, inv, &e);
+		if (r == -EWOULDBLOCK)
+			break;
+		TAILQ_REMOVE(&s->waiting, inv, wait_link);
+		inv->wait_pool = NULL;
+		if (r < 0) {
+			log_warn("sched: cannot start %s: %s", inv->cfg->name, e.msg);
+			inv_fail(inv, "Runtime.InvalidEntrypoint", "RequestId: %s Error: %s", inv->request_id, e.msg);
+		}
+	}
+}
+
 /* Blank sandboxes are made after the replies of this loop pass have gone out, so a
  * cold start never waits for its successor's namespaces. */
 static void sched_pool_refill_soon(struct sched *s)
@@ -713,6 +740,11 @@ int sched_new(struct event_base *base, struct store *store, const struct sched_c
 	s->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, s);
 	evsignal_add(s->sigchld, NULL);
 	s->refill = event_new(base, -1, 0, refill_cb, s);
+	TAILQ_INIT(&s->waiting);
+	if (sandbox_notify_fd() >= 0) {
+		s->blank_ev = event_new(base, sandbox_notify_fd(), EV_READ | EV_PERSIST, blank_ready_cb, s);
+		event_add(s->blank_ev, NULL);
+	}
 	sched_pool_refill_soon(s);
 	s->flush_timer = event_new(base, -1, EV_PERSIST, flush_timer_cb, s);
 	struct timeval tv = {0, 250000};
@@ -725,6 +757,11 @@ void sched_free(struct sched *s)
 {
 	if (!s)
 		return;
+	struct invocation *inv;
+	while ((inv = TAILQ_FIRST(&s->waiting))) {
+		TAILQ_REMOVE(&s->waiting, inv, wait_link);
+		inv_fail(inv, "ServiceException", "lambdad is shutting down");
+	}
 	struct env *e;
 	while ((e = TAILQ_FIRST(&s->envs))) {
 		if (e->inv)
@@ -745,6 +782,8 @@ void sched_free(struct sched *s)
 	}
 	event_free(s->sigchld);
 	event_free(s->refill);
+	if (s->blank_ev)
+		event_free(s->blank_ev);
 	event_free(s->flush_timer);
 	free(s->logs_dir);
 	free(s->region);
@@ -795,6 +834,12 @@ int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err 
 	}
 	int r = env_start(s, pool, a->cfg, inv, errp);
 	s->inflight++;
+	if (r == -EWOULDBLOCK) {
+		/* No blank sandbox yet: it comes from the pool thread, not from this loop. */
+		inv->wait_pool = pool;
+		TAILQ_INSERT_TAIL(&s->waiting, inv, wait_link);
+		return 0;
+	}
 	if (r < 0) {
 		/* The runtime could not be started: Lambda reports this as a function error. */
 		log_warn("sched: cannot start %s: %s", a->cfg->name, errp->msg);
