@@ -13,6 +13,14 @@ if [ "$(id -u)" -eq 0 ]; then
 		exit 77
 	fi
 fi
+if [ "$(id -u)" -eq 0 ]; then
+	# Without root there are no cgroups here: strict isolation refuses to start.
+	if $LAMBDAD_WRAP "$LAMBDAD" serve --listen "127.0.0.1:$(free_port)" --data "$DATA" --isolation strict >"$WORK/strict.log" 2>&1; then
+		fail "--isolation strict started without cgroups"
+	else
+		check_contains "--isolation strict refuses to start without cgroups" "--isolation strict: cgroups" "$(cat "$WORK/strict.log")"
+	fi
+fi
 start_server
 check_contains "user namespace in use" "uts, user)" "$(cat "$WORK/server.log")"
 create_fn box hostile >/dev/null
