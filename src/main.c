@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
 #include "store/store.h"
@@ -36,7 +38,8 @@ static void serve_usage(FILE *f)
 		   "                              to the host's loopback), or outbound-with-api (the\n"
 		   "                              same, and the API may listen on a reachable address)\n"
 		   "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
-		   "  --runtime-dir DIR           directory shown read-only at /var/runtime\n"
+		   "  --runtime-dir DIR           the managed runtimes (python, node), shown read-only at\n"
+		   "                              /var/runtime (default: runtimes/ beside the build dir)\n"
 		   "  --log-level LEVEL           debug, info, warn or error (default info)\n"
 		   "  -h, --help                  this help\n");
 }
@@ -202,6 +205,22 @@ static int serve(int argc, char **argv)
 		return 2;
 	}
 
+	hostrt_detect();
+	/* The project's runtimes: beside the binary's directory (build/lambdad -> runtimes/). */
+	autofree char *default_rt = NULL;
+	if (!runtime_dir) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n > 0) {
+			self[n] = 0;
+			char *slash = strrchr(self, '/');
+			if (slash)
+				*slash = 0;
+			default_rt = xasprintf("%s/../runtimes", self);
+			if (access(default_rt, R_OK | X_OK) == 0)
+				runtime_dir = default_rt;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile_limit();
 	struct event_base *base = event_base_new();

@@ -11,6 +11,7 @@
 #include "api/api_int.h"
 #include "base/clock.h"
 #include "base/codec.h"
+#include "runtimes/hostrt.h"
 
 #define MAX_ZIP_BYTES 52428800u /* 50 MB: Lambda's direct upload limit */
 
@@ -93,7 +94,7 @@ void api_create_function(struct api *a, struct api_req *r)
 		return;
 	struct fn_config *c = fn_config_new();
 	struct err e = {0};
-	if (fn_config_apply(c, body, true, &e) < 0) {
+	if (fn_config_apply(c, body, true, &e) < 0 || hostrt_check(c->runtime, &e) < 0) {
 		api_reply_err(r->req, &e);
 		goto out;
 	}
@@ -225,7 +226,8 @@ void api_update_configuration(struct api *a, struct api_req *r)
 		return;
 	struct fn_config *c = fn_config_dup(old);
 	struct err e = {0};
-	if (fn_config_apply(c, body, false, &e) < 0)
+	if (fn_config_apply(c, body, false, &e) < 0 ||
+	    (strcmp(c->runtime, old->runtime) != 0 && hostrt_check(c->runtime, &e) < 0))
 		api_reply_err(r->req, &e);
 	else
 		finish_update(a, r, body, old, c, false);

@@ -10,8 +10,11 @@
 #include "base/clock.h"
 #include "base/codec.h"
 
-static const char *const supported_runtimes[] = {"provided.al2023", "provided.al2", "provided"};
-static const char supported_list[] = "provided.al2023, provided.al2, provided";
+static const char *const supported_runtimes[] = {
+    "provided.al2023", "provided.al2", "provided",   "python3.9",  "python3.10", "python3.11",
+    "python3.12",      "python3.13",   "nodejs18.x", "nodejs20.x", "nodejs22.x"};
+static const char supported_list[] = "provided.al2023, provided.al2, provided, python3.9, python3.10, python3.11, "
+				     "python3.12, python3.13, nodejs18.x, nodejs20.x, nodejs22.x";
 
 /* Keys a function may not set: the platform owns them (AWS's list). */
 static const char *const reserved_env[] = {
@@ -217,6 +220,15 @@ bool fn_runtime_supported(const char *runtime, const char **list)
 }
 
 bool fn_runtime_needs_bootstrap(const char *runtime) { return strncmp(runtime, "provided", 8) == 0; }
+
+const char *fn_runtime_family(const char *runtime)
+{
+	if (strncmp(runtime, "python", 6) == 0)
+		return "python";
+	if (strncmp(runtime, "nodejs", 6) == 0)
+		return "node";
+	return "provided";
+}
 
 static int range_err(struct err *errp, const char *field, json_int_t v, const char *cmp, long bound)
 {

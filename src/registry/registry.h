@@ -63,6 +63,8 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 bool fn_runtime_supported(const char *runtime, const char **list);
 /* Custom runtimes (provided*) need a "bootstrap" file at the zip's root. */
 bool fn_runtime_needs_bootstrap(const char *runtime);
+/* "provided", "python" or "node": which runtime starts the function. */
+const char *fn_runtime_family(const char *runtime);
 
 /* The FunctionConfiguration JSON that the API returns (owned). */
 json_t *fn_config_to_api(const struct fn_config *c, const char *region, const char *account);

@@ -78,7 +78,7 @@ void sandbox_free_envp(char **envp)
 	free(envp);
 }
 
-int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, struct err *errp)
+int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir, struct err *errp)
 {
 	uint16_t port = 0;
 	int lfd = rtapi_listener(&port, errp);
@@ -86,7 +86,8 @@ int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, struct err 
 		return lfd;
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	autofree char *exe = xasprintf("%s/%s", spec->code_dir, spec->exe);
+	autofree char *exe = spec->runtime_exe ? xasprintf("%s/%s", runtime_dir, spec->runtime_exe)
+					       : xasprintf("%s/%s", spec->code_dir, spec->exe);
 	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir);
 	int r = spawn(spec, exe, envp, sb, errp);
 	sandbox_free_envp(envp);

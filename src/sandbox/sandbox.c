@@ -59,6 +59,7 @@ static struct {
 	bool userns;
 	bool outbound;
 	bool can_freeze;
+	char *runtime_dir;	/* host path of /var/runtime, or NULL */
 	char describe[160];
 	struct sbx_plan blank_plan;
 	struct sock_fprog seccomp;
@@ -212,7 +213,8 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	sbx_plan_add(p, SBX_SETID, SBX_UID, SBX_GID, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_SECCOMP, 0, 0, NULL, NULL, NULL, NULL);
-	autofree char *exe = xasprintf("/var/task/%s", spec->exe);
+	autofree char *exe = spec->runtime_exe ? xasprintf("/var/runtime/%s", spec->runtime_exe)
+					       : xasprintf("/var/task/%s", spec->exe);
 	char *const argv[] = {exe, NULL};
 	sbx_plan_exec(p, exe, argv, envp);
 }
@@ -612,6 +614,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	pthread_cond_init(&S.wake, NULL);
 	S.self = getpid();
 	S.pool_size = o->pool_size > BLANK_MAX ? BLANK_MAX : o->pool_size;
+	S.runtime_dir = o->runtime_dir ? realpath(o->runtime_dir, NULL) : NULL;
 	sbx_plan_init(&S.blank_plan);
 	if (o->isolation == SANDBOX_NONE) {
 		snprintf(S.describe, sizeof(S.describe), "process groups (isolation none)");
@@ -736,6 +739,8 @@ void sandbox_shutdown(void)
 		sbx_seccomp_free(&S.seccomp);
 	S.have_seccomp = false;
 	sbx_plan_free(&S.blank_plan);
+	free(S.runtime_dir);
+	S.runtime_dir = NULL;
 	if (S.notify_fd >= 0)
 		close(S.notify_fd);
 	S.notify_fd = -1;
@@ -814,7 +819,11 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 	sb->rtapi_fd = -1;
 	sb->ctl = -1;
 	sb->netns = -1;
-	int r = S.isolated ? ns_create(spec, sb, errp) : proc_create(spec, sb, errp);
+	if (spec->runtime_exe && !S.runtime_dir) {
+		free(sb);
+		return err_make(errp, ENOENT, "no runtime directory (--runtime-dir) for %s", spec->runtime_exe);
+	}
+	int r = S.isolated ? ns_create(spec, sb, errp) : proc_create(spec, sb, S.runtime_dir, errp);
 	if (r < 0) {
 		free(sb);
 		return r;

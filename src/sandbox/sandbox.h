@@ -49,7 +49,8 @@ int sandbox_notify_fd(void);
 
 struct sandbox_spec {
 	const char *code_dir;	/* the function's extracted code on the host */
-	const char *exe;	/* the entry point, relative to the code ("bootstrap") */
+	const char *exe;	/* the entry point, relative to the code ("bootstrap"), or */
+	const char *runtime_exe; /* relative to the runtime directory ("python/bootstrap") */
 	char *const *envp;	/* NULL-terminated, borrowed; the sandbox adds
 				 * AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT */
 	uint32_t memory_mb;	/* the function's MemorySize: memory limit, CPU share */

@@ -512,8 +512,12 @@ static int env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	e->timer = evtimer_new(s->base, env_timer_cb, e);
 	autofree char *code_dir = store_code_dir(s->store, cfg->code_hex);
 	char **envp = env_build_envp(e);
+	/* provided*: the zip's bootstrap; python and node: the project's runtime. */
+	const char *family = fn_runtime_family(cfg->runtime);
+	autofree char *runtime_exe = strcmp(family, "provided") ? xasprintf("%s/bootstrap", family) : NULL;
 	struct sandbox_spec spec = {.code_dir = code_dir,
 				    .exe = "bootstrap",
+				    .runtime_exe = runtime_exe,
 				    .envp = envp,
 				    .memory_mb = cfg->memory_mb,
 				    .ephemeral_mb = cfg->ephemeral_mb,

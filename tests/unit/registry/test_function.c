@@ -407,7 +407,7 @@ static void test_runtime(void **state)
 	               "Runtime");
 	create_refused("{\"FunctionName\":\"f\",\"Runtime\":null,\"Handler\":\"h\",\"Role\":\"" ROLE "\"}",
 	               REG_EINVALID, "Runtime");
-	refused("\"Runtime\":\"python3.12\"", true, REG_EINVALID, "runtime");
+	refused("\"Runtime\":\"java21\"", true, REG_EINVALID, "runtime");
 	refused("\"Runtime\":\"\"", true, REG_EINVALID, "runtime");
 	refused("\"Runtime\":\"provided.al2023 \"", true, REG_EINVALID, "runtime");
 	refused("\"Runtime\":12", true, REG_EINVALID, "Runtime");
@@ -431,7 +431,10 @@ static void test_runtime_helpers(void **state)
 	assert_true(fn_runtime_supported("provided.al2", NULL));
 	assert_true(fn_runtime_supported("provided", NULL));
 	assert_false(fn_runtime_supported("provided.al", NULL));
-	assert_false(fn_runtime_supported("python3.12", NULL));
+	assert_true(fn_runtime_supported("python3.12", NULL));
+	assert_true(fn_runtime_supported("nodejs22.x", NULL));
+	assert_false(fn_runtime_supported("python3.8", NULL));
+	assert_false(fn_runtime_supported("java21", NULL));
 	assert_false(fn_runtime_supported("", NULL));
 	assert_true(fn_runtime_needs_bootstrap("provided"));
 	assert_true(fn_runtime_needs_bootstrap("provided.al2023"));
