@@ -21,6 +21,10 @@ build-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 run: build
+	@echo "lambdad on http://$(LISTEN) (data in $(DATA)). In another terminal, e.g.:"
+	@echo "  $(BUILD)/lambdad deploy examples/hello-python --name hello --runtime python3.11 --handler app.handler"
+	@echo "  $(BUILD)/lambdad invoke hello '{\"name\":\"you\"}'"
+	@echo "More in examples/README.md; the AWS CLI works with --endpoint-url http://$(LISTEN)."
 	$(BUILD)/lambdad serve --listen $(LISTEN) --data $(DATA)
 
 test-plain: build

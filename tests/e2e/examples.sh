@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The examples deploy and answer with the commands examples/README.md gives.
+source "$(dirname "$0")/lib.sh"
+EX=$(cd "$(dirname "$0")/../../examples" && pwd)
+start_server
+export LAMBDAD_ENDPOINT=$ENDPOINT
+PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+NODEV=$(node -p 'process.versions.node.split(".")[0]')
+nrt=$([ "$NODEV" -ge 22 ] && echo nodejs22.x || { [ "$NODEV" -ge 20 ] && echo nodejs20.x || echo nodejs18.x; })
+"$LAMBDAD" deploy "$EX/hello-python" --name hello-py --runtime "python$PYV" --handler app.handler >/dev/null
+check_contains "python hello" '"Hello, you!"' "$("$LAMBDAD" invoke hello-py '{"name":"you"}')"
+"$LAMBDAD" deploy "$EX/hello-node" --name hello-node --runtime "$nrt" --handler index.handler >/dev/null
+check_contains "node hello" '"Hello, you!"' "$("$LAMBDAD" invoke hello-node '{"name":"you"}')"
+"$LAMBDAD" deploy "$EX/hello-shell" --name hello-sh --runtime provided.al2023 --handler x >/dev/null
+check_contains "shell hello" '"Hello from sh"' "$("$LAMBDAD" invoke hello-sh '{"name":"you"}')"
