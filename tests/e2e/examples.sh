@@ -13,3 +13,12 @@ check_contains "python hello" '"Hello, you!"' "$("$LAMBDAD" invoke hello-py '{"n
 check_contains "node hello" '"Hello, you!"' "$("$LAMBDAD" invoke hello-node '{"name":"you"}')"
 "$LAMBDAD" deploy "$EX/hello-shell" --name hello-sh --runtime provided.al2023 --handler x >/dev/null
 check_contains "shell hello" '"Hello from sh"' "$("$LAMBDAD" invoke hello-sh '{"name":"you"}')"
+
+# C: build and install the runtime library, link the example statically, deploy the binary.
+make -s -C "$EX/../runtimes/c" BUILDDIR="$WORK/crt" >/dev/null
+make -s -C "$EX/../runtimes/c" BUILDDIR="$WORK/crt" install PREFIX="$WORK/prefix" >/dev/null
+mkdir -p "$WORK/hello-c"
+cc "$EX/hello-c/hello.c" $(PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig" pkg-config --static --cflags --libs lambda-runtime) \
+	-static -o "$WORK/hello-c/bootstrap"
+"$LAMBDAD" deploy "$WORK/hello-c" --name hello-c --runtime provided.al2023 --handler x >/dev/null
+check_contains "C hello" '"Hello from C"' "$("$LAMBDAD" invoke hello-c '{}')"
