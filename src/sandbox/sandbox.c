@@ -493,6 +493,7 @@ static int blank_wait_ready(struct blank *b, int *rtapi_fd, struct err *errp)
 		if (r.kind == SBX_MSG_READY)
 			return 0;
 		close(*rtapi_fd);
+		*rtapi_fd = -1;
 	} else if (fd >= 0) {
 		close(fd);
 	}
@@ -519,60 +520,43 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 	pthread_mutex_unlock(&S.lock);
 	if (wait)
 		return err_make(errp, EWOULDBLOCK, "no blank sandbox is ready yet");
-	if (!have) {
-		int r = blank_new(&b, errp);
-		if (r < 0)
-			return r;
-	}
-	int rtapi_fd = -1;
-	int r = blank_wait_ready(&b, &rtapi_fd, errp);
-	if (r == 0 && (r = net_outbound_wait(&b.net, 5000, errp)) < 0)
-		close(rtapi_fd);
-	if (r < 0) {
-		blank_drop(&b);
+	int r;
+	if (!have && (r = blank_new(&b, errp)) < 0)
 		return r;
-	}
+	int rtapi_fd = -1;
+	struct sbx_plan go;
+	sbx_plan_init(&go);
+	if ((r = blank_wait_ready(&b, &rtapi_fd, errp)) < 0 || (r = net_outbound_wait(&b.net, 5000, errp)) < 0)
+		goto fail;
 	if (b.cg) {
 		struct cg_limits lim;
 		cg_lambda_limits(spec->memory_mb, &lim);
-		if ((r = cg_set_limits(b.cg, &lim, errp)) < 0) {
-			close(rtapi_fd);
-			blank_drop(&b);
-			return r;
-		}
+		if ((r = cg_set_limits(b.cg, &lim, errp)) < 0)
+			goto fail;
 	}
 	char **envp = sandbox_envp_with(spec->envp, "127.0.0.1:9001", "/var/task");
-	struct sbx_plan go;
-	sbx_plan_init(&go);
 	build_go_plan(&go, spec, envp);
 	sandbox_free_envp(envp);
 	if (go.len > MAX_GO_PLAN) {
-		sbx_plan_free(&go);
-		close(rtapi_fd);
-		blank_drop(&b);
-		return err_make(errp, E2BIG, "the environment is too large for a sandbox");
+		r = err_make(errp, E2BIG, "the environment is too large for a sandbox");
+		goto fail;
 	}
 	ssize_t n = send(b.ctl, go.buf, go.len, MSG_NOSIGNAL);
 	if (n != (ssize_t)go.len) {
 		int e = n < 0 ? errno : EIO;
-		sbx_plan_free(&go);
-		close(rtapi_fd);
-		blank_drop(&b);
-		return err_make(errp, e, "sandbox: sending the plan: %s", strerror(e));
+		r = err_make(errp, e, "sandbox: sending the plan: %s", strerror(e));
+		goto fail;
 	}
 	/* The init reports the exec, or the step that failed. */
 	struct sbx_msg rep;
 	int fd;
-	n = ctl_recv(b.ctl, &rep, &fd, 0);
+	ctl_recv(b.ctl, &rep, &fd, 0);
 	if (fd >= 0)
 		close(fd);
 	if (rep.kind != SBX_MSG_EXECED) {
 		r = rep.kind == SBX_MSG_FAILED ? child_error(errp, &rep, go.buf, go.len)
 					       : err_make(errp, EIO, "sandbox: the child ended before exec");
-		sbx_plan_free(&go);
-		close(rtapi_fd);
-		blank_drop(&b);
-		return r;
+		goto fail;
 	}
 	sbx_plan_free(&go);
 	fcntl(b.ctl, F_SETFL, O_NONBLOCK);
@@ -588,6 +572,12 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 	sb->netns = net_of(b.pid);
 	sb->isolated = true;
 	return 0;
+fail:
+	sbx_plan_free(&go);
+	if (rtapi_fd >= 0)
+		close(rtapi_fd);
+	blank_drop(&b);
+	return r;
 }
 
 /* ---- the interface ---- */
