@@ -12,8 +12,6 @@ invoke_raw() {
 	curl -s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X POST --data-binary "$payload" "$@" \
 		"$ENDPOINT/2015-03-31/functions/$name/invocations"
 }
-hdr() { grep -i "^$1:" "$WORK/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
-jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$WORK/b" "$1"; }
 
 # --- RequestResponse through the AWS CLI, with the log tail.
 out=$(awsl invoke --function-name echo --cli-binary-format raw-in-base64-out --payload '{"hello":"world"}' \

@@ -103,6 +103,25 @@ for pid, (ppid, args) in procs.items():
 print(n)' "${SERVER_PID:-0}" "$1"
 }
 
+# inv NAME PAYLOAD [curl args]: Invoke with the log tail; headers to $WORK/h, body to
+# $WORK/b; prints the HTTP status.
+inv() {
+	local name=$1 payload=$2; shift 2
+	curl -s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X POST --data-binary "$payload" -H 'X-Amz-Log-Type: Tail' \
+		"$@" "$ENDPOINT/2015-03-31/functions/$name/invocations"
+}
+# hdr NAME: a header of the last inv.
+hdr() { grep -i "^$1:" "$WORK/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+# jq_ EXPR: a Python expression on the last body, parsed as d; "missing: ..." if it cannot be.
+jq_() {
+	python3 -c "
+import json, sys
+try:
+    d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))
+except Exception as e:
+    print('missing:', repr(e), open(sys.argv[1]).read()[:300])" "$WORK/b" "$1"
+}
+
 # make_zip NAME DIR: zips the contents of DIR into $WORK/NAME.zip, keeping modes.
 make_zip() { (cd "$2" && zip -q -r -X "$WORK/$1.zip" .); echo "$WORK/$1.zip"; }
 

@@ -38,13 +38,6 @@ fi
 start_server --isolation strict --function-network outbound
 check_contains "server says which network" "network outbound (slirp4netns)" "$(cat "$WORK/server.log")"
 create_fn net hostile --timeout 10 >/dev/null
-jq_() { python3 -c "
-import json, sys
-try:
-    d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))
-except Exception as e:
-    print('missing:', repr(e), open(sys.argv[1]).read()[:300])" "$WORK/b" "$1"; }
-inv() { curl -s -o "$WORK/b" -w '%{http_code}' -X POST --data-binary "$2" "$ENDPOINT/2015-03-31/functions/$1/invocations"; }
 
 inv net '{"op":"whoami"}' >/dev/null
 check "the box has loopback and a tap device" "['lo', 'tap0']" "$(jq_ 'd["ifaces"]')"

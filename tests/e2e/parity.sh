@@ -21,15 +21,6 @@ deploy() { # deploy NAME RUNTIME HANDLER ZIP [ENV]
 		--environment "Variables={GREETING=hi${5:+,$5}}" --role arn:aws:iam::000000000000:role/r \
 		--zip-file "fileb://$4" >/dev/null
 }
-inv() { curl -s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X POST --data-binary "$2" -H 'X-Amz-Log-Type: Tail' \
-	"$ENDPOINT/2015-03-31/functions/$1/invocations"; }
-hdr() { grep -i "^$1:" "$WORK/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
-jq_() { python3 -c "
-import json, sys
-try:
-    d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))
-except Exception as e:
-    print('missing:', repr(e), open(sys.argv[1]).read()[:200])" "$WORK/b" "$1"; }
 python3 -c 'import json; print(json.dumps({"op": "echo", "big": "a" * 6000000}))' >"$WORK/big.json"
 
 pyzip=$(fixture_zip parity-py); nodezip=$(fixture_zip parity-node); riczip=$(make_zip ricfn "$ricdir")

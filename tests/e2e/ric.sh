@@ -16,15 +16,6 @@ chmod +x "$fn/bootstrap"
 awsl create-function --function-name ric --runtime provided.al2023 --handler index.handler --memory-size 512 \
 	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip ric "$fn")" >/dev/null
 
-inv() { curl -s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X POST --data-binary "$2" -H 'X-Amz-Log-Type: Tail' \
-	"$ENDPOINT/2015-03-31/functions/$1/invocations"; }
-hdr() { grep -i "^$1:" "$WORK/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
-jq_() { python3 -c "
-import json, sys
-try:
-    d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))
-except Exception as e:
-    print('missing:', repr(e), open(sys.argv[1]).read()[:300])" "$WORK/b" "$1"; }
 
 check "ric: 200" 200 "$(inv ric '{"n":1}')"
 check "ric: the event comes back" 1 "$(jq_ 'd["echo"]["n"]')"

@@ -23,16 +23,6 @@ grep -q "environments run in namespaces" "$WORK/server.log" && pass "server says
 
 create_fn box hostile --timeout 3 --memory-size 128 >/dev/null
 create_fn other echo >/dev/null
-# jq_ EXPR: evaluates EXPR on the last response body d; prints "missing: ..." if it cannot.
-jq_() { python3 -c "
-import json, sys
-try:
-    d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))
-except Exception as e:
-    print('missing:', repr(e), open(sys.argv[1]).read()[:300])" "$WORK/b" "$1"; }
-inv() { curl -s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X POST --data-binary "$2" -H 'X-Amz-Log-Type: Tail' \
-	"$ENDPOINT/2015-03-31/functions/$1/invocations"; }
-hdr() { grep -i "^$1:" "$WORK/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 
 # --- Identity, namespaces and the root it sees.
 check "whoami: 200" 200 "$(inv box '{"op":"whoami"}')"
