@@ -77,6 +77,31 @@ const char *cli_default_endpoint(void)
 	return e && *e ? e : CLI_DEFAULT_ENDPOINT;
 }
 
+int cli_parse_endpoint_only(int argc, char **argv, void (*usage)(FILE *), const char **endpoint)
+{
+	static const struct option opts[] = {
+	    {"endpoint", required_argument, NULL, 'E'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	*endpoint = cli_default_endpoint();
+	int ch;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'E':
+			*endpoint = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		default:
+			usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
 /* ---- HTTP client ---- */
 
 struct cli_client {

@@ -23,6 +23,9 @@ int cli_rm(int argc, char **argv);
 /* The endpoint to use when --endpoint is absent: $LAMBDAD_ENDPOINT if set and not
  * empty, else CLI_DEFAULT_ENDPOINT. Borrowed. */
 const char *cli_default_endpoint(void);
+/* Parses the options of a verb that takes only --endpoint and --help: returns -1 to go
+ * on with *endpoint set (operands from optind), or the exit status to return. */
+int cli_parse_endpoint_only(int argc, char **argv, void (*usage)(FILE *), const char **endpoint);
 
 /* A finished HTTP exchange. Initialize with {0}; release with cli_resp_fini. */
 struct cli_resp {

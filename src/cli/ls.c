@@ -142,26 +142,10 @@ out:
 
 int cli_ls(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"endpoint", required_argument, NULL, 'E'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *endpoint = cli_default_endpoint();
-	int ch;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'E':
-			endpoint = optarg;
-			break;
-		case 'h':
-			ls_usage(stdout);
-			return CLI_EXIT_OK;
-		default:
-			ls_usage(stderr);
-			return CLI_EXIT_USAGE;
-		}
-	}
+	const char *endpoint;
+	int rc = cli_parse_endpoint_only(argc, argv, ls_usage, &endpoint);
+	if (rc >= 0)
+		return rc;
 	if (optind != argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
 		ls_usage(stderr);

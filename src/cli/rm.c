@@ -35,26 +35,10 @@ static int rm_run(const char *endpoint, const char *name)
 
 int cli_rm(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"endpoint", required_argument, NULL, 'E'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *endpoint = cli_default_endpoint();
-	int ch;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'E':
-			endpoint = optarg;
-			break;
-		case 'h':
-			rm_usage(stdout);
-			return CLI_EXIT_OK;
-		default:
-			rm_usage(stderr);
-			return CLI_EXIT_USAGE;
-		}
-	}
+	const char *endpoint;
+	int rc = cli_parse_endpoint_only(argc, argv, rm_usage, &endpoint);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind != 1) {
 		fprintf(stderr, "%s: %s\n", argv[0],
 		        argc - optind < 1 ? "missing NAME" : "too many arguments");
