@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The same behaviours through every runtime: our Python and Node.js runtimes and AWS's
-# aws-lambda-ric, each a function deployed with the AWS CLI and invoked over HTTP.
+# The same behaviours through every runtime: our Python, Node.js and C runtimes and
+# AWS's aws-lambda-ric, each a function deployed with the AWS CLI and invoked over HTTP.
 source "$(dirname "$0")/lib.sh"
 RIC=$(cd "$(dirname "$0")/../clients/ric" && pwd)/node_modules/aws-lambda-ric
 start_server
@@ -23,8 +23,15 @@ deploy() { # deploy NAME RUNTIME HANDLER ZIP [ENV]
 }
 python3 -c 'import json; print(json.dumps({"op": "echo", "big": "a" * 6000000}))' >"$WORK/big.json"
 
+# The C variant: tests/fixtures/parity-c built with runtimes/c into a bootstrap.
+cdir="$WORK/cfn"; mkdir -p "$cdir"
+CRT=$(cd "$(dirname "$0")/../../runtimes/c" && pwd)
+cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -I"$CRT" "$FIXTURES/parity-c/parity.c" \
+	"$CRT/lambda_runtime.c" -o "$cdir/bootstrap" || { echo "FAIL: the C parity function does not build"; exit 1; }
+
 pyzip=$(fixture_zip parity-py); nodezip=$(fixture_zip parity-node); riczip=$(make_zip ricfn "$ricdir")
-for spec in "py python$PYV app.handler $pyzip" "node $NRT index.handler $nodezip" "ric provided.al2023 index.handler $riczip"; do
+for spec in "py python$PYV app.handler $pyzip" "node $NRT index.handler $nodezip" "ric provided.al2023 index.handler $riczip" \
+	"c provided.al2023 unused $(make_zip cfn "$cdir")"; do
 	set -- $spec
 	R=$1
 	deploy "p-$R" "$2" "$3" "$4"
