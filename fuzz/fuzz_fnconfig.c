@@ -150,8 +150,8 @@ static void fuzz_ref(const uint8_t *data, size_t size)
 		CHECK(qual[0] == 0 || strstr(ref, qual) != NULL);
 		/* The qualifier pattern, \$LATEST|[a-zA-Z0-9-_]+. */
 		CHECK(strcmp(qual, "$LATEST") == 0 ||
-			      strspn(qual, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			                   "0123456789-_") == strlen(qual));
+		      strspn(qual, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                   "0123456789-_") == strlen(qual));
 		/* The canonical forms of the same reference resolve the same way (within
 		 * the 170 characters a reference may have). */
 		char again[FN_NAME_MAX + 1], q2[130];

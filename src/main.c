@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "async/async.h"
 #include "cli/cli.h"
 #include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
@@ -23,25 +24,35 @@
 static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: lambdad serve [options]\n"
-		   "Serves the AWS Lambda API and runs functions.\n\n"
-		   "  --listen HOST:PORT          API address (default 127.0.0.1:4566)\n"
-		   "  --data DIR                  data directory (default ./data)\n"
-		   "  --keep-alive DURATION       idle environments are reaped after this (default 10m;\n"
-		   "                              e.g. 500ms, 30s, 10m, 0 = never reuse)\n"
-		   "  --account-concurrency N     invocations in flight at most (default 1000)\n"
-		   "  --region REGION             region in ARNs and AWS_REGION (default us-east-1)\n"
-		   "  --isolation MODE            auto (default: the best this machine offers), strict\n"
-		   "                              (namespaces, cgroups and seccomp or refuse to start)\n"
-		   "                              or none (process groups, for development)\n"
-		   "  --function-network MODE     none (default: loopback only inside each sandbox),\n"
-		   "                              outbound (TCP and UDP out through slirp4netns, never\n"
-		   "                              to the host's loopback), or outbound-with-api (the\n"
-		   "                              same, and the API may listen on a reachable address)\n"
-		   "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
-		   "  --runtime-dir DIR           the managed runtimes (python, node), shown read-only at\n"
-		   "                              /var/runtime (default: runtimes/ beside the build dir)\n"
-		   "  --log-level LEVEL           debug, info, warn or error (default info)\n"
-		   "  -h, --help                  this help\n");
+	           "Serves the AWS Lambda API and runs functions.\n\n"
+	           "  --listen HOST:PORT          API address (default 127.0.0.1:4566)\n"
+	           "  --data DIR                  data directory (default ./data)\n"
+	           "  --keep-alive DURATION       idle environments are reaped after this (default 10m;\n"
+	           "                              e.g. 500ms, 30s, 10m, 0 = never reuse)\n"
+	           "  --account-concurrency N     invocations in flight at most (default 1000)\n"
+	           "  --shutdown-grace DURATION   on SIGTERM or SIGINT, stop accepting and let invocations\n"
+	           "                              in flight finish for up to this long, then stop every\n"
+	           "                              environment (default 30s; 0 = stop at once); a second\n"
+	           "                              signal stops at once\n"
+	           "  --scaling-rate N            new environments per function per 10 s (default 1000)\n"
+	           "  --async-retry-delays D1,D2  delays before the 1st and 2nd retry of a failed async\n"
+	           "                              event (default 1m,2m)\n"
+	           "  --max-memory SIZE|none      bound on the sum of MemorySize of live environments,\n"
+	           "                              e.g. 8G or 4096M (default: total memory less 10%%,\n"
+	           "                              at least 1G kept for the host)\n"
+	           "  --region REGION             region in ARNs and AWS_REGION (default us-east-1)\n"
+	           "  --isolation MODE            auto (default: the best this machine offers), strict\n"
+	           "                              (namespaces, cgroups and seccomp or refuse to start)\n"
+	           "                              or none (process groups, for development)\n"
+	           "  --function-network MODE     none (default: loopback only inside each sandbox),\n"
+	           "                              outbound (TCP and UDP out through slirp4netns, never\n"
+	           "                              to the host's loopback), or outbound-with-api (the\n"
+	           "                              same, and the API may listen on a reachable address)\n"
+	           "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
+	           "  --runtime-dir DIR           the managed runtimes (python, node), shown read-only at\n"
+	           "                              /var/runtime (default: runtimes/ beside the build dir)\n"
+	           "  --log-level LEVEL           debug, info, warn or error (default info)\n"
+	           "  -h, --help                  this help\n");
 }
 
 /* Parses "10m", "30s", "500ms", "2h" or a bare number of seconds into ms; -1 if malformed. */
@@ -66,10 +77,114 @@ static int64_t parse_duration_ms(const char *s)
 	return (int64_t)(v * mult);
 }
 
+/* Parses "8G", "4096M", a bare number of MB, or "none" (0: no bound); -1 if malformed. */
+static int64_t parse_size_mb(const char *s)
+{
+	if (strcmp(s, "none") == 0)
+		return 0;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 1)
+		return -1;
+	if (strcmp(end, "G") == 0 || strcmp(end, "GB") == 0 || strcmp(end, "GiB") == 0)
+		v *= 1024;
+	else if (strcmp(end, "T") == 0 || strcmp(end, "TB") == 0 || strcmp(end, "TiB") == 0)
+		v *= 1024 * 1024;
+	else if (*end && strcmp(end, "M") != 0 && strcmp(end, "MB") != 0 && strcmp(end, "MiB") != 0)
+		return -1;
+	return (int64_t)v;
+}
+
+/* Most of the machine: its memory less 10%, and at least 1 GiB left to the host. */
+static int64_t default_max_memory_mb(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || psize <= 0)
+		return 0;
+	int64_t total = (int64_t)pages * psize / (1024 * 1024);
+	int64_t keep = total / 10 > 1024 ? total / 10 : 1024;
+	return total > keep + 128 ? total - keep : 128;
+}
+
+/* How often the drain looks at the invocations still in flight. */
+#define DRAIN_TICK_MS 20
+
+/* Shutdown. The first SIGTERM or SIGINT closes the listener and lets the invocations
+ * in flight finish for up to grace_ms; when none is left, the grace period is over or a
+ * second signal comes, the loop ends and serve() tears everything down. */
+struct drain {
+	struct event_base *base;
+	struct api *api;
+	struct sched *sched;
+	int64_t grace_ms;
+	unsigned signals;    /* SIGTERM and SIGINT received */
+	bool stopped;        /* the loop was told to end */
+	struct event *tick;  /* every DRAIN_TICK_MS while draining */
+	struct event *grace; /* once, when the grace period is over */
+};
+
+static void drain_stop(struct drain *d)
+{
+	d->stopped = true;
+	event_del(d->tick);
+	event_del(d->grace);
+	event_base_loopexit(d->base, NULL);
+}
+
+static void drain_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct drain *d = arg;
+	if (sched_inflight(d->sched) > 0)
+		return;
+	log_info("lambdad: every invocation in flight has finished, stopping");
+	drain_stop(d);
+}
+
+static void drain_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct drain *d = arg;
+	log_warn("lambdad: shutdown grace period over, stopping now; invocations cut short: %u "
+	         "(answered ServiceException)",
+	         sched_inflight(d->sched));
+	drain_stop(d);
+}
+
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
-	log_info("lambdad: signal %d, stopping", (int)sig);
-	event_base_loopexit(arg, NULL);
+	struct drain *d = arg;
+	const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	if (d->stopped) {
+		log_info("lambdad: %s, already stopping", name);
+		return;
+	}
+	uint32_t n = sched_inflight(d->sched);
+	if (++d->signals > 1) {
+		log_warn(
+		    "lambdad: %s again, stopping now; invocations cut short: %u (answered ServiceException)",
+		    name, n);
+		drain_stop(d);
+		return;
+	}
+	api_stop_accepting(d->api);
+	if (n == 0) {
+		log_info("lambdad: %s, stopping: no invocation in flight", name);
+		drain_stop(d);
+	} else if (d->grace_ms == 0) {
+		log_warn("lambdad: %s, stopping now (--shutdown-grace 0); invocations cut short: %u "
+		         "(answered ServiceException)",
+		         name, n);
+		drain_stop(d);
+	} else {
+		log_info("lambdad: %s, stopping: new connections are refused; waiting up to %lld ms for the "
+		         "invocations in flight: %u (a second signal stops at once)",
+		         name, (long long)d->grace_ms, n);
+		struct timeval tick = {0, DRAIN_TICK_MS * 1000};
+		struct timeval grace = {(time_t)(d->grace_ms / 1000),
+		                        (suseconds_t)(d->grace_ms % 1000 * 1000)};
+		evtimer_add(d->tick, &tick);
+		evtimer_add(d->grace, &grace);
+	}
 }
 
 /* Each environment holds a few descriptors (listener, connection, output pipe): lift
@@ -88,35 +203,54 @@ static int serve(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:4566", *data = "./data", *region = "us-east-1";
 	int64_t keep_alive_ms = 10 * 60 * 1000;
-	long concurrency = 1000, pool = 4;
+	int64_t grace_ms = 30 * 1000;
+	long concurrency = 1000, pool = 4, scaling_rate = 1000;
+	int64_t max_memory_mb = default_max_memory_mb();
+	int64_t async_delays[2] = {0, 0};
 	const char *runtime_dir = NULL;
 	enum sandbox_isolation isolation = SANDBOX_AUTO;
 	enum sandbox_network network = SANDBOX_NET_NONE;
 	bool network_api = false;
 	static const struct option opts[] = {
-		{"isolation", required_argument, NULL, 'i'},
-		{"function-network", required_argument, NULL, 'n'},
-		{"sandbox-pool", required_argument, NULL, 'p'},
-		{"runtime-dir", required_argument, NULL, 'R'},
-		{"listen", required_argument, NULL, 'l'},
-		{"data", required_argument, NULL, 'd'},
-		{"keep-alive", required_argument, NULL, 'k'},
-		{"account-concurrency", required_argument, NULL, 'c'},
-		{"region", required_argument, NULL, 'r'},
-		{"log-level", required_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"isolation", required_argument, NULL, 'i'},
+	    {"function-network", required_argument, NULL, 'n'},
+	    {"sandbox-pool", required_argument, NULL, 'p'},
+	    {"runtime-dir", required_argument, NULL, 'R'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"keep-alive", required_argument, NULL, 'k'},
+	    {"account-concurrency", required_argument, NULL, 'c'},
+	    {"shutdown-grace", required_argument, NULL, 'g'},
+	    {"scaling-rate", required_argument, NULL, 'S'},
+	    {"async-retry-delays", required_argument, NULL, 'A'},
+	    {"max-memory", required_argument, NULL, 'M'},
+	    {"region", required_argument, NULL, 'r'},
+	    {"log-level", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'l': listen = optarg; break;
-		case 'd': data = optarg; break;
-		case 'r': region = optarg; break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':
+			data = optarg;
+			break;
+		case 'r':
+			region = optarg;
+			break;
 		case 'k':
 			if ((keep_alive_ms = parse_duration_ms(optarg)) < 0) {
 				fprintf(stderr, "lambdad: --keep-alive: not a duration: %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'g':
+			if ((grace_ms = parse_duration_ms(optarg)) < 0) {
+				fprintf(stderr, "lambdad: --shutdown-grace: not a duration: %s\n", optarg);
 				return 2;
 			}
 			break;
@@ -124,11 +258,37 @@ static int serve(int argc, char **argv)
 			char *end;
 			concurrency = strtol(optarg, &end, 10);
 			if (*end || concurrency < 1 || concurrency > 1000000) {
-				fprintf(stderr, "lambdad: --account-concurrency: not a count from 1: %s\n", optarg);
+				fprintf(stderr, "lambdad: --account-concurrency: not a count from 1: %s\n",
+				        optarg);
 				return 2;
 			}
 			break;
 		}
+		case 'S': {
+			char *end;
+			scaling_rate = strtol(optarg, &end, 10);
+			if (*end || scaling_rate < 1 || scaling_rate > 1000000) {
+				fprintf(stderr, "lambdad: --scaling-rate: not a count from 1: %s\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'A':
+			if (async_parse_delays(optarg, async_delays) < 0) {
+				fprintf(stderr,
+				        "lambdad: --async-retry-delays: two durations, e.g. 1s,2s: %s\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'M':
+			if ((max_memory_mb = parse_size_mb(optarg)) < 0) {
+				fprintf(stderr,
+				        "lambdad: --max-memory: not a size (e.g. 8G, 4096M or none): %s\n",
+				        optarg);
+				return 2;
+			}
+			break;
 		case 'i':
 			if (strcmp(optarg, "auto") == 0)
 				isolation = SANDBOX_AUTO;
@@ -149,7 +309,8 @@ static int serve(int argc, char **argv)
 			else if (strcmp(optarg, "outbound-with-api") == 0)
 				network = SANDBOX_NET_OUTBOUND, network_api = true;
 			else {
-				fprintf(stderr, "lambdad: --function-network: none, outbound or outbound-with-api\n");
+				fprintf(stderr,
+				        "lambdad: --function-network: none, outbound or outbound-with-api\n");
 				return 2;
 			}
 			break;
@@ -157,12 +318,15 @@ static int serve(int argc, char **argv)
 			char *end;
 			pool = strtol(optarg, &end, 10);
 			if (*end || pool < 0 || pool > 64) {
-				fprintf(stderr, "lambdad: --sandbox-pool: a count from 0 to 64: %s\n", optarg);
+				fprintf(stderr, "lambdad: --sandbox-pool: a count from 0 to 64: %s\n",
+				        optarg);
 				return 2;
 			}
 			break;
 		}
-		case 'R': runtime_dir = optarg; break;
+		case 'R':
+			runtime_dir = optarg;
+			break;
 		case 'v':
 			if (strcmp(optarg, "debug") == 0)
 				log_set_level(LOG_DEBUG);
@@ -177,8 +341,12 @@ static int serve(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h': serve_usage(stdout); return 0;
-		default: serve_usage(stderr); return 2;
+		case 'h':
+			serve_usage(stdout);
+			return 0;
+		default:
+			serve_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -189,7 +357,8 @@ static int serve(int argc, char **argv)
 	const char *colon = strrchr(listen, ':');
 	char *end;
 	long port = colon ? strtol(colon + 1, &end, 10) : -1;
-	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || *end || port < 0 || port > 65535) {
+	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || *end || port < 0 ||
+	    port > 65535) {
 		fprintf(stderr, "lambdad: --listen wants HOST:PORT, got %s\n", listen);
 		return 2;
 	}
@@ -199,9 +368,10 @@ static int serve(int argc, char **argv)
 	 * elsewhere would be theirs to call unless the operator says so. */
 	if (network == SANDBOX_NET_OUTBOUND && !network_api && strncmp(host, "127.", 4) != 0 &&
 	    strcmp(host, "localhost") != 0 && strcmp(host, "[::1]") != 0 && strcmp(host, "::1") != 0) {
-		fprintf(stderr, "lambdad: with --function-network outbound, functions could reach the API on %s: "
-				"listen on 127.0.0.1, or pass --function-network outbound-with-api\n",
-			host);
+		fprintf(stderr,
+		        "lambdad: with --function-network outbound, functions could reach the API on %s: "
+		        "listen on 127.0.0.1, or pass --function-network outbound-with-api\n",
+		        host);
 		return 2;
 	}
 
@@ -232,74 +402,90 @@ static int serve(int argc, char **argv)
 	struct store *st = NULL;
 	struct sched *sc = NULL;
 	struct api *api = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct drain drain = {.base = base, .grace_ms = grace_ms};
 	int rc = 1;
 	autofree char *logs_dir = xasprintf("%s/logs", data);
 	bool sandbox_up = false;
 	if (store_open(data, &st, &e) < 0)
 		goto out;
-	struct sandbox_options sopt = {.isolation = isolation, .network = network, .state_dir = store_data_dir(st),
-				       .runtime_dir = runtime_dir, .pool_size = (unsigned)pool};
+	struct sandbox_options sopt = {.isolation = isolation,
+	                               .network = network,
+	                               .state_dir = store_data_dir(st),
+	                               .runtime_dir = runtime_dir,
+	                               .pool_size = (unsigned)pool};
 	if (sandbox_init(&sopt, &e) < 0)
 		goto out;
 	sandbox_up = true;
 	log_info("lambdad: environments run in %s", sandbox_describe());
 	struct sched_config scfg = {
-		.logs_dir = logs_dir,
-		.keep_alive_ms = keep_alive_ms,
-		.account_concurrency = (uint32_t)concurrency,
-		.init_timeout_ms = 10000,
-		.region = region,
-		.account = "000000000000",
+	    .logs_dir = logs_dir,
+	    .keep_alive_ms = keep_alive_ms,
+	    .account_concurrency = (uint32_t)concurrency,
+	    .scale_per_10s = (uint32_t)scaling_rate,
+	    .max_memory_mb = (uint64_t)max_memory_mb,
+	    .init_timeout_ms = 10000,
+	    .region = region,
+	    .account = "000000000000",
 	};
 	if (sched_new(base, st, &scfg, &sc, &e) < 0)
 		goto out;
-	struct api_config acfg = {.region = region, .account = "000000000000", .logs_dir = logs_dir,
-				  .account_concurrency = (uint32_t)concurrency};
+	struct api_config acfg = {.region = region,
+	                          .account = "000000000000",
+	                          .logs_dir = logs_dir,
+	                          .account_concurrency = (uint32_t)concurrency,
+	                          .async_retry_delays_ms = {async_delays[0], async_delays[1]}};
 	if (api_new(base, st, sc, &acfg, &api, &e) < 0)
 		goto out;
 	if (api_listen(api, host, (uint16_t)port, &e) < 0)
 		goto out;
-	struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, base);
-	struct event *sigint = evsignal_new(base, SIGINT, stop_cb, base);
+	drain.api = api;
+	drain.sched = sc;
+	drain.tick = event_new(base, -1, EV_PERSIST, drain_tick_cb, &drain);
+	drain.grace = evtimer_new(base, drain_grace_cb, &drain);
+	sigterm = evsignal_new(base, SIGTERM, stop_cb, &drain);
+	sigint = evsignal_new(base, SIGINT, stop_cb, &drain);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	log_info("lambdad: serving the Lambda API on http://%s:%ld, data in %s", host, port, data);
 	event_base_dispatch(base);
-	event_free(sigterm);
-	event_free(sigint);
 	rc = 0;
 out:
 	if (rc)
 		fprintf(stderr, "lambdad: %s\n", e.msg);
-	api_free(api);
+	/* The scheduler goes first: it answers the invocations still pending (ServiceException)
+	 * on their connections, which api_free would free under it; with the API draining, a
+	 * request arriving meanwhile gets 503 instead of reaching the scheduler. So nothing
+	 * api_free frees (the async queue included) may call the scheduler any more. */
+	if (api)
+		api_stop_accepting(api);
 	sched_free(sc);
+	api_free(api);
 	if (sandbox_up)
 		sandbox_shutdown();
 	store_free(st);
+	/* The signal events live until here, so a signal during the teardown is absorbed
+	 * instead of killing the process halfway. */
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (drain.tick)
+		event_free(drain.tick);
+	if (drain.grace)
+		event_free(drain.grace);
 	event_base_free(base);
 	return rc;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: lambdad VERB [options]\n\n"
-		   "  serve     run the server (lambdad serve --help)\n"
-		   "  deploy    create or update a function from a directory or zip\n"
-		   "  invoke    invoke a function and print its result\n"
-		   "  logs      print a function's logs (--follow to keep reading)\n"
-		   "  ls        list functions\n"
-		   "  rm        delete a function\n\n"
-		   "Each verb takes --help.\n");
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		cli_usage(stderr);
 		return 2;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
-		usage(stdout);
+		cli_usage(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "serve") == 0)

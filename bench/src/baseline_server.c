@@ -23,12 +23,12 @@
 
 struct conn {
 	int fd;
-	char *in;		/* request bytes received */
+	char *in; /* request bytes received */
 	size_t in_len, in_cap;
-	char *out;		/* response bytes not yet written */
+	char *out; /* response bytes not yet written */
 	size_t out_len, out_off, out_cap;
 	bool close_after;
-	bool armed_out;		/* EPOLLOUT is in the interest set */
+	bool armed_out; /* EPOLLOUT is in the interest set */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -91,9 +91,10 @@ static bool handle_input(struct conn *c)
 		const char *body = clen ? h + hlen : "{}";
 		size_t blen = clen ? clen : 2;
 		char hdr[160];
-		int n = snprintf(hdr, sizeof(hdr),
-				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n", blen,
-				 c->close_after ? "Connection: close\r\n" : "");
+		int n = snprintf(
+		    hdr, sizeof(hdr),
+		    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+		    blen, c->close_after ? "Connection: close\r\n" : "");
 		if (c->out_len == c->out_off) {
 			/* Nothing queued: write straight from the input buffer. */
 			struct iovec iov[2] = {{hdr, (size_t)n}, {(void *)body, blen}};
@@ -150,8 +151,9 @@ int main(int argc, char **argv)
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
 	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 4096) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
@@ -214,7 +216,8 @@ int main(int argc, char **argv)
 				continue;
 			}
 			if (pending != c->armed_out) {
-				struct epoll_event cev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c};
+				struct epoll_event cev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0),
+				                          .data.ptr = c};
 				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &cev);
 				c->armed_out = pending;
 			}

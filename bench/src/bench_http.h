@@ -16,13 +16,13 @@ struct bh_buf {
 
 /* One message read by bh_read_msg(); offsets are into the buffer it was read into. */
 struct bh_msg {
-	int status;		/* the status code of a response, 0 for a request */
-	size_t body_off;	/* where the (de-chunked) body starts */
-	size_t body_len;	/* its length in bytes */
-	size_t total;		/* bytes of the buffer this message occupies */
-	bool close;		/* "Connection: close" was sent */
-	bool function_error;	/* an X-Amz-Function-Error header was present */
-	char request_id[128];	/* Lambda-Runtime-Aws-Request-Id, "" if absent */
+	int status;           /* the status code of a response, 0 for a request */
+	size_t body_off;      /* where the (de-chunked) body starts */
+	size_t body_len;      /* its length in bytes */
+	size_t total;         /* bytes of the buffer this message occupies */
+	bool close;           /* "Connection: close" was sent */
+	bool function_error;  /* an X-Amz-Function-Error header was present */
+	char request_id[128]; /* Lambda-Runtime-Aws-Request-Id, "" if absent */
 };
 
 /* Monotonic clock in nanoseconds. */

@@ -29,8 +29,8 @@ static bool check = true;
 _Noreturn static void usage(void)
 {
 	fprintf(stderr, "usage: client lat|burst --port P [--host H] [--path P | --paths FILE]\n"
-			"       [--body S | --body-file F | --json-size N] [--header 'K: V'] [--count N]\n"
-			"       [--warmup N] [--conns N] [--samples FILE] [--timeout-ms N] [--check 0|1]\n");
+	                "       [--body S | --body-file F | --json-size N] [--header 'K: V'] [--count N]\n"
+	                "       [--warmup N] [--conns N] [--samples FILE] [--timeout-ms N] [--check 0|1]\n");
 	exit(2);
 }
 
@@ -51,10 +51,11 @@ static uint64_t pct(const uint64_t *v, size_t n, double q)
 
 static int make_request(char *out, size_t outsz, const char *p)
 {
-	return snprintf(out, outsz,
-			"POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n%s%sContent-Length: "
-			"%zu\r\n\r\n",
-			p, host, port, extra_header, *extra_header ? "\r\n" : "", body_len);
+	return snprintf(
+	    out, outsz,
+	    "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n%s%sContent-Length: "
+	    "%zu\r\n\r\n",
+	    p, host, port, extra_header, *extra_header ? "\r\n" : "", body_len);
 }
 
 /* True if the response is a success: 200 or 204, no function error, and (with checking)
@@ -67,7 +68,7 @@ static bool good(const struct bh_buf *b, const struct bh_msg *m)
 }
 
 static void print_lat(const char *mode, uint64_t *ns, size_t n, size_t errors, uint64_t wall_ns,
-		      const char *samples)
+                      const char *samples)
 {
 	if (samples) {
 		FILE *f = fopen(samples, "w");
@@ -141,7 +142,8 @@ static int run_lat(int count, int warmup, const char *paths_file, const char *sa
 		}
 		if (rc < 0 || m.close) {
 			if (!ok && errors <= 3)
-				fprintf(stderr, "client: request %d failed (rc %d status %d)\n", i, rc, rc ? 0 : m.status);
+				fprintf(stderr, "client: request %d failed (rc %d status %d)\n", i, rc,
+				        rc ? 0 : m.status);
 			close(fd);
 			b.len = 0;
 			fd = bh_connect(host, port);
@@ -151,7 +153,8 @@ static int run_lat(int count, int warmup, const char *paths_file, const char *sa
 				break;
 			}
 		} else if (!ok && errors <= 3) {
-			fprintf(stderr, "client: request %d: status %d, %zu bytes\n", i, m.status, m.body_len);
+			fprintf(stderr, "client: request %d: status %d, %zu bytes\n", i, m.status,
+			        m.body_len);
 		}
 	}
 	print_lat(paths ? "cold" : "lat", ns, n, errors, bh_now_ns() - wall0, samples);
@@ -220,9 +223,11 @@ static int run_burst(int conns, int timeout_ms)
 				ok++;
 			} else {
 				if (errors < 3)
-					fprintf(stderr, "client: burst request %d failed: rc %d status %d %.*s\n", i, rc,
-						rc ? 0 : m.status, rc ? 0 : (int)(m.body_len > 200 ? 200 : m.body_len),
-						rc ? "" : bufs[i].p + m.body_off);
+					fprintf(stderr,
+					        "client: burst request %d failed: rc %d status %d %.*s\n", i,
+					        rc, rc ? 0 : m.status,
+					        rc ? 0 : (int)(m.body_len > 200 ? 200 : m.body_len),
+					        rc ? "" : bufs[i].p + m.body_off);
 				errors++;
 			}
 			epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
@@ -233,7 +238,8 @@ static int run_burst(int conns, int timeout_ms)
 	}
 	size_t timeouts = (size_t)pending;
 	qsort(ns, n, sizeof(*ns), cmp_u64);
-	printf("{\"mode\":\"burst\",\"conns\":%d,\"ok\":%zu,\"errors\":%zu,\"connect_errors\":%zu,\"timeouts\":%zu,"
+	printf("{\"mode\":\"burst\",\"conns\":%d,\"ok\":%zu,\"errors\":%zu,\"connect_errors\":%zu,"
+	       "\"timeouts\":%zu,"
 	       "\"total_ms\":%.2f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f}\n",
 	       conns, ok, errors, connect_errors, timeouts, (last - t0) / 1e6, pct(ns, n, .5) / 1e6,
 	       pct(ns, n, .99) / 1e6, n ? ns[n - 1] / 1e6 : 0.0);

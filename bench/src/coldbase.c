@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 			samples = argv[i + 1];
 	}
 	if (!bootstrap || count <= 0) {
-		fprintf(stderr, "usage: coldbase --bootstrap PATH [--count N] [--warmup N] [--samples FILE]\n");
+		fprintf(stderr,
+		        "usage: coldbase --bootstrap PATH [--count N] [--warmup N] [--samples FILE]\n");
 		return 2;
 	}
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -110,10 +111,11 @@ int main(int argc, char **argv)
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += (double)ns[i];
-	printf("{\"mode\":\"coldbase\",\"n\":%zu,\"errors\":%zu,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,"
-	       "\"max_us\":%.2f,\"mean_us\":%.2f}\n",
-	       n, errors, pct(ns, n, .5) / 1e3, pct(ns, n, .9) / 1e3, pct(ns, n, .99) / 1e3, ns[n - 1] / 1e3,
-	       sum / (double)n / 1e3);
+	printf(
+	    "{\"mode\":\"coldbase\",\"n\":%zu,\"errors\":%zu,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,"
+	    "\"max_us\":%.2f,\"mean_us\":%.2f}\n",
+	    n, errors, pct(ns, n, .5) / 1e3, pct(ns, n, .9) / 1e3, pct(ns, n, .99) / 1e3, ns[n - 1] / 1e3,
+	    sum / (double)n / 1e3);
 	free(ns);
 	free(envp);
 	free(b.p);

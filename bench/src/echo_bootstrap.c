@@ -61,7 +61,7 @@ int main(void)
 
 	char next_req[256], hdr[512];
 	int next_len = snprintf(next_req, sizeof(next_req),
-				"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: %s\r\n\r\n", api);
+	                        "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: %s\r\n\r\n", api);
 	struct bh_buf b = {0};
 	struct bh_msg m;
 	int fd = reconnect(-1);
@@ -79,9 +79,9 @@ int main(void)
 			}
 		}
 		int hl = snprintf(hdr, sizeof(hdr),
-				  "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: %s\r\n"
-				  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-				  m.request_id, api, m.body_len);
+		                  "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: %s\r\n"
+		                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+		                  m.request_id, api, m.body_len);
 		bool close_after = m.close;
 		int rc = bh_write2(fd, hdr, (size_t)hl, body, m.body_len);
 		bh_consume(&b, m.total);

@@ -8,10 +8,14 @@ static int hello(const struct lambda_event *ev, struct lambda_response *out, voi
 {
 	(void)user;
 	char body[512];
-	int n = snprintf(body, sizeof(body), "{\"message\":\"Hello from C\",\"request_id\":\"%s\",\"remaining_ms\":%lld}",
-			 ev->ctx.request_id, (long long)lambda_remaining_ms(ev));
+	int n = snprintf(body, sizeof(body),
+	                 "{\"message\":\"Hello from C\",\"request_id\":\"%s\",\"remaining_ms\":%lld}",
+	                 ev->ctx.request_id, (long long)lambda_remaining_ms(ev));
 	lambda_response_set(out, body, (size_t)n);
 	return 0;
 }
 
-int main(void) { return lambda_runtime_run(hello, NULL); }
+int main(void)
+{
+	return lambda_runtime_run(hello, NULL);
+}

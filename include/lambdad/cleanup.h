@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static inline void cleanup_free(void *p) { free(*(void **)p); }
+static inline void cleanup_free(void *p)
+{
+	free(*(void **)p);
+}
 static inline void cleanup_close(int *fd)
 {
 	if (*fd >= 0)
@@ -16,11 +19,11 @@ static inline void cleanup_close(int *fd)
 #define autoclose __attribute__((cleanup(cleanup_close)))
 
 /* Hands the value on: returns it and leaves NULL (or -1) behind. */
-#define steal_ptr(pp) \
-	({ \
-		__typeof__(*(pp)) steal_tmp_ = *(pp); \
-		*(pp) = NULL; \
-		steal_tmp_; \
+#define steal_ptr(pp)                                                                                        \
+	({                                                                                                   \
+		__typeof__(*(pp)) steal_tmp_ = *(pp);                                                        \
+		*(pp) = NULL;                                                                                \
+		steal_tmp_;                                                                                  \
 	})
 static inline int steal_fd(int *fd)
 {

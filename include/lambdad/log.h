@@ -13,10 +13,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
 /* Reports file and line of a broken invariant and aborts. */
-#define LD_ASSERT(cond) \
-	do { \
-		if (!(cond)) \
-			ld_assert_fail(#cond, __FILE__, __LINE__); \
+#define LD_ASSERT(cond)                                                                                      \
+	do {                                                                                                 \
+		if (!(cond))                                                                                 \
+			ld_assert_fail(#cond, __FILE__, __LINE__);                                           \
 	} while (0)
 __attribute__((noreturn)) void ld_assert_fail(const char *what, const char *file, int line);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,8 +25,10 @@
 #endif
 
 #define RT_PREFIX "/2018-06-01/runtime"
-#define RT_MAX_HEADERS (1024 * 1024)     /* bytes of one response's header block */
-#define RT_NEXT_RETRIES 5                /* failed /next in a row before giving up */
+#define RT_MAX_HEADERS (1024 * 1024) /* bytes of one response's header block */
+#define RT_NEXT_RETRIES 5            /* failed /next in a row before giving up */
+
+struct rt_conn;
 
 struct lambda_response {
 	char *data;
@@ -33,14 +36,20 @@ struct lambda_response {
 	int is_error;
 	char *err_type;
 	char *err_msg;
+	/* streaming */
+	struct rt_conn *conn; /* the Runtime API connection, during the handler call */
+	const char *path;     /* the invocation's /response path, during the handler call */
+	char *ctype;          /* Content-Type of the stream, or NULL for the default */
+	int streaming;        /* the streamed POST is open */
+	int stream_broken;    /* a write of it failed */
 };
 
 /* The connection to the Runtime API and its read buffer. */
 struct rt_conn {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	char host[300];      /* the Host header value */
-	int fd;              /* -1 when not connected */
+	char host[300]; /* the Host header value */
+	int fd;         /* -1 when not connected */
 	char *rbuf;
 	size_t roff, rlen, rcap;
 };
@@ -414,8 +423,7 @@ static int rt_read_resp(struct rt_conn *c, struct rt_resp *r, int *keep, int *go
 			if (n == 0)
 				break;
 			char crlf[2];
-			if (rt_body_append(r, &cap, c, (size_t)n) < 0 ||
-			    rt_read_exact(c, crlf, 2) < 0) {
+			if (rt_body_append(r, &cap, c, (size_t)n) < 0 || rt_read_exact(c, crlf, 2) < 0) {
 				rc = -1;
 				goto out;
 			}
@@ -469,23 +477,22 @@ out:
 /* Sends one request and reads its response, reconnecting once if a reused
  * connection turns out to be dead before any response byte arrived. Returns 0 with
  * *r filled (the caller finishes it), or -1 with the reason logged. */
-static int rt_request(struct rt_conn *c, const char *method, const char *path,
-		      const char *extra_headers, const char *body, size_t body_len,
-		      struct rt_resp *r)
+static int rt_request(struct rt_conn *c, const char *method, const char *path, const char *extra_headers,
+                      const char *body, size_t body_len, struct rt_resp *r)
 {
 	char *hdr;
 	int n;
 
 	n = snprintf(NULL, 0,
-		     "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lambdad-c-runtime/1\r\n"
-		     "%sContent-Length: %zu\r\n\r\n",
-		     method, path, c->host, extra_headers ? extra_headers : "", body_len);
+	             "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lambdad-c-runtime/1\r\n"
+	             "%sContent-Length: %zu\r\n\r\n",
+	             method, path, c->host, extra_headers ? extra_headers : "", body_len);
 	if (n < 0 || (hdr = malloc((size_t)n + 1)) == NULL)
 		return -1;
 	snprintf(hdr, (size_t)n + 1,
-		 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lambdad-c-runtime/1\r\n"
-		 "%sContent-Length: %zu\r\n\r\n",
-		 method, path, c->host, extra_headers ? extra_headers : "", body_len);
+	         "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lambdad-c-runtime/1\r\n"
+	         "%sContent-Length: %zu\r\n\r\n",
+	         method, path, c->host, extra_headers ? extra_headers : "", body_len);
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int reused = c->fd >= 0, keep = 1, got_any = 0;
@@ -522,13 +529,34 @@ static int rt_json_str(char **buf, size_t *len, size_t *cap, const char *s)
 		size_t el = 0;
 		unsigned char ch = (unsigned char)*s;
 		switch (ch) {
-		case '"': memcpy(esc, "\\\"", 2); el = 2; break;
-		case '\\': memcpy(esc, "\\\\", 2); el = 2; break;
-		case '\b': memcpy(esc, "\\b", 2); el = 2; break;
-		case '\f': memcpy(esc, "\\f", 2); el = 2; break;
-		case '\n': memcpy(esc, "\\n", 2); el = 2; break;
-		case '\r': memcpy(esc, "\\r", 2); el = 2; break;
-		case '\t': memcpy(esc, "\\t", 2); el = 2; break;
+		case '"':
+			memcpy(esc, "\\\"", 2);
+			el = 2;
+			break;
+		case '\\':
+			memcpy(esc, "\\\\", 2);
+			el = 2;
+			break;
+		case '\b':
+			memcpy(esc, "\\b", 2);
+			el = 2;
+			break;
+		case '\f':
+			memcpy(esc, "\\f", 2);
+			el = 2;
+			break;
+		case '\n':
+			memcpy(esc, "\\n", 2);
+			el = 2;
+			break;
+		case '\r':
+			memcpy(esc, "\\r", 2);
+			el = 2;
+			break;
+		case '\t':
+			memcpy(esc, "\\t", 2);
+			el = 2;
+			break;
 		default:
 			if (ch < 0x20 || ch == 0x7f) {
 				memcpy(esc, "\\u00", 4);
@@ -645,6 +673,8 @@ int64_t lambda_remaining_ms(const struct lambda_event *ev)
 
 int lambda_response_set(struct lambda_response *out, const void *data, size_t len)
 {
+	if (out->streaming || out->stream_broken)
+		return -1;
 	char *copy = malloc(len ? len : 1);
 
 	if (copy == NULL)
@@ -694,6 +724,212 @@ void lambda_runtime_init_error(const char *type, const char *msg)
 	if (rt_post_error(&c, RT_PREFIX "/init/error", type, msg) < 0)
 		rt_log("could not report init error %s: %s", type ? type : "", msg ? msg : "");
 	rt_conn_fini(&c);
+}
+
+/* ---- streaming ---- */
+
+/* Sends the n buffers of iov whole. Returns 0 or -1. */
+static int rt_sendv(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		struct msghdr m;
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = iov;
+		m.msg_iovlen = (size_t)n;
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Opens the streamed POST of out's invocation (once). Returns 0 or -1. */
+static int rt_stream_open(struct lambda_response *out)
+{
+	struct rt_conn *c = out->conn;
+	char *hdr;
+	int n;
+
+	if (out->stream_broken)
+		return -1;
+	if (out->streaming)
+		return 0;
+	if (c == NULL || out->path == NULL) {
+		rt_log("lambda_stream_*: called outside a handler");
+		return -1;
+	}
+	/* A stream cannot be sent twice, so a kept-alive connection that the server has
+	 * closed meanwhile is replaced before the first byte rather than after. */
+	if (c->fd >= 0) {
+		char b;
+		ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			rt_conn_close(c);
+	}
+	if (c->fd < 0 && rt_conn_open(c) < 0) {
+		rt_log("connect to %s: %s", c->host, strerror(errno));
+		out->stream_broken = 1;
+		return -1;
+	}
+	const char *fmt =
+	    "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lambdad-c-runtime/1\r\n"
+	    "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+	    "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n"
+	    "Content-Type: %s\r\n\r\n";
+	const char *ct = out->ctype ? out->ctype : "application/octet-stream";
+	n = snprintf(NULL, 0, fmt, out->path, c->host, ct);
+	if (n < 0 || (hdr = malloc((size_t)n + 1)) == NULL)
+		return -1;
+	snprintf(hdr, (size_t)n + 1, fmt, out->path, c->host, ct);
+	int rc = rt_send_all(c->fd, hdr, (size_t)n);
+	free(hdr);
+	if (rc < 0) {
+		rt_log("POST %s: %s", out->path, strerror(errno));
+		rt_conn_close(c);
+		out->stream_broken = 1;
+		return -1;
+	}
+	out->streaming = 1;
+	return 0;
+}
+
+int lambda_stream_write(struct lambda_response *out, const void *data, size_t len)
+{
+	char size[32];
+	struct iovec iov[3];
+
+	if (rt_stream_open(out) < 0)
+		return -1;
+	if (len == 0)
+		return 0;
+	iov[0].iov_base = size;
+	iov[0].iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n", len);
+	iov[1].iov_base = (void *)data;
+	iov[1].iov_len = len;
+	iov[2].iov_base = (void *)"\r\n";
+	iov[2].iov_len = 2;
+	if (rt_sendv(out->conn->fd, iov, 3) < 0) {
+		rt_log("POST %s: %s", out->path, strerror(errno));
+		rt_conn_close(out->conn);
+		out->stream_broken = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int lambda_stream_set_content_type(struct lambda_response *out, const char *type)
+{
+	if (out->streaming || out->stream_broken || type == NULL || strpbrk(type, "\r\n") != NULL)
+		return -1;
+	size_t n = strlen(type) + 1;
+	char *t = malloc(n);
+	if (t == NULL)
+		return -1;
+	memcpy(t, type, n);
+	free(out->ctype);
+	out->ctype = t;
+	return 0;
+}
+
+int lambda_stream_http_prelude(struct lambda_response *out, int status, const char *headers_json,
+                               const char *cookies_json)
+{
+	static const char zeros[8];
+	char head[64];
+
+	if (out->streaming || out->stream_broken ||
+	    lambda_stream_set_content_type(out, "application/vnd.awslambda.http-integration-response") < 0)
+		return -1;
+	snprintf(head, sizeof(head), "{\"statusCode\":%d,\"headers\":", status);
+	const char *h = headers_json && *headers_json ? headers_json : "{}";
+	const char *k = cookies_json && *cookies_json ? cookies_json : "[]";
+	size_t n = strlen(head) + strlen(h) + strlen(",\"cookies\":") + strlen(k) + 1 + sizeof(zeros);
+	char *p = malloc(n);
+	if (p == NULL)
+		return -1;
+	size_t off = (size_t)sprintf(p, "%s%s,\"cookies\":%s}", head, h, k);
+	memcpy(p + off, zeros, sizeof(zeros));
+	int rc = lambda_stream_write(out, p, off + sizeof(zeros));
+	free(p);
+	return rc;
+}
+
+/* Standard base64 of n bytes (owned, NUL-terminated) or NULL. */
+static char *rt_base64(const char *s, size_t n)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *o = malloc((n + 2) / 3 * 4 + 1), *w = o;
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned char)s[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned char)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)s[i + 2];
+		*w++ = t[v >> 18 & 63];
+		*w++ = t[v >> 12 & 63];
+		*w++ = i + 1 < n ? t[v >> 6 & 63] : '=';
+		*w++ = i + 2 < n ? t[v & 63] : '=';
+	}
+	*w = '\0';
+	return o;
+}
+
+/* Ends the open stream of out (with the error trailers when out is an error) and
+ * reads the Runtime API's answer. Returns 0 if it accepted the response. */
+static int rt_stream_close(struct lambda_response *out)
+{
+	struct rt_conn *c = out->conn;
+	char *tr = NULL, *b64 = NULL, *doc = NULL, *eh = NULL;
+	size_t dl = 0;
+	struct rt_resp r;
+	int keep = 1, got_any = 0, rc = -1;
+
+	if (out->is_error) {
+		const char *type = out->err_type && *out->err_type ? out->err_type : "HandlerError";
+		doc = rt_error_doc(type, out->err_msg ? out->err_msg : "", &dl);
+		eh = rt_error_header(type);
+		b64 = doc ? rt_base64(doc, dl) : NULL;
+		if (eh == NULL || b64 == NULL)
+			goto out;
+		size_t n = strlen(eh) + strlen(b64) + 64;
+		if ((tr = malloc(n)) == NULL)
+			goto out;
+		snprintf(tr, n, "0\r\n%sLambda-Runtime-Function-Error-Body: %s\r\n\r\n", eh, b64);
+	}
+	if (rt_send_all(c->fd, tr ? tr : "0\r\n\r\n", strlen(tr ? tr : "0\r\n\r\n")) < 0 ||
+	    rt_read_resp(c, &r, &keep, &got_any) < 0) {
+		rt_log("POST %s: %s", out->path, errno ? strerror(errno) : "bad response");
+		rt_conn_close(c);
+		goto out;
+	}
+	if (!keep)
+		rt_conn_close(c);
+	if (r.status >= 200 && r.status < 300)
+		rc = 0;
+	else
+		rt_log("POST %s: HTTP %d: %s", out->path, r.status, r.body);
+	rt_resp_fini(&r);
+out:
+	free(tr);
+	free(b64);
+	free(doc);
+	free(eh);
+	return rc;
 }
 
 /* Writes the request id into path after prefix, percent-encoding anything outside
@@ -771,6 +1007,11 @@ static int rt_invoke(struct rt_conn *c, struct rt_resp *next, lambda_handler_fn 
 	ev.ctx.client_context = cc;
 	ev.ctx.cognito_identity = ci;
 
+	char *rpath = rt_invocation_path(id, "/response");
+	if (rpath == NULL)
+		goto done;
+	out.conn = c;
+	out.path = rpath;
 	int hr = handler(&ev, &out, user);
 	fflush(stdout);
 	fflush(stderr);
@@ -778,9 +1019,20 @@ static int rt_invoke(struct rt_conn *c, struct rt_resp *next, lambda_handler_fn 
 	if (hr != 0 && !out.is_error) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "handler returned %d", hr);
-		if (lambda_response_error(&out, "HandlerError", msg) < 0)
+		if (lambda_response_error(&out, "HandlerError", msg) < 0) {
+			free(rpath);
 			goto done;
+		}
 	}
+	if (out.streaming) {
+		rc = rt_stream_close(&out);
+		free(rpath);
+		goto done;
+	}
+	free(rpath);
+	if (out.stream_broken && !out.is_error)
+		lambda_response_error(&out, "Runtime.StreamBroken",
+		                      "the streamed response could not be sent");
 	if (out.is_error) {
 		char *path = rt_invocation_path(id, "/error");
 		if (path != NULL)
@@ -805,12 +1057,13 @@ static int rt_invoke(struct rt_conn *c, struct rt_resp *next, lambda_handler_fn 
 			path = rt_invocation_path(id, "/error");
 			if (path != NULL)
 				rc = rt_post_error(c, path, "Runtime.ResponseRejected",
-						   "the Runtime API refused the response");
+				                   "the Runtime API refused the response");
 			free(path);
 		}
 	}
 done:
 	free(out.data);
+	free(out.ctype);
 	free(out.err_type);
 	free(out.err_msg);
 	free(id);

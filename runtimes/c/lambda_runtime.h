@@ -48,8 +48,7 @@ struct lambda_response;
  * lambda_response_set() stored (empty if nothing was stored). A non-zero return, or
  * a call to lambda_response_error(), reports an invocation error instead; without
  * lambda_response_error() its type is "HandlerError". */
-typedef int (*lambda_handler_fn)(const struct lambda_event *ev, struct lambda_response *out,
-				 void *user);
+typedef int (*lambda_handler_fn)(const struct lambda_event *ev, struct lambda_response *out, void *user);
 
 /* Runs the Runtime API loop against $AWS_LAMBDA_RUNTIME_API ("host:port", host being
  * an IPv4 or [IPv6] literal or "localhost"): fetches each invocation, calls handler
@@ -67,7 +66,41 @@ LAMBDA_RUNTIME_EXPORT int lambda_response_set(struct lambda_response *out, const
 
 /* Makes the invocation fail with errorType type and errorMessage msg (copied; NULL
  * means ""). Returns 0, or -1 if memory runs out. */
-LAMBDA_RUNTIME_EXPORT int lambda_response_error(struct lambda_response *out, const char *type, const char *msg);
+LAMBDA_RUNTIME_EXPORT int lambda_response_error(struct lambda_response *out, const char *type,
+                                                const char *msg);
+
+/* ---- Response streaming (a function URL with InvokeMode RESPONSE_STREAM) ----
+ *
+ * Instead of lambda_response_set(), a handler may stream its response: the first
+ * lambda_stream_write() (or lambda_stream_http_prelude()) opens the response towards
+ * the Runtime API with Lambda-Runtime-Function-Response-Mode: streaming and chunked
+ * encoding, and each write is sent at once as one chunk, so the caller receives it while
+ * the handler goes on. When the handler returns 0 the stream ends normally; when it
+ * returns non-zero or calls lambda_response_error() after streaming began, the stream
+ * ends with the error in the Lambda-Runtime-Function-Error-Type and -Error-Body
+ * (base64 JSON) trailers, and the caller keeps what was sent so far.
+ * lambda_response_set() is refused (-1) once streaming began. An ordinary Invoke of a
+ * streaming function gets the whole stream as its response (up to 6 MB). */
+
+/* Sends len bytes of data as the next piece of the streamed response (len 0 sends
+ * nothing but opens the stream). Returns 0, or -1 if the Runtime API connection
+ * failed (the response is then lost; later writes fail too). */
+LAMBDA_RUNTIME_EXPORT int lambda_stream_write(struct lambda_response *out, const void *data, size_t len);
+
+/* Sets the Content-Type of the streamed response (default application/octet-stream;
+ * a function URL passes it on). Only before the first write: returns 0, or -1 when the
+ * stream is already open or memory runs out. */
+LAMBDA_RUNTIME_EXPORT int lambda_stream_set_content_type(struct lambda_response *out, const char *type);
+
+/* Opens the stream as an HTTP response for a function URL, as Node.js's
+ * awslambda.HttpResponseStream.from() does: the content type
+ * application/vnd.awslambda.http-integration-response, then the prelude
+ * {"statusCode":status,"headers":headers_json,"cookies":cookies_json} and 8 NUL bytes;
+ * what is written next is the body. headers_json is the text of a JSON object of
+ * strings and cookies_json of a JSON array of Set-Cookie strings, each NULL for none.
+ * Must be the first write. Returns 0, or -1 as lambda_stream_write(). */
+LAMBDA_RUNTIME_EXPORT int lambda_stream_http_prelude(struct lambda_response *out, int status,
+                                                     const char *headers_json, const char *cookies_json);
 
 /* Reports a failure to initialise (POST /runtime/init/error) with errorType type and
  * errorMessage msg. Call it before lambda_runtime_run(), then exit non-zero, as

@@ -171,6 +171,84 @@ async function postError(urlPath, err, errorTypeHeader) {
 }
 
 /* ---------------------------------------------------------------------------------- */
+/* Response streaming                                                                  */
+
+// The marks AWS's runtime puts on a streamified handler (the same global symbols).
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const HTTP_INTEGRATION_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+/* awslambda.streamifyResponse(handler): the handler is called (event, responseStream,
+ * context) and what it writes to responseStream is streamed to the caller. */
+function streamifyResponse(handler, options) {
+	handler[HANDLER_STREAMING] = 'response';
+	if (options && Number.isInteger(options.highWaterMark))
+		handler[HANDLER_HIGHWATERMARK] = options.highWaterMark;
+	return handler;
+}
+
+/* awslambda.HttpResponseStream.from(stream, {statusCode, headers, cookies}): the
+ * stream's first bytes become that JSON prelude and 8 NUL bytes, which a function URL
+ * turns into the HTTP status and headers of its reply. */
+class HttpResponseStream {
+	static from(underlyingStream, prelude) {
+		underlyingStream.setContentType(HTTP_INTEGRATION_TYPE);
+		underlyingStream.write(JSON.stringify(prelude || {}));
+		underlyingStream.write(new Uint8Array(8));
+		return underlyingStream;
+	}
+}
+
+globalThis.awslambda = { streamifyResponse, HttpResponseStream };
+
+/*
+ * Opens the streamed POST of an invocation's response: chunked, each write sent at
+ * once, an error at the end as trailers. Returns {stream, responded}: stream is the
+ * http.ClientRequest (a writable stream, with setContentType), responded a promise of
+ * the Runtime API's answer once the stream has ended.
+ */
+function openResponseStream(urlPath) {
+	const stream = http.request({
+		host: api.host, port: api.port, method: 'POST', path: API_PREFIX + urlPath, agent,
+		headers: {
+			'Lambda-Runtime-Function-Response-Mode': 'streaming',
+			'Transfer-Encoding': 'chunked',
+			'Trailer': 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+			'Content-Type': 'application/octet-stream',
+		},
+	});
+	stream.setNoDelay(true);
+	stream.setContentType = (type) => {
+		if (stream.headersSent)
+			throw new Error('setContentType must be called before the first write');
+		stream.setHeader('Content-Type', type);
+	};
+	const responded = new Promise((resolve, reject) => {
+		stream.on('error', reject);
+		stream.on('response', (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('error', reject);
+			res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+		});
+	});
+	return { stream, responded };
+}
+
+/* Ends a response stream with the error as trailers (the body sent so far stands). */
+function failResponseStream(stream, err) {
+	if (stream.writableEnded)
+		return false;
+	const resp = toRuntimeResponse(err);
+	stream.addTrailers({
+		'Lambda-Runtime-Function-Error-Type': resp.errorType,
+		'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(resp)).toString('base64'),
+	});
+	stream.end();
+	return true;
+}
+
+/* ---------------------------------------------------------------------------------- */
 /* Loading the handler                                                                 */
 
 function hasPackageJsonTypeModule(file) {
@@ -308,7 +386,7 @@ function invoke(handler, next) {
 			process.exit(1);
 		}).then(resolveDone);
 
-		const fail = (err) => {
+		let fail = (err) => {
 			if (posted)
 				return;
 			posted = true;
@@ -316,7 +394,7 @@ function invoke(handler, next) {
 			console.error('Invoke Error', toFormatted(err));
 			finish(postError(`${base}/error`, err, 'Unhandled'));
 		};
-		const complete = (result) => {
+		let complete = (result) => {
 			if (posted)
 				return;
 			let body;
@@ -341,6 +419,38 @@ function invoke(handler, next) {
 			settled = true;
 			fn(...args);
 		};
+
+		const streaming = handler[HANDLER_STREAMING] === 'response';
+		let rs; // the response stream of a streamified handler
+		if (streaming) {
+			rs = openResponseStream(`${base}/response`);
+			// Its own failure (the Runtime API went away) is seen where it is awaited.
+			rs.responded.catch(() => {});
+			// A streamified handler answers through its stream: its end is the response,
+			// an error ends it with trailers.
+			complete = () => {
+				if (posted)
+					return;
+				posted = true;
+				beforeExitListener = null;
+				if (!rs.stream.writableEnded)
+					rs.stream.end();
+				finish(rs.responded.then((r) => {
+					if (r.status >= 300)
+						process.stderr.write(`lambdad runtime: streamed response returned ${r.status}: ${r.body}\n`);
+				}));
+			};
+			fail = (err) => {
+				if (posted)
+					return;
+				posted = true;
+				beforeExitListener = null;
+				console.error('Invoke Error', toFormatted(err));
+				if (!failResponseStream(rs.stream, err))
+					process.stderr.write('lambdad runtime: the handler failed after its response stream ended\n');
+				finish(rs.responded.then(() => {}));
+			};
+		}
 
 		const context = {
 			callbackWaitsForEmptyEventLoop: true,
@@ -372,7 +482,10 @@ function invoke(handler, next) {
 			if (!posted) {
 				posted = true;
 				try {
-					await postError(`${base}/error`, err, 'Unhandled');
+					if (streaming)
+						failResponseStream(rs.stream, err) && await rs.responded;
+					else
+						await postError(`${base}/error`, err, 'Unhandled');
 				} catch { /* the process ends either way */ }
 			}
 			process.exit(code);
@@ -384,10 +497,19 @@ function invoke(handler, next) {
 			context.clientContext = parseJsonHeader(h['lambda-runtime-client-context'], 'ClientContext');
 			context.identity = parseJsonHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
 			const event = JSON.parse(next.body);
-			const result = handler(event, context, callback);
-			if (result !== null && (typeof result === 'object' || typeof result === 'function') &&
-			    typeof result.then === 'function')
-				result.then(context.succeed, context.fail);
+			if (streaming) {
+				const result = handler(event, rs.stream, context);
+				if (result !== null && (typeof result === 'object' || typeof result === 'function') &&
+				    typeof result.then === 'function')
+					result.then(context.succeed, context.fail);
+				else
+					rs.stream.on('finish', () => context.succeed());
+			} else {
+				const result = handler(event, context, callback);
+				if (result !== null && (typeof result === 'object' || typeof result === 'function') &&
+				    typeof result.then === 'function')
+					result.then(context.succeed, context.fail);
+			}
 		} catch (e) {
 			context.fail(e);
 		}

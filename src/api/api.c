@@ -12,6 +12,9 @@
 #include <sys/socket.h>
 
 #include "api/api_int.h"
+#include "http/status.h"
+#include "async/async.h"
+#include "apigw/apigw.h"
 #include "base/codec.h"
 
 #define API_MAX_BODY (80 * 1024 * 1024)
@@ -25,25 +28,6 @@ static const struct {
 #undef X
 };
 
-static const char *reason_of(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 412: return "Precondition Failed";
-	case 413: return "Request Entity Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	default: return status >= 500 ? "Internal Server Error" : "Error";
-	}
-}
-
 static void add_request_id(struct evhttp_request *req)
 {
 	char id[37];
@@ -51,7 +35,10 @@ static void add_request_id(struct evhttp_request *req)
 	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", id);
 }
 
-static void free_ref_cb(const void *data, size_t len, void *arg) { free((void *)data); }
+static void free_ref_cb(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
 
 void api_reply_json(struct evhttp_request *req, int status, json_t *o)
 {
@@ -65,7 +52,7 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *o)
 		evbuffer_add_reference(b, txt, strlen(txt), free_ref_cb, NULL);
 		evhttp_add_header(h, "Content-Type", "application/json");
 	}
-	evhttp_send_reply(req, status, reason_of(status), b);
+	evhttp_send_reply(req, status, http_reason(status), b);
 	if (b)
 		evbuffer_free(b);
 }
@@ -78,7 +65,8 @@ void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	utf8_sanitize(msg); /* names from URLs may hold any byte; truncation may cut a character */
-	json_t *o = json_pack("{s:s, s:s}", "Type", api_errors[e].status >= 500 ? "Service" : "User", "message", msg);
+	json_t *o =
+	    json_pack("{s:s, s:s}", "Type", api_errors[e].status >= 500 ? "Service" : "User", "message", msg);
 	if (extra)
 		json_object_update(o, extra);
 	json_decref(extra);
@@ -111,14 +99,14 @@ json_t *api_body_json(struct evhttp_request *req)
 	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, &je) : json_object();
 	if (!o) {
 		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
-				"Could not parse request body into json: %s (line %d, column %d)", je.text, je.line,
-				je.column);
+		                "Could not parse request body into json: %s (line %d, column %d)", je.text,
+		                je.line, je.column);
 		return NULL;
 	}
 	if (!json_is_object(o)) {
 		json_decref(o);
 		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
-				"Could not parse request body into json: the body must be a JSON object");
+		                "Could not parse request body into json: the body must be a JSON object");
 		return NULL;
 	}
 	return o;
@@ -127,8 +115,8 @@ json_t *api_body_json(struct evhttp_request *req)
 void api_not_found(struct api *a, struct evhttp_request *req, const char *name, const char *qual)
 {
 	autofree char *arn = fn_arn(name, a->region, a->account);
-	api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn, qual[0] ? ":" : "",
-			qual);
+	api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn,
+	                qual[0] ? ":" : "", qual);
 }
 
 struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1])
@@ -141,8 +129,9 @@ struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, 
 	}
 	const char *q = evhttp_find_header(&r->query, "Qualifier");
 	if (q && qual[0] && strcmp(q, qual) != 0) {
-		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
-				"The derived qualifier from the function name does not match the specified qualifier.");
+		api_reply_error(
+		    r->req, API_ERR_INVALID_PARAMETER, NULL,
+		    "The derived qualifier from the function name does not match the specified qualifier.");
 		return NULL;
 	}
 	if (q && !qual[0])
@@ -184,29 +173,86 @@ static void route(struct api *a, struct api_req *r)
 			if (strcmp(op, "invocations") == 0 && m == EVHTTP_REQ_POST)
 				return api_invoke(a, r);
 		}
+	} else if ((strcmp(v, "2017-10-31") == 0 || strcmp(v, "2019-09-30") == 0) &&
+	           strcmp(coll, "functions") == 0 && n == 4) {
+		const char *op = r->segs[3];
+		if (strcmp(op, "concurrency") == 0) {
+			if (m == EVHTTP_REQ_PUT && v[3] == '7')
+				return api_put_concurrency(a, r);
+			if (m == EVHTTP_REQ_DELETE && v[3] == '7')
+				return api_delete_concurrency(a, r);
+			if (m == EVHTTP_REQ_GET && v[3] == '9')
+				return api_get_concurrency(a, r);
+		} else if (strcmp(op, "provisioned-concurrency") == 0 && v[3] == '9') {
+			return api_provisioned_concurrency(a, r);
+		}
+	} else if (strcmp(v, "2019-09-25") == 0 && strcmp(coll, "functions") == 0 && n >= 4 &&
+	           strcmp(r->segs[3], "event-invoke-config") == 0) {
+		if (n == 4)
+			return api_event_invoke_config(a, r);
+		if (n == 5 && strcmp(r->segs[4], "list") == 0 && m == EVHTTP_REQ_GET)
+			return api_list_event_invoke_configs(a, r);
+	} else if (strcmp(v, "2021-10-31") == 0 && strcmp(coll, "functions") == 0 && n == 4) {
+		if (strcmp(r->segs[3], "url") == 0)
+			return api_function_url(a, r);
+		if (strcmp(r->segs[3], "urls") == 0 && m == EVHTTP_REQ_GET)
+			return api_list_function_urls(a, r);
+	} else if (strcmp(v, "v2") == 0 && strcmp(coll, "apis") == 0) {
+		return api_apigw(a, r);
+	} else if (strcmp(v, "metrics") == 0 && n == 1 && m == EVHTTP_REQ_GET) {
+		return api_metrics(a, r);
 	} else if (strcmp(v, "2014-11-13") == 0 && strcmp(coll, "functions") == 0 && n == 4 &&
-		   strcmp(r->segs[3], "invoke-async") == 0) {
-		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
-				       "InvokeAsync (asynchronous invocation) is not supported by lambdad yet; "
-				       "invoke with InvocationType RequestResponse");
+	           strcmp(r->segs[3], "invoke-async") == 0 && m == EVHTTP_REQ_POST) {
+		return api_invoke_async(a, r);
 	} else if (strcmp(v, "2016-08-19") == 0 && strcmp(coll, "account-settings") == 0 && n == 2 &&
-		   m == EVHTTP_REQ_GET) {
+	           m == EVHTTP_REQ_GET) {
 		return api_account_settings(a, r);
-	} else if (strcmp(v, "lambdad") == 0 && strcmp(coll, "v1") == 0 && m == EVHTTP_REQ_GET) {
-		if (n == 5 && strcmp(r->segs[2], "functions") == 0 && strcmp(r->segs[4], "logs") == 0)
-			return api_ext_logs(a, r);
-		if (n == 4 && strcmp(r->segs[2], "code") == 0)
+	} else if (strcmp(v, "lambdad") == 0 && strcmp(coll, "v1") == 0) {
+		if (n == 5 && strcmp(r->segs[2], "functions") == 0) {
+			const char *op = r->segs[4];
+			if (strcmp(op, "logs") == 0 && m == EVHTTP_REQ_GET)
+				return api_ext_logs(a, r);
+			if (strcmp(op, "prewarm") == 0 && m == EVHTTP_REQ_POST)
+				return api_ext_prewarm(a, r);
+			if (strcmp(op, "keep-alive") == 0)
+				return api_ext_keep_alive(a, r);
+		}
+		if (n == 6 && strcmp(r->segs[2], "functions") == 0 && strcmp(r->segs[4], "events") == 0)
+			return api_ext_events(a, r);
+		if (n == 4 && strcmp(r->segs[2], "code") == 0 && m == EVHTTP_REQ_GET)
 			return api_ext_code(a, r);
 	}
 	api_reply_error(r->req, API_ERR_UNKNOWN_OPERATION, NULL, "No operation at %s %s",
-			m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_POST ? "POST" : m == EVHTTP_REQ_PUT ? "PUT"
-			: m == EVHTTP_REQ_DELETE ? "DELETE" : "?",
-			evhttp_request_get_uri(r->req));
+	                m == EVHTTP_REQ_GET      ? "GET"
+	                : m == EVHTTP_REQ_POST   ? "POST"
+	                : m == EVHTTP_REQ_PUT    ? "PUT"
+	                : m == EVHTTP_REQ_DELETE ? "DELETE"
+	                                         : "?",
+	                evhttp_request_get_uri(r->req));
+}
+
+/* A request that arrives while the server drains (on a connection accepted before):
+ * 503 with the AWS error shape, and the connection closes, so the client's retry
+ * opens a new one, which is refused. */
+static void reply_draining(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Connection", "close");
+	evhttp_add_header(h, "X-Amzn-ErrorType", "ServiceException");
+	api_reply_json(req, 503,
+	               json_pack("{s:s, s:s}", "Type", "Service", "message", "lambdad is shutting down"));
 }
 
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct api *a = arg;
+	if (a->draining) {
+		reply_draining(req);
+		return;
+	}
+	/* Function URLs and HTTP APIs are told apart by their Host or path prefix. */
+	if (api_furl_front(a, req) || api_apigw_front(a, req))
+		return;
 	struct api_req r = {.req = req, .cmd = evhttp_request_get_command(req)};
 	TAILQ_INIT(&r.query);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -264,10 +310,28 @@ static int load_cb(const char *name, const char *text, void *arg)
 	return 0;
 }
 
-static int keep_code_cb(const char *hex, void *arg) { return registry_code_in_use(arg, hex); }
+static int keep_code_cb(const char *hex, void *arg)
+{
+	return registry_code_in_use(arg, hex);
+}
+
+/* A stored scaling row: into the registry, and to the scheduler, which starts the
+ * function's provisioned environments. A row without its function is ignored. */
+static int load_scaling_cb(const char *name, const struct fn_scaling *sc, void *arg)
+{
+	struct api *a = arg;
+	struct fn_config *c = registry_get(a->reg, name);
+	if (!c) {
+		log_warn("store: scaling settings of unknown function %s (ignored)", name);
+		return 0;
+	}
+	registry_set_scaling(a->reg, name, sc);
+	sched_set_scaling(a->sched, name, c, sc);
+	return 0;
+}
 
 int api_new(struct event_base *base, struct store *st, struct sched *sc, const struct api_config *cfg,
-	    struct api **out, struct err *errp)
+            struct api **out, struct err *errp)
 {
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->base = base;
@@ -283,9 +347,30 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
+	if ((r = store_load_scaling(st, load_scaling_cb, a, errp)) < 0) {
+		api_free(a);
+		return r;
+	}
+	if ((r = furl_load(a, errp)) < 0) {
+		api_free(a);
+		return r;
+	}
 	/* Blobs no function refers to are leftovers of a crash mid-deploy. */
 	store_gc_code(st, keep_code_cb, a->reg);
 	log_info("registry: %zu functions loaded", registry_count(a->reg));
+	struct async_config qcfg = {
+	    .data_dir = store_data_dir(st),
+	    .region = a->region,
+	    .account = a->account,
+	    .retry_delays_ms = {cfg->async_retry_delays_ms[0], cfg->async_retry_delays_ms[1]}};
+	if ((r = async_new(base, sc, a->reg, &qcfg, &a->async, errp)) < 0) {
+		api_free(a);
+		return r;
+	}
+	if ((r = apigw_open(store_data_dir(st), &a->apigw, errp)) < 0) {
+		api_free(a);
+		return r;
+	}
 	*out = a;
 	return 0;
 }
@@ -296,6 +381,9 @@ void api_free(struct api *a)
 		return;
 	if (a->http)
 		evhttp_free(a->http);
+	async_free(a->async);
+	furl_free(a);
+	apigw_free(a->apigw);
 	registry_free(a->reg);
 	free(a->region);
 	free(a->account);
@@ -310,8 +398,9 @@ int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 		return err_make(errp, ENOMEM, "evhttp_new");
 	evhttp_set_max_body_size(a->http, API_MAX_BODY);
 	evhttp_set_max_headers_size(a->http, 64 * 1024);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH |
+	                                        EVHTTP_REQ_OPTIONS);
 	evhttp_set_timeout(a->http, 3600);
 	evhttp_set_gencb(a->http, request_cb, a);
 	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, host, port);
@@ -319,5 +408,19 @@ int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 		return err_make(errp, EADDRINUSE, "cannot listen on %s:%u: %s", host, port, strerror(errno));
 	int one = 1;
 	setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	a->listener = bs;
+	a->port = port;
 	return 0;
+}
+
+void api_stop_accepting(struct api *a)
+{
+	a->draining = true;
+	/* Queued async events stay in the queue for the next start; nothing new is started. */
+	async_stop(a->async);
+	if (a->listener) {
+		/* Frees the evconnlistener, which closes the socket: connects are refused. */
+		evhttp_del_accept_socket(a->http, a->listener);
+		a->listener = NULL;
+	}
 }

@@ -15,15 +15,21 @@ struct api_config {
 	const char *account;
 	const char *logs_dir;
 	uint32_t account_concurrency;
+	int64_t async_retry_delays_ms[2]; /* 0: Lambda's */
 };
 
 struct api;
 
 /* Loads the registry from the store and prepares the handlers. */
 int api_new(struct event_base *base, struct store *st, struct sched *sc, const struct api_config *cfg,
-	    struct api **out, struct err *errp);
+            struct api **out, struct err *errp);
 void api_free(struct api *a);
 /* Serves the API on host:port. Returns 0 or a negative errno. */
 int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp);
+/* Shutdown: closes the listening socket, so new connections are refused, and answers
+ * every later request on a connection already open with 503 ServiceException
+ * ("lambdad is shutting down") and closes it. Replies to requests already accepted
+ * (invocations in flight) still go out. Idempotent. */
+void api_stop_accepting(struct api *a);
 
 #endif

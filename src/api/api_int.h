@@ -21,26 +21,32 @@ struct api {
 	struct store *store;
 	struct sched *sched;
 	struct registry *reg;
+	struct async *async; /* InvocationType Event */
+	struct apigw *apigw; /* HTTP APIs (apigw.c) */
 	struct evhttp *http;
+	struct evhttp_bound_socket *listener; /* NULL once api_stop_accepting ran */
+	bool draining;                        /* shutting down: new requests get 503 ServiceException */
 	char *region;
 	char *account;
 	char *logs_dir;
 	uint32_t account_concurrency;
+	uint16_t port;            /* the port api_listen serves (FunctionUrl) */
+	struct furl_table *furls; /* function URL configs (furl.c) */
 };
 
 /* The parts of a request a handler reads. */
 struct api_req {
 	struct evhttp_request *req;
 	enum evhttp_cmd_type cmd;
-	char *segs[8];		/* decoded path segments (owned) */
+	char *segs[8]; /* decoded path segments (owned) */
 	int nsegs;
-	struct evkeyvalq query;	/* decoded query parameters */
+	struct evkeyvalq query; /* decoded query parameters */
 };
 
 /* Replies with the AWS error shape: status, X-Amzn-ErrorType and {"Type","message"}.
  * extra (stolen, may be NULL) adds fields to the body. */
 void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Replies with status and JSON o (stolen; NULL sends no body). */
 void api_reply_json(struct evhttp_request *req, int status, json_t *o);
 /* Maps a registry/store error to the API error and replies. */
@@ -61,8 +67,50 @@ void api_delete_function(struct api *a, struct api_req *r);
 void api_update_configuration(struct api *a, struct api_req *r);
 void api_update_code(struct api *a, struct api_req *r);
 void api_invoke(struct api *a, struct api_req *r);
+void api_invoke_async(struct api *a, struct api_req *r);
 void api_account_settings(struct api *a, struct api_req *r);
 void api_ext_logs(struct api *a, struct api_req *r);
 void api_ext_code(struct api *a, struct api_req *r);
+/* Concurrency (concurrency.c): Put/Get/DeleteFunctionConcurrency, and
+ * Put/Get/Delete/ListProvisionedConcurrencyConfig(s) by method and query. */
+void api_put_concurrency(struct api *a, struct api_req *r);
+void api_get_concurrency(struct api *a, struct api_req *r);
+void api_delete_concurrency(struct api *a, struct api_req *r);
+void api_provisioned_concurrency(struct api *a, struct api_req *r);
+/* lambdad's own: POST .../prewarm, GET/PUT/DELETE .../keep-alive (concurrency.c). */
+void api_ext_prewarm(struct api *a, struct api_req *r);
+void api_ext_keep_alive(struct api *a, struct api_req *r);
+/* Event invoke config (eventcfg.c): Put (PUT), Update (POST), Get, Delete by method
+ * on .../event-invoke-config, and List on .../event-invoke-config/list; lambdad's
+ * GET .../events/failed, POST .../events/replay, GET .../events/stats. */
+void api_event_invoke_config(struct api *a, struct api_req *r);
+void api_list_event_invoke_configs(struct api *a, struct api_req *r);
+void api_ext_events(struct api *a, struct api_req *r);
+/* Function URLs (furl.c): the control plane on /2021-10-31/functions/{Name}/url
+ * (POST create, GET, PUT update, DELETE) and .../urls (GET list); the data plane takes
+ * requests whose Host is <url-id>.lambda-url.<region>.localhost[:port] or whose path
+ * starts with /lambda-url/<function-name>/, and returns whether it took req. */
+void api_function_url(struct api *a, struct api_req *r);
+void api_list_function_urls(struct api *a, struct api_req *r);
+bool api_furl_front(struct api *a, struct evhttp_request *req);
+/* Loads the stored function URL configs into a->furls (at startup, after the
+ * functions); returns 0 or a negative errno. furl_free releases them (NULL-safe).
+ * furl_function_deleted drops the URL of a deleted function (store and memory). */
+int furl_load(struct api *a, struct err *errp);
+void furl_free(struct api *a);
+void furl_function_deleted(struct api *a, const char *name);
+/* InvokeMode RESPONSE_STREAM (stream.c): invokes cfg with event (drained) and relays
+ * what the function streams to req as it comes (status, headers and cookies from its
+ * prelude, then the body chunk by chunk); extra (may be NULL) are headers to add, the
+ * CORS ones. Replies itself in every case, errors included. */
+void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_config *cfg,
+                          struct evbuffer *event, const struct evkeyvalq *extra);
+/* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
+ * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
+ * returns whether it took req. */
+void api_apigw(struct api *a, struct api_req *r);
+bool api_apigw_front(struct api *a, struct evhttp_request *req);
+/* GET /metrics, Prometheus text format (metrics.c). */
+void api_metrics(struct api *a, struct api_req *r);
 
 #endif

@@ -25,7 +25,8 @@ void api_ext_logs(struct api *a, struct api_req *r)
 	char *end = NULL;
 	long long offset = off ? strtoll(off, &end, 10) : 0;
 	if (off && (!*off || *end || offset < 0))
-		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL, "offset must be a byte count");
+		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		                       "offset must be a byte count");
 	sched_flush_logs(a->sched, name);
 	autofree char *path = fnlog_path(a->logs_dir, name);
 	struct evbuffer *b = evbuffer_new();
@@ -72,7 +73,8 @@ void api_ext_code(struct api *a, struct api_req *r)
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return api_reply_error(r->req, API_ERR_SERVICE, NULL, "code package unreadable: %s", strerror(errno));
+		return api_reply_error(r->req, API_ERR_SERVICE, NULL, "code package unreadable: %s",
+		                       strerror(errno));
 	}
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add_file(b, fd, 0, st.st_size);

@@ -9,13 +9,17 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "async/async.h"
 #include "base/clock.h"
 #include "base/codec.h"
 #include "runtimes/hostrt.h"
 
 #define MAX_ZIP_BYTES 52428800u /* 50 MB: Lambda's direct upload limit */
 
-static json_t *config_json(struct api *a, const struct fn_config *c) { return fn_config_to_api(c, a->region, a->account); }
+static json_t *config_json(struct api *a, const struct fn_config *c)
+{
+	return fn_config_to_api(c, a->region, a->account);
+}
 
 /* Drops a code blob that no function uses any more. */
 static void drop_unused_code(struct api *a, const char *hex)
@@ -29,23 +33,28 @@ static void drop_unused_code(struct api *a, const char *hex)
 static int take_code(struct api *a, struct evhttp_request *req, json_t *code, struct fn_config *c)
 {
 	if (!json_is_object(code))
-		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "Code must be an object with ZipFile"), -1;
+		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+		                       "Code must be an object with ZipFile"),
+		       -1;
 	json_t *zf = json_object_get(code, "ZipFile");
 	if (!zf || !json_is_string(zf)) {
 		if (json_object_get(code, "S3Bucket") || json_object_get(code, "ImageUri"))
-			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
-					"Code from S3Bucket/S3Key or ImageUri is not supported by lambdad; send ZipFile");
+			api_reply_error(
+			    req, API_ERR_INVALID_PARAMETER, NULL,
+			    "Code from S3Bucket/S3Key or ImageUri is not supported by lambdad; send ZipFile");
 		else
-			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "Code.ZipFile is required (a base64 zip)");
+			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+			                "Code.ZipFile is required (a base64 zip)");
 		return -1;
 	}
 	size_t zlen;
 	autofree unsigned char *zip = b64_decode(json_string_value(zf), json_string_length(zf), &zlen);
 	if (!zip)
-		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "ZipFile is not valid base64"), -1;
+		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "ZipFile is not valid base64"),
+		       -1;
 	if (zlen > MAX_ZIP_BYTES)
 		return api_reply_error(req, API_ERR_REQUEST_ENTITY_TOO_LARGE, NULL,
-				       "Zipped size must be smaller than %u bytes", MAX_ZIP_BYTES),
+		                       "Zipped size must be smaller than %u bytes", MAX_ZIP_BYTES),
 		       -1;
 	unsigned char digest[32];
 	sha256(zip, zlen, digest);
@@ -63,10 +72,11 @@ static int take_code(struct api *a, struct evhttp_request *req, json_t *code, st
 	}
 	if (fn_runtime_needs_bootstrap(c->runtime) && !info.has_bootstrap) {
 		drop_unused_code(a, hex);
-		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
-				"The deployment package has no executable file named 'bootstrap' at its root; runtime "
-				"%s starts /var/task/bootstrap",
-				c->runtime);
+		api_reply_error(
+		    req, API_ERR_INVALID_PARAMETER, NULL,
+		    "The deployment package has no executable file named 'bootstrap' at its root; runtime "
+		    "%s starts /var/task/bootstrap",
+		    c->runtime);
 		return -1;
 	}
 	memcpy(c->code_hex, hex, sizeof(hex));
@@ -99,7 +109,8 @@ void api_create_function(struct api *a, struct api_req *r)
 		goto out;
 	}
 	if (registry_get(a->reg, c->name)) {
-		api_reply_error(r->req, API_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s", c->name);
+		api_reply_error(r->req, API_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
+		                c->name);
 		goto out;
 	}
 	if (take_code(a, r->req, json_object_get(body, "Code"), c) < 0)
@@ -110,7 +121,7 @@ void api_create_function(struct api *a, struct api_req *r)
 	}
 	registry_put(a->reg, fn_config_ref(c));
 	log_info("api: created function %s (code %.12s, %llu bytes)", c->name, c->code_hex,
-		 (unsigned long long)c->code_size);
+	         (unsigned long long)c->code_size);
 	api_reply_json(r->req, 201, config_json(a, c));
 out:
 	fn_config_unref(c);
@@ -127,10 +138,18 @@ void api_get_function(struct api *a, struct api_req *r, bool config_only)
 		return api_reply_json(r->req, 200, config_json(a, c));
 	const char *host = evhttp_request_get_host(r->req);
 	const char *hosthdr = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Host");
-	autofree char *loc = xasprintf("http://%s/lambdad/v1/code/%s.zip", hosthdr ? hosthdr : host ? host : "127.0.0.1",
-				       c->code_hex);
-	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:{}}", "Configuration", config_json(a, c), "Code", "RepositoryType",
-			      "S3", "Location", loc, "Tags");
+	autofree char *loc = xasprintf("http://%s/lambdad/v1/code/%s.zip",
+	                               hosthdr ? hosthdr
+	                               : host  ? host
+	                                       : "127.0.0.1",
+	                               c->code_hex);
+	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:{}}", "Configuration", config_json(a, c), "Code",
+	                      "RepositoryType", "S3", "Location", loc, "Tags");
+	/* As on AWS, Concurrency appears only when the function has a reservation. */
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	if (sc.reserved >= 0)
+		json_object_set_new(o, "Concurrency",
+		                    json_pack("{s:i}", "ReservedConcurrentExecutions", (int)sc.reserved));
 	api_reply_json(r->req, 200, o);
 }
 
@@ -143,10 +162,11 @@ void api_list_functions(struct api *a, struct api_req *r)
 		char *end;
 		maxn = strtol(max, &end, 10);
 		if (!*max || *end || maxn < 1 || maxn > 10000)
-			return api_reply_error(r->req, API_ERR_VALIDATION, NULL,
-					       "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-					       "constraint: Member must have value between 1 and 10000",
-					       max);
+			return api_reply_error(
+			    r->req, API_ERR_VALIDATION, NULL,
+			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
+			    "constraint: Member must have value between 1 and 10000",
+			    max);
 	}
 	json_t *list = json_array();
 	size_t i = registry_after(a->reg, marker);
@@ -168,31 +188,37 @@ void api_delete_function(struct api *a, struct api_req *r)
 	const char *q = evhttp_find_header(&r->query, "Qualifier");
 	if (q && strcmp(q, "$LATEST") == 0)
 		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
-				       "$LATEST version cannot be deleted without deleting the function.");
+		                       "$LATEST version cannot be deleted without deleting the function.");
 	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
 	if (!c)
 		return;
 	struct err e = {0};
+	/* Takes the function's scaling settings (reserved, provisioned, keep-alive) with it. */
 	if (store_delete_function(a->store, name, &e) < 0)
 		return api_reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	registry_del(a->reg, name);
+	furl_function_deleted(a, name);
+	if (!fn_scaling_is_default(&sc))
+		sched_set_scaling(a->sched, name, NULL, &FN_SCALING_DEFAULT);
 	sched_function_changed(a->sched, name, NULL);
+	async_function_deleted(a->async, name);
 	drop_unused_code(a, hex);
 	log_info("api: deleted function %s", name);
 	api_reply_json(r->req, 204, NULL);
 }
 
 /* Shared tail of the two updates: RevisionId precondition, new revision, commit, publish. */
-static void finish_update(struct api *a, struct api_req *r, json_t *body, struct fn_config *old, struct fn_config *c,
-			  bool dry_run)
+static void finish_update(struct api *a, struct api_req *r, json_t *body, struct fn_config *old,
+                          struct fn_config *c, bool dry_run)
 {
 	json_t *rev = json_object_get(body, "RevisionId");
 	if (rev && json_is_string(rev) && strcmp(json_string_value(rev), old->revision_id) != 0) {
 		api_reply_error(r->req, API_ERR_PRECONDITION_FAILED, NULL,
-				"The Revision Id provided does not match the latest Revision Id. Call the "
-				"GetFunction/GetAlias API to retrieve the latest Revision Id");
+		                "The Revision Id provided does not match the latest Revision Id. Call the "
+		                "GetFunction/GetAlias API to retrieve the latest Revision Id");
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -211,6 +237,10 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 	}
 	registry_put(a->reg, fn_config_ref(c)); /* drops the registry's reference to old */
 	sched_function_changed(a->sched, c->name, c);
+	/* Provisioned environments follow the new revision. */
+	struct fn_scaling sc = registry_get_scaling(a->reg, c->name);
+	if (sc.provisioned > 0)
+		sched_set_scaling(a->sched, c->name, c, &sc);
 	drop_unused_code(a, oldhex);
 	api_reply_json(r->req, 200, config_json(a, c));
 }
@@ -266,11 +296,15 @@ out:
 
 void api_account_settings(struct api *a, struct api_req *r)
 {
+	/* Below 0 only when the server restarted with a smaller --account-concurrency. */
+	long long unreserved = (long long)a->account_concurrency - (long long)registry_reserved_sum(a->reg);
+	if (unreserved < 0)
+		unreserved = 0;
 	json_t *o = json_pack("{s:{s:I, s:I, s:I, s:i, s:i}, s:{s:I, s:I}}", "AccountLimit", "TotalCodeSize",
-			      (json_int_t)80530636800LL, "CodeSizeUnzipped", (json_int_t)CODEZIP_MAX_UNZIPPED,
-			      "CodeSizeZipped", (json_int_t)MAX_ZIP_BYTES, "ConcurrentExecutions",
-			      (int)a->account_concurrency, "UnreservedConcurrentExecutions", (int)a->account_concurrency,
-			      "AccountUsage", "TotalCodeSize", (json_int_t)registry_total_code_size(a->reg),
-			      "FunctionCount", (json_int_t)registry_count(a->reg));
+	                      (json_int_t)80530636800LL, "CodeSizeUnzipped", (json_int_t)CODEZIP_MAX_UNZIPPED,
+	                      "CodeSizeZipped", (json_int_t)MAX_ZIP_BYTES, "ConcurrentExecutions",
+	                      (int)a->account_concurrency, "UnreservedConcurrentExecutions", (int)unreserved,
+	                      "AccountUsage", "TotalCodeSize", (json_int_t)registry_total_code_size(a->reg),
+	                      "FunctionCount", (json_int_t)registry_count(a->reg));
 	api_reply_json(r->req, 200, o);
 }

@@ -1,4 +1,4 @@
-/* Invoke: RequestResponse and DryRun (Event waits for the asynchronous queue). */
+/* Invoke: RequestResponse, Event (the asynchronous queue) and DryRun. */
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "async/async.h"
 #include "base/codec.h"
 
 #define SYNC_PAYLOAD_MAX 6291456u /* 6 MB */
@@ -15,6 +16,8 @@
 static void invoke_done_cb(const struct sched_result *res, void *arg)
 {
 	struct evhttp_request *req = arg;
+	if (res->system_error) /* lambdad failed (it is stopping), not the function: SDKs retry a 500 */
+		return api_reply_error(req, API_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "X-Amz-Executed-Version", "$LATEST");
@@ -28,6 +31,40 @@ static void invoke_done_cb(const struct sched_result *res, void *arg)
 	evhttp_send_reply(req, 200, "OK", res->body);
 }
 
+/* An empty payload is {}; anything else must be JSON, or the request is answered 400
+ * and false returned. */
+static bool payload_json(struct evhttp_request *req, struct evbuffer *payload)
+{
+	size_t plen = evbuffer_get_length(payload);
+	if (plen == 0)
+		return evbuffer_add(payload, "{}", 2), true;
+	json_error_t je;
+	json_t *o = json_loadb((const char *)evbuffer_pullup(payload, -1), plen, JSON_DECODE_ANY, &je);
+	if (!o) {
+		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+		                "Could not parse request body into json: %s (line %d, column %d)", je.text,
+		                je.line, je.column);
+		return false;
+	}
+	json_decref(o);
+	return true;
+}
+
+/* The deprecated InvokeAsync (POST /2014-11-13/functions/{Name}/invoke-async/): an
+ * Event invocation with a 256 KB limit, answered 202 {"Status":202}. */
+void api_invoke_async(struct api *a, struct api_req *r)
+{
+	struct evbuffer *payload = evhttp_request_get_input_buffer(r->req);
+	if (evbuffer_get_length(payload) > ASYNC_LEGACY_PAYLOAD_MAX)
+		return api_reply_error(r->req, API_ERR_REQUEST_TOO_LARGE, NULL,
+		                       "Request must be smaller than %u bytes for the InvokeAsync operation",
+		                       ASYNC_LEGACY_PAYLOAD_MAX);
+	char name[FN_NAME_MAX + 1];
+	if (!api_lookup(a, r, r->segs[2], name) || !payload_json(r->req, payload))
+		return;
+	async_enqueue(a->async, name, payload, r->req, true);
+}
+
 void api_invoke(struct api *a, struct api_req *r)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
@@ -35,74 +72,71 @@ void api_invoke(struct api *a, struct api_req *r)
 	if (!type)
 		type = "RequestResponse";
 	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "Event") != 0 && strcmp(type, "DryRun") != 0)
-		return api_reply_error(r->req, API_ERR_VALIDATION, NULL,
-				       "1 validation error detected: Value '%.40s' at 'invocationType' failed to satisfy "
-				       "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
-				       type);
+		return api_reply_error(
+		    r->req, API_ERR_VALIDATION, NULL,
+		    "1 validation error detected: Value '%.40s' at 'invocationType' failed to satisfy "
+		    "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+		    type);
 	const char *logtype = evhttp_find_header(in, "X-Amz-Log-Type");
 	if (logtype && strcmp(logtype, "Tail") != 0 && strcmp(logtype, "None") != 0)
-		return api_reply_error(r->req, API_ERR_VALIDATION, NULL,
-				       "1 validation error detected: Value '%.40s' at 'logType' failed to satisfy "
-				       "constraint: Member must satisfy enum value set: [Tail, None]",
-				       logtype);
+		return api_reply_error(
+		    r->req, API_ERR_VALIDATION, NULL,
+		    "1 validation error detected: Value '%.40s' at 'logType' failed to satisfy "
+		    "constraint: Member must satisfy enum value set: [Tail, None]",
+		    logtype);
 	struct evbuffer *payload = evhttp_request_get_input_buffer(r->req);
 	size_t plen = evbuffer_get_length(payload);
-	if (plen > SYNC_PAYLOAD_MAX)
-		return api_reply_error(r->req, API_ERR_REQUEST_TOO_LARGE, NULL,
-				       "Request must be smaller than %u bytes for the InvokeFunction operation",
-				       SYNC_PAYLOAD_MAX);
+	bool event = strcmp(type, "Event") == 0;
+	if (plen > (event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX))
+		return api_reply_error(
+		    r->req, API_ERR_REQUEST_TOO_LARGE, NULL,
+		    "Request must be smaller than %u bytes for the InvokeFunction operation",
+		    event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX);
 	char name[FN_NAME_MAX + 1];
 	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
 	if (!c)
 		return;
 	if (strcmp(type, "DryRun") == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Amz-Executed-Version", "$LATEST");
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Amz-Executed-Version",
+		                  "$LATEST");
 		return api_reply_json(r->req, 204, NULL);
 	}
-	if (strcmp(type, "Event") == 0)
-		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
-				       "InvocationType Event (asynchronous invocation) is not supported by lambdad yet; "
-				       "use RequestResponse");
-	if (plen == 0) {
-		evbuffer_add(payload, "{}", 2);
-	} else {
-		json_error_t je;
-		json_t *o = json_loadb((const char *)evbuffer_pullup(payload, -1), plen, JSON_DECODE_ANY, &je);
-		if (!o)
-			return api_reply_error(r->req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
-					       "Could not parse request body into json: %s (line %d, column %d)", je.text,
-					       je.line, je.column);
-		json_decref(o);
-	}
+	if (!payload_json(r->req, payload))
+		return;
+	/* Answered 202 once the event is committed with this loop pass's group. The client
+	 * context and the log tail apply to synchronous invocations only, as on Lambda. */
+	if (event)
+		return async_enqueue(a->async, name, payload, r->req, false);
 	autofree char *ctx = NULL;
 	const char *ctx64 = evhttp_find_header(in, "X-Amz-Client-Context");
 	if (ctx64) {
 		size_t n;
-		ctx = (char *)(strlen(ctx64) <= CLIENT_CONTEXT_MAX ? b64_decode(ctx64, strlen(ctx64), &n) : NULL);
+		ctx = (char *)(strlen(ctx64) <= CLIENT_CONTEXT_MAX ? b64_decode(ctx64, strlen(ctx64), &n)
+		                                                   : NULL);
 		json_t *o = ctx ? (ctx = xrealloc(ctx, n + 1), ctx[n] = 0, json_loads(ctx, 0, NULL)) : NULL;
 		bool ok = json_is_object(o);
 		json_decref(o);
 		if (!ok)
-			return api_reply_error(r->req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
-					       "Client context must be a base64-encoded JSON object of at most %u bytes",
-					       CLIENT_CONTEXT_MAX);
+			return api_reply_error(
+			    r->req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+			    "Client context must be a base64-encoded JSON object of at most %u bytes",
+			    CLIENT_CONTEXT_MAX);
 	}
 	struct sched_invoke_args args = {
-		.cfg = c,
-		.payload = payload,
-		.client_context = ctx,
-		.want_tail = logtype && strcmp(logtype, "Tail") == 0,
-		.cb = invoke_done_cb,
-		.arg = r->req,
+	    .cfg = c,
+	    .payload = payload,
+	    .client_context = ctx,
+	    .want_tail = logtype && strcmp(logtype, "Tail") == 0,
+	    .cb = invoke_done_cb,
+	    .arg = r->req,
 	};
 	struct err e = {0};
 	int rc = sched_invoke(a->sched, &args, &e);
 	if (rc == -EAGAIN) {
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
 		return api_reply_error(r->req, API_ERR_TOO_MANY_REQUESTS,
-				       json_pack("{s:s, s:s}", "Reason", "ConcurrentInvocationLimitExceeded",
-						 "retryAfterSeconds", "1"),
-				       "Rate Exceeded.");
+		                       json_pack("{s:s, s:s}", "Reason", e.msg, "retryAfterSeconds", "1"),
+		                       "Rate Exceeded.");
 	}
 	if (rc < 0)
 		api_reply_err(r->req, &e);

@@ -27,5 +27,11 @@ static void fmt(int64_t wall_ms, const char *suffix, char out[32])
 	snprintf(out + n, 32 - n, ".%03d%s", (int)(wall_ms % 1000), suffix);
 }
 
-void clock_fmt_lastmod(int64_t wall_ms, char out[32]) { fmt(wall_ms, "+0000", out); }
-void clock_fmt_iso(int64_t wall_ms, char out[32]) { fmt(wall_ms, "Z", out); }
+void clock_fmt_lastmod(int64_t wall_ms, char out[32])
+{
+	fmt(wall_ms, "+0000", out);
+}
+void clock_fmt_iso(int64_t wall_ms, char out[32])
+{
+	fmt(wall_ms, "Z", out);
+}

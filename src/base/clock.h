@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t clock_wall_ms(void);	/* milliseconds since the epoch */
-int64_t clock_mono_us(void);	/* monotonic microseconds */
+int64_t clock_wall_ms(void); /* milliseconds since the epoch */
+int64_t clock_mono_us(void); /* monotonic microseconds */
 
 /* Formats ms-since-epoch as Lambda's LastModified: 2026-11-28T10:00:00.000+0000. */
 void clock_fmt_lastmod(int64_t wall_ms, char out[32]);

@@ -9,7 +9,10 @@
 
 static enum log_level min_level = LOG_INFO;
 
-void log_set_level(enum log_level lvl) { min_level = lvl; }
+void log_set_level(enum log_level lvl)
+{
+	min_level = lvl;
+}
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
@@ -22,7 +25,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	char line[2048];
 	int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ %s ", (long)(tv.tv_usec / 1000), names[lvl]);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ %s ", (long)(tv.tv_usec / 1000),
+	              names[lvl]);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

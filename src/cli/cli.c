@@ -25,15 +25,18 @@ static const struct cli_verb {
 	const char *what;
 } cli_verbs[] = {
     {"deploy", cli_deploy, "create or update a function from a directory or zip"},
+    {"events", cli_events, "asynchronous events: failed ones kept by lambdad, replay, stats"},
     {"invoke", cli_invoke, "invoke a function and print its result"},
     {"logs", cli_logs, "print a function's logs (--follow to keep reading)"},
     {"ls", cli_ls, "list functions"},
     {"rm", cli_rm, "delete a function"},
+    {"warm", cli_warm, "pre-warm a function's environments; set its keep-alive"},
 };
 
-static void cli_usage(FILE *f)
+void cli_usage(FILE *f)
 {
 	fprintf(f, "usage: lambdad VERB [options]\n\n");
+	fprintf(f, "  %-8s  %s\n", "serve", "run the server (lambdad serve --help)");
 	for (size_t i = 0; i < ARRAY_SIZE(cli_verbs); i++)
 		fprintf(f, "  %-8s  %s\n", cli_verbs[i].name, cli_verbs[i].what);
 	fprintf(f, "\nEach verb takes --help and --endpoint URL (default $LAMBDAD_ENDPOINT, else %s).\n",

@@ -15,10 +15,12 @@
 
 /* One verb: argv[0] is "lambdad VERB" (for getopt's messages); returns the exit status. */
 int cli_deploy(int argc, char **argv);
+int cli_events(int argc, char **argv);
 int cli_invoke(int argc, char **argv);
 int cli_logs(int argc, char **argv);
 int cli_ls(int argc, char **argv);
 int cli_rm(int argc, char **argv);
+int cli_warm(int argc, char **argv);
 
 /* The endpoint to use when --endpoint is absent: $LAMBDAD_ENDPOINT if set and not
  * empty, else CLI_DEFAULT_ENDPOINT. Borrowed. */

@@ -20,7 +20,10 @@ struct fnlog {
 	uint64_t size; /* bytes in the current file */
 };
 
-char *fnlog_path(const char *logs_dir, const char *fn_name) { return xasprintf("%s/%s.log", logs_dir, fn_name); }
+char *fnlog_path(const char *logs_dir, const char *fn_name)
+{
+	return xasprintf("%s/%s.log", logs_dir, fn_name);
+}
 
 struct fnlog *fnlog_open(const char *logs_dir, const char *fn_name, struct err *errp)
 {
@@ -83,9 +86,15 @@ void fnlog_line(struct fnlog *l, const char *stream, const char *text, size_t le
 	l->size += (uint64_t)(n > 0 ? n : 0) + len + 1;
 }
 
-void fnlog_flush(struct fnlog *l) { fflush(l->f); }
+void fnlog_flush(struct fnlog *l)
+{
+	fflush(l->f);
+}
 
-void logtail_init(struct logtail *t) { memset(t, 0, sizeof(*t)); }
+void logtail_init(struct logtail *t)
+{
+	memset(t, 0, sizeof(*t));
+}
 void logtail_fini(struct logtail *t)
 {
 	free(t->buf);

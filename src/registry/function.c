@@ -13,16 +13,30 @@
 static const char *const supported_runtimes[] = {
     "provided.al2023", "provided.al2", "provided",   "python3.9",  "python3.10", "python3.11",
     "python3.12",      "python3.13",   "nodejs18.x", "nodejs20.x", "nodejs22.x"};
-static const char supported_list[] = "provided.al2023, provided.al2, provided, python3.9, python3.10, python3.11, "
-				     "python3.12, python3.13, nodejs18.x, nodejs20.x, nodejs22.x";
+static const char supported_list[] =
+    "provided.al2023, provided.al2, provided, python3.9, python3.10, python3.11, "
+    "python3.12, python3.13, nodejs18.x, nodejs20.x, nodejs22.x";
 
 /* Keys a function may not set: the platform owns them (AWS's list). */
 static const char *const reserved_env[] = {
-	"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-	"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-	"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-	"AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
 };
 
 struct fn_config *fn_config_new(void)
@@ -52,6 +66,7 @@ struct fn_config *fn_config_dup(const struct fn_config *o)
 	c->description = xstrdup(o->description);
 	c->tracing_mode = xstrdup(o->tracing_mode);
 	c->env_vars = json_deep_copy(o->env_vars);
+	c->dlq_arn = xstrdup(o->dlq_arn);
 	return c;
 }
 
@@ -72,6 +87,7 @@ void fn_config_unref(struct fn_config *c)
 	free(c->description);
 	free(c->tracing_mode);
 	json_decref(c->env_vars);
+	free(c->dlq_arn);
 	free(c);
 }
 
@@ -89,11 +105,11 @@ bool fn_name_valid(const char *name)
 static int bad_name(struct err *errp, const char *ref)
 {
 	return err_make(errp, REG_EVALIDATION,
-			"1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy "
-			"constraint: Member must satisfy regular expression pattern: "
-			"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
-			"(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-			ref);
+	                "1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy "
+	                "constraint: Member must satisfy regular expression pattern: "
+	                "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+	                "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+	                ref);
 }
 
 /* Whether s[0..n) is non-empty and all of [a-zA-Z0-9-_] (names and qualifiers). */
@@ -203,7 +219,8 @@ int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[
 		if (f[i].n > FN_NAME_MAX || (n - i == 2 && f[i + 1].n > 128))
 			return bad_name(errp, ref);
 		snprintf(name_out, FN_NAME_MAX + 1, "%.*s", (int)f[i].n, f[i].p);
-		snprintf(qual_out, 130, "%.*s", n - i == 2 ? (int)f[i + 1].n : 0, n - i == 2 ? f[i + 1].p : "");
+		snprintf(qual_out, 130, "%.*s", n - i == 2 ? (int)f[i + 1].n : 0,
+		         n - i == 2 ? f[i + 1].p : "");
 		return 0;
 	}
 	return bad_name(errp, ref);
@@ -219,7 +236,10 @@ bool fn_runtime_supported(const char *runtime, const char **list)
 	return false;
 }
 
-bool fn_runtime_needs_bootstrap(const char *runtime) { return strncmp(runtime, "provided", 8) == 0; }
+bool fn_runtime_needs_bootstrap(const char *runtime)
+{
+	return strncmp(runtime, "provided", 8) == 0;
+}
 
 const char *fn_runtime_family(const char *runtime)
 {
@@ -232,15 +252,16 @@ const char *fn_runtime_family(const char *runtime)
 
 static int range_err(struct err *errp, const char *field, json_int_t v, const char *cmp, long bound)
 {
-	return err_make(errp, REG_EVALIDATION,
-			"1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: Member "
-			"must have value %s %ld",
-			(long long)v, field, cmp, bound);
+	return err_make(
+	    errp, REG_EVALIDATION,
+	    "1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: Member "
+	    "must have value %s %ld",
+	    (long long)v, field, cmp, bound);
 }
 
 /* Reads an optional integer field within [lo, hi]. Returns 1 if present, 0 if absent, <0 on error. */
 static int get_int(json_t *obj, const char *key, const char *field, long lo, long hi, uint32_t *out,
-		   struct err *errp)
+                   struct err *errp)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v))
@@ -347,13 +368,15 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	json_object_foreach(vars, k, v)
 	{
 		if (!json_is_string(v))
-			return err_make(errp, REG_EINVALID, "Environment.Variables value for '%s' must be a string", k);
+			return err_make(errp, REG_EINVALID,
+			                "Environment.Variables value for '%s' must be a string", k);
 		if (!env_key_valid(k))
-			return err_make(errp, REG_EVALIDATION,
-					"1 validation error detected: Value at 'environment.variables' failed to "
-					"satisfy constraint: Map keys must satisfy constraint: [Member must satisfy "
-					"regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key '%.100s')",
-					k);
+			return err_make(
+			    errp, REG_EVALIDATION,
+			    "1 validation error detected: Value at 'environment.variables' failed to "
+			    "satisfy constraint: Map keys must satisfy constraint: [Member must satisfy "
+			    "regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key '%.100s')",
+			    k);
 		for (size_t i = 0; i < sizeof(reserved_env) / sizeof(reserved_env[0]); i++)
 			if (strcmp(k, reserved_env[i]) == 0) {
 				size_t n = strlen(reserved);
@@ -361,20 +384,73 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 			}
 	}
 	if (reserved[0])
-		return err_make(errp, REG_EINVALID,
-				"Lambda was unable to configure your environment variables because the environment "
-				"variables you have provided contains reserved keys that are currently not supported "
-				"for modification. Reserved keys used in this request: %s",
-				reserved);
+		return err_make(
+		    errp, REG_EINVALID,
+		    "Lambda was unable to configure your environment variables because the environment "
+		    "variables you have provided contains reserved keys that are currently not supported "
+		    "for modification. Reserved keys used in this request: %s",
+		    reserved);
 	/* AWS measures the map as JSON text, quotes, colons and commas included. */
 	size_t total = json_dumpb(vars, NULL, 0, JSON_COMPACT);
 	if (total > FN_ENV_MAX_BYTES)
-		return err_make(errp, REG_EINVALID,
-				"Lambda was unable to configure your environment variables because the environment "
-				"variables you have provided exceeded the 4KB limit. String measured: %zu bytes",
-				total);
+		return err_make(
+		    errp, REG_EINVALID,
+		    "Lambda was unable to configure your environment variables because the environment "
+		    "variables you have provided exceeded the 4KB limit. String measured: %zu bytes",
+		    total);
 	json_decref(c->env_vars);
 	c->env_vars = json_deep_copy(vars);
+	return 0;
+}
+
+/* arn:aws[a-zA-Z-]*:(sqs|sns):REGION:ACCOUNT:NAME, as DeadLetterConfig.TargetArn must be. */
+static bool dlq_arn_valid(const char *a)
+{
+	if (strncmp(a, "arn:aws", 7) != 0 || strlen(a) > 256)
+		return false;
+	const char *p = a + 7;
+	while (isalpha((unsigned char)*p) || *p == '-')
+		p++;
+	if (strncmp(p, ":sqs:", 5) != 0 && strncmp(p, ":sns:", 5) != 0)
+		return false;
+	p += 5;
+	size_t rn = strcspn(p, ":");
+	if (!p[rn] || !region_valid(p, rn))
+		return false;
+	p += rn + 1;
+	if (strcspn(p, ":") != 12 || !all_of(p, 12, isdigit) || p[12] != ':')
+		return false;
+	p += 13;
+	if (!*p)
+		return false;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return false;
+	return true;
+}
+
+static int apply_dlq(struct fn_config *c, json_t *dlc, struct err *errp)
+{
+	if (json_is_null(dlc))
+		return 0;
+	if (!json_is_object(dlc))
+		return err_make(errp, REG_EINVALID, "DeadLetterConfig must be an object with TargetArn");
+	const char *arn = NULL;
+	int r = get_str(dlc, "TargetArn", &arn, errp);
+	if (r < 0)
+		return r;
+	if (!arn || !arn[0]) {
+		free(c->dlq_arn);
+		c->dlq_arn = NULL;
+		return 0;
+	}
+	if (!dlq_arn_valid(arn))
+		return err_make(
+		    errp, REG_EINVALID,
+		    "The provided DeadLetterConfig TargetArn %.300s is invalid: it must be the ARN of an "
+		    "SQS queue or an SNS topic",
+		    arn);
+	set_str(&c->dlq_arn, arn);
 	return 0;
 }
 
@@ -388,9 +464,10 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		if ((r = get_str(req, "FunctionName", &s, errp)) < 0)
 			return r;
 		if (r == 0)
-			return err_make(errp, REG_EVALIDATION,
-					"1 validation error detected: Value null at 'functionName' failed to satisfy "
-					"constraint: Member must not be null");
+			return err_make(
+			    errp, REG_EVALIDATION,
+			    "1 validation error detected: Value null at 'functionName' failed to satisfy "
+			    "constraint: Member must not be null");
 		char name[FN_NAME_MAX + 1], qual[130];
 		if ((r = fn_parse_ref(s, name, qual, errp)) < 0)
 			return r;
@@ -402,16 +479,17 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			return r;
 		if (pt && strcmp(pt, "Zip") != 0)
 			return err_make(errp, REG_EINVALID,
-					"PackageType %s is not supported by lambdad; use Zip", pt);
+			                "PackageType %s is not supported by lambdad; use Zip", pt);
 	}
 	if ((r = get_str(req, "Runtime", &s, errp)) < 0)
 		return r;
 	if (r) {
 		const char *list;
 		if (!fn_runtime_supported(s, &list))
-			return err_make(errp, REG_EINVALID,
-					"Value %s at 'runtime' is not a runtime lambdad supports; supported: %s", s,
-					list);
+			return err_make(
+			    errp, REG_EINVALID,
+			    "Value %s at 'runtime' is not a runtime lambdad supports; supported: %s", s,
+			    list);
 		set_str(&c->runtime, s);
 	} else if (create) {
 		return err_make(errp, REG_EINVALID, "Runtime is required for a function of PackageType Zip");
@@ -423,11 +501,12 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		for (const char *p = s; ok && *p; p++)
 			ok = !isspace((unsigned char)*p);
 		if (!ok)
-			return err_make(errp, REG_EVALIDATION,
-					"1 validation error detected: Value '%.130s' at 'handler' failed to satisfy "
-					"constraint: Member must satisfy regular expression pattern: [^\\s]+ and have "
-					"length less than or equal to 128",
-					s);
+			return err_make(
+			    errp, REG_EVALIDATION,
+			    "1 validation error detected: Value '%.130s' at 'handler' failed to satisfy "
+			    "constraint: Member must satisfy regular expression pattern: [^\\s]+ and have "
+			    "length less than or equal to 128",
+			    s);
 		set_str(&c->handler, s);
 	} else if (create) {
 		return err_make(errp, REG_EINVALID, "Handler is required for a function of PackageType Zip");
@@ -436,24 +515,27 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		return r;
 	if (r) {
 		if (!role_valid(s))
-			return err_make(errp, REG_EVALIDATION,
-					"1 validation error detected: Value '%.200s' at 'role' failed to satisfy "
-					"constraint: Member must satisfy regular expression pattern: "
-					"arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
-					s);
+			return err_make(
+			    errp, REG_EVALIDATION,
+			    "1 validation error detected: Value '%.200s' at 'role' failed to satisfy "
+			    "constraint: Member must satisfy regular expression pattern: "
+			    "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+			    s);
 		set_str(&c->role, s);
 	} else if (create) {
-		return err_make(errp, REG_EVALIDATION,
-				"1 validation error detected: Value null at 'role' failed to satisfy constraint: "
-				"Member must not be null");
+		return err_make(
+		    errp, REG_EVALIDATION,
+		    "1 validation error detected: Value null at 'role' failed to satisfy constraint: "
+		    "Member must not be null");
 	}
 	if ((r = get_str(req, "Description", &s, errp)) < 0)
 		return r;
 	if (r) {
 		if (text_length(s) > 256)
-			return err_make(errp, REG_EVALIDATION,
-					"1 validation error detected: Value at 'description' failed to satisfy "
-					"constraint: Member must have length less than or equal to 256");
+			return err_make(
+			    errp, REG_EVALIDATION,
+			    "1 validation error detected: Value at 'description' failed to satisfy "
+			    "constraint: Member must have length less than or equal to 256");
 		set_str(&c->description, s);
 	}
 	if ((r = get_int(req, "Timeout", "timeout", 1, 900, &c->timeout_s, errp)) < 0)
@@ -472,17 +554,21 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	json_t *env = json_object_get(req, "Environment");
 	if (env && (r = apply_env(c, env, errp)) < 0)
 		return r;
+	json_t *dlc = json_object_get(req, "DeadLetterConfig");
+	if (dlc && (r = apply_dlq(c, dlc, errp)) < 0)
+		return r;
 	json_t *tr = json_object_get(req, "TracingConfig");
 	if (tr && json_is_object(tr)) {
 		if ((r = get_str(tr, "Mode", &s, errp)) < 0)
 			return r;
 		if (r) {
 			if (strcmp(s, "Active") != 0 && strcmp(s, "PassThrough") != 0)
-				return err_make(errp, REG_EVALIDATION,
-						"1 validation error detected: Value '%.50s' at 'tracingConfig.mode' "
-						"failed to satisfy constraint: Member must satisfy enum value set: "
-						"[Active, PassThrough]",
-						s);
+				return err_make(
+				    errp, REG_EVALIDATION,
+				    "1 validation error detected: Value '%.50s' at 'tracingConfig.mode' "
+				    "failed to satisfy constraint: Member must satisfy enum value set: "
+				    "[Active, PassThrough]",
+				    s);
 			set_str(&c->tracing_mode, s);
 		}
 	}
@@ -497,7 +583,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		{
 			if (!json_is_string(a) || strcmp(json_string_value(a), "x86_64") != 0)
 				return err_make(errp, REG_EINVALID,
-						"Architectures: only x86_64 is supported on this host");
+				                "Architectures: only x86_64 is supported on this host");
 		}
 	}
 	return 0;
@@ -513,34 +599,38 @@ json_t *fn_config_to_api(const struct fn_config *c, const char *region, const ch
 	char lastmod[32];
 	clock_fmt_lastmod(c->last_modified_ms, lastmod);
 	char *arn = fn_arn(c->name, region, account);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s, s:{s:s}, s:s, "
-			      "s:s, s:s, s:s, s:[s], s:{s:i}, s:{s:s, s:s}, s:{s:s}}",
-			      "FunctionName", c->name, "FunctionArn", arn, "Runtime", c->runtime, "Role", c->role,
-			      "Handler", c->handler, "CodeSize", (json_int_t)c->code_size, "Description",
-			      c->description, "Timeout", (int)c->timeout_s, "MemorySize", (int)c->memory_mb,
-			      "LastModified", lastmod, "CodeSha256", c->code_b64, "Version", "$LATEST",
-			      "TracingConfig", "Mode", c->tracing_mode, "RevisionId", c->revision_id, "State",
-			      "Active", "LastUpdateStatus", "Successful", "PackageType", "Zip", "Architectures",
-			      "x86_64", "EphemeralStorage", "Size", (int)c->ephemeral_mb, "LoggingConfig",
-			      "LogFormat", "Text", "LogGroup", "", "SnapStart", "ApplyOn", "None");
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s, s:{s:s}, s:s, "
+	    "s:s, s:s, s:s, s:[s], s:{s:i}, s:{s:s, s:s}, s:{s:s}}",
+	    "FunctionName", c->name, "FunctionArn", arn, "Runtime", c->runtime, "Role", c->role, "Handler",
+	    c->handler, "CodeSize", (json_int_t)c->code_size, "Description", c->description, "Timeout",
+	    (int)c->timeout_s, "MemorySize", (int)c->memory_mb, "LastModified", lastmod, "CodeSha256",
+	    c->code_b64, "Version", "$LATEST", "TracingConfig", "Mode", c->tracing_mode, "RevisionId",
+	    c->revision_id, "State", "Active", "LastUpdateStatus", "Successful", "PackageType", "Zip",
+	    "Architectures", "x86_64", "EphemeralStorage", "Size", (int)c->ephemeral_mb, "LoggingConfig",
+	    "LogFormat", "Text", "LogGroup", "", "SnapStart", "ApplyOn", "None");
 	free(arn);
 	char *lg = xasprintf("/aws/lambda/%s", c->name);
 	json_object_set_new(json_object_get(o, "LoggingConfig"), "LogGroup", json_string(lg));
 	free(lg);
 	if (json_object_size(c->env_vars) > 0)
 		json_object_set_new(o, "Environment", json_pack("{s:O}", "Variables", c->env_vars));
+	if (c->dlq_arn)
+		json_object_set_new(o, "DeadLetterConfig", json_pack("{s:s}", "TargetArn", c->dlq_arn));
 	return o;
 }
 
 char *fn_config_to_stored(const struct fn_config *c)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:O, s:s, s:s, s:s, s:I, s:I, s:s}",
-			      "name", c->name, "runtime", c->runtime, "handler", c->handler, "role", c->role,
-			      "description", c->description, "timeout_s", (int)c->timeout_s, "memory_mb",
-			      (int)c->memory_mb, "ephemeral_mb", (int)c->ephemeral_mb, "env", c->env_vars,
-			      "tracing", c->tracing_mode, "code_hex", c->code_hex, "code_b64", c->code_b64,
-			      "code_size", (json_int_t)c->code_size, "last_modified_ms",
-			      (json_int_t)c->last_modified_ms, "revision_id", c->revision_id);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:O, s:s, s:s, s:s, s:I, s:I, s:s}", "name",
+	              c->name, "runtime", c->runtime, "handler", c->handler, "role", c->role, "description",
+	              c->description, "timeout_s", (int)c->timeout_s, "memory_mb", (int)c->memory_mb,
+	              "ephemeral_mb", (int)c->ephemeral_mb, "env", c->env_vars, "tracing", c->tracing_mode,
+	              "code_hex", c->code_hex, "code_b64", c->code_b64, "code_size", (json_int_t)c->code_size,
+	              "last_modified_ms", (json_int_t)c->last_modified_ms, "revision_id", c->revision_id);
+	if (c->dlq_arn)
+		json_object_set_new(o, "dlq_arn", json_string(c->dlq_arn));
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return s;
@@ -558,11 +648,12 @@ struct fn_config *fn_config_from_stored(const char *text, struct err *errp)
 	int timeout, memory, eph;
 	json_int_t size, lastmod;
 	json_t *env;
-	if (json_unpack_ex(o, &je, 0, "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:s}",
-			   "name", &name, "runtime", &runtime, "handler", &handler, "role", &role, "description",
-			   &desc, "timeout_s", &timeout, "memory_mb", &memory, "ephemeral_mb", &eph, "env", &env,
-			   "tracing", &tracing, "code_hex", &hex, "code_b64", &b64, "code_size", &size,
-			   "last_modified_ms", &lastmod, "revision_id", &rev) < 0 ||
+	if (json_unpack_ex(o, &je, 0,
+	                   "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:s}",
+	                   "name", &name, "runtime", &runtime, "handler", &handler, "role", &role,
+	                   "description", &desc, "timeout_s", &timeout, "memory_mb", &memory, "ephemeral_mb",
+	                   &eph, "env", &env, "tracing", &tracing, "code_hex", &hex, "code_b64", &b64,
+	                   "code_size", &size, "last_modified_ms", &lastmod, "revision_id", &rev) < 0 ||
 	    strlen(hex) != 64 || strlen(b64) > 44 || strlen(rev) != 36 || !json_is_object(env)) {
 		err_make(errp, EINVAL, "stored configuration is malformed: %s", je.text);
 		json_decref(o);
@@ -585,6 +676,8 @@ struct fn_config *fn_config_from_stored(const char *text, struct err *errp)
 	c->code_size = (uint64_t)size;
 	c->last_modified_ms = lastmod;
 	memcpy(c->revision_id, rev, 37);
+	const char *dlq = json_string_value(json_object_get(o, "dlq_arn"));
+	c->dlq_arn = dlq && dlq[0] ? xstrdup(dlq) : NULL;
 	json_decref(o);
 	return c;
 }

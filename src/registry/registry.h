@@ -14,7 +14,7 @@
 #define FN_ENV_MAX_BYTES 4096
 
 /* Error codes the validators return; the API maps them to AWS error types. */
-#define REG_EINVALID 22	 /* EINVAL: InvalidParameterValueException */
+#define REG_EINVALID 22    /* EINVAL: InvalidParameterValueException */
 #define REG_EVALIDATION 33 /* EDOM: ValidationException (outside the model's constraints) */
 
 /* One function's configuration at one revision. Immutable once published to the
@@ -29,13 +29,14 @@ struct fn_config {
 	uint32_t timeout_s;
 	uint32_t memory_mb;
 	uint32_t ephemeral_mb;
-	json_t *env_vars; /* object of string values, never NULL */
+	json_t *env_vars;   /* object of string values, never NULL */
 	char *tracing_mode; /* "PassThrough" or "Active" */
-	char code_hex[65]; /* SHA-256 of the zip, hex: the blob's name in the store */
-	char code_b64[45]; /* the same, base64: CodeSha256 as AWS shows it */
+	char code_hex[65];  /* SHA-256 of the zip, hex: the blob's name in the store */
+	char code_b64[45];  /* the same, base64: CodeSha256 as AWS shows it */
 	uint64_t code_size; /* bytes of the zip */
 	int64_t last_modified_ms;
 	char revision_id[37];
+	char *dlq_arn; /* DeadLetterConfig.TargetArn (an SQS queue or SNS topic); NULL: none */
 };
 
 struct fn_config *fn_config_new(void); /* owned, refs = 1, AWS defaults */
@@ -82,7 +83,7 @@ struct fn_config *fn_config_from_stored(const char *text, struct err *errp);
 #define LAMBDAD_REGISTRY_TABLE_H
 /* The table of current functions, in name order. */
 struct registry;
-struct registry *registry_new(void); /* owned */
+struct registry *registry_new(void);    /* owned */
 void registry_free(struct registry *r); /* NULL is a no-op */
 /* The current configuration of name (borrowed) or NULL. */
 struct fn_config *registry_get(struct registry *r, const char *name);
@@ -98,4 +99,27 @@ struct fn_config *registry_at(const struct registry *r, size_t i);
 /* Whether any function's code is the blob hex. */
 bool registry_code_in_use(const struct registry *r, const char *hex);
 uint64_t registry_total_code_size(const struct registry *r);
+
+/* Scaling settings of a function, kept apart from its configuration: changing them
+ * does not change its RevisionId, as on AWS. */
+struct fn_scaling {
+	int32_t reserved;                /* reserved concurrency; -1: none (the unreserved pool) */
+	uint32_t provisioned;            /* provisioned concurrency: environments kept initialised */
+	int64_t provisioned_modified_ms; /* when provisioned was last set (epoch ms) */
+	int64_t keep_alive_ms;           /* idle environments live this long; -1: the server's */
+};
+#define FN_SCALING_DEFAULT ((struct fn_scaling){.reserved = -1, .provisioned = 0, .keep_alive_ms = -1})
+
+/* Whether sc asks for nothing: no reservation, nothing provisioned, the server's
+ * keep-alive (provisioned_modified_ms is not looked at). */
+bool fn_scaling_is_default(const struct fn_scaling *sc);
+/* The scaling settings of function name: a copy, FN_SCALING_DEFAULT when it has none
+ * or does not exist. A function starts with none (registry_put of a new name) and
+ * keeps them across registry_put of new configurations; registry_del drops them. */
+struct fn_scaling registry_get_scaling(const struct registry *r, const char *name);
+/* Sets the scaling settings of function name (copied); returns false, changing
+ * nothing, when there is no such function. */
+bool registry_set_scaling(struct registry *r, const char *name, const struct fn_scaling *sc);
+/* The sum of all functions' reserved concurrency (reservations of 0 add nothing). */
+uint64_t registry_reserved_sum(const struct registry *r);
 #endif

@@ -32,15 +32,35 @@ int rtapi_sm_deliver(struct rtapi_sm *sm, const char *request_id)
 	return 0;
 }
 
-void rtapi_sm_unpark(struct rtapi_sm *sm) { sm->parked = false; }
+void rtapi_sm_unpark(struct rtapi_sm *sm)
+{
+	sm->parked = false;
+}
 
 int rtapi_sm_complete(struct rtapi_sm *sm, const char *request_id)
 {
-	if (sm->state != RTAPI_BUSY || strcmp(sm->request_id, request_id) != 0)
+	if (sm->state != RTAPI_BUSY || sm->streaming || strcmp(sm->request_id, request_id) != 0)
 		return 403;
 	sm->state = RTAPI_BETWEEN;
 	sm->request_id[0] = 0;
 	return 202;
+}
+
+int rtapi_sm_stream_begin(struct rtapi_sm *sm, const char *request_id)
+{
+	if (sm->state != RTAPI_BUSY || sm->streaming || strcmp(sm->request_id, request_id) != 0)
+		return 403;
+	sm->streaming = true;
+	return 202;
+}
+
+void rtapi_sm_stream_end(struct rtapi_sm *sm)
+{
+	if (!sm->streaming)
+		return;
+	sm->streaming = false;
+	sm->state = RTAPI_BETWEEN;
+	sm->request_id[0] = 0;
 }
 
 int rtapi_sm_init_error(struct rtapi_sm *sm)

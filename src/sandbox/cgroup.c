@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #define CG_V2_MOUNT "/sys/fs/cgroup"
-#define CG_MAX_HIER 4		/* v1: memory, cpu, pids, freezer at most */
-#define CG_CPU_PERIOD_US 100000	/* the CFS period written with every quota */
-#define CG_CPU_MIN_QUOTA_US 1000	/* the kernel refuses smaller quotas */
-#define CG_KILL_PASSES 64	/* passes over cgroup.procs before giving up on a forker */
-#define CG_FREE_WAIT_MS 1000	/* how long removal waits for killed processes */
+#define CG_MAX_HIER 4            /* v1: memory, cpu, pids, freezer at most */
+#define CG_CPU_PERIOD_US 100000  /* the CFS period written with every quota */
+#define CG_CPU_MIN_QUOTA_US 1000 /* the kernel refuses smaller quotas */
+#define CG_KILL_PASSES 64        /* passes over cgroup.procs before giving up on a forker */
+#define CG_FREE_WAIT_MS 1000     /* how long removal waits for killed processes */
 
 enum cg_ctl { CTL_MEMORY = 1, CTL_CPU = 2, CTL_PIDS = 4, CTL_FREEZER = 8 };
 
@@ -31,17 +31,17 @@ static const struct {
 	const char *name;
 	bool required;
 } ctl_names[] = {
-	{CTL_MEMORY, "memory", true},
-	{CTL_CPU, "cpu", true},
-	{CTL_PIDS, "pids", true},
-	{CTL_FREEZER, "freezer", false},
+    {CTL_MEMORY, "memory", true},
+    {CTL_CPU, "cpu", true},
+    {CTL_PIDS, "pids", true},
+    {CTL_FREEZER, "freezer", false},
 };
 
 /* One mounted hierarchy (v2: the only one). */
 struct cg_hier {
-	char *own;	/* the server's own cgroup directory, absolute */
-	char *dir;	/* own/<name>: this server's subtree */
-	unsigned ctls;	/* enum cg_ctl bits served by this hierarchy */
+	char *own;     /* the server's own cgroup directory, absolute */
+	char *dir;     /* own/<name>: this server's subtree */
+	unsigned ctls; /* enum cg_ctl bits served by this hierarchy */
 };
 
 struct cg_ops {
@@ -57,19 +57,22 @@ struct cg_root {
 	const struct cg_ops *ops;
 	struct cg_hier h[CG_MAX_HIER];
 	unsigned nh;
-	char *leaf;		/* v2: own/<name>-server when the server moved itself, else NULL */
-	unsigned enabled;	/* v2 with leaf: controllers this server enabled in own */
+	char *leaf;       /* v2: own/<name>-server when the server moved itself, else NULL */
+	unsigned enabled; /* v2 with leaf: controllers this server enabled in own */
 };
 
 struct cg {
 	struct cg_root *r;
-	char *dir[CG_MAX_HIER];	/* per hierarchy of r; NULL once removed */
-	uint64_t mem_limit;	/* v1: the memory limit last written, bytes; UINT64_MAX = none */
+	char *dir[CG_MAX_HIER]; /* per hierarchy of r; NULL once removed */
+	uint64_t mem_limit;     /* v1: the memory limit last written, bytes; UINT64_MAX = none */
 };
 
 /* ---- system calls ---- */
 
-static int libc_open(const char *path, int flags, mode_t mode) { return open(path, flags, mode); }
+static int libc_open(const char *path, int flags, mode_t mode)
+{
+	return open(path, flags, mode);
+}
 static void libc_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -78,25 +81,28 @@ static void libc_sleep_ms(unsigned ms)
 }
 
 const struct cg_sys cg_sys_libc = {
-	.open = libc_open,
-	.read = read,
-	.write = write,
-	.close = close,
-	.access = access,
-	.mkdir = mkdir,
-	.rmdir = rmdir,
-	.opendir = opendir,
-	.readdir = readdir,
-	.closedir = closedir,
-	.kill = kill,
-	.getpid = getpid,
-	.sleep_ms = libc_sleep_ms,
+    .open = libc_open,
+    .read = read,
+    .write = write,
+    .close = close,
+    .access = access,
+    .mkdir = mkdir,
+    .rmdir = rmdir,
+    .opendir = opendir,
+    .readdir = readdir,
+    .closedir = closedir,
+    .kill = kill,
+    .getpid = getpid,
+    .sleep_ms = libc_sleep_ms,
 };
 const struct cg_sys *cg_sys = &cg_sys_libc;
 
 /* ---- small file helpers: 0 or a negative errno ---- */
 
-static bool path_exists(const char *path) { return cg_sys->access(path, F_OK) == 0; }
+static bool path_exists(const char *path)
+{
+	return cg_sys->access(path, F_OK) == 0;
+}
 
 /* Writes s to the existing file path in one write(2), as cgroup files want. */
 static int file_write(const char *path, const char *s)
@@ -198,9 +204,9 @@ static int mkdir_err(struct err *errp, int rc, const char *path)
 {
 	if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
 		return err_make(errp, -rc,
-				"cgroup: mkdir %s: %s (lambdad needs write access to its own cgroup: "
-				"run it as root or in a delegated cgroup, e.g. systemd Delegate=yes)",
-				path, strerror(-rc));
+		                "cgroup: mkdir %s: %s (lambdad needs write access to its own cgroup: "
+		                "run it as root or in a delegated cgroup, e.g. systemd Delegate=yes)",
+		                path, strerror(-rc));
 	return err_make(errp, -rc, "cgroup: mkdir %s: %s", path, strerror(-rc));
 }
 
@@ -456,14 +462,14 @@ static int open_v1(const char *name, struct cg_root *r, struct err *errp)
 		free(mnts[i]);
 	if (!any) {
 		rc = err_make(errp, ENOENT,
-			      "cgroup: no cgroup filesystem: neither cgroup v2 (" CG_V2_MOUNT
-			      "/cgroup.controllers) nor cgroup v1 controllers are mounted");
+		              "cgroup: no cgroup filesystem: neither cgroup v2 (" CG_V2_MOUNT
+		              "/cgroup.controllers) nor cgroup v1 controllers are mounted");
 		goto fail;
 	}
 	if (missing) {
 		rc = err_make(errp, ENOENT,
-			      "cgroup v1: the %s controller is not mounted (or not in /proc/self/cgroup)",
-			      missing);
+		              "cgroup v1: the %s controller is not mounted (or not in /proc/self/cgroup)",
+		              missing);
 		goto fail;
 	}
 	for (unsigned i = 0; i < r->nh; i++)
@@ -499,7 +505,7 @@ static void ctl_list(unsigned mask, char sign, char *out, size_t len)
 	for (size_t c = 0; c < ARRAY_SIZE(ctl_names); c++)
 		if (mask & ctl_names[c].ctl)
 			snprintf(out + strlen(out), len - strlen(out), "%s%c%s", out[0] ? " " : "", sign,
-				 ctl_names[c].name);
+			         ctl_names[c].name);
 }
 
 /* v2: puts the server back into own after a move into the leaf; best effort. */
@@ -521,7 +527,7 @@ static void v2_unmove(struct cg_root *r)
 		int rc = file_write(procs, pid);
 		if (rc < 0 || cg_sys->rmdir(r->leaf) < 0)
 			log_warn("cgroup: moving lambdad back from %s: %s", r->leaf,
-				 strerror(rc < 0 ? -rc : errno));
+			         strerror(rc < 0 ? -rc : errno));
 		free(r->leaf);
 		r->leaf = NULL;
 	}
@@ -551,9 +557,9 @@ static int open_v2(const char *name, struct cg_root *r, struct err *errp)
 			continue;
 		if (!has_word(avail, ctl_names[c].name, " \n")) {
 			rc = err_make(errp, ENOTSUP,
-				      "cgroup v2: the %s controller is not available in %s (the parent "
-				      "cgroup does not delegate it)",
-				      ctl_names[c].name, h->own);
+			              "cgroup v2: the %s controller is not available in %s (the parent "
+			              "cgroup does not delegate it)",
+			              ctl_names[c].name, h->own);
 			goto fail;
 		}
 		if (!has_word(enabled, ctl_names[c].name, " \n"))
@@ -583,10 +589,11 @@ static int open_v2(const char *name, struct cg_root *r, struct err *errp)
 			}
 			rc = file_write(sc, list);
 			if (rc == -EBUSY) {
-				err_make(errp, EBUSY,
-					 "cgroup v2: cannot enable %s in %s: another process shares lambdad's "
-					 "cgroup; run lambdad in a cgroup of its own (e.g. systemd Delegate=yes)",
-					 list, sc);
+				err_make(
+				    errp, EBUSY,
+				    "cgroup v2: cannot enable %s in %s: another process shares lambdad's "
+				    "cgroup; run lambdad in a cgroup of its own (e.g. systemd Delegate=yes)",
+				    list, sc);
 				goto undo;
 			}
 		}
@@ -624,8 +631,8 @@ int cg_root_open(const char *name, struct cg_root **out, struct err *errp)
 	if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return err_make(errp, EINVAL, "cgroup: invalid subtree name \"%s\"", name ? name : "");
 	struct cg_root *r = xcalloc(1, sizeof(*r));
-	int rc = path_exists(CG_V2_MOUNT "/cgroup.controllers") ? open_v2(name, r, errp)
-								: open_v1(name, r, errp);
+	int rc =
+	    path_exists(CG_V2_MOUNT "/cgroup.controllers") ? open_v2(name, r, errp) : open_v1(name, r, errp);
 	if (rc < 0) {
 		free(r);
 		return rc;
@@ -634,9 +641,15 @@ int cg_root_open(const char *name, struct cg_root **out, struct err *errp)
 	return 0;
 }
 
-const char *cg_root_kind(const struct cg_root *r) { return r->ops->kind; }
+const char *cg_root_kind(const struct cg_root *r)
+{
+	return r->ops->kind;
+}
 
-const char *cg_root_path(const struct cg_root *r, unsigned i) { return i < r->nh ? r->h[i].dir : NULL; }
+const char *cg_root_path(const struct cg_root *r, unsigned i)
+{
+	return i < r->nh ? r->h[i].dir : NULL;
+}
 
 void cg_root_free(struct cg_root *r)
 {
@@ -718,10 +731,22 @@ int cg_attach(struct cg *g, pid_t pid, struct err *errp)
 	return 0;
 }
 
-int cg_peak_kb(struct cg *g, uint64_t *kb) { return g->r->ops->peak_kb(g, kb); }
-int cg_oom_kills(struct cg *g, uint64_t *n) { return g->r->ops->oom_kills(g, n); }
-int cg_kill(struct cg *g) { return g->r->ops->kill(g); }
-int cg_freeze(struct cg *g, bool frozen) { return g->r->ops->freeze(g, frozen); }
+int cg_peak_kb(struct cg *g, uint64_t *kb)
+{
+	return g->r->ops->peak_kb(g, kb);
+}
+int cg_oom_kills(struct cg *g, uint64_t *n)
+{
+	return g->r->ops->oom_kills(g, n);
+}
+int cg_kill(struct cg *g)
+{
+	return g->r->ops->kill(g);
+}
+int cg_freeze(struct cg *g, bool frozen)
+{
+	return g->r->ops->freeze(g, frozen);
+}
 
 int cg_destroy(struct cg *g)
 {
@@ -843,12 +868,12 @@ static int v2_freeze(struct cg *g, bool frozen)
 }
 
 static const struct cg_ops v2_ops = {
-	.kind = "v2",
-	.set_limits = v2_set_limits,
-	.peak_kb = v2_peak_kb,
-	.oom_kills = v2_oom_kills,
-	.kill = v2_kill,
-	.freeze = v2_freeze,
+    .kind = "v2",
+    .set_limits = v2_set_limits,
+    .peak_kb = v2_peak_kb,
+    .oom_kills = v2_oom_kills,
+    .kill = v2_kill,
+    .freeze = v2_freeze,
 };
 
 /* ---- cgroup v1 ---- */
@@ -939,10 +964,10 @@ static int v1_freeze(struct cg *g, bool frozen)
 }
 
 static const struct cg_ops v1_ops = {
-	.kind = "v1",
-	.set_limits = v1_set_limits,
-	.peak_kb = v1_peak_kb,
-	.oom_kills = v1_oom_kills,
-	.kill = v1_kill,
-	.freeze = v1_freeze,
+    .kind = "v1",
+    .set_limits = v1_set_limits,
+    .peak_kb = v1_peak_kb,
+    .oom_kills = v1_oom_kills,
+    .kill = v1_kill,
+    .freeze = v1_freeze,
 };

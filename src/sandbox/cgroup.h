@@ -10,14 +10,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct cg_root;	/* this server's subtree, one directory per hierarchy */
-struct cg;	/* one environment's group */
+struct cg_root; /* this server's subtree, one directory per hierarchy */
+struct cg;      /* one environment's group */
 
 /* A field that is 0 is left unlimited. */
 struct cg_limits {
-	uint32_t memory_mb;	/* hard limit in MiB, and no swap */
-	uint32_t cpu_millis;	/* CPU quota in thousandths of a CPU (1000 = one full CPU) */
-	uint32_t pids_max;	/* processes and threads */
+	uint32_t memory_mb;  /* hard limit in MiB, and no swap */
+	uint32_t cpu_millis; /* CPU quota in thousandths of a CPU (1000 = one full CPU) */
+	uint32_t pids_max;   /* processes and threads */
 };
 
 /* Lambda's limits for a MemorySize: CPU in proportion to memory (1769 MB = one

@@ -27,7 +27,8 @@ int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp)
 {
 	const char *const exe = net_outbound_helper();
 	if (!exe)
-		return err_make(errp, ENOENT, "--function-network outbound needs slirp4netns (apt install slirp4netns)");
+		return err_make(errp, ENOENT,
+		                "--function-network outbound needs slirp4netns (apt install slirp4netns)");
 	int exitp[2], readyp[2];
 	if (pipe2(exitp, O_CLOEXEC) < 0)
 		return err_make(errp, errno, "pipe: %s", strerror(errno));
@@ -39,17 +40,17 @@ int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp)
 	}
 	char pidbuf[16];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)ns_pid);
-	char *const argv[] = {(char *)exe,	 "--configure",	 "--mtu=65520", "--disable-host-loopback",
-			      "--exit-fd=3",	 "--ready-fd=4", pidbuf,	"tap0",
-			      NULL};
+	char *const argv[] = {(char *)exe,   "--configure",  "--mtu=65520", "--disable-host-loopback",
+	                      "--exit-fd=3", "--ready-fd=4", pidbuf,        "tap0",
+	                      NULL};
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	const char *volatile path = exe; /* read after vfork returns in the child */
 	pid_t pid = vfork();
 	if (pid == 0) {
 		/* Its own process group: the server's terminal signals are not its business. */
 		setpgid(0, 0);
-		if (dup2(exitp[0], 3) < 0 || dup2(readyp[1], 4) < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
-		    dup2(devnull, 2) < 0)
+		if (dup2(exitp[0], 3) < 0 || dup2(readyp[1], 4) < 0 || dup2(devnull, 0) < 0 ||
+		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 			_exit(127);
 		syscall(SYS_close_range, 5, ~0U, 0);
 		execv((const char *)path, argv);

@@ -54,7 +54,7 @@ struct child_report {
 };
 
 static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *envp, struct sandbox *sb,
-		 struct err *errp);
+                 struct err *errp);
 
 char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *task_root)
 {
@@ -64,7 +64,8 @@ char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *
 	char **out = xcalloc(n + 3, sizeof(char *));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(envp[i], "AWS_LAMBDA_RUNTIME_API=", 23) != 0 && strncmp(envp[i], "LAMBDA_TASK_ROOT=", 17) != 0)
+		if (strncmp(envp[i], "AWS_LAMBDA_RUNTIME_API=", 23) != 0 &&
+		    strncmp(envp[i], "LAMBDA_TASK_ROOT=", 17) != 0)
 			out[k++] = xstrdup(envp[i]);
 	out[k++] = xasprintf("AWS_LAMBDA_RUNTIME_API=%s", rtapi_addr);
 	out[k++] = xasprintf("LAMBDA_TASK_ROOT=%s", task_root);
@@ -78,7 +79,8 @@ void sandbox_free_envp(char **envp)
 	free(envp);
 }
 
-int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir, struct err *errp)
+int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
+                struct err *errp)
 {
 	uint16_t port = 0;
 	int lfd = rtapi_listener(&port, errp);
@@ -87,7 +89,7 @@ int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char 
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	autofree char *exe = spec->runtime_exe ? xasprintf("%s/%s", runtime_dir, spec->runtime_exe)
-					       : xasprintf("%s/%s", spec->code_dir, spec->exe);
+	                                       : xasprintf("%s/%s", spec->code_dir, spec->exe);
 	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir);
 	int r = spawn(spec, exe, envp, sb, errp);
 	sandbox_free_envp(envp);
@@ -100,7 +102,7 @@ int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char 
 }
 
 static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *envp, struct sandbox *sb,
-		 struct err *errp)
+                 struct err *errp)
 {
 	int outp[2], errpipe[2];
 	if (pipe2(outp, O_CLOEXEC) < 0)
@@ -172,8 +174,9 @@ static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *
 		waitpid(pid, NULL, 0);
 		close(outp[0]);
 		return err_make(errp, rep.err, "starting %s: %s: %s", exe,
-				rep.step > 0 && rep.step < (int)ARRAY_SIZE(step_names) ? step_names[rep.step] : "?",
-				strerror(rep.err));
+		                rep.step > 0 && rep.step < (int)ARRAY_SIZE(step_names) ? step_names[rep.step]
+		                                                                       : "?",
+		                strerror(rep.err));
 	}
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
 	sb->pid = pid;

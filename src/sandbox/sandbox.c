@@ -59,7 +59,7 @@ static struct {
 	bool userns;
 	bool outbound;
 	bool can_freeze;
-	char *runtime_dir;	/* host path of /var/runtime, or NULL */
+	char *runtime_dir; /* host path of /var/runtime, or NULL */
 	char describe[160];
 	struct sbx_plan blank_plan;
 	struct sock_fprog seccomp;
@@ -75,14 +75,14 @@ static struct {
 	 * namespace, cgroup directories, the move into them) takes a millisecond or more
 	 * that the event loop must not wait for. The lock covers pool, npool, serial and
 	 * graves. */
-	int spare_net[SPARE_NET_MAX];	/* namespaces to reuse (root, network none) */
+	int spare_net[SPARE_NET_MAX]; /* namespaces to reuse (root, network none) */
 	unsigned nspare;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t worker;
 	bool worker_running;
-	bool worker_failed;	/* the last blank it made failed: cold starts make their own */
-	int notify_fd;		/* eventfd: a blank was added to the pool */
+	bool worker_failed; /* the last blank it made failed: cold starts make their own */
+	int notify_fd;      /* eventfd: a blank was added to the pool */
 	bool stopping;
 } S;
 
@@ -126,7 +126,8 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	sbx_plan_add(p, SBX_LOOPBACK_UP, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_RTAPI_LISTEN, RTAPI_PORT, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NODEV, 0, "tmpfs", root, "tmpfs", "mode=0755,size=1m");
-	static const char *const sys_paths[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"};
+	static const char *const sys_paths[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+	                                        "/lib64", "/lib32", "/libx32"};
 	for (size_t i = 0; i < ARRAY_SIZE(sys_paths); i++)
 		add_system_path(p, root, sys_paths[i]);
 
@@ -134,9 +135,10 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	 * nothing of the host's accounts. */
 	autofree char *etc = xasprintf("%s/etc", root);
 	sbx_plan_add(p, SBX_MKDIR, 0755, 0, NULL, etc, NULL, NULL);
-	static const char *const etc_files[] = {"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf",
-						"host.conf", "ssl", "ca-certificates", "alternatives",
-						"localtime", "protocols", "services", "mime.types", "os-release"};
+	static const char *const etc_files[] = {
+	    "ld.so.cache", "ld.so.conf",      "ld.so.conf.d", "nsswitch.conf", "host.conf",
+	    "ssl",         "ca-certificates", "alternatives", "localtime",     "protocols",
+	    "services",    "mime.types",      "os-release"};
 	for (size_t i = 0; i < ARRAY_SIZE(etc_files); i++) {
 		autofree char *src = xasprintf("/etc/%s", etc_files[i]);
 		autofree char *dst = xasprintf("%s/%s", etc, etc_files[i]);
@@ -152,12 +154,13 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	autofree char *group = xasprintf("%s/group", etc);
 	autofree char *hosts = xasprintf("%s/hosts", etc);
 	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0,
-		     "root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:993:990::/tmp:/sbin/nologin\n", passwd, NULL,
-		     NULL);
+	             "root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:993:990::/tmp:/sbin/nologin\n",
+	             passwd, NULL, NULL);
 	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "root:x:0:\nsbx_user1051:x:990:\n", group, NULL, NULL);
 	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "127.0.0.1 localhost\n::1 localhost\n", hosts, NULL, NULL);
 
-	static const char *const dirs[] = {"/var", "/var/task", "/var/runtime", "/opt", "/tmp", "/proc", "/dev", "/.host"};
+	static const char *const dirs[] = {"/var", "/var/task", "/var/runtime", "/opt",
+	                                   "/tmp", "/proc",     "/dev",         "/.host"};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		autofree char *d = xasprintf("%s%s", root, dirs[i]);
 		sbx_plan_add(p, SBX_MKDIR, 0755, 0, NULL, d, NULL, NULL);
@@ -180,9 +183,9 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 		sbx_plan_add(p, SBX_MOUNT, MS_BIND, 0, src, dst, NULL, NULL);
 	}
 	static const char *const links[][2] = {{"/proc/self/fd", "fd"},
-					       {"/proc/self/fd/0", "stdin"},
-					       {"/proc/self/fd/1", "stdout"},
-					       {"/proc/self/fd/2", "stderr"}};
+	                                       {"/proc/self/fd/0", "stdin"},
+	                                       {"/proc/self/fd/1", "stdout"},
+	                                       {"/proc/self/fd/2", "stderr"}};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		autofree char *dst = xasprintf("%s/%s", dev, links[i][1]);
 		sbx_plan_add(p, SBX_SYMLINK, 0, 0, links[i][0], dst, NULL, NULL);
@@ -206,7 +209,8 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	sbx_plan_add(p, SBX_HOSTNAME, 0, 0, "lambdad", NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_STDIO, 0, 0, NULL, "/dev/null", NULL, NULL);
 	sbx_plan_add(p, SBX_CHDIR, 0, 0, NULL, "/var/task", NULL, NULL);
-	sbx_plan_add(p, SBX_RLIMIT, RLIMIT_NOFILE, spec->nofile ? spec->nofile : 1024, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_RLIMIT, RLIMIT_NOFILE, spec->nofile ? spec->nofile : 1024, NULL, NULL, NULL,
+	             NULL);
 	sbx_plan_add(p, SBX_RLIMIT, RLIMIT_CORE, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_INIT, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_DROP_CAPS, 0, 0, NULL, NULL, NULL, NULL);
@@ -214,7 +218,7 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_SECCOMP, 0, 0, NULL, NULL, NULL, NULL);
 	autofree char *exe = spec->runtime_exe ? xasprintf("/var/runtime/%s", spec->runtime_exe)
-					       : xasprintf("/var/task/%s", spec->exe);
+	                                       : xasprintf("/var/task/%s", spec->exe);
 	char *const argv[] = {exe, NULL};
 	sbx_plan_exec(p, exe, argv, envp);
 }
@@ -249,8 +253,11 @@ static __attribute__((noreturn)) void child_main(int ctl, int out_w, int netns)
 		_exit(126);
 	prctl(PR_SET_NAME, "lambdad-sbx", 0, 0, 0); /* ps tells it from the server */
 	syscall(SYS_close_range, 5, ~0U, 0);
-	struct sbx_child_ctx ctx = {.ctl_fd = 3, .report_fd = 3, .out_fd = 4, .server_pid = 0,
-				    .seccomp = S.have_seccomp ? &S.seccomp : NULL};
+	struct sbx_child_ctx ctx = {.ctl_fd = 3,
+	                            .report_fd = 3,
+	                            .out_fd = 4,
+	                            .server_pid = 0,
+	                            .seccomp = S.have_seccomp ? &S.seccomp : NULL};
 	if (S.userns) {
 		char go;
 		if (recv(3, &go, 1, 0) != 1)
@@ -288,13 +295,17 @@ static int write_file(const char *path, const char *text)
 
 static int clone_flags(void)
 {
-	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (S.userns ? CLONE_NEWUSER : 0);
+	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+	       (S.userns ? CLONE_NEWUSER : 0);
 }
 
 /* Network namespaces are the expensive part of a sandbox (the kernel makes them one
  * at a time): keep those of ended environments to reuse. Not with a user namespace
  * (a new one could not enter it) nor with outbound networking (its helper is gone). */
-static bool reuse_netns(void) { return !S.userns && !S.outbound; }
+static bool reuse_netns(void)
+{
+	return !S.userns && !S.outbound;
+}
 
 static int take_spare_net(void)
 {
@@ -402,7 +413,8 @@ static int blank_new(struct blank *b, struct err *errp)
 			close(b->out_r);
 			if (b->cg)
 				cg_destroy(b->cg);
-			return err_make(errp, r < 0 ? -r : EPIPE, "user namespace map: %s", strerror(r < 0 ? -r : EPIPE));
+			return err_make(errp, r < 0 ? -r : EPIPE, "user namespace map: %s",
+			                strerror(r < 0 ? -r : EPIPE));
 		}
 	}
 	memset(&b->net, 0, sizeof(b->net));
@@ -458,7 +470,8 @@ static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
 	} u;
 	char data[sizeof(struct sbx_msg)];
 	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	ssize_t n;
 	do
 		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | flags);
@@ -526,7 +539,8 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 	int rtapi_fd = -1;
 	struct sbx_plan go;
 	sbx_plan_init(&go);
-	if ((r = blank_wait_ready(&b, &rtapi_fd, errp)) < 0 || (r = net_outbound_wait(&b.net, 5000, errp)) < 0)
+	if ((r = blank_wait_ready(&b, &rtapi_fd, errp)) < 0 ||
+	    (r = net_outbound_wait(&b.net, 5000, errp)) < 0)
 		goto fail;
 	if (b.cg) {
 		struct cg_limits lim;
@@ -555,7 +569,7 @@ static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct
 		close(fd);
 	if (rep.kind != SBX_MSG_EXECED) {
 		r = rep.kind == SBX_MSG_FAILED ? child_error(errp, &rep, go.buf, go.len)
-					       : err_make(errp, EIO, "sandbox: the child ended before exec");
+		                               : err_make(errp, EIO, "sandbox: the child ended before exec");
 		goto fail;
 	}
 	sbx_plan_free(&go);
@@ -614,13 +628,16 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	bool strict = o->isolation == SANDBOX_STRICT;
 	S.outbound = o->network == SANDBOX_NET_OUTBOUND;
 	if (S.outbound && !net_outbound_helper())
-		return err_make(errp, ENOENT, "--function-network outbound needs slirp4netns (apt install slirp4netns)");
+		return err_make(errp, ENOENT,
+		                "--function-network outbound needs slirp4netns (apt install slirp4netns)");
 	S.userns = geteuid() != 0;
 	int r = probe_namespaces();
 	if (r < 0) {
 		if (strict)
-			return err_make(errp, -r, "--isolation strict: cannot create namespaces: %s", strerror(-r));
-		log_warn("sandbox: cannot create namespaces (%s): functions run as plain process groups", strerror(-r));
+			return err_make(errp, -r, "--isolation strict: cannot create namespaces: %s",
+			                strerror(-r));
+		log_warn("sandbox: cannot create namespaces (%s): functions run as plain process groups",
+		         strerror(-r));
 		snprintf(S.describe, sizeof(S.describe), "process groups (no namespaces: %s)", strerror(-r));
 		S.ready = true;
 		return 0;
@@ -655,16 +672,23 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	autofree char *abs_rt = o->runtime_dir ? realpath(o->runtime_dir, NULL) : NULL;
 	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt);
 	S.isolated = true;
-	snprintf(S.describe, sizeof(S.describe), "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s, network %s",
-		 S.userns ? ", user" : "", S.cgroot ? "cgroup " : "no cgroups",
-		 S.cgroot ? cg_root_kind(S.cgroot) : "", S.have_seccomp ? "seccomp" : "no seccomp",
-		 S.outbound ? "outbound (slirp4netns)" : "none (loopback only)");
+	snprintf(S.describe, sizeof(S.describe),
+	         "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s, network %s", S.userns ? ", user" : "",
+	         S.cgroot ? "cgroup " : "no cgroups", S.cgroot ? cg_root_kind(S.cgroot) : "",
+	         S.have_seccomp ? "seccomp" : "no seccomp",
+	         S.outbound ? "outbound (slirp4netns)" : "none (loopback only)");
 	S.ready = true;
 	return 0;
 }
 
-const char *sandbox_describe(void) { return S.describe; }
-bool sandbox_isolated(void) { return S.isolated; }
+const char *sandbox_describe(void)
+{
+	return S.describe;
+}
+bool sandbox_isolated(void)
+{
+	return S.isolated;
+}
 
 /* Removes the cgroups whose processes are gone. At shutdown (wait) it kills and waits
  * for them first, and abandons what still cannot go to cg_root_free. */
@@ -745,7 +769,10 @@ static void notify(void)
 	}
 }
 
-int sandbox_notify_fd(void) { return S.notify_fd; }
+int sandbox_notify_fd(void)
+{
+	return S.notify_fd;
+}
 
 /* The worker: keeps the pool full until shutdown. */
 static void *pool_worker(void *arg)
@@ -811,7 +838,8 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 	sb->netns = -1;
 	if (spec->runtime_exe && !S.runtime_dir) {
 		free(sb);
-		return err_make(errp, ENOENT, "no runtime directory (--runtime-dir) for %s", spec->runtime_exe);
+		return err_make(errp, ENOENT, "no runtime directory (--runtime-dir) for %s",
+		                spec->runtime_exe);
 	}
 	int r = S.isolated ? ns_create(spec, sb, errp) : proc_create(spec, sb, S.runtime_dir, errp);
 	if (r < 0) {
@@ -822,8 +850,14 @@ int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct
 	return 0;
 }
 
-pid_t sandbox_pid(const struct sandbox *sb) { return sb->pid; }
-int sandbox_log_fd(const struct sandbox *sb) { return sb->log_fd; }
+pid_t sandbox_pid(const struct sandbox *sb)
+{
+	return sb->pid;
+}
+int sandbox_log_fd(const struct sandbox *sb)
+{
+	return sb->log_fd;
+}
 
 int sandbox_take_rtapi_fd(struct sandbox *sb)
 {
@@ -839,7 +873,8 @@ int sandbox_signal(struct sandbox *sb, int sig)
 		 * process needs CPU to die: lift the CPU quota first, or a thousand
 		 * throttled processes of a fork bomb take seconds to go. */
 		if (sig == SIGKILL && sb->cg) {
-			struct cg_limits unthrottled = {.memory_mb = sb->memory_mb, .cpu_millis = 0, .pids_max = 1024};
+			struct cg_limits unthrottled = {
+			    .memory_mb = sb->memory_mb, .cpu_millis = 0, .pids_max = 1024};
 			cg_set_limits(sb->cg, &unthrottled, NULL);
 			cg_kill(sb->cg);
 			cg_freeze(sb->cg, false); /* frozen processes die only once thawed */
@@ -876,7 +911,10 @@ int sandbox_stats(struct sandbox *sb, struct sandbox_stats *st)
 	return 0;
 }
 
-bool sandbox_can_freeze(const struct sandbox *sb) { return sb->cg && S.can_freeze; }
+bool sandbox_can_freeze(const struct sandbox *sb)
+{
+	return sb->cg && S.can_freeze;
+}
 
 int sandbox_freeze(struct sandbox *sb, bool frozen)
 {

@@ -12,9 +12,9 @@
 struct sandbox;
 
 enum sandbox_isolation {
-	SANDBOX_AUTO,	/* the best the machine offers; says at start what is missing */
+	SANDBOX_AUTO,   /* the best the machine offers; says at start what is missing */
 	SANDBOX_STRICT, /* namespaces, cgroups and seccomp, or refuse to start */
-	SANDBOX_NONE,	/* process groups with rlimits (development only) */
+	SANDBOX_NONE,   /* process groups with rlimits (development only) */
 };
 
 enum sandbox_network {
@@ -25,9 +25,9 @@ enum sandbox_network {
 struct sandbox_options {
 	enum sandbox_isolation isolation;
 	enum sandbox_network network;
-	const char *state_dir;	 /* the server's data dir: a staging directory lives there */
+	const char *state_dir;   /* the server's data dir: a staging directory lives there */
 	const char *runtime_dir; /* host directory shown at /var/runtime, or NULL */
-	unsigned pool_size;	 /* blank sandboxes kept ready */
+	unsigned pool_size;      /* blank sandboxes kept ready */
 };
 
 /* Decides what isolation this machine gives and prepares it (cgroup subtree, seccomp
@@ -48,14 +48,14 @@ void sandbox_pool_fill(void);
 int sandbox_notify_fd(void);
 
 struct sandbox_spec {
-	const char *code_dir;	/* the function's extracted code on the host */
-	const char *exe;	/* the entry point, relative to the code ("bootstrap"), or */
+	const char *code_dir;    /* the function's extracted code on the host */
+	const char *exe;         /* the entry point, relative to the code ("bootstrap"), or */
 	const char *runtime_exe; /* relative to the runtime directory ("python/bootstrap") */
-	char *const *envp;	/* NULL-terminated, borrowed; the sandbox adds
-				 * AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT */
-	uint32_t memory_mb;	/* the function's MemorySize: memory limit, CPU share */
-	uint32_t ephemeral_mb;	/* size of /tmp */
-	uint32_t nofile;	/* RLIMIT_NOFILE (Lambda: 1024) */
+	char *const *envp;       /* NULL-terminated, borrowed; the sandbox adds
+	                          * AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT */
+	uint32_t memory_mb;      /* the function's MemorySize: memory limit, CPU share */
+	uint32_t ephemeral_mb;   /* size of /tmp */
+	uint32_t nofile;         /* RLIMIT_NOFILE (Lambda: 1024) */
 };
 
 struct sandbox_stats {

@@ -226,7 +226,9 @@ static int add_arg_rules(scmp_filter_ctx ctx, struct err *errp)
 	}
 	/* Compared on all 64 bits: garbage in the upper half is refused too, which no
 	 * real caller passes. */
-	struct scmp_arg_cmp fam = SCMP_A0(SCMP_CMP_GE, SOCKET_FAMILY_FIRST_UNKNOWN);
+	/* SCMP_A0 with one datum leaves datum_b to the compiler, which clang -Wextra flags. */
+	struct scmp_arg_cmp fam = {
+	    .arg = 0, .op = SCMP_CMP_GE, .datum_a = SOCKET_FAMILY_FIRST_UNKNOWN, .datum_b = 0};
 	if ((r = add_rule(ctx, EPERM, nr, "socket", 1, &fam, errp)) < 0)
 		return r;
 

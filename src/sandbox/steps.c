@@ -50,7 +50,10 @@ const struct sbx_sys sbx_sys_default = {
 };
 const struct sbx_sys *sbx_sys = &sbx_sys_default;
 
-void sbx_plan_init(struct sbx_plan *p) { memset(p, 0, sizeof(*p)); }
+void sbx_plan_init(struct sbx_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+}
 
 void sbx_plan_free(struct sbx_plan *p)
 {
@@ -86,7 +89,7 @@ static void put_head(struct sbx_plan *p, enum sbx_op op, uint64_t n, uint64_t m,
 }
 
 void sbx_plan_add(struct sbx_plan *p, enum sbx_op op, uint64_t n, uint64_t m, const char *a, const char *b,
-		  const char *c, const char *d)
+                  const char *c, const char *d)
 {
 	const char *s[4] = {a ? a : "", b ? b : "", c ? c : "", d ? d : ""};
 	put_head(p, op, n, m, 4);
@@ -153,13 +156,28 @@ static bool next_step(const unsigned char *buf, size_t len, size_t *off, struct 
 void sbx_plan_describe(const unsigned char *buf, size_t len, unsigned index, char *out, size_t outlen)
 {
 	static const char *const names[] = {
-	    [SBX_MOUNT] = "mount",	     [SBX_REMOUNT_RO] = "remount read-only", [SBX_MKDIR] = "mkdir",
-	    [SBX_MKDIR_OPT] = "mkdir",	     [SBX_TOUCH] = "create",		     [SBX_SYMLINK] = "symlink",
-	    [SBX_WRITE_FILE] = "write",	     [SBX_PIVOT_ROOT] = "pivot_root",	     [SBX_UMOUNT_DETACH] = "umount",
-	    [SBX_RMDIR] = "rmdir",	     [SBX_CHDIR] = "chdir",		     [SBX_HOSTNAME] = "sethostname",
-	    [SBX_LOOPBACK_UP] = "loopback up", [SBX_RTAPI_LISTEN] = "runtime API listen", [SBX_RLIMIT] = "setrlimit",
-	    [SBX_STDIO] = "stdio",	     [SBX_DROP_CAPS] = "drop capabilities", [SBX_SETID] = "setuid/setgid",
-	    [SBX_SECCOMP] = "seccomp",	     [SBX_DEATHSIG] = "death signal",	     [SBX_EXEC] = "execve", [SBX_INIT] = "fork the runtime",
+	    [SBX_MOUNT] = "mount",
+	    [SBX_REMOUNT_RO] = "remount read-only",
+	    [SBX_MKDIR] = "mkdir",
+	    [SBX_MKDIR_OPT] = "mkdir",
+	    [SBX_TOUCH] = "create",
+	    [SBX_SYMLINK] = "symlink",
+	    [SBX_WRITE_FILE] = "write",
+	    [SBX_PIVOT_ROOT] = "pivot_root",
+	    [SBX_UMOUNT_DETACH] = "umount",
+	    [SBX_RMDIR] = "rmdir",
+	    [SBX_CHDIR] = "chdir",
+	    [SBX_HOSTNAME] = "sethostname",
+	    [SBX_LOOPBACK_UP] = "loopback up",
+	    [SBX_RTAPI_LISTEN] = "runtime API listen",
+	    [SBX_RLIMIT] = "setrlimit",
+	    [SBX_STDIO] = "stdio",
+	    [SBX_DROP_CAPS] = "drop capabilities",
+	    [SBX_SETID] = "setuid/setgid",
+	    [SBX_SECCOMP] = "seccomp",
+	    [SBX_DEATHSIG] = "death signal",
+	    [SBX_EXEC] = "execve",
+	    [SBX_INIT] = "fork the runtime",
 	};
 	size_t off = 0;
 	struct step st;
@@ -170,8 +188,8 @@ void sbx_plan_describe(const unsigned char *buf, size_t len, unsigned index, cha
 		if (st.op == SBX_MOUNT && st.s0[0])
 			snprintf(out, outlen, "step %u: mount %s on %s", i, st.s0, st.s1);
 		else
-			snprintf(out, outlen, "step %u: %s %s%s%s", i, name, st.s0, st.s0[0] && st.s1[0] ? " " : "",
-				 st.s1);
+			snprintf(out, outlen, "step %u: %s %s%s%s", i, name, st.s0,
+			         st.s0[0] && st.s1[0] ? " " : "", st.s1);
 		return;
 	}
 	snprintf(out, outlen, "step %u", index);
@@ -205,12 +223,14 @@ static int rtapi_listen(int ctl_fd, uint16_t port)
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	/* In a reused network namespace the ended environment's listener may still be
 	 * closing in the server (it goes on the server's next loop turn): wait for it. */
 	struct timespec ms = {0, 1000000};
 	int r;
-	for (int i = 0; (r = bind(fd, (struct sockaddr *)&a, sizeof(a))) < 0 && errno == EADDRINUSE && i < 500; i++)
+	for (int i = 0;
+	     (r = bind(fd, (struct sockaddr *)&a, sizeof(a))) < 0 && errno == EADDRINUSE && i < 500; i++)
 		nanosleep(&ms, NULL);
 	if (r < 0 || listen(fd, 64) < 0)
 		goto fail;
@@ -221,7 +241,8 @@ static int rtapi_listen(int ctl_fd, uint16_t port)
 		struct cmsghdr align;
 	} u;
 	memset(&u, 0, sizeof(u));
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -286,15 +307,15 @@ static void send_msg(int fd, int kind, int value, unsigned step, int phase)
 }
 
 static int run_range(const unsigned char *buf, size_t len, size_t off, unsigned i, struct sbx_child_ctx *ctx,
-		     unsigned *failed);
+                     unsigned *failed);
 
 /* What the runtime's process gets from the init that starts it. */
 struct init_args {
 	const unsigned char *buf;
-	size_t len, off;	/* the steps after SBX_INIT */
-	unsigned first;		/* their index */
+	size_t len, off; /* the steps after SBX_INIT */
+	unsigned first;  /* their index */
 	struct sbx_child_ctx ctx;
-	int err;		/* set when a step failed (the exec did not happen) */
+	int err; /* set when a step failed (the exec did not happen) */
 	unsigned failed;
 };
 
@@ -316,10 +337,12 @@ static int runtime_main(void *p)
  * PID namespace's init: it tells the server whether the exec happened, reaps orphans,
  * and reports the runtime's exit status before it exits (which ends the namespace).
  * Returns only on failure to start the process. */
-static int become_init(const unsigned char *buf, size_t len, size_t off, unsigned first, struct sbx_child_ctx *ctx)
+static int become_init(const unsigned char *buf, size_t len, size_t off, unsigned first,
+                       struct sbx_child_ctx *ctx)
 {
 	struct init_args a = {.buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
-	pid_t pid = clone(runtime_main, runtime_stack + sizeof(runtime_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	pid_t pid =
+	    clone(runtime_main, runtime_stack + sizeof(runtime_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	if (pid < 0)
 		return -1;
 	if (a.err) {
@@ -344,11 +367,12 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 	const struct sbx_sys *sys = sbx_sys;
 	switch (st->op) {
 	case SBX_MOUNT:
-		return sys->mount(st->s0[0] ? st->s0 : NULL, st->s1, st->s2[0] ? st->s2 : NULL, (unsigned long)st->n,
-				  st->s3[0] ? st->s3 : NULL);
+		return sys->mount(st->s0[0] ? st->s0 : NULL, st->s1, st->s2[0] ? st->s2 : NULL,
+		                  (unsigned long)st->n, st->s3[0] ? st->s3 : NULL);
 	case SBX_REMOUNT_RO:
-		return sys->mount(NULL, st->s1, NULL,
-				  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | (unsigned long)st->n, NULL);
+		return sys->mount(
+		    NULL, st->s1, NULL,
+		    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | (unsigned long)st->n, NULL);
 	case SBX_MKDIR:
 		return sys->mkdir(st->s1, (mode_t)st->n);
 	case SBX_MKDIR_OPT:
@@ -447,7 +471,7 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 }
 
 static int run_range(const unsigned char *buf, size_t len, size_t off, unsigned i, struct sbx_child_ctx *ctx,
-		     unsigned *failed)
+                     unsigned *failed)
 {
 	struct step st;
 	while (off < len) {

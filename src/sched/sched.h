@@ -16,40 +16,73 @@ struct sched;
 
 struct sched_config {
 	const char *logs_dir;
-	int64_t keep_alive_ms;		/* idle environments are reaped after this */
-	uint32_t account_concurrency;	/* invocations in flight at most */
-	int64_t init_timeout_ms;	/* a runtime must ask for its first event within this */
+	int64_t keep_alive_ms;        /* idle environments are reaped after this */
+	uint32_t account_concurrency; /* invocations in flight at most */
+	uint32_t scale_per_10s;       /* new environments per function per 10 s (0: 1000) */
+	uint64_t max_memory_mb;       /* sum of MemorySize of live environments (0: no bound) */
+	int64_t init_timeout_ms;      /* a runtime must ask for its first event within this */
 	const char *region;
 	const char *account;
 };
 
 /* What an invocation ended with, handed to its callback once. */
 struct sched_result {
-	bool function_error;		/* answer with X-Amz-Function-Error: Unhandled */
-	struct evbuffer *body;		/* borrowed: drain it during the callback */
-	const char *log_tail;		/* last 4 KB of the invocation's log, when asked */
+	bool function_error;   /* answer with X-Amz-Function-Error: Unhandled */
+	bool system_error;     /* lambdad's failure, not the function's (it is stopping) */
+	struct evbuffer *body; /* borrowed: drain it during the callback */
+	const char *log_tail;  /* last 4 KB of the invocation's log, when asked */
 	size_t log_tail_len;
 	const char *request_id;
+	bool streamed;            /* the runtime streamed its response (see stream_cb) */
+	const char *content_type; /* of a streamed response, else NULL */
 };
 typedef void (*sched_done_cb)(const struct sched_result *res, void *arg);
+/* A piece of a streamed response, as the runtime sends it; data is borrowed for the
+ * call. content_type is the runtime's Content-Type for the stream. */
+typedef void (*sched_stream_cb)(void *arg, const char *content_type, const void *data, size_t len);
 
 struct sched_invoke_args {
-	struct fn_config *cfg;		/* borrowed; the scheduler takes its own reference */
-	struct evbuffer *payload;	/* drained into the invocation */
-	const char *client_context;	/* decoded JSON text or NULL */
+	struct fn_config *cfg;      /* borrowed; the scheduler takes its own reference */
+	struct evbuffer *payload;   /* drained into the invocation */
+	const char *client_context; /* decoded JSON text or NULL */
 	bool want_tail;
+	const char *request_id; /* NULL: a new one; else kept (an async event's retries) */
 	sched_done_cb cb;
 	void *arg;
+	/* NULL: a streamed response (Lambda-Runtime-Function-Response-Mode: streaming) is
+	 * collected, up to 6 MB, and handed to cb as one body, as for an ordinary Invoke.
+	 * Set: each piece of a streamed response goes to stream_cb(arg, ...) as it arrives,
+	 * and cb then runs once at the end with streamed set and an empty body on success,
+	 * or function_error set and the error document as body when the stream ended in
+	 * an error (error trailers, the runtime cut it short or crashed, the timeout). A
+	 * runtime that answers without streaming ends in cb with its body as usual. */
+	sched_stream_cb stream_cb;
 };
 
-int sched_new(struct event_base *base, struct store *store, const struct sched_config *cfg, struct sched **out,
-	      struct err *errp);
+int sched_new(struct event_base *base, struct store *store, const struct sched_config *cfg,
+              struct sched **out, struct err *errp);
 /* Kills every environment; pending invocations are answered with a ServiceException body. */
 void sched_free(struct sched *s);
 
 /* Starts an invocation; cb runs exactly once, later, on the loop. Returns 0, or
- * -EAGAIN when a concurrency limit is reached (nothing was started). */
+ * -EAGAIN when a limit is reached (nothing was started): errp->msg is then Lambda's
+ * throttle Reason (ConcurrentInvocationLimitExceeded or
+ * ReservedFunctionConcurrentInvocationLimitExceeded). */
 int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err *errp);
+
+/* The scaling settings of function name (see struct fn_scaling); called at startup for
+ * every function that has some, and on every change. Provisioned environments are
+ * started (or stopped) to match, with cfg (borrowed; NULL when the function is gone). */
+void sched_set_scaling(struct sched *s, const char *name, const struct fn_config *cfg,
+                       const struct fn_scaling *sc);
+
+/* Starts up to n environments of cfg now, initialised and idle (pre-warming); they
+ * live for the keep-alive like any idle one. Returns how many were started (limits
+ * and --max-memory may start fewer). */
+uint32_t sched_prewarm(struct sched *s, const struct fn_config *cfg, uint32_t n);
+
+/* Provisioned environments of name that are initialised and ready now. */
+uint32_t sched_provisioned_ready(const struct sched *s, const char *name);
 
 /* The function now has configuration cur (NULL: deleted): idle environments of
  * other revisions are killed at once, busy ones when their invocation ends. */
@@ -60,12 +93,47 @@ void sched_flush_logs(struct sched *s, const char *name);
 
 /* Counts for metrics and tests. */
 struct sched_counts {
-	uint32_t envs;		/* live environments */
+	uint32_t envs; /* live environments */
 	uint32_t idle;
-	uint32_t inflight;	/* invocations not yet answered */
+	uint32_t inflight; /* invocations not yet answered */
 	uint64_t cold_starts;
 	uint64_t warm_starts;
+	uint64_t throttles;
+	uint64_t evictions; /* idle environments stopped to make room (--max-memory) */
+	uint64_t memory_mb; /* sum of MemorySize of live environments */
 };
 void sched_counts(const struct sched *s, struct sched_counts *c);
+
+/* Upper bounds (ms) of the duration histograms' buckets; the last bucket is +Inf. */
+#define SCHED_HIST_BUCKETS 14
+extern const double sched_hist_bounds_ms[SCHED_HIST_BUCKETS];
+
+struct sched_hist {
+	uint64_t counts[SCHED_HIST_BUCKETS + 1]; /* per bucket, not cumulative; [last] = +Inf */
+	uint64_t n;
+	double sum_ms;
+};
+
+/* What one function did since the server started, and what it has now. */
+struct sched_fn_stats {
+	uint64_t invocations; /* answered: successes and errors */
+	uint64_t errors;      /* function errors, timeouts and crashes included */
+	uint64_t throttles;
+	uint64_t timeouts;
+	uint64_t cold_starts;
+	struct sched_hist duration;      /* delivery to answer */
+	struct sched_hist init_duration; /* cold starts: sandbox to the first /next */
+	uint32_t concurrent;             /* invocations in flight */
+	uint32_t env_starting;
+	uint32_t env_idle;
+	uint32_t env_busy;
+	uint32_t provisioned_ready;
+};
+/* Calls cb for every function the scheduler has seen, in no particular order. */
+void sched_foreach_fn(const struct sched *s,
+                      void (*cb)(const char *name, const struct sched_fn_stats *st, void *arg), void *arg);
+
+/* Shutdown: invocations in flight and waiting for an environment. */
+uint32_t sched_inflight(const struct sched *s);
 
 #endif

@@ -10,14 +10,14 @@
 #define CODEZIP_MAX_ENTRIES 100000u
 
 struct codezip_limits {
-	uint64_t max_unzipped_bytes;	/* sum of extracted file sizes, counted while writing */
+	uint64_t max_unzipped_bytes; /* sum of extracted file sizes, counted while writing */
 	uint32_t max_entries;
 };
 
 struct codezip_info {
 	uint64_t unzipped_bytes;
 	uint32_t entries;
-	int has_bootstrap;	/* a regular file named "bootstrap" at the root */
+	int has_bootstrap; /* a regular file named "bootstrap" at the root */
 };
 
 /* Extracts the zip in data[0..len) into a new directory `dir` (which must not exist;
@@ -29,7 +29,7 @@ struct codezip_info {
  * for a user (-EINVAL malformed zip, -EFBIG past a limit, -EPERM an unsafe entry)
  * and leaves nothing at `dir`. lim NULL means the default limits above. */
 int codezip_extract(const void *data, size_t len, const char *dir, const struct codezip_limits *lim,
-		    struct codezip_info *info, struct err *errp);
+                    struct codezip_info *info, struct err *errp);
 
 /* Removes a directory tree (used for cleanup); returns 0 or a negative errno. */
 int codezip_rmtree(const char *dir);

@@ -14,18 +14,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "registry/registry.h"
+
 struct store {
 	char *dir;
 	char *code_dir;
 	sqlite3 *db;
 	sqlite3_stmt *put_fn;
 	sqlite3_stmt *del_fn;
+	sqlite3_stmt *put_sc;
+	sqlite3_stmt *del_sc;
 };
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS functions ("
-			     "  name TEXT PRIMARY KEY,"
-			     "  config TEXT NOT NULL"
-			     ");";
+                             "  name TEXT PRIMARY KEY,"
+                             "  config TEXT NOT NULL"
+                             ");"
+                             "CREATE TABLE IF NOT EXISTS scaling ("
+                             "  name TEXT PRIMARY KEY,"
+                             "  reserved INTEGER NOT NULL,"
+                             "  provisioned INTEGER NOT NULL,"
+                             "  provisioned_modified_ms INTEGER NOT NULL,"
+                             "  keep_alive_ms INTEGER NOT NULL"
+                             ");";
 
 static int db_err(struct store *st, struct err *errp, const char *what)
 {
@@ -61,7 +72,7 @@ int store_open(const char *data_dir, struct store **out, struct err *errp)
 	}
 	autofree char *dbpath = xasprintf("%s/lambdad.db", data_dir);
 	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	                    NULL) != SQLITE_OK) {
 		r = err_make(errp, EIO, "cannot open %s: %s", dbpath, st->db ? sqlite3_errmsg(st->db) : "?");
 		store_free(st);
 		return r;
@@ -69,7 +80,7 @@ int store_open(const char *data_dir, struct store **out, struct err *errp)
 	sqlite3_busy_timeout(st->db, 5000);
 	char *emsg = NULL;
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &emsg) !=
-		    SQLITE_OK ||
+	        SQLITE_OK ||
 	    sqlite3_exec(st->db, schema, NULL, NULL, &emsg) != SQLITE_OK) {
 		r = err_make(errp, EIO, "cannot initialise %s: %s", dbpath, emsg ? emsg : "?");
 		sqlite3_free(emsg);
@@ -77,9 +88,16 @@ int store_open(const char *data_dir, struct store **out, struct err *errp)
 		return r;
 	}
 	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO functions(name, config) VALUES(?1, ?2)", -1,
-			       &st->put_fn, NULL) != SQLITE_OK ||
+	                       &st->put_fn, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, "DELETE FROM functions WHERE name = ?1", -1, &st->del_fn, NULL) !=
-		    SQLITE_OK) {
+	        SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        st->db,
+	        "INSERT OR REPLACE INTO scaling(name, reserved, provisioned, provisioned_modified_ms, "
+	        "keep_alive_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
+	        -1, &st->put_sc, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "DELETE FROM scaling WHERE name = ?1", -1, &st->del_sc, NULL) !=
+	        SQLITE_OK) {
 		r = db_err(st, errp, "prepare");
 		store_free(st);
 		return r;
@@ -94,13 +112,18 @@ void store_free(struct store *st)
 		return;
 	sqlite3_finalize(st->put_fn);
 	sqlite3_finalize(st->del_fn);
+	sqlite3_finalize(st->put_sc);
+	sqlite3_finalize(st->del_sc);
 	sqlite3_close(st->db);
 	free(st->dir);
 	free(st->code_dir);
 	free(st);
 }
 
-const char *store_data_dir(struct store *st) { return st->dir; }
+const char *store_data_dir(struct store *st)
+{
+	return st->dir;
+}
 
 int store_put_function(struct store *st, const char *name, const char *config_json, struct err *errp)
 {
@@ -115,15 +138,33 @@ int store_put_function(struct store *st, const char *name, const char *config_js
 	return 0;
 }
 
+/* Runs a prepared statement that takes only the name; returns its sqlite3_step code. */
+static int step_name(sqlite3_stmt *q, const char *name)
+{
+	sqlite3_reset(q);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
 int store_delete_function(struct store *st, const char *name, struct err *errp)
 {
-	sqlite3_reset(st->del_fn);
-	sqlite3_bind_text(st->del_fn, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st->del_fn);
-	sqlite3_reset(st->del_fn);
-	sqlite3_clear_bindings(st->del_fn);
-	if (rc != SQLITE_DONE)
+	/* The function's row and its scaling settings go together or not at all, so a
+	 * function created later under the same name cannot inherit them. */
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_err(st, errp, "delete function");
+	if (step_name(st->del_fn, name) != SQLITE_DONE || step_name(st->del_sc, name) != SQLITE_DONE) {
+		int r = db_err(st, errp, "delete function");
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		int r = db_err(st, errp, "delete function");
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
 	return 0;
 }
 
@@ -144,8 +185,66 @@ int store_load_functions(struct store *st, store_fn_cb cb, void *arg, struct err
 	return 0;
 }
 
-char *store_code_dir(struct store *st, const char *hex) { return xasprintf("%s/%s", st->code_dir, hex); }
-char *store_code_zip(struct store *st, const char *hex) { return xasprintf("%s/%s.zip", st->code_dir, hex); }
+int store_put_scaling(struct store *st, const char *name, const struct fn_scaling *sc, struct err *errp)
+{
+	sqlite3_stmt *q = st->put_sc;
+	sqlite3_reset(q);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, sc->reserved);
+	sqlite3_bind_int64(q, 3, sc->provisioned);
+	sqlite3_bind_int64(q, 4, sc->provisioned_modified_ms);
+	sqlite3_bind_int64(q, 5, sc->keep_alive_ms);
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE)
+		return db_err(st, errp, "store scaling settings");
+	return 0;
+}
+
+int store_delete_scaling(struct store *st, const char *name, struct err *errp)
+{
+	if (step_name(st->del_sc, name) != SQLITE_DONE)
+		return db_err(st, errp, "delete scaling settings");
+	return 0;
+}
+
+int store_load_scaling(struct store *st, store_scaling_cb cb, void *arg, struct err *errp)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(
+	        st->db,
+	        "SELECT name, reserved, provisioned, provisioned_modified_ms, keep_alive_ms FROM scaling "
+	        "ORDER BY name",
+	        -1, &q, NULL) != SQLITE_OK)
+		return db_err(st, errp, "load scaling settings");
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite3_int64 reserved = sqlite3_column_int64(q, 1);
+		sqlite3_int64 prov = sqlite3_column_int64(q, 2);
+		struct fn_scaling sc = {
+		    .reserved = reserved >= 0 && reserved <= INT32_MAX ? (int32_t)reserved : -1,
+		    .provisioned = prov > 0 && prov <= UINT32_MAX ? (uint32_t)prov : 0,
+		    .provisioned_modified_ms = sqlite3_column_int64(q, 3),
+		    .keep_alive_ms = sqlite3_column_int64(q, 4) >= 0 ? sqlite3_column_int64(q, 4) : -1,
+		};
+		if (cb((const char *)sqlite3_column_text(q, 0), &sc, arg))
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(st, errp, "load scaling settings");
+	return 0;
+}
+
+char *store_code_dir(struct store *st, const char *hex)
+{
+	return xasprintf("%s/%s", st->code_dir, hex);
+}
+char *store_code_zip(struct store *st, const char *hex)
+{
+	return xasprintf("%s/%s.zip", st->code_dir, hex);
+}
 
 static int fsync_dir(const char *dir)
 {
@@ -186,7 +285,7 @@ static int write_durable(const char *dir, const char *path, const void *data, si
 }
 
 int store_put_code(struct store *st, const char *hex, const void *zip, size_t len, struct codezip_info *info,
-		   struct err *errp)
+                   struct err *errp)
 {
 	autofree char *zpath = store_code_zip(st, hex);
 	autofree char *dpath = store_code_dir(st, hex);
@@ -270,4 +369,75 @@ void store_gc_code(struct store *st, int (*keep)(const char *hex, void *arg), vo
 			codezip_rmtree(path);
 	}
 	closedir(d);
+}
+
+/* Function URL configurations: one row per function, its url-id unique. The table is
+ * made on first use, so stores written before function URLs existed open unchanged. */
+static int furl_prepare(struct store *st, const char *sql, sqlite3_stmt **q, struct err *errp)
+{
+	char *emsg = NULL;
+	if (sqlite3_exec(st->db,
+	                 "CREATE TABLE IF NOT EXISTS function_urls ("
+	                 "  name TEXT PRIMARY KEY,"
+	                 "  url_id TEXT NOT NULL UNIQUE,"
+	                 "  config TEXT NOT NULL"
+	                 ");",
+	                 NULL, NULL, &emsg) != SQLITE_OK) {
+		int r = err_make(errp, EIO, "function URLs table: %s", emsg ? emsg : "?");
+		sqlite3_free(emsg);
+		return r;
+	}
+	if (sqlite3_prepare_v2(st->db, sql, -1, q, NULL) != SQLITE_OK)
+		return db_err(st, errp, "function URLs");
+	return 0;
+}
+
+int store_put_function_url(struct store *st, const char *name, const char *url_id, const char *config_json,
+                           struct err *errp)
+{
+	sqlite3_stmt *q;
+	int r = furl_prepare(
+	    st, "INSERT OR REPLACE INTO function_urls(name, url_id, config) VALUES(?1, ?2, ?3)", &q, errp);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, url_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, config_json, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_err(st, errp, "store function URL");
+	return 0;
+}
+
+int store_delete_function_url(struct store *st, const char *name, struct err *errp)
+{
+	sqlite3_stmt *q;
+	int r = furl_prepare(st, "DELETE FROM function_urls WHERE name = ?1", &q, errp);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_err(st, errp, "delete function URL");
+	return 0;
+}
+
+int store_load_function_urls(struct store *st, store_furl_cb cb, void *arg, struct err *errp)
+{
+	sqlite3_stmt *q;
+	int r = furl_prepare(st, "SELECT name, url_id, config FROM function_urls ORDER BY name", &q, errp);
+	if (r < 0)
+		return r;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cb((const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1),
+		       (const char *)sqlite3_column_text(q, 2), arg))
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(st, errp, "load function URLs");
+	return 0;
 }

@@ -477,7 +477,9 @@ for want in "garbage HTTP/1.1 400" "no-version HTTP/1.1 400" "negative-length HT
 done
 expect_error "unknown path" 404 UnknownOperationException "" "$(raw GET /no/such/path)"
 expect_error "wrong method on a known path" 404 UnknownOperationException "" "$(raw PATCH /2015-03-31/functions/pg-1)"
-check "a method the server does not implement: 501" 501 "$(raw OPTIONS /2015-03-31/functions)"
+check "a method the server does not implement: 501" 501 "$(raw TRACE /2015-03-31/functions)"
+expect_error "OPTIONS on the Lambda API (CORS preflight is for function URLs)" 404 UnknownOperationException "" \
+	"$(raw OPTIONS /2015-03-31/functions)"
 check "a path with an encoded NUL" 404 "$(raw GET '/2015-03-31/functions/a%00b')"
 code=$(raw GET '/2015-03-31/functions/%ff%fe%c3')
 check "a name that is not UTF-8: a JSON error body" "true" "$(jq -e 'has("message")' "$WORK/b" 2>/dev/null || echo "no JSON body: $(head -c 200 "$WORK/b")")"

@@ -32,8 +32,14 @@ if [[ "$tail_txt" == *"Init Duration"* ]]; then fail "warm REPORT has no Init Du
 code=$(invoke_raw echo '{}' -H 'X-Amz-Invocation-Type: DryRun')
 check "DryRun answers 204" 204 "$code"
 code=$(invoke_raw echo '{}' -H 'X-Amz-Invocation-Type: Event')
-check "Event is refused clearly until the async queue exists" 400 "$code"
-check_contains "Event error says why" "not supported by lambdad yet" "$(cat "$WORK/b")"
+check "Event is accepted (202, the queue: tests/e2e/async.sh)" 202 "$code"
+check "Event answers with an empty body" "" "$(cat "$WORK/b")"
+code=$(curl -s -o "$WORK/b" -w '%{http_code}' -X POST --data '{"k":1}' "$ENDPOINT/2014-11-13/functions/echo/invoke-async/")
+check "the deprecated InvokeAsync answers 202 {\"Status\":202}" '202 {"Status":202}' "$code $(cat "$WORK/b")"
+python3 -c 'print("\"" + "a" * 300000 + "\"")' >"$WORK/300k.json"
+code=$(curl -s -o "$WORK/b" -w '%{http_code}' -X POST --data-binary @"$WORK/300k.json" \
+	"$ENDPOINT/2014-11-13/functions/echo/invoke-async/")
+check "InvokeAsync keeps its 256 KB limit" 413 "$code"
 
 # --- Warm reuse: a counter in the function's memory.
 invoke_raw tool '{"op":"count"}' >/dev/null

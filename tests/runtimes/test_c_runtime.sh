@@ -30,8 +30,56 @@ if ! cc echo.c $(pkg-config --static --cflags --libs lambda-runtime) -static \
 	fi
 fi
 
+# A streaming handler: writes a first chunk, then waits at a FIFO (STREAM_GATE) that the
+# fake Runtime API opens only once it has received that chunk, then writes the rest.
+cat >"$TMP/stream_fn.c" <<'C'
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "lambda_runtime.h"
+
+static int handler(const struct lambda_event *ev, struct lambda_response *out, void *user)
+{
+	(void)user;
+	if (strstr(ev->payload, "\"plain\""))
+		return lambda_response_set(out, "\"buffered\"", 10);
+	if (strstr(ev->payload, "\"prelude\"")) {
+		if (lambda_stream_http_prelude(out, 201, "{\"x-custom\":\"yes\"}", "[\"a=1\"]") < 0)
+			return 1;
+		return lambda_stream_write(out, "body", 4) < 0 || lambda_response_set(out, "x", 1) == 0;
+	}
+	if (strstr(ev->payload, "\"fail\"")) {
+		lambda_stream_write(out, "partial", 7);
+		lambda_response_error(out, "StreamFailure", "broke \"midway\"");
+		return 1;
+	}
+	if (lambda_stream_set_content_type(out, "text/plain") < 0 || lambda_stream_write(out, "first;", 6) < 0 ||
+	    lambda_stream_set_content_type(out, "too/late") == 0)
+		return 1;
+	char buf[16] = "";
+	int fd = open(getenv("STREAM_GATE"), O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 1;
+	static char big[1 << 20];
+	memset(big, 'z', sizeof(big));
+	if (lambda_stream_write(out, "gate:", 5) < 0 || lambda_stream_write(out, buf, (size_t)n) < 0 ||
+	    lambda_stream_write(out, big, sizeof(big)) < 0 || lambda_stream_write(out, ";end", 4) < 0)
+		return 1;
+	return 0;
+}
+
+int main(void) { return lambda_runtime_run(handler, NULL); }
+C
+cc -std=c11 -Wall -Wextra -Werror -I"$SRC" "$TMP/stream_fn.c" $(pkg-config --static --cflags --libs lambda-runtime 2>/dev/null || pkg-config --cflags --libs lambda-runtime) \
+	-Wl,-rpath,"$TMP/prefix/lib" -o "$TMP/stream_fn"
+mkfifo "$TMP/gate"
+
 cat >"$TMP/fake_rtapi.py" <<'PY'
-import http.server, json, os, queue, socketserver, subprocess, sys, threading, time
+import base64, http.server, json, os, queue, socketserver, subprocess, sys, threading, time
 
 PREFIX = "/2018-06-01/runtime"
 bootstrap = sys.argv[1]
@@ -46,6 +94,7 @@ class API:
     def __init__(self, chunked=False, close_each=False):
         self.chunked, self.close_each = chunked, close_each
         self.drop_after_post = False
+        self.on_first_chunk = None
         self.inv = queue.Queue()
         self.results = queue.Queue()
         self.ports = set()
@@ -91,6 +140,25 @@ class API:
                 self.reply(200, body, h, chunked=api.chunked)
             def do_POST(self):
                 api.ports.add(self.client_address[1])
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks, trailers = [], {}
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        if size == 0:
+                            break
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.read(2)
+                        if len(chunks) == 1 and api.on_first_chunk:
+                            api.on_first_chunk()
+                    while True:
+                        line = self.rfile.readline().rstrip(b"\r\n")
+                        if not line:
+                            break
+                        k, _, v = line.decode().partition(":")
+                        trailers[k.strip()] = v.strip()
+                    api.results.put((self.path, dict(self.headers), (chunks, trailers)))
+                    self.reply(202, b'{"status":"OK"}')
+                    return
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 api.results.put((self.path, dict(self.headers), body))
@@ -199,16 +267,72 @@ def silent_close():
         p.kill()
     api.srv.shutdown()
 
+def streaming(stream_bootstrap, gate):
+    global bootstrap
+    saved, bootstrap = bootstrap, stream_bootstrap
+    api = API()
+    def open_gate():
+        api.on_first_chunk = None   # the first stream only
+        with open(gate, "w") as f:
+            f.write("open")
+    api.on_first_chunk = open_gate
+    p = api.start({"STREAM_GATE": gate})
+    try:
+        api.inv.put(("s-1", b'{"op":"stream"}', ()))
+        path, h, (chunks, trailers) = api.result()
+        body = b"".join(chunks)
+        check(path == PREFIX + "/invocation/s-1/response", "stream: posted to /response")
+        check(h.get("Lambda-Runtime-Function-Response-Mode") == "streaming" and h.get("Content-Type") == "text/plain",
+              "stream: streaming mode header and content type")
+        check(chunks[0] == b"first;", "stream: the first chunk came alone, before the gate opened")
+        check(body == b"first;gate:open" + b"z" * (1 << 20) + b";end", "stream: whole body, 1 MiB included")
+        check(not trailers, "stream: no error trailers")
+
+        api.inv.put(("s-2", b'{"op":"prelude"}', ()))
+        path, h, (chunks, trailers) = api.result()
+        body = b"".join(chunks)
+        check(h.get("Content-Type") == "application/vnd.awslambda.http-integration-response",
+              "prelude: http-integration content type")
+        pre, _, rest = body.partition(b"\0" * 8)
+        check(json.loads(pre) == {"statusCode": 201, "headers": {"x-custom": "yes"}, "cookies": ["a=1"]} and rest == b"body",
+              "prelude: JSON prelude, 8 NULs, body; response_set refused once streaming")
+
+        api.inv.put(("s-3", b'{"op":"fail"}', ()))
+        path, h, (chunks, trailers) = api.result()
+        check(b"".join(chunks) == b"partial", "fail: what was written stays")
+        check(trailers.get("Lambda-Runtime-Function-Error-Type") == "StreamFailure", "fail: error type trailer")
+        doc = json.loads(base64.b64decode(trailers.get("Lambda-Runtime-Function-Error-Body", "")))
+        check(doc.get("errorType") == "StreamFailure" and doc.get("errorMessage") == 'broke "midway"',
+              "fail: base64 JSON error body trailer")
+
+        api.inv.put(("s-4", b'{"op":"plain"}', ()))
+        path, h, body = api.result()
+        check(path.endswith("/s-4/response") and body == b'"buffered"', "plain: the buffered API still works")
+        check(len(api.ports) == 1, "stream: one keep-alive connection (%d used)" % len(api.ports))
+    except queue.Empty:
+        check(False, "stream: an answer came")
+    finally:
+        for _ in range(6):
+            api.inv.put((None, b"", ()))
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        api.srv.shutdown()
+        bootstrap = saved
+
 invocations("content-length")
 invocations("chunked", chunked=True)
 invocations("connection-close", close_each=True)
 init_error()
 silent_close()
+if len(sys.argv) > 2:
+    streaming(sys.argv[2], sys.argv[3])
 print("%s: %d failure(s)" % (bootstrap, len(failures)))
 sys.exit(1 if failures else 0)
 PY
 
-python3 "$TMP/fake_rtapi.py" "$TMP/bootstrap"
+python3 "$TMP/fake_rtapi.py" "$TMP/bootstrap" "$TMP/stream_fn" "$TMP/gate"
 if [ "$static_ok" = 1 ]; then
 	file "$TMP/bootstrap-static" 2>/dev/null | grep -q "statically linked" || ldd "$TMP/bootstrap-static" 2>&1 | grep -q "not a dynamic"
 	python3 "$TMP/fake_rtapi.py" "$TMP/bootstrap-static"

@@ -21,7 +21,11 @@ const RUN_TIMEOUT_MS = 15000;
  * string, serving events (each {body, headers}) one per /next. Resolves when every event
  * has an answer (then the runtime is killed) or when the runtime exits. Returns
  * {answers: [{id, kind, body, json, headers, at}], served: [{id, at}], initError,
- * nextCalls, connections, code, signal, timedOut, stdout, stderr}.
+ * nextCalls, connections, code, signal, timedOut, stdout, stderr}. A streamed response
+ * (Lambda-Runtime-Function-Response-Mode: streaming) is an answer of kind 'stream' with
+ * its chunks as received and its trailers. GET /test/first-chunk answers "seen" once
+ * the first chunk of a streamed response has arrived, and not before: a handler that
+ * waits for it proves that its first write reached the Runtime API before its end.
  */
 async function runRuntime({ files, handler, events = [], env = {}, deadlineMs = 5000 }) {
 	const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lambdad-node-rt-'));
@@ -37,7 +41,39 @@ async function runRuntime({ files, handler, events = [], env = {}, deadlineMs = 
 	let finishAll;
 	const allAnswered = new Promise((r) => (finishAll = r));
 
+	let firstChunkSeen = false;
+	const firstChunkWaiters = [];
 	const server = http.createServer((req, res) => {
+		if (req.method === 'GET' && req.url === '/test/first-chunk') {
+			if (firstChunkSeen)
+				res.end('seen');
+			else
+				firstChunkWaiters.push(res);
+			return;
+		}
+		let m;
+		if (req.method === 'POST' && req.headers['lambda-runtime-function-response-mode'] === 'streaming' &&
+		    (m = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/response$/.exec(req.url))) {
+			const a = { id: decodeURIComponent(m[1]), kind: 'stream', chunks: [], headers: req.headers };
+			req.on('data', (c) => {
+				a.chunks.push(c);
+				if (!firstChunkSeen) {
+					firstChunkSeen = true;
+					for (const w of firstChunkWaiters.splice(0))
+						w.end('seen');
+				}
+			});
+			req.on('end', () => {
+				a.body = Buffer.concat(a.chunks);
+				a.trailers = req.trailers;
+				out.answers.push(a);
+				res.writeHead(202, { 'Content-Type': 'application/json' });
+				res.end('{"status":"OK"}');
+				if (out.answers.length === events.length)
+					finishAll();
+			});
+			return;
+		}
 		const chunks = [];
 		req.on('data', (c) => chunks.push(c));
 		req.on('end', () => {
@@ -503,4 +539,110 @@ test('console lines carry the time, request id and level', async () => {
 				     `${level} ${msg} for ${id}:\n${out.stdout}`);
 		}
 	}
+});
+
+/* ---------------------------------------------------------------------------------- */
+/* Response streaming                                                                  */
+
+const streamRun = (code, events = [ev({})]) => runRuntime({ files: { 'index.mjs': code }, handler: 'index.handler', events });
+
+function oneStream(out) {
+	const a = oneAnswer(out);
+	assert.equal(a.kind, 'stream', `not streamed: ${a.body}\n${out.stderr}`);
+	assert.equal(a.id, out.served[0].id);
+	assert.equal(a.headers['transfer-encoding'], 'chunked');
+	return a;
+}
+
+test('streamifyResponse: each write reaches the Runtime API while the handler runs', async () => {
+	const out = await streamRun(`
+		import http from 'node:http';
+		// Answers once the Runtime API has received our first chunk; a runtime that
+		// buffered the response would never get that answer and the test would hang.
+		const firstChunkSeen = () => new Promise((resolve, reject) =>
+			http.get('http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/test/first-chunk', (res) => {
+				let b = '';
+				res.on('data', (c) => (b += c));
+				res.on('end', () => resolve(b));
+			}).on('error', reject));
+		export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+			responseStream.setContentType('text/plain');
+			responseStream.write('first;');
+			const seen = await firstChunkSeen();
+			responseStream.write('the Runtime API had it: ' + seen + ';');
+			responseStream.end('last ' + context.awsRequestId);
+		});
+	`);
+	const a = oneStream(out);
+	assert.equal(a.chunks[0].toString(), 'first;');
+	assert.equal(a.body.toString(), `first;the Runtime API had it: seen;last ${a.id}`);
+	assert.equal(a.headers['content-type'], 'text/plain');
+	assert.equal(a.trailers['lambda-runtime-function-error-type'], undefined);
+});
+
+test('streamifyResponse: HttpResponseStream.from writes the prelude, pipeline from a Readable', async () => {
+	const out = await streamRun(`
+		import { pipeline } from 'node:stream/promises';
+		import { Readable } from 'node:stream';
+		export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+			const s = awslambda.HttpResponseStream.from(responseStream, {
+				statusCode: 201, headers: { 'x-custom': 'yes' }, cookies: ['a=1'] });
+			await pipeline(Readable.from(['x'.repeat(100000), 'y'.repeat(100000)]), s);
+		});
+	`);
+	const a = oneStream(out);
+	assert.equal(a.headers['content-type'], 'application/vnd.awslambda.http-integration-response');
+	const body = a.body;
+	const sep = body.indexOf(Buffer.alloc(8));
+	assert.ok(sep > 0, 'no 8-NUL separator');
+	assert.deepEqual(JSON.parse(body.subarray(0, sep).toString()),
+			 { statusCode: 201, headers: { 'x-custom': 'yes' }, cookies: ['a=1'] });
+	assert.equal(body.subarray(sep + 8).toString(), 'x'.repeat(100000) + 'y'.repeat(100000));
+});
+
+test('streamifyResponse: an error mid-stream ends it with the error trailers', async () => {
+	const out = await streamRun(`
+		export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+			responseStream.write('partial');
+			await new Promise((r) => setTimeout(r, 10));
+			throw new TypeError('broke midway');
+		});
+	`);
+	const a = oneStream(out);
+	assert.equal(a.body.toString(), 'partial');
+	assert.equal(a.trailers['lambda-runtime-function-error-type'], 'TypeError');
+	const doc = JSON.parse(Buffer.from(a.trailers['lambda-runtime-function-error-body'], 'base64').toString());
+	assert.equal(doc.errorType, 'TypeError');
+	assert.equal(doc.errorMessage, 'broke midway');
+	assert.match(out.stdout, /ERROR\tInvoke Error/);
+});
+
+test('streamifyResponse: an error before any write, then a second invocation streams again', async () => {
+	const out = await streamRun(`
+		let n = 0;
+		export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+			if (++n === 1)
+				throw new Error('nothing written');
+			responseStream.end('second');
+		});
+	`, [ev({}), ev({})]);
+	assert.equal(out.answers.length, 2, out.stderr);
+	const [a, b] = out.answers;
+	assert.equal(a.kind, 'stream');
+	assert.equal(a.body.length, 0);
+	assert.equal(a.trailers['lambda-runtime-function-error-type'], 'Error');
+	assert.equal(b.kind, 'stream');
+	assert.equal(b.body.toString(), 'second');
+	assert.equal(b.trailers['lambda-runtime-function-error-type'], undefined);
+	assert.equal(out.connections, 1, 'the runtime did not keep its connection alive');
+});
+
+test('streamifyResponse: a handler that returns without ending the stream has it ended', async () => {
+	const out = await streamRun(`
+		export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+			responseStream.write(JSON.stringify(event));
+		});
+	`, [ev({ k: 'v' })]);
+	const a = oneStream(out);
+	assert.equal(a.body.toString(), '{"k":"v"}');
 });

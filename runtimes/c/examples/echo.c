@@ -17,11 +17,11 @@ static int echo_handler(const struct lambda_event *ev, struct lambda_response *o
 	if (strstr(ev->payload, "\"context\"") != NULL) {
 		char buf[2048];
 		int n = snprintf(buf, sizeof(buf),
-				 "{\"request_id\":\"%s\",\"function_name\":\"%s\",\"memory_mb\":%d,"
-				 "\"arn\":\"%s\",\"remaining_ms\":%" PRId64 ",\"has_client_context\":%s}",
-				 ev->ctx.request_id, ev->ctx.function_name, ev->ctx.memory_mb,
-				 ev->ctx.invoked_function_arn, lambda_remaining_ms(ev),
-				 ev->ctx.client_context ? "true" : "false");
+		                 "{\"request_id\":\"%s\",\"function_name\":\"%s\",\"memory_mb\":%d,"
+		                 "\"arn\":\"%s\",\"remaining_ms\":%" PRId64 ",\"has_client_context\":%s}",
+		                 ev->ctx.request_id, ev->ctx.function_name, ev->ctx.memory_mb,
+		                 ev->ctx.invoked_function_arn, lambda_remaining_ms(ev),
+		                 ev->ctx.client_context ? "true" : "false");
 		if (n < 0 || (size_t)n >= sizeof(buf))
 			return lambda_response_error(out, "EchoFailure", "context too long"), 1;
 		return lambda_response_set(out, buf, (size_t)n);

@@ -11,7 +11,8 @@
 
 static void test_b64_round_trip(void **state)
 {
-	const char *cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
+	const char *cases[][2] = {
+	    {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *enc = b64_encode(cases[i][0], strlen(cases[i][0]));
 		assert_string_equal(enc, cases[i][1]);
@@ -62,14 +63,20 @@ static void test_utf8_sanitize(void **state)
 	const char *cases[][2] = {
 	    {"plain", "plain"},
 	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
-	    {"a\xff" "b", "a?b"},			/* never valid */
-	    {"\xc0\xaf", "??"},				/* overlong '/' */
-	    {"\xe0\x80\xaf", "???"},			/* overlong, 3 bytes */
-	    {"\xed\xa0\x80", "???"},			/* surrogate */
-	    {"\xf4\x90\x80\x80", "????"},		/* past U+10FFFF */
-	    {"x\xe2\x82", "x??"},			/* cut at the end */
-	    {"\xc3" "A", "?A"},				/* continuation missing */
-	    {"\x80" "abc", "?abc"},			/* lone continuation */
+	    {"a\xff"
+	     "b",
+	     "a?b"},                      /* never valid */
+	    {"\xc0\xaf", "??"},           /* overlong '/' */
+	    {"\xe0\x80\xaf", "???"},      /* overlong, 3 bytes */
+	    {"\xed\xa0\x80", "???"},      /* surrogate */
+	    {"\xf4\x90\x80\x80", "????"}, /* past U+10FFFF */
+	    {"x\xe2\x82", "x??"},         /* cut at the end */
+	    {"\xc3"
+	     "A",
+	     "?A"}, /* continuation missing */
+	    {"\x80"
+	     "abc",
+	     "?abc"}, /* lone continuation */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *s = strdup(cases[i][0]);
@@ -83,7 +90,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_b64_round_trip), cmocka_unit_test(test_b64_refuses_malformed),
-	    cmocka_unit_test(test_sha256_hex),	   cmocka_unit_test(test_uuid_shape),
+	    cmocka_unit_test(test_sha256_hex),     cmocka_unit_test(test_uuid_shape),
 	    cmocka_unit_test(test_utf8_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -255,13 +255,68 @@ static void test_code_refs(void **state)
 	registry_free(r);
 }
 
+/* Scaling settings: none for a new function, kept across a new configuration of it,
+ * dropped with it; the sum of reservations counts only reservations. */
+static void test_scaling(void **state)
+{
+	struct registry *r = registry_new();
+	registry_put(r, cfg("a", "", 0));
+	registry_put(r, cfg("b", "", 0));
+	registry_put(r, cfg("c", "", 0));
+	struct fn_scaling sc = registry_get_scaling(r, "a");
+	assert_true(fn_scaling_is_default(&sc));
+	assert_int_equal(sc.reserved, -1);
+	assert_int_equal(sc.keep_alive_ms, -1);
+	assert_int_equal(registry_reserved_sum(r), 0);
+
+	struct fn_scaling a = {
+	    .reserved = 40, .provisioned = 3, .provisioned_modified_ms = 1234, .keep_alive_ms = -1};
+	struct fn_scaling b = {.reserved = 0, .provisioned = 0, .keep_alive_ms = 0};
+	struct fn_scaling c = {.reserved = -1, .provisioned = 0, .keep_alive_ms = 60000};
+	assert_true(registry_set_scaling(r, "a", &a));
+	assert_true(registry_set_scaling(r, "b", &b));
+	assert_true(registry_set_scaling(r, "c", &c));
+	assert_false(registry_set_scaling(r, "nope", &a)); /* no function, nothing kept */
+	assert_true(fn_scaling_is_default((struct fn_scaling[]){registry_get_scaling(r, "nope")}));
+	assert_int_equal(registry_reserved_sum(r), 40);
+	sc = registry_get_scaling(r, "a");
+	assert_int_equal(sc.reserved, 40);
+	assert_int_equal(sc.provisioned, 3);
+	assert_int_equal(sc.provisioned_modified_ms, 1234);
+	assert_false(fn_scaling_is_default(&b)); /* reserved 0 is a reservation */
+	assert_false(fn_scaling_is_default(&c));
+
+	/* A new configuration of a keeps its settings; inserting names around it moves
+	 * the entries, settings with them. */
+	registry_put(r, cfg("a", hexof('9'), 1));
+	registry_put(r, cfg("0first", "", 0));
+	registry_put(r, cfg("bb", "", 0));
+	assert_int_equal(registry_get_scaling(r, "a").reserved, 40);
+	assert_int_equal(registry_get_scaling(r, "b").keep_alive_ms, 0);
+	assert_int_equal(registry_get_scaling(r, "c").keep_alive_ms, 60000);
+	assert_true(fn_scaling_is_default((struct fn_scaling[]){registry_get_scaling(r, "bb")}));
+
+	/* Deleting drops them: a function created again under the name starts clean. */
+	assert_true(registry_del(r, "a"));
+	assert_int_equal(registry_reserved_sum(r), 0);
+	registry_put(r, cfg("a", "", 0));
+	assert_true(fn_scaling_is_default((struct fn_scaling[]){registry_get_scaling(r, "a")}));
+	assert_int_equal(registry_get_scaling(r, "c").keep_alive_ms, 60000);
+	b.reserved = 7;
+	registry_set_scaling(r, "b", &b);
+	c.reserved = 5;
+	registry_set_scaling(r, "c", &c);
+	assert_int_equal(registry_reserved_sum(r), 12);
+	registry_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_empty),        cmocka_unit_test(test_insert_sorted_and_lookup),
 	    cmocka_unit_test(test_put_replaces), cmocka_unit_test(test_del),
 	    cmocka_unit_test(test_after),        cmocka_unit_test(test_pagination),
-	    cmocka_unit_test(test_code_refs),
+	    cmocka_unit_test(test_code_refs),    cmocka_unit_test(test_scaling),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -394,6 +394,54 @@ static void test_exhaustive_table(void **state)
 	}
 }
 
+/* A streamed response: the invocation stays in flight while the stream is open, no
+ * other completion is taken, and the end of the stream answers it. */
+static void test_stream_begin_end(void **state)
+{
+	(void)state;
+	struct rtapi_sm sm;
+	to_busy(&sm);
+	assert_int_equal(rtapi_sm_stream_begin(&sm, ID1), 202);
+	assert_true(sm.streaming);
+	check(&sm, RTAPI_BUSY, false, ID1);
+	assert_int_equal(rtapi_sm_stream_begin(&sm, ID1), 403);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 403);
+	assert_int_equal(rtapi_sm_next(&sm), 0); /* a /next may wait meanwhile */
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1);
+	rtapi_sm_stream_end(&sm);
+	assert_false(sm.streaming);
+	check(&sm, RTAPI_BETWEEN, true, "");
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), 0);
+	check(&sm, RTAPI_BUSY, false, ID2);
+}
+
+static void test_stream_begin_refused(void **state)
+{
+	(void)state;
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_stream_begin(&sm, ID1), 403); /* INIT */
+	to_busy(&sm);
+	assert_int_equal(rtapi_sm_stream_begin(&sm, ID2), 403); /* not the id in flight */
+	assert_false(sm.streaming);
+	to_between(&sm);
+	assert_int_equal(rtapi_sm_stream_begin(&sm, ID1), 403); /* already answered */
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_init_error(&sm), 202);
+	assert_int_equal(rtapi_sm_stream_begin(&sm, ""), 403); /* FAILED */
+	assert_false(sm.streaming);
+}
+
+static void test_stream_end_without_stream(void **state)
+{
+	(void)state;
+	struct rtapi_sm sm;
+	to_busy(&sm);
+	rtapi_sm_stream_end(&sm); /* no-op: the invocation is still in flight */
+	check(&sm, RTAPI_BUSY, false, ID1);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +467,9 @@ int main(void)
 	    cmocka_unit_test(test_init_error_refused_when_busy),
 	    cmocka_unit_test(test_init_error_refused_between),
 	    cmocka_unit_test(test_exhaustive_table),
+	    cmocka_unit_test(test_stream_begin_end),
+	    cmocka_unit_test(test_stream_begin_refused),
+	    cmocka_unit_test(test_stream_end_without_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

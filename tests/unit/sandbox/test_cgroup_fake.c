@@ -24,26 +24,29 @@
 
 #include "sandbox/cgroup.h"
 
-#define SELF 4242	/* the fake server's pid */
+#define SELF 4242 /* the fake server's pid */
 
 /* ---- the fake kernel ---- */
 
-static char root[64];		/* the fake "/" */
-static char *fd_path[1024];	/* what each open fd names, fake-absolute */
-static int nopen, ndirs;	/* open descriptors and directory streams */
-static int ncalls, fail_at = -1, fail_errno;	/* fail mutating call number fail_at */
-static const char *fail_op, *fail_sub;	/* or: fail op on a path containing fail_sub */
+static char root[64];                        /* the fake "/" */
+static char *fd_path[1024];                  /* what each open fd names, fake-absolute */
+static int nopen, ndirs;                     /* open descriptors and directory streams */
+static int ncalls, fail_at = -1, fail_errno; /* fail mutating call number fail_at */
+static const char *fail_op, *fail_sub;       /* or: fail op on a path containing fail_sub */
 static int fail_left;
 static pid_t alive[64];
 static int nalive;
 static pid_t killed[64];
 static int nkilled;
-static pid_t spawn[2][8];	/* killing spawn[0][i] makes spawn[1][i] appear beside it */
+static pid_t spawn[2][8]; /* killing spawn[0][i] makes spawn[1][i] appear beside it */
 static int nspawn;
 static bool v2_swap = true, v2_peak = true, v2_killfile = true, v2_freeze = true;
-static char wlog[4096];		/* "file=value" of every write, in order */
+static char wlog[4096]; /* "file=value" of every write, in order */
 
-static char *real(const char *p) { return xasprintf("%s%s", root, p); }
+static char *real(const char *p)
+{
+	return xasprintf("%s%s", root, p);
+}
 
 static void put(const char *p, const char *content)
 {
@@ -233,7 +236,10 @@ static bool has(const char *list, const char *w)
 	return false;
 }
 
-static long long num(const char *s) { return strncmp(s, "-1", 2) == 0 || strncmp(s, "max", 3) == 0 ? -1 : atoll(s); }
+static long long num(const char *s)
+{
+	return strncmp(s, "-1", 2) == 0 || strncmp(s, "max", 3) == 0 ? -1 : atoll(s);
+}
 
 /* A write with the kernel's meaning for the files this module writes. */
 static ssize_t f_write(int fd, const void *buf, size_t len)
@@ -245,9 +251,8 @@ static ssize_t f_write(int fd, const void *buf, size_t len)
 	snprintf(val, sizeof(val), "%.*s", (int)len, (const char *)buf);
 	snprintf(wlog + strlen(wlog), sizeof(wlog) - strlen(wlog), "%s=%s\n", strrchr(path, '/') + 1, val);
 	autofree char *rp = real(path);
-	char *dir = xstrdup(path);
+	autofree char *dir = xstrdup(path);
 	*strrchr(dir, '/') = '\0';
-	autofree char *dirp = dir;
 	const char *base = strrchr(path, '/') + 1;
 	if (strcmp(base, "cgroup.procs") == 0) {
 		pid_t pid = atoi(val);
@@ -282,7 +287,8 @@ static ssize_t f_write(int fd, const void *buf, size_t len)
 			if (has(val, minus))
 				on = false;
 			if (on)
-				snprintf(next + strlen(next), sizeof(next) - strlen(next), "%s%s", *next ? " " : "", names[i]);
+				snprintf(next + strlen(next), sizeof(next) - strlen(next), "%s%s",
+				         *next ? " " : "", names[i]);
 		}
 		put(path, next);
 		return (ssize_t)len;
@@ -299,11 +305,12 @@ static ssize_t f_write(int fd, const void *buf, size_t len)
 	}
 	if (strcmp(base, "memory.limit_in_bytes") == 0 || strcmp(base, "memory.memsw.limit_in_bytes") == 0) {
 		bool sw = strcmp(base, "memory.memsw.limit_in_bytes") == 0;
-		autofree char *other = xasprintf("%s/%s", dir, sw ? "memory.limit_in_bytes" : "memory.memsw.limit_in_bytes");
+		autofree char *other =
+		    xasprintf("%s/%s", dir, sw ? "memory.limit_in_bytes" : "memory.memsw.limit_in_bytes");
 		autofree char *o = get(other);
 		long long mine = num(val), theirs = o ? num(o) : -1;
 		if (o && ((sw && mine != -1 && (theirs == -1 || mine < theirs)) ||
-			  (!sw && theirs != -1 && (mine == -1 || mine > theirs)))) {
+		          (!sw && theirs != -1 && (mine == -1 || mine > theirs)))) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -322,9 +329,8 @@ static int f_access(const char *path, int mode)
 
 static void populate(const char *path)
 {
-	char *parent = xstrdup(path);
+	autofree char *parent = xstrdup(path);
 	*strrchr(parent, '/') = '\0';
-	autofree char *pp = parent;
 	autofree char *rparent = real(parent);
 	char buf[512];
 	if (v2_layout()) {
@@ -342,7 +348,7 @@ static void populate(const char *path)
 			snprintf(buf, sizeof(buf), "%s/memory.max", path), put(buf, "max\n");
 			snprintf(buf, sizeof(buf), "%s/memory.current", path), put(buf, "0\n");
 			snprintf(buf, sizeof(buf), "%s/memory.events", path),
-				put(buf, "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+			    put(buf, "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
 			if (v2_swap)
 				snprintf(buf, sizeof(buf), "%s/memory.swap.max", path), put(buf, "max\n");
 			if (v2_peak)
@@ -438,24 +444,30 @@ static int f_kill(pid_t pid, int sig)
 	return 0;
 }
 
-static pid_t f_getpid(void) { return SELF; }
+static pid_t f_getpid(void)
+{
+	return SELF;
+}
 static int nsleeps;
-static void f_sleep_ms(unsigned ms) { nsleeps++; }
+static void f_sleep_ms(unsigned ms)
+{
+	nsleeps++;
+}
 
 static const struct cg_sys fake = {
-	.open = f_open,
-	.read = f_read,
-	.write = f_write,
-	.close = f_close,
-	.access = f_access,
-	.mkdir = f_mkdir,
-	.rmdir = f_rmdir,
-	.opendir = f_opendir,
-	.readdir = readdir,
-	.closedir = f_closedir,
-	.kill = f_kill,
-	.getpid = f_getpid,
-	.sleep_ms = f_sleep_ms,
+    .open = f_open,
+    .read = f_read,
+    .write = f_write,
+    .close = f_close,
+    .access = f_access,
+    .mkdir = f_mkdir,
+    .rmdir = f_rmdir,
+    .opendir = f_opendir,
+    .readdir = readdir,
+    .closedir = f_closedir,
+    .kill = f_kill,
+    .getpid = f_getpid,
+    .sleep_ms = f_sleep_ms,
 };
 
 /* ---- layouts ---- */
@@ -494,12 +506,12 @@ static void v1_dir(const char *dir, const char *ctl, bool memsw, const char *pro
 		snprintf(p, sizeof(p), "%s/memory.limit_in_bytes", dir), put(p, "9223372036854771712\n");
 		if (memsw)
 			snprintf(p, sizeof(p), "%s/memory.memsw.limit_in_bytes", dir),
-				put(p, "9223372036854771712\n");
+			    put(p, "9223372036854771712\n");
 		snprintf(p, sizeof(p), "%s/memory.swappiness", dir), put(p, "60\n");
 		snprintf(p, sizeof(p), "%s/memory.max_usage_in_bytes", dir), put(p, "0\n");
 		snprintf(p, sizeof(p), "%s/memory.use_hierarchy", dir), put(p, "1\n");
 		snprintf(p, sizeof(p), "%s/memory.oom_control", dir),
-			put(p, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+		    put(p, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
 	} else if (strcmp(ctl, "cpu") == 0) {
 		snprintf(p, sizeof(p), "%s/cpu.cfs_period_us", dir), put(p, "100000\n");
 		snprintf(p, sizeof(p), "%s/cpu.cfs_quota_us", dir), put(p, "-1\n");
@@ -514,12 +526,13 @@ static void v1_dir(const char *dir, const char *ctl, bool memsw, const char *pro
  * nested (as a container manager would), a hybrid unified mount without controllers. */
 static void layout_v1(bool with_pids, bool with_freezer, bool memsw)
 {
-	char mi[2048] = "23 1 0:21 / / rw - ext4 /dev/vda rw\n"
-			"31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
-			"32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
-			"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-			"40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n"
-			"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+	char mi[2048] =
+	    "23 1 0:21 / / rw - ext4 /dev/vda rw\n"
+	    "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
+	    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
+	    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+	    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n"
+	    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 	char self[512] = "9:name=systemd:/\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n0::/\n";
 	if (with_pids) {
 		strcat(mi, "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n");
@@ -552,7 +565,10 @@ static void layout_v1(bool with_pids, bool with_freezer, bool memsw)
 
 /* Every path and file content under the fake root, sorted: what "nothing left behind"
  * compares. */
-static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
 static char *snap_buf;
 static size_t snap_len;
 static int snap_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
@@ -583,7 +599,10 @@ static int snap_cb(const char *p, const struct stat *sb, int type, struct FTW *f
 	snap_len += strlen(line);
 	return 0;
 }
-static int cmp_lines(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static char *snapshot(void)
 {
@@ -604,7 +623,10 @@ static char *snapshot(void)
 	return out;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw) { return remove(p); }
+static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	return remove(p);
+}
 
 static int setup(void **state)
 {
@@ -628,7 +650,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	cg_sys = &cg_sys_libc;
-	assert_int_equal(nopen, 0);	/* no descriptor leaked */
+	assert_int_equal(nopen, 0); /* no descriptor leaked */
 	assert_int_equal(ndirs, 0);
 	return nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -734,7 +756,8 @@ static void test_v1_open(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = open_ok();
 	assert_string_equal(cg_root_kind(r), "v1");
-	const char *want[] = {MEM "/lambdad-4242", CPU "/lambdad-4242", PIDS "/lambdad-4242", FRZ "/lambdad-4242"};
+	const char *want[] = {MEM "/lambdad-4242", CPU "/lambdad-4242", PIDS "/lambdad-4242",
+	                      FRZ "/lambdad-4242"};
 	for (unsigned i = 0; i < 4; i++) {
 		assert_string_equal(cg_root_path(r, i), want[i]);
 		assert_true(there(want[i]));
@@ -780,7 +803,7 @@ static void test_open_permission(void **state)
 	assert_contains(e.msg, "mkdir " PIDS "/lambdad-4242: Permission denied");
 	assert_contains(e.msg, "run it as root or in a delegated cgroup");
 	autofree char *after = snapshot();
-	assert_string_equal(before, after);	/* the memory and cpu directories went again */
+	assert_string_equal(before, after); /* the memory and cpu directories went again */
 }
 
 /* Fails each mkdir, rmdir and write of a successful open in turn, with each errno:
@@ -806,14 +829,15 @@ static void fail_each(void (*layout)(void))
 			if (rc < 0) {
 				assert_null(r);
 				assert_true(e.msg[0] != '\0');
-				assert_non_null(strstr(e.msg, strerror(-rc)) ? e.msg : strstr(e.msg, "another process"));
+				assert_non_null(
+				    strstr(e.msg, strerror(-rc)) ? e.msg : strstr(e.msg, "another process"));
 			} else {
 				cg_root_free(r);
 			}
 			autofree char *after = snapshot();
 			if (strcmp(before, after) != 0)
-				fail_msg("errno %d at call %d (rc %d, %s) left:\n%s\nwas:\n%s", errs[k], n, rc, e.msg,
-					 after, before);
+				fail_msg("errno %d at call %d (rc %d, %s) left:\n%s\nwas:\n%s", errs[k], n,
+				         rc, e.msg, after, before);
 			assert_int_equal(nopen, 0);
 			assert_int_equal(ndirs, 0);
 			if (n >= made)
@@ -822,11 +846,23 @@ static void fail_each(void (*layout)(void))
 	}
 }
 
-static void lay_v2_nested(void) { layout_v2("/system.slice/lambdad.service", "", "cpu memory pids"); }
-static void lay_v1(void) { layout_v1(true, true, false); }
+static void lay_v2_nested(void)
+{
+	layout_v2("/system.slice/lambdad.service", "", "cpu memory pids");
+}
+static void lay_v1(void)
+{
+	layout_v1(true, true, false);
+}
 
-static void test_open_fail_each_v2(void **state) { fail_each(lay_v2_nested); }
-static void test_open_fail_each_v1(void **state) { fail_each(lay_v1); }
+static void test_open_fail_each_v2(void **state)
+{
+	fail_each(lay_v2_nested);
+}
+static void test_open_fail_each_v1(void **state)
+{
+	fail_each(lay_v1);
+}
 
 /* ---- stale subtrees ---- */
 
@@ -837,7 +873,7 @@ static void test_stale_v2(void **state)
 	put(SVC "/lambdad-999/cgroup.procs", "");
 	put(SVC "/lambdad-999-server/cgroup.procs", "");
 	put(SVC "/lambdad-test-998/cgroup.procs", "");
-	put(SVC "/lambdad-4300/cgroup.procs", "");	/* a live server's */
+	put(SVC "/lambdad-4300/cgroup.procs", ""); /* a live server's */
 	put(SVC "/lambdad-x/cgroup.procs", "");
 	put(SVC "/other-1/cgroup.procs", "");
 	alive[nalive++] = 1001;
@@ -893,14 +929,14 @@ static void test_lambda_formula(void **state)
 {
 	struct cg_limits l;
 	cg_lambda_limits(128, &l);
-	assert_int_equal(l.cpu_millis, 72);	/* 128/1769 of a CPU */
+	assert_int_equal(l.cpu_millis, 72); /* 128/1769 of a CPU */
 	assert_int_equal(l.pids_max, 1024);
 	cg_lambda_limits(1769, &l);
 	assert_int_equal(l.cpu_millis, 1000);
 	cg_lambda_limits(10240, &l);
 	assert_int_equal(l.cpu_millis, 5788);
 	cg_lambda_limits(64, &l);
-	assert_int_equal(l.cpu_millis, 50);	/* the floor */
+	assert_int_equal(l.cpu_millis, 50); /* the floor */
 }
 
 #define ENV2 "/sys/fs/cgroup/lambdad-4242/env"
@@ -913,11 +949,11 @@ static void test_v2_limits(void **state)
 	set_ok(g, 128);
 	assert_file(ENV2 "/memory.max", "134217728");
 	assert_file(ENV2 "/memory.swap.max", "0");
-	assert_file(ENV2 "/cpu.max", "7200 100000");	/* 72 thousandths: 7.2 ms per 100 ms */
+	assert_file(ENV2 "/cpu.max", "7200 100000"); /* 72 thousandths: 7.2 ms per 100 ms */
 	assert_file(ENV2 "/pids.max", "1024");
 	set_ok(g, 1769);
 	assert_file(ENV2 "/memory.max", "1854930944");
-	assert_file(ENV2 "/cpu.max", "100000 100000");	/* one full CPU */
+	assert_file(ENV2 "/cpu.max", "100000 100000"); /* one full CPU */
 	set_ok(g, 10240);
 	assert_file(ENV2 "/cpu.max", "578800 100000");
 	struct cg_limits none = {0, 0, 0};
@@ -928,7 +964,7 @@ static void test_v2_limits(void **state)
 	assert_file(ENV2 "/pids.max", "max");
 	struct cg_limits tiny = {16, 1, 1};
 	assert_int_equal(cg_set_limits(g, &tiny, NULL), 0);
-	assert_file(ENV2 "/cpu.max", "1000 100000");	/* the kernel's minimum quota */
+	assert_file(ENV2 "/cpu.max", "1000 100000"); /* the kernel's minimum quota */
 	assert_int_equal(cg_destroy(g), 0);
 	cg_root_free(r);
 }
@@ -1000,7 +1036,8 @@ static void test_set_limits_errors(void **state)
 	struct err e = {0};
 	fail_on("write", "cpu.max", ENOSPC, 1);
 	assert_int_equal(cg_set_limits(g, &l, &e), -ENOSPC);
-	assert_string_equal(e.msg, "cgroup: writing \"7200 100000\" to " ENV2 "/cpu.max: No space left on device");
+	assert_string_equal(e.msg,
+	                    "cgroup: writing \"7200 100000\" to " ENV2 "/cpu.max: No space left on device");
 	fail_on("open", "pids.max", EACCES, 1);
 	assert_int_equal(cg_set_limits(g, &l, &e), -EACCES);
 	assert_contains(e.msg, "pids.max: Permission denied");
@@ -1035,7 +1072,7 @@ static void test_create_errors(void **state)
 	struct cg *g2 = NULL;
 	assert_int_equal(cg_create(r, "env", &g2, &e), -EEXIST);
 	assert_null(g2);
-	assert_true(there(MEM "/lambdad-4242/env"));	/* the existing group is untouched */
+	assert_true(there(MEM "/lambdad-4242/env")); /* the existing group is untouched */
 	assert_int_equal(cg_destroy(g), 0);
 	cg_root_free(r);
 }
@@ -1143,7 +1180,7 @@ static void test_usage_v2(void **state)
 	assert_int_equal(cg_oom_kills(g, &v), 0);
 	assert_int_equal(v, 3);
 	autofree char *peak = real(ENV2 "/memory.peak");
-	unlink(peak);	/* before Linux 5.19 */
+	unlink(peak); /* before Linux 5.19 */
 	assert_int_equal(cg_peak_kb(g, &v), 0);
 	assert_int_equal(v, 4);
 	assert_int_equal(cg_destroy(g), 0);
@@ -1162,11 +1199,12 @@ static void test_usage_v1(void **state)
 	assert_int_equal(v, 65536);
 	assert_int_equal(cg_oom_kills(g, &v), 0);
 	assert_int_equal(v, 2);
-	put(MEM "/lambdad-4242/env/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");	/* before 4.13 */
+	put(MEM "/lambdad-4242/env/memory.oom_control",
+	    "oom_kill_disable 0\nunder_oom 0\n"); /* before 4.13 */
 	assert_int_equal(cg_oom_kills(g, &v), -ENOTSUP);
 	fail_on("read", "max_usage", EIO, 1);
 	assert_int_equal(cg_peak_kb(g, &v), -EIO);
-	assert_int_equal(cg_freeze(g, true), -ENOTSUP);	/* no freezer mounted */
+	assert_int_equal(cg_freeze(g, true), -ENOTSUP); /* no freezer mounted */
 	assert_int_equal(cg_destroy(g), 0);
 	cg_root_free(r);
 }
@@ -1242,7 +1280,7 @@ static void test_freeze_v2(void **state)
 	layout_v2("/", "", NULL);
 	struct cg_root *r = open_ok();
 	struct cg *g = create_ok(r, "env");
-	assert_int_equal(cg_freeze(g, true), -ENOTSUP);	/* before Linux 5.2 */
+	assert_int_equal(cg_freeze(g, true), -ENOTSUP); /* before Linux 5.2 */
 	put(ENV2 "/cgroup.freeze", "0\n");
 	assert_int_equal(cg_freeze(g, true), 0);
 	assert_file(ENV2 "/cgroup.freeze", "1");
@@ -1253,35 +1291,35 @@ static void test_freeze_v2(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_v2_at_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_nested_moves_server, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_nested_shared_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_missing_controller, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_missing_pids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_cgroup_fs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_permission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_fail_each_v2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_fail_each_v1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_v2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_v1, setup, teardown),
-		cmocka_unit_test(test_lambda_formula),
-		cmocka_unit_test_setup_teardown(test_v2_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_limits_no_swap_accounting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_limits_no_memsw, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_limits_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_v2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_v1_partial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_destroy_v1_partial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root_free_removes_groups, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_usage_v2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_usage_v1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_v2_cgroup_kill, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_fork_race, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_v1_freezer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_freeze_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_at_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_nested_moves_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_nested_shared_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_missing_controller, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_missing_pids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_cgroup_fs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_permission, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_fail_each_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_fail_each_v1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_v1, setup, teardown),
+	    cmocka_unit_test(test_lambda_formula),
+	    cmocka_unit_test_setup_teardown(test_v2_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_limits_no_swap_accounting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_limits_no_memsw, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_limits_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_v1_partial, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_destroy_v1_partial, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_free_removes_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usage_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usage_v1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_v2_cgroup_kill, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_fork_race, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_v1_freezer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_freeze_v2, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

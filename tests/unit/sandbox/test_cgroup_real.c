@@ -27,7 +27,7 @@
 #include "sandbox/cgroup.h"
 
 static struct cg_root *root;
-static char *root_dirs[8];	/* the subtree's directories, to check they are gone */
+static char *root_dirs[8]; /* the subtree's directories, to check they are gone */
 
 static void sleep_ms(unsigned ms)
 {
@@ -184,7 +184,7 @@ static void hog(int out)
 		_exit(121);
 	for (size_t i = 0; i < len; i += 4096)
 		p[i] = 1;
-	_exit(0);	/* survived: the limit did not hold */
+	_exit(0); /* survived: the limit did not hold */
 }
 
 static void test_oom_at_limit(void **state)
@@ -240,7 +240,7 @@ static void test_pids_stop_fork_loop(void **state)
 	close(res);
 	printf("# forked %d children, then errno %d\n", r[0], r[1]);
 	assert_int_equal(r[1], EAGAIN);
-	assert_int_equal(r[0], 15);	/* 16 with the parent */
+	assert_int_equal(r[0], 15); /* 16 with the parent */
 	assert_int_equal(cg_kill(g), 0);
 	int st = wait_for(pid);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -263,8 +263,8 @@ static void stubborn(int out)
 	for (int i = 0; i < 3; i++) {
 		kids[i] = fork();
 		if (kids[i] == 0) {
-			setsid();	/* out of the process group: only the cgroup still holds it */
-			if (fork() > 0)	/* and a grandchild of its own */
+			setsid();       /* out of the process group: only the cgroup still holds it */
+			if (fork() > 0) /* and a grandchild of its own */
 				for (;;)
 					pause();
 			for (;;)
@@ -288,7 +288,7 @@ static void test_kill_everything(void **state)
 	close(res);
 	autofree char *procs = group_file("kill", "cgroup.procs");
 	int n = 0;
-	for (int i = 0; i < 100 && n < 7; i++) {	/* the grandchildren may still be forking */
+	for (int i = 0; i < 100 && n < 7; i++) { /* the grandchildren may still be forking */
 		autofree char *list = read_text(procs);
 		n = 0;
 		for (char *p = list; (p = strchr(p, '\n')); p++)
@@ -299,7 +299,7 @@ static void test_kill_everything(void **state)
 	assert_int_equal(n, 7);
 	kill(pid, SIGTERM);
 	sleep_ms(50);
-	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);	/* SIGTERM is ignored */
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* SIGTERM is ignored */
 	assert_int_equal(cg_kill(g), 0);
 	int st = wait_for(pid);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -307,7 +307,7 @@ static void test_kill_everything(void **state)
 		st = wait_for(kids[i]);
 		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	}
-	for (int i = 0; i < 3; i++) {	/* the grandchildren */
+	for (int i = 0; i < 3; i++) { /* the grandchildren */
 		pid_t c;
 		int k = 0;
 		while ((c = waitpid(-1, &st, WNOHANG)) == 0 && k++ < 500)
@@ -320,7 +320,10 @@ static void test_kill_everything(void **state)
 	destroy(g, "kill");
 }
 
-static void sleeper(int out) { pause(); }
+static void sleeper(int out)
+{
+	pause();
+}
 
 static void test_destroy_busy_then_free(void **state)
 {
@@ -332,7 +335,7 @@ static void test_destroy_busy_then_free(void **state)
 	close(res);
 	assert_int_equal(cg_destroy(g), -EBUSY);
 	autofree char *procs = group_file("busy", "cgroup.procs");
-	assert_non_null(procs);	/* still there */
+	assert_non_null(procs); /* still there */
 	int rc = cg_freeze(g, true);
 	assert_true(rc == 0 || rc == -ENOTSUP);
 	assert_int_equal(cg_kill(g), 0);
@@ -394,11 +397,9 @@ int main(void)
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_limits_on_disk),
-		cmocka_unit_test(test_oom_at_limit),
-		cmocka_unit_test(test_pids_stop_fork_loop),
-		cmocka_unit_test(test_kill_everything),
-		cmocka_unit_test(test_destroy_busy_then_free),
+	    cmocka_unit_test(test_limits_on_disk),         cmocka_unit_test(test_oom_at_limit),
+	    cmocka_unit_test(test_pids_stop_fork_loop),    cmocka_unit_test(test_kill_everything),
+	    cmocka_unit_test(test_destroy_busy_then_free),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

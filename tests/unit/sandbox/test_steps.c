@@ -37,21 +37,42 @@ static int f_mount(const char *src, const char *dst, const char *type, unsigned 
 	(void)data;
 	return record((flags & MS_REMOUNT) ? "remount %s %s" : "mount %s %s", src, dst);
 }
-static int f_umount2(const char *p, int fl) { return record("umount %s %s", p, NULL); }
-static int f_mkdir(const char *p, mode_t m) { return record("mkdir %s %s", p, NULL); }
-static int f_rmdir(const char *p) { return record("rmdir %s %s", p, NULL); }
-static int f_symlink(const char *t, const char *p) { return record("symlink %s %s", t, p); }
+static int f_umount2(const char *p, int fl)
+{
+	return record("umount %s %s", p, NULL);
+}
+static int f_mkdir(const char *p, mode_t m)
+{
+	return record("mkdir %s %s", p, NULL);
+}
+static int f_rmdir(const char *p)
+{
+	return record("rmdir %s %s", p, NULL);
+}
+static int f_symlink(const char *t, const char *p)
+{
+	return record("symlink %s %s", t, p);
+}
 static int f_open(const char *p, int fl, mode_t m)
 {
 	int r = record("open %s %s", p, NULL);
 	return r < 0 ? -1 : dup(0);
 }
-static int f_pivot(const char *n, const char *o) { return record("pivot %s %s", n, o); }
-static int f_chdir(const char *p) { return record("chdir %s %s", p, NULL); }
-static int f_sethostname(const char *n, size_t l) { return record("hostname %s %s", n, NULL); }
+static int f_pivot(const char *n, const char *o)
+{
+	return record("pivot %s %s", n, o);
+}
+static int f_chdir(const char *p)
+{
+	return record("chdir %s %s", p, NULL);
+}
+static int f_sethostname(const char *n, size_t l)
+{
+	return record("hostname %s %s", n, NULL);
+}
 
-static const struct sbx_sys fake = {f_mount, f_umount2, f_mkdir, f_rmdir, f_symlink,
-				    f_open,  f_pivot,	f_chdir, f_sethostname};
+static const struct sbx_sys fake = {f_mount, f_umount2, f_mkdir, f_rmdir,      f_symlink,
+                                    f_open,  f_pivot,   f_chdir, f_sethostname};
 
 static int setup(void **state)
 {
@@ -90,16 +111,16 @@ static void test_runs_in_order(void **state)
 	unsigned failed = 99;
 	assert_int_equal(sbx_plan_run(p.buf, p.len, &ctx, &failed), 0);
 	assert_string_equal(calls, "mount tmpfs /r\n"
-				   "mkdir /r/usr -\n"
-				   "mount /usr /r/usr\n"
-				   "remount - /r/usr\n"
-				   "symlink usr/bin /r/bin\n"
-				   "chdir /r -\n"
-				   "pivot . .host\n"
-				   "chdir / -\n"
-				   "umount /.host -\n"
-				   "rmdir /.host -\n"
-				   "hostname lambdad -\n");
+	                           "mkdir /r/usr -\n"
+	                           "mount /usr /r/usr\n"
+	                           "remount - /r/usr\n"
+	                           "symlink usr/bin /r/bin\n"
+	                           "chdir /r -\n"
+	                           "pivot . .host\n"
+	                           "chdir / -\n"
+	                           "umount /.host -\n"
+	                           "rmdir /.host -\n"
+	                           "hostname lambdad -\n");
 	sbx_plan_free(&p);
 }
 

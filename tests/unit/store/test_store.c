@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/codec.h"
+#include "registry/registry.h"
 
 /* Per test: a private temporary directory; the store lives in tmp/data. */
 struct fx {
@@ -311,6 +312,83 @@ static void test_functions_durable(void **state)
 	assert_string_equal(r.name[0], "two");
 	assert_string_equal(r.json[0], "{\"n\":2}");
 	rows_free(&r);
+}
+
+/* ---- scaling settings ---- */
+
+struct sc_rows {
+	size_t n;
+	char name[8][16];
+	struct fn_scaling sc[8];
+};
+
+static int sc_collect_cb(const char *name, const struct fn_scaling *sc, void *arg)
+{
+	struct sc_rows *r = arg;
+	assert_true(r->n < 8);
+	snprintf(r->name[r->n], sizeof(r->name[0]), "%s", name);
+	r->sc[r->n++] = *sc;
+	return 0;
+}
+
+static void sc_load(struct store *st, struct sc_rows *r)
+{
+	struct err e = {0};
+	memset(r, 0, sizeof(*r));
+	if (store_load_scaling(st, sc_collect_cb, r, &e) != 0)
+		fail_msg("load scaling: %s", e.msg);
+}
+
+/* Rows round-trip across a reopen, replace, delete; deleting a function takes its
+ * scaling row with it. */
+static void test_scaling_put_load_delete(void **state)
+{
+	struct fx *f = *state;
+	f->st = open_ok(f->data);
+	struct sc_rows r;
+	sc_load(f->st, &r);
+	assert_int_equal(r.n, 0);
+	struct err e = {0};
+	struct fn_scaling a = {
+	    .reserved = 0, .provisioned = 0, .provisioned_modified_ms = 0, .keep_alive_ms = -1};
+	struct fn_scaling b = {.reserved = -1,
+	                       .provisioned = 4,
+	                       .provisioned_modified_ms = 1764000000123LL,
+	                       .keep_alive_ms = 86400000};
+	put_fn(f->st, "a", "{}");
+	put_fn(f->st, "b", "{}");
+	assert_int_equal(store_put_scaling(f->st, "b", &b, &e), 0);
+	assert_int_equal(store_put_scaling(f->st, "a", &b, &e), 0);
+	assert_int_equal(store_put_scaling(f->st, "a", &a, &e), 0); /* replaces */
+	store_free(f->st);
+	f->st = open_ok(f->data);
+	sc_load(f->st, &r);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.name[0], "a");
+	assert_string_equal(r.name[1], "b");
+	assert_memory_equal(&r.sc[0], &a, sizeof(a));
+	assert_int_equal(r.sc[1].reserved, -1);
+	assert_int_equal(r.sc[1].provisioned, 4);
+	assert_true(r.sc[1].provisioned_modified_ms == 1764000000123LL);
+	assert_true(r.sc[1].keep_alive_ms == 86400000);
+
+	assert_int_equal(store_delete_scaling(f->st, "b", &e), 0);
+	assert_int_equal(store_delete_scaling(f->st, "b", &e), 0); /* absent: still 0 */
+	sc_load(f->st, &r);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.name[0], "a");
+	struct rows fr = {0};
+	load(f->st, &fr);
+	assert_int_equal(fr.n, 2); /* the functions themselves stay */
+	rows_free(&fr);
+
+	assert_int_equal(store_delete_function(f->st, "a", &e), 0);
+	sc_load(f->st, &r);
+	assert_int_equal(r.n, 0);
+	load(f->st, &fr);
+	assert_int_equal(fr.n, 1);
+	assert_string_equal(fr.name[0], "b");
+	rows_free(&fr);
 }
 
 /* ---- code ---- */
@@ -658,6 +736,7 @@ int main(void)
 	    T(test_open_creates_layout),
 	    T(test_functions_put_load_delete),
 	    T(test_functions_durable),
+	    T(test_scaling_put_load_delete),
 	    T(test_put_code_and_extract),
 	    T(test_put_code_bad_zip),
 	    T(test_put_code_zip_write_fails),

@@ -1,0 +1,416 @@
+/* HTTP APIs (API Gateway v2): the control plane under /v2/apis as the AWS CLI's
+ * apigatewayv2 speaks it, and the data plane that routes a request on
+ * <api-id>.execute-api.localhost or /apis/<api-id>/ to a function (Lambda proxy). */
+#include <errno.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include "api/api_int.h"
+#include "apigw/apigw.h"
+#include "base/codec.h"
+#include "http/cors.h"
+#include "http/proxy.h"
+
+/* Lambda's limit on a synchronous invocation's payload: a larger body makes an event
+ * that no function could take. */
+#define GW_MAX_BODY (6u * 1024 * 1024)
+
+static const char *const kind_coll[] = {"integrations", "routes", "stages"};
+
+/* ---- Control plane ---- */
+
+static void gw_error(struct evhttp_request *req, int status, const char *type, const char *msg)
+{
+	autofree char *m = xstrdup(msg);
+	utf8_sanitize(m);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-ErrorType", type);
+	api_reply_json(req, status, json_pack("{s:s}", "message", m));
+}
+
+static void gw_reply_err(struct evhttp_request *req, const struct err *e)
+{
+	switch (e->code) {
+	case APIGW_EBADREQ:
+		return gw_error(req, 400, "BadRequestException", e->msg);
+	case APIGW_ENOTFOUND:
+		return gw_error(req, 404, "NotFoundException", e->msg);
+	case APIGW_ECONFLICT:
+		return gw_error(req, 409, "ConflictException", e->msg);
+	default:
+		log_error("apigw: %s", e->msg);
+		return gw_error(req, 500, "InternalServerErrorException", e->msg);
+	}
+}
+
+/* The request body as a JSON object, or NULL after a BadRequestException. */
+static json_t *gw_body(struct evhttp_request *req)
+{
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(b);
+	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, NULL) : json_object();
+	if (!json_is_object(o)) {
+		json_decref(o);
+		gw_error(req, 400, "BadRequestException", "Invalid request body: a JSON object is expected");
+		return NULL;
+	}
+	return o;
+}
+
+/* Adds apiEndpoint to an API object: http://<id>.execute-api.localhost[:port], the port
+ * being the one the client reached the control plane on. */
+static json_t *with_endpoint(struct evhttp_request *req, json_t *api)
+{
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	const char *colon = host ? strrchr(host, ':') : NULL;
+	const char *bracket = host ? strrchr(host, ']') : NULL;
+	const char *port = colon && (!bracket || colon > bracket) ? colon : "";
+	if (strspn(port + (port[0] == ':'), "0123456789") != strlen(port + (port[0] == ':')))
+		port = "";
+	const char *id = json_string_value(json_object_get(api, "apiId"));
+	json_object_set_new(api, "apiEndpoint",
+	                    json_sprintf("http://%s.execute-api.localhost%s", id ? id : "", port));
+	return api;
+}
+
+static void reply_obj(struct api_req *r, int status, json_t *o, const struct err *e, bool is_api)
+{
+	if (!o)
+		return gw_reply_err(r->req, e);
+	api_reply_json(r->req, status, is_api ? with_endpoint(r->req, o) : o);
+}
+
+static void reply_items(struct api_req *r, json_t *arr, const struct err *e, bool is_api)
+{
+	if (!arr)
+		return gw_reply_err(r->req, e);
+	if (is_api) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(arr, i, v) with_endpoint(r->req, v);
+	}
+	api_reply_json(r->req, 200, json_pack("{s:o}", "items", arr));
+}
+
+void api_apigw(struct api *a, struct api_req *r)
+{
+	struct apigw *g = a->apigw;
+	enum evhttp_cmd_type m = r->cmd;
+	int n = r->nsegs;
+	struct err e = {0};
+	json_t *in = NULL;
+	if (m == EVHTTP_REQ_POST || m == EVHTTP_REQ_PATCH) {
+		if (!(in = gw_body(r->req)))
+			return;
+	}
+	int kind = -1;
+	if (n >= 4)
+		for (int k = 0; k < (int)ARRAY_SIZE(kind_coll); k++)
+			if (strcmp(r->segs[3], kind_coll[k]) == 0)
+				kind = k;
+	if (n == 2 && m == EVHTTP_REQ_POST) {
+		reply_obj(r, 201, apigw_create_api(g, in, &e), &e, true);
+	} else if (n == 2 && m == EVHTTP_REQ_GET) {
+		reply_items(r, apigw_list_apis(g), &e, true);
+	} else if (n == 3 && m == EVHTTP_REQ_GET) {
+		reply_obj(r, 200, apigw_get_api(g, r->segs[2], &e), &e, true);
+	} else if (n == 3 && m == EVHTTP_REQ_PATCH) {
+		reply_obj(r, 200, apigw_update_api(g, r->segs[2], in, &e), &e, true);
+	} else if (n == 3 && m == EVHTTP_REQ_DELETE) {
+		if (apigw_delete_api(g, r->segs[2], &e) < 0)
+			gw_reply_err(r->req, &e);
+		else
+			api_reply_json(r->req, 204, NULL);
+	} else if (n == 4 && strcmp(r->segs[3], "cors") == 0 && m == EVHTTP_REQ_DELETE) {
+		if (apigw_delete_cors(g, r->segs[2], &e) < 0)
+			gw_reply_err(r->req, &e);
+		else
+			api_reply_json(r->req, 204, NULL);
+	} else if (n == 4 && kind >= 0 && m == EVHTTP_REQ_POST) {
+		reply_obj(r, 201, apigw_create(g, r->segs[2], kind, in, &e), &e, false);
+	} else if (n == 4 && kind >= 0 && m == EVHTTP_REQ_GET) {
+		reply_items(r, apigw_list(g, r->segs[2], kind, &e), &e, false);
+	} else if (n == 5 && kind >= 0 && m == EVHTTP_REQ_GET) {
+		reply_obj(r, 200, apigw_get(g, r->segs[2], kind, r->segs[4], &e), &e, false);
+	} else if (n == 5 && kind >= 0 && m == EVHTTP_REQ_PATCH) {
+		reply_obj(r, 200, apigw_update(g, r->segs[2], kind, r->segs[4], in, &e), &e, false);
+	} else if (n == 5 && kind >= 0 && m == EVHTTP_REQ_DELETE) {
+		if (apigw_delete(g, r->segs[2], kind, r->segs[4], &e) < 0)
+			gw_reply_err(r->req, &e);
+		else
+			api_reply_json(r->req, 204, NULL);
+	} else {
+		gw_error(r->req, 404, "NotFoundException",
+		         "lambdad does not serve this API Gateway operation (HTTP APIs: apis, integrations, "
+		         "routes and "
+		         "stages)");
+	}
+	json_decref(in);
+}
+
+/* ---- Data plane ---- */
+
+/* Adds the headers of extra (NULL: none) to req's answer. */
+static void add_headers(struct evhttp_request *req, const struct evkeyvalq *extra)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const struct evkeyval *kv;
+	if (extra)
+		TAILQ_FOREACH(kv, extra, next)
+	evhttp_add_header(h, kv->key, kv->value);
+}
+
+/* API Gateway's own answers: {"message": ...} with its status, and the CORS headers of
+ * extra (NULL: none). */
+static void gw_message(struct evhttp_request *req, int status, const char *msg, const struct evkeyvalq *extra)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	add_headers(req, extra);
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
+	evhttp_send_reply(req, status, msg, b);
+	evbuffer_free(b);
+}
+
+/* Answers req from the function's result body as proxy_reply does. With a CORS
+ * configuration (cors_on), the function's own Access-Control-* headers are dropped, as
+ * API Gateway ignores them, and extra's are added. */
+static void gw_reply(struct evhttp_request *req, int version, bool function_error, struct evbuffer *body,
+                     bool cors_on, const struct evkeyvalq *extra)
+{
+	if (!cors_on)
+		return proxy_reply(req, version, function_error, body, NULL);
+	struct proxy_response r = {0};
+	struct err e = {0};
+	size_t len = evbuffer_get_length(body);
+	int rc = function_error
+	             ? -1
+	             : proxy_parse_reply(version, (const char *)evbuffer_pullup(body, -1), len, &r, &e);
+	evbuffer_drain(body, len);
+	if (rc < 0) {
+		if (!function_error)
+			proxy_response_fini(&r);
+		return gw_message(req, 502, "Internal Server Error", extra);
+	}
+	cors_strip(&r.headers);
+	add_headers(req, &r.headers);
+	add_headers(req, extra);
+	evhttp_send_reply(req, r.status, NULL, r.body);
+	proxy_response_fini(&r);
+}
+
+/* An invocation on its way: answered by the function, or by the integration timeout
+ * first (503), in which case the function's answer is dropped when it comes. */
+struct gw_flight {
+	struct evhttp_request *req;
+	struct event *timer;
+	int version;
+	bool answered;
+	bool cors_on;           /* the API has a CORS configuration */
+	struct evkeyvalq extra; /* the CORS headers of the answer */
+};
+
+static void flight_free(struct gw_flight *f)
+{
+	event_free(f->timer);
+	evhttp_clear_headers(&f->extra);
+	free(f);
+}
+
+static void flight_done_cb(const struct sched_result *res, void *arg)
+{
+	struct gw_flight *f = arg;
+	if (!f->answered) {
+		if (res->system_error)
+			gw_message(f->req, 500, "Internal Server Error", &f->extra);
+		else
+			gw_reply(f->req, f->version, res->function_error, res->body, f->cors_on, &f->extra);
+	}
+	flight_free(f);
+}
+
+static void flight_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_flight *f = arg;
+	f->answered = true;
+	gw_message(f->req, 503, "Service Unavailable", &f->extra);
+}
+
+static const char *method_name(enum evhttp_cmd_type c)
+{
+	switch (c) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	default:
+		return "";
+	}
+}
+
+/* The api-id of Host <api-id>.execute-api.<anything>[:port], into id; false when the
+ * Host is not of that form. */
+static bool host_api_id(const char *host, char *id, size_t idsz)
+{
+	const char *dot = strchr(host, '.');
+	if (!dot || strncasecmp(dot, ".execute-api.", 13) != 0 || (size_t)(dot - host) >= idsz || dot == host)
+		return false;
+	for (size_t i = 0; i < (size_t)(dot - host); i++)
+		id[i] = (char)((host[i] >= 'A' && host[i] <= 'Z') ? host[i] - 'A' + 'a' : host[i]);
+	id[dot - host] = '\0';
+	return true;
+}
+
+/* A requestId like API Gateway's: 16 characters of base64. */
+static void gw_request_id(char out[17])
+{
+	char hex[33];
+	unsigned char raw[11];
+	random_hex32(hex);
+	for (int i = 0; i < 11; i++) {
+		unsigned v = 0;
+		sscanf(hex + 2 * i, "%2x", &v);
+		raw[i] = (unsigned char)v;
+	}
+	autofree char *b = b64_encode(raw, sizeof(raw));
+	snprintf(out, 17, "%s", b);
+}
+
+/* Routes req to its function; every answer carries extra (the CORS headers); cors_on:
+ * the API has a CORS configuration. */
+static void route(struct api *a, struct evhttp_request *req, const char *api_id, const char *path,
+                  const char *host, const char *rid, bool cors_on, const struct evkeyvalq *extra)
+{
+	struct apigw_target t;
+	const char *method = method_name(evhttp_request_get_command(req));
+	if (apigw_resolve(a->apigw, api_id, method, path, &t) < 0)
+		return gw_message(req, 404, "Not Found", extra);
+	if (!t.has_integration) {
+		apigw_target_fini(&t);
+		return gw_message(req, 404, "Not Found", extra);
+	}
+	/* Only $LATEST exists; another qualifier names nothing the integration can call. */
+	struct fn_config *cfg = registry_get(a->reg, t.fn_name);
+	if (!cfg || (t.fn_qual[0] && strcmp(t.fn_qual, "$LATEST") != 0)) {
+		log_warn("apigw: API %s route %s: function %s%s%s does not exist", api_id, t.route_key,
+		         t.fn_name, t.fn_qual[0] ? ":" : "", t.fn_qual);
+		apigw_target_fini(&t);
+		return gw_message(req, 500, "Internal Server Error", extra);
+	}
+	struct proxy_ctx ctx = {
+	    .version = t.version,
+	    .route_key = t.route_key,
+	    .raw_path = path,
+	    .path_params = t.path_params,
+	    .stage = t.stage,
+	    .api_id = api_id,
+	    .domain_name = host ? host : "",
+	    .domain_prefix = api_id,
+	    .account = a->account,
+	    .resource = t.resource,
+	    .request_id = rid,
+	    .stage_vars = t.stage_vars,
+	};
+	struct evbuffer *event = evbuffer_new();
+	struct err e = {0};
+	int r = proxy_event(req, &ctx, GW_MAX_BODY, event, &e);
+	int version = t.version;
+	uint32_t timeout_ms = t.timeout_ms;
+	apigw_target_fini(&t);
+	if (r < 0) {
+		evbuffer_free(event);
+		if (r == -E2BIG)
+			return gw_message(req, 413, "Request Entity Too Large", extra);
+		log_warn("apigw: API %s: %s", api_id, e.msg);
+		return gw_message(req, 400, "Bad Request", extra);
+	}
+	struct gw_flight *f = xcalloc(1, sizeof(*f));
+	f->req = req;
+	f->version = version;
+	f->timer = evtimer_new(a->base, flight_timeout_cb, f);
+	f->cors_on = cors_on;
+	TAILQ_INIT(&f->extra);
+	const struct evkeyval *kv;
+	TAILQ_FOREACH(kv, extra, next)
+	evhttp_add_header(&f->extra, kv->key, kv->value);
+	struct sched_invoke_args args = {.cfg = cfg, .payload = event, .cb = flight_done_cb, .arg = f};
+	r = sched_invoke(a->sched, &args, &e);
+	evbuffer_free(event);
+	if (r < 0) {
+		flight_free(f);
+		if (r == -EAGAIN)
+			return gw_message(req, 429, "Too Many Requests", extra);
+		log_error("apigw: API %s: %s", api_id, e.msg);
+		return gw_message(req, 500, "Internal Server Error", extra);
+	}
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	evtimer_add(f->timer, &tv);
+}
+
+/* Serves a data-plane request for API api_id. With a CORS configuration, a preflight
+ * is answered here whatever the routes, as API Gateway does, and every other answer to
+ * an allowed origin carries the CORS headers, API Gateway's own errors included. */
+static void serve(struct api *a, struct evhttp_request *req, const char *api_id, const char *path,
+                  const char *host)
+{
+	char rid[17];
+	gw_request_id(rid);
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	evhttp_add_header(oh, "apigw-requestid", rid);
+	const struct cors *cors = apigw_cors(a->apigw, api_id);
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	int status = cors_preflight(cors, evhttp_request_get_command(req), in, oh);
+	if (status) {
+		evhttp_send_reply(req, status, NULL, NULL);
+		return;
+	}
+	struct evkeyvalq extra;
+	TAILQ_INIT(&extra);
+	cors_headers(cors, in, &extra);
+	route(a, req, api_id, path, host, rid, cors != NULL, &extra);
+	evhttp_clear_headers(&extra);
+}
+
+bool api_apigw_front(struct api *a, struct evhttp_request *req)
+{
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	const char *uri = evhttp_request_get_uri(req);
+	char id[APIGW_API_ID_LEN + 8];
+	bool by_host = host && host_api_id(host, id, sizeof(id));
+	if (!by_host && !(uri && strncmp(uri, "/apis/", 6) == 0))
+		return false;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	if (!path || path[0] != '/') {
+		gw_message(req, 404, "Not Found", NULL);
+		return true;
+	}
+	if (!by_host) {
+		const char *p = path + 6;
+		size_t len = strcspn(p, "/");
+		if (len == 0 || len >= sizeof(id)) {
+			gw_message(req, 404, "Not Found", NULL);
+			return true;
+		}
+		memcpy(id, p, len);
+		id[len] = '\0';
+		path = p[len] ? p + len : "/";
+	}
+	serve(a, req, id, path, host);
+	return true;
+}

@@ -1,0 +1,370 @@
+/* Per-function concurrency: Put/Get/DeleteFunctionConcurrency, provisioned concurrency
+ * configs, and lambdad's own pre-warming and per-function keep-alive. The settings are
+ * a function's fn_scaling: stored apart from its configuration (no new RevisionId) and
+ * handed to the scheduler on every change. */
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/clock.h"
+
+#define UNRESERVED_MIN 100      /* the account's unreserved pool never drops below this */
+#define PREWARM_MAX 1000        /* environments one pre-warm request may ask for */
+#define KEEP_ALIVE_MAX_S 86400  /* a day */
+#define PROVISIONED_LIST_MAX 50 /* ListProvisionedConcurrencyConfigs' MaxItems bound */
+
+/* Makes sc the scaling settings of the function: committed (the row is dropped when
+ * sc asks for nothing), then kept in the registry and handed to the scheduler.
+ * Replies ServiceException and returns -1, changing nothing, if the store fails. */
+static int apply_scaling(struct api *a, struct evhttp_request *req, const struct fn_config *c,
+                         const struct fn_scaling *sc)
+{
+	struct err e = {0};
+	int r = fn_scaling_is_default(sc) ? store_delete_scaling(a->store, c->name, &e)
+	                                  : store_put_scaling(a->store, c->name, sc, &e);
+	if (r < 0) {
+		log_error("api: scaling settings of %s: %s", c->name, e.msg);
+		api_reply_error(req, API_ERR_SERVICE, NULL, "%s", e.msg);
+		return -1;
+	}
+	registry_set_scaling(a->reg, c->name, sc);
+	sched_set_scaling(a->sched, c->name, c, sc);
+	return 0;
+}
+
+/* Reads the required integer field key (AWS member name field) of body into *out within
+ * [lo, hi], replying the error AWS gives when it is missing (ValidationException), not
+ * an integer (InvalidParameterValueException) or out of range (ValidationException).
+ * Returns 0, or -1 after replying. */
+static int required_int(struct evhttp_request *req, json_t *body, const char *key, const char *field,
+                        long long lo, long long hi, long long *out)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v || json_is_null(v)) {
+		api_reply_error(
+		    req, API_ERR_VALIDATION, NULL,
+		    "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member "
+		    "must not be null",
+		    field);
+		return -1;
+	}
+	if (!json_is_integer(v)) {
+		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "%s must be an integer", key);
+		return -1;
+	}
+	long long n = json_integer_value(v);
+	if (n < lo || n > hi) {
+		api_reply_error(
+		    req, API_ERR_VALIDATION, NULL,
+		    "1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: Member "
+		    "must have value %s %lld",
+		    n, field, n < lo ? "greater than or equal to" : "less than or equal to",
+		    n < lo ? lo : hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* The account's unreserved pool if function name's reservation were reserved (-1: none). */
+static long long unreserved_with(struct api *a, const char *name, int32_t reserved)
+{
+	long long sum = (long long)registry_reserved_sum(a->reg);
+	struct fn_scaling old = registry_get_scaling(a->reg, name);
+	if (old.reserved > 0)
+		sum -= old.reserved;
+	if (reserved > 0)
+		sum += reserved;
+	return (long long)a->account_concurrency - sum;
+}
+
+/* ---- reserved concurrency ---- */
+
+/* PUT /2017-10-31/functions/{Name}/concurrency {"ReservedConcurrentExecutions": N} */
+void api_put_concurrency(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	if (!c)
+		return;
+	json_t *body = api_body_json(r->req);
+	if (!body)
+		return;
+	long long n;
+	if (required_int(r->req, body, "ReservedConcurrentExecutions", "reservedConcurrentExecutions", 0,
+	                 INT32_MAX, &n) < 0)
+		goto out;
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	if (unreserved_with(a, name, (int32_t)n) < UNRESERVED_MIN) {
+		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		                "Specified ReservedConcurrentExecutions for function decreases account's "
+		                "UnreservedConcurrentExecution below its minimum value of [%d].",
+		                UNRESERVED_MIN);
+		goto out;
+	}
+	if (sc.provisioned > 0 && n < (long long)sc.provisioned) {
+		api_reply_error(
+		    r->req, API_ERR_INVALID_PARAMETER, NULL,
+		    "Specified ReservedConcurrentExecutions for function is less than the function's "
+		    "ProvisionedConcurrentExecutions of [%u].",
+		    sc.provisioned);
+		goto out;
+	}
+	sc.reserved = (int32_t)n;
+	if (apply_scaling(a, r->req, c, &sc) < 0)
+		goto out;
+	log_info("api: %s: reserved concurrency %lld", name, n);
+	api_reply_json(r->req, 200, json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)n));
+out:
+	json_decref(body);
+}
+
+/* GET /2019-09-30/functions/{Name}/concurrency: {"ReservedConcurrentExecutions": N} or {}. */
+void api_get_concurrency(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	if (!api_lookup(a, r, r->segs[2], name))
+		return;
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	json_t *o = json_object();
+	if (sc.reserved >= 0)
+		json_object_set_new(o, "ReservedConcurrentExecutions", json_integer(sc.reserved));
+	api_reply_json(r->req, 200, o);
+}
+
+/* DELETE /2017-10-31/functions/{Name}/concurrency: back to the unreserved pool. */
+void api_delete_concurrency(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	if (!c)
+		return;
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	if (sc.reserved >= 0) {
+		sc.reserved = -1;
+		if (apply_scaling(a, r->req, c, &sc) < 0)
+			return;
+		log_info("api: %s: reserved concurrency removed", name);
+	}
+	api_reply_json(r->req, 204, NULL);
+}
+
+/* ---- provisioned concurrency ---- */
+
+/* The shape Put/GetProvisionedConcurrencyConfig return (owned). */
+static json_t *provisioned_json(struct api *a, const char *name, const struct fn_scaling *sc)
+{
+	uint32_t ready = sched_provisioned_ready(a->sched, name);
+	if (ready > sc->provisioned)
+		ready = sc->provisioned;
+	char lastmod[32];
+	clock_fmt_lastmod(sc->provisioned_modified_ms, lastmod);
+	return json_pack("{s:I, s:I, s:I, s:s, s:s}", "RequestedProvisionedConcurrentExecutions",
+	                 (json_int_t)sc->provisioned, "AvailableProvisionedConcurrentExecutions",
+	                 (json_int_t)ready, "AllocatedProvisionedConcurrentExecutions", (json_int_t)ready,
+	                 "Status", ready >= sc->provisioned ? "READY" : "IN_PROGRESS", "LastModified",
+	                 lastmod);
+}
+
+/* GET .../provisioned-concurrency?List=ALL[&MaxItems=] (ListProvisionedConcurrencyConfigs):
+ * only $LATEST exists, so a function has at most one. */
+static void list_provisioned(struct api *a, struct api_req *r)
+{
+	const char *list = evhttp_find_header(&r->query, "List");
+	if (strcmp(list, "ALL") != 0)
+		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL, "List must be ALL");
+	const char *max = evhttp_find_header(&r->query, "MaxItems");
+	if (max) {
+		char *end;
+		long n = strtol(max, &end, 10);
+		if (!*max || *end || n < 1 || n > PROVISIONED_LIST_MAX)
+			return api_reply_error(
+			    r->req, API_ERR_VALIDATION, NULL,
+			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
+			    "constraint: Member must have value between 1 and %d",
+			    max, PROVISIONED_LIST_MAX);
+	}
+	char name[FN_NAME_MAX + 1];
+	if (!api_lookup(a, r, r->segs[2], name))
+		return;
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	json_t *configs = json_array();
+	if (sc.provisioned > 0) {
+		json_t *o = provisioned_json(a, name, &sc);
+		autofree char *arn = fn_arn(name, a->region, a->account);
+		autofree char *qarn = xasprintf("%s:$LATEST", arn);
+		json_object_set_new(o, "FunctionArn", json_string(qarn));
+		json_array_append_new(configs, o);
+	}
+	api_reply_json(r->req, 200, json_pack("{s:o}", "ProvisionedConcurrencyConfigs", configs));
+}
+
+/* PUT .../provisioned-concurrency?Qualifier= {"ProvisionedConcurrentExecutions": N} */
+static void put_provisioned(struct api *a, struct api_req *r, struct fn_config *c)
+{
+	json_t *body = api_body_json(r->req);
+	if (!body)
+		return;
+	long long n;
+	if (required_int(r->req, body, "ProvisionedConcurrentExecutions", "provisionedConcurrentExecutions",
+	                 1, UINT32_MAX, &n) < 0)
+		goto out;
+	struct fn_scaling sc = registry_get_scaling(a->reg, c->name);
+	if (sc.reserved >= 0 && n > sc.reserved) {
+		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		                "Requested Provisioned Concurrency should not be greater than the "
+		                "reservedConcurrentExecution for function");
+		goto out;
+	}
+	/* Without a reservation the environments come out of the unreserved pool. */
+	if (sc.reserved < 0 && unreserved_with(a, c->name, -1) - n < UNRESERVED_MIN) {
+		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		                "Specified ProvisionedConcurrentExecutions for function decreases account's "
+		                "UnreservedConcurrentExecution below its minimum value of [%d].",
+		                UNRESERVED_MIN);
+		goto out;
+	}
+	sc.provisioned = (uint32_t)n;
+	sc.provisioned_modified_ms = clock_wall_ms();
+	if (apply_scaling(a, r->req, c, &sc) < 0)
+		goto out;
+	log_info("api: %s: provisioned concurrency %lld", c->name, n);
+	api_reply_json(r->req, 202, provisioned_json(a, c->name, &sc));
+out:
+	json_decref(body);
+}
+
+void api_provisioned_concurrency(struct api *a, struct api_req *r)
+{
+	enum evhttp_cmd_type m = r->cmd;
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PUT && m != EVHTTP_REQ_DELETE)
+		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
+		                       "provisioned-concurrency takes GET, PUT or DELETE");
+	if (m == EVHTTP_REQ_GET && evhttp_find_header(&r->query, "List"))
+		return list_provisioned(a, r);
+	/* AWS wants a version or an alias; $LATEST is all lambdad has (api_lookup refuses
+	 * any other), in the name (name:$LATEST) or as ?Qualifier=. */
+	char name[FN_NAME_MAX + 1], qual[130];
+	struct err e = {0};
+	if (fn_parse_ref(r->segs[2], name, qual, &e) < 0)
+		return api_reply_err(r->req, &e);
+	if (!qual[0] && !evhttp_find_header(&r->query, "Qualifier"))
+		return api_reply_error(
+		    r->req, API_ERR_INVALID_PARAMETER, NULL,
+		    "Qualifier is required: provisioned concurrency is configured on a version or "
+		    "alias (lambdad has only $LATEST)");
+	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	if (!c)
+		return;
+	if (m == EVHTTP_REQ_PUT)
+		return put_provisioned(a, r, c);
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	if (m == EVHTTP_REQ_GET) {
+		if (sc.provisioned == 0)
+			return api_reply_error(r->req, API_ERR_PROVISIONED_NOT_FOUND, NULL,
+			                       "No Provisioned Concurrency Config found for this function");
+		return api_reply_json(r->req, 200, provisioned_json(a, name, &sc));
+	}
+	if (sc.provisioned > 0) {
+		sc.provisioned = 0;
+		sc.provisioned_modified_ms = 0;
+		if (apply_scaling(a, r->req, c, &sc) < 0)
+			return;
+		log_info("api: %s: provisioned concurrency removed", name);
+	}
+	api_reply_json(r->req, 204, NULL);
+}
+
+/* ---- lambdad's own ---- */
+
+/* Reads the optional integer field key of body into *out within [lo, hi]; replies
+ * InvalidParameterValueException naming it and returns -1 otherwise (null included).
+ * Returns 1 when present, 0 when absent. */
+static int ext_int(struct evhttp_request *req, json_t *body, const char *key, long long lo, long long hi,
+                   long long *out)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+		                "%s must be an integer from %lld to %lld", key, lo, hi);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 1;
+}
+
+/* POST /lambdad/v1/functions/{Name}/prewarm {"Count": N}: starts N idle environments
+ * now; 202 {"Started": n} (the scheduler's limits may start fewer). */
+void api_ext_prewarm(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *c = api_lookup(a, r, r->segs[3], name);
+	if (!c)
+		return;
+	json_t *body = api_body_json(r->req);
+	if (!body)
+		return;
+	long long n = 1;
+	if (ext_int(r->req, body, "Count", 1, PREWARM_MAX, &n) >= 0) {
+		uint32_t started = sched_prewarm(a->sched, c, (uint32_t)n);
+		log_info("api: %s: pre-warming %u of %lld environments", name, started, n);
+		api_reply_json(r->req, 202, json_pack("{s:I}", "Started", (json_int_t)started));
+	}
+	json_decref(body);
+}
+
+/* GET|PUT|DELETE /lambdad/v1/functions/{Name}/keep-alive: how long idle environments of
+ * the function live, {"KeepAliveSeconds": S} (0: never reused); DELETE returns to the
+ * server's --keep-alive. */
+void api_ext_keep_alive(struct api *a, struct api_req *r)
+{
+	enum evhttp_cmd_type m = r->cmd;
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PUT && m != EVHTTP_REQ_DELETE)
+		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
+		                       "keep-alive takes GET, PUT or DELETE");
+	char name[FN_NAME_MAX + 1];
+	struct fn_config *c = api_lookup(a, r, r->segs[3], name);
+	if (!c)
+		return;
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	if (m == EVHTTP_REQ_GET) {
+		if (sc.keep_alive_ms < 0)
+			return api_reply_json(r->req, 200,
+			                      json_pack("{s:n, s:b}", "KeepAliveSeconds", "Default", true));
+		return api_reply_json(
+		    r->req, 200,
+		    json_pack("{s:I}", "KeepAliveSeconds", (json_int_t)(sc.keep_alive_ms / 1000)));
+	}
+	if (m == EVHTTP_REQ_DELETE) {
+		if (sc.keep_alive_ms >= 0) {
+			sc.keep_alive_ms = -1;
+			if (apply_scaling(a, r->req, c, &sc) < 0)
+				return;
+			log_info("api: %s: keep-alive back to the server's", name);
+		}
+		return api_reply_json(r->req, 204, NULL);
+	}
+	json_t *body = api_body_json(r->req);
+	if (!body)
+		return;
+	long long s = 0;
+	int got = ext_int(r->req, body, "KeepAliveSeconds", 0, KEEP_ALIVE_MAX_S, &s);
+	if (got == 0)
+		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		                "KeepAliveSeconds is required (an integer from 0 to %d)", KEEP_ALIVE_MAX_S);
+	if (got <= 0)
+		goto out;
+	sc.keep_alive_ms = s * 1000;
+	if (apply_scaling(a, r->req, c, &sc) < 0)
+		goto out;
+	log_info("api: %s: keep-alive %lld s", name, s);
+	api_reply_json(r->req, 200, json_pack("{s:I}", "KeepAliveSeconds", (json_int_t)s));
+out:
+	json_decref(body);
+}

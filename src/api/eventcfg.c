@@ -1,0 +1,124 @@
+/* Event invoke config (Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)) and
+ * lambdad's own endpoints for asynchronous events: the dead-letter store and stats. */
+#include <errno.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/xmalloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "async/async.h"
+
+static void reply_async_err(struct evhttp_request *req, const struct err *e)
+{
+	if (e->code == ENOENT)
+		api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "%s", e->msg);
+	else
+		api_reply_err(req, e);
+}
+
+void api_event_invoke_config(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	if (!api_lookup(a, r, r->segs[2], name))
+		return;
+	struct err e = {0};
+	json_t *out = NULL;
+	int rc;
+	switch (r->cmd) {
+	case EVHTTP_REQ_PUT:
+	case EVHTTP_REQ_POST: {
+		json_t *body = api_body_json(r->req);
+		if (!body)
+			return;
+		rc = async_config_put(a->async, name, body, r->cmd == EVHTTP_REQ_PUT, &out, &e);
+		json_decref(body);
+		break;
+	}
+	case EVHTTP_REQ_GET:
+		rc = async_config_get(a->async, name, &out, &e);
+		break;
+	case EVHTTP_REQ_DELETE:
+		if ((rc = async_config_delete(a->async, name, &e)) == 0)
+			return api_reply_json(r->req, 204, NULL);
+		break;
+	default:
+		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
+		                       "event-invoke-config takes PUT, POST, GET or DELETE");
+	}
+	if (rc < 0)
+		return reply_async_err(r->req, &e);
+	api_reply_json(r->req, 200, out);
+}
+
+void api_list_event_invoke_configs(struct api *a, struct api_req *r)
+{
+	const char *max = evhttp_find_header(&r->query, "MaxItems");
+	if (max) {
+		char *end;
+		long n = strtol(max, &end, 10);
+		if (!*max || *end || n < 1 || n > 50)
+			return api_reply_error(
+			    r->req, API_ERR_VALIDATION, NULL,
+			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
+			    "constraint: Member must have value between 1 and 50",
+			    max);
+	}
+	char name[FN_NAME_MAX + 1];
+	if (!api_lookup(a, r, r->segs[2], name))
+		return;
+	/* Only $LATEST exists (no versions or aliases yet): at most one config. */
+	json_t *list = json_array(), *one = NULL;
+	const char *marker = evhttp_find_header(&r->query, "Marker");
+	if ((!marker || !*marker) && async_config_get(a->async, name, &one, NULL) == 0)
+		json_array_append_new(list, one);
+	api_reply_json(r->req, 200, json_pack("{s:o}", "FunctionEventInvokeConfigs", list));
+}
+
+/* GET .../events/failed, POST .../events/replay {"RequestIds": [...]} (none: all),
+ * GET .../events/stats. failed and stats work for a deleted function too. */
+void api_ext_events(struct api *a, struct api_req *r)
+{
+	const char *op = r->segs[5];
+	char name[FN_NAME_MAX + 1], qual[130];
+	struct err e = {0};
+	if (strcmp(op, "replay") == 0 && r->cmd == EVHTTP_REQ_POST) {
+		if (!api_lookup(a, r, r->segs[3], name))
+			return;
+		json_t *body = api_body_json(r->req);
+		if (!body)
+			return;
+		json_t *ids = json_object_get(body, "RequestIds");
+		if (ids && !json_is_null(ids) && !json_is_array(ids)) {
+			json_decref(body);
+			return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+			                       "RequestIds must be a list of request ids");
+		}
+		size_t n = json_array_size(ids);
+		autofree const char **v = xcalloc(n + 1, sizeof(*v));
+		for (size_t i = 0; i < n; i++)
+			if (!(v[i] = json_string_value(json_array_get(ids, i)))) {
+				json_decref(body);
+				return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+				                       "RequestIds must be a list of strings");
+			}
+		json_t *out = async_failed_replay(a->async, name, v, n, &e);
+		json_decref(body);
+		if (!out)
+			return api_reply_err(r->req, &e);
+		return api_reply_json(r->req, 200, out);
+	}
+	if (r->cmd != EVHTTP_REQ_GET || (strcmp(op, "failed") != 0 && strcmp(op, "stats") != 0))
+		return api_reply_error(
+		    r->req, API_ERR_UNKNOWN_OPERATION, NULL,
+		    "No operation at %s (GET events/failed, POST events/replay, GET events/stats)",
+		    evhttp_request_get_uri(r->req));
+	if (fn_parse_ref(r->segs[3], name, qual, &e) < 0)
+		return api_reply_err(r->req, &e);
+	if (strcmp(op, "stats") == 0)
+		return api_reply_json(r->req, 200, async_stats(a->async, name));
+	json_t *list = async_failed_list(a->async, name, &e);
+	if (!list)
+		return api_reply_err(r->req, &e);
+	api_reply_json(r->req, 200, json_pack("{s:s, s:o}", "FunctionName", name, "Events", list));
+}

@@ -1,0 +1,260 @@
+/* InvokeMode RESPONSE_STREAM: relays what a function streams to its HTTP client as it
+ * comes, with the status, headers and cookies of its HTTP prelude. */
+#include <errno.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include "api/api_int.h"
+#include "http/status.h"
+
+/* What awslambda.HttpResponseStream.from() sets: the stream starts with a JSON prelude
+ * {statusCode, headers, cookies} and 8 NUL bytes, then the body. */
+#define PRELUDE_CTYPE "application/vnd.awslambda.http-integration-response"
+#define PRELUDE_SEP_LEN 8
+#define PRELUDE_MAX (64 * 1024) /* a longer "prelude" is taken as body */
+
+struct stream_ctx {
+	struct api *a;
+	struct evhttp_request *req;     /* NULL once the client went away */
+	struct evhttp_connection *conn; /* of req, for its close callback */
+	struct evkeyvalq extra;         /* headers to add (a copy), x-amzn-RequestId included */
+	struct evbuffer *pre;           /* bytes held until the prelude is whole */
+	bool started;                   /* the status and headers went out */
+};
+
+static void stream_ctx_free(struct stream_ctx *x)
+{
+	if (x->req && x->conn)
+		evhttp_connection_set_closecb(x->conn, NULL, NULL);
+	evhttp_clear_headers(&x->extra);
+	evbuffer_free(x->pre);
+	free(x);
+}
+
+/* The client closed its connection: libevent detached the request from it, so it is
+ * ours to free; what the function still sends is dropped. */
+static void client_closed_cb(struct evhttp_connection *conn, void *arg)
+{
+	struct stream_ctx *x = arg;
+	if (!x->req || x->conn != conn)
+		return;
+	log_debug("api: streaming client went away");
+	evhttp_request_free(x->req);
+	x->req = NULL;
+	x->conn = NULL;
+}
+
+static void add_extra(struct stream_ctx *x)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, &x->extra, next)
+	{
+		evhttp_remove_header(h, kv->key);
+		evhttp_add_header(h, kv->key, kv->value);
+	}
+}
+
+/* Replies {"message": msg} with status code in one piece (before any byte went out). */
+static void reply_message(struct stream_ctx *x, int code, const char *msg)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	add_extra(x);
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
+	evhttp_connection_set_closecb(x->conn, NULL, NULL);
+	evhttp_send_reply(x->req, code, http_reason(code), b);
+	evbuffer_free(b);
+	x->req = NULL;
+}
+
+/* Hop-by-hop and framing headers are lambdad's to set, not the function's. */
+static bool header_allowed(const char *name)
+{
+	static const char *const deny[] = {"content-length", "transfer-encoding", "connection", "keep-alive",
+	                                   "trailer",        "upgrade",           "te"};
+	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+		if (strcasecmp(name, deny[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Starts the chunked reply with the prelude's status, headers and cookies (prelude
+ * NULL: 200 with content_type). Returns false if the prelude is not one. */
+static bool start_reply(struct stream_ctx *x, json_t *prelude, const char *content_type)
+{
+	int code = 200;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
+	if (prelude) {
+		json_t *sc = json_object_get(prelude, "statusCode");
+		if (json_is_integer(sc) && json_integer_value(sc) >= 100 && json_integer_value(sc) <= 599)
+			code = (int)json_integer_value(sc);
+		else if (sc && !json_is_null(sc))
+			return false;
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(prelude, "headers"), k, v)
+		{
+			char num[64];
+			const char *val = json_is_string(v) ? json_string_value(v) : NULL;
+			if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v)) {
+				if (json_is_integer(v))
+					snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+				else if (json_is_real(v))
+					snprintf(num, sizeof(num), "%g", json_real_value(v));
+				else
+					snprintf(num, sizeof(num), "%s", json_is_true(v) ? "true" : "false");
+				val = num;
+			}
+			if (val && header_allowed(k))
+				evhttp_add_header(h, k, val);
+		}
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(prelude, "cookies"), i, c) if (json_is_string(c))
+		    evhttp_add_header(h, "Set-Cookie", json_string_value(c));
+	}
+	if (!evhttp_find_header(h, "Content-Type"))
+		evhttp_add_header(h, "Content-Type", prelude ? "application/octet-stream" : content_type);
+	add_extra(x);
+	evhttp_send_reply_start(x->req, code, http_reason(code));
+	x->started = true;
+	return true;
+}
+
+static void send_chunk(struct stream_ctx *x, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, data, len);
+	evhttp_send_reply_chunk(x->req, b);
+	evbuffer_free(b);
+}
+
+/* Takes what is held in x->pre: the prelude once it is whole (then the bytes after it
+ * as the first chunk). at_end: the stream is over, so a prelude that never completed
+ * is body. Does nothing while more bytes are needed. */
+static void take_prelude(struct stream_ctx *x, bool at_end)
+{
+	static const char sep[PRELUDE_SEP_LEN] = {0};
+	size_t n = evbuffer_get_length(x->pre);
+	struct evbuffer_ptr p = evbuffer_search(x->pre, sep, PRELUDE_SEP_LEN, NULL);
+	if (p.pos < 0 && !at_end && n <= PRELUDE_MAX)
+		return;
+	const char *bytes = (const char *)evbuffer_pullup(x->pre, -1);
+	json_t *prelude = p.pos >= 0 ? json_loadb(bytes, (size_t)p.pos, 0, NULL) : NULL;
+	if (json_is_object(prelude) && start_reply(x, prelude, NULL)) {
+		size_t skip = (size_t)p.pos + PRELUDE_SEP_LEN;
+		send_chunk(x, bytes + skip, n - skip);
+	} else {
+		/* Not a prelude after all: everything is body. */
+		start_reply(x, NULL, "application/octet-stream");
+		send_chunk(x, bytes, n);
+	}
+	json_decref(prelude);
+	evbuffer_drain(x->pre, n);
+}
+
+static void stream_piece_cb(void *arg, const char *content_type, const void *data, size_t len)
+{
+	struct stream_ctx *x = arg;
+	if (!x->req)
+		return;
+	if (x->started) {
+		send_chunk(x, data, len);
+		return;
+	}
+	if (strcasecmp(content_type, PRELUDE_CTYPE) != 0) {
+		start_reply(x, NULL, content_type);
+		send_chunk(x, data, len);
+		return;
+	}
+	evbuffer_add(x->pre, data, len);
+	take_prelude(x, false);
+}
+
+static void stream_done_cb(const struct sched_result *res, void *arg)
+{
+	struct stream_ctx *x = arg;
+	if (!x->req) {
+		stream_ctx_free(x);
+		return;
+	}
+	if (!x->started && (res->function_error || res->system_error)) {
+		reply_message(x, 502, "Internal Server Error");
+	} else if (!x->started && !res->streamed) {
+		/* The function answered without streaming: its response is the body. */
+		struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
+		evhttp_add_header(h, "Content-Type", "application/json");
+		add_extra(x);
+		evhttp_connection_set_closecb(x->conn, NULL, NULL);
+		evhttp_send_reply(x->req, 200, "OK", res->body);
+		x->req = NULL;
+	} else {
+		if (!x->started && res->content_type && strcasecmp(res->content_type, PRELUDE_CTYPE) == 0)
+			take_prelude(x, true);
+		else if (!x->started)
+			start_reply(x, NULL,
+			            res->content_type ? res->content_type : "application/octet-stream");
+		/* A stream that failed midway ends here: the client has what was sent so far. */
+		if (res->function_error)
+			log_debug("api: a streamed response of %s ended in an error", res->request_id);
+		evhttp_connection_set_closecb(x->conn, NULL, NULL);
+		evhttp_send_reply_end(x->req);
+		x->req = NULL;
+	}
+	stream_ctx_free(x);
+}
+
+void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_config *cfg,
+                          struct evbuffer *event, const struct evkeyvalq *extra)
+{
+	struct stream_ctx *x = xcalloc(1, sizeof(*x));
+	x->a = a;
+	x->req = req;
+	x->conn = evhttp_request_get_connection(req);
+	x->pre = evbuffer_new();
+	TAILQ_INIT(&x->extra);
+	const struct evkeyval *kv;
+	if (extra)
+		TAILQ_FOREACH(kv, extra, next)
+	evhttp_add_header(&x->extra, kv->key, kv->value);
+	/* The invocation keeps the request id the event carries (requestContext.requestId). */
+	char id[40] = "";
+	json_t *ev =
+	    json_loadb((const char *)evbuffer_pullup(event, -1), evbuffer_get_length(event), 0, NULL);
+	const char *eid =
+	    json_string_value(json_object_get(json_object_get(ev, "requestContext"), "requestId"));
+	if (eid && strlen(eid) < sizeof(id)) {
+		snprintf(id, sizeof(id), "%s", eid);
+		evhttp_add_header(&x->extra, "x-amzn-RequestId", id);
+	}
+	json_decref(ev);
+	struct sched_invoke_args args = {
+	    .cfg = cfg,
+	    .payload = event,
+	    .request_id = id[0] ? id : NULL,
+	    .cb = stream_done_cb,
+	    .stream_cb = stream_piece_cb,
+	    .arg = x,
+	};
+	/* Before the invocation: a start that fails at once answers within sched_invoke. */
+	evhttp_connection_set_closecb(x->conn, client_closed_cb, x);
+	struct err e = {0};
+	int rc = sched_invoke(a->sched, &args, &e);
+	if (rc < 0) {
+		if (rc != -EAGAIN)
+			log_warn("api: streaming invoke of %s: %s", cfg->name, e.msg);
+		if (rc == -EAGAIN)
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		reply_message(x, rc == -EAGAIN ? 429 : 502,
+		              rc == -EAGAIN ? "Too Many Requests" : "Internal Server Error");
+		stream_ctx_free(x);
+	}
+}

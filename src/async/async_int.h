@@ -1,0 +1,144 @@
+/* What the asynchronous queue's own files share: the queue, its functions and events,
+ * the SQLite statements and the group transaction. */
+#ifndef LAMBDAD_ASYNC_INT_H
+#define LAMBDAD_ASYNC_INT_H
+
+#include <sqlite3.h>
+#include <sys/queue.h>
+
+#include "async/async.h"
+
+#define AFN_BUCKETS 256
+#define ASYNC_TARGETS_MAX 8
+#define ASYNC_LAT_SAMPLES 1024
+#define ASYNC_ERROR_MAX 4096 /* bytes of a failure's body kept as its last error */
+#define ASYNC_RETRIES_DEFAULT 2
+#define ASYNC_AGE_DEFAULT_S 21600
+#define ASYNC_THROTTLE_BASE_MS 1000  /* throttles and system errors: 1 s, doubling ... */
+#define ASYNC_THROTTLE_MAX_MS 300000 /* ... up to 5 min */
+
+enum aev_state { AEV_WAITING, AEV_READY, AEV_INFLIGHT, AEV_NEW };
+
+/* One accepted event, in memory; its payload stays in the database. */
+struct aev {
+	char id[37];
+	struct afn *fn;
+	int64_t accepted_ms; /* wall clock: the event's age counts from here */
+	int64_t due_ms;      /* wall clock: not delivered before */
+	uint32_t attempts;   /* invocations that answered (approximateInvokeCount) */
+	char *last_error;    /* the last failure's body (JSON text) or NULL */
+	enum aev_state state;
+	size_t heap_idx;            /* AEV_WAITING: index in q->heap */
+	TAILQ_ENTRY(aev) link;      /* AEV_READY: in fn->ready; AEV_NEW: in q->fresh */
+	struct evhttp_request *req; /* AEV_NEW from Invoke: answered after the commit */
+	bool legacy;                /* answer as InvokeAsync */
+};
+TAILQ_HEAD(aev_list, aev);
+
+/* The event invoke config of a function (AWS's FunctionEventInvokeConfig). */
+struct acfg {
+	bool present;
+	int32_t max_retries; /* -1: not set (2) */
+	int32_t max_age_s;   /* -1: not set (21600) */
+	char *on_success;    /* destination ARNs, NULL when not set */
+	char *on_failure;
+	int64_t modified_ms;
+};
+
+/* A function the queue knows of: its config, queue and counters. */
+struct afn {
+	struct afn *next; /* bucket chain */
+	char *name;
+	struct acfg cfg;
+	struct aev_list ready; /* due, waiting for the scheduler */
+	uint32_t depth;        /* events not finished: waiting, ready, in flight */
+	uint32_t inflight;
+	int64_t blocked_until_ms; /* throttled: no dispatch before (wall) */
+	int64_t backoff_ms;       /* the next throttle backoff */
+	struct event *unblock;    /* fires at blocked_until_ms */
+	bool kicked;              /* in q->kick_list */
+	TAILQ_ENTRY(afn) kick_link;
+	struct async *q;
+	/* Since the server started. */
+	uint64_t accepted, delivered, retries, throttles, dropped_by_age, dead_lettered;
+	uint32_t failed_stored;             /* rows in lambdad's dead-letter store now */
+	uint32_t lat_ms[ASYNC_LAT_SAMPLES]; /* accepted -> successful answer, a ring */
+	uint64_t lat_n;
+};
+TAILQ_HEAD(afn_list, afn);
+
+struct atarget {
+	const struct async_target_ops *ops;
+	void *arg;
+};
+
+struct async {
+	struct event_base *base;
+	struct sched *sc;
+	struct registry *reg;
+	char *region;
+	char *account;
+	int64_t delays_ms[2];
+	int64_t age_unit_ms; /* one second of MaximumEventAgeInSeconds (tests shorten it) */
+	bool stopping;
+	sqlite3 *db;
+	sqlite3_stmt *ins_ev, *del_ev, *upd_ev, *get_payload, *ins_failed, *del_failed, *replay_ev, *put_cfg,
+	    *del_cfg;
+	/* The group transaction: opened by the first write of a loop pass, committed at
+	 * its end (commit_ev), then the events it accepted are answered and queued. */
+	bool in_txn;
+	bool txn_failed;
+	struct event *commit_ev;
+	struct aev_list fresh; /* accepted in the open transaction */
+	/* Waiting events, a min-heap on due_ms, and the timer for its top. */
+	struct aev **heap;
+	size_t heap_n, heap_cap;
+	struct event *timer;
+	int64_t timer_at_ms;
+	struct afn *fns[AFN_BUCKETS];
+	struct afn_list kick_list; /* functions to dispatch on the next kick */
+	struct event *kick_ev;
+	struct atarget targets[ASYNC_TARGETS_MAX];
+	size_t ntargets;
+};
+
+/* async.c */
+struct afn *afn_get(struct async *q, const char *name, bool create);
+/* Opens the group transaction if none is open (the commit runs at the end of this loop
+ * pass). Returns 0, or -EIO when BEGIN failed. */
+int atxn_begin(struct async *q);
+/* Runs a prepared write inside the group transaction; a failure marks the transaction
+ * failed (it is rolled back at the commit). Returns 0 or -EIO. */
+int atxn_step(struct async *q, sqlite3_stmt *st);
+/* Commits the group transaction now (if one is open) and answers (if answer) and queues
+ * the events it accepted. Returns whether it committed. */
+bool atxn_commit(struct async *q, bool answer);
+/* Adds a new event for fn with payload (copied) to the open transaction; it is queued
+ * once the transaction commits. id NULL: a new request id. Returns the event or NULL. */
+struct aev *aev_insert(struct async *q, struct afn *f, const char *id, const void *payload, size_t len,
+                       struct err *errp);
+
+/* async_db.c */
+int adb_open(struct async *q, const char *data_dir, struct err *errp);
+void adb_close(struct async *q);
+/* Loads configs, pending events and the dead-letter counts into memory. */
+int adb_load(struct async *q, struct err *errp);
+/* The payload of event id (owned, NUL-terminated, *len without the NUL) or NULL. */
+char *adb_payload(struct async *q, const char *id, size_t *len);
+
+/* async_config.c */
+void acfg_fini(struct acfg *c);
+int32_t acfg_max_retries(const struct acfg *c);
+int64_t acfg_max_age_ms(const struct async *q, const struct acfg *c);
+
+/* async_target.c */
+void atarget_builtin(struct async *q);
+/* The service of an ARN ("lambda", "sqs", ...) in svc (at most 15 chars), or -EINVAL
+ * when arn is not arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. */
+int atarget_service(const char *arn, char svc[16]);
+/* Whether arn is a valid target for use (its service registered and allowed for it). */
+int atarget_check(struct async *q, const char *arn, unsigned use, struct err *errp);
+int atarget_deliver(struct async *q, const char *arn, unsigned use, const struct async_target_msg *m,
+                    struct err *errp);
+
+#endif

@@ -1,0 +1,251 @@
+/* lambdad's own dead-letter store (list, replay), per-function statistics and the
+ * Prometheus metrics of the queue. */
+#include <errno.h>
+#include <lambdad/cleanup.h>
+#include <lambdad/log.h>
+#include <lambdad/xmalloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "async/async_int.h"
+#include "base/clock.h"
+
+static json_t *iso(int64_t ms)
+{
+	char ts[32];
+	clock_fmt_iso(ms, ts);
+	return json_string(ts);
+}
+
+json_t *async_failed_list(struct async *q, const char *name, struct err *errp)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT id, condition, reason, last_error, attempts, accepted_ms, failed_ms, "
+	                       "length(payload) FROM failed WHERE fn = ?1 ORDER BY failed_ms, id",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		err_make(errp, EIO, "async.db: %s", sqlite3_errmsg(q->db));
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	json_t *a = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *le = (const char *)sqlite3_column_text(st, 3);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:o, s:o, s:I}",
+		                                   "RequestId", (const char *)sqlite3_column_text(st, 0),
+		                                   "FunctionName", name, "Condition",
+		                                   (const char *)sqlite3_column_text(st, 1), "Reason",
+		                                   (const char *)sqlite3_column_text(st, 2), "LastError", le,
+		                                   "ApproximateInvokeCount", sqlite3_column_int(st, 4),
+		                                   "AcceptedAt", iso(sqlite3_column_int64(st, 5)), "FailedAt",
+		                                   iso(sqlite3_column_int64(st, 6)), "PayloadBytes",
+		                                   (json_int_t)sqlite3_column_int64(st, 7)));
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+/* The ids of name's kept events (owned array of owned strings, *n of them). */
+static char **all_failed_ids(struct async *q, const char *name, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(q->db, "SELECT id FROM failed WHERE fn = ?1 ORDER BY failed_ms, id", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	char **ids = NULL;
+	size_t cap = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+		}
+		ids[(*n)++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return ids;
+}
+
+json_t *async_failed_replay(struct async *q, const char *name, const char *const *ids, size_t n,
+                            struct err *errp)
+{
+	size_t nall = 0;
+	char **all = n ? NULL : all_failed_ids(q, name, &nall);
+	const char *const *list = n ? ids : (const char *const *)all;
+	size_t cnt = n ? n : nall;
+	json_t *done = json_array(), *missing = json_array();
+	struct afn *f = afn_get(q, name, true);
+	int rc = 0;
+	for (size_t i = 0; i < cnt && rc == 0; i++) {
+		const char *id = list[i];
+		if (strlen(id) > 36 || (rc = atxn_begin(q)) < 0)
+			goto missing;
+		int64_t now = clock_wall_ms();
+		sqlite3_stmt *st = q->replay_ev;
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		if ((rc = atxn_step(q, st)) < 0 || sqlite3_changes(q->db) != 1)
+			goto missing;
+		st = q->del_failed;
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		if ((rc = atxn_step(q, st)) < 0)
+			goto missing;
+		struct aev *ev = xcalloc(1, sizeof(*ev));
+		snprintf(ev->id, sizeof(ev->id), "%s", id);
+		ev->fn = f;
+		ev->accepted_ms = ev->due_ms = now;
+		ev->state = AEV_NEW;
+		TAILQ_INSERT_TAIL(&q->fresh, ev, link);
+		f->depth++;
+		f->accepted++;
+		if (f->failed_stored)
+			f->failed_stored--;
+		json_array_append_new(done, json_string(id));
+		continue;
+	missing:
+		json_array_append_new(missing, json_string(id));
+	}
+	for (size_t i = 0; i < nall; i++)
+		free(all[i]);
+	free(all);
+	if (rc < 0 || !atxn_commit(q, true)) {
+		json_decref(done);
+		json_decref(missing);
+		err_make(errp, EIO, "the replay could not be stored");
+		return NULL;
+	}
+	if (json_array_size(done))
+		log_info("async: %s: %zu events replayed from the dead-letter store", name,
+		         json_array_size(done));
+	return json_pack("{s:o, s:o}", "Replayed", done, "NotFound", missing);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The oldest event of f not yet finished: its age in seconds (0 when none). */
+static double oldest_age_s(struct async *q, const struct afn *f, int64_t now)
+{
+	int64_t oldest = 0;
+	for (struct aev *ev = TAILQ_FIRST(&f->ready); ev; ev = TAILQ_NEXT(ev, link))
+		if (!oldest || ev->accepted_ms < oldest)
+			oldest = ev->accepted_ms;
+	for (size_t i = 0; i < q->heap_n; i++)
+		if (q->heap[i]->fn == f && (!oldest || q->heap[i]->accepted_ms < oldest))
+			oldest = q->heap[i]->accepted_ms;
+	return oldest && now > oldest ? (double)(now - oldest) / 1000.0 : 0.0;
+}
+
+json_t *async_stats(struct async *q, const char *name)
+{
+	struct afn zero = {0};
+	struct afn *f = afn_get(q, name, false);
+	if (!f)
+		f = &zero;
+	size_t n = f->lat_n < ASYNC_LAT_SAMPLES ? (size_t)f->lat_n : ASYNC_LAT_SAMPLES;
+	uint32_t s[ASYNC_LAT_SAMPLES];
+	memcpy(s, f->lat_ms, n * sizeof(s[0]));
+	qsort(s, n, sizeof(s[0]), cmp_u32);
+	json_t *lat = json_pack("{s:I, s:I, s:I}", "p50", (json_int_t)(n ? s[n / 2] : 0), "p99",
+	                        (json_int_t)(n ? s[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : 0), "n",
+	                        (json_int_t)n);
+	return json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "FunctionName", name,
+	                 "QueueDepth", (json_int_t)f->depth, "InFlight", (json_int_t)f->inflight,
+	                 "OldestEventAgeSeconds", oldest_age_s(q, f, clock_wall_ms()), "Accepted",
+	                 (json_int_t)f->accepted, "Delivered", (json_int_t)f->delivered, "Retries",
+	                 (json_int_t)f->retries, "Throttles", (json_int_t)f->throttles, "DroppedByAge",
+	                 (json_int_t)f->dropped_by_age, "DeadLettered", (json_int_t)f->dead_lettered,
+	                 "FailedStored", (json_int_t)f->failed_stored, "DeliveryLatencyMs", lat);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp((*(struct afn *const *)a)->name, (*(struct afn *const *)b)->name);
+}
+
+/* Metric k of the table in async_metrics_render for one function. */
+static double afn_metric(struct async *q, const struct afn *f, size_t k, int64_t now)
+{
+	switch (k) {
+	case 0:
+		return f->depth;
+	case 1:
+		return f->inflight;
+	case 2:
+		return oldest_age_s(q, f, now);
+	case 3:
+		return f->failed_stored;
+	case 4:
+		return (double)f->accepted;
+	case 5:
+		return (double)f->delivered;
+	case 6:
+		return (double)f->retries;
+	case 7:
+		return (double)f->throttles;
+	case 8:
+		return (double)f->dropped_by_age;
+	default:
+		return (double)f->dead_lettered;
+	}
+}
+
+void async_metrics_render(struct async *q, struct evbuffer *out)
+{
+	size_t n = 0, cap = 0;
+	struct afn **fs = NULL;
+	for (unsigned b = 0; b < AFN_BUCKETS; b++)
+		for (struct afn *f = q->fns[b]; f; f = f->next) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 32;
+				fs = xrealloc(fs, cap * sizeof(*fs));
+			}
+			fs[n++] = f;
+		}
+	if (n)
+		qsort(fs, n, sizeof(*fs), cmp_name);
+	int64_t now = clock_wall_ms();
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+	    {"lambdad_async_queue_depth", "gauge",
+	     "Accepted events not finished yet (waiting, ready or in flight)."},
+	    {"lambdad_async_inflight", "gauge", "Events being invoked now."},
+	    {"lambdad_async_oldest_event_age_seconds", "gauge", "Age of the oldest event not finished yet."},
+	    {"lambdad_async_failed_stored", "gauge", "Events kept in lambdad's own dead-letter store."},
+	    {"lambdad_async_accepted_total", "counter",
+	     "Events accepted (202) or enqueued as destination records."},
+	    {"lambdad_async_delivered_total", "counter", "Events the function processed successfully."},
+	    {"lambdad_async_retries_total", "counter", "Retries after a function error or timeout."},
+	    {"lambdad_async_throttles_total", "counter",
+	     "Deliveries throttled by a concurrency limit (backed off)."},
+	    {"lambdad_async_dropped_by_age_total", "counter",
+	     "Events older than MaximumEventAgeInSeconds, not invoked again."},
+	    {"lambdad_async_dead_lettered_total", "counter",
+	     "Events that failed for good (to OnFailure, the DLQ or lambdad's dead-letter store)."},
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(m); k++) {
+		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m[k].name, m[k].help, m[k].name,
+		                    m[k].type);
+		/* The unlabelled series is the whole server (the oldest age: the maximum). */
+		double total = 0;
+		for (size_t i = 0; i < n; i++) {
+			double v = afn_metric(q, fs[i], k, now);
+			total = k == 2 ? (v > total ? v : total) : total + v;
+		}
+		evbuffer_add_printf(out, "%s %.17g\n", m[k].name, total);
+		for (size_t i = 0; i < n; i++) {
+			const struct afn *f = fs[i];
+			double v = afn_metric(q, f, k, now);
+			/* Function names are [a-zA-Z0-9-_]: nothing to escape in the label. */
+			evbuffer_add_printf(out, "%s{function=\"%s\"} %.17g\n", m[k].name, f->name, v);
+		}
+	}
+	free(fs);
+}
