@@ -119,23 +119,30 @@ void api_not_found(struct api *a, struct evhttp_request *req, const char *name, 
 	                qual[0] ? ":" : "", qual);
 }
 
-struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1])
+int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[130])
 {
-	char qual[130];
 	struct err e = {0};
 	if (fn_parse_ref(ref, name, qual, &e) < 0) {
 		api_reply_err(r->req, &e);
-		return NULL;
+		return -1;
 	}
 	const char *q = evhttp_find_header(&r->query, "Qualifier");
 	if (q && qual[0] && strcmp(q, qual) != 0) {
 		api_reply_error(
 		    r->req, API_ERR_INVALID_PARAMETER, NULL,
 		    "The derived qualifier from the function name does not match the specified qualifier.");
-		return NULL;
+		return -1;
 	}
 	if (q && !qual[0])
-		snprintf(qual, sizeof(qual), "%s", q);
+		snprintf(qual, 130, "%s", q);
+	return 0;
+}
+
+struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1])
+{
+	char qual[130];
+	if (api_parse_ref(r, ref, name, qual) < 0)
+		return NULL;
 	struct fn_config *c = registry_get(a->reg, name);
 	/* Versions and aliases come later: only $LATEST exists. */
 	if (!c || (qual[0] && strcmp(qual, "$LATEST") != 0)) {

@@ -56,6 +56,10 @@ void api_reply_err(struct evhttp_request *req, const struct err *e);
 json_t *api_body_json(struct evhttp_request *req);
 /* Resolves the {FunctionName} segment and the Qualifier; replies and returns
  * NULL if the function does not exist at that qualifier. */
+/* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier
+ * query into name and qual ("" when none); replies and returns -1 when they are
+ * malformed or disagree. */
+int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[130]);
 struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
 void api_not_found(struct api *a, struct evhttp_request *req, const char *name, const char *qual);
 

@@ -177,33 +177,6 @@ static void gw_message(struct evhttp_request *req, int status, const char *msg, 
 	evbuffer_free(b);
 }
 
-/* Answers req from the function's result body as proxy_reply does. With a CORS
- * configuration (cors_on), the function's own Access-Control-* headers are dropped, as
- * API Gateway ignores them, and extra's are added. */
-static void gw_reply(struct evhttp_request *req, int version, bool function_error, struct evbuffer *body,
-                     bool cors_on, const struct evkeyvalq *extra)
-{
-	if (!cors_on)
-		return proxy_reply(req, version, function_error, body, NULL);
-	struct proxy_response r = {0};
-	struct err e = {0};
-	size_t len = evbuffer_get_length(body);
-	int rc = function_error
-	             ? -1
-	             : proxy_parse_reply(version, (const char *)evbuffer_pullup(body, -1), len, &r, &e);
-	evbuffer_drain(body, len);
-	if (rc < 0) {
-		if (!function_error)
-			proxy_response_fini(&r);
-		return gw_message(req, 502, "Internal Server Error", extra);
-	}
-	cors_strip(&r.headers);
-	add_headers(req, &r.headers);
-	add_headers(req, extra);
-	evhttp_send_reply(req, r.status, NULL, r.body);
-	proxy_response_fini(&r);
-}
-
 /* An invocation on its way: answered by the function, or by the integration timeout
  * first (503), in which case the function's answer is dropped when it comes. */
 struct gw_flight {
@@ -229,7 +202,9 @@ static void flight_done_cb(const struct sched_result *res, void *arg)
 		if (res->system_error)
 			gw_message(f->req, 500, "Internal Server Error", &f->extra);
 		else
-			gw_reply(f->req, f->version, res->function_error, res->body, f->cors_on, &f->extra);
+			/* With a CORS configuration, the function's own CORS headers are dropped. */
+			proxy_reply(f->req, f->version, res->function_error, res->body,
+			            f->cors_on ? &f->extra : NULL, f->cors_on);
 	}
 	flight_free(f);
 }

@@ -255,20 +255,8 @@ static int check_mode(struct api_req *r, json_t *v)
 static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1])
 {
 	char qual[130];
-	struct err e = {0};
-	if (fn_parse_ref(r->segs[2], name, qual, &e) < 0) {
-		api_reply_err(r->req, &e);
+	if (api_parse_ref(r, r->segs[2], name, qual) < 0)
 		return NULL;
-	}
-	const char *q = evhttp_find_header(&r->query, "Qualifier");
-	if (q && qual[0] && strcmp(q, qual) != 0) {
-		api_reply_error(
-		    r->req, API_ERR_INVALID_PARAMETER, NULL,
-		    "The derived qualifier from the function name does not match the specified qualifier.");
-		return NULL;
-	}
-	if (q && !qual[0])
-		snprintf(qual, sizeof(qual), "%s", q);
 	if (qual[0]) {
 		bool digits = strspn(qual, "0123456789") == strlen(qual);
 		if (digits ||
@@ -484,7 +472,7 @@ static void furl_done_cb(const struct sched_result *res, void *arg)
 {
 	struct furl_call *c = arg;
 	evhttp_add_header(evhttp_request_get_output_headers(c->req), "x-amzn-RequestId", c->request_id);
-	proxy_reply(c->req, 2, res->function_error || res->system_error, res->body, &c->extra);
+	proxy_reply(c->req, 2, res->function_error || res->system_error, res->body, &c->extra, false);
 	call_free(c);
 }
 

@@ -13,23 +13,30 @@
 #include "api/metrics.h"
 #include "base/codec.h"
 
-/* Per-function counters; the unlabelled series is their sum over functions. */
+/* Per-function counters and gauges; the unlabelled series is their sum over functions. */
 static const struct {
 	const char *name;
+	const char *type; /* "counter" or "gauge" */
 	const char *help;
-	size_t off; /* of a uint64_t in struct sched_fn_stats */
-} fn_counters[] = {
-    {"lambdad_invocations_total", "Invocations answered, successes and function errors.",
-     offsetof(struct sched_fn_stats, invocations)},
-    {"lambdad_errors_total",
+	size_t off; /* in struct sched_fn_stats */
+	bool u32;   /* a uint32_t there, else a uint64_t */
+} fn_series[] = {
+    {"lambdad_invocations_total", "counter", "Invocations answered, successes and function errors.",
+     offsetof(struct sched_fn_stats, invocations), false},
+    {"lambdad_errors_total", "counter",
      "Invocations answered with a function error, timeouts and runtime crashes included.",
-     offsetof(struct sched_fn_stats, errors)},
-    {"lambdad_timeouts_total", "Invocations stopped when the function's timeout passed.",
-     offsetof(struct sched_fn_stats, timeouts)},
-    {"lambdad_throttles_total", "Invocations refused with 429 because a concurrency limit was reached.",
-     offsetof(struct sched_fn_stats, throttles)},
-    {"lambdad_cold_starts_total", "Invocations answered by an environment started for them.",
-     offsetof(struct sched_fn_stats, cold_starts)},
+     offsetof(struct sched_fn_stats, errors), false},
+    {"lambdad_timeouts_total", "counter", "Invocations stopped when the function's timeout passed.",
+     offsetof(struct sched_fn_stats, timeouts), false},
+    {"lambdad_throttles_total", "counter",
+     "Invocations refused with 429 because a concurrency limit was reached.",
+     offsetof(struct sched_fn_stats, throttles), false},
+    {"lambdad_cold_starts_total", "counter", "Invocations answered by an environment started for them.",
+     offsetof(struct sched_fn_stats, cold_starts), false},
+    {"lambdad_concurrent_executions", "gauge", "Invocations in flight, waiting for an environment included.",
+     offsetof(struct sched_fn_stats, concurrent), true},
+    {"lambdad_provisioned_ready", "gauge", "Provisioned environments initialised and ready.",
+     offsetof(struct sched_fn_stats, provisioned_ready), true},
 };
 
 /* Per-function histograms, in milliseconds in the scheduler and in seconds here. */
@@ -43,18 +50,6 @@ static const struct {
     {"lambdad_init_duration_seconds",
      "Cold starts: time from the new sandbox to the runtime's first request.",
      offsetof(struct sched_fn_stats, init_duration)},
-};
-
-/* Per-function gauges; the unlabelled series is their sum over functions. */
-static const struct {
-	const char *name;
-	const char *help;
-	size_t off; /* of a uint32_t in struct sched_fn_stats */
-} fn_gauges[] = {
-    {"lambdad_concurrent_executions", "Invocations in flight, waiting for an environment included.",
-     offsetof(struct sched_fn_stats, concurrent)},
-    {"lambdad_provisioned_ready", "Provisioned environments initialised and ready.",
-     offsetof(struct sched_fn_stats, provisioned_ready)},
 };
 
 static const struct {
@@ -78,6 +73,12 @@ static uint32_t u32_at(const struct sched_fn_stats *st, size_t off)
 	uint32_t v;
 	memcpy(&v, (const char *)st + off, sizeof(v));
 	return v;
+}
+
+/* The value of fn_series[k] in st. */
+static uint64_t series_at(const struct sched_fn_stats *st, size_t k)
+{
+	return fn_series[k].u32 ? u32_at(st, fn_series[k].off) : u64_at(st, fn_series[k].off);
 }
 
 static void put_family(struct evbuffer *out, const char *name, const char *type, const char *help)
@@ -152,16 +153,16 @@ static void put_hist(struct evbuffer *out, const char *name, const char *fn, con
 void metrics_render(struct evbuffer *out, const struct sched_counts *c, const struct metrics_fn *fns,
                     size_t nfns, uint32_t account_concurrency)
 {
-	for (size_t k = 0; k < ARRAY_SIZE(fn_counters); k++) {
+	for (size_t k = 0; k < ARRAY_SIZE(fn_series); k++) {
 		uint64_t sum = 0;
 		for (size_t i = 0; i < nfns; i++)
-			sum += u64_at(&fns[i].st, fn_counters[k].off);
-		put_family(out, fn_counters[k].name, "counter", fn_counters[k].help);
-		put_series(out, fn_counters[k].name, "", NULL, NULL, NULL);
+			sum += series_at(&fns[i].st, k);
+		put_family(out, fn_series[k].name, fn_series[k].type, fn_series[k].help);
+		put_series(out, fn_series[k].name, "", NULL, NULL, NULL);
 		put_u64(out, sum);
 		for (size_t i = 0; i < nfns; i++) {
-			put_series(out, fn_counters[k].name, "", fns[i].name, NULL, NULL);
-			put_u64(out, u64_at(&fns[i].st, fn_counters[k].off));
+			put_series(out, fn_series[k].name, "", fns[i].name, NULL, NULL);
+			put_u64(out, series_at(&fns[i].st, k));
 		}
 	}
 	put_family(out, "lambdad_warm_starts_total", "counter", "Invocations given to an idle environment.");
@@ -178,19 +179,6 @@ void metrics_render(struct evbuffer *out, const struct sched_counts *c, const st
 			struct sched_hist h;
 			memcpy(&h, (const char *)&fns[i].st + fn_hists[k].off, sizeof(h));
 			put_hist(out, fn_hists[k].name, fns[i].name, &h);
-		}
-	}
-
-	for (size_t k = 0; k < ARRAY_SIZE(fn_gauges); k++) {
-		uint64_t sum = 0;
-		for (size_t i = 0; i < nfns; i++)
-			sum += u32_at(&fns[i].st, fn_gauges[k].off);
-		put_family(out, fn_gauges[k].name, "gauge", fn_gauges[k].help);
-		put_series(out, fn_gauges[k].name, "", NULL, NULL, NULL);
-		put_u64(out, sum);
-		for (size_t i = 0; i < nfns; i++) {
-			put_series(out, fn_gauges[k].name, "", fns[i].name, NULL, NULL);
-			put_u64(out, u32_at(&fns[i].st, fn_gauges[k].off));
 		}
 	}
 

@@ -1,6 +1,7 @@
 /* The Lambda proxy integration shared by function URLs and HTTP APIs: HTTP request to
  * event (payload formats 1.0 and 2.0) and the function's answer back to HTTP. */
 #include "http/proxy.h"
+#include "http/cors.h"
 #include "http/status.h"
 
 #include <ctype.h>
@@ -562,7 +563,7 @@ static void send_with_extra(struct evhttp_request *req, int status, struct evkey
 }
 
 void proxy_reply(struct evhttp_request *req, int version, bool function_error, struct evbuffer *body,
-                 const struct evkeyvalq *extra)
+                 const struct evkeyvalq *extra, bool strip_cors)
 {
 	struct proxy_response r = {0};
 	struct err e = {0};
@@ -584,6 +585,8 @@ void proxy_reply(struct evhttp_request *req, int version, bool function_error, s
 		evhttp_clear_headers(&h);
 		return;
 	}
+	if (strip_cors)
+		cors_strip(&r.headers);
 	send_with_extra(req, r.status, &r.headers, r.body, extra);
 	proxy_response_fini(&r);
 }

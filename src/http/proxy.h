@@ -84,8 +84,10 @@ void proxy_response_fini(struct proxy_response *r);
  * function failed (502 with {"message":"Internal Server Error"}); a malformed answer
  * is 502 too. A structured answer without a Content-Type gets application/json.
  * extra (NULL: none) are headers added to every answer (CORS); they replace the
- * function's headers of the same names. body is drained. */
+ * function's headers of the same names. strip_cors: the function's own
+ * Access-Control-* headers are dropped first (HTTP APIs with a CORS configuration, as
+ * API Gateway ignores them). body is drained. */
 void proxy_reply(struct evhttp_request *req, int version, bool function_error, struct evbuffer *body,
-                 const struct evkeyvalq *extra);
+                 const struct evkeyvalq *extra, bool strip_cors);
 
 #endif
