@@ -405,10 +405,11 @@ static int serve(int argc, char **argv)
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct drain drain = {.base = base, .grace_ms = grace_ms};
 	int rc = 1;
-	autofree char *logs_dir = xasprintf("%s/logs", data);
+	autofree char *logs_dir = NULL;
 	bool sandbox_up = false;
 	if (store_open(data, &st, &e) < 0)
 		goto out;
+	logs_dir = xasprintf("%s/logs", store_data_dir(st));
 	struct sandbox_options sopt = {.isolation = isolation,
 	                               .network = network,
 	                               .state_dir = store_data_dir(st),

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
@@ -62,8 +63,14 @@ int store_open(const char *data_dir, struct store **out, struct err *errp)
 	int r;
 	if ((r = mkdir_p(data_dir)) < 0)
 		return err_make(errp, -r, "cannot create data directory %s: %s", data_dir, strerror(-r));
+	/* Absolute from here on: sandboxes mount code directories by this path from their
+	 * own root, where a relative one (make run's ./data) means nothing. */
+	char *abs = realpath(data_dir, NULL);
+	if (!abs)
+		return err_make(errp, errno, "cannot resolve data directory %s: %s", data_dir, strerror(errno));
+	data_dir = abs;
 	struct store *st = xcalloc(1, sizeof(*st));
-	st->dir = xstrdup(data_dir);
+	st->dir = abs;
 	st->code_dir = xasprintf("%s/code", data_dir);
 	if ((r = mkdir_p(st->code_dir)) < 0) {
 		err_make(errp, -r, "cannot create %s: %s", st->code_dir, strerror(-r));

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The examples deploy and answer with the commands examples/README.md gives.
+# The examples deploy and answer with the commands examples/README.md gives, against a
+# server started the way `make run` starts it (--data ./data, relative).
 source "$(dirname "$0")/lib.sh"
 EX=$(cd "$(dirname "$0")/../../examples" && pwd)
-start_server
+# As `make run` starts it: a data directory relative to the working directory.
+LAMBDAD=$(realpath "$LAMBDAD")
+cd "$WORK"
+start_server --data ./data
 export LAMBDAD_ENDPOINT=$ENDPOINT
 PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 NODEV=$(node -p 'process.versions.node.split(".")[0]')
