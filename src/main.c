@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "base/clock.h"
 #include "async/async.h"
 #include "cli/cli.h"
 #include "runtimes/hostrt.h"
@@ -53,28 +54,6 @@ static void serve_usage(FILE *f)
 	           "                              /var/runtime (default: runtimes/ beside the build dir)\n"
 	           "  --log-level LEVEL           debug, info, warn or error (default info)\n"
 	           "  -h, --help                  this help\n");
-}
-
-/* Parses "10m", "30s", "500ms", "2h" or a bare number of seconds into ms; -1 if malformed. */
-static int64_t parse_duration_ms(const char *s)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -1;
-	double mult = 1000;
-	if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "s") == 0 || *end == 0)
-		mult = 1000;
-	else if (strcmp(end, "m") == 0)
-		mult = 60000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600000;
-	else
-		return -1;
-	return (int64_t)(v * mult);
 }
 
 /* Parses "8G", "4096M", a bare number of MB, or "none" (0: no bound); -1 if malformed. */
@@ -243,13 +222,13 @@ static int serve(int argc, char **argv)
 			region = optarg;
 			break;
 		case 'k':
-			if ((keep_alive_ms = parse_duration_ms(optarg)) < 0) {
+			if ((keep_alive_ms = clock_parse_duration_ms(optarg, strlen(optarg))) < 0) {
 				fprintf(stderr, "lambdad: --keep-alive: not a duration: %s\n", optarg);
 				return 2;
 			}
 			break;
 		case 'g':
-			if ((grace_ms = parse_duration_ms(optarg)) < 0) {
+			if ((grace_ms = clock_parse_duration_ms(optarg, strlen(optarg))) < 0) {
 				fprintf(stderr, "lambdad: --shutdown-grace: not a duration: %s\n", optarg);
 				return 2;
 			}

@@ -105,10 +105,11 @@ void furl_free(struct api *a);
 void furl_function_deleted(struct api *a, const char *name);
 /* InvokeMode RESPONSE_STREAM (stream.c): invokes cfg with event (drained) and relays
  * what the function streams to req as it comes (status, headers and cookies from its
- * prelude, then the body chunk by chunk); extra (may be NULL) are headers to add, the
- * CORS ones. Replies itself in every case, errors included. */
+ * prelude, then the body chunk by chunk); request_id is the one the event carries
+ * (requestContext.requestId), kept by the invocation; extra (may be NULL) are headers to
+ * add, the CORS ones. Replies itself in every case, errors included. */
 void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_config *cfg,
-                          struct evbuffer *event, const struct evkeyvalq *extra);
+                          struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * returns whether it took req. */

@@ -524,7 +524,7 @@ static void serve(struct api *a, struct evhttp_request *req, struct furl *f, con
 	} else if (rc < 0) {
 		url_error(req, 500, "Internal Server Error", "ServiceException", e.msg, &c->extra);
 	} else if (strcmp(f->invoke_mode, "RESPONSE_STREAM") == 0) {
-		api_invoke_streaming(a, req, cfg, event, &c->extra);
+		api_invoke_streaming(a, req, cfg, event, c->request_id, &c->extra);
 	} else {
 		struct sched_invoke_args args = {
 		    .cfg = cfg,

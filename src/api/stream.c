@@ -213,7 +213,7 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 }
 
 void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_config *cfg,
-                          struct evbuffer *event, const struct evkeyvalq *extra)
+                          struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
 {
 	struct stream_ctx *x = xcalloc(1, sizeof(*x));
 	x->a = a;
@@ -226,20 +226,11 @@ void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_c
 		TAILQ_FOREACH(kv, extra, next)
 	evhttp_add_header(&x->extra, kv->key, kv->value);
 	/* The invocation keeps the request id the event carries (requestContext.requestId). */
-	char id[40] = "";
-	json_t *ev =
-	    json_loadb((const char *)evbuffer_pullup(event, -1), evbuffer_get_length(event), 0, NULL);
-	const char *eid =
-	    json_string_value(json_object_get(json_object_get(ev, "requestContext"), "requestId"));
-	if (eid && strlen(eid) < sizeof(id)) {
-		snprintf(id, sizeof(id), "%s", eid);
-		evhttp_add_header(&x->extra, "x-amzn-RequestId", id);
-	}
-	json_decref(ev);
+	evhttp_add_header(&x->extra, "x-amzn-RequestId", request_id);
 	struct sched_invoke_args args = {
 	    .cfg = cfg,
 	    .payload = event,
-	    .request_id = id[0] ? id : NULL,
+	    .request_id = request_id,
 	    .cb = stream_done_cb,
 	    .stream_cb = stream_piece_cb,
 	    .arg = x,

@@ -7,7 +7,6 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -687,36 +686,14 @@ void async_function_deleted(struct async *q, const char *name)
 /* Parses "1s,2s" (each a number with ms, s, m or h; a bare number is seconds). */
 int async_parse_delays(const char *s, int64_t out[2])
 {
-	const char *p = s;
-	for (int i = 0; i < 2; i++) {
-		char *end;
-		double v = strtod(p, &end);
-		if (end == p || v < 0 || !isfinite(v))
+	const char *comma = strchr(s, ',');
+	if (!comma)
+		return -EINVAL;
+	out[0] = clock_parse_duration_ms(s, (size_t)(comma - s));
+	out[1] = clock_parse_duration_ms(comma + 1, strlen(comma + 1));
+	for (int i = 0; i < 2; i++)
+		if (out[i] < 0 || out[i] > 86400000)
 			return -EINVAL;
-		double mult = 1000;
-		size_t ul = strcspn(end, ",");
-		if (ul == 2 && strncmp(end, "ms", 2) == 0)
-			mult = 1;
-		else if (ul == 1 && *end == 's')
-			mult = 1000;
-		else if (ul == 1 && *end == 'm')
-			mult = 60000;
-		else if (ul == 1 && *end == 'h')
-			mult = 3600000;
-		else if (ul != 0)
-			return -EINVAL;
-		if (v * mult > 86400e3)
-			return -EINVAL;
-		out[i] = (int64_t)(v * mult);
-		p = end + ul;
-		if (i == 0) {
-			if (*p != ',')
-				return -EINVAL;
-			p++;
-		} else if (*p) {
-			return -EINVAL;
-		}
-	}
 	return 0;
 }
 
