@@ -28,7 +28,7 @@ static const struct {
 #undef X
 };
 
-static void add_request_id(struct evhttp_request *req)
+void api_add_request_id(struct evhttp_request *req)
 {
 	char id[37];
 	uuid_v4(id);
@@ -43,7 +43,7 @@ static void free_ref_cb(const void *data, size_t len, void *arg)
 void api_reply_json(struct evhttp_request *req, int status, json_t *o)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	add_request_id(req);
+	api_add_request_id(req);
 	struct evbuffer *b = NULL;
 	if (o) {
 		char *txt = json_dumps(o, JSON_COMPACT);

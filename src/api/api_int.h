@@ -47,6 +47,8 @@ struct api_req {
  * extra (stolen, may be NULL) adds fields to the body. */
 void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Adds a fresh x-amzn-RequestId to req's answer, as every AWS reply carries one. */
+void api_add_request_id(struct evhttp_request *req);
 /* Replies with status and JSON o (stolen; NULL sends no body). */
 void api_reply_json(struct evhttp_request *req, int status, json_t *o);
 /* Maps a registry/store error to the API error and replies. */

@@ -244,11 +244,8 @@ void api_metrics(struct api *a, struct api_req *r)
 		free((char *)col.fns[i].name);
 	free(col.fns);
 
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-	char id[37];
-	uuid_v4(id);
-	evhttp_add_header(h, "x-amzn-RequestId", id);
-	evhttp_add_header(h, "Content-Type", METRICS_CONTENT_TYPE);
+	api_add_request_id(r->req);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", METRICS_CONTENT_TYPE);
 	evhttp_send_reply(r->req, 200, "OK", b);
 	evbuffer_free(b);
 }
