@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Defined in base/utf8.c and declared in base/utf8.h, which new code includes; declared
+ * here too for the callers that found it in this header before. (Not by including
+ * base/utf8.h: http/proxy.c still has a static utf8_valid of its own.) */
+void utf8_sanitize(char *s);
+
 /* Returns an owned NUL-terminated base64 string of len bytes. */
 char *b64_encode(const void *data, size_t len);
 /* Decodes standard base64 (padding optional, whitespace refused) into an owned
@@ -16,10 +21,6 @@ void hex_encode(const unsigned char *data, size_t len, char *out); /* out: 2*len
 struct sha256_ctx;
 /* One-shot SHA-256 of a buffer. */
 void sha256(const void *data, size_t len, unsigned char out[32]);
-
-/* Replaces each byte that does not start a valid UTF-8 sequence (ill-formed, overlong,
- * surrogate, truncated) with '?', in place, so the text is safe to put in JSON. */
-void utf8_sanitize(char *s);
 
 /* A random RFC 4122 version 4 UUID, lower-case, 36 chars + NUL. */
 void uuid_v4(char out[37]);
