@@ -1,5 +1,7 @@
-/* The table of current functions: a sorted array, searched by binary search. Each
- * entry also holds the function's scaling settings, which live as long as it does. */
+/* The table of current functions: a map in name order (MAP_SORTED), so that lookup is
+ * by hash and ListFunctions pages by index. Each entry also holds the function's scaling
+ * settings, which live as long as it does. */
+#include <lambdad/map.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
 
@@ -11,106 +13,81 @@ struct reg_entry {
 };
 
 struct registry {
-	struct reg_entry *v;
-	size_t n;
-	size_t cap;
+	struct map fns; /* name -> struct reg_entry (owned) */
 };
+
+static void reg_entry_free(void *p)
+{
+	struct reg_entry *e = p;
+	fn_config_unref(e->c);
+	free(e);
+}
 
 struct registry *registry_new(void)
 {
-	return xcalloc(1, sizeof(struct registry));
+	struct registry *r = xmalloc(sizeof(*r));
+	map_init(&r->fns, MAP_SORTED);
+	return r;
 }
 
 void registry_free(struct registry *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n; i++)
-		fn_config_unref(r->v[i].c);
-	free(r->v);
+	map_fini(&r->fns, reg_entry_free);
 	free(r);
-}
-
-/* Index of name, or of where it would go, and whether it is there. */
-static size_t find(const struct registry *r, const char *name, bool *found)
-{
-	size_t lo = 0, hi = r->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(r->v[mid].c->name, name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
 }
 
 struct fn_config *registry_get(struct registry *r, const char *name)
 {
-	bool f;
-	size_t i = find(r, name, &f);
-	return f ? r->v[i].c : NULL;
+	struct reg_entry *e = map_get(&r->fns, name);
+	return e ? e->c : NULL;
 }
 
 void registry_put(struct registry *r, struct fn_config *c)
 {
-	bool f;
-	size_t i = find(r, c->name, &f);
-	if (f) {
-		fn_config_unref(r->v[i].c);
-		r->v[i].c = c;
+	struct reg_entry *e = map_get(&r->fns, c->name);
+	if (e) {
+		fn_config_unref(e->c);
+		e->c = c;
 		return;
 	}
-	if (r->n == r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 16;
-		r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
-	}
-	memmove(r->v + i + 1, r->v + i, (r->n - i) * sizeof(*r->v));
-	r->v[i] = (struct reg_entry){.c = c, .sc = FN_SCALING_DEFAULT};
-	r->n++;
+	e = xmalloc(sizeof(*e));
+	*e = (struct reg_entry){.c = c, .sc = FN_SCALING_DEFAULT};
+	map_put(&r->fns, c->name, e, NULL);
 }
 
 bool registry_del(struct registry *r, const char *name)
 {
-	bool f;
-	size_t i = find(r, name, &f);
-	if (!f)
+	void *e;
+	if (!map_del(&r->fns, name, &e))
 		return false;
-	fn_config_unref(r->v[i].c);
-	memmove(r->v + i, r->v + i + 1, (r->n - i - 1) * sizeof(*r->v));
-	r->n--;
+	reg_entry_free(e);
 	return true;
 }
 
 size_t registry_count(const struct registry *r)
 {
-	return r->n;
+	return map_count(&r->fns);
 }
 
 size_t registry_after(const struct registry *r, const char *marker)
 {
 	if (!marker || !marker[0])
 		return 0;
-	bool f;
-	size_t i = find(r, marker, &f);
-	return f ? i + 1 : i;
+	return map_upper_bound(&r->fns, marker);
 }
 
 struct fn_config *registry_at(const struct registry *r, size_t i)
 {
-	return i < r->n ? r->v[i].c : NULL;
+	return i < map_count(&r->fns) ? ((struct reg_entry *)map_value_at(&r->fns, i))->c : NULL;
 }
 
 bool registry_code_in_use(const struct registry *r, const char *hex)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->v[i].c->code_hex, hex) == 0)
+	struct reg_entry *e;
+	MAP_FOREACH_VALUE (&r->fns, e)
+		if (strcmp(e->c->code_hex, hex) == 0)
 			return true;
 	return false;
 }
@@ -118,8 +95,9 @@ bool registry_code_in_use(const struct registry *r, const char *hex)
 uint64_t registry_total_code_size(const struct registry *r)
 {
 	uint64_t t = 0;
-	for (size_t i = 0; i < r->n; i++)
-		t += r->v[i].c->code_size;
+	struct reg_entry *e;
+	MAP_FOREACH_VALUE (&r->fns, e)
+		t += e->c->code_size;
 	return t;
 }
 
@@ -130,25 +108,24 @@ bool fn_scaling_is_default(const struct fn_scaling *sc)
 
 struct fn_scaling registry_get_scaling(const struct registry *r, const char *name)
 {
-	bool f;
-	size_t i = find(r, name, &f);
-	return f ? r->v[i].sc : FN_SCALING_DEFAULT;
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e ? e->sc : FN_SCALING_DEFAULT;
 }
 
 bool registry_set_scaling(struct registry *r, const char *name, const struct fn_scaling *sc)
 {
-	bool f;
-	size_t i = find(r, name, &f);
-	if (f)
-		r->v[i].sc = *sc;
-	return f;
+	struct reg_entry *e = map_get(&r->fns, name);
+	if (e)
+		e->sc = *sc;
+	return e != NULL;
 }
 
 uint64_t registry_reserved_sum(const struct registry *r)
 {
 	uint64_t t = 0;
-	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].sc.reserved > 0)
-			t += (uint64_t)r->v[i].sc.reserved;
+	struct reg_entry *e;
+	MAP_FOREACH_VALUE (&r->fns, e)
+		if (e->sc.reserved > 0)
+			t += (uint64_t)e->sc.reserved;
 	return t;
 }
