@@ -91,7 +91,7 @@ size_t map_upper_bound(const struct map *m, const char *key);
 
 /* Walks the entries in order, setting the caller's `const char *k` and `void *v` (or
  * any pointer type) to each key and value; see the order rules above.
- *     MAP_FOREACH (&s->pools, name, pool) n += pool->idle;                            */
+ *     MAP_FOREACH(&s->pools, name, pool) n += pool->idle;                            */
 #define MAP_FOREACH(m, k, v)                                                                                 \
 	for (size_t map_i_ = 0;                                                                              \
 	     map_i_ < (m)->n && ((k) = (m)->ents[map_i_].key, (v) = (m)->ents[map_i_].value, 1); map_i_++)

@@ -68,7 +68,7 @@ void *vec_data_as(const struct vec *v, size_t esize);
 #define VEC_AT(v, type, i) (*(type *)vec_at((v), (i)))
 
 /* Walks the elements in order with `type *p` pointing at each one in turn:
- *     VEC_FOREACH (&pending, struct event_rec, ev) total += ev->bytes;
+ *     VEC_FOREACH(&pending, struct event_rec, ev) total += ev->bytes;
  * Within the loop the vector must not grow, shrink or be freed (p would dangle or skip):
  * to remove while walking, use vec_remove_if, or an index that counts down with
  * vec_remove_at. Changing the elements through p is fine. */

@@ -86,7 +86,7 @@ struct fn_config *registry_at(const struct registry *r, size_t i)
 bool registry_code_in_use(const struct registry *r, const char *hex)
 {
 	struct reg_entry *e;
-	MAP_FOREACH_VALUE (&r->fns, e)
+	MAP_FOREACH_VALUE(&r->fns, e)
 		if (strcmp(e->c->code_hex, hex) == 0)
 			return true;
 	return false;
@@ -96,7 +96,7 @@ uint64_t registry_total_code_size(const struct registry *r)
 {
 	uint64_t t = 0;
 	struct reg_entry *e;
-	MAP_FOREACH_VALUE (&r->fns, e)
+	MAP_FOREACH_VALUE(&r->fns, e)
 		t += e->c->code_size;
 	return t;
 }
@@ -124,7 +124,7 @@ uint64_t registry_reserved_sum(const struct registry *r)
 {
 	uint64_t t = 0;
 	struct reg_entry *e;
-	MAP_FOREACH_VALUE (&r->fns, e)
+	MAP_FOREACH_VALUE(&r->fns, e)
 		if (e->sc.reserved > 0)
 			t += (uint64_t)e->sc.reserved;
 	return t;

@@ -33,7 +33,7 @@ static void test_empty(void **state)
 	const char *k;
 	void *v;
 	int n = 0;
-	MAP_FOREACH (&m, k, v) {
+	MAP_FOREACH(&m, k, v) {
 		(void)k, (void)v;
 		n++;
 	}
@@ -85,7 +85,7 @@ static void test_many_keys(void **state)
 	const char *k;
 	void *v;
 	int i = 1;
-	MAP_FOREACH (m, k, v) {
+	MAP_FOREACH(m, k, v) {
 		snprintf(key, sizeof(key), "fn-%d", i);
 		assert_string_equal(k, key);
 		assert_ptr_equal(v, VAL(i));
@@ -162,7 +162,7 @@ static void test_replace(void **state)
 	const char *k;
 	void *v;
 	int n = 0;
-	MAP_FOREACH (&m, k, v) {
+	MAP_FOREACH(&m, k, v) {
 		assert_ptr_not_equal(v, VAL(100 + n));
 		assert_true(map_put(&m, k, VAL(100 + n), NULL));
 		n++;
@@ -325,7 +325,7 @@ static void test_sorted(void **state)
 	size_t j = 0;
 	const char *k;
 	void *v;
-	MAP_FOREACH (m, k, v) {
+	MAP_FOREACH(m, k, v) {
 		while (j % 3 == 0)
 			j++;
 		assert_string_equal(k, names[j]);

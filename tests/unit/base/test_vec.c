@@ -38,7 +38,7 @@ static void test_empty(void **state)
 	assert_false(vec_pop(&v, &x));
 	assert_int_equal(x, 7);
 	int n = 0;
-	VEC_FOREACH (&v, int, p)
+	VEC_FOREACH(&v, int, p)
 		n++;
 	assert_int_equal(n, 0);
 	vec_sort(&v, NULL); /* nothing to compare */
@@ -62,7 +62,7 @@ static void test_growth(void **state)
 		assert_true(v->cap >= v->len);
 	}
 	int i = 0;
-	VEC_FOREACH (v, struct rec, r) {
+	VEC_FOREACH(v, struct rec, r) {
 		char want[13];
 		snprintf(want, sizeof(want), "r%d", i);
 		assert_int_equal(r->id, i);
@@ -156,7 +156,7 @@ static void test_remove_while_walking(void **state)
 			vec_remove_at(&v, i, NULL);
 	assert_int_equal(vec_len(&v), 250);
 	int k = 0;
-	VEC_FOREACH (&v, int, p) {
+	VEC_FOREACH(&v, int, p) {
 		assert_int_equal(*p, 4 * k + 2);
 		*p = -*p; /* changing elements through p is fine */
 		k++;
@@ -210,7 +210,7 @@ static void test_sort_and_search(void **state)
 	assert_int_equal(vec_lower_bound(s, "banana", cmp_str_key), 1);
 	assert_int_equal(vec_lower_bound(s, "c", cmp_str_key), 2);
 	assert_int_equal(vec_lower_bound(s, "zzz", cmp_str_key), 5);
-	VEC_FOREACH (s, char *, w)
+	VEC_FOREACH(s, char *, w)
 		free(*w);
 	vec_free(s);
 }
@@ -230,7 +230,7 @@ static void test_misuse_aborts(void **state)
 			vec_push(&v, (int[]){1});
 			long sum = 0;
 			if (which == 0) {
-				VEC_FOREACH (&v, long, p)
+				VEC_FOREACH(&v, long, p)
 					sum += *p;
 			} else {
 				sum = VEC_AT(&v, int, 1);
