@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 /* Costs, for n entries: map_get is constant time (expected); map_put of a new key is
- * amortised constant, linear with MAP_SORTED (the array is kept in order); replacing a
- * value is constant; removal is linear (the array closes the gap and the index is
- * rebuilt). Meant for up to some tens of thousands of entries that change less often
- * than they are looked up.
+ * amortised constant, linear with MAP_SORTED (the array is kept in order) unless the
+ * key sorts last, as when loading in order; replacing a value is constant; removal is
+ * linear (the array closes the gap and the index is rebuilt). Meant for up to some tens
+ * of thousands of entries that change less often than they are looked up.
  *
  * Ownership: the map owns a copy of each key; values are the caller's `void *`, given
  * to the map and returned by map_put (the value replaced), map_del and map_del_at (the
