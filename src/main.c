@@ -26,7 +26,10 @@ static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: lambdad serve [options]\n"
 	           "Serves the AWS Lambda API and runs functions.\n\n"
-	           "  --listen HOST:PORT          API address (default 127.0.0.1:4566)\n"
+	           "  --listen HOST:PORT          API address (default 127.0.0.1:4566; port 0: any free\n"
+	           "                              port, see --port-file)\n"
+	           "  --port-file PATH            once listening, write the port number there (atomically:\n"
+	           "                              PATH appears complete or not at all)\n"
 	           "  --data DIR                  data directory (default ./data)\n"
 	           "  --keep-alive DURATION       idle environments are reaped after this (default 10m;\n"
 	           "                              e.g. 500ms, 30s, 10m, 0 = never reuse)\n"
@@ -166,6 +169,24 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* Writes "PORT\n" to path through a temporary file renamed over it, so a reader polling
+ * for path sees the whole number or nothing. */
+static int write_port_file(const char *path, uint16_t port, struct err *errp)
+{
+	autofree char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return err_make(errp, errno, "--port-file: cannot create %s: %s", tmp, strerror(errno));
+	bool ok = fprintf(f, "%u\n", port) > 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		int saved = errno ? errno : EIO;
+		unlink(tmp);
+		return err_make(errp, saved, "--port-file: cannot write %s: %s", path, strerror(saved));
+	}
+	return 0;
+}
+
 /* Each environment holds a few descriptors (listener, connection, output pipe): lift
  * the soft limit to the hard one so hundreds of environments fit. */
 static void raise_nofile_limit(void)
@@ -186,7 +207,7 @@ static int serve(int argc, char **argv)
 	long concurrency = 1000, pool = 4, scaling_rate = 1000;
 	int64_t max_memory_mb = default_max_memory_mb();
 	int64_t async_delays[2] = {0, 0};
-	const char *runtime_dir = NULL;
+	const char *runtime_dir = NULL, *port_file = NULL;
 	enum sandbox_isolation isolation = SANDBOX_AUTO;
 	enum sandbox_network network = SANDBOX_NET_NONE;
 	bool network_api = false;
@@ -196,6 +217,7 @@ static int serve(int argc, char **argv)
 	    {"sandbox-pool", required_argument, NULL, 'p'},
 	    {"runtime-dir", required_argument, NULL, 'R'},
 	    {"listen", required_argument, NULL, 'l'},
+	    {"port-file", required_argument, NULL, 'P'},
 	    {"data", required_argument, NULL, 'd'},
 	    {"keep-alive", required_argument, NULL, 'k'},
 	    {"account-concurrency", required_argument, NULL, 'c'},
@@ -214,6 +236,9 @@ static int serve(int argc, char **argv)
 		switch (ch) {
 		case 'l':
 			listen = optarg;
+			break;
+		case 'P':
+			port_file = optarg;
 			break;
 		case 'd':
 			data = optarg;
@@ -418,6 +443,9 @@ static int serve(int argc, char **argv)
 	if (api_new(base, st, sc, &acfg, &api, &e) < 0)
 		goto out;
 	if (api_listen(api, host, (uint16_t)port, &e) < 0)
+		goto out;
+	port = api_port(api);
+	if (port_file && write_port_file(port_file, (uint16_t)port, &e) < 0)
 		goto out;
 	drain.api = api;
 	drain.sched = sc;

@@ -417,7 +417,18 @@ int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 	setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	a->listener = bs;
 	a->port = port;
+	/* Port 0: the kernel picked one; URLs the API hands out (function URLs) carry it. */
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
+		a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                                         : ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
+}
+
+uint16_t api_port(const struct api *a)
+{
+	return a->port;
 }
 
 void api_stop_accepting(struct api *a)

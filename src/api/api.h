@@ -24,8 +24,10 @@ struct api;
 int api_new(struct event_base *base, struct store *st, struct sched *sc, const struct api_config *cfg,
             struct api **out, struct err *errp);
 void api_free(struct api *a);
-/* Serves the API on host:port. Returns 0 or a negative errno. */
+/* Serves the API on host:port (0: any free port, see api_port). Returns 0 or a negative errno. */
 int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp);
+/* The port api_listen bound (a borrowed api): the one the kernel chose when it was given 0. */
+uint16_t api_port(const struct api *a);
 /* Shutdown: closes the listening socket, so new connections are refused, and answers
  * every later request on a connection already open with 503 ServiceException
  * ("lambdad is shutting down") and closes it. Replies to requests already accepted

@@ -1,5 +1,6 @@
 # Shared harness for end-to-end tests: sourced, not run. Starts a private lambdad on a
-# free loopback port with its own data dir, and keeps the server log only on failure.
+# loopback port the kernel picks (port 0) with its own data dir, and keeps the server
+# log only on failure.
 set -euo pipefail
 
 : "${LAMBDAD:?LAMBDAD must name the lambdad binary}"
@@ -11,6 +12,8 @@ SERVER_PID=""
 SANITIZER_SEEN=""
 PORT=""
 ENDPOINT=""
+# Where the server writes its port (a script whose server cannot write $WORK moves it).
+PORT_FILE="$WORK/server.port"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 unset AWS_PROFILE AWS_ENDPOINT_URL || true
 # Debian's AWS CLI v2; the machine's python3 may shadow it with v1 on PATH.
@@ -20,19 +23,21 @@ AWS_BIN=${AWS_BIN:-/usr/bin/aws}
 PASSED=0
 FAILED=0
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start_server [extra lambdad serve args...]: starts (or restarts) the server on $PORT.
+# start_server [extra lambdad serve args...]: starts the server; the first start binds
+# port 0 and reads the port the kernel chose from --port-file (no free-port race), and a
+# restart asks for that same port again, so $PORT and $ENDPOINT stay valid.
 start_server() {
-	[ -n "$PORT" ] || PORT=$(free_port)
-	ENDPOINT="http://127.0.0.1:$PORT"
+	rm -f "$PORT_FILE"
 	# LAMBDAD_WRAP: a command to run the server under (e.g. setpriv to drop root).
-	${LAMBDAD_WRAP:-} "$LAMBDAD" serve --listen "127.0.0.1:$PORT" --data "$DATA" "$@" >>"$WORK/server.log" 2>&1 &
+	${LAMBDAD_WRAP:-} "$LAMBDAD" serve --listen "127.0.0.1:${PORT:-0}" --port-file "$PORT_FILE" --data "$DATA" "$@" \
+		>>"$WORK/server.log" 2>&1 &
 	SERVER_PID=$!
-	for _ in $(seq 1 200); do
-		if curl -s -o /dev/null "$ENDPOINT/2016-08-19/account-settings/"; then return 0; fi
+	for _ in $(seq 1 400); do
+		if [ -s "$PORT_FILE" ]; then
+			PORT=$(cat "$PORT_FILE")
+			ENDPOINT="http://127.0.0.1:$PORT"
+			if curl -s -o /dev/null "$ENDPOINT/2016-08-19/account-settings/"; then return 0; fi
+		fi
 		kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died at start"; cat "$WORK/server.log"; return 1; }
 		sleep 0.05
 	done

@@ -10,26 +10,34 @@ command -v slirp4netns >/dev/null || { echo "FAIL: slirp4netns missing (scripts/
 HOST_IP=$(hostname -I | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -1)
 [ -n "$HOST_IP" ] || { echo "SKIP: the host has no non-loopback IPv4 address to reach"; exit 77; }
 
-# A TCP and a UDP echo on the host's address, and a TCP one on its loopback only.
-TCP_PORT=$(free_port); UDP_PORT=$(free_port); LO_PORT=$(free_port)
-python3 - "$HOST_IP" "$TCP_PORT" "$UDP_PORT" "$LO_PORT" >"$WORK/echo.log" 2>&1 <<'PY' &
-import socket, sys, threading
-ip, tcp, udp, lo = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-def serve_tcp(addr):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(addr); s.listen()
+# A TCP and a UDP echo on the host's address, and a TCP one on its loopback only, each
+# on a port it binds itself (0) and reports: "TCP UDP LO" in $WORK/echo.ports.
+python3 - "$HOST_IP" "$WORK/echo.ports" >"$WORK/echo.log" 2>&1 <<'PY' &
+import os, socket, sys, threading
+ip, ports = sys.argv[1], sys.argv[2]
+def listener(addr):
+    s = socket.socket(); s.bind(addr); s.listen()
+    return s
+def serve_tcp(s):
     while True:
         c, _ = s.accept(); c.close()
-for a in ((ip, tcp), ("127.0.0.1", lo)):
-    threading.Thread(target=serve_tcp, args=(a,), daemon=True).start()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((ip, udp))
+tcp, lo = listener((ip, 0)), listener(("127.0.0.1", 0))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((ip, 0))
+with open(ports + ".tmp", "w") as f:
+    print(tcp.getsockname()[1], u.getsockname()[1], lo.getsockname()[1], file=f)
+os.rename(ports + ".tmp", ports)
+for s in (tcp, lo):
+    threading.Thread(target=serve_tcp, args=(s,), daemon=True).start()
 while True:
     data, peer = u.recvfrom(100); u.sendto(b"pong:" + data, peer)
 PY
 ECHO_PID=$!
 trap 'kill $ECHO_PID 2>/dev/null; finish' EXIT
+for _ in $(seq 1 200); do [ -s "$WORK/echo.ports" ] && break; sleep 0.05; done
+read -r TCP_PORT UDP_PORT LO_PORT <"$WORK/echo.ports" || { fail "the echo servers did not start"; exit 1; }
 
 # The API on a reachable address with outbound functions is refused unless allowed.
-if "$LAMBDAD" serve --listen "0.0.0.0:$(free_port)" --data "$WORK/d2" --function-network outbound >"$WORK/refused.log" 2>&1; then
+if "$LAMBDAD" serve --listen 0.0.0.0:0 --data "$WORK/d2" --function-network outbound >"$WORK/refused.log" 2>&1; then
 	fail "outbound with the API on 0.0.0.0 started"
 else
 	check_contains "outbound with the API on 0.0.0.0 is refused" "outbound-with-api" "$(cat "$WORK/refused.log")"
