@@ -151,7 +151,7 @@ check "reserved concurrency 0 throttles: 429 with Retry-After" "429 1 TooManyReq
 awsl delete-function-concurrency --function-name slow >/dev/null
 # A client that gives up while the function runs: the server answers into the void and goes on.
 curl -s -o /dev/null --max-time 0.5 "$ENDPOINT/lambda-url/web/sleep?s=1.5" || true
-sleep 1.5
+wait_for 15 eval '[ "$(envs web busy)" = 0 ]' || true # until the function has answered into the void
 code=$(req "$ENDPOINT/lambda-url/web/object")
 check "the server keeps serving after errors and a vanished client" 200 "$code"
 

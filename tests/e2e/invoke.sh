@@ -156,7 +156,8 @@ for i in $(seq 1 $N); do
 	curl -s -X POST --data '{"op":"sleep","seconds":1}' "$ENDPOINT/2015-03-31/functions/tool/invocations" -o /dev/null &
 	clients+=($!)
 done
-sleep 0.5
+# Until all N run at once (or the bound passes: then fewer are counted, and it fails).
+wait_for 15 eval '[ "$(envs tool busy)" -ge $N ]' || true
 pids=$(count_descendants "bootstrap")
 wait "${clients[@]}"
 clients=()
@@ -191,7 +192,7 @@ code=$(invoke_raw tool '{"op":"garbage"}')
 check "junk at the Runtime API: the invocation still completes" "200 sent" "$code $(jq_ 'd["garbage"]')"
 code=$(invoke_raw tool '{"op":"double"}')
 check "a second response for one request: the first one counts" "200 True" "$code $(jq_ 'd["first"]')"
-sleep 0.5
+wait_for 10 grep -qa 'second response' "$DATA/logs/tool.log" || true # the log is flushed every 250 ms
 check_contains "a second response for one request is refused" "tool: second response status=4" "$(grep -a 'second response' "$DATA/logs/tool.log")"
 
 # --- The server survived all of it.
@@ -209,7 +210,7 @@ for i in 1 2 3; do
 done
 wait "${clients[@]}"
 before=$(count_descendants "bootstrap")
-sleep 2.5
+wait_for 15 eval '[ "$(count_descendants bootstrap)" = 0 ]' || true
 after=$(count_descendants "bootstrap")
 if [ "$before" -ge 3 ] && [ "$after" -eq 0 ]; then pass "idle environments reaped after keep-alive ($before -> $after)"; else fail "keep-alive reaping: $before -> $after"; fi
 invoke_raw tool '{"op":"count"}' >/dev/null

@@ -22,7 +22,6 @@ AWS_BIN=${AWS_BIN:-/usr/bin/aws}
 
 PASSED=0
 FAILED=0
-
 # start_server [extra lambdad serve args...]: starts the server; the first start binds
 # port 0 and reads the port the kernel chose from --port-file (no free-port race), and a
 # restart asks for that same port again, so $PORT and $ENDPOINT stay valid.
@@ -106,6 +105,69 @@ for pid, (ppid, args) in procs.items():
     if p == root and pat.search(args):
         n += 1
 print(n)' "${SERVER_PID:-0}" "$1"
+}
+
+# tree_snapshot FILE: "pid starttime netns" of the server's descendants and of every task
+# in its cgroups, so what outlives the server can be found once it is gone.
+tree_snapshot() {
+	{ ps -eo pid=,ppid= ; echo "--"; find /sys/fs/cgroup -path "*/lambdad-$SERVER_PID*" -name cgroup.procs -exec cat {} + 2>/dev/null; } |
+		python3 -c '
+import os, sys
+root = int(sys.argv[1])
+tree, cg, part = {}, set(), 0
+for line in sys.stdin:
+    if line.strip() == "--":
+        part = 1
+    elif part == 0:
+        pid, ppid = map(int, line.split()); tree[pid] = ppid
+    elif line.strip():
+        cg.add(int(line))
+def under(p):
+    for _ in range(64):
+        p = tree.get(p, 0)
+        if p == root: return True
+        if p <= 1: return False
+    return False
+for pid in sorted(cg | {p for p in tree if under(p)}):
+    try:
+        st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19]
+        print(pid, st, os.readlink("/proc/%d/ns/net" % pid))
+    except OSError:
+        pass' "$SERVER_PID" >"$1"
+}
+# snapshot_alive FILE: how many processes of FILE are still alive (same pid, start time).
+snapshot_alive() {
+	python3 -c '
+import sys
+n = 0
+for line in open(sys.argv[1]):
+    pid, st = line.split()[:2]
+    try:
+        n += open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[19] == st
+    except OSError:
+        pass
+print(n)' "$1"
+}
+# wait_for SECONDS COMMAND...: runs COMMAND every 50 ms until it succeeds; false if it
+# never does within SECONDS (a generous bound: the caller asserts the condition after).
+wait_for() {
+	local n=$(($1 * 20)); shift
+	for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+# envs NAME [STATE]: live environments of function NAME (all, or starting/idle/busy), from /metrics.
+envs() {
+	curl -s "$ENDPOINT/metrics" | awk -v p="lambdad_environments{function=\"$1\",state=\"${2:-}" \
+		'index($0, p) == 1 { n += $NF } END { print n + 0 }'
+}
+# no_envs NAME: true once function NAME has no environment left (reaped).
+no_envs() { [ "$(envs "$1")" = 0 ]; }
+
+# missing_dep REASON: an optional dependency of this test is missing: skip it (77), or
+# fail when LAMBDAD_REQUIRE_ALL=1 (CI installs everything, so there it is a defect).
+missing_dep() {
+	if [ "${LAMBDAD_REQUIRE_ALL:-}" = 1 ]; then echo "FAIL: $* (LAMBDAD_REQUIRE_ALL=1)"; exit 1; fi
+	echo "SKIP: $*"; exit 77
 }
 
 # inv NAME PAYLOAD [curl args]: Invoke with the log tail; headers to $WORK/h, body to

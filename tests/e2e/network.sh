@@ -6,7 +6,7 @@ if ! unshare --mount --pid --net --ipc --uts --fork true 2>/dev/null && ! unshar
 	echo "SKIP: this kernel or user cannot create namespaces"
 	exit 77
 fi
-command -v slirp4netns >/dev/null || { echo "FAIL: slirp4netns missing (scripts/install-deps installs it)"; exit 1; }
+command -v slirp4netns >/dev/null || missing_dep "slirp4netns missing (scripts/install-deps installs it)"
 HOST_IP=$(hostname -I | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -1)
 [ -n "$HOST_IP" ] || { echo "SKIP: the host has no non-loopback IPv4 address to reach"; exit 77; }
 
@@ -62,6 +62,7 @@ check "a resolver it can reach" ok "$(jq_ 'd["/etc/resolv.conf"]')"
 helpers=$(count_descendants '^/usr/bin/slirp4netns')
 if [ "$helpers" -ge 1 ]; then pass "slirp4netns runs for the sandboxes ($helpers)"; else fail "no slirp4netns"; fi
 spid=$SERVER_PID
+tree_snapshot "$WORK/tree" # this server's slirp4netns, not another test's
 stop_server
-sleep 0.3
-check "no slirp4netns left after the server stops" 0 "$(pgrep -c -f "slirp4netns .* tap0" || true)"
+for _ in $(seq 1 100); do [ "$(snapshot_alive "$WORK/tree")" = 0 ] && break; sleep 0.05; done
+check "no slirp4netns left after the server stops" 0 "$(snapshot_alive "$WORK/tree")"

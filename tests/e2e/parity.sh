@@ -3,6 +3,7 @@
 # AWS's aws-lambda-ric, each a function deployed with the AWS CLI and invoked over HTTP.
 source "$(dirname "$0")/lib.sh"
 RIC=$(cd "$(dirname "$0")/../clients/ric" && pwd)/node_modules/aws-lambda-ric
+[ -f "$RIC/dist/rapid-client.node" ] || missing_dep "aws-lambda-ric is not built: run scripts/install-deps"
 start_server
 PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 NODEV=$(node -p 'process.versions.node.split(".")[0]')

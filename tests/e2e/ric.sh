@@ -3,7 +3,7 @@
 # Node.js handler inside a lambdad provided.al2023 function, as users deploy it.
 source "$(dirname "$0")/lib.sh"
 RIC=$(cd "$(dirname "$0")/../clients/ric" && pwd)/node_modules/aws-lambda-ric
-[ -f "$RIC/dist/rapid-client.node" ] || { echo "FAIL: aws-lambda-ric is not built: run scripts/install-deps"; exit 1; }
+[ -f "$RIC/dist/rapid-client.node" ] || missing_dep "aws-lambda-ric is not built: run scripts/install-deps"
 start_server
 
 # The function's zip: the handler, the client's runtime files, and a bootstrap that starts it.

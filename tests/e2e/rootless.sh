@@ -36,7 +36,9 @@ check "no namespace escapes" "EPERM EPERM EPERM" "$(jq_ 'd["unshare_user"], d["u
 if [ "$(id -u)" -eq 0 ]; then
 	check_contains "without root, the missing cgroups are announced" "no cgroups" "$(cat "$WORK/server.log")"
 fi
+# What the server started (its descendants, its cgroups), found again once it is gone.
+tree_snapshot "$WORK/tree"
+check "the function's process is the server's" 1 "$(count_descendants /var/task/bootstrap)"
 stop_server
-# Inside uid 993 is this user outside (65534 when the test dropped root).
-outer=$([ "$(id -u)" -eq 0 ] && echo 65534 || id -u)
-check "nothing of the function runs after the server stops" 0 "$(pgrep -c -u "$outer" -f /var/task/bootstrap || true)"
+for _ in $(seq 1 100); do [ "$(snapshot_alive "$WORK/tree")" = 0 ] && break; sleep 0.05; done
+check "nothing of the function runs after the server stops" 0 "$(snapshot_alive "$WORK/tree")"

@@ -54,7 +54,8 @@ deploy hot; deploy cold
 for _ in $(seq 12); do one hot >/dev/null; done
 first=$(one hot | cut -d' ' -f2)
 one cold >/dev/null
-sleep 2.5
+# Until the rarely invoked one is reaped (it was invoked after the hot one's last call).
+wait_for 15 no_envs cold || true
 check "a hot function keeps its environment past the keep-alive" "warm $first" "$(one hot)"
 check "a rarely invoked function's environment is reaped after the keep-alive" cold "$(one cold | cut -d' ' -f1)"
 
@@ -65,7 +66,8 @@ curl -s -o /dev/null -X PUT --data '{"KeepAliveSeconds":0}' "$ENDPOINT/lambdad/v
 a=$(one ka0); b=$(one ka0)
 check "keep-alive 0: every invoke is a cold start in a new environment" "cold cold different" \
 	"${a%% *} ${b%% *} $([ "${a#* }" != "${b#* }" ] && echo different)"
-a=$(one ka60); sleep 2.5
+a=$(one ka60); one cold >/dev/null
+wait_for 15 no_envs cold || true # the server's keep-alive has passed since
 check "keep-alive 60 s outlives the server's 1 s" "warm ${a#* }" "$(one ka60)"
 
 # Pre-warming: the environments are ready before the invokes come.
@@ -88,12 +90,13 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check "provisioned 2: READY" READY "$st"
-sleep 2
+one cold >/dev/null
+wait_for 15 no_envs cold || true # the server's keep-alive has passed since
 par prov 2 '{"s":0.3}' >/dev/null
 check "provisioned: two parallel invokes, warm, past the keep-alive" "2 2 0" "$(pj 'd["ok"], d["envs"], d["cold"]' | tr -d '(),')"
 check "provisioned: AWS_LAMBDA_INITIALIZATION_TYPE" "['provisioned-concurrency']" "$(pj 'd["init_types"]')"
 awsl delete-provisioned-concurrency-config --function-name prov --qualifier '$LATEST' >/dev/null
-sleep 2.5
+wait_for 15 no_envs prov || true
 check "provisioned deleted: its environments are reaped like others" cold "$(one prov | cut -d' ' -f1)"
 stop_server
 
@@ -121,7 +124,7 @@ check "max-memory: the newer idle one was kept" warm "$(one m2 | cut -d' ' -f1)"
 check "max-memory: the evicted one starts cold" cold "$(one m1 | cut -d' ' -f1)"
 curl -s -o /dev/null -X POST --data '{"s":3}' "$ENDPOINT/2015-03-31/functions/big/invocations" &
 bigpid=$!
-sleep 1.5
+wait_for 15 eval '[ "$(envs big busy)" = 1 ]' || true
 code=$(curl -s -o "$WORK/b" -w "%{http_code}" -X POST --data "{}" "$ENDPOINT/2015-03-31/functions/m2/invocations")
 check "max-memory: no room left while a 512 MB function runs: 429" "429 ConcurrentInvocationLimitExceeded" \
 	"$code $(python3 -c "import json; print(json.load(open('$WORK/b'))['Reason'])")"

@@ -3,8 +3,8 @@
 # JavaScript v3 (Invoke as application/octet-stream), each deploying, invoking, paging.
 source "$(dirname "$0")/lib.sh"
 CLIENTS=$(cd "$(dirname "$0")/../clients" && pwd)
-python3 -c 'import boto3' 2>/dev/null || { echo "SKIP: python3 has no boto3"; exit 77; }
-[ -d "$CLIENTS/js/node_modules/@aws-sdk/client-lambda" ] || { echo "SKIP: run scripts/install-deps (AWS SDK for JavaScript)"; exit 77; }
+python3 -c 'import boto3' 2>/dev/null || missing_dep "python3 has no boto3"
+[ -d "$CLIENTS/js/node_modules/@aws-sdk/client-lambda" ] || missing_dep "run scripts/install-deps (AWS SDK for JavaScript)"
 start_server
 
 # --- boto3
