@@ -11,13 +11,16 @@ ARN_PREFIX=arn:aws:lambda:us-east-1:000000000000:function:
 b64sha() { openssl dgst -sha256 -binary "$1" | base64 -w0; }
 # js FILE FILTER: a jq filter over the JSON in FILE; strings raw, the rest compact with sorted keys.
 js() { jq -rcS "$2" "$1"; }
+# The CLI runs in the driver (awsl: the CLI's own code without a process per call);
+# AWSL=awsp runs a real `aws` process, for the calls where the binary itself is tested.
+awsp() { aws_proc lambda "$@"; }
 # aws_ok FILE ARGS...: runs a CLI call that must succeed, its output to FILE.
 aws_ok() {
 	local f=$1; shift
-	if ! awsl "$@" >"$f" 2>"$WORK/err"; then fail "aws lambda $1 failed: $(cat "$WORK/err")"; echo '{}' >"$f"; fi
+	if ! "${AWSL:-awsl}" "$@" >"$f" 2>"$WORK/err"; then fail "aws lambda $1 failed: $(cat "$WORK/err")"; echo '{}' >"$f"; fi
 }
 # aws_fail ARGS...: runs a CLI call that must fail; its message in $WORK/err, status in $RC.
-aws_fail() { if awsl "$@" >"$WORK/out" 2>"$WORK/err"; then RC=0; else RC=$?; fi; }
+aws_fail() { if "${AWSL:-awsl}" "$@" >"$WORK/out" 2>"$WORK/err"; then RC=0; else RC=$?; fi; }
 cli_err() { cat "$WORK/err"; }
 # raw METHOD PATH [curl args]: the body goes to $WORK/b, the headers to $WORK/h; prints the status.
 raw() {
@@ -62,7 +65,8 @@ ECHO_HEX=$(sha256sum "$ECHO_ZIP" | cut -c1-64)
 # --- CreateFunction from a zip, one function per custom runtime.
 for rt in provided.al2023 provided.al2 provided; do
 	fn=rt-${rt//./-}
-	aws_ok "$WORK/c-$fn.json" create-function --function-name "$fn" --runtime "$rt" --handler bootstrap.handler \
+	# (the first through a real aws process)
+	AWSL=$([ "$rt" = provided.al2023 ] && echo awsp || echo awsl) aws_ok "$WORK/c-$fn.json" create-function --function-name "$fn" --runtime "$rt" --handler bootstrap.handler \
 		--role "$ROLE" --zip-file "fileb://$ECHO_ZIP"
 	check "create ($rt): Runtime" "$rt" "$(js "$WORK/c-$fn.json" '.Runtime')"
 	check "create ($rt): invoke works" '{"rt":"'"$rt"'"}' "$(invoke_body "$fn" '{"rt":"'"$rt"'"}')"
@@ -117,8 +121,8 @@ done
 expected=$(printf '%s\n' raw-created rt-provided rt-provided-al2 rt-provided-al2023 pg-1 pg-2 pg-3 pg-4 pg-5 pg-6 pg-7 | LC_ALL=C sort | tr '\n' ' ')
 names=() token="" pages=0
 while :; do
-	if [ -n "$token" ]; then aws_ok "$WORK/l.json" list-functions --max-items 3 --starting-token "$token"
-	else aws_ok "$WORK/l.json" list-functions --max-items 3; fi
+	if [ -n "$token" ]; then AWSL=awsp aws_ok "$WORK/l.json" list-functions --max-items 3 --starting-token "$token"
+	else AWSL=awsp aws_ok "$WORK/l.json" list-functions --max-items 3; fi
 	pages=$((pages + 1))
 	n=$(js "$WORK/l.json" '.Functions | length')
 	[ "$n" -le 3 ] || fail "list-functions --max-items 3 returned $n"

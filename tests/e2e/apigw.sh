@@ -6,9 +6,10 @@
 source "$(dirname "$0")/lib.sh"
 start_server
 PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-gw() { "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json apigatewayv2 "$@"; }
+# The AWS CLI's apigatewayv2, run in the driver (aws_cli: the CLI's code, no process per call).
+gw() { aws_cli apigatewayv2 "$@"; }
 # gwq QUERY ARGS...: one value of the CLI's answer, as text.
-gwq() { local q=$1; shift; "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output text --query "$q" apigatewayv2 "$@"; }
+gwq() { local q=$1; shift; aws_cli --output text --query "$q" apigatewayv2 "$@"; }
 # gwerr ARGS...: the CLI's error output of a call that must fail (and "SUCCEEDED" if it did not).
 gwerr() { if gw "$@" >/dev/null 2>"$WORK/err"; then echo SUCCEEDED; else cat "$WORK/err"; fi; }
 # req METHOD URL [curl args]: body to $WORK/b, headers to $WORK/h; prints the status.
@@ -34,10 +35,10 @@ awsl put-function-concurrency --function-name gw-zero --reserved-concurrent-exec
 
 # ---- Quick create ----
 gw create-api --name quick --protocol-type HTTP --target "$(arn gw-one)" >"$WORK/api.json"
-Q=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ApiId"])' "$WORK/api.json")
+Q=$(jq -r .ApiId "$WORK/api.json")
 check "quick create: api id is 10 lower-case alphanumerics" 1 "$([[ $Q =~ ^[a-z0-9]{10}$ ]] && echo 1)"
 check "quick create: apiEndpoint" "http://$Q.execute-api.localhost:$PORT" \
-	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ApiEndpoint"])' "$WORK/api.json")"
+	"$(jq -r .ApiEndpoint "$WORK/api.json")"
 check "quick create: one \$default route to its integration" "\$default	integrations/$(gwq 'Items[0].IntegrationId' get-integrations --api-id "$Q")" \
 	"$(gwq 'Items[].[RouteKey,Target]' get-routes --api-id "$Q")"
 check "quick create: the integration is AWS_PROXY, payload 2.0, to the function" \

@@ -15,11 +15,12 @@ lines() { curl -s "$ENDPOINT/lambdad/v1/functions/$1/logs" | cut -d' ' -f3- | gr
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; false if it never succeeds.
 wait_until() { local t=$1; shift; for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done; return 1; }
 nlines() { [ "$(lines "$1" "$2" | wc -l)" -ge "$3" ]; }
-stat_() { "$LAMBDAD" events stats "$1" --json --endpoint "$ENDPOINT" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$2"; }
+stat_() { "$LAMBDAD" events stats "$1" --json --endpoint "$ENDPOINT" | jq -r --arg k "$2" '.[$k]'; }
 stat_is() { [ "$(stat_ "$1" "$2")" == "$3" ]; }
 # record NAME PATTERN: the JSON event of the function's last log line containing PATTERN.
 record() { lines "$1" "$2" | tail -1 | cut -d' ' -f4-; }
-pyj() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$3"; }
+# pyj JSON EXPR JSON: the Python expression EXPR on d = JSON (evaluated in the driver).
+pyj() { printf '%s' "$3" | pyx "$2"; }
 ARN=arn:aws:lambda:us-east-1:000000000000:function
 
 create_fn fn async-fn >/dev/null
@@ -61,7 +62,8 @@ wait_until 15 nlines fn "$rid" 3 || true
 check "a failing event is invoked 1 + 2 times" 3 "$(lines fn "$rid" | wc -l)"
 check "every attempt had the event's request id" 3 "$(lines fn "$rid" | awk -v r="$rid" '$3 == r' | wc -l)"
 gaps=$(lines fn "$rid" | awk 'NR > 1 { printf "%.1f ", $2 - prev } { prev = $2 }')
-check "retries wait the configured delays (1 s, then 3 s)" "ok" "$(echo "$gaps" | awk '{ print ($1 >= 0.9 && $1 < 2.5 && $2 >= 2.9 && $2 < 4.5) ? "ok" : "gaps " $0 }')"
+# At least the delays, the shorter first; how much longer depends on the machine's load.
+check "retries wait the configured delays (1 s, then 3 s)" "ok" "$(echo "$gaps" | awk '{ print ($1 >= 0.9 && $2 >= 2.9 && $1 < $2) ? "ok" : "gaps " $0 }')"
 wait_until 5 stat_is fn Retries 2 || true
 check "stats: 2 retries" 2 "$(stat_ fn Retries)"
 check "stats: the retried event ended delivered" 3 "$(stat_ fn Delivered)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The control plane of per-function concurrency, driven with the AWS CLI v2 and curl:
+# The control plane of per-function concurrency, driven with the AWS CLI v2 (in the
+# driver, tests/clients/driver.py: no process per call), the SDK and curl:
 # reserved concurrency and the account's unreserved pool, provisioned concurrency
 # configs, lambdad's prewarm and keep-alive endpoints and the `warm` verb; values
 # round-trip, refusals change nothing, RevisionId stays, settings survive a restart
@@ -20,11 +21,12 @@ aws_err() {
 	awsl "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
 	echo "failed=$([ $rc -ne 0 ] && echo yes || echo no) $(tr '\n' ' ' <"$WORK/err")"
 }
-# py EXPR: a Python expression on stdin parsed as JSON d ("" stdin gives d = None).
-py() { python3 -c "import json,sys; t=sys.stdin.read(); d=json.loads(t) if t.strip() else None; print($1)"; }
+# py EXPR: a Python expression on stdin parsed as JSON d ("" stdin gives d = None),
+# evaluated in the driver (pyx), not in a python3 started for it.
+py() { pyx "$1"; }
 reserved_of() { raw GET "/2019-09-30/functions/$1/concurrency" >/dev/null; cat "$WORK/b"; }
-unreserved() { awsl get-account-settings | py 'd["AccountLimit"]["UnreservedConcurrentExecutions"]'; }
-revision() { awsl get-function-configuration --function-name "$1" | py 'd["RevisionId"]'; }
+unreserved() { b3 lambda get_account_settings | jq -r '.result.AccountLimit.UnreservedConcurrentExecutions'; }
+revision() { b3 lambda get_function_configuration "{\"FunctionName\":\"$1\"}" | jq -r '.result.RevisionId'; }
 # concurrency_key NAME: GetFunction's Concurrency, or "absent".
 concurrency_key() { awsl get-function --function-name "$1" | py 'd.get("Concurrency", "absent")'; }
 LATEST='%24LATEST'

@@ -22,20 +22,27 @@ AWS_BIN=${AWS_BIN:-/usr/bin/aws}
 
 PASSED=0
 FAILED=0
+# The driver (tests/clients/driver.py): one long-lived client per script, started by
+# start_server, for AWS CLI commands (awsl), SDK calls (b3) and Python checks (jq_, pyx).
+DRIVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../clients" && pwd)/driver.py
+DRIVER_PID=""
+DRIVER_CLI=""
+
 # start_server [extra lambdad serve args...]: starts the server; the first start binds
 # port 0 and reads the port the kernel chose from --port-file (no free-port race), and a
 # restart asks for that same port again, so $PORT and $ENDPOINT stay valid.
 start_server() {
 	rm -f "$PORT_FILE"
 	# LAMBDAD_WRAP: a command to run the server under (e.g. setpriv to drop root).
+	# (without the driver's pipes: the driver must see its end when the script ends)
 	${LAMBDAD_WRAP:-} "$LAMBDAD" serve --listen "127.0.0.1:${PORT:-0}" --port-file "$PORT_FILE" --data "$DATA" "$@" \
-		>>"$WORK/server.log" 2>&1 &
+		>>"$WORK/server.log" 2>&1 18>&- 19<&- &
 	SERVER_PID=$!
 	for _ in $(seq 1 400); do
 		if [ -s "$PORT_FILE" ]; then
 			PORT=$(cat "$PORT_FILE")
 			ENDPOINT="http://127.0.0.1:$PORT"
-			if curl -s -o /dev/null "$ENDPOINT/2016-08-19/account-settings/"; then return 0; fi
+			if curl -s -o /dev/null "$ENDPOINT/2016-08-19/account-settings/"; then driver_start; return 0; fi
 		fi
 		kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died at start"; cat "$WORK/server.log"; return 1; }
 		sleep 0.05
@@ -43,11 +50,107 @@ start_server() {
 	echo "server did not start"; return 1
 }
 
+# --- The driver: one process per script, on fds 18 (requests) and 19 (answers), which
+# subshells inherit (a coproc's own fds they do not). Calls are made one at a time.
+
+# driver_start: starts it (once; the server's address does not change on a restart).
+driver_start() {
+	[ -z "$DRIVER_PID" ] || return 0
+	[ "${LAMBDAD_DRIVER:-1}" = 1 ] || return 0
+	local py hello
+	# The AWS CLI's interpreter (its #! line), so that the driver can run the CLI's code.
+	read -r py <"$AWS_BIN" 2>/dev/null || py=""
+	py=${py#\#!}; py=${py%% *}
+	[[ "$py" == */python3* ]] || py=python3
+	coproc DRV { exec "$py" "$DRIVER" "$ENDPOINT" 2>>"$WORK/driver.log"; }
+	DRIVER_PID=$DRV_PID
+	exec 18>&"${DRV[1]}" 19<&"${DRV[0]}"
+	if ! IFS= read -r -t 60 hello <&19; then
+		echo "the driver did not start: $(cat "$WORK/driver.log")"; DRIVER_PID=""; return 1
+	fi
+	[[ "$hello" == *'"cli": true'* ]] && DRIVER_CLI=1
+	return 0
+}
+driver_stop() {
+	[ -n "$DRIVER_PID" ] || return 0
+	exec 18>&- 19<&-
+	kill "$DRIVER_PID" 2>/dev/null || true
+	wait "$DRIVER_PID" 2>/dev/null || true
+	DRIVER_PID=""
+}
+# drv REQUEST-JSON: one request; the answer line in $DRV_ANSWER (and printed with -p).
+drv() {
+	local print=""
+	[ "$1" = -p ] && { print=1; shift; }
+	[ -n "$DRIVER_PID" ] || { echo "drv: the driver is not running" >&2; return 1; }
+	printf '%s\n' "$1" >&18
+	IFS= read -r DRV_ANSWER <&19 || { echo "drv: the driver died: $(tail -5 "$WORK/driver.log")" >&2; return 1; }
+	[ -z "$print" ] || printf '%s\n' "$DRV_ANSWER"
+}
+# json_str STRING: STRING as a JSON string, in $REPLY.
+json_str() {
+	local s=$1
+	s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
+	REPLY="\"$s\""
+}
+# aws_cli ARGS...: `aws --endpoint-url $ENDPOINT --region us-east-1 --output json ARGS...`,
+# run by the CLI's own code inside the driver (the same parsing, output and errors, without
+# a process start), or as a process if the driver cannot. Same stdout, stderr and status.
+aws_cli() {
+	if [ -z "$DRIVER_CLI" ]; then
+		"$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json "$@"
+		return
+	fi
+	local req='{"cli":[' sep="" a
+	for a in --endpoint-url "$ENDPOINT" --region us-east-1 --output json "$@"; do
+		json_str "$a"; req+="$sep$REPLY"; sep=,
+	done
+	json_str "$PWD"; req+="],\"cwd\":$REPLY,\"out\":\"$WORK/.cli.out\",\"err\":\"$WORK/.cli.err\"}"
+	drv "$req" || return 255
+	cat "$WORK/.cli.out"
+	cat "$WORK/.cli.err" >&2
+	[[ "$DRV_ANSWER" =~ \"rc\":\ (-?[0-9]+) ]] || { echo "aws_cli: $DRV_ANSWER" >&2; return 255; }
+	return "${BASH_REMATCH[1]}"
+}
+# aws_proc ARGS...: the same as a real `aws` process, where the CLI binary itself is tested.
+aws_proc() { "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json "$@"; }
+# b3 SERVICE OPERATION [PARAMS-JSON]: an SDK (boto3/botocore) call in the driver; prints
+# its answer, {"ok":true,"result":...} or {"ok":false,"code":...} (tests/clients/driver.py);
+# false if it is an error. E.g. b3 lambda get_function '{"FunctionName":"x"}' | jq -r .result.Configuration.State
+b3() {
+	local p=${3:-'{}'}
+	drv -p "{\"service\":\"$1\",\"op\":\"$2\",\"params\":$p}" || return 2
+	[[ "$DRV_ANSWER" == '{"ok": true'* ]]
+}
+# b3r ...: as b3, but prints only the result (or the error as the CLI would, on stderr).
+b3r() {
+	local rc=0
+	b3 "$@" >"$WORK/.b3" || rc=$?
+	if [ $rc -eq 0 ]; then jq -c .result "$WORK/.b3"; else jq -r '"An error occurred (\(.code)): \(.message)"' "$WORK/.b3" >&2; fi
+	return $rc
+}
+# pyx EXPR [FILE]: prints the Python expression EXPR with d the JSON of FILE (or stdin;
+# None if empty), evaluated in the driver, as `python3 -c 'print(EXPR)'` would.
+pyx() {
+	local f=${2:-}
+	if [ -z "$f" ]; then f="$WORK/.pyx.in"; cat >"$f"; fi
+	if [ -z "$DRIVER_PID" ]; then
+		python3 -c "import json,sys; t=open(sys.argv[1]).read(); d=json.loads(t) if t.strip() else None; print($1)" "$f"
+		return
+	fi
+	json_str "$1"; local e=$REPLY
+	json_str "$f"
+	drv "{\"eval\":$e,\"file\":$REPLY,\"out\":\"$WORK/.pyx.out\"}" || return 1
+	cat "$WORK/.pyx.out"
+	[[ "$DRV_ANSWER" == *'"rc": 0'* ]]
+}
+
 # stop_server [signal]: stops it (TERM by default) and waits for it.
 stop_server() {
 	local sig=${1:-TERM}
 	local rc=0
 	if [ -n "$SERVER_PID" ]; then
+		[ -z "$DRIVER_PID" ] || drv '{"reset":true}' || true # its connections were to this server
 		kill -s "$sig" "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || rc=$?
 		SERVER_PID=""
@@ -65,6 +168,7 @@ stop_server() {
 finish() {
 	local rc=$?
 	stop_server TERM
+	driver_stop
 	if [ $rc -ne 0 ] || [ $FAILED -ne 0 ]; then
 		echo "---- server log ($WORK/server.log) ----"
 		tail -n 200 "$WORK/server.log" 2>/dev/null || true
@@ -77,7 +181,7 @@ finish() {
 }
 trap finish EXIT
 
-awsl() { "$AWS_BIN" --endpoint-url "$ENDPOINT" --region us-east-1 --output json lambda "$@"; }
+awsl() { aws_cli lambda "$@"; }
 
 pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
@@ -181,12 +285,18 @@ inv() {
 hdr() { grep -i "^$1:" "$WORK/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 # jq_ EXPR: a Python expression on the last body, parsed as d; "missing: ..." if it cannot be.
 jq_() {
-	python3 -c "
+	if [ -z "$DRIVER_PID" ]; then
+		python3 -c "
 import json, sys
 try:
     d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))
 except Exception as e:
     print('missing:', repr(e), open(sys.argv[1]).read()[:300])" "$WORK/b" "$1"
+		return
+	fi
+	json_str "$1"
+	drv "{\"eval\":$REPLY,\"file\":\"$WORK/b\",\"out\":\"$WORK/.jq_.out\",\"missing\":true}" || return 1
+	cat "$WORK/.jq_.out"
 }
 
 # make_zip NAME DIR: zips the contents of DIR into $WORK/NAME.zip, keeping modes.

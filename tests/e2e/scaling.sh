@@ -2,7 +2,8 @@
 # Concurrency and scaling: account and reserved limits with exact throttle counts,
 # bursts, the scaling rate, keep-alive (server, per function, hot functions),
 # pre-warming, provisioned concurrency and --max-memory eviction. Parallel clients
-# are python threads (parallel.py); the control plane is driven with the AWS CLI.
+# are python threads (parallel.py); the control plane is driven with the AWS CLI (in
+# the driver).
 source "$(dirname "$0")/lib.sh"
 PAR="python3 $(dirname "$0")/parallel.py"
 PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -12,14 +13,14 @@ deploy() { # deploy NAME [MEMORY]
 		--memory-size "${2:-128}" --role arn:aws:iam::000000000000:role/r --zip-file "fileb://$zip" >/dev/null
 }
 par() { $PAR "$ENDPOINT" "$@" | tee "$WORK/par.json"; }
-pj() { python3 -c "import json,sys; d=json.load(open('$WORK/par.json')); print($1)"; }
+pj() { pyx "$1" "$WORK/par.json"; } # a Python expression on d, in the driver
 one() { # one NAME [EVENT]: a sequential invoke; prints "cold|warm ENV"
 	local ev=${2:-'{}'}
 	curl -s -o "$WORK/one" -D "$WORK/one.h" -H 'X-Amz-Log-Type: Tail' -X POST --data "$ev" \
 		"$ENDPOINT/2015-03-31/functions/$1/invocations"
 	local tail; tail=$(grep -i '^x-amz-log-result:' "$WORK/one.h" | cut -d' ' -f2 | tr -d '\r' | base64 -d)
 	case "$tail" in *"Init Duration"*) printf 'cold ' ;; *) printf 'warm ' ;; esac
-	python3 -c "import json; print(json.load(open('$WORK/one'))['env'])"
+	jq -r .env "$WORK/one"
 }
 
 start_server --keep-alive 1s
@@ -43,7 +44,7 @@ check "reserved 3: the throttles say why, with Retry-After" "['ReservedFunctionC
 awsl put-function-concurrency --function-name res --reserved-concurrent-executions 0 >/dev/null
 code=$(curl -s -o "$WORK/b" -D "$WORK/h" -w "%{http_code}" -X POST --data "{}" "$ENDPOINT/2015-03-31/functions/res/invocations")
 check "reserved 0: the function is disabled (429)" "429 TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded" \
-	"$code $(grep -i '^x-amzn-errortype:' "$WORK/h" | cut -d' ' -f2 | tr -d '\r') $(python3 -c "import json; print(json.load(open('$WORK/b'))['Reason'])")"
+	"$code $(grep -i '^x-amzn-errortype:' "$WORK/h" | cut -d' ' -f2 | tr -d '\r') $(jq -r .Reason "$WORK/b")"
 check_contains "reserved 0: Retry-After" "Retry-After: 1" "$(cat "$WORK/h")"
 awsl delete-function-concurrency --function-name res >/dev/null
 par res 8 '{"s":0.2}' >/dev/null
@@ -72,11 +73,9 @@ check "keep-alive 60 s outlives the server's 1 s" "warm ${a#* }" "$(one ka60)"
 
 # Pre-warming: the environments are ready before the invokes come.
 deploy pre
-"$LAMBDAD" warm pre --count 3 --endpoint "$ENDPOINT" >/dev/null
-for _ in $(seq 100); do # until all three are initialised and idle
-	curl -s "$ENDPOINT/metrics" | grep -q '^lambdad_environments{function="pre",state="idle"} 3$' && break
-	sleep 0.05
-done
+# (with a keep-alive of its own: the server's 1 s would let a slow client find them reaped)
+"$LAMBDAD" warm pre --count 3 --keep-alive 60 --endpoint "$ENDPOINT" >/dev/null
+wait_for 60 eval '[ "$(envs pre idle)" = 3 ]' || true # until all three are initialised and idle
 par pre 3 '{"s":0.3}' >/dev/null
 check "pre-warm 3: three parallel invokes find three warm environments" "3 3 0" "$(pj 'd["ok"], d["envs"], d["cold"]' | tr -d '(),')"
 
@@ -84,7 +83,7 @@ check "pre-warm 3: three parallel invokes find three warm environments" "3 3 0" 
 deploy prov
 awsl put-provisioned-concurrency-config --function-name prov --qualifier '$LATEST' \
 	--provisioned-concurrent-executions 2 >/dev/null
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	st=$(awsl get-provisioned-concurrency-config --function-name prov --qualifier '$LATEST' --query Status --output text)
 	[ "$st" = READY ] && break
 	sleep 0.1
@@ -127,7 +126,7 @@ bigpid=$!
 wait_for 15 eval '[ "$(envs big busy)" = 1 ]' || true
 code=$(curl -s -o "$WORK/b" -w "%{http_code}" -X POST --data "{}" "$ENDPOINT/2015-03-31/functions/m2/invocations")
 check "max-memory: no room left while a 512 MB function runs: 429" "429 ConcurrentInvocationLimitExceeded" \
-	"$code $(python3 -c "import json; print(json.load(open('$WORK/b'))['Reason'])")"
+	"$code $(jq -r .Reason "$WORK/b")"
 wait $bigpid
 check "max-memory: room again once it is idle" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{}' "$ENDPOINT/2015-03-31/functions/m2/invocations")"
 stop_server

@@ -23,6 +23,10 @@ check "boto3: Timeout 901 is a ValidationException" ValidationException "$(py 'd
 check "boto3: paginator sees every function once, in order" \
 	"['py-page-0', 'py-page-1', 'py-page-2', 'py-page-3', 'py-page-4', 'py-tool']" "$(py 'd["paged_names"]')"
 
+# --- The AWS CLI binary itself (a real process) sees what boto3 made.
+check "aws CLI (a process): get-function-configuration of boto3's function" "provided.al2 5" \
+	"$(aws_proc lambda get-function-configuration --function-name py-tool | jq -r '"\(.Runtime) \(.Timeout)"')"
+
 # --- AWS SDK for JavaScript v3
 out=$(cd "$CLIENTS/js" && node client.mjs "$ENDPOINT" py-tool)
 check "js: invoke 200" 200 "$(py 'd["status"]')"
