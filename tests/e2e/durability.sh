@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 start_server
 
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+jq_() { pyx "$1"; } # a Python expression on d (stdin's JSON), in the driver
 invoke_body() {
 	curl -s -X POST --data-binary "$2" "$ENDPOINT/2015-03-31/functions/$1/invocations"
 }

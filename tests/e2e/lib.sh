@@ -191,26 +191,22 @@ check() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2] got 
 check_contains() { if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not in [${3:0:600}]"; fi; }
 
 
-# count_descendants PATTERN: processes of this test's server (children, grandchildren, ...)
-# whose command line matches PATTERN (a Python regex). Other tests' servers don't count.
+# count_descendants PATTERN [EXCLUDE]: processes of this test's server (children,
+# grandchildren, ...) whose command line matches PATTERN and not EXCLUDE (extended regular
+# expressions, as awk's). Other tests' servers don't count.
 count_descendants() {
-	ps -eo pid=,ppid=,args= | python3 -c '
-import re, sys
-root, pat = int(sys.argv[1]), re.compile(sys.argv[2])
-procs = {}
-for line in sys.stdin:
-    pid, ppid, args = (line.split(None, 2) + [""])[:3]
-    procs[int(pid)] = (int(ppid), args.strip())
-n = 0
-for pid, (ppid, args) in procs.items():
-    p, seen = ppid, 0
-    while p > 1 and p != root and seen < 64:
-        p, seen = procs.get(p, (0, ""))[0], seen + 1
-    if p == root and pat.search(args):
-        n += 1
-print(n)' "${SERVER_PID:-0}" "$1"
+	ps -eo pid=,ppid=,args= | CD_PAT="$1" CD_EXCL="${2:-}" awk -v root="${SERVER_PID:-0}" '
+		{ pid = $1; ppid[pid] = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); args[pid] = $0 }
+		END {
+			pat = ENVIRON["CD_PAT"]; excl = ENVIRON["CD_EXCL"]
+			for (p in ppid) {
+				q = ppid[p]
+				for (i = 0; i < 64 && q > 1 && q != root; i++) q = (q in ppid) ? ppid[q] : 0
+				if (q == root && args[p] ~ pat && (excl == "" || args[p] !~ excl)) n++
+			}
+			print n + 0
+		}'
 }
-
 # tree_snapshot FILE: "pid starttime netns" of the server's descendants and of every task
 # in its cgroups, so what outlives the server can be found once it is gone.
 tree_snapshot() {

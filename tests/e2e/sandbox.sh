@@ -12,7 +12,7 @@ SBX_UID=993
 # tests, another build, make run) have sandboxes too, so ctest may run this in parallel.
 # fn_procs: the function processes of this server (its descendants that are not lambdad:
 # sandbox inits are the server's own forks).
-fn_procs() { count_descendants '^(?!\S*lambdad serve )'; }
+fn_procs() { count_descendants . '^[^ ]*lambdad serve '; }
 # netns_alive FILE: how many network namespaces of FILE (not the host's) a process still has.
 netns_alive() {
 	cut -d' ' -f3 "$1" | sort -u | grep -v -x -F -e '' -e "$(readlink /proc/self/ns/net)" >"$1.ns" || true

@@ -34,7 +34,7 @@ deploy s-c provided.al2023 unused "$(make_zip cfn "$cdir")"
 # client FUNCTION OP MODE: the streamed reply as JSON in $WORK/r.json
 client() { python3 "$HERE/stream_client.py" "$ENDPOINT" "$SERVER_PID" "$@" >"$WORK/r.json"; }
 # r EXPR: a Python expression on the last reply, parsed as d
-r() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$WORK/r.json" "$1" 2>&1; }
+r() { pyx "$1" "$WORK/r.json" 2>&1; } # a Python expression on d, in the driver
 concurrent() { curl -s "$ENDPOINT/metrics" | sed -n "s/^lambdad_concurrent_executions{function=\"$1\"} //p"; }
 # settle NAME: waits until no invocation of NAME is in flight (an invocation that goes on
 # after its client left ends on its own).
