@@ -18,6 +18,7 @@
 #include "async/async.h"
 #include "cli/cli.h"
 #include "runtimes/hostrt.h"
+#include "loop/reap.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
 #include "store/store.h"
@@ -405,12 +406,15 @@ static int serve(int argc, char **argv)
 	struct err e = {0};
 	struct store *st = NULL;
 	struct sched *sc = NULL;
+	struct reap *reap = NULL;
 	struct api *api = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct drain drain = {.base = base, .grace_ms = grace_ms};
 	int rc = 1;
 	autofree char *logs_dir = NULL;
 	bool sandbox_up = false;
+	if (reap_new(base, &reap, &e) < 0)
+		goto out;
 	if (store_open(data, &st, &e) < 0)
 		goto out;
 	logs_dir = xasprintf("%s/logs", store_data_dir(st));
@@ -418,7 +422,9 @@ static int serve(int argc, char **argv)
 	                               .network = network,
 	                               .state_dir = store_data_dir(st),
 	                               .runtime_dir = runtime_dir,
-	                               .pool_size = (unsigned)pool};
+	                               .pool_size = (unsigned)pool,
+	                               .base = base,
+	                               .reap = reap};
 	if (sandbox_init(&sopt, &e) < 0)
 		goto out;
 	sandbox_up = true;
@@ -461,16 +467,15 @@ static int serve(int argc, char **argv)
 out:
 	if (rc)
 		fprintf(stderr, "lambdad: %s\n", e.msg);
-	/* The scheduler goes first: it answers the invocations still pending (ServiceException)
-	 * on their connections, which api_free would free under it; with the API draining, a
-	 * request arriving meanwhile gets 503 instead of reaching the scheduler. So nothing
-	 * api_free frees (the async queue included) may call the scheduler any more. */
+	/* Stop, then free in the reverse order of creation. */
 	if (api)
 		api_stop_accepting(api);
-	sched_free(sc);
+	sched_stop(sc);
 	api_free(api);
+	sched_free(sc);
 	if (sandbox_up)
 		sandbox_shutdown();
+	reap_free(reap);
 	store_free(st);
 	/* The signal events live until here, so a signal during the teardown is absorbed
 	 * instead of killing the process halfway. */

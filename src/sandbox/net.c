@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lambdad/cleanup.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,23 +68,6 @@ int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp)
 	n->pid = pid;
 	n->exit_w = exitp[1];
 	n->ready_r = readyp[0];
-	return 0;
-}
-
-int net_outbound_wait(struct sbx_net *n, int timeout_ms, struct err *errp)
-{
-	if (n->pid <= 0 || n->ready_r < 0)
-		return 0;
-	struct pollfd p = {.fd = n->ready_r, .events = POLLIN};
-	int r;
-	do
-		r = poll(&p, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	char c;
-	if (r <= 0 || read(n->ready_r, &c, 1) != 1)
-		return err_make(errp, EIO, "slirp4netns did not set up the sandbox's network");
-	close(n->ready_r);
-	n->ready_r = -1;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop/reap.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox_int.h"
 #include "sandbox/seccomp.h"
@@ -84,6 +85,11 @@ static struct {
 	bool worker_failed; /* the last blank it made failed: cold starts make their own */
 	int notify_fd;      /* eventfd: a blank was added to the pool */
 	bool stopping;
+	/* The loop's side: creation steps are events of base. */
+	struct event_base *base;
+	struct reap *reap;
+	struct event *notify_ev; /* notify_fd is readable: serve the waiting sandboxes */
+	struct event *refill_ev; /* wakes the pool thread after this loop pass */
 } S;
 
 /* The go plan arrives here in the child: never touched by the server itself. */
@@ -461,7 +467,8 @@ static void blank_drop(struct blank *b)
 		add_grave(b->cg, b->pid);
 }
 
-/* Receives one message from a child; *fd gets a passed descriptor or -1. Blocking. */
+/* Receives one message from a child; *fd gets a passed descriptor or -1. With
+ * MSG_DONTWAIT (the loop's calls) it returns -1 with EAGAIN when none is there. */
 static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
 {
 	union {
@@ -494,104 +501,274 @@ static int child_error(struct err *errp, const struct sbx_msg *r, const unsigned
 	return err_make(errp, r->value, "sandbox setup failed at %s: %s", what, strerror(r->value));
 }
 
-/* Waits for a blank to be ready: its Runtime API socket, then "ready". */
-static int blank_wait_ready(struct blank *b, int *rtapi_fd, struct err *errp)
+/* ---- creation, one event at a time ---- */
+
+static void bury(bool wait);
+static void sandbox_pool_fill(void);
+static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg);
+static void sb_net_cb(evutil_socket_t fd, short what, void *arg);
+static void serve_waiting(void);
+static void sb_exit_status(struct sandbox *sb, int *status);
+static void sb_reaped(pid_t pid, int status, void *arg);
+
+/* Watches fd for the next step of sb's creation (timeout_ms 0: none). */
+static void sb_watch(struct sandbox *sb, int fd, event_callback_fn cb, int timeout_ms)
 {
-	struct sbx_msg r;
-	int fd;
-	ssize_t n = ctl_recv(b->ctl, &r, &fd, 0);
-	if (n == 1 && fd >= 0) {
-		*rtapi_fd = fd;
-		n = ctl_recv(b->ctl, &r, &fd, 0);
-		if (r.kind == SBX_MSG_READY)
-			return 0;
-		close(*rtapi_fd);
-		*rtapi_fd = -1;
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	if (r.kind == SBX_MSG_FAILED)
-		return child_error(errp, &r, S.blank_plan.buf, S.blank_plan.len);
-	return err_make(errp, EIO, "sandbox setup: the child ended before it was ready");
+	if (sb->ev)
+		event_free(sb->ev);
+	sb->ev = event_new(S.base, fd, EV_READ | EV_PERSIST, cb, sb);
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	event_add(sb->ev, timeout_ms ? &tv : NULL);
 }
 
-static int ns_create(const struct sandbox_spec *spec, struct sandbox *sb, struct err *errp)
+/* The runtime ended before its owner heard it was running: told right after. */
+static void sb_exit_later_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct blank b;
-	bool have = false;
-	bool wait = false;
-	pthread_mutex_lock(&S.lock);
-	if (S.npool > 0) {
-		b = S.pool[--S.npool];
-		have = true;
-	} else if (S.worker_running && !S.worker_failed) {
-		/* Namespaces are made by the pool thread, never on the invoke path: the
-		 * caller waits for sandbox_notify_fd. */
-		wait = true;
-		pthread_cond_signal(&S.wake);
+	struct sandbox *sb = arg;
+	event_free(sb->ev);
+	sb->ev = NULL;
+	int status = sb->status;
+	sb_exit_status(sb, &status);
+	sb->cbs.exit_cb(sb, status, sb->arg);
+}
+
+static void sb_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	event_free(sb->ev);
+	sb->ev = NULL;
+	if (sb->phase == SB_RUNNING && sb->reaped) {
+		/* Freed with sb should the owner destroy it in ready_cb. */
+		sb->ev = event_new(S.base, -1, 0, sb_exit_later_cb, sb);
+		event_active(sb->ev, EV_TIMEOUT, 0);
 	}
-	pthread_mutex_unlock(&S.lock);
-	if (wait)
-		return err_make(errp, EWOULDBLOCK, "no blank sandbox is ready yet");
-	int r;
-	if (!have && (r = blank_new(&b, errp)) < 0)
-		return r;
-	int rtapi_fd = -1;
-	struct sbx_plan go;
-	sbx_plan_init(&go);
-	if ((r = blank_wait_ready(&b, &rtapi_fd, errp)) < 0 ||
-	    (r = net_outbound_wait(&b.net, 5000, errp)) < 0)
-		goto fail;
-	if (b.cg) {
-		struct cg_limits lim;
-		cg_lambda_limits(spec->memory_mb, &lim);
-		if ((r = cg_set_limits(b.cg, &lim, errp)) < 0)
-			goto fail;
+	sb->cbs.ready_cb(sb, sb->phase == SB_RUNNING ? 0 : -sb->err.code,
+	                 sb->phase == SB_RUNNING ? NULL : &sb->err, sb->arg);
+}
+
+/* Calls ready_cb on the next loop turn (never from inside sandbox_start). */
+static void sb_ready_soon(struct sandbox *sb)
+{
+	if (sb->ev)
+		event_free(sb->ev);
+	sb->ev = event_new(S.base, -1, 0, sb_ready_cb, sb);
+	event_active(sb->ev, EV_TIMEOUT, 0);
+}
+
+/* The creation failed (sb->err says why): nothing of it is left running. */
+static void sb_fail(struct sandbox *sb, int rc)
+{
+	LD_ASSERT(rc < 0 && sb->err.code);
+	sbx_plan_free(&sb->go);
+	if (sb->rtapi_fd >= 0)
+		close(sb->rtapi_fd);
+	sb->rtapi_fd = -1;
+	if (sb->phase != SB_WAIT_BLANK) {
+		struct blank b = {.pid = sb->pid, .ctl = sb->ctl, .out_r = sb->log_fd, .cg = sb->cg, .net = sb->net};
+		blank_drop(&b);
+		sb->ctl = sb->log_fd = -1;
+		sb->cg = NULL;
+		memset(&sb->net, 0, sizeof(sb->net));
+		if (S.reap && !sb->reaped)
+			reap_watch(S.reap, sb->pid, sb_reaped, NULL);
 	}
-	char **envp = sandbox_envp_with(spec->envp, "127.0.0.1:9001", "/var/task");
-	build_go_plan(&go, spec, envp);
-	sandbox_free_envp(envp);
-	if (go.len > MAX_GO_PLAN) {
-		r = err_make(errp, E2BIG, "the environment is too large for a sandbox");
-		goto fail;
-	}
-	ssize_t n = send(b.ctl, go.buf, go.len, MSG_NOSIGNAL);
-	if (n != (ssize_t)go.len) {
-		int e = n < 0 ? errno : EIO;
-		r = err_make(errp, e, "sandbox: sending the plan: %s", strerror(e));
-		goto fail;
-	}
-	/* The init reports the exec, or the step that failed. */
-	struct sbx_msg rep;
-	int fd;
-	ctl_recv(b.ctl, &rep, &fd, 0);
-	if (fd >= 0)
-		close(fd);
-	if (rep.kind != SBX_MSG_EXECED) {
-		r = rep.kind == SBX_MSG_FAILED ? child_error(errp, &rep, go.buf, go.len)
-		                               : err_make(errp, EIO, "sandbox: the child ended before exec");
-		goto fail;
-	}
-	sbx_plan_free(&go);
-	fcntl(b.ctl, F_SETFL, O_NONBLOCK);
-	fcntl(b.out_r, F_SETFL, O_NONBLOCK);
-	fcntl(rtapi_fd, F_SETFL, O_NONBLOCK);
-	sb->ctl = b.ctl;
-	sb->pid = b.pid;
-	sb->log_fd = b.out_r;
-	sb->rtapi_fd = rtapi_fd;
-	sb->cg = b.cg;
-	sb->memory_mb = spec->memory_mb;
-	sb->net = b.net;
-	sb->netns = net_of(b.pid);
+	sb->phase = SB_FAILED;
+	sb_ready_soon(sb);
+}
+
+static void sb_running(struct sandbox *sb)
+{
+	sbx_plan_free(&sb->go);
+	fcntl(sb->ctl, F_SETFL, O_NONBLOCK);
+	fcntl(sb->log_fd, F_SETFL, O_NONBLOCK);
+	fcntl(sb->rtapi_fd, F_SETFL, O_NONBLOCK);
+	sb->netns = net_of(sb->pid);
 	sb->isolated = true;
+	sb->phase = SB_RUNNING;
+	sb_ready_soon(sb);
+}
+
+/* READY (and the network) are there: the function's limits and its plan. */
+static void sb_send_plan(struct sandbox *sb)
+{
+	int r;
+	if (sb->cg) {
+		struct cg_limits lim;
+		cg_lambda_limits(sb->memory_mb, &lim);
+		if ((r = cg_set_limits(sb->cg, &lim, &sb->err)) < 0)
+			return sb_fail(sb, r);
+	}
+	/* One datagram within the socket's buffer (sized for MAX_GO_PLAN): never blocks. */
+	ssize_t n = send(sb->ctl, sb->go.buf, sb->go.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)sb->go.len) {
+		int e = n < 0 ? errno : EIO;
+		return sb_fail(sb, err_make(&sb->err, e, "sandbox: sending the plan: %s", strerror(e)));
+	}
+	sb->phase = SB_WAIT_EXEC;
+	sb_watch(sb, sb->ctl, sb_ctl_cb, 0);
+}
+
+static void sb_net_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	char c;
+	ssize_t n = (what & EV_READ) ? read(fd, &c, 1) : -1;
+	if (n < 0 && (what & EV_READ) && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != 1)
+		return sb_fail(sb, err_make(&sb->err, EIO, "slirp4netns did not set up the sandbox's network"));
+	close(sb->net.ready_r);
+	sb->net.ready_r = -1;
+	sb_send_plan(sb);
+}
+
+/* The blank's messages: its Runtime API socket, READY, then EXECED after the plan. */
+static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	for (;;) {
+		struct sbx_msg m;
+		int pfd;
+		ssize_t n = ctl_recv(sb->ctl, &m, &pfd, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (sb->phase == SB_WAIT_READY && !sb->got_rtapi && n == 1 && pfd >= 0) {
+			sb->rtapi_fd = pfd;
+			sb->got_rtapi = true;
+			continue;
+		}
+		if (pfd >= 0)
+			close(pfd);
+		if (sb->phase == SB_WAIT_READY) {
+			if (sb->got_rtapi && n > 0 && m.kind == SBX_MSG_READY) {
+				if (sb->net.pid > 0 && sb->net.ready_r >= 0) {
+					sb->phase = SB_WAIT_NET;
+					fcntl(sb->net.ready_r, F_SETFL, O_NONBLOCK);
+					sb_watch(sb, sb->net.ready_r, sb_net_cb, 5000);
+					return;
+				}
+				return sb_send_plan(sb);
+			}
+			if (n > 0 && m.kind == SBX_MSG_FAILED)
+				return sb_fail(sb, child_error(&sb->err, &m, S.blank_plan.buf, S.blank_plan.len));
+			return sb_fail(sb, err_make(&sb->err, EIO,
+			                            "sandbox setup: the child ended before it was ready"));
+		}
+		/* SB_WAIT_EXEC: the init reports the exec, or the step that failed. */
+		if (n > 0 && m.kind == SBX_MSG_EXECED)
+			return sb_running(sb);
+		if (n > 0 && m.kind == SBX_MSG_FAILED)
+			return sb_fail(sb, child_error(&sb->err, &m, sb->go.buf, sb->go.len));
+		return sb_fail(sb, err_make(&sb->err, EIO, "sandbox: the child ended before exec"));
+	}
+}
+
+/* The first process of a sandbox (arg), or of one already destroyed (NULL), was
+ * reaped; its cgroup may go now. */
+static void sb_reaped(pid_t pid, int status, void *arg)
+{
+	struct sandbox *sb = arg;
+	if (sb) {
+		sb->reaped = true;
+		sb->status = status;
+		/* Before ready_cb, creation fails on the closed ctl, or sb_ready_cb tells. */
+		if (sb->phase == SB_RUNNING && !sb->ev) {
+			sb_exit_status(sb, &status);
+			sb->cbs.exit_cb(sb, status, sb->arg);
+		}
+	}
+	bury(false);
+}
+
+/* A blank for sb: its processes are sb's from now on. */
+static void sb_take_blank(struct sandbox *sb, struct blank *b)
+{
+	sb->pid = b->pid;
+	sb->ctl = b->ctl;
+	sb->log_fd = b->out_r;
+	sb->cg = b->cg;
+	sb->net = b->net;
+	sb->isolated = true;
+	sb->phase = SB_WAIT_READY;
+	if (S.reap)
+		reap_watch(S.reap, sb->pid, sb_reaped, sb);
+	sb_watch(sb, sb->ctl, sb_ctl_cb, 0);
+}
+
+static TAILQ_HEAD(, sandbox) waiting = TAILQ_HEAD_INITIALIZER(waiting);
+
+static void refill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sandbox_pool_fill();
+}
+
+/* Blanks are made after the replies of this loop pass have gone out, so a cold start
+ * never waits for its successor's namespaces. */
+static void refill_soon(void)
+{
+	struct timeval tv = {0, 1000};
+	if (S.refill_ev && !evtimer_pending(S.refill_ev, NULL))
+		evtimer_add(S.refill_ev, &tv);
+}
+
+/* Gives the waiting sandboxes blanks, in arrival order: from the pool, or made here
+ * when the pool thread cannot make them. */
+static void serve_waiting(void)
+{
+	struct sandbox *sb;
+	while ((sb = TAILQ_FIRST(&waiting))) {
+		struct blank b;
+		bool have = false, wait = false;
+		pthread_mutex_lock(&S.lock);
+		if (S.npool > 0) {
+			b = S.pool[--S.npool];
+			have = true;
+		} else if (S.worker_running && !S.worker_failed) {
+			/* Namespaces are made by the pool thread, never on the invoke path. */
+			wait = true;
+			pthread_cond_signal(&S.wake);
+		}
+		pthread_mutex_unlock(&S.lock);
+		if (wait)
+			break;
+		TAILQ_REMOVE(&waiting, sb, wait_link);
+		int r;
+		if (!have && (r = blank_new(&b, &sb->err)) < 0) {
+			sb_fail(sb, r);
+			continue;
+		}
+		sb_take_blank(sb, &b);
+	}
+	refill_soon();
+}
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+	if (read(fd, &n, sizeof(n)) < 0) {
+	}
+	serve_waiting();
+}
+
+static int ns_start(const struct sandbox_spec *spec, struct sandbox *sb, struct err *errp)
+{
+	sbx_plan_init(&sb->go);
+	char **envp = sandbox_envp_with(spec->envp, "127.0.0.1:9001", "/var/task");
+	build_go_plan(&sb->go, spec, envp);
+	sandbox_free_envp(envp);
+	if (sb->go.len > MAX_GO_PLAN) {
+		sbx_plan_free(&sb->go);
+		return err_make(errp, E2BIG, "the environment is too large for a sandbox");
+	}
+	sb->memory_mb = spec->memory_mb;
+	sb->phase = SB_WAIT_BLANK;
+	TAILQ_INSERT_TAIL(&waiting, sb, wait_link);
+	/* Served on the next loop turn, after this pass's replies. */
+	if (S.notify_ev)
+		event_active(S.notify_ev, EV_READ, 0);
+	else
+		serve_waiting();
 	return 0;
-fail:
-	sbx_plan_free(&go);
-	if (rtapi_fd >= 0)
-		close(rtapi_fd);
-	blank_drop(&b);
-	return r;
 }
 
 /* ---- the interface ---- */
@@ -614,6 +791,8 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 {
 	memset(&S, 0, sizeof(S));
 	S.notify_fd = -1;
+	S.base = o->base;
+	S.reap = o->reap;
 	pthread_mutex_init(&S.lock, NULL);
 	pthread_cond_init(&S.wake, NULL);
 	S.self = getpid();
@@ -677,6 +856,14 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	         S.cgroot ? "cgroup " : "no cgroups", S.cgroot ? cg_root_kind(S.cgroot) : "",
 	         S.have_seccomp ? "seccomp" : "no seccomp",
 	         S.outbound ? "outbound (slirp4netns)" : "none (loopback only)");
+	if (S.base && S.notify_fd >= 0) {
+		S.notify_ev = event_new(S.base, S.notify_fd, EV_READ | EV_PERSIST, notify_cb, NULL);
+		event_add(S.notify_ev, NULL);
+	}
+	if (S.base) {
+		S.refill_ev = evtimer_new(S.base, refill_cb, NULL);
+		refill_soon();
+	}
 	S.ready = true;
 	return 0;
 }
@@ -755,6 +942,12 @@ void sandbox_shutdown(void)
 	sbx_plan_free(&S.blank_plan);
 	free(S.runtime_dir);
 	S.runtime_dir = NULL;
+	if (S.notify_ev)
+		event_free(S.notify_ev);
+	S.notify_ev = NULL;
+	if (S.refill_ev)
+		event_free(S.refill_ev);
+	S.refill_ev = NULL;
 	if (S.notify_fd >= 0)
 		close(S.notify_fd);
 	S.notify_fd = -1;
@@ -813,7 +1006,8 @@ static void *pool_worker(void *arg)
 	return NULL;
 }
 
-void sandbox_pool_fill(void)
+/* Tops up the pool of blank sandboxes; cheap when it is full. */
+static void sandbox_pool_fill(void)
 {
 	if (!S.isolated || S.pool_size == 0)
 		return;
@@ -830,18 +1024,28 @@ void sandbox_pool_fill(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
-int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct err *errp)
+int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
+                  struct sandbox **out, struct err *errp)
 {
+	LD_ASSERT(S.base);
+	if (spec->runtime_exe && !S.runtime_dir)
+		return err_make(errp, ENOENT, "no runtime directory (--runtime-dir) for %s", spec->runtime_exe);
 	struct sandbox *sb = xcalloc(1, sizeof(*sb));
+	sb->cbs = *cbs;
+	sb->arg = arg;
 	sb->rtapi_fd = -1;
 	sb->ctl = -1;
+	sb->log_fd = -1;
 	sb->netns = -1;
-	if (spec->runtime_exe && !S.runtime_dir) {
-		free(sb);
-		return err_make(errp, ENOENT, "no runtime directory (--runtime-dir) for %s",
-		                spec->runtime_exe);
+	int r;
+	if (S.isolated) {
+		r = ns_start(spec, sb, errp);
+	} else if ((r = proc_create(spec, sb, S.runtime_dir, errp)) == 0) {
+		sb->phase = SB_RUNNING;
+		if (S.reap)
+			reap_watch(S.reap, sb->pid, sb_reaped, sb);
+		sb_ready_soon(sb);
 	}
-	int r = S.isolated ? ns_create(spec, sb, errp) : proc_create(spec, sb, S.runtime_dir, errp);
 	if (r < 0) {
 		free(sb);
 		return r;
@@ -929,7 +1133,7 @@ bool sandbox_oom_killed(struct sandbox *sb)
 	return sb->cg && cg_oom_kills(sb->cg, &n) == 0 && n > 0;
 }
 
-void sandbox_exit_status(struct sandbox *sb, int *status)
+static void sb_exit_status(struct sandbox *sb, int *status)
 {
 	if (!sb->isolated || sb->ctl < 0)
 		return;
@@ -947,6 +1151,18 @@ void sandbox_destroy(struct sandbox *sb)
 {
 	if (!sb)
 		return;
+	if (sb->ev)
+		event_free(sb->ev);
+	sbx_plan_free(&sb->go);
+	if (sb->phase == SB_WAIT_BLANK)
+		TAILQ_REMOVE(&waiting, sb, wait_link);
+	if (sb->phase == SB_WAIT_BLANK || sb->phase == SB_FAILED) {
+		free(sb); /* nothing runs: a failed creation dropped its blank */
+		return;
+	}
+	/* Its exit is still collected, to bury its cgroup. */
+	if (S.reap && !sb->reaped)
+		reap_watch(S.reap, sb->pid, sb_reaped, NULL);
 	sandbox_signal(sb, SIGKILL);
 	spare_net(sb->netns);
 	net_outbound_stop(&sb->net);
@@ -960,19 +1176,6 @@ void sandbox_destroy(struct sandbox *sb)
 		bury(false);
 	}
 	free(sb);
-}
-
-pid_t sandbox_reap(int *status)
-{
-	pid_t pid;
-	do
-		pid = waitpid(-1, status, WNOHANG);
-	while (pid < 0 && errno == EINTR);
-	if (pid > 0)
-		bury(false);
-	if (pid < 0)
-		return errno == ECHILD ? 0 : -errno;
-	return pid;
 }
 
 void sandbox_describe_status(int status, char *out, size_t len)

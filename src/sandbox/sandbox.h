@@ -4,12 +4,14 @@
 #ifndef LAMBDAD_SANDBOX_H
 #define LAMBDAD_SANDBOX_H
 
+#include <event2/event.h>
 #include <lambdad/err.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 struct sandbox;
+struct reap;
 
 enum sandbox_isolation {
 	SANDBOX_AUTO,   /* the best the machine offers; says at start what is missing */
@@ -28,6 +30,8 @@ struct sandbox_options {
 	const char *state_dir;   /* the server's data dir: a staging directory lives there */
 	const char *runtime_dir; /* host directory shown at /var/runtime, or NULL */
 	unsigned pool_size;      /* blank sandboxes kept ready */
+	struct event_base *base; /* the loop every creation step runs on (borrowed) */
+	struct reap *reap;       /* the process's SIGCHLD reaper (borrowed) */
 };
 
 /* Decides what isolation this machine gives and prepares it (cgroup subtree, seccomp
@@ -40,12 +44,6 @@ void sandbox_shutdown(void);
 const char *sandbox_describe(void);
 /* Whether environments run in namespaces (the Runtime API is at 127.0.0.1:9001). */
 bool sandbox_isolated(void);
-/* Tops up the pool of blank sandboxes; cheap when it is full. Call off the invoke path. */
-void sandbox_pool_fill(void);
-/* Readable (an eventfd: read 8 bytes to clear it) when a blank sandbox became ready
- * or making one failed: then retry the sandbox_create calls that said EWOULDBLOCK.
- * -1 without sandboxes. */
-int sandbox_notify_fd(void);
 
 struct sandbox_spec {
 	const char *code_dir;    /* the function's extracted code on the host */
@@ -62,11 +60,23 @@ struct sandbox_stats {
 	uint64_t max_rss_kb; /* peak memory of the environment */
 };
 
-/* Starts the function's runtime in a sandbox (a blank one from the pool). Returns 0
- * and an owned *out, -EWOULDBLOCK when no blank is ready yet (retry once
- * sandbox_notify_fd is readable), or another negative errno with the failing step;
- * nothing is left running on failure. */
-int sandbox_create(const struct sandbox_spec *spec, struct sandbox **out, struct err *errp);
+/* What a sandbox's owner hears, on the loop. */
+struct sandbox_cbs {
+	/* Creation ended: rc 0, the runtime was exec'd and the accessors below work; or a
+	 * negative errno with e (the failing step), nothing left running. Called once. */
+	void (*ready_cb)(struct sandbox *sb, int rc, const struct err *e, void *arg);
+	/* After a ready_cb with 0: the first process was reaped; status is the runtime's
+	 * own wait status. Called at most once, never after sandbox_destroy. */
+	void (*exit_cb)(struct sandbox *sb, int status, void *arg);
+};
+
+/* Starts making a sandbox for spec (borrowed for the call) from a blank of the pool.
+ * Every step after this call is an event on the loop: none of it blocks. Returns 0 and
+ * an owned *out at once (sandbox_destroy cancels a creation under way), with
+ * cbs->ready_cb to come, never from inside this call; or a negative errno, nothing
+ * started. */
+int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
+                  struct sandbox **out, struct err *errp);
 
 pid_t sandbox_pid(const struct sandbox *sb);
 /* The read end of the output pipe (stdout and stderr), non-blocking; owned by sb. */
@@ -84,17 +94,11 @@ bool sandbox_can_freeze(const struct sandbox *sb);
 int sandbox_freeze(struct sandbox *sb, bool frozen);
 /* Whether the kernel killed something of the environment for lack of memory. */
 bool sandbox_oom_killed(struct sandbox *sb);
-/* When the environment's first process was reaped with *status: replaces it with
- * the runtime's own exit status (in a sandbox, the first process is an init that
- * outlives the runtime by a moment and reports how it ended). */
-void sandbox_exit_status(struct sandbox *sb, int *status);
-/* Kills every process of the environment and frees sb (its exit status is collected
- * by sandbox_reap; its cgroup goes once it is empty). NULL is a no-op. */
+/* Kills every process of the environment and frees sb, or stops its creation (its
+ * exit is collected by the reaper; its cgroup goes once it is empty). No callback runs
+ * after it. NULL is a no-op. */
 void sandbox_destroy(struct sandbox *sb);
 
-/* Collects one exited child without blocking: returns its pid and fills *status,
- * 0 when none is left, or a negative errno. */
-pid_t sandbox_reap(int *status);
 /* Describes a wait status as Lambda does ("exit status 1", "signal: killed"). */
 void sandbox_describe_status(int status, char *out, size_t len);
 

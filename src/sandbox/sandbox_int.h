@@ -2,7 +2,11 @@
 #ifndef LAMBDAD_SANDBOX_INT_H
 #define LAMBDAD_SANDBOX_INT_H
 
+#include <event2/event.h>
+#include <sys/queue.h>
+
 #include "sandbox/sandbox.h"
+#include "sandbox/steps.h"
 
 struct cg;
 
@@ -13,7 +17,27 @@ struct sbx_net {
 	int ready_r; /* readable once the tap device is configured */
 };
 
+/* Where a sandbox's creation stands; every step after SB_WAIT_BLANK is an event. */
+enum sb_phase {
+	SB_WAIT_BLANK, /* in the queue for a blank from the pool */
+	SB_WAIT_READY, /* the blank's Runtime API socket and READY, on ctl */
+	SB_WAIT_NET,   /* slirp4netns's ready byte (outbound networking), on net.ready_r */
+	SB_WAIT_EXEC,  /* the plan was sent: EXECED or FAILED, on ctl */
+	SB_RUNNING,    /* the runtime runs; ready_cb was called with 0 */
+	SB_FAILED,     /* ready_cb was called with an error; nothing is left running */
+};
+
 struct sandbox {
+	struct sandbox_cbs cbs; /* the owner's callbacks and their arg */
+	void *arg;
+	enum sb_phase phase;
+	bool reaped;         /* the first process was collected */
+	bool got_rtapi;      /* SB_WAIT_READY: the Runtime API socket arrived */
+	struct sbx_plan go;  /* the function's part, sent after READY */
+	struct event *ev;    /* the fd of the phase, or the deferred ready_cb */
+	int status;          /* wait status, once reaped */
+	struct err err;      /* why creation failed (SB_FAILED) */
+	TAILQ_ENTRY(sandbox) wait_link; /* SB_WAIT_BLANK */
 	pid_t pid;          /* the environment's first process (a namespace's init) */
 	int log_fd;         /* read end of stdout + stderr */
 	int rtapi_fd;       /* Runtime API listener until taken */
@@ -31,10 +55,9 @@ int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char 
                 struct err *errp);
 
 /* net.c: the path of slirp4netns or NULL; start it for the network namespace of
- * ns_pid; wait until it is ready; stop it. */
+ * ns_pid (n->ready_r becomes readable once it is ready: an event waits for it); stop it. */
 const char *net_outbound_helper(void);
 int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp);
-int net_outbound_wait(struct sbx_net *n, int timeout_ms, struct err *errp);
 void net_outbound_stop(struct sbx_net *n);
 
 /* envp plus AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT (owned, free with

@@ -59,15 +59,23 @@ struct sched_invoke_args {
 	sched_stream_cb stream_cb;
 };
 
+/* A scheduler on base whose environments are sandboxes (sandbox_init done) of the code
+ * in store (borrowed). Returns 0 and an owned *out, or a negative errno. */
 int sched_new(struct event_base *base, struct store *store, const struct sched_config *cfg,
               struct sched **out, struct err *errp);
-/* Kills every environment; pending invocations are answered with a ServiceException body. */
+/* Shutdown: every invocation still pending is answered now (its cb runs with a
+ * ServiceException body and system_error set) and every environment is killed; later
+ * sched_invoke calls fail with -ESHUTDOWN. The scheduler holds no callback arg after
+ * it, so its users may be freed in any order before sched_free. Idempotent. */
+void sched_stop(struct sched *s);
+/* sched_stop, then frees s. NULL is a no-op. */
 void sched_free(struct sched *s);
 
-/* Starts an invocation; cb runs exactly once, later, on the loop. Returns 0, or
- * -EAGAIN when a limit is reached (nothing was started): errp->msg is then Lambda's
- * throttle Reason (ConcurrentInvocationLimitExceeded or
- * ReservedFunctionConcurrentInvocationLimitExceeded). */
+/* Starts an invocation; cb runs exactly once, later, on the loop, with a->arg (opaque to
+ * the scheduler, held until then). Returns 0, or -EAGAIN when a limit is reached
+ * (nothing was started): errp->msg is then Lambda's throttle Reason
+ * (ConcurrentInvocationLimitExceeded or ReservedFunctionConcurrentInvocationLimitExceeded);
+ * -ESHUTDOWN after sched_stop. */
 int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err *errp);
 
 /* The scaling settings of function name (see struct fn_scaling); called at startup for

@@ -1,0 +1,198 @@
+/* What the scheduler's own files share: its structs and sched__ functions. */
+#ifndef LAMBDAD_SCHED_INT_H
+#define LAMBDAD_SCHED_INT_H
+
+#include <stdarg.h>
+#include <sys/queue.h>
+
+#include "logs/logs.h"
+#include "rtapi/rtapi.h"
+#include "sched/backend.h"
+#include "sched/sched.h"
+
+#define SCHED_POOL_BUCKETS 256
+#define SCHED_LINE_MAX 8192
+
+/* A function invoked at least HOT_MIN_INVOKES times within about HOT_WINDOW_US keeps
+ * HOT_KEEP environment(s) past the server's keep-alive. */
+#define SCHED_HOT_WINDOW_US (60 * 1000000LL)
+#define SCHED_HOT_MIN_INVOKES 10
+#define SCHED_HOT_KEEP 1
+/* Starts without an invocation (provisioned, pre-warm) give up after this many
+ * consecutive failures, until the settings change. */
+#define SCHED_WARM_MAX_FAILURES 3
+/* An idle environment is frozen this long after its last answer (ms). */
+#define SCHED_FREEZE_DELAY_MS 10
+
+struct env;
+struct fn_pool;
+
+struct invocation {
+	struct sched *s;
+	struct fn_config *cfg;
+	char request_id[37];
+	char trace_id[96];
+	struct evbuffer *payload;
+	char *client_context;
+	bool want_tail;
+	struct logtail tail;
+	sched_done_cb cb;
+	sched_stream_cb stream_cb;
+	void *arg;
+	bool streamed;         /* the runtime began a streamed response */
+	bool sbuf_over;        /* the collected stream passed RTAPI_MAX_RESPONSE */
+	char *content_type;    /* of the streamed response */
+	struct evbuffer *sbuf; /* a streamed response collected (no stream_cb) */
+	struct env *env;
+	struct event *timer; /* the function's timeout, armed at delivery */
+	int64_t start_us;    /* delivery to the runtime (monotonic µs) */
+	int64_t deadline_ms; /* epoch ms */
+	bool delivered;
+	bool cold;
+	bool timed_out;
+	bool system_error; /* answered for lambdad's own failure (shutdown) */
+	bool unreserved;   /* counted in sched->unreserved_inflight */
+	double init_ms;
+	uint32_t mem_mb; /* memory held for a cold start not begun yet (sched->memory_mb) */
+	struct fn_pool *pool;
+	bool queued; /* waiting in pool->queued for an environment */
+	TAILQ_ENTRY(invocation) wait_link;
+};
+
+enum env_state { ENV_STARTING, ENV_IDLE, ENV_BUSY, ENV_DEAD };
+
+struct env {
+	struct sched *s;
+	struct fn_pool *pool;
+	struct fn_config *cfg;
+	struct sched_benv *h; /* the backend's environment */
+	bool created;         /* the backend said it runs */
+	struct rtapi *rt;
+	enum env_state state;
+	bool retire;      /* destroy when the invocation in flight ends */
+	bool initialized; /* the runtime asked for its first event */
+	bool provisioned; /* one of the function's provisioned environments */
+	bool warm;        /* started without an invocation */
+	uint32_t mem_mb;  /* its MemorySize, counted in sched->memory_mb */
+	struct invocation *inv;
+	struct event *log_ev;
+	struct event *timer;     /* init timeout while starting, keep-alive while idle */
+	struct event *freeze_ev; /* freezes an idle environment shortly after its last answer */
+	bool frozen;
+	char line[SCHED_LINE_MAX];
+	size_t line_len;
+	char stream[96];
+	int64_t created_us; /* monotonic µs */
+	TAILQ_ENTRY(env) all_link;  /* sched->envs */
+	TAILQ_ENTRY(env) pool_link; /* pool->envs */
+	TAILQ_ENTRY(env) idle_link; /* pool->idle, when ENV_IDLE */
+	TAILQ_ENTRY(env) lru_link;  /* sched->lru, when ENV_IDLE and not provisioned */
+};
+TAILQ_HEAD(env_list, env);
+
+struct fn_pool {
+	struct sched *s;
+	char *name;
+	struct fnlog *log;
+	struct env_list envs;
+	struct env_list idle;  /* most recently used first */
+	struct fn_pool *next;  /* hash chain */
+	struct fn_config *cfg; /* latest configuration, for starts without an invocation */
+	struct fn_scaling sc;
+	uint32_t inflight;      /* invocations not yet answered */
+	uint32_t n_provisioned; /* live environments marked provisioned */
+	uint32_t prewarm;       /* environments still to start without an invocation */
+	uint32_t warm_failures; /* consecutive starts without an invocation that failed */
+	double tokens;          /* scaling rate: new environments that may start now */
+	int64_t tokens_us;      /* monotonic µs of the last refill */
+	TAILQ_HEAD(, invocation) queued; /* waiting for an environment, in order */
+	bool kick;                       /* in sched->kick_list */
+	TAILQ_ENTRY(fn_pool) kick_link;
+	uint64_t window_invokes[2]; /* invocations in this and the previous hot window */
+	int64_t window_start_us;
+	struct sched_fn_stats st;
+};
+
+struct sched {
+	struct event_base *base;
+	struct sched_backend be;
+	struct sched_config cfg;
+	char *logs_dir;
+	char *region;
+	char *account;
+	struct fn_pool *pools[SCHED_POOL_BUCKETS];
+	struct env_list envs;
+	struct event *flush_timer;
+	struct env_list lru;             /* idle environments that may be evicted, newest first */
+	TAILQ_HEAD(, fn_pool) kick_list; /* pools with invocations or starts waiting */
+	struct event *kick_ev;           /* serves kick_list */
+	uint32_t inflight;
+	uint32_t unreserved_inflight;
+	uint32_t reserved_sum;
+	uint32_t n_envs;
+	uint32_t n_idle;
+	uint64_t memory_mb;    /* live environments and cold starts about to begin */
+	uint64_t evictable_mb; /* of which idle in lru */
+	uint64_t cold_starts;
+	uint64_t warm_starts;
+	uint64_t throttles;
+	uint64_t evictions;
+	bool stopping;
+};
+
+/* pool.c: functions' pools and serving what waits in them */
+struct fn_pool *sched__pool_find(const struct sched *s, const char *name);
+struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *errp);
+void sched__pool_free_all(struct sched *s);
+void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg);
+struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision);
+struct env *sched__pool_starting_env(struct fn_pool *pool, const char *revision);
+bool sched__pool_has_env(struct fn_pool *pool, const char *revision);
+uint32_t sched__pool_warm_wanted(const struct fn_pool *pool);
+int64_t sched__pool_keep_alive_ms(const struct fn_pool *pool);
+uint32_t sched__pool_live_envs(const struct fn_pool *pool);
+void sched__cold_start(struct sched *s, struct fn_pool *pool, struct invocation *inv);
+/* Serves pool (NULL: every waiting pool) on the next loop turn. */
+void sched__kick(struct sched *s, struct fn_pool *pool);
+void sched__kick_cb(evutil_socket_t fd, short what, void *arg);
+
+/* limits.c: concurrency, the scaling rate and memory */
+const char *sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
+bool sched__has_token(struct fn_pool *pool);
+int64_t sched__token_wait_us(const struct fn_pool *pool);
+bool sched__mem_fits(const struct sched *s, uint32_t mb);
+bool sched__mem_make_room(struct sched *s, uint32_t mb);
+
+/* stats.c: histograms and the hot window */
+void sched__hist_observe(struct sched_hist *h, double ms);
+void sched__count_invoke(struct fn_pool *pool);
+bool sched__pool_hot(struct fn_pool *pool);
+
+/* report.c: an environment's log lines, START/END/REPORT */
+void sched__env_log(struct env *e, const char *text, size_t len);
+void sched__env_logf(struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sched__env_drain_output(struct env *e);
+void sched__env_flush_partial_line(struct env *e);
+void sched__log_read_cb(evutil_socket_t fd, short what, void *arg);
+void sched__flush_timer_cb(evutil_socket_t fd, short what, void *arg);
+void sched__report(struct env *e, const struct invocation *inv, double dur_ms);
+
+/* env.c: execution environments */
+int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cfg, struct invocation *inv,
+                     bool provisioned, struct err *errp);
+void sched__env_make_idle(struct env *e);
+void sched__env_unidle(struct env *e);
+void sched__env_take(struct env *e, struct invocation *inv);
+void sched__env_kill(struct env *e);
+char **sched__env_build_envp(const struct env *e);
+void sched__free_envp(char **envp);
+
+/* invoke.c: invocations and the Runtime API's events */
+extern const struct rtapi_ops sched__rtapi_ops;
+struct invocation *sched__inv_new(struct sched *s, struct fn_pool *pool, const struct sched_invoke_args *a);
+void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuffer *body);
+void sched__inv_fail(struct invocation *inv, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int sched__env_deliver(struct env *e);
+
+#endif
