@@ -83,6 +83,7 @@ static struct {
 	pthread_t worker;
 	bool worker_running;
 	bool worker_failed; /* the last blank it made failed: cold starts make their own */
+	bool bury_pending;  /* graves to dig: the worker removes their cgroups */
 	int notify_fd;      /* eventfd: a blank was added to the pool */
 	bool stopping;
 	/* The loop's side: creation steps are events of base. */
@@ -504,6 +505,7 @@ static int child_error(struct err *errp, const struct sbx_msg *r, const unsigned
 /* ---- creation, one event at a time ---- */
 
 static void bury(bool wait);
+static void bury_soon(void);
 static void sandbox_pool_fill(void);
 static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg);
 static void sb_net_cb(evutil_socket_t fd, short what, void *arg);
@@ -677,7 +679,7 @@ static void sb_reaped(pid_t pid, int status, void *arg)
 			sb->cbs.exit_cb(sb, status, sb->arg);
 		}
 	}
-	bury(false);
+	bury_soon();
 }
 
 /* A blank for sb: its processes are sb's from now on. */
@@ -954,6 +956,20 @@ void sandbox_shutdown(void)
 	S.ready = false;
 }
 
+/* Removes the cgroups whose processes are gone, off the loop when the pool thread
+ * runs: an rmdir in cgroupfs can wait for the kernel to let the group go. */
+static void bury_soon(void)
+{
+	if (!S.worker_running) {
+		bury(false);
+		return;
+	}
+	pthread_mutex_lock(&S.lock);
+	S.bury_pending = true;
+	pthread_cond_signal(&S.wake);
+	pthread_mutex_unlock(&S.lock);
+}
+
 /* Tells the event loop that the pool changed (a blank is ready, or making one failed). */
 static void notify(void)
 {
@@ -975,6 +991,13 @@ static void *pool_worker(void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	pthread_mutex_lock(&S.lock);
 	while (!S.stopping) {
+		if (S.bury_pending) {
+			S.bury_pending = false;
+			pthread_mutex_unlock(&S.lock);
+			bury(false);
+			pthread_mutex_lock(&S.lock);
+			continue;
+		}
 		if (S.npool >= S.pool_size) {
 			pthread_cond_wait(&S.wake, &S.lock);
 			continue;
@@ -1173,7 +1196,7 @@ void sandbox_destroy(struct sandbox *sb)
 		close(sb->rtapi_fd);
 	if (sb->cg) {
 		add_grave(sb->cg, sb->pid);
-		bury(false);
+		bury_soon();
 	}
 	free(sb);
 }
