@@ -141,58 +141,93 @@ struct sched {
 };
 
 /* pool.c: functions' pools and serving what waits in them */
+/* The pool of name, or NULL (borrowed from s). */
 struct fn_pool *sched__pool_find(const struct sched *s, const char *name);
+/* The pool of name, made (with its log file) when there is none; NULL with errp. */
 struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *errp);
+/* Frees every pool (their environments are gone already). */
 void sched__pool_free_all(struct sched *s);
+/* Makes cfg (a new reference is taken) the pool's latest, unless it has that revision. */
 void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg);
+/* An idle environment of revision, most recently used first, or NULL. */
 struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision);
+/* An environment of revision starting without an invocation (one may join it), or NULL. */
 struct env *sched__pool_starting_env(struct fn_pool *pool, const char *revision);
+/* Whether the pool has a live environment of revision (one may free up). */
 bool sched__pool_has_env(struct fn_pool *pool, const char *revision);
+/* Environments still to start without an invocation (provisioned, pre-warm). */
 uint32_t sched__pool_warm_wanted(const struct fn_pool *pool);
+/* The keep-alive in force for the pool's idle environments (ms). */
 int64_t sched__pool_keep_alive_ms(const struct fn_pool *pool);
 uint32_t sched__pool_live_envs(const struct fn_pool *pool);
+/* Starts an environment for inv now (its token and room are there), evicting for room;
+ * a start that cannot begin answers inv (Runtime.InvalidEntrypoint). */
 void sched__cold_start(struct sched *s, struct fn_pool *pool, struct invocation *inv);
 /* Serves pool (NULL: every waiting pool) on the next loop turn. */
 void sched__kick(struct sched *s, struct fn_pool *pool);
 void sched__kick_cb(evutil_socket_t fd, short what, void *arg);
 
 /* limits.c: concurrency, the scaling rate and memory */
+/* Lambda's throttle reason for a new invocation of pool now, or NULL (static text). */
 const char *sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
+/* Refills the pool's bucket; whether a whole token is there for a new environment. */
 bool sched__has_token(struct fn_pool *pool);
+/* Microseconds until the bucket holds a whole token again. */
 int64_t sched__token_wait_us(const struct fn_pool *pool);
+/* Whether mb more fit under --max-memory, counting idle environments as room. */
 bool sched__mem_fits(const struct sched *s, uint32_t mb);
+/* Makes room for mb, evicting idle environments least recently used first; false
+ * (nothing evicted) when even that is not enough. */
 bool sched__mem_make_room(struct sched *s, uint32_t mb);
 
 /* stats.c: histograms and the hot window */
 void sched__hist_observe(struct sched_hist *h, double ms);
+/* Counts an invocation towards the pool's hot window. */
 void sched__count_invoke(struct fn_pool *pool);
+/* Whether the function was invoked often enough lately to keep a warm environment. */
 bool sched__pool_hot(struct fn_pool *pool);
 
 /* report.c: an environment's log lines, START/END/REPORT */
+/* One line (text borrowed) to the function's log and the tail of the invocation in flight. */
 void sched__env_log(struct env *e, const char *text, size_t len);
 void sched__env_logf(struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads what the environment wrote so far and logs it line by line. */
 void sched__env_drain_output(struct env *e);
 void sched__env_flush_partial_line(struct env *e);
 void sched__log_read_cb(evutil_socket_t fd, short what, void *arg);
 void sched__flush_timer_cb(evutil_socket_t fd, short what, void *arg);
+/* The END and REPORT lines of inv, which ran dur_ms in e. */
 void sched__report(struct env *e, const struct invocation *inv, double dur_ms);
 
 /* env.c: execution environments */
+/* Starts an environment of cfg through the backend, with inv its first invocation (a
+ * cold start) or none (provisioned or pre-warm). 0, or a negative errno with errp and
+ * nothing started (inv untouched). */
 int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cfg, struct invocation *inv,
                      bool provisioned, struct err *errp);
+/* The environment has nothing to do: a queued invocation takes it, or it idles. */
 void sched__env_make_idle(struct env *e);
+/* Takes an idle environment out of the idle lists and thaws it. */
 void sched__env_unidle(struct env *e);
+/* Gives an unidled environment inv and delivers it when the runtime waits. */
 void sched__env_take(struct env *e, struct invocation *inv);
+/* Destroys the environment (no invocation may be in flight in it); freed next turn. */
 void sched__env_kill(struct env *e);
+/* The function's environment variables for e: owned, free with sched__free_envp. */
 char **sched__env_build_envp(const struct env *e);
 void sched__free_envp(char **envp);
 
 /* invoke.c: invocations and the Runtime API's events */
 extern const struct rtapi_ops sched__rtapi_ops;
+/* A new invocation of a (payload drained), counted in flight. Owned until answered. */
 struct invocation *sched__inv_new(struct sched *s, struct fn_pool *pool, const struct sched_invoke_args *a);
+/* Answers inv (body borrowed, drained by the callback), frees it, and sends its
+ * environment back to the pool or away. */
 void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuffer *body);
+/* Answers inv with the error document {errorType: type, errorMessage: fmt...}. */
 void sched__inv_fail(struct invocation *inv, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Hands e's invocation to the runtime's parked /next; -EAGAIN when none is parked. */
 int sched__env_deliver(struct env *e);
 
 #endif
