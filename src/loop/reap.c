@@ -18,8 +18,8 @@ struct watch {
 	pid_t pid;
 	reap_cb cb;
 	void *arg;
-	bool fired;     /* reaped: its callback runs on the next pass of fire_ev */
-	int status;     /* wait status, when fired */
+	bool fired; /* reaped: its callback runs on the next pass of fire_ev */
+	int status; /* wait status, when fired */
 	struct watch *next;
 };
 

@@ -566,7 +566,8 @@ static void sb_fail(struct sandbox *sb, int rc)
 		close(sb->rtapi_fd);
 	sb->rtapi_fd = -1;
 	if (sb->phase != SB_WAIT_BLANK) {
-		struct blank b = {.pid = sb->pid, .ctl = sb->ctl, .out_r = sb->log_fd, .cg = sb->cg, .net = sb->net};
+		struct blank b = {
+		    .pid = sb->pid, .ctl = sb->ctl, .out_r = sb->log_fd, .cg = sb->cg, .net = sb->net};
 		blank_drop(&b);
 		sb->ctl = sb->log_fd = -1;
 		sb->cg = NULL;
@@ -597,14 +598,17 @@ static void sb_send_plan(struct sandbox *sb)
 	if (sb->cg) {
 		struct cg_limits lim;
 		cg_lambda_limits(sb->memory_mb, &lim);
-		if ((r = cg_set_limits(sb->cg, &lim, &sb->err)) < 0)
-			return sb_fail(sb, r);
+		if ((r = cg_set_limits(sb->cg, &lim, &sb->err)) < 0) {
+			sb_fail(sb, r);
+			return;
+		}
 	}
 	/* One datagram within the socket's buffer (sized for MAX_GO_PLAN): never blocks. */
 	ssize_t n = send(sb->ctl, sb->go.buf, sb->go.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n != (ssize_t)sb->go.len) {
 		int e = n < 0 ? errno : EIO;
-		return sb_fail(sb, err_make(&sb->err, e, "sandbox: sending the plan: %s", strerror(e)));
+		sb_fail(sb, err_make(&sb->err, e, "sandbox: sending the plan: %s", strerror(e)));
+		return;
 	}
 	sb->phase = SB_WAIT_EXEC;
 	sb_watch(sb, sb->ctl, sb_ctl_cb, 0);
@@ -617,11 +621,42 @@ static void sb_net_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n = (what & EV_READ) ? read(fd, &c, 1) : -1;
 	if (n < 0 && (what & EV_READ) && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n != 1)
-		return sb_fail(sb, err_make(&sb->err, EIO, "slirp4netns did not set up the sandbox's network"));
+	if (n != 1) {
+		sb_fail(sb, err_make(&sb->err, EIO, "slirp4netns did not set up the sandbox's network"));
+		return;
+	}
 	close(sb->net.ready_r);
 	sb->net.ready_r = -1;
 	sb_send_plan(sb);
+}
+
+/* SB_WAIT_READY: one message m (n bytes) after the Runtime API socket. */
+static void sb_on_ready_msg(struct sandbox *sb, ssize_t n, const struct sbx_msg *m)
+{
+	if (sb->got_rtapi && n > 0 && m->kind == SBX_MSG_READY) {
+		if (sb->net.pid > 0 && sb->net.ready_r >= 0) {
+			sb->phase = SB_WAIT_NET;
+			fcntl(sb->net.ready_r, F_SETFL, O_NONBLOCK);
+			sb_watch(sb, sb->net.ready_r, sb_net_cb, 5000);
+		} else {
+			sb_send_plan(sb);
+		}
+	} else if (n > 0 && m->kind == SBX_MSG_FAILED) {
+		sb_fail(sb, child_error(&sb->err, m, S.blank_plan.buf, S.blank_plan.len));
+	} else {
+		sb_fail(sb, err_make(&sb->err, EIO, "sandbox setup: the child ended before it was ready"));
+	}
+}
+
+/* SB_WAIT_EXEC: the init reports the exec, or the step that failed. */
+static void sb_on_exec_msg(struct sandbox *sb, ssize_t n, const struct sbx_msg *m)
+{
+	if (n > 0 && m->kind == SBX_MSG_EXECED)
+		sb_running(sb);
+	else if (n > 0 && m->kind == SBX_MSG_FAILED)
+		sb_fail(sb, child_error(&sb->err, m, sb->go.buf, sb->go.len));
+	else
+		sb_fail(sb, err_make(&sb->err, EIO, "sandbox: the child ended before exec"));
 }
 
 /* The blank's messages: its Runtime API socket, READY, then EXECED after the plan. */
@@ -641,27 +676,12 @@ static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (pfd >= 0)
 			close(pfd);
-		if (sb->phase == SB_WAIT_READY) {
-			if (sb->got_rtapi && n > 0 && m.kind == SBX_MSG_READY) {
-				if (sb->net.pid > 0 && sb->net.ready_r >= 0) {
-					sb->phase = SB_WAIT_NET;
-					fcntl(sb->net.ready_r, F_SETFL, O_NONBLOCK);
-					sb_watch(sb, sb->net.ready_r, sb_net_cb, 5000);
-					return;
-				}
-				return sb_send_plan(sb);
-			}
-			if (n > 0 && m.kind == SBX_MSG_FAILED)
-				return sb_fail(sb, child_error(&sb->err, &m, S.blank_plan.buf, S.blank_plan.len));
-			return sb_fail(sb, err_make(&sb->err, EIO,
-			                            "sandbox setup: the child ended before it was ready"));
-		}
-		/* SB_WAIT_EXEC: the init reports the exec, or the step that failed. */
-		if (n > 0 && m.kind == SBX_MSG_EXECED)
-			return sb_running(sb);
-		if (n > 0 && m.kind == SBX_MSG_FAILED)
-			return sb_fail(sb, child_error(&sb->err, &m, sb->go.buf, sb->go.len));
-		return sb_fail(sb, err_make(&sb->err, EIO, "sandbox: the child ended before exec"));
+		/* Each message moves the creation on (or ends it): the next comes as an event. */
+		if (sb->phase == SB_WAIT_READY)
+			sb_on_ready_msg(sb, n, &m);
+		else
+			sb_on_exec_msg(sb, n, &m);
+		return;
 	}
 }
 
@@ -1052,7 +1072,8 @@ int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs
 {
 	LD_ASSERT(S.base);
 	if (spec->runtime_exe && !S.runtime_dir)
-		return err_make(errp, ENOENT, "no runtime directory (--runtime-dir) for %s", spec->runtime_exe);
+		return err_make(errp, ENOENT, "no runtime directory (--runtime-dir) for %s",
+		                spec->runtime_exe);
 	struct sandbox *sb = xcalloc(1, sizeof(*sb));
 	sb->cbs = *cbs;
 	sb->arg = arg;

@@ -31,21 +31,21 @@ struct sandbox {
 	struct sandbox_cbs cbs; /* the owner's callbacks and their arg */
 	void *arg;
 	enum sb_phase phase;
-	bool reaped;         /* the first process was collected */
-	bool got_rtapi;      /* SB_WAIT_READY: the Runtime API socket arrived */
-	struct sbx_plan go;  /* the function's part, sent after READY */
-	struct event *ev;    /* the fd of the phase, or the deferred ready_cb */
-	int status;          /* wait status, once reaped */
-	struct err err;      /* why creation failed (SB_FAILED) */
+	bool reaped;                    /* the first process was collected */
+	bool got_rtapi;                 /* SB_WAIT_READY: the Runtime API socket arrived */
+	struct sbx_plan go;             /* the function's part, sent after READY */
+	struct event *ev;               /* the fd of the phase, or the deferred ready_cb */
+	int status;                     /* wait status, once reaped */
+	struct err err;                 /* why creation failed (SB_FAILED) */
 	TAILQ_ENTRY(sandbox) wait_link; /* SB_WAIT_BLANK */
-	pid_t pid;          /* the environment's first process (a namespace's init) */
-	int log_fd;         /* read end of stdout + stderr */
-	int rtapi_fd;       /* Runtime API listener until taken */
-	int ctl;            /* control socket to the namespace's init, or -1 */
-	int netns;          /* its network namespace, kept for reuse after it ends, or -1 */
-	struct cg *cg;      /* NULL without cgroups */
-	bool isolated;      /* namespaces (pid is the init of its pid namespace) */
-	uint32_t memory_mb; /* the cgroup's memory limit */
+	pid_t pid;                      /* the environment's first process (a namespace's init) */
+	int log_fd;                     /* read end of stdout + stderr */
+	int rtapi_fd;                   /* Runtime API listener until taken */
+	int ctl;                        /* control socket to the namespace's init, or -1 */
+	int netns;                      /* its network namespace, kept for reuse after it ends, or -1 */
+	struct cg *cg;                  /* NULL without cgroups */
+	bool isolated;                  /* namespaces (pid is the init of its pid namespace) */
+	uint32_t memory_mb;             /* the cgroup's memory limit */
 	struct sbx_net net;
 };
 

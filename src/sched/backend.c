@@ -36,8 +36,8 @@ static void sb_exit(struct sandbox *sb, int status, void *arg)
 
 static const struct sandbox_cbs sb_cbs = {.ready_cb = sb_ready, .exit_cb = sb_exit};
 
-static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs, void *arg,
-                      struct sched_benv **out, struct err *errp)
+static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
+                      void *arg, struct sched_benv **out, struct err *errp)
 {
 	struct sbe *be = bep;
 	const struct fn_config *cfg = spec->cfg;

@@ -37,8 +37,8 @@ struct sched_env_spec {
 struct sched_backend_ops {
 	/* Starts making an environment. Returns 0 and *out (owned until destroy) with
 	 * cbs->ready_cb(arg, ...) to come, or a negative errno with errp (nothing started). */
-	int (*create)(void *be, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs, void *arg,
-	              struct sched_benv **out, struct err *errp);
+	int (*create)(void *be, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
+	              void *arg, struct sched_benv **out, struct err *errp);
 	/* The read end of the environment's stdout and stderr, non-blocking; borrowed. */
 	int (*log_fd)(struct sched_benv *h);
 	/* Serves the Runtime API to the environment with ops/arg: 0 and an owned *out

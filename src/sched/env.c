@@ -37,10 +37,11 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 		e->retire = true;
 		if (inv) {
 			sched__env_drain_output(e);
-			sched__inv_fail(inv, "Runtime.InitTimeout",
-			                "RequestId: %s Error: Runtime did not ask for an event within %.2f seconds "
-			                "of starting",
-			                inv->request_id, (double)e->s->cfg.init_timeout_ms / 1000.0);
+			sched__inv_fail(
+			    inv, "Runtime.InitTimeout",
+			    "RequestId: %s Error: Runtime did not ask for an event within %.2f seconds "
+			    "of starting",
+			    inv->request_id, (double)e->s->cfg.init_timeout_ms / 1000.0);
 		} else {
 			sched__env_kill(e);
 		}
@@ -212,11 +213,13 @@ char **sched__env_build_envp(const struct env *e)
 	envvars_set(&ev, "PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
 	envvars_set(&ev, "LANG", "en_US.UTF-8");
 	envvars_set(&ev, "TZ", ":UTC");
-	envvars_set(&ev, "LD_LIBRARY_PATH",
-	            "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
+	envvars_set(
+	    &ev, "LD_LIBRARY_PATH",
+	    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
 	const char *k;
 	json_t *v;
-	json_object_foreach(c->env_vars, k, v) if (json_is_string(v)) envvars_set(&ev, k, json_string_value(v));
+	json_object_foreach(c->env_vars, k, v) if (json_is_string(v))
+	    envvars_set(&ev, k, json_string_value(v));
 	/* AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT come from the sandbox. */
 	envvars_set(&ev, "_HANDLER", c->handler);
 	envvars_set(&ev, "LAMBDA_RUNTIME_DIR", "/var/runtime");
@@ -228,7 +231,8 @@ char **sched__env_build_envp(const struct env *e)
 	autofree char *group = xasprintf("/aws/lambda/%s", c->name);
 	envvars_set(&ev, "AWS_LAMBDA_LOG_GROUP_NAME", group);
 	envvars_set(&ev, "AWS_LAMBDA_LOG_STREAM_NAME", e->stream);
-	envvars_set(&ev, "AWS_LAMBDA_INITIALIZATION_TYPE", e->provisioned ? "provisioned-concurrency" : "on-demand");
+	envvars_set(&ev, "AWS_LAMBDA_INITIALIZATION_TYPE",
+	            e->provisioned ? "provisioned-concurrency" : "on-demand");
 	envvars_set(&ev, "AWS_REGION", s->region);
 	envvars_set(&ev, "AWS_DEFAULT_REGION", s->region);
 	/* No STS here: the role's credentials are placeholders a local endpoint accepts. */
@@ -291,10 +295,11 @@ static void env_exit_cb(void *arg, int status, bool oom)
 	if (inv) {
 		/* Killed by the cgroup's OOM killer: Lambda's Runtime.OutOfMemory. */
 		const char *type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
-		sched__env_logf(e, "RequestId: %s Error: Runtime exited with error: %s", inv->request_id, why);
-		sched__env_logf(e, "%s", type);
-		sched__inv_fail(inv, type, "RequestId: %s Error: Runtime exited with error: %s", inv->request_id,
+		sched__env_logf(e, "RequestId: %s Error: Runtime exited with error: %s", inv->request_id,
 		                why);
+		sched__env_logf(e, "%s", type);
+		sched__inv_fail(inv, type, "RequestId: %s Error: Runtime exited with error: %s",
+		                inv->request_id, why);
 	} else {
 		sched__env_kill(e);
 	}

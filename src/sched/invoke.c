@@ -265,8 +265,9 @@ static void rt_init_error_cb(void *arg, const char *error_type, struct evbuffer 
 		e->initialized = true;
 		evtimer_del(e->timer);
 		inv->init_ms = (double)(clock_mono_us() - e->created_us) / 1000.0;
-		sched__env_logf(e, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
-		                inv->init_ms, error_type ? error_type : "Runtime.Unknown");
+		sched__env_logf(
+		    e, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
+		    inv->init_ms, error_type ? error_type : "Runtime.Unknown");
 		finish_with_error_body(inv, error_type, body);
 	} else {
 		sched__env_kill(e);

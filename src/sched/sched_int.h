@@ -82,7 +82,7 @@ struct env {
 	char line[SCHED_LINE_MAX];
 	size_t line_len;
 	char stream[96];
-	int64_t created_us; /* monotonic µs */
+	int64_t created_us;         /* monotonic µs */
 	TAILQ_ENTRY(env) all_link;  /* sched->envs */
 	TAILQ_ENTRY(env) pool_link; /* pool->envs */
 	TAILQ_ENTRY(env) idle_link; /* pool->idle, when ENV_IDLE */
@@ -99,12 +99,12 @@ struct fn_pool {
 	struct fn_pool *next;  /* hash chain */
 	struct fn_config *cfg; /* latest configuration, for starts without an invocation */
 	struct fn_scaling sc;
-	uint32_t inflight;      /* invocations not yet answered */
-	uint32_t n_provisioned; /* live environments marked provisioned */
-	uint32_t prewarm;       /* environments still to start without an invocation */
-	uint32_t warm_failures; /* consecutive starts without an invocation that failed */
-	double tokens;          /* scaling rate: new environments that may start now */
-	int64_t tokens_us;      /* monotonic µs of the last refill */
+	uint32_t inflight;               /* invocations not yet answered */
+	uint32_t n_provisioned;          /* live environments marked provisioned */
+	uint32_t prewarm;                /* environments still to start without an invocation */
+	uint32_t warm_failures;          /* consecutive starts without an invocation that failed */
+	double tokens;                   /* scaling rate: new environments that may start now */
+	int64_t tokens_us;               /* monotonic µs of the last refill */
 	TAILQ_HEAD(, invocation) queued; /* waiting for an environment, in order */
 	bool kick;                       /* in sched->kick_list */
 	TAILQ_ENTRY(fn_pool) kick_link;
