@@ -37,8 +37,6 @@ struct reap {
 	unsigned next_orphan; /* slot the next kept status overwrites */
 };
 
-static struct reap *the_reap;
-
 static unsigned bucket(pid_t pid)
 {
 	return (unsigned)pid % REAP_BUCKETS;
@@ -126,8 +124,6 @@ int reap_new(struct event_base *base, struct reap **out, struct err *errp)
 		reap_free(r);
 		return err_make(errp, ENOMEM, "cannot watch SIGCHLD");
 	}
-	if (!the_reap)
-		the_reap = r;
 	*out = r;
 	return 0;
 }
@@ -136,8 +132,6 @@ void reap_free(struct reap *r)
 {
 	if (!r)
 		return;
-	if (the_reap == r)
-		the_reap = NULL;
 	if (r->sig_ev)
 		event_free(r->sig_ev);
 	if (r->fire_ev)
@@ -149,11 +143,6 @@ void reap_free(struct reap *r)
 			free(w);
 		}
 	free(r);
-}
-
-struct reap *reap_default(void)
-{
-	return the_reap;
 }
 
 void reap_watch(struct reap *r, pid_t pid, reap_cb cb, void *arg)

@@ -14,13 +14,11 @@ struct reap;
 typedef void (*reap_cb)(pid_t pid, int status, void *arg);
 
 /* Starts reaping on base (SIGCHLD becomes an event of it). Returns 0 and an owned *out,
- * or a negative errno. One per process: a second one would share the signal. */
+ * or a negative errno. One per process: it collects every child of the process. */
 int reap_new(struct event_base *base, struct reap **out, struct err *errp);
 /* Stops reaping; watches not yet fired are dropped (their callbacks never run). NULL is
  * a no-op. */
 void reap_free(struct reap *r);
-/* The reaper of the process, or NULL before reap_new (and after reap_free). Borrowed. */
-struct reap *reap_default(void);
 
 /* Calls cb(pid, status, arg) on the loop when pid is reaped; replaces an earlier watch of
  * pid. A child that exited before the watch is set up is still reported: its status is
