@@ -1011,7 +1011,8 @@ static void *pool_worker(void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	pthread_mutex_lock(&S.lock);
 	while (!S.stopping) {
-		if (S.bury_pending) {
+		/* Blanks first: a cold start may be waiting for one; graves when the pool is full. */
+		if (S.bury_pending && (S.npool >= S.pool_size || S.worker_failed)) {
 			S.bury_pending = false;
 			pthread_mutex_unlock(&S.lock);
 			bury(false);

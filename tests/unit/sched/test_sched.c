@@ -82,8 +82,8 @@ static const char *envp_get(char *const *envp, const char *key)
 	return "";
 }
 
-static int fake_create(void *be, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs, void *arg,
-                       struct sched_benv **out, struct err *errp)
+static int fake_create(void *be, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
+                       void *arg, struct sched_benv **out, struct err *errp)
 {
 	assert_true(H.nenv < MAX_ENVS);
 	struct sched_benv *h = xcalloc(1, sizeof(*h));
@@ -225,7 +225,7 @@ static void done_cb(const struct sched_result *res, void *arg)
 	const char *rid = arg;
 	size_t n = evbuffer_get_length(res->body);
 	record("done %s %s %.*s\n", rid,
-	       res->system_error    ? "system"
+	       res->system_error     ? "system"
 	       : res->function_error ? "error"
 	                             : "ok",
 	       (int)n, (const char *)evbuffer_pullup(res->body, -1));
@@ -251,8 +251,12 @@ static int invoke_tail(struct fn_config *cfg, const char *rid, const char *paylo
 {
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add(b, payload, strlen(payload));
-	struct sched_invoke_args a = {
-	    .cfg = cfg, .payload = b, .want_tail = tail, .request_id = rid, .cb = done_cb, .arg = (void *)rid};
+	struct sched_invoke_args a = {.cfg = cfg,
+	                              .payload = b,
+	                              .want_tail = tail,
+	                              .request_id = rid,
+	                              .cb = done_cb,
+	                              .arg = (void *)rid};
 	int r = sched_invoke(H.s, &a, e);
 	evbuffer_free(b);
 	run();
@@ -313,8 +317,8 @@ static void rt_respond(int id, const char *rid, const char *body)
 {
 	char req[512];
 	snprintf(req, sizeof(req),
-	         "POST " P "invocation/%s/response HTTP/1.1\r\nHost: rt\r\nContent-Length: %zu\r\n\r\n%s", rid,
-	         strlen(body), body);
+	         "POST " P "invocation/%s/response HTTP/1.1\r\nHost: rt\r\nContent-Length: %zu\r\n\r\n%s",
+	         rid, strlen(body), body);
 	rt_send(id, req);
 }
 
@@ -349,16 +353,17 @@ static char *rt_take(int id)
 		free(got_);                                                                                  \
 	} while (0)
 
-
 static char *event_reply(const char *f, const char *rid, const char *payload)
 {
 	char *s;
-	assert_true(asprintf(&s,
-	                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	                     "Lambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: D\r\n"
-	                     "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:%s\r\n"
-	                     "Lambda-Runtime-Trace-Id: T\r\n\r\n%s",
-	                     strlen(payload), rid, f, payload) > 0);
+	assert_true(
+	    asprintf(
+	        &s,
+	        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	        "Lambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: D\r\n"
+	        "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:%s\r\n"
+	        "Lambda-Runtime-Trace-Id: T\r\n\r\n%s",
+	        strlen(payload), rid, f, payload) > 0);
 	return s;
 }
 
@@ -493,9 +498,10 @@ static void test_warm(void **state)
 	invoke(f, "rid-4", "4");
 	assert_log("create #2 f 128MB on-demand\n");
 	be_ready(2, -ENOENT);
-	assert_log("done rid-4 error {\"errorType\":\"Runtime.InvalidEntrypoint\",\"errorMessage\":\"RequestId: "
-	           "rid-4 Error: sandbox setup failed at mount /var/task: No such file or directory\"}\n"
-	           "destroy #2\n");
+	assert_log(
+	    "done rid-4 error {\"errorType\":\"Runtime.InvalidEntrypoint\",\"errorMessage\":\"RequestId: "
+	    "rid-4 Error: sandbox setup failed at mount /var/task: No such file or directory\"}\n"
+	    "destroy #2\n");
 	counts(1, 0, 1);
 	fn_config_unref(f);
 }
@@ -568,19 +574,21 @@ static void test_crash(void **state)
 	assert_event(1, "f", "rid-1", "{}");
 	rt_print(1, "about to fail\n");
 	be_exit(1, W_EXITCODE(2, 0), false);
-	assert_log("create #1 f 128MB on-demand\nserve #1\n"
-	           "done rid-1 error {\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"RequestId: rid-1 "
-	           "Error: Runtime exited with error: exit status 2\"}\n"
-	           "destroy #1\n");
+	assert_log(
+	    "create #1 f 128MB on-demand\nserve #1\n"
+	    "done rid-1 error {\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"RequestId: rid-1 "
+	    "Error: Runtime exited with error: exit status 2\"}\n"
+	    "destroy #1\n");
 	invoke(f, "rid-2", "{}");
 	be_ready(2, 0);
 	rt_send(2, NEXT);
 	assert_event(2, "f", "rid-2", "{}");
 	be_exit(2, SIGKILL, true);
-	assert_log("create #2 f 128MB on-demand\nserve #2\n"
-	           "done rid-2 error {\"errorType\":\"Runtime.OutOfMemory\",\"errorMessage\":\"RequestId: rid-2 "
-	           "Error: Runtime exited with error: signal: killed\"}\n"
-	           "destroy #2\n");
+	assert_log(
+	    "create #2 f 128MB on-demand\nserve #2\n"
+	    "done rid-2 error {\"errorType\":\"Runtime.OutOfMemory\",\"errorMessage\":\"RequestId: rid-2 "
+	    "Error: Runtime exited with error: signal: killed\"}\n"
+	    "destroy #2\n");
 	invoke(f, "rid-3", "{}");
 	be_ready(3, 0);
 	rt_send(3, NEXT);
@@ -742,7 +750,8 @@ static void test_shutdown(void **state)
 	log = xmalloc(n + 1);
 	evbuffer_remove(H.log, log, n);
 	log[n] = 0;
-	const char *cut = "{\"errorType\":\"ServiceException\",\"errorMessage\":\"lambdad is shutting down\"}";
+	const char *cut =
+	    "{\"errorType\":\"ServiceException\",\"errorMessage\":\"lambdad is shutting down\"}";
 	char want2[256], want3[256];
 	snprintf(want2, sizeof(want2), "done rid-2 system %s\n", cut);
 	snprintf(want3, sizeof(want3), "done rid-3 system %s\n", cut);
