@@ -475,8 +475,8 @@ out:
 	sched_free(sc);
 	if (sandbox_up)
 		sandbox_shutdown();
-	reap_free(reap);
 	store_free(st);
+	reap_free(reap);
 	/* The signal events live until here, so a signal during the teardown is absorbed
 	 * instead of killing the process halfway. */
 	if (sigterm)
