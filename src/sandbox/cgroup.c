@@ -291,12 +291,24 @@ static int rmdir_one(const char *dir)
 	return 0;
 }
 
+/* A killed process that is frozen (v1 freezer) dies only once thawed: a server that
+ * was killed while an environment was frozen left it so. Outside the freezer's
+ * hierarchy there is no freezer.state, and nothing to do. */
+static int thaw_one(const char *dir)
+{
+	autofree char *fs = xasprintf("%s/freezer.state", dir);
+	if (cg_sys->access(fs, F_OK) == 0)
+		file_write(fs, "THAWED");
+	return 0;
+}
+
 /* Kills everything in the tree at dir and removes it, waiting up to wait_ms for the
  * killed processes to leave. 0 or a negative errno (-EBUSY: still populated). */
 static int rm_tree(const char *dir, unsigned wait_ms)
 {
 	for (unsigned waited = 0;; waited += 10) {
 		walk_tree(dir, true, kill_one);
+		walk_tree(dir, true, thaw_one);
 		int rc = walk_tree(dir, false, rmdir_one);
 		if (rc != -EBUSY || waited >= wait_ms)
 			return rc;
