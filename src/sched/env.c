@@ -76,8 +76,8 @@ void sched__env_make_idle(struct env *e)
 	struct fn_pool *pool = e->pool;
 	struct invocation *inv;
 	TAILQ_FOREACH(inv, &pool->queued, wait_link)
-	if (strcmp(inv->cfg->revision_id, e->cfg->revision_id) == 0)
-		break;
+		if (strcmp(inv->cfg->revision_id, e->cfg->revision_id) == 0)
+			break;
 	if (inv) {
 		TAILQ_REMOVE(&pool->queued, inv, wait_link);
 		inv->queued = false;
@@ -218,8 +218,9 @@ char **sched__env_build_envp(const struct env *e)
 	    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
 	const char *k;
 	json_t *v;
-	json_object_foreach(c->env_vars, k, v) if (json_is_string(v))
-	    envvars_set(&ev, k, json_string_value(v));
+	json_object_foreach(c->env_vars, k, v)
+		if (json_is_string(v))
+			envvars_set(&ev, k, json_string_value(v));
 	/* AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT come from the sandbox. */
 	envvars_set(&ev, "_HANDLER", c->handler);
 	envvars_set(&ev, "LAMBDA_RUNTIME_DIR", "/var/runtime");

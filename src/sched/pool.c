@@ -8,20 +8,9 @@
 #include "base/clock.h"
 #include "sched/sched_int.h"
 
-static unsigned hash_name(const char *s)
-{
-	unsigned h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % SCHED_POOL_BUCKETS;
-}
-
 struct fn_pool *sched__pool_find(const struct sched *s, const char *name)
 {
-	for (struct fn_pool *p = s->pools[hash_name(name)]; p; p = p->next)
-		if (strcmp(p->name, name) == 0)
-			return p;
-	return NULL;
+	return map_get(&s->pools, name);
 }
 
 struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *errp)
@@ -42,26 +31,22 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 	p->sc = FN_SCALING_DEFAULT;
 	p->tokens = s->cfg.scale_per_10s;
 	p->tokens_us = clock_mono_us();
-	unsigned b = hash_name(name);
-	p->next = s->pools[b];
-	s->pools[b] = p;
+	map_put(&s->pools, name, p, NULL);
 	return p;
+}
+
+static void pool_free(void *v)
+{
+	struct fn_pool *p = v;
+	fnlog_free(p->log);
+	fn_config_unref(p->cfg);
+	free(p->name);
+	free(p);
 }
 
 void sched__pool_free_all(struct sched *s)
 {
-	for (unsigned b = 0; b < SCHED_POOL_BUCKETS; b++) {
-		struct fn_pool *p = s->pools[b];
-		while (p) {
-			struct fn_pool *n = p->next;
-			fnlog_free(p->log);
-			fn_config_unref(p->cfg);
-			free(p->name);
-			free(p);
-			p = n;
-		}
-		s->pools[b] = NULL;
-	}
+	map_fini(&s->pools, pool_free);
 }
 
 void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg)
@@ -76,8 +61,8 @@ struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision)
 {
 	struct env *e;
 	TAILQ_FOREACH(e, &pool->idle, idle_link)
-	if (strcmp(e->cfg->revision_id, revision) == 0)
-		return e;
+		if (strcmp(e->cfg->revision_id, revision) == 0)
+			return e;
 	return NULL;
 }
 
@@ -85,8 +70,8 @@ struct env *sched__pool_starting_env(struct fn_pool *pool, const char *revision)
 {
 	struct env *e;
 	TAILQ_FOREACH(e, &pool->envs, pool_link)
-	if (e->state == ENV_STARTING && !e->inv && strcmp(e->cfg->revision_id, revision) == 0)
-		return e;
+		if (e->state == ENV_STARTING && !e->inv && strcmp(e->cfg->revision_id, revision) == 0)
+			return e;
 	return NULL;
 }
 
@@ -94,8 +79,8 @@ bool sched__pool_has_env(struct fn_pool *pool, const char *revision)
 {
 	struct env *e;
 	TAILQ_FOREACH(e, &pool->envs, pool_link)
-	if (e->state != ENV_DEAD && strcmp(e->cfg->revision_id, revision) == 0)
-		return true;
+		if (e->state != ENV_DEAD && strcmp(e->cfg->revision_id, revision) == 0)
+			return true;
 	return false;
 }
 
@@ -117,7 +102,8 @@ uint32_t sched__pool_live_envs(const struct fn_pool *pool)
 {
 	uint32_t n = 0;
 	const struct env *e;
-	TAILQ_FOREACH(e, &pool->envs, pool_link) n++;
+	TAILQ_FOREACH(e, &pool->envs, pool_link)
+		n++;
 	return n;
 }
 

@@ -77,10 +77,10 @@ void sched__flush_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void sched_flush_logs(struct sched *s, const char *name)
 {
-	for (unsigned b = 0; b < SCHED_POOL_BUCKETS; b++)
-		for (struct fn_pool *p = s->pools[b]; p; p = p->next)
-			if (!name || strcmp(p->name, name) == 0)
-				fnlog_flush(p->log);
+	struct fn_pool *p;
+	MAP_FOREACH_VALUE(&s->pools, p)
+		if (!name || strcmp(p->name, name) == 0)
+			fnlog_flush(p->log);
 }
 
 /* END and REPORT, as Lambda writes them. */

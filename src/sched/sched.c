@@ -27,6 +27,7 @@ int sched_new_with(struct event_base *base, const struct sched_config *cfg, stru
 		s->cfg.init_timeout_ms = 10000;
 	if (s->cfg.scale_per_10s == 0)
 		s->cfg.scale_per_10s = 1000;
+	map_init(&s->pools, 0);
 	TAILQ_INIT(&s->envs);
 	TAILQ_INIT(&s->lru);
 	TAILQ_INIT(&s->kick_list);
@@ -54,14 +55,15 @@ void sched_stop(struct sched *s)
 		return;
 	s->stopping = true;
 	struct invocation *inv;
-	for (unsigned b = 0; b < SCHED_POOL_BUCKETS; b++)
-		for (struct fn_pool *p = s->pools[b]; p; p = p->next)
-			while ((inv = TAILQ_FIRST(&p->queued))) {
-				TAILQ_REMOVE(&p->queued, inv, wait_link);
-				inv->queued = false;
-				inv->system_error = true;
-				sched__inv_fail(inv, "ServiceException", "lambdad is shutting down");
-			}
+	struct fn_pool *p;
+	MAP_FOREACH_VALUE(&s->pools, p) {
+		while ((inv = TAILQ_FIRST(&p->queued))) {
+			TAILQ_REMOVE(&p->queued, inv, wait_link);
+			inv->queued = false;
+			inv->system_error = true;
+			sched__inv_fail(inv, "ServiceException", "lambdad is shutting down");
+		}
+	}
 	struct env *e;
 	while ((e = TAILQ_FIRST(&s->envs))) {
 		if (e->inv) {

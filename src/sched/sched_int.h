@@ -2,6 +2,7 @@
 #ifndef LAMBDAD_SCHED_INT_H
 #define LAMBDAD_SCHED_INT_H
 
+#include <lambdad/map.h>
 #include <stdarg.h>
 #include <sys/queue.h>
 
@@ -10,7 +11,6 @@
 #include "sched/backend.h"
 #include "sched/sched.h"
 
-#define SCHED_POOL_BUCKETS 256
 #define SCHED_LINE_MAX 8192
 
 /* A function invoked at least HOT_MIN_INVOKES times within about HOT_WINDOW_US keeps
@@ -96,7 +96,6 @@ struct fn_pool {
 	struct fnlog *log;
 	struct env_list envs;
 	struct env_list idle;  /* most recently used first */
-	struct fn_pool *next;  /* hash chain */
 	struct fn_config *cfg; /* latest configuration, for starts without an invocation */
 	struct fn_scaling sc;
 	uint32_t inflight;               /* invocations not yet answered */
@@ -120,7 +119,7 @@ struct sched {
 	char *logs_dir;
 	char *region;
 	char *account;
-	struct fn_pool *pools[SCHED_POOL_BUCKETS];
+	struct map pools; /* function name -> struct fn_pool (owned) */
 	struct env_list envs;
 	struct event *flush_timer;
 	struct env_list lru;             /* idle environments that may be evicted, newest first */

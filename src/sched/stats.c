@@ -47,28 +47,27 @@ uint32_t sched_provisioned_ready(const struct sched *s, const char *name)
 	const struct env *e;
 	if (pool)
 		TAILQ_FOREACH(e, &pool->envs, pool_link)
-	if (e->provisioned && e->initialized)
-		n++;
+			if (e->provisioned && e->initialized)
+				n++;
 	return n;
 }
 
 void sched_foreach_fn(const struct sched *s,
                       void (*cb)(const char *name, const struct sched_fn_stats *st, void *arg), void *arg)
 {
-	for (unsigned b = 0; b < SCHED_POOL_BUCKETS; b++)
-		for (struct fn_pool *p = s->pools[b]; p; p = p->next) {
-			struct sched_fn_stats st = p->st;
-			st.concurrent = p->inflight;
-			const struct env *e;
-			TAILQ_FOREACH(e, &p->envs, pool_link)
-			{
-				st.env_starting += e->state == ENV_STARTING;
-				st.env_idle += e->state == ENV_IDLE;
-				st.env_busy += e->state == ENV_BUSY;
-				st.provisioned_ready += e->provisioned && e->initialized;
-			}
-			cb(p->name, &st, arg);
+	struct fn_pool *p;
+	MAP_FOREACH_VALUE(&s->pools, p) {
+		struct sched_fn_stats st = p->st;
+		st.concurrent = p->inflight;
+		const struct env *e;
+		TAILQ_FOREACH(e, &p->envs, pool_link) {
+			st.env_starting += e->state == ENV_STARTING;
+			st.env_idle += e->state == ENV_IDLE;
+			st.env_busy += e->state == ENV_BUSY;
+			st.provisioned_ready += e->provisioned && e->initialized;
 		}
+		cb(p->name, &st, arg);
+	}
 }
 
 uint32_t sched_inflight(const struct sched *s)
