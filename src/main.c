@@ -20,6 +20,7 @@
 #include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
+#include "loop/pool.h"
 #include "store/store.h"
 
 static void serve_usage(FILE *f)
@@ -404,6 +405,7 @@ static int serve(int argc, char **argv)
 	}
 	struct err e = {0};
 	struct store *st = NULL;
+	struct pool *workers = NULL;
 	struct sched *sc = NULL;
 	struct api *api = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -411,8 +413,10 @@ static int serve(int argc, char **argv)
 	int rc = 1;
 	autofree char *logs_dir = NULL;
 	bool sandbox_up = false;
-	if (store_open(data, &st, &e) < 0)
+	if (store_open(data, &st, &e) < 0 || pool_new(base, 1, &workers, &e) < 0)
 		goto out;
+	/* The store's fsyncs run on the pool; its completions come back to this loop. */
+	store_set_loop(st, base, workers);
 	logs_dir = xasprintf("%s/logs", store_data_dir(st));
 	struct sandbox_options sopt = {.isolation = isolation,
 	                               .network = network,
@@ -472,6 +476,7 @@ out:
 	if (sandbox_up)
 		sandbox_shutdown();
 	store_free(st);
+	pool_free(workers);
 	/* The signal events live until here, so a signal during the teardown is absorbed
 	 * instead of killing the process halfway. */
 	if (sigterm)

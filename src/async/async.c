@@ -1,6 +1,6 @@
-/* The asynchronous queue: group-committed acceptance, the dispatcher (through the
- * scheduler, with throttle backoff), retries, event age and the end of each event
- * (success, destination, dead letter). */
+/* The asynchronous queue: acceptance through the store's group commit, the dispatcher
+ * (through the scheduler, with throttle backoff), retries, event age and the end of
+ * each event (success, destination, dead letter). */
 #include "async/async_int.h"
 
 #include <errno.h>
@@ -162,8 +162,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	timer_arm(q);
 }
 
-/* Puts a committed event where it belongs: ready now, or waiting for its time. */
-static void aev_schedule(struct async *q, struct aev *ev)
+void aev_schedule(struct async *q, struct aev *ev)
 {
 	if (ev->due_ms <= clock_wall_ms()) {
 		make_ready(q, ev);
@@ -173,114 +172,34 @@ static void aev_schedule(struct async *q, struct aev *ev)
 	}
 }
 
-/* ---- the group transaction ---- */
+/* ---- acceptance ---- */
 
-int atxn_begin(struct async *q)
+/* The store's group holding ev is durable (status 0) or failed: ev is answered (unless
+ * the queue is being freed) and queued, or forgotten. */
+static void accepted_cb(int status, void *arg)
 {
-	if (q->in_txn)
-		return 0;
-	char *emsg = NULL;
-	if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, &emsg) != SQLITE_OK) {
-		log_error("async: BEGIN: %s", emsg ? emsg : "?");
-		sqlite3_free(emsg);
-		return -EIO;
-	}
-	q->in_txn = true;
-	q->txn_failed = false;
-	/* Runs after the callbacks already active in this loop pass: one commit for all
-	 * that this pass accepted. */
-	event_active(q->commit_ev, EV_TIMEOUT, 0);
-	return 0;
-}
-
-int atxn_step(struct async *q, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_error("async: write failed: %s", sqlite3_errmsg(q->db));
-		q->txn_failed = true;
-		return -EIO;
-	}
-	return 0;
-}
-
-static void reply_accepted(struct aev *ev, bool ok)
-{
-	struct evhttp_request *req = ev->req;
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *b = evbuffer_new();
-	evhttp_add_header(h, "x-amzn-RequestId", ev->id);
-	if (!ok) {
-		evhttp_add_header(h, "Content-Type", "application/json");
-		evhttp_add_header(h, "X-Amzn-ErrorType", "ServiceException");
-		evbuffer_add_printf(b,
-		                    "{\"Type\":\"Service\",\"message\":\"the event could not be stored\"}");
-		evhttp_send_reply(req, 500, "Internal Server Error", b);
-	} else if (ev->legacy) {
-		evhttp_add_header(h, "Content-Type", "application/json");
-		evbuffer_add_printf(b, "{\"Status\":202}");
-		evhttp_send_reply(req, 202, "Accepted", b);
+	struct aev *ev = arg;
+	struct afn *f = ev->fn;
+	struct async *q = f->q;
+	TAILQ_REMOVE(&q->fresh, ev, link);
+	async_accepted_cb cb = ev->cb;
+	ev->cb = NULL;
+	if (cb && !q->freeing)
+		cb(status, ev->id, ev->cb_arg);
+	if (status == 0) {
+		aev_schedule(q, ev);
 	} else {
-		evhttp_send_reply(req, 202, "Accepted", b);
+		log_error("async: %s: event %s was not stored (%s): refused, or delivered again after a restart",
+		          f->name, ev->id, strerror(-status));
+		f->depth--;
+		f->accepted--;
+		aev_free(ev);
 	}
-	evbuffer_free(b);
-	ev->req = NULL;
-}
-
-/* Answers and queues the events of the transaction that just ended (ok: committed). */
-static void activate_fresh(struct async *q, bool ok, bool answer)
-{
-	struct aev *ev;
-	while ((ev = TAILQ_FIRST(&q->fresh))) {
-		TAILQ_REMOVE(&q->fresh, ev, link);
-		if (ev->req && answer)
-			reply_accepted(ev, ok);
-		ev->req = NULL;
-		if (ok) {
-			aev_schedule(q, ev);
-		} else {
-			ev->fn->depth--;
-			ev->fn->accepted--;
-			aev_free(ev);
-		}
-	}
-}
-
-bool atxn_commit(struct async *q, bool answer)
-{
-	if (!q->in_txn)
-		return true;
-	char *emsg = NULL;
-	bool ok = !q->txn_failed;
-	if (ok && sqlite3_exec(q->db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
-		log_error("async: COMMIT failed: %s", emsg ? emsg : "?");
-		sqlite3_free(emsg);
-		ok = false;
-	}
-	if (!ok) {
-		log_error("async: the group transaction is rolled back: its events are refused (500), and "
-		          "outcomes of this pass will be delivered again after a restart");
-		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	q->in_txn = false;
-	activate_fresh(q, ok, answer);
-	return ok;
-}
-
-static void commit_cb(evutil_socket_t fd, short what, void *arg)
-{
-	atxn_commit(arg, true);
 }
 
 struct aev *aev_insert(struct async *q, struct afn *f, const char *id, const void *payload, size_t len,
                        struct err *errp)
 {
-	if (atxn_begin(q) < 0) {
-		err_make(errp, EIO, "the async queue cannot open a transaction");
-		return NULL;
-	}
 	struct aev *ev = xcalloc(1, sizeof(*ev));
 	if (id)
 		snprintf(ev->id, sizeof(ev->id), "%s", id);
@@ -288,42 +207,42 @@ struct aev *aev_insert(struct async *q, struct afn *f, const char *id, const voi
 		uuid_v4(ev->id);
 	ev->fn = f;
 	ev->accepted_ms = ev->due_ms = clock_wall_ms();
-	sqlite3_stmt *st = q->ins_ev;
-	sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, len ? payload : "", (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, ev->accepted_ms);
-	sqlite3_bind_int64(st, 5, ev->due_ms);
-	sqlite3_bind_int(st, 6, 0);
-	if (atxn_step(q, st) < 0) {
+	autofree char *attrs = adb_attrs(ev);
+	if (store_qappend(q->st, ASYNC_QUEUE, len ? payload : "", len, attrs, ev->due_ms, &ev->rc, errp) < 0) {
 		free(ev);
-		err_make(errp, EIO, "the async queue cannot store the event: %s", sqlite3_errmsg(q->db));
 		return NULL;
 	}
 	ev->state = AEV_NEW;
 	TAILQ_INSERT_TAIL(&q->fresh, ev, link);
 	f->depth++;
 	f->accepted++;
+	store_group_wait(q->st, accepted_cb, ev);
 	return ev;
 }
 
-void async_enqueue(struct async *q, const char *name, struct evbuffer *payload, struct evhttp_request *req,
-                   bool legacy)
+void async_enqueue(struct async *q, const char *name, const void *payload, size_t len, async_accepted_cb cb,
+                   void *arg)
 {
-	size_t len = evbuffer_get_length(payload);
-	const void *p = len ? (const void *)evbuffer_pullup(payload, -1) : (const void *)"{}";
+	const void *p = len ? payload : (const void *)"{}";
 	struct err e = {0};
 	struct aev *ev = aev_insert(q, afn_get(q, name, true), NULL, p, len ? len : 2, &e);
-	evbuffer_drain(payload, len);
 	if (!ev) {
 		log_error("async: %s: %s", name, e.msg);
-		struct aev tmp = {.req = req};
-		uuid_v4(tmp.id);
-		reply_accepted(&tmp, false);
+		char id[37];
+		uuid_v4(id);
+		cb(-EIO, id, arg);
 		return;
 	}
-	ev->req = req;
-	ev->legacy = legacy;
+	ev->cb = cb;
+	ev->cb_arg = arg;
+}
+
+/* Removes ev's item from the queue (its end), in the group. */
+static void delete_event(struct async *q, struct aev *ev)
+{
+	struct err e = {0};
+	if (store_qack(q->st, ASYNC_QUEUE, &ev->rc, &e) == -EIO)
+		log_error("async: %s", e.msg);
 }
 
 /* ---- the dispatcher ---- */
@@ -353,20 +272,11 @@ static void block_fn(struct afn *f, int64_t now)
 static void finish_gone(struct async *q, struct aev *ev)
 {
 	struct afn *f = ev->fn;
-	if (atxn_begin(q) == 0) {
-		sqlite3_stmt *st = q->ins_failed;
-		sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, clock_wall_ms());
-		sqlite3_bind_int(st, 3, (int)ev->attempts);
-		sqlite3_bind_text(st, 4, "FunctionDeleted", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5,
-		                  "the function was deleted while the event was queued; kept by lambdad", -1,
-		                  SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, ev->last_error, -1, SQLITE_STATIC);
-		atxn_step(q, st);
-		sqlite3_bind_text(q->del_ev, 1, ev->id, -1, SQLITE_STATIC);
-		atxn_step(q, q->del_ev);
-	}
+	size_t plen = 0;
+	autofree char *payload = adb_payload(q, ev, &plen);
+	adb_put_failed(q, ev, "FunctionDeleted",
+	               "the function was deleted while the event was queued; kept by lambdad", payload, plen);
+	delete_event(q, ev);
 	log_warn("async: %s: event %s kept in the dead-letter store: the function was deleted", f->name,
 	         ev->id);
 	f->failed_stored++;
@@ -394,7 +304,7 @@ static void dispatch_fn(struct async *q, struct afn *f)
 			continue;
 		}
 		size_t len = 0;
-		autofree char *p = adb_payload(q, ev->id, &len);
+		autofree char *p = adb_payload(q, ev, &len);
 		if (!p) {
 			log_error("async: %s: event %s has no stored payload; forgotten", f->name, ev->id);
 			TAILQ_REMOVE(&f->ready, ev, link);
@@ -485,29 +395,13 @@ static void append(char *buf, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Writes the row of lambdad's dead-letter store and removes the event, in the group
- * transaction. */
+/* Writes the row of lambdad's dead-letter store (with ev's payload), in the group. */
 static void store_failed(struct async *q, struct aev *ev, const char *condition, const char *reason)
 {
-	if (atxn_begin(q) < 0)
-		return;
-	sqlite3_stmt *st = q->ins_failed;
-	sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, clock_wall_ms());
-	sqlite3_bind_int(st, 3, (int)ev->attempts);
-	sqlite3_bind_text(st, 4, condition, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, ev->last_error, -1, SQLITE_STATIC);
-	atxn_step(q, st);
+	size_t plen = 0;
+	autofree char *payload = adb_payload(q, ev, &plen);
+	adb_put_failed(q, ev, condition, reason, payload, plen);
 	ev->fn->failed_stored++;
-}
-
-static void delete_event(struct async *q, struct aev *ev)
-{
-	if (atxn_begin(q) < 0)
-		return;
-	sqlite3_bind_text(q->del_ev, 1, ev->id, -1, SQLITE_STATIC);
-	atxn_step(q, q->del_ev);
 }
 
 /* The errorType and errorMessage of a failure body (borrowed from o) for DLQ attributes. */
@@ -528,7 +422,7 @@ static void finish_failed(struct async *q, struct aev *ev, const char *condition
 	const char *onf = f->cfg.present ? f->cfg.on_failure : NULL;
 	char reason[2048] = "";
 	size_t plen = 0;
-	autofree char *payload = adb_payload(q, ev->id, &plen);
+	autofree char *payload = adb_payload(q, ev, &plen);
 	if (onf) {
 		size_t rlen = ev->last_error ? strlen(ev->last_error) : 0;
 		autofree char *rec = make_record(q, ev, condition, payload, plen, ev->last_error, rlen, true);
@@ -576,7 +470,7 @@ static void finish_success(struct async *q, struct aev *ev, const char *body, si
 	const char *ons = f->cfg.present ? f->cfg.on_success : NULL;
 	if (ons) {
 		size_t plen = 0;
-		autofree char *payload = adb_payload(q, ev->id, &plen);
+		autofree char *payload = adb_payload(q, ev, &plen);
 		autofree char *rec = make_record(q, ev, "Success", payload, plen, body, blen, false);
 		struct async_target_msg m = {
 		    .function_name = f->name, .request_id = ev->id, .body = rec, .len = strlen(rec)};
@@ -628,14 +522,10 @@ static void done_cb(const struct sched_result *res, void *arg)
 			int64_t expiry = ev->accepted_ms + acfg_max_age_ms(q, &f->cfg);
 			ev->due_ms = due > expiry ? expiry : due;
 			f->retries++;
-			if (atxn_begin(q) == 0) {
-				sqlite3_stmt *st = q->upd_ev;
-				sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-				sqlite3_bind_int(st, 2, (int)ev->attempts);
-				sqlite3_bind_int64(st, 3, ev->due_ms);
-				sqlite3_bind_text(st, 4, ev->last_error, -1, SQLITE_STATIC);
-				atxn_step(q, st);
-			}
+			autofree char *attrs = adb_attrs(ev);
+			struct err e = {0};
+			if (store_qchange(q->st, ASYNC_QUEUE, &ev->rc, ev->due_ms, attrs, &e) == -EIO)
+				log_error("async: %s", e.msg);
 			log_info("async: %s: event %s failed (attempt %u), retried in %lld ms", f->name,
 			         ev->id, ev->attempts, (long long)(ev->due_ms - now));
 			heap_push(q, ev);
@@ -658,10 +548,9 @@ void async_function_deleted(struct async *q, const char *name)
 	struct afn *f = afn_get(q, name, false);
 	if (!f)
 		return;
-	if (f->cfg.present && atxn_begin(q) == 0) {
-		sqlite3_bind_text(q->del_cfg, 1, f->name, -1, SQLITE_STATIC);
-		atxn_step(q, q->del_cfg);
-	}
+	struct err e = {0};
+	if (f->cfg.present && adb_put_config(q, f->name, NULL, &e) < 0)
+		log_error("async: %s", e.msg);
 	acfg_fini(&f->cfg);
 	struct aev *ev;
 	while ((ev = TAILQ_FIRST(&f->ready))) {
@@ -726,18 +615,17 @@ int async_new(struct event_base *base, struct sched *sc, struct registry *reg, c
 	/* Tests only: how long one second of MaximumEventAgeInSeconds lasts. */
 	const char *unit = getenv("LAMBDAD_ASYNC_AGE_UNIT_MS");
 	q->age_unit_ms = unit && atoll(unit) > 0 ? atoll(unit) : 1000;
+	q->st = cfg->store;
 	TAILQ_INIT(&q->fresh);
 	TAILQ_INIT(&q->kick_list);
-	q->commit_ev = event_new(base, -1, 0, commit_cb, q);
 	q->kick_ev = event_new(base, -1, 0, kick_cb, q);
 	q->timer = evtimer_new(base, timer_cb, q);
 	atarget_builtin(q);
 	int r;
-	if ((r = adb_open(q, cfg->data_dir, errp)) < 0 || (r = adb_load(q, errp)) < 0) {
+	if ((r = adb_load(q, errp)) < 0) {
 		async_free(q);
 		return r;
 	}
-	activate_fresh(q, true, false);
 	log_info("async: retry delays %lld ms, %lld ms", (long long)q->delays_ms[0],
 	         (long long)q->delays_ms[1]);
 	*out = q;
@@ -755,8 +643,10 @@ void async_free(struct async *q)
 	if (!q)
 		return;
 	q->stopping = true;
-	if (q->db)
-		atxn_commit(q, false);
+	/* Accepted events become durable, unanswered; accepted_cb runs for each of them. */
+	q->freeing = true;
+	if (q->st)
+		store_flush(q->st);
 	for (size_t i = 0; i < q->heap_n; i++)
 		aev_free(q->heap[i]);
 	free(q->heap);
@@ -778,19 +668,11 @@ void async_free(struct async *q)
 			f = n;
 		}
 	}
-	struct aev *ev;
-	while ((ev = TAILQ_FIRST(&q->fresh))) {
-		TAILQ_REMOVE(&q->fresh, ev, link);
-		aev_free(ev);
-	}
-	if (q->commit_ev)
-		event_free(q->commit_ev);
+	LD_ASSERT(TAILQ_EMPTY(&q->fresh));
 	if (q->kick_ev)
 		event_free(q->kick_ev);
 	if (q->timer)
 		event_free(q->timer);
-	if (q->db)
-		adb_close(q);
 	free(q->region);
 	free(q->account);
 	free(q);

@@ -1,7 +1,8 @@
 /* Event invoke config (FunctionEventInvokeConfig): validation of API input, its JSON
- * form, and its rows in async.db. */
+ * form, and its items in the store (async_store.c). */
 #include <errno.h>
 #include <lambdad/cleanup.h>
+#include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
 
@@ -151,19 +152,9 @@ int async_config_put(struct async *q, const char *name, json_t *body, bool repla
 		goto fail;
 	n.present = true;
 	n.modified_ms = clock_wall_ms();
-	if ((r = atxn_begin(q)) < 0) {
-		r = err_make(errp, EIO, "the async store cannot open a transaction");
-		goto fail;
-	}
-	sqlite3_stmt *st = q->put_cfg;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, n.max_retries);
-	sqlite3_bind_int(st, 3, n.max_age_s);
-	sqlite3_bind_text(st, 4, n.on_success, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, n.on_failure, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, n.modified_ms);
-	atxn_step(q, st);
-	if (!atxn_commit(q, true)) {
+	struct err e = {0};
+	if (adb_put_config(q, name, &n, &e) < 0 || store_commit(q->st, &e) < 0) {
+		log_error("async: %s", e.msg);
 		r = err_make(errp, EIO, "the event invoke config could not be stored");
 		goto fail;
 	}
@@ -191,12 +182,11 @@ int async_config_delete(struct async *q, const char *name, struct err *errp)
 	struct afn *f = afn_get(q, name, false);
 	if (!f || !f->cfg.present)
 		return no_config(q, name, errp);
-	if (atxn_begin(q) < 0)
-		return err_make(errp, EIO, "the async store cannot open a transaction");
-	sqlite3_bind_text(q->del_cfg, 1, name, -1, SQLITE_STATIC);
-	atxn_step(q, q->del_cfg);
-	if (!atxn_commit(q, true))
+	struct err e = {0};
+	if (adb_put_config(q, name, NULL, &e) < 0 || store_commit(q->st, &e) < 0) {
+		log_error("async: %s", e.msg);
 		return err_make(errp, EIO, "the event invoke config could not be deleted");
+	}
 	acfg_fini(&f->cfg);
 	return 0;
 }

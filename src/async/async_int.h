@@ -1,12 +1,19 @@
 /* What the asynchronous queue's own files share: the queue, its functions and events,
- * the SQLite statements and the group transaction. */
+ * and how they are kept in the store (async_store.c). */
 #ifndef LAMBDAD_ASYNC_INT_H
 #define LAMBDAD_ASYNC_INT_H
 
-#include <sqlite3.h>
 #include <sys/queue.h>
 
 #include "async/async.h"
+#include "store/store.h"
+
+/* The store's names: the queue of pending events and the collections of the
+ * dead-letter store (meta and payload, key "<function>/<request id>") and the configs. */
+#define ASYNC_QUEUE "async.events"
+#define ASYNC_FAILED "async.failed"
+#define ASYNC_FAILED_PAYLOAD "async.failed_payload"
+#define ASYNC_CONFIGS "async.configs"
 
 #define AFN_BUCKETS 256
 #define ASYNC_TARGETS_MAX 8
@@ -19,7 +26,8 @@
 
 enum aev_state { AEV_WAITING, AEV_READY, AEV_INFLIGHT, AEV_NEW };
 
-/* One accepted event, in memory; its payload stays in the database. */
+/* One accepted event, in memory; its payload stays in the store (the queue item of rc,
+ * whose attributes are the event's fields below as JSON: async__ev_attrs). */
 struct aev {
 	char id[37];
 	struct afn *fn;
@@ -28,10 +36,11 @@ struct aev {
 	uint32_t attempts;   /* invocations that answered (approximateInvokeCount) */
 	char *last_error;    /* the last failure's body (JSON text) or NULL */
 	enum aev_state state;
-	size_t heap_idx;            /* AEV_WAITING: index in q->heap */
-	TAILQ_ENTRY(aev) link;      /* AEV_READY: in fn->ready; AEV_NEW: in q->fresh */
-	struct evhttp_request *req; /* AEV_NEW from Invoke: answered after the commit */
-	bool legacy;                /* answer as InvokeAsync */
+	size_t heap_idx;         /* AEV_WAITING: index in q->heap */
+	TAILQ_ENTRY(aev) link;   /* AEV_READY: in fn->ready; AEV_NEW: in q->fresh */
+	struct store_receipt rc; /* the store's queue item */
+	async_accepted_cb cb;    /* AEV_NEW from Invoke: told after the commit */
+	void *cb_arg;
 };
 TAILQ_HEAD(aev_list, aev);
 
@@ -81,15 +90,11 @@ struct async {
 	int64_t delays_ms[2];
 	int64_t age_unit_ms; /* one second of MaximumEventAgeInSeconds (tests shorten it) */
 	bool stopping;
-	sqlite3 *db;
-	sqlite3_stmt *ins_ev, *del_ev, *upd_ev, *get_payload, *ins_failed, *del_failed, *replay_ev, *put_cfg,
-	    *del_cfg;
-	/* The group transaction: opened by the first write of a loop pass, committed at
-	 * its end (commit_ev), then the events it accepted are answered and queued. */
-	bool in_txn;
-	bool txn_failed;
-	struct event *commit_ev;
-	struct aev_list fresh; /* accepted in the open transaction */
+	bool freeing; /* async_free: committed events are not answered */
+	struct store *st;
+	/* Accepted events wait for the store's group commit (store_group_wait, one waiter
+	 * each), then are answered and queued. */
+	struct aev_list fresh; /* accepted, not yet durable */
 	/* Waiting events, a min-heap on due_ms, and the timer for its top. */
 	struct aev **heap;
 	size_t heap_n, heap_cap;
@@ -104,27 +109,29 @@ struct async {
 
 /* async.c */
 struct afn *afn_get(struct async *q, const char *name, bool create);
-/* Opens the group transaction if none is open (the commit runs at the end of this loop
- * pass). Returns 0, or -EIO when BEGIN failed. */
-int atxn_begin(struct async *q);
-/* Runs a prepared write inside the group transaction; a failure marks the transaction
- * failed (it is rolled back at the commit). Returns 0 or -EIO. */
-int atxn_step(struct async *q, sqlite3_stmt *st);
-/* Commits the group transaction now (if one is open) and answers (if answer) and queues
- * the events it accepted. Returns whether it committed. */
-bool atxn_commit(struct async *q, bool answer);
-/* Adds a new event for fn with payload (copied) to the open transaction; it is queued
- * once the transaction commits. id NULL: a new request id. Returns the event or NULL. */
+/* Appends a new event for fn with payload (copied) to the store's queue, in the open
+ * group; it is queued here once the group is durable. id NULL: a new request id;
+ * accepted_ms 0: now. Returns the event (owned by q) or NULL with a message. */
 struct aev *aev_insert(struct async *q, struct afn *f, const char *id, const void *payload, size_t len,
                        struct err *errp);
+/* Puts a loaded (durable) event where it belongs: ready now, or waiting for its time. */
+void aev_schedule(struct async *q, struct aev *ev);
 
-/* async_db.c */
-int adb_open(struct async *q, const char *data_dir, struct err *errp);
-void adb_close(struct async *q);
+/* async_store.c */
 /* Loads configs, pending events and the dead-letter counts into memory. */
 int adb_load(struct async *q, struct err *errp);
-/* The payload of event id (owned, NUL-terminated, *len without the NUL) or NULL. */
-char *adb_payload(struct async *q, const char *id, size_t *len);
+/* The payload of ev (owned, NUL-terminated, *len without the NUL) or NULL. */
+char *adb_payload(struct async *q, const struct aev *ev, size_t *len);
+/* The queue item attributes of ev (owned JSON text). */
+char *adb_attrs(const struct aev *ev);
+/* Writes ev's row of lambdad's dead-letter store (payload: plen bytes) in the group.
+ * Returns 0 or -EIO. */
+int adb_put_failed(struct async *q, const struct aev *ev, const char *condition, const char *reason,
+                   const char *payload, size_t plen);
+/* Writes (c non-NULL) or deletes the config of name in the group. Returns 0 or -EIO. */
+int adb_put_config(struct async *q, const char *name, const struct acfg *c, struct err *errp);
+/* The key of a dead-letter row: "<function>/<request id>" (owned). */
+char *adb_failed_key(const char *fn, const char *id);
 
 /* async_config.c */
 void acfg_fini(struct acfg *c);
