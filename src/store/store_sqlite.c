@@ -672,16 +672,20 @@ static bool file_exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
-static bool table_exists(struct sq *s, const char *schema, const char *table)
+/* 1 when schema has table, 0 when not, -EIO when schema cannot be read (a damaged
+ * old file fails the migration instead of being skipped). */
+static int table_exists(struct sq *s, const char *schema, const char *table, struct err *errp)
 {
 	autofree char *sql = xasprintf("SELECT 1 FROM %s.sqlite_master WHERE type = 'table' AND name = ?1", schema);
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-		return false;
+		return db_err(s, errp, schema);
 	sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
-	bool yes = sqlite3_step(q) == SQLITE_ROW;
+	int rc = sqlite3_step(q);
 	sqlite3_finalize(q);
-	return yes;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(s, errp, schema);
+	return rc == SQLITE_ROW;
 }
 
 static int exec(struct sq *s, const char *sql, struct err *errp)
@@ -705,9 +709,12 @@ static int run_import(struct sq *s, const char *schema, const char *const *sqls,
 		if (from)
 			sscanf(from + 5, "%63[a-z_.]", table);
 		const char *dot = strchr(table, '.');
-		if (!table_exists(s, schema, dot ? dot + 1 : table))
+		int r = table_exists(s, schema, dot ? dot + 1 : table, errp);
+		if (r < 0)
+			return r;
+		if (r == 0)
 			continue;
-		int r = exec(s, sqls[i], errp);
+		r = exec(s, sqls[i], errp);
 		if (r < 0)
 			return r;
 	}
