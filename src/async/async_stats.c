@@ -65,7 +65,7 @@ static void failed_rows_fini(struct failed_rows *rows)
 /* name's kept events, oldest failure first. */
 static int failed_rows(struct async *q, const char *name, struct failed_rows *rows, struct err *errp)
 {
-	autofree char *prefix = adb_failed_key(name, "");
+	autofree char *prefix = async__store_failed_key(name, "");
 	*rows = (struct failed_rows){.prefix_len = strlen(prefix)};
 	int r = store_scan(q->st, ASYNC_FAILED, prefix, NULL, 0, failed_cb, rows, errp);
 	if (r < 0) {
@@ -117,11 +117,11 @@ static char **all_failed_ids(struct async *q, const char *name, size_t *n)
 
 /* Moves id's kept event back to f's queue in the group: 0, 1 when name has no such
  * event, or -EIO. */
-static int replay_one(struct async *q, struct afn *f, const char *id, struct err *errp)
+static int replay_one(struct async *q, struct async_fn *f, const char *id, struct err *errp)
 {
 	if (strlen(id) > 36 || strchr(id, '/'))
 		return 1;
-	autofree char *key = adb_failed_key(f->name, id);
+	autofree char *key = async__store_failed_key(f->name, id);
 	autofree char *payload = NULL;
 	size_t plen = 0;
 	int rc = store_get(q->st, ASYNC_FAILED_PAYLOAD, key, &payload, &plen, NULL, errp);
@@ -129,7 +129,7 @@ static int replay_one(struct async *q, struct afn *f, const char *id, struct err
 		return 1;
 	/* Back in the queue with its request id, attempts and age afresh; out of the
 	 * dead-letter store in the same group. */
-	if (rc < 0 || !aev_insert(q, f, id, payload, plen, errp) ||
+	if (rc < 0 || !async__ev_insert(q, f, id, payload, plen, errp) ||
 	    store_del(q->st, ASYNC_FAILED, key, STORE_REV_ANY, errp) < 0 ||
 	    store_del(q->st, ASYNC_FAILED_PAYLOAD, key, STORE_REV_ANY, errp) < 0)
 		return -EIO;
@@ -146,7 +146,7 @@ json_t *async_failed_replay(struct async *q, const char *name, const char *const
 	const char *const *list = n ? ids : (const char *const *)all;
 	size_t cnt = n ? n : nall;
 	json_t *done = json_array(), *missing = json_array();
-	struct afn *f = afn_get(q, name, true);
+	struct async_fn *f = async__fn_get(q, name, true);
 	int rc = 0;
 	struct err e = {0};
 	for (size_t i = 0; i < cnt && rc == 0; i++) {
@@ -178,10 +178,10 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* The oldest event of f not yet finished: its age in seconds (0 when none). */
-static double oldest_age_s(struct async *q, const struct afn *f, int64_t now)
+static double oldest_age_s(struct async *q, const struct async_fn *f, int64_t now)
 {
 	int64_t oldest = 0;
-	for (struct aev *ev = TAILQ_FIRST(&f->ready); ev; ev = TAILQ_NEXT(ev, link))
+	for (struct async_ev *ev = TAILQ_FIRST(&f->ready); ev; ev = TAILQ_NEXT(ev, link))
 		if (!oldest || ev->accepted_ms < oldest)
 			oldest = ev->accepted_ms;
 	for (size_t i = 0; i < q->heap_n; i++)
@@ -192,8 +192,8 @@ static double oldest_age_s(struct async *q, const struct afn *f, int64_t now)
 
 json_t *async_stats(struct async *q, const char *name)
 {
-	struct afn zero = {0};
-	struct afn *f = afn_get(q, name, false);
+	struct async_fn zero = {0};
+	struct async_fn *f = async__fn_get(q, name, false);
 	if (!f)
 		f = &zero;
 	size_t n = f->lat_n < ASYNC_LAT_SAMPLES ? (size_t)f->lat_n : ASYNC_LAT_SAMPLES;
@@ -214,11 +214,11 @@ json_t *async_stats(struct async *q, const char *name)
 
 static int cmp_name(const void *a, const void *b)
 {
-	return strcmp((*(struct afn *const *)a)->name, (*(struct afn *const *)b)->name);
+	return strcmp((*(struct async_fn *const *)a)->name, (*(struct async_fn *const *)b)->name);
 }
 
 /* Metric k of the table in async_metrics_render for one function. */
-static double afn_metric(struct async *q, const struct afn *f, size_t k, int64_t now)
+static double afn_metric(struct async *q, const struct async_fn *f, size_t k, int64_t now)
 {
 	switch (k) {
 	case 0:
@@ -247,9 +247,9 @@ static double afn_metric(struct async *q, const struct afn *f, size_t k, int64_t
 void async_metrics_render(struct async *q, struct evbuffer *out)
 {
 	size_t n = 0, cap = 0;
-	struct afn **fs = NULL;
-	for (unsigned b = 0; b < AFN_BUCKETS; b++)
-		for (struct afn *f = q->fns[b]; f; f = f->next) {
+	struct async_fn **fs = NULL;
+	for (unsigned b = 0; b < ASYNC_FN_BUCKETS; b++)
+		for (struct async_fn *f = q->fns[b]; f; f = f->next) {
 			if (n == cap) {
 				cap = cap ? 2 * cap : 32;
 				fs = xrealloc(fs, cap * sizeof(*fs));
@@ -289,7 +289,7 @@ void async_metrics_render(struct async *q, struct evbuffer *out)
 		}
 		evbuffer_add_printf(out, "%s %.17g\n", m[k].name, total);
 		for (size_t i = 0; i < n; i++) {
-			const struct afn *f = fs[i];
+			const struct async_fn *f = fs[i];
 			double v = afn_metric(q, f, k, now);
 			/* Function names are [a-zA-Z0-9-_]: nothing to escape in the label. */
 			evbuffer_add_printf(out, "%s{function=\"%s\"} %.17g\n", m[k].name, f->name, v);

@@ -11,12 +11,12 @@
 #include "async/async_int.h"
 #include "base/clock.h"
 
-char *adb_failed_key(const char *fn, const char *id)
+char *async__store_failed_key(const char *fn, const char *id)
 {
 	return xasprintf("%s/%s", fn, id);
 }
 
-char *adb_attrs(const struct aev *ev)
+char *async__store_attrs(const struct async_ev *ev)
 {
 	json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:s?}", "id", ev->id, "fn", ev->fn->name, "accepted_ms",
 	                      (json_int_t)ev->accepted_ms, "attempts", (int)ev->attempts, "last_error",
@@ -26,15 +26,15 @@ char *adb_attrs(const struct aev *ev)
 	return s;
 }
 
-char *adb_payload(struct async *q, const struct aev *ev, size_t *len)
+char *async__store_payload(struct async *q, const struct async_ev *ev, size_t *len)
 {
 	return store_qpayload(q->st, ASYNC_QUEUE, ev->rc.seq, len);
 }
 
-int adb_put_failed(struct async *q, const struct aev *ev, const char *condition, const char *reason,
+int async__store_put_failed(struct async *q, const struct async_ev *ev, const char *condition, const char *reason,
                    const char *payload, size_t plen)
 {
-	autofree char *key = adb_failed_key(ev->fn->name, ev->id);
+	autofree char *key = async__store_failed_key(ev->fn->name, ev->id);
 	json_t *o = json_pack("{s:s, s:s, s:s?, s:i, s:I, s:I, s:I}", "condition", condition, "reason", reason,
 	                      "last_error", ev->last_error, "attempts", (int)ev->attempts, "accepted_ms",
 	                      (json_int_t)ev->accepted_ms, "failed_ms", (json_int_t)clock_wall_ms(),
@@ -51,7 +51,7 @@ int adb_put_failed(struct async *q, const struct aev *ev, const char *condition,
 	return 0;
 }
 
-int adb_put_config(struct async *q, const char *name, const struct acfg *c, struct err *errp)
+int async__store_put_config(struct async *q, const char *name, const struct async_cfg *c, struct err *errp)
 {
 	if (!c)
 		return store_del(q->st, ASYNC_CONFIGS, name, STORE_REV_ANY, errp);
@@ -75,8 +75,8 @@ static int config_cb(const struct store_item *it, void *arg)
 	json_t *o = json_loads(it->value, 0, NULL);
 	if (!o)
 		return 0;
-	struct afn *f = afn_get(q, it->key, true);
-	acfg_fini(&f->cfg);
+	struct async_fn *f = async__fn_get(q, it->key, true);
+	async__cfg_fini(&f->cfg);
 	f->cfg.present = true;
 	f->cfg.max_retries = (int32_t)json_integer_value(json_object_get(o, "max_retries"));
 	f->cfg.max_age_s = (int32_t)json_integer_value(json_object_get(o, "max_age_s"));
@@ -94,13 +94,13 @@ static int failed_cb(const struct store_item *it, void *arg)
 	if (!slash)
 		return 0;
 	autofree char *fn = xstrndup(it->key, (size_t)(slash - it->key));
-	afn_get(q, fn, true)->failed_stored++;
+	async__fn_get(q, fn, true)->failed_stored++;
 	return 0;
 }
 
 struct loaded {
 	struct async *q;
-	struct aev **v;
+	struct async_ev **v;
 	size_t n, cap;
 };
 
@@ -115,9 +115,9 @@ static int event_cb(const struct store_qitem *it, void *arg)
 		json_decref(o);
 		return 0;
 	}
-	struct aev *ev = xcalloc(1, sizeof(*ev));
+	struct async_ev *ev = xcalloc(1, sizeof(*ev));
 	snprintf(ev->id, sizeof(ev->id), "%s", id);
-	ev->fn = afn_get(q, fn, true);
+	ev->fn = async__fn_get(q, fn, true);
 	ev->rc = it->receipt;
 	ev->accepted_ms = json_integer_value(json_object_get(o, "accepted_ms"));
 	ev->due_ms = it->visible_at_ms;
@@ -135,13 +135,13 @@ static int event_cb(const struct store_qitem *it, void *arg)
 /* Acceptance order, as they were queued before the restart. */
 static int by_accepted(const void *x, const void *y)
 {
-	const struct aev *a = *(struct aev *const *)x, *b = *(struct aev *const *)y;
+	const struct async_ev *a = *(struct async_ev *const *)x, *b = *(struct async_ev *const *)y;
 	if (a->accepted_ms != b->accepted_ms)
 		return a->accepted_ms < b->accepted_ms ? -1 : 1;
 	return a->rc.seq < b->rc.seq ? -1 : a->rc.seq > b->rc.seq;
 }
 
-int adb_load(struct async *q, struct err *errp)
+int async__store_load(struct async *q, struct err *errp)
 {
 	int r;
 	if ((r = store_scan(q->st, ASYNC_CONFIGS, NULL, NULL, 0, config_cb, q, errp)) < 0 ||
@@ -160,7 +160,7 @@ int adb_load(struct async *q, struct err *errp)
 		qsort(l.v, l.n, sizeof(*l.v), by_accepted);
 	for (size_t i = 0; i < l.n; i++) {
 		l.v[i]->fn->depth++;
-		aev_schedule(q, l.v[i]);
+		async__ev_schedule(q, l.v[i]);
 	}
 	if (l.n)
 		log_info("async: %zu events from before the restart are queued again (delivered at least once)",
