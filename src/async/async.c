@@ -174,6 +174,8 @@ void async__ev_schedule(struct async *q, struct async_ev *ev)
 
 /* ---- acceptance ---- */
 
+static void delete_event(struct async *q, struct async_ev *ev);
+
 /* The store's group holding ev is durable (status 0) or failed: ev is answered (unless
  * the queue is being freed) and queued, or forgotten. */
 static void accepted_cb(int status, void *arg)
@@ -189,8 +191,10 @@ static void accepted_cb(int status, void *arg)
 	if (status == 0) {
 		async__ev_schedule(q, ev);
 	} else {
-		log_error("async: %s: event %s was not stored (%s): refused, or delivered again after a restart",
-		          f->name, ev->id, strerror(-status));
+		/* Refused: a rolled-back group left no item; after a failed fdatasync the item
+		 * may be there, and goes, so a refused event is not delivered later. */
+		log_error("async: %s: event %s was not stored (%s): refused", f->name, ev->id, strerror(-status));
+		delete_event(q, ev);
 		f->depth--;
 		f->accepted--;
 		ev_free(ev);
