@@ -193,7 +193,8 @@ static void accepted_cb(int status, void *arg)
 	} else {
 		/* Refused: a rolled-back group left no item; after a failed fdatasync the item
 		 * may be there, and goes, so a refused event is not delivered later. */
-		log_error("async: %s: event %s was not stored (%s): refused", f->name, ev->id, strerror(-status));
+		log_error("async: %s: event %s was not stored (%s): refused", f->name, ev->id,
+		          strerror(-status));
 		delete_event(q, ev);
 		f->depth--;
 		f->accepted--;
@@ -201,8 +202,8 @@ static void accepted_cb(int status, void *arg)
 	}
 }
 
-struct async_ev *async__ev_insert(struct async *q, struct async_fn *f, const char *id, const void *payload, size_t len,
-                       struct err *errp)
+struct async_ev *async__ev_insert(struct async *q, struct async_fn *f, const char *id, const void *payload,
+                                  size_t len, struct err *errp)
 {
 	struct async_ev *ev = xcalloc(1, sizeof(*ev));
 	if (id)
@@ -212,7 +213,8 @@ struct async_ev *async__ev_insert(struct async *q, struct async_fn *f, const cha
 	ev->fn = f;
 	ev->accepted_ms = ev->due_ms = clock_wall_ms();
 	autofree char *attrs = async__store_attrs(ev);
-	if (store_qappend(q->st, ASYNC_QUEUE, len ? payload : "", len, attrs, ev->due_ms, &ev->rc, errp) < 0) {
+	if (store_qappend(q->st, ASYNC_QUEUE, len ? payload : "", len, attrs, ev->due_ms, &ev->rc, errp) <
+	    0) {
 		free(ev);
 		return NULL;
 	}
@@ -279,7 +281,8 @@ static void finish_gone(struct async *q, struct async_ev *ev)
 	size_t plen = 0;
 	autofree char *payload = async__store_payload(q, ev, &plen);
 	async__store_put_failed(q, ev, "FunctionDeleted",
-	               "the function was deleted while the event was queued; kept by lambdad", payload, plen);
+	                        "the function was deleted while the event was queued; kept by lambdad",
+	                        payload, plen);
 	delete_event(q, ev);
 	log_warn("async: %s: event %s kept in the dead-letter store: the function was deleted", f->name,
 	         ev->id);

@@ -36,10 +36,10 @@ struct async_ev {
 	uint32_t attempts;   /* invocations that answered (approximateInvokeCount) */
 	char *last_error;    /* the last failure's body (JSON text) or NULL */
 	enum async_ev_state state;
-	size_t heap_idx;         /* ASYNC_EV_WAITING: index in q->heap */
-	TAILQ_ENTRY(async_ev) link;   /* ASYNC_EV_READY: in fn->ready; ASYNC_EV_NEW: in q->fresh */
-	struct store_receipt rc; /* the store's queue item */
-	async_accepted_cb cb;    /* ASYNC_EV_NEW from Invoke: told after the commit */
+	size_t heap_idx;            /* ASYNC_EV_WAITING: index in q->heap */
+	TAILQ_ENTRY(async_ev) link; /* ASYNC_EV_READY: in fn->ready; ASYNC_EV_NEW: in q->fresh */
+	struct store_receipt rc;    /* the store's queue item */
+	async_accepted_cb cb;       /* ASYNC_EV_NEW from Invoke: told after the commit */
 	void *cb_arg;
 };
 TAILQ_HEAD(async_ev_list, async_ev);
@@ -60,7 +60,7 @@ struct async_fn {
 	char *name;
 	struct async_cfg cfg;
 	struct async_ev_list ready; /* due, waiting for the scheduler */
-	uint32_t depth;        /* events not finished: waiting, ready, in flight */
+	uint32_t depth;             /* events not finished: waiting, ready, in flight */
 	uint32_t inflight;
 	int64_t blocked_until_ms; /* throttled: no dispatch before (wall) */
 	int64_t backoff_ms;       /* the next throttle backoff */
@@ -112,8 +112,8 @@ struct async_fn *async__fn_get(struct async *q, const char *name, bool create);
 /* Appends a new event for fn with payload (copied) to the store's queue, in the open
  * group; it is queued here once the group is durable. id NULL: a new request id;
  * accepted_ms 0: now. Returns the event (owned by q) or NULL with a message. */
-struct async_ev *async__ev_insert(struct async *q, struct async_fn *f, const char *id, const void *payload, size_t len,
-                       struct err *errp);
+struct async_ev *async__ev_insert(struct async *q, struct async_fn *f, const char *id, const void *payload,
+                                  size_t len, struct err *errp);
 /* Puts a loaded (durable) event where it belongs: ready now, or waiting for its time. */
 void async__ev_schedule(struct async *q, struct async_ev *ev);
 
@@ -126,8 +126,8 @@ char *async__store_payload(struct async *q, const struct async_ev *ev, size_t *l
 char *async__store_attrs(const struct async_ev *ev);
 /* Writes ev's row of lambdad's dead-letter store (payload: plen bytes) in the group.
  * Returns 0 or -EIO. */
-int async__store_put_failed(struct async *q, const struct async_ev *ev, const char *condition, const char *reason,
-                   const char *payload, size_t plen);
+int async__store_put_failed(struct async *q, const struct async_ev *ev, const char *condition,
+                            const char *reason, const char *payload, size_t plen);
 /* Writes (c non-NULL) or deletes the config of name in the group. Returns 0 or -EIO. */
 int async__store_put_config(struct async *q, const char *name, const struct async_cfg *c, struct err *errp);
 /* The key of a dead-letter row: "<function>/<request id>" (owned). */
@@ -146,6 +146,6 @@ int async__target_service(const char *arn, char svc[16]);
 /* Whether arn is a valid target for use (its service registered and allowed for it). */
 int async__target_check(struct async *q, const char *arn, unsigned use, struct err *errp);
 int async__target_deliver(struct async *q, const char *arn, unsigned use, const struct async_target_msg *m,
-                    struct err *errp);
+                          struct err *errp);
 
 #endif

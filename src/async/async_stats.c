@@ -88,13 +88,14 @@ json_t *async_failed_list(struct async *q, const char *name, struct err *errp)
 		const char *str = json_string_value(json_object_get(m, "condition"));
 		const char *reason = json_string_value(json_object_get(m, "reason"));
 		json_array_append_new(
-		    a, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:o, s:o, s:I}", "RequestId", rows.v[i].id,
-		                 "FunctionName", name, "Condition", str ? str : "", "Reason", reason ? reason : "",
-		                 "LastError", json_string_value(json_object_get(m, "last_error")),
-		                 "ApproximateInvokeCount", (int)json_integer_value(json_object_get(m, "attempts")),
-		                 "AcceptedAt", iso(json_integer_value(json_object_get(m, "accepted_ms"))), "FailedAt",
-		                 iso(rows.v[i].failed_ms), "PayloadBytes",
-		                 json_integer_value(json_object_get(m, "payload_bytes"))));
+		    a, json_pack(
+		           "{s:s, s:s, s:s, s:s, s:s?, s:i, s:o, s:o, s:I}", "RequestId", rows.v[i].id,
+		           "FunctionName", name, "Condition", str ? str : "", "Reason", reason ? reason : "",
+		           "LastError", json_string_value(json_object_get(m, "last_error")),
+		           "ApproximateInvokeCount", (int)json_integer_value(json_object_get(m, "attempts")),
+		           "AcceptedAt", iso(json_integer_value(json_object_get(m, "accepted_ms"))),
+		           "FailedAt", iso(rows.v[i].failed_ms), "PayloadBytes",
+		           json_integer_value(json_object_get(m, "payload_bytes"))));
 	}
 	failed_rows_fini(&rows);
 	return a;

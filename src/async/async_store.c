@@ -31,20 +31,20 @@ char *async__store_payload(struct async *q, const struct async_ev *ev, size_t *l
 	return store_qpayload(q->st, ASYNC_QUEUE, ev->rc.seq, len);
 }
 
-int async__store_put_failed(struct async *q, const struct async_ev *ev, const char *condition, const char *reason,
-                   const char *payload, size_t plen)
+int async__store_put_failed(struct async *q, const struct async_ev *ev, const char *condition,
+                            const char *reason, const char *payload, size_t plen)
 {
 	autofree char *key = async__store_failed_key(ev->fn->name, ev->id);
-	json_t *o = json_pack("{s:s, s:s, s:s?, s:i, s:I, s:I, s:I}", "condition", condition, "reason", reason,
-	                      "last_error", ev->last_error, "attempts", (int)ev->attempts, "accepted_ms",
-	                      (json_int_t)ev->accepted_ms, "failed_ms", (json_int_t)clock_wall_ms(),
-	                      "payload_bytes", (json_int_t)plen);
+	json_t *o = json_pack("{s:s, s:s, s:s?, s:i, s:I, s:I, s:I}", "condition", condition, "reason",
+	                      reason, "last_error", ev->last_error, "attempts", (int)ev->attempts,
+	                      "accepted_ms", (json_int_t)ev->accepted_ms, "failed_ms",
+	                      (json_int_t)clock_wall_ms(), "payload_bytes", (json_int_t)plen);
 	autofree char *meta = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	struct err e = {0};
 	if (store_put(q->st, ASYNC_FAILED, key, meta, strlen(meta), STORE_REV_ANY, NULL, &e) < 0 ||
-	    store_put(q->st, ASYNC_FAILED_PAYLOAD, key, payload ? payload : "", payload ? plen : 0, STORE_REV_ANY,
-	              NULL, &e) < 0) {
+	    store_put(q->st, ASYNC_FAILED_PAYLOAD, key, payload ? payload : "", payload ? plen : 0,
+	              STORE_REV_ANY, NULL, &e) < 0) {
 		log_error("async: %s", e.msg);
 		return -EIO;
 	}
@@ -163,8 +163,9 @@ int async__store_load(struct async *q, struct err *errp)
 		async__ev_schedule(q, l.v[i]);
 	}
 	if (l.n)
-		log_info("async: %zu events from before the restart are queued again (delivered at least once)",
-		         l.n);
+		log_info(
+		    "async: %zu events from before the restart are queued again (delivered at least once)",
+		    l.n);
 	free(l.v);
 	return 0;
 }

@@ -148,7 +148,7 @@ int async__target_check(struct async *q, const char *arn, unsigned use, struct e
 }
 
 int async__target_deliver(struct async *q, const char *arn, unsigned use, const struct async_target_msg *m,
-                    struct err *errp)
+                          struct err *errp)
 {
 	char svc[16];
 	if (async__target_service(arn, svc) < 0)

@@ -49,7 +49,8 @@ int store_open(const char *data_dir, struct store **out, struct err *errp)
 	 * own root, where a relative one (make run's ./data) means nothing. */
 	char *abs = realpath(data_dir, NULL);
 	if (!abs)
-		return err_make(errp, errno, "cannot resolve data directory %s: %s", data_dir, strerror(errno));
+		return err_make(errp, errno, "cannot resolve data directory %s: %s", data_dir,
+		                strerror(errno));
 	struct store *st = xcalloc(1, sizeof(*st));
 	st->dir = abs;
 	st->code_dir = xasprintf("%s/code", abs);

@@ -14,8 +14,8 @@ struct store_ops {
 	void (*set_loop)(void *be, struct event_base *base, struct pool *pool);
 	int (*get)(void *be, const char *coll, const char *key, char **value, size_t *len, uint64_t *rev,
 	           struct err *errp);
-	int (*put)(void *be, const char *coll, const char *key, const void *value, size_t len, uint64_t if_rev,
-	           uint64_t *rev, struct err *errp);
+	int (*put)(void *be, const char *coll, const char *key, const void *value, size_t len,
+	           uint64_t if_rev, uint64_t *rev, struct err *errp);
 	int (*del)(void *be, const char *coll, const char *key, uint64_t if_rev, struct err *errp);
 	int (*scan)(void *be, const char *coll, const char *prefix, const char *start_after, size_t limit,
 	            store_scan_cb cb, void *arg, struct err *errp);

@@ -613,23 +613,22 @@ static char *sq_qpayload(void *be, const char *queue, uint64_t seq, size_t *len)
 
 /* ---- open, migrations ---- */
 
-static const char schema_v1[] =
-    "CREATE TABLE items ("
-    "  coll TEXT NOT NULL,"
-    "  key TEXT NOT NULL,"
-    "  rev INTEGER NOT NULL,"
-    "  value BLOB NOT NULL,"
-    "  PRIMARY KEY (coll, key)"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE qitems ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  queue TEXT NOT NULL,"
-    "  visible_ms INTEGER NOT NULL,"
-    "  lease INTEGER NOT NULL DEFAULT 0,"
-    "  payload BLOB NOT NULL,"
-    "  attrs TEXT"
-    ");"
-    "CREATE INDEX qitems_visible ON qitems(queue, visible_ms, seq);";
+static const char schema_v1[] = "CREATE TABLE items ("
+                                "  coll TEXT NOT NULL,"
+                                "  key TEXT NOT NULL,"
+                                "  rev INTEGER NOT NULL,"
+                                "  value BLOB NOT NULL,"
+                                "  PRIMARY KEY (coll, key)"
+                                ") WITHOUT ROWID;"
+                                "CREATE TABLE qitems ("
+                                "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                "  queue TEXT NOT NULL,"
+                                "  visible_ms INTEGER NOT NULL,"
+                                "  lease INTEGER NOT NULL DEFAULT 0,"
+                                "  payload BLOB NOT NULL,"
+                                "  attrs TEXT"
+                                ");"
+                                "CREATE INDEX qitems_visible ON qitems(queue, visible_ms, seq);";
 
 /* Version 0's lambdad.db tables, converted and dropped (each may be absent). */
 static const char *const import_main[] = {
@@ -676,7 +675,8 @@ static bool file_exists(const char *path)
  * old file fails the migration instead of being skipped). */
 static int table_exists(struct sq *s, const char *schema, const char *table, struct err *errp)
 {
-	autofree char *sql = xasprintf("SELECT 1 FROM %s.sqlite_master WHERE type = 'table' AND name = ?1", schema);
+	autofree char *sql =
+	    xasprintf("SELECT 1 FROM %s.sqlite_master WHERE type = 'table' AND name = ?1", schema);
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
 		return db_err(s, errp, schema);
@@ -763,8 +763,10 @@ static int migrate(struct sq *s, const char *dir, struct err *errp)
 			return r;
 		if ((r = exec(s, schema_v1, errp)) < 0 ||
 		    (r = run_import(s, "main", import_main, ARRAY_SIZE(import_main), errp)) < 0 ||
-		    (had[0] && (r = run_import(s, "old_async", import_async, ARRAY_SIZE(import_async), errp)) < 0) ||
-		    (had[1] && (r = run_import(s, "old_apigw", import_apigw, ARRAY_SIZE(import_apigw), errp)) < 0))
+		    (had[0] &&
+		     (r = run_import(s, "old_async", import_async, ARRAY_SIZE(import_async), errp)) < 0) ||
+		    (had[1] &&
+		     (r = run_import(s, "old_apigw", import_apigw, ARRAY_SIZE(import_apigw), errp)) < 0))
 			goto rollback;
 		for (size_t i = 0; i < ARRAY_SIZE(import_main_tables); i++) {
 			autofree char *sql = xasprintf("DROP TABLE IF EXISTS main.%s", import_main_tables[i]);
@@ -782,7 +784,8 @@ static int migrate(struct sq *s, const char *dir, struct err *errp)
 		if ((r = sync_wal(s->wal_path)) < 0)
 			return err_make(errp, -r, "store: fdatasync %s: %s", s->wal_path, strerror(-r));
 		if (had[0] || had[1])
-			log_info("store: migrated the data directory to schema version %d", SQ_SCHEMA_VERSION);
+			log_info("store: migrated the data directory to schema version %d",
+			         SQ_SCHEMA_VERSION);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(old_files); i++)
 		remove_old(dir, old_files[i]);
@@ -803,8 +806,9 @@ static const struct {
     {offsetof(struct sq, put_new), "INSERT INTO items(coll, key, value, rev) VALUES(?1, ?2, ?3, ?4)"},
     {offsetof(struct sq, put_upd), "UPDATE items SET value = ?3, rev = ?4 WHERE coll = ?1 AND key = ?2"},
     {offsetof(struct sq, del), "DELETE FROM items WHERE coll = ?1 AND key = ?2"},
-    {offsetof(struct sq, qins), "INSERT INTO qitems(queue, visible_ms, lease, payload, attrs) VALUES(?1, ?2, 0, "
-                                "?3, ?4)"},
+    {offsetof(struct sq, qins),
+     "INSERT INTO qitems(queue, visible_ms, lease, payload, attrs) VALUES(?1, ?2, 0, "
+     "?3, ?4)"},
     {offsetof(struct sq, qack), "DELETE FROM qitems WHERE queue = ?1 AND seq = ?2 AND lease = ?3"},
     {offsetof(struct sq, qchange),
      "UPDATE qitems SET visible_ms = ?4 WHERE queue = ?1 AND seq = ?2 AND lease = ?3"},
@@ -839,8 +843,8 @@ static void sq_close(void *be)
 
 static int open_conn(const char *path, sqlite3 **db, struct err *errp)
 {
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK)
 		return err_make(errp, EIO, "cannot open %s: %s", path, *db ? sqlite3_errmsg(*db) : "?");
 	sqlite3_busy_timeout(*db, 5000);
 	char *emsg = NULL;

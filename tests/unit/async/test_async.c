@@ -168,7 +168,8 @@ static void test_accept_after_durable(void **state)
 	assert_non_null(out);
 	assert_int_equal(json_array_size(json_object_get(out, "Replayed")), 1);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "Replayed"), 0)), r[1].id);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "NotFound"), 0)), "not-there");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "NotFound"), 0)),
+	                    "not-there");
 	json_decref(out);
 	assert_int_equal(stat_of(f, "nofn", "FailedStored"), 2);
 	/* Still no function: back in the dead-letter store, once. */

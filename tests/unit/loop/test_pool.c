@@ -80,9 +80,7 @@ struct chain {
 	int ndone;
 };
 
-static void nop_work(void *arg)
-{
-}
+static void nop_work(void *arg) {}
 
 static void chain_done(void *arg)
 {

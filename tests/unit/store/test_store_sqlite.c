@@ -176,7 +176,8 @@ static void test_scan_order_and_paging(void **state)
 	size_t pages = 0, total = 0;
 	for (;;) {
 		ks.n = 0;
-		assert_int_equal(store_scan(f->st, "c", NULL, after[0] ? after : NULL, 3, keys_cb, &ks, &e), 0);
+		assert_int_equal(store_scan(f->st, "c", NULL, after[0] ? after : NULL, 3, keys_cb, &ks, &e),
+		                 0);
 		if (ks.n == 0)
 			break;
 		assert_true(ks.n <= 3);
@@ -451,35 +452,41 @@ static void make_old_dir(const char *data)
 	autofree char *main_db = xasprintf("%s/lambdad.db", data);
 	autofree char *async_db = xasprintf("%s/async.db", data);
 	autofree char *apigw_db = xasprintf("%s/apigw.db", data);
-	exec_sql(main_db,
+	exec_sql(
+	    main_db,
+	    "PRAGMA journal_mode=WAL;"
+	    "CREATE TABLE functions (name TEXT PRIMARY KEY, config TEXT NOT NULL);"
+	    "CREATE TABLE scaling (name TEXT PRIMARY KEY, reserved INTEGER NOT NULL, provisioned INTEGER "
+	    "NOT NULL, provisioned_modified_ms INTEGER NOT NULL, keep_alive_ms INTEGER NOT NULL);"
+	    "CREATE TABLE function_urls (name TEXT PRIMARY KEY, url_id TEXT NOT NULL UNIQUE, config TEXT "
+	    "NOT NULL);"
+	    "INSERT INTO functions VALUES('fa', '{\"FunctionName\":\"fa\"}'), ('fb', "
+	    "'{\"FunctionName\":\"fb\"}');"
+	    "INSERT INTO scaling VALUES('fa', 5, 2, 1764000000123, -1);"
+	    "INSERT INTO function_urls VALUES('fa', 'abcdefghijklmnopqrstuvwxyz012345', "
+	    "'{\"AuthType\":\"NONE\",\"InvokeMode\":\"BUFFERED\"}');");
+	exec_sql(
+	    async_db,
+	    "PRAGMA journal_mode=WAL;"
+	    "CREATE TABLE events (id TEXT PRIMARY KEY, fn TEXT NOT NULL, payload BLOB NOT NULL, accepted_ms "
+	    "INTEGER NOT NULL, due_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, last_error TEXT);"
+	    "CREATE TABLE failed (id TEXT PRIMARY KEY, fn TEXT NOT NULL, payload BLOB NOT NULL, accepted_ms "
+	    "INTEGER NOT NULL, failed_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, condition TEXT NOT "
+	    "NULL, reason TEXT NOT NULL, last_error TEXT);"
+	    "CREATE INDEX failed_fn ON failed(fn, failed_ms);"
+	    "CREATE TABLE configs (fn TEXT PRIMARY KEY, max_retries INTEGER NOT NULL, max_age_s INTEGER NOT "
+	    "NULL, on_success TEXT, on_failure TEXT, modified_ms INTEGER NOT NULL);"
+	    "INSERT INTO events VALUES('e2', 'fa', '{\"n\":2}', 2000, 9000, 1, '{\"errorMessage\":\"x\"}');"
+	    "INSERT INTO events VALUES('e1', 'fa', '{\"n\":1}', 1000, 1000, 0, NULL);"
+	    "INSERT INTO failed VALUES('e0', 'fb', '{\"n\":0}', 500, 600, 3, 'RetriesExhausted', 'kept', "
+	    "NULL);"
+	    "INSERT INTO configs VALUES('fa', 1, 60, NULL, "
+	    "'arn:aws:lambda:us-east-1:000000000000:function:fb', "
+	    "42);");
+	exec_sql(apigw_db,
 	         "PRAGMA journal_mode=WAL;"
-	         "CREATE TABLE functions (name TEXT PRIMARY KEY, config TEXT NOT NULL);"
-	         "CREATE TABLE scaling (name TEXT PRIMARY KEY, reserved INTEGER NOT NULL, provisioned INTEGER "
-	         "NOT NULL, provisioned_modified_ms INTEGER NOT NULL, keep_alive_ms INTEGER NOT NULL);"
-	         "CREATE TABLE function_urls (name TEXT PRIMARY KEY, url_id TEXT NOT NULL UNIQUE, config TEXT "
-	         "NOT NULL);"
-	         "INSERT INTO functions VALUES('fa', '{\"FunctionName\":\"fa\"}'), ('fb', '{\"FunctionName\":\"fb\"}');"
-	         "INSERT INTO scaling VALUES('fa', 5, 2, 1764000000123, -1);"
-	         "INSERT INTO function_urls VALUES('fa', 'abcdefghijklmnopqrstuvwxyz012345', "
-	         "'{\"AuthType\":\"NONE\",\"InvokeMode\":\"BUFFERED\"}');");
-	exec_sql(async_db,
-	         "PRAGMA journal_mode=WAL;"
-	         "CREATE TABLE events (id TEXT PRIMARY KEY, fn TEXT NOT NULL, payload BLOB NOT NULL, accepted_ms "
-	         "INTEGER NOT NULL, due_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, last_error TEXT);"
-	         "CREATE TABLE failed (id TEXT PRIMARY KEY, fn TEXT NOT NULL, payload BLOB NOT NULL, accepted_ms "
-	         "INTEGER NOT NULL, failed_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, condition TEXT NOT "
-	         "NULL, reason TEXT NOT NULL, last_error TEXT);"
-	         "CREATE INDEX failed_fn ON failed(fn, failed_ms);"
-	         "CREATE TABLE configs (fn TEXT PRIMARY KEY, max_retries INTEGER NOT NULL, max_age_s INTEGER NOT "
-	         "NULL, on_success TEXT, on_failure TEXT, modified_ms INTEGER NOT NULL);"
-	         "INSERT INTO events VALUES('e2', 'fa', '{\"n\":2}', 2000, 9000, 1, '{\"errorMessage\":\"x\"}');"
-	         "INSERT INTO events VALUES('e1', 'fa', '{\"n\":1}', 1000, 1000, 0, NULL);"
-	         "INSERT INTO failed VALUES('e0', 'fb', '{\"n\":0}', 500, 600, 3, 'RetriesExhausted', 'kept', NULL);"
-	         "INSERT INTO configs VALUES('fa', 1, 60, NULL, 'arn:aws:lambda:us-east-1:000000000000:function:fb', "
-	         "42);");
-	exec_sql(apigw_db, "PRAGMA journal_mode=WAL;"
-	                   "CREATE TABLE apis (id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, doc TEXT NOT NULL);"
-	                   "INSERT INTO apis VALUES('api0000001', 7, '{\"api\":{\"name\":\"a\"}}');");
+	         "CREATE TABLE apis (id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, doc TEXT NOT NULL);"
+	         "INSERT INTO apis VALUES('api0000001', 7, '{\"api\":{\"name\":\"a\"}}');");
 }
 
 static char *get_text(struct store *st, const char *coll, const char *key)
