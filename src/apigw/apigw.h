@@ -1,6 +1,6 @@
 /* HTTP APIs, the API Gateway v2 subset lambdad serves: APIs with their integrations
  * (AWS_PROXY to a function), routes and stages; validated from the control plane's JSON
- * (lowerCamel, as the AWS CLI sends and reads it), kept in data_dir/apigw.db, and
+ * (lowerCamel, as the AWS CLI sends and reads it), kept in the store (collection "apigw.apis"), and
  * resolved to a function for each data-plane request. No HTTP here. */
 #ifndef LAMBDAD_APIGW_H
 #define LAMBDAD_APIGW_H

@@ -98,8 +98,8 @@ static int step_reset(sqlite3_stmt *q)
 static void waiters_move(struct sq_waiters *to, struct sq_waiters *from, int status)
 {
 	struct sq_waiter *w;
-	STAILQ_FOREACH(w, from, link)
-	w->status = status;
+	for (w = STAILQ_FIRST(from); w; w = STAILQ_NEXT(w, link))
+		w->status = status;
 	STAILQ_CONCAT(to, from);
 }
 
