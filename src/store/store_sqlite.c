@@ -275,6 +275,8 @@ static void sq_group_wait(void *be, store_done_cb cb, void *arg)
 		/* Committed but perhaps not covered by the fdatasync in flight: the next one. */
 		STAILQ_INSERT_TAIL(&s->pending, w, link);
 		s->dirty = true;
+		if (!s->sync_inflight && s->commit_ev)
+			event_active(s->commit_ev, EV_TIMEOUT, 0); /* starts it */
 	} else {
 		STAILQ_INSERT_TAIL(&s->done, w, link);
 		notify(s);
