@@ -413,9 +413,10 @@ static int serve(int argc, char **argv)
 	int rc = 1;
 	autofree char *logs_dir = NULL;
 	bool sandbox_up = false;
-	if (store_open(data, &st, &e) < 0 || pool_new(base, 1, &workers, &e) < 0)
+	if (store_open(data, &st, &e) < 0 || pool_new(base, 2, &workers, &e) < 0)
 		goto out;
-	/* The store's fsyncs run on the pool; its completions come back to this loop. */
+	/* The store's fsyncs run on the pool (two threads: a checkpoint never holds up a
+	 * group's fdatasync); its completions come back to this loop. */
 	store_set_loop(st, base, workers);
 	logs_dir = xasprintf("%s/logs", store_data_dir(st));
 	struct sandbox_options sopt = {.isolation = isolation,

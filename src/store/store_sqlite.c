@@ -10,10 +10,14 @@
  * on a pool thread on a descriptor of its own. Completion callbacks run on the loop
  * after that fdatasync returned: what a caller is told is durable is durable as with
  * FULL. Meanwhile the loop goes on building the next group; at most one fdatasync is
- * in flight, and the groups committed while it runs share the next one.
+ * in flight, and the group open while it runs stays open (one transaction, however many
+ * loop passes) until it returns, then is committed and synced in turn.
  * SQLite's own checkpoints would fsync on the loop: the automatic checkpoint is off
- * (a WAL hook counts frames instead) and a PASSIVE checkpoint runs on the pool on a
- * second connection (ckpt) that only that job uses, one at a time.
+ * (a WAL hook counts frames instead) and every SQ_CHECKPOINT_FRAMES new frames a
+ * PASSIVE checkpoint runs on the pool on a second connection (ckpt) that only that job
+ * uses, one at a time. The WAL restarts only after a checkpoint that no write overlapped;
+ * when steady writes never leave one that chance, the loop checkpoints once the WAL
+ * passes SQ_WAL_MAX_FRAMES (its only fsyncs, once in tens of MB of writes).
  *
  * Visibility. A committed group is visible to reads before it is durable (as with
  * SQLite's NORMAL), but nobody is told it is stored before it is durable. If the
@@ -48,7 +52,8 @@
 #include "store/store_int.h"
 
 #define SQ_SCHEMA_VERSION 1
-#define SQ_CHECKPOINT_FRAMES 1000 /* a checkpoint is started past this many WAL frames */
+#define SQ_CHECKPOINT_FRAMES 1000 /* a pool checkpoint starts after this many new WAL frames */
+#define SQ_WAL_MAX_FRAMES 20000   /* past this the loop checkpoints itself, so the WAL restarts */
 
 struct sq_waiter {
 	store_done_cb cb;
@@ -77,6 +82,7 @@ struct sq {
 	bool sync_inflight;
 	int sync_result; /* of the job in flight: 0 or -errno (written by the worker) */
 	int wal_frames;  /* frames in the WAL (the hook's count) */
+	int ckpt_frames; /* wal_frames when the last pool checkpoint started */
 	bool ckpt_inflight;
 };
 
@@ -144,6 +150,7 @@ static void sync_work(void *arg)
 
 static void start_sync(struct sq *s);
 static void maybe_checkpoint(struct sq *s);
+static void group_close(struct sq *s);
 
 static void sync_done(void *arg)
 {
@@ -154,7 +161,10 @@ static void sync_done(void *arg)
 		          strerror(-s->sync_result));
 	waiters_move(&s->done, &s->syncing, s->sync_result);
 	run_done(s);
-	start_sync(s);
+	if (s->in_txn)
+		group_close(s);
+	else
+		start_sync(s);
 	maybe_checkpoint(s);
 }
 
@@ -191,9 +201,11 @@ static void ckpt_done(void *arg)
 
 static void maybe_checkpoint(struct sq *s)
 {
-	if (s->ckpt_inflight || s->wal_frames < SQ_CHECKPOINT_FRAMES)
+	if (s->wal_frames < s->ckpt_frames)
+		s->ckpt_frames = 0; /* the WAL restarted */
+	if (s->ckpt_inflight || s->wal_frames - s->ckpt_frames < SQ_CHECKPOINT_FRAMES)
 		return;
-	s->wal_frames = 0;
+	s->ckpt_frames = s->wal_frames;
 	s->ckpt_inflight = true;
 	if (s->pool) {
 		pool_submit(s->pool, ckpt_work, ckpt_done, s);
@@ -255,12 +267,34 @@ static int end_txn(struct sq *s, struct err *errp)
 	return 0;
 }
 
-static void commit_cb(evutil_socket_t fd, short what, void *arg)
+/* Commits the open group and starts its fdatasync. */
+static void group_close(struct sq *s)
 {
-	struct sq *s = arg;
 	struct err e = {0};
 	end_txn(s, &e);
 	start_sync(s);
+	/* Under steady writes the pool's checkpoints never find the WAL idle, so it never
+	 * restarts; past SQ_WAL_MAX_FRAMES (tens of MB) one checkpoint runs here, between
+	 * groups, and the next write restarts the WAL. Its fsyncs block the loop once in
+	 * that many frames. */
+	if (s->wal_frames >= SQ_WAL_MAX_FRAMES && !s->ckpt_inflight) {
+		int logn = 0, done = 0;
+		if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &logn, &done) !=
+		    SQLITE_OK)
+			log_warn("store: checkpoint: %s", sqlite3_errmsg(s->db));
+		s->wal_frames = s->ckpt_frames = 0;
+	}
+}
+
+/* The end of the loop pass that opened the group. While an fdatasync is in flight the
+ * group stays open and takes the writes of the next passes too: they cannot be durable
+ * before that fdatasync returns anyway, and one transaction writes each page once
+ * where many small ones would write it each time. sync_done closes it. */
+static void commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sq *s = arg;
+	if (!s->sync_inflight)
+		group_close(s);
 }
 
 static void sq_group_wait(void *be, store_done_cb cb, void *arg)
