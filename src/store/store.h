@@ -111,8 +111,9 @@ int store_qappend(struct store *st, const char *queue, const void *payload, size
                   int64_t visible_at_ms, struct store_receipt *out, struct err *errp);
 /* Leases up to max items of queue visible at now_ms (visible_at <= now_ms), in order:
  * each becomes invisible until deadline_ms, its lease count grows, and cb gets it with
- * its new receipt (payload and attributes borrowed for the call). The callback must not
- * write to the store. Returns the number leased, or -EIO with a message. */
+ * its new receipt (payload and attributes borrowed for the call; its return value is
+ * ignored: every item taken is leased). The callback must not write to the store.
+ * Returns the number leased, or -EIO with a message (the group then fails). */
 int store_qlease(struct store *st, const char *queue, size_t max, int64_t now_ms, int64_t deadline_ms,
                  store_qitem_cb cb, void *arg, struct err *errp);
 /* Removes the item of receipt rc. 0, -ESTALE (gone, or leased since), or -EIO. */
