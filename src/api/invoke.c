@@ -60,7 +60,8 @@ static void accepted_reply(struct evhttp_request *req, int status, const char *r
 	if (status < 0) {
 		evhttp_add_header(h, "Content-Type", "application/json");
 		evhttp_add_header(h, "X-Amzn-ErrorType", "ServiceException");
-		evbuffer_add_printf(b, "{\"Type\":\"Service\",\"message\":\"the event could not be stored\"}");
+		evbuffer_add_printf(b,
+		                    "{\"Type\":\"Service\",\"message\":\"the event could not be stored\"}");
 		evhttp_send_reply(req, 500, "Internal Server Error", b);
 	} else if (legacy) {
 		evhttp_add_header(h, "Content-Type", "application/json");

@@ -26,7 +26,7 @@ struct gw_api {
 };
 
 struct apigw {
-	struct store *st; /* borrowed */
+	struct store *st;     /* borrowed */
 	struct gw_api **apis; /* in creation order */
 	size_t n;
 };

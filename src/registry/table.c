@@ -110,7 +110,8 @@ char *fn_scaling_to_stored(const struct fn_scaling *sc)
 {
 	json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "reserved", (json_int_t)sc->reserved, "provisioned",
 	                      (json_int_t)sc->provisioned, "provisioned_modified_ms",
-	                      (json_int_t)sc->provisioned_modified_ms, "keep_alive_ms", (json_int_t)sc->keep_alive_ms);
+	                      (json_int_t)sc->provisioned_modified_ms, "keep_alive_ms",
+	                      (json_int_t)sc->keep_alive_ms);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
