@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(d[i] >= 0 && d[i] <= 24LL * 3600 * 1000);
 	char svc[16];
 	memset(svc, 'x', sizeof(svc));
-	r = atarget_service(s, svc);
+	r = async__target_service(s, svc);
 	CHECK(r == 0 || r == -EINVAL);
 	if (r == 0) {
 		size_t n = strnlen(svc, sizeof(svc));

@@ -18,6 +18,7 @@
 #include "async/async.h"
 #include "cli/cli.h"
 #include "runtimes/hostrt.h"
+#include "loop/pool.h"
 #include "loop/reap.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
@@ -405,6 +406,7 @@ static int serve(int argc, char **argv)
 	}
 	struct err e = {0};
 	struct store *st = NULL;
+	struct pool *workers = NULL;
 	struct sched *sc = NULL;
 	struct reap *reap = NULL;
 	struct api *api = NULL;
@@ -415,8 +417,11 @@ static int serve(int argc, char **argv)
 	bool sandbox_up = false;
 	if (reap_new(base, &reap, &e) < 0)
 		goto out;
-	if (store_open(data, &st, &e) < 0)
+	if (store_open(data, &st, &e) < 0 || pool_new(base, 2, &workers, &e) < 0)
 		goto out;
+	/* The store's fsyncs run on the pool (two threads: a checkpoint never holds up a
+	 * group's fdatasync); its completions come back to this loop. */
+	store_set_loop(st, base, workers);
 	logs_dir = xasprintf("%s/logs", store_data_dir(st));
 	struct sandbox_options sopt = {.isolation = isolation,
 	                               .network = network,
@@ -476,6 +481,7 @@ out:
 	if (sandbox_up)
 		sandbox_shutdown();
 	store_free(st);
+	pool_free(workers);
 	reap_free(reap);
 	/* The signal events live until here, so a signal during the teardown is absorbed
 	 * instead of killing the process halfway. */

@@ -304,13 +304,13 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	evhttp_clear_headers(&r.query);
 }
 
-static int load_cb(const char *name, const char *text, void *arg)
+static int load_cb(const struct store_item *it, void *arg)
 {
 	struct api *a = arg;
 	struct err e = {0};
-	struct fn_config *c = fn_config_from_stored(text, &e);
+	struct fn_config *c = fn_config_from_stored(it->value, &e);
 	if (!c) {
-		log_error("store: function %s: %s (skipped)", name, e.msg);
+		log_error("store: function %s: %s (skipped)", it->key, e.msg);
 		return 0;
 	}
 	registry_put(a->reg, c);
@@ -324,16 +324,18 @@ static int keep_code_cb(const char *hex, void *arg)
 
 /* A stored scaling row: into the registry, and to the scheduler, which starts the
  * function's provisioned environments. A row without its function is ignored. */
-static int load_scaling_cb(const char *name, const struct fn_scaling *sc, void *arg)
+static int load_scaling_cb(const struct store_item *it, void *arg)
 {
 	struct api *a = arg;
+	const char *name = it->key;
 	struct fn_config *c = registry_get(a->reg, name);
 	if (!c) {
 		log_warn("store: scaling settings of unknown function %s (ignored)", name);
 		return 0;
 	}
-	registry_set_scaling(a->reg, name, sc);
-	sched_set_scaling(a->sched, name, c, sc);
+	struct fn_scaling sc = fn_scaling_from_stored(it->value);
+	registry_set_scaling(a->reg, name, &sc);
+	sched_set_scaling(a->sched, name, c, &sc);
 	return 0;
 }
 
@@ -349,12 +351,12 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	a->account = xstrdup(cfg->account);
 	a->logs_dir = xstrdup(cfg->logs_dir);
 	a->account_concurrency = cfg->account_concurrency;
-	int r = store_load_functions(st, load_cb, a, errp);
+	int r = store_scan(st, "functions", NULL, NULL, 0, load_cb, a, errp);
 	if (r < 0) {
 		api_free(a);
 		return r;
 	}
-	if ((r = store_load_scaling(st, load_scaling_cb, a, errp)) < 0) {
+	if ((r = store_scan(st, "scaling", NULL, NULL, 0, load_scaling_cb, a, errp)) < 0) {
 		api_free(a);
 		return r;
 	}
@@ -366,7 +368,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	store_gc_code(st, keep_code_cb, a->reg);
 	log_info("registry: %zu functions loaded", registry_count(a->reg));
 	struct async_config qcfg = {
-	    .data_dir = store_data_dir(st),
+	    .store = st,
 	    .region = a->region,
 	    .account = a->account,
 	    .retry_delays_ms = {cfg->async_retry_delays_ms[0], cfg->async_retry_delays_ms[1]}};
@@ -374,7 +376,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
-	if ((r = apigw_open(store_data_dir(st), &a->apigw, errp)) < 0) {
+	if ((r = apigw_open(st, &a->apigw, errp)) < 0) {
 		api_free(a);
 		return r;
 	}

@@ -24,8 +24,11 @@ static int apply_scaling(struct api *a, struct evhttp_request *req, const struct
                          const struct fn_scaling *sc)
 {
 	struct err e = {0};
-	int r = fn_scaling_is_default(sc) ? store_delete_scaling(a->store, c->name, &e)
-	                                  : store_put_scaling(a->store, c->name, sc, &e);
+	autofree char *txt = fn_scaling_is_default(sc) ? NULL : fn_scaling_to_stored(sc);
+	int r = txt ? store_put(a->store, "scaling", c->name, txt, strlen(txt), STORE_REV_ANY, NULL, &e)
+	            : store_del(a->store, "scaling", c->name, STORE_REV_ANY, &e);
+	if (r == 0)
+		r = store_commit(a->store, &e);
 	if (r < 0) {
 		log_error("api: scaling settings of %s: %s", c->name, e.msg);
 		api_reply_error(req, API_ERR_SERVICE, NULL, "%s", e.msg);

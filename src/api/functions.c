@@ -90,7 +90,8 @@ static int commit(struct api *a, struct evhttp_request *req, struct fn_config *c
 {
 	autofree char *txt = fn_config_to_stored(c);
 	struct err e = {0};
-	if (store_put_function(a->store, c->name, txt, &e) < 0) {
+	if (store_put(a->store, "functions", c->name, txt, strlen(txt), STORE_REV_ANY, NULL, &e) < 0 ||
+	    store_commit(a->store, &e) < 0) {
 		api_reply_err(req, &e);
 		return -1;
 	}
@@ -194,7 +195,8 @@ void api_delete_function(struct api *a, struct api_req *r)
 		return;
 	struct err e = {0};
 	/* Takes the function's scaling settings (reserved, provisioned, keep-alive) with it. */
-	if (store_delete_function(a->store, name, &e) < 0)
+	if (store_del(a->store, "functions", name, STORE_REV_ANY, &e) < 0 ||
+	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 || store_commit(a->store, &e) < 0)
 		return api_reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));

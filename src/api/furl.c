@@ -121,9 +121,9 @@ static void new_id(struct api *a, char out[FURL_ID_LEN + 1])
 
 static char *to_stored(const struct furl *f)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "AuthType", f->auth_type, "InvokeMode", f->invoke_mode,
-	                      "CreationTime", (json_int_t)f->created_ms, "LastModifiedTime",
-	                      (json_int_t)f->modified_ms);
+	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "AuthType", f->auth_type, "InvokeMode",
+	                      f->invoke_mode, "CreationTime", (json_int_t)f->created_ms, "LastModifiedTime",
+	                      (json_int_t)f->modified_ms, "UrlId", f->id);
 	if (f->cors)
 		json_object_set(o, "Cors", cors_json(f->cors));
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -131,16 +131,26 @@ static char *to_stored(const struct furl *f)
 	return s;
 }
 
-static int load_cb(const char *name, const char *url_id, const char *text, void *arg)
+struct load_ctx {
+	struct api *a;
+	json_t *drop; /* names whose rows go after the scan */
+};
+
+static int load_cb(const struct store_item *it, void *arg)
 {
-	struct api *a = arg;
-	json_t *o = json_loads(text, 0, NULL);
+	struct load_ctx *ctx = arg;
+	struct api *a = ctx->a;
+	const char *name = it->key;
+	json_t *o = json_loads(it->value, 0, NULL);
+	const char *url_id = json_string_value(json_object_get(o, "UrlId"));
+	if (!url_id)
+		url_id = "";
 	const char *auth = json_string_value(json_object_get(o, "AuthType"));
 	const char *mode = json_string_value(json_object_get(o, "InvokeMode"));
 	if (!o || !auth || !mode || strlen(url_id) != FURL_ID_LEN || !registry_get(a->reg, name)) {
 		log_warn("store: function URL of %s is unreadable or its function is gone (dropped)", name);
 		json_decref(o);
-		store_delete_function_url(a->store, name, NULL);
+		json_array_append_new(ctx->drop, json_string(name));
 		return 0;
 	}
 	struct furl *f = xcalloc(1, sizeof(*f));
@@ -160,7 +170,18 @@ static int load_cb(const char *name, const char *url_id, const char *text, void 
 
 int furl_load(struct api *a, struct err *errp)
 {
-	int r = store_load_function_urls(a->store, load_cb, a, errp);
+	struct load_ctx ctx = {a, json_array()};
+	int r = store_scan(a->store, "function_urls", NULL, NULL, 0, load_cb, &ctx, errp);
+	size_t i;
+	json_t *v;
+	json_array_foreach(ctx.drop, i, v)
+	{
+		if (r == 0)
+			r = store_del(a->store, "function_urls", json_string_value(v), STORE_REV_ANY, errp);
+	}
+	if (r == 0 && json_array_size(ctx.drop))
+		r = store_commit(a->store, errp);
+	json_decref(ctx.drop);
 	if (r == 0 && a->furls)
 		log_info("registry: %zu function URLs loaded", a->furls->n);
 	return r;
@@ -172,7 +193,8 @@ void furl_function_deleted(struct api *a, const char *name)
 	if (!f)
 		return;
 	struct err e = {0};
-	if (store_delete_function_url(a->store, name, &e) < 0)
+	if (store_del(a->store, "function_urls", name, STORE_REV_ANY, &e) < 0 ||
+	    store_commit(a->store, &e) < 0)
 		log_error("api: function URL of deleted function %s: %s", name, e.msg);
 	table_remove(a, f);
 }
@@ -286,7 +308,8 @@ static int persist(struct api *a, struct api_req *r, const struct furl *f)
 {
 	autofree char *txt = to_stored(f);
 	struct err e = {0};
-	if (store_put_function_url(a->store, f->name, f->id, txt, &e) < 0) {
+	if (store_put(a->store, "function_urls", f->name, txt, strlen(txt), STORE_REV_ANY, NULL, &e) < 0 ||
+	    store_commit(a->store, &e) < 0) {
 		api_reply_err(r->req, &e);
 		return -1;
 	}
@@ -391,7 +414,8 @@ void api_function_url(struct api *a, struct api_req *r)
 		if (!f)
 			return not_found(r);
 		struct err e = {0};
-		if (store_delete_function_url(a->store, name, &e) < 0)
+		if (store_del(a->store, "function_urls", name, STORE_REV_ANY, &e) < 0 ||
+	    store_commit(a->store, &e) < 0)
 			return api_reply_err(r->req, &e);
 		log_info("api: function URL %s of %s deleted", f->id, name);
 		table_remove(a, f);

@@ -50,6 +50,48 @@ static bool payload_json(struct evhttp_request *req, struct evbuffer *payload)
 	return true;
 }
 
+/* Answers an Event invocation once the queue has stored it (status 0) or could not:
+ * 202 with its request id and an empty body (InvokeAsync: {"Status":202}), or 500. */
+static void accepted_reply(struct evhttp_request *req, int status, const char *request_id, bool legacy)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *b = evbuffer_new();
+	evhttp_add_header(h, "x-amzn-RequestId", request_id);
+	if (status < 0) {
+		evhttp_add_header(h, "Content-Type", "application/json");
+		evhttp_add_header(h, "X-Amzn-ErrorType", "ServiceException");
+		evbuffer_add_printf(b,
+		                    "{\"Type\":\"Service\",\"message\":\"the event could not be stored\"}");
+		evhttp_send_reply(req, 500, "Internal Server Error", b);
+	} else if (legacy) {
+		evhttp_add_header(h, "Content-Type", "application/json");
+		evbuffer_add_printf(b, "{\"Status\":202}");
+		evhttp_send_reply(req, 202, "Accepted", b);
+	} else {
+		evhttp_send_reply(req, 202, "Accepted", b);
+	}
+	evbuffer_free(b);
+}
+
+static void event_accepted_cb(int status, const char *request_id, void *arg)
+{
+	accepted_reply(arg, status, request_id, false);
+}
+
+static void legacy_accepted_cb(int status, const char *request_id, void *arg)
+{
+	accepted_reply(arg, status, request_id, true);
+}
+
+/* Hands the request body to the queue (drained), answered by cb. */
+static void enqueue(struct api *a, struct api_req *r, const char *name, struct evbuffer *payload,
+                    async_accepted_cb cb)
+{
+	size_t len = evbuffer_get_length(payload);
+	async_enqueue(a->async, name, len ? evbuffer_pullup(payload, -1) : NULL, len, cb, r->req);
+	evbuffer_drain(payload, len);
+}
+
 /* The deprecated InvokeAsync (POST /2014-11-13/functions/{Name}/invoke-async/): an
  * Event invocation with a 256 KB limit, answered 202 {"Status":202}. */
 void api_invoke_async(struct api *a, struct api_req *r)
@@ -62,7 +104,7 @@ void api_invoke_async(struct api *a, struct api_req *r)
 	char name[FN_NAME_MAX + 1];
 	if (!api_lookup(a, r, r->segs[2], name) || !payload_json(r->req, payload))
 		return;
-	async_enqueue(a->async, name, payload, r->req, true);
+	enqueue(a, r, name, payload, legacy_accepted_cb);
 }
 
 void api_invoke(struct api *a, struct api_req *r)
@@ -106,7 +148,7 @@ void api_invoke(struct api *a, struct api_req *r)
 	/* Answered 202 once the event is committed with this loop pass's group. The client
 	 * context and the log tail apply to synchronous invocations only, as on Lambda. */
 	if (event)
-		return async_enqueue(a->async, name, payload, r->req, false);
+		return enqueue(a, r, name, payload, event_accepted_cb);
 	autofree char *ctx = NULL;
 	const char *ctx64 = evhttp_find_header(in, "X-Amz-Client-Context");
 	if (ctx64) {

@@ -1,6 +1,6 @@
 /* HTTP APIs, the API Gateway v2 subset lambdad serves: APIs with their integrations
  * (AWS_PROXY to a function), routes and stages; validated from the control plane's JSON
- * (lowerCamel, as the AWS CLI sends and reads it), kept in data_dir/apigw.db, and
+ * (lowerCamel, as the AWS CLI sends and reads it), kept in the store (collection "apigw.apis"), and
  * resolved to a function for each data-plane request. No HTTP here. */
 #ifndef LAMBDAD_APIGW_H
 #define LAMBDAD_APIGW_H
@@ -20,14 +20,16 @@
 #define APIGW_TIMEOUT_DEFAULT_MS 30000
 
 struct apigw;
+struct store;
 struct cors;
 
 /* The children of an API. */
 enum apigw_kind { APIGW_INTEGRATIONS, APIGW_ROUTES, APIGW_STAGES };
 
-/* Opens (creating it if needed) data_dir/apigw.db and loads every API. Returns 0 and
- * *out (owned), or a negative errno with a message. */
-int apigw_open(const char *data_dir, struct apigw **out, struct err *errp);
+/* Loads every API from st (borrowed; it outlives the result), where changes are
+ * committed from then on. Returns 0 and *out (owned), or a negative errno with a
+ * message. */
+int apigw_open(struct store *st, struct apigw **out, struct err *errp);
 void apigw_free(struct apigw *g); /* NULL is a no-op */
 
 /* The control plane. Each call validates in (borrowed), commits the change to the

@@ -1,14 +1,14 @@
-/* What the apigw module's files share: the in-memory APIs and their database. */
+/* What the apigw module's files share: the in-memory APIs and their store collection. */
 #ifndef LAMBDAD_APIGW_INT_H
 #define LAMBDAD_APIGW_INT_H
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "apigw/apigw.h"
 #include "apigw/route.h"
 #include "http/cors.h"
+#include "store/store.h"
 
 /* One API. Its whole state is one JSON document, the stored form:
  * {"api":{GetApi's fields},"integrations":{id:{...}},"routes":{id:{...}},"stages":{name:{...}}},
@@ -26,20 +26,15 @@ struct gw_api {
 };
 
 struct apigw {
-	sqlite3 *db;
-	sqlite3_stmt *put;    /* INSERT OR REPLACE: id, created_ms, doc */
-	sqlite3_stmt *del;    /* DELETE: id */
+	struct store *st;     /* borrowed */
 	struct gw_api **apis; /* in creation order */
 	size_t n;
 };
 
-/* data_dir/apigw.db (WAL, synchronous=FULL). */
-int gwdb_open(struct apigw *g, const char *data_dir, struct err *errp);
-void gwdb_close(struct apigw *g);
 /* Calls cb for every stored API in creation order; a row cb refuses is skipped. */
 int gwdb_load(struct apigw *g, int (*cb)(struct apigw *g, const char *id, int64_t created_ms, json_t *doc),
               struct err *errp);
-/* Commits doc as API id's state, or deletes it. */
+/* Commits doc (borrowed) as API id's state, or deletes it, durably before returning. */
 int gwdb_put(struct apigw *g, const char *id, int64_t created_ms, json_t *doc, struct err *errp);
 int gwdb_del(struct apigw *g, const char *id, struct err *errp);
 

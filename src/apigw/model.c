@@ -702,12 +702,11 @@ static int load_cb(struct apigw *g, const char *id, int64_t created_ms, json_t *
 	return 0;
 }
 
-int apigw_open(const char *data_dir, struct apigw **out, struct err *errp)
+int apigw_open(struct store *st, struct apigw **out, struct err *errp)
 {
 	struct apigw *g = xcalloc(1, sizeof(*g));
-	int r = gwdb_open(g, data_dir, errp);
-	if (r == 0)
-		r = gwdb_load(g, load_cb, errp);
+	g->st = st;
+	int r = gwdb_load(g, load_cb, errp);
 	if (r < 0) {
 		apigw_free(g);
 		return r;
@@ -724,6 +723,5 @@ void apigw_free(struct apigw *g)
 	for (size_t i = 0; i < g->n; i++)
 		api_free(g->apis[i]);
 	free(g->apis);
-	gwdb_close(g);
 	free(g);
 }

@@ -1,6 +1,6 @@
-/* The asynchronous queue: group-committed acceptance, the dispatcher (through the
- * scheduler, with throttle backoff), retries, event age and the end of each event
- * (success, destination, dead letter). */
+/* The asynchronous queue: acceptance through the store's group commit, the dispatcher
+ * (through the scheduler, with throttle backoff), retries, event age and the end of
+ * each event (success, destination, dead letter). */
 #include "async/async_int.h"
 
 #include <errno.h>
@@ -15,8 +15,8 @@
 #include "base/clock.h"
 #include "base/codec.h"
 
-static void kick(struct async *q, struct afn *f);
-static void finish_failed(struct async *q, struct aev *ev, const char *condition);
+static void kick(struct async *q, struct async_fn *f);
+static void finish_failed(struct async *q, struct async_ev *ev, const char *condition);
 
 /* ---- functions ---- */
 
@@ -25,27 +25,27 @@ static unsigned name_hash(const char *s)
 	unsigned h = 2166136261u;
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % AFN_BUCKETS;
+	return h % ASYNC_FN_BUCKETS;
 }
 
 static void unblock_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct afn *f = arg;
+	struct async_fn *f = arg;
 	f->blocked_until_ms = 0;
 	kick(f->q, f);
 }
 
-struct afn *afn_get(struct async *q, const char *name, bool create)
+struct async_fn *async__fn_get(struct async *q, const char *name, bool create)
 {
 	if (!name)
 		name = "";
 	unsigned b = name_hash(name);
-	for (struct afn *f = q->fns[b]; f; f = f->next)
+	for (struct async_fn *f = q->fns[b]; f; f = f->next)
 		if (strcmp(f->name, name) == 0)
 			return f;
 	if (!create)
 		return NULL;
-	struct afn *f = xcalloc(1, sizeof(*f));
+	struct async_fn *f = xcalloc(1, sizeof(*f));
 	f->name = xstrdup(name);
 	f->q = q;
 	f->cfg.max_retries = -1;
@@ -58,7 +58,7 @@ struct afn *afn_get(struct async *q, const char *name, bool create)
 	return f;
 }
 
-static void aev_free(struct aev *ev)
+static void ev_free(struct async_ev *ev)
 {
 	if (!ev)
 		return;
@@ -70,7 +70,7 @@ static void aev_free(struct aev *ev)
 
 static void heap_swap(struct async *q, size_t i, size_t j)
 {
-	struct aev *t = q->heap[i];
+	struct async_ev *t = q->heap[i];
 	q->heap[i] = q->heap[j];
 	q->heap[j] = t;
 	q->heap[i]->heap_idx = i;
@@ -100,19 +100,19 @@ static void heap_down(struct async *q, size_t i)
 	}
 }
 
-static void heap_push(struct async *q, struct aev *ev)
+static void heap_push(struct async *q, struct async_ev *ev)
 {
 	if (q->heap_n == q->heap_cap) {
 		q->heap_cap = q->heap_cap ? 2 * q->heap_cap : 64;
 		q->heap = xrealloc(q->heap, q->heap_cap * sizeof(*q->heap));
 	}
-	ev->state = AEV_WAITING;
+	ev->state = ASYNC_EV_WAITING;
 	ev->heap_idx = q->heap_n;
 	q->heap[q->heap_n++] = ev;
 	heap_up(q, ev->heap_idx);
 }
 
-static void heap_remove(struct async *q, struct aev *ev)
+static void heap_remove(struct async *q, struct async_ev *ev)
 {
 	size_t i = ev->heap_idx;
 	q->heap_n--;
@@ -142,9 +142,9 @@ static void timer_arm(struct async *q)
 	q->timer_at_ms = at;
 }
 
-static void make_ready(struct async *q, struct aev *ev)
+static void make_ready(struct async *q, struct async_ev *ev)
 {
-	ev->state = AEV_READY;
+	ev->state = ASYNC_EV_READY;
 	TAILQ_INSERT_TAIL(&ev->fn->ready, ev, link);
 	kick(q, ev->fn);
 }
@@ -155,15 +155,14 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = clock_wall_ms();
 	q->timer_at_ms = 0;
 	while (q->heap_n && q->heap[0]->due_ms <= now) {
-		struct aev *ev = q->heap[0];
+		struct async_ev *ev = q->heap[0];
 		heap_remove(q, ev);
 		make_ready(q, ev);
 	}
 	timer_arm(q);
 }
 
-/* Puts a committed event where it belongs: ready now, or waiting for its time. */
-static void aev_schedule(struct async *q, struct aev *ev)
+void async__ev_schedule(struct async *q, struct async_ev *ev)
 {
 	if (ev->due_ms <= clock_wall_ms()) {
 		make_ready(q, ev);
@@ -173,162 +172,88 @@ static void aev_schedule(struct async *q, struct aev *ev)
 	}
 }
 
-/* ---- the group transaction ---- */
+/* ---- acceptance ---- */
 
-int atxn_begin(struct async *q)
-{
-	if (q->in_txn)
-		return 0;
-	char *emsg = NULL;
-	if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, &emsg) != SQLITE_OK) {
-		log_error("async: BEGIN: %s", emsg ? emsg : "?");
-		sqlite3_free(emsg);
-		return -EIO;
-	}
-	q->in_txn = true;
-	q->txn_failed = false;
-	/* Runs after the callbacks already active in this loop pass: one commit for all
-	 * that this pass accepted. */
-	event_active(q->commit_ev, EV_TIMEOUT, 0);
-	return 0;
-}
+static void delete_event(struct async *q, struct async_ev *ev);
 
-int atxn_step(struct async *q, sqlite3_stmt *st)
+/* The store's group holding ev is durable (status 0) or failed: ev is answered (unless
+ * the queue is being freed) and queued, or forgotten. */
+static void accepted_cb(int status, void *arg)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_error("async: write failed: %s", sqlite3_errmsg(q->db));
-		q->txn_failed = true;
-		return -EIO;
-	}
-	return 0;
-}
-
-static void reply_accepted(struct aev *ev, bool ok)
-{
-	struct evhttp_request *req = ev->req;
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *b = evbuffer_new();
-	evhttp_add_header(h, "x-amzn-RequestId", ev->id);
-	if (!ok) {
-		evhttp_add_header(h, "Content-Type", "application/json");
-		evhttp_add_header(h, "X-Amzn-ErrorType", "ServiceException");
-		evbuffer_add_printf(b,
-		                    "{\"Type\":\"Service\",\"message\":\"the event could not be stored\"}");
-		evhttp_send_reply(req, 500, "Internal Server Error", b);
-	} else if (ev->legacy) {
-		evhttp_add_header(h, "Content-Type", "application/json");
-		evbuffer_add_printf(b, "{\"Status\":202}");
-		evhttp_send_reply(req, 202, "Accepted", b);
+	struct async_ev *ev = arg;
+	struct async_fn *f = ev->fn;
+	struct async *q = f->q;
+	TAILQ_REMOVE(&q->fresh, ev, link);
+	async_accepted_cb cb = ev->cb;
+	ev->cb = NULL;
+	if (cb && !q->freeing)
+		cb(status, ev->id, ev->cb_arg);
+	if (status == 0) {
+		async__ev_schedule(q, ev);
 	} else {
-		evhttp_send_reply(req, 202, "Accepted", b);
-	}
-	evbuffer_free(b);
-	ev->req = NULL;
-}
-
-/* Answers and queues the events of the transaction that just ended (ok: committed). */
-static void activate_fresh(struct async *q, bool ok, bool answer)
-{
-	struct aev *ev;
-	while ((ev = TAILQ_FIRST(&q->fresh))) {
-		TAILQ_REMOVE(&q->fresh, ev, link);
-		if (ev->req && answer)
-			reply_accepted(ev, ok);
-		ev->req = NULL;
-		if (ok) {
-			aev_schedule(q, ev);
-		} else {
-			ev->fn->depth--;
-			ev->fn->accepted--;
-			aev_free(ev);
-		}
+		/* Refused: a rolled-back group left no item; after a failed fdatasync the item
+		 * may be there, and goes, so a refused event is not delivered later. */
+		log_error("async: %s: event %s was not stored (%s): refused", f->name, ev->id,
+		          strerror(-status));
+		delete_event(q, ev);
+		f->depth--;
+		f->accepted--;
+		ev_free(ev);
 	}
 }
 
-bool atxn_commit(struct async *q, bool answer)
+struct async_ev *async__ev_insert(struct async *q, struct async_fn *f, const char *id, const void *payload,
+                                  size_t len, struct err *errp)
 {
-	if (!q->in_txn)
-		return true;
-	char *emsg = NULL;
-	bool ok = !q->txn_failed;
-	if (ok && sqlite3_exec(q->db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
-		log_error("async: COMMIT failed: %s", emsg ? emsg : "?");
-		sqlite3_free(emsg);
-		ok = false;
-	}
-	if (!ok) {
-		log_error("async: the group transaction is rolled back: its events are refused (500), and "
-		          "outcomes of this pass will be delivered again after a restart");
-		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	q->in_txn = false;
-	activate_fresh(q, ok, answer);
-	return ok;
-}
-
-static void commit_cb(evutil_socket_t fd, short what, void *arg)
-{
-	atxn_commit(arg, true);
-}
-
-struct aev *aev_insert(struct async *q, struct afn *f, const char *id, const void *payload, size_t len,
-                       struct err *errp)
-{
-	if (atxn_begin(q) < 0) {
-		err_make(errp, EIO, "the async queue cannot open a transaction");
-		return NULL;
-	}
-	struct aev *ev = xcalloc(1, sizeof(*ev));
+	struct async_ev *ev = xcalloc(1, sizeof(*ev));
 	if (id)
 		snprintf(ev->id, sizeof(ev->id), "%s", id);
 	else
 		uuid_v4(ev->id);
 	ev->fn = f;
 	ev->accepted_ms = ev->due_ms = clock_wall_ms();
-	sqlite3_stmt *st = q->ins_ev;
-	sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, len ? payload : "", (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, ev->accepted_ms);
-	sqlite3_bind_int64(st, 5, ev->due_ms);
-	sqlite3_bind_int(st, 6, 0);
-	if (atxn_step(q, st) < 0) {
+	autofree char *attrs = async__store_attrs(ev);
+	if (store_qappend(q->st, ASYNC_QUEUE, len ? payload : "", len, attrs, ev->due_ms, &ev->rc, errp) <
+	    0) {
 		free(ev);
-		err_make(errp, EIO, "the async queue cannot store the event: %s", sqlite3_errmsg(q->db));
 		return NULL;
 	}
-	ev->state = AEV_NEW;
+	ev->state = ASYNC_EV_NEW;
 	TAILQ_INSERT_TAIL(&q->fresh, ev, link);
 	f->depth++;
 	f->accepted++;
+	store_group_wait(q->st, accepted_cb, ev);
 	return ev;
 }
 
-void async_enqueue(struct async *q, const char *name, struct evbuffer *payload, struct evhttp_request *req,
-                   bool legacy)
+void async_enqueue(struct async *q, const char *name, const void *payload, size_t len, async_accepted_cb cb,
+                   void *arg)
 {
-	size_t len = evbuffer_get_length(payload);
-	const void *p = len ? (const void *)evbuffer_pullup(payload, -1) : (const void *)"{}";
+	const void *p = len ? payload : (const void *)"{}";
 	struct err e = {0};
-	struct aev *ev = aev_insert(q, afn_get(q, name, true), NULL, p, len ? len : 2, &e);
-	evbuffer_drain(payload, len);
+	struct async_ev *ev = async__ev_insert(q, async__fn_get(q, name, true), NULL, p, len ? len : 2, &e);
 	if (!ev) {
 		log_error("async: %s: %s", name, e.msg);
-		struct aev tmp = {.req = req};
-		uuid_v4(tmp.id);
-		reply_accepted(&tmp, false);
+		char id[37];
+		uuid_v4(id);
+		cb(-EIO, id, arg);
 		return;
 	}
-	ev->req = req;
-	ev->legacy = legacy;
+	ev->cb = cb;
+	ev->cb_arg = arg;
+}
+
+/* Removes ev's item from the queue (its end), in the group. */
+static void delete_event(struct async *q, struct async_ev *ev)
+{
+	struct err e = {0};
+	if (store_qack(q->st, ASYNC_QUEUE, &ev->rc, &e) == -EIO)
+		log_error("async: %s", e.msg);
 }
 
 /* ---- the dispatcher ---- */
 
-static void kick(struct async *q, struct afn *f)
+static void kick(struct async *q, struct async_fn *f)
 {
 	if (!f->kicked) {
 		f->kicked = true;
@@ -341,7 +266,7 @@ static void done_cb(const struct sched_result *res, void *arg);
 
 /* The function's dispatch waits: a throttle (or a failure to start) backs it off,
  * 1 s doubling to 5 min; the end of one of its own invocations lifts it sooner. */
-static void block_fn(struct afn *f, int64_t now)
+static void block_fn(struct async_fn *f, int64_t now)
 {
 	f->blocked_until_ms = now + f->backoff_ms;
 	struct timeval tv = {(time_t)(f->backoff_ms / 1000), (suseconds_t)(f->backoff_ms % 1000 * 1000)};
@@ -350,35 +275,27 @@ static void block_fn(struct afn *f, int64_t now)
 }
 
 /* The event's function is gone: the event is kept in lambdad's dead-letter store. */
-static void finish_gone(struct async *q, struct aev *ev)
+static void finish_gone(struct async *q, struct async_ev *ev)
 {
-	struct afn *f = ev->fn;
-	if (atxn_begin(q) == 0) {
-		sqlite3_stmt *st = q->ins_failed;
-		sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, clock_wall_ms());
-		sqlite3_bind_int(st, 3, (int)ev->attempts);
-		sqlite3_bind_text(st, 4, "FunctionDeleted", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5,
-		                  "the function was deleted while the event was queued; kept by lambdad", -1,
-		                  SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, ev->last_error, -1, SQLITE_STATIC);
-		atxn_step(q, st);
-		sqlite3_bind_text(q->del_ev, 1, ev->id, -1, SQLITE_STATIC);
-		atxn_step(q, q->del_ev);
-	}
+	struct async_fn *f = ev->fn;
+	size_t plen = 0;
+	autofree char *payload = async__store_payload(q, ev, &plen);
+	async__store_put_failed(q, ev, "FunctionDeleted",
+	                        "the function was deleted while the event was queued; kept by lambdad",
+	                        payload, plen);
+	delete_event(q, ev);
 	log_warn("async: %s: event %s kept in the dead-letter store: the function was deleted", f->name,
 	         ev->id);
 	f->failed_stored++;
 	f->dead_lettered++;
 	f->depth--;
-	aev_free(ev);
+	ev_free(ev);
 }
 
-static void dispatch_fn(struct async *q, struct afn *f)
+static void dispatch_fn(struct async *q, struct async_fn *f)
 {
 	int64_t now = clock_wall_ms();
-	struct aev *ev;
+	struct async_ev *ev;
 	while (!q->stopping && (ev = TAILQ_FIRST(&f->ready))) {
 		if (f->blocked_until_ms > now)
 			return; /* unblock_cb or an answer kicks it again */
@@ -388,18 +305,18 @@ static void dispatch_fn(struct async *q, struct afn *f)
 			finish_gone(q, ev);
 			continue;
 		}
-		if (now - ev->accepted_ms >= acfg_max_age_ms(q, &f->cfg)) {
+		if (now - ev->accepted_ms >= async__cfg_max_age_ms(q, &f->cfg)) {
 			TAILQ_REMOVE(&f->ready, ev, link);
 			finish_failed(q, ev, "EventAgeExceeded");
 			continue;
 		}
 		size_t len = 0;
-		autofree char *p = adb_payload(q, ev->id, &len);
+		autofree char *p = async__store_payload(q, ev, &len);
 		if (!p) {
 			log_error("async: %s: event %s has no stored payload; forgotten", f->name, ev->id);
 			TAILQ_REMOVE(&f->ready, ev, link);
 			f->depth--;
-			aev_free(ev);
+			ev_free(ev);
 			continue;
 		}
 		struct evbuffer *b = evbuffer_new();
@@ -422,7 +339,7 @@ static void dispatch_fn(struct async *q, struct afn *f)
 		}
 		f->backoff_ms = ASYNC_THROTTLE_BASE_MS;
 		TAILQ_REMOVE(&f->ready, ev, link);
-		ev->state = AEV_INFLIGHT;
+		ev->state = ASYNC_EV_INFLIGHT;
 		f->inflight++;
 	}
 }
@@ -430,7 +347,7 @@ static void dispatch_fn(struct async *q, struct afn *f)
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct async *q = arg;
-	struct afn *f;
+	struct async_fn *f;
 	while ((f = TAILQ_FIRST(&q->kick_list))) {
 		TAILQ_REMOVE(&q->kick_list, f, kick_link);
 		f->kicked = false;
@@ -450,7 +367,7 @@ static json_t *as_json(const char *text, size_t len)
 }
 
 /* The destination record Lambda sends (spec 5). resp NULL: no invocation answered. */
-static char *make_record(struct async *q, struct aev *ev, const char *condition, const char *payload,
+static char *make_record(struct async *q, struct async_ev *ev, const char *condition, const char *payload,
                          size_t plen, const char *resp, size_t rlen, bool function_error)
 {
 	char ts[32];
@@ -485,29 +402,13 @@ static void append(char *buf, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Writes the row of lambdad's dead-letter store and removes the event, in the group
- * transaction. */
-static void store_failed(struct async *q, struct aev *ev, const char *condition, const char *reason)
+/* Writes the row of lambdad's dead-letter store (with ev's payload), in the group. */
+static void store_failed(struct async *q, struct async_ev *ev, const char *condition, const char *reason)
 {
-	if (atxn_begin(q) < 0)
-		return;
-	sqlite3_stmt *st = q->ins_failed;
-	sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, clock_wall_ms());
-	sqlite3_bind_int(st, 3, (int)ev->attempts);
-	sqlite3_bind_text(st, 4, condition, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, ev->last_error, -1, SQLITE_STATIC);
-	atxn_step(q, st);
+	size_t plen = 0;
+	autofree char *payload = async__store_payload(q, ev, &plen);
+	async__store_put_failed(q, ev, condition, reason, payload, plen);
 	ev->fn->failed_stored++;
-}
-
-static void delete_event(struct async *q, struct aev *ev)
-{
-	if (atxn_begin(q) < 0)
-		return;
-	sqlite3_bind_text(q->del_ev, 1, ev->id, -1, SQLITE_STATIC);
-	atxn_step(q, q->del_ev);
 }
 
 /* The errorType and errorMessage of a failure body (borrowed from o) for DLQ attributes. */
@@ -520,22 +421,22 @@ static const char *error_message(json_t *o)
 /* The end of a failed event (RetriesExhausted or EventAgeExceeded): the OnFailure
  * destination and the DeadLetterConfig target each get it; what none took, or a
  * target refused, stays in lambdad's dead-letter store. */
-static void finish_failed(struct async *q, struct aev *ev, const char *condition)
+static void finish_failed(struct async *q, struct async_ev *ev, const char *condition)
 {
-	struct afn *f = ev->fn;
+	struct async_fn *f = ev->fn;
 	struct fn_config *c = registry_get(q->reg, f->name);
 	const char *dlq = c && c->dlq_arn && c->dlq_arn[0] ? c->dlq_arn : NULL;
 	const char *onf = f->cfg.present ? f->cfg.on_failure : NULL;
 	char reason[2048] = "";
 	size_t plen = 0;
-	autofree char *payload = adb_payload(q, ev->id, &plen);
+	autofree char *payload = async__store_payload(q, ev, &plen);
 	if (onf) {
 		size_t rlen = ev->last_error ? strlen(ev->last_error) : 0;
 		autofree char *rec = make_record(q, ev, condition, payload, plen, ev->last_error, rlen, true);
 		struct async_target_msg m = {
 		    .function_name = f->name, .request_id = ev->id, .body = rec, .len = strlen(rec)};
 		struct err e = {0};
-		if (atarget_deliver(q, onf, ASYNC_USE_ON_FAILURE, &m, &e) < 0)
+		if (async__target_deliver(q, onf, ASYNC_USE_ON_FAILURE, &m, &e) < 0)
 			append(reason, sizeof(reason), "%s: OnFailure destination %s did not take it: %s",
 			       condition, onf, e.msg);
 	}
@@ -551,7 +452,7 @@ static void finish_failed(struct async *q, struct aev *ev, const char *condition
 		                             .error_code = "200",
 		                             .error_message = msg};
 		struct err e = {0};
-		if (atarget_deliver(q, dlq, ASYNC_USE_DLQ, &m, &e) < 0)
+		if (async__target_deliver(q, dlq, ASYNC_USE_DLQ, &m, &e) < 0)
 			append(reason, sizeof(reason), "%s%s: DeadLetterConfig target %s did not take it: %s",
 			       reason[0] ? "; " : "", condition, dlq, e.msg);
 	}
@@ -567,21 +468,21 @@ static void finish_failed(struct async *q, struct aev *ev, const char *condition
 	log_info("async: %s: event %s failed (%s after %u attempts)%s%s", f->name, ev->id, condition,
 	         ev->attempts, reason[0] ? ": " : "", reason);
 	f->depth--;
-	aev_free(ev);
+	ev_free(ev);
 }
 
-static void finish_success(struct async *q, struct aev *ev, const char *body, size_t blen)
+static void finish_success(struct async *q, struct async_ev *ev, const char *body, size_t blen)
 {
-	struct afn *f = ev->fn;
+	struct async_fn *f = ev->fn;
 	const char *ons = f->cfg.present ? f->cfg.on_success : NULL;
 	if (ons) {
 		size_t plen = 0;
-		autofree char *payload = adb_payload(q, ev->id, &plen);
+		autofree char *payload = async__store_payload(q, ev, &plen);
 		autofree char *rec = make_record(q, ev, "Success", payload, plen, body, blen, false);
 		struct async_target_msg m = {
 		    .function_name = f->name, .request_id = ev->id, .body = rec, .len = strlen(rec)};
 		struct err e = {0};
-		if (atarget_deliver(q, ons, ASYNC_USE_ON_SUCCESS, &m, &e) < 0) {
+		if (async__target_deliver(q, ons, ASYNC_USE_ON_SUCCESS, &m, &e) < 0) {
 			char reason[1024];
 			snprintf(reason, sizeof(reason),
 			         "Success: OnSuccess destination %s did not take the record: %s", ons, e.msg);
@@ -597,19 +498,19 @@ static void finish_success(struct async *q, struct aev *ev, const char *body, si
 	                                            : lat > UINT32_MAX ? UINT32_MAX
 	                                                               : (uint32_t)lat;
 	f->depth--;
-	aev_free(ev);
+	ev_free(ev);
 }
 
 static void done_cb(const struct sched_result *res, void *arg)
 {
-	struct aev *ev = arg;
-	struct afn *f = ev->fn;
+	struct async_ev *ev = arg;
+	struct async_fn *f = ev->fn;
 	struct async *q = f->q;
 	f->inflight--;
 	if (res->system_error) {
 		/* Not delivered (lambdad is stopping): the event stays queued, in the store too. */
 		q->stopping = true;
-		ev->state = AEV_READY;
+		ev->state = ASYNC_EV_READY;
 		TAILQ_INSERT_HEAD(&f->ready, ev, link);
 		return;
 	}
@@ -622,20 +523,16 @@ static void done_cb(const struct sched_result *res, void *arg)
 		free(ev->last_error);
 		ev->last_error = xstrndup(body, blen < ASYNC_ERROR_MAX ? blen : ASYNC_ERROR_MAX);
 		utf8_sanitize(ev->last_error);
-		if ((int32_t)ev->attempts <= acfg_max_retries(&f->cfg)) {
+		if ((int32_t)ev->attempts <= async__cfg_max_retries(&f->cfg)) {
 			int64_t now = clock_wall_ms();
 			int64_t due = now + q->delays_ms[ev->attempts >= 2 ? 1 : 0];
-			int64_t expiry = ev->accepted_ms + acfg_max_age_ms(q, &f->cfg);
+			int64_t expiry = ev->accepted_ms + async__cfg_max_age_ms(q, &f->cfg);
 			ev->due_ms = due > expiry ? expiry : due;
 			f->retries++;
-			if (atxn_begin(q) == 0) {
-				sqlite3_stmt *st = q->upd_ev;
-				sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-				sqlite3_bind_int(st, 2, (int)ev->attempts);
-				sqlite3_bind_int64(st, 3, ev->due_ms);
-				sqlite3_bind_text(st, 4, ev->last_error, -1, SQLITE_STATIC);
-				atxn_step(q, st);
-			}
+			autofree char *attrs = async__store_attrs(ev);
+			struct err e = {0};
+			if (store_qchange(q->st, ASYNC_QUEUE, &ev->rc, ev->due_ms, attrs, &e) == -EIO)
+				log_error("async: %s", e.msg);
 			log_info("async: %s: event %s failed (attempt %u), retried in %lld ms", f->name,
 			         ev->id, ev->attempts, (long long)(ev->due_ms - now));
 			heap_push(q, ev);
@@ -655,15 +552,14 @@ static void done_cb(const struct sched_result *res, void *arg)
 
 void async_function_deleted(struct async *q, const char *name)
 {
-	struct afn *f = afn_get(q, name, false);
+	struct async_fn *f = async__fn_get(q, name, false);
 	if (!f)
 		return;
-	if (f->cfg.present && atxn_begin(q) == 0) {
-		sqlite3_bind_text(q->del_cfg, 1, f->name, -1, SQLITE_STATIC);
-		atxn_step(q, q->del_cfg);
-	}
-	acfg_fini(&f->cfg);
-	struct aev *ev;
+	struct err e = {0};
+	if (f->cfg.present && async__store_put_config(q, f->name, NULL, &e) < 0)
+		log_error("async: %s", e.msg);
+	async__cfg_fini(&f->cfg);
+	struct async_ev *ev;
 	while ((ev = TAILQ_FIRST(&f->ready))) {
 		TAILQ_REMOVE(&f->ready, ev, link);
 		finish_gone(q, ev);
@@ -726,18 +622,17 @@ int async_new(struct event_base *base, struct sched *sc, struct registry *reg, c
 	/* Tests only: how long one second of MaximumEventAgeInSeconds lasts. */
 	const char *unit = getenv("LAMBDAD_ASYNC_AGE_UNIT_MS");
 	q->age_unit_ms = unit && atoll(unit) > 0 ? atoll(unit) : 1000;
+	q->st = cfg->store;
 	TAILQ_INIT(&q->fresh);
 	TAILQ_INIT(&q->kick_list);
-	q->commit_ev = event_new(base, -1, 0, commit_cb, q);
 	q->kick_ev = event_new(base, -1, 0, kick_cb, q);
 	q->timer = evtimer_new(base, timer_cb, q);
-	atarget_builtin(q);
+	async__target_builtin(q);
 	int r;
-	if ((r = adb_open(q, cfg->data_dir, errp)) < 0 || (r = adb_load(q, errp)) < 0) {
+	if ((r = async__store_load(q, errp)) < 0) {
 		async_free(q);
 		return r;
 	}
-	activate_fresh(q, true, false);
 	log_info("async: retry delays %lld ms, %lld ms", (long long)q->delays_ms[0],
 	         (long long)q->delays_ms[1]);
 	*out = q;
@@ -755,42 +650,36 @@ void async_free(struct async *q)
 	if (!q)
 		return;
 	q->stopping = true;
-	if (q->db)
-		atxn_commit(q, false);
+	/* Accepted events become durable, unanswered; accepted_cb runs for each of them. */
+	q->freeing = true;
+	if (q->st)
+		store_flush(q->st);
 	for (size_t i = 0; i < q->heap_n; i++)
-		aev_free(q->heap[i]);
+		ev_free(q->heap[i]);
 	free(q->heap);
-	for (unsigned b = 0; b < AFN_BUCKETS; b++) {
-		struct afn *f = q->fns[b];
+	for (unsigned b = 0; b < ASYNC_FN_BUCKETS; b++) {
+		struct async_fn *f = q->fns[b];
 		while (f) {
-			struct afn *n = f->next;
+			struct async_fn *n = f->next;
 			/* sched_free answered every invocation before this runs. */
 			LD_ASSERT(f->inflight == 0);
-			struct aev *ev;
+			struct async_ev *ev;
 			while ((ev = TAILQ_FIRST(&f->ready))) {
 				TAILQ_REMOVE(&f->ready, ev, link);
-				aev_free(ev);
+				ev_free(ev);
 			}
 			event_free(f->unblock);
-			acfg_fini(&f->cfg);
+			async__cfg_fini(&f->cfg);
 			free(f->name);
 			free(f);
 			f = n;
 		}
 	}
-	struct aev *ev;
-	while ((ev = TAILQ_FIRST(&q->fresh))) {
-		TAILQ_REMOVE(&q->fresh, ev, link);
-		aev_free(ev);
-	}
-	if (q->commit_ev)
-		event_free(q->commit_ev);
+	LD_ASSERT(TAILQ_EMPTY(&q->fresh));
 	if (q->kick_ev)
 		event_free(q->kick_ev);
 	if (q->timer)
 		event_free(q->timer);
-	if (q->db)
-		adb_close(q);
 	free(q->region);
 	free(q->account);
 	free(q);

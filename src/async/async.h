@@ -6,7 +6,6 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <jansson.h>
 #include <lambdad/err.h>
 #include <stdbool.h>
@@ -15,11 +14,13 @@
 
 #include "registry/registry.h"
 #include "sched/sched.h"
+#include "store/store.h"
 
 struct async;
 
 struct async_config {
-	const char *data_dir; /* the queue lives in data_dir/async.db */
+	struct store *store; /* borrowed, outlives the queue: the queue "async.events" and the
+	                      * collections "async.failed", "async.failed_payload", "async.configs" */
 	const char *region;
 	const char *account;
 	int64_t retry_delays_ms[2]; /* before the 1st and 2nd retry; 0: Lambda's (60 s, 120 s), or
@@ -32,8 +33,8 @@ int async_new(struct event_base *base, struct sched *sc, struct registry *reg, c
               struct async **out, struct err *errp);
 /* Stops delivering; every accepted event stays in the queue. The scheduler must have
  * answered every invocation it started for the queue (sched_free runs first). Events
- * accepted but not yet committed are committed; their requests are not answered (the
- * HTTP server is gone). NULL is a no-op. */
+ * accepted but not yet durable are committed (store_flush); their callbacks are not
+ * called (the HTTP server is gone). NULL is a no-op. */
 void async_free(struct async *q);
 /* Parses two durations "D1,D2" (each a number with ms, s, m or h; a bare number is
  * seconds; at most 24 h), the retry delays of --async-retry-delays and
@@ -47,14 +48,17 @@ void async_stop(struct async *q);
 #define ASYNC_PAYLOAD_MAX 1048576u       /* Invoke with InvocationType Event: 1 MB */
 #define ASYNC_LEGACY_PAYLOAD_MAX 262144u /* the deprecated InvokeAsync: 256 KB */
 
-/* Accepts an event for function name (it must exist): drains payload (a JSON text of
- * at most ASYNC_PAYLOAD_MAX bytes, checked by the caller), and answers req once the
- * event is durably committed with the current group (one SQLite transaction per loop
- * pass): 202 with x-amzn-RequestId = the event's request id and an empty body, or, if
- * legacy, 202 {"Status":202} (InvokeAsync); 500 ServiceException if the commit failed.
- * Never answers req before returning. */
-void async_enqueue(struct async *q, const char *name, struct evbuffer *payload, struct evhttp_request *req,
-                   bool legacy);
+/* The outcome of async_enqueue: status 0 once the event is durable (the caller answers
+ * 202), or a negative errno when it could not be stored (500 ServiceException);
+ * request_id is the event's (borrowed for the call). */
+typedef void (*async_accepted_cb)(int status, const char *request_id, void *arg);
+/* Accepts an event for function name (it must exist) with payload (len bytes, copied;
+ * a JSON text of at most ASYNC_PAYLOAD_MAX bytes, checked by the caller; empty: "{}"),
+ * committed with the store's current group (one transaction per loop pass), and calls
+ * cb(status, request id, arg) once: after the group is durable, or, when the event
+ * cannot even be written, before returning. arg is borrowed until then. */
+void async_enqueue(struct async *q, const char *name, const void *payload, size_t len, async_accepted_cb cb,
+                   void *arg);
 
 /* The function was deleted: its event invoke config goes, and its queued events move
  * to lambdad's dead-letter store (reason: the function was deleted). */
@@ -106,10 +110,9 @@ void async_metrics_render(struct async *q, struct evbuffer *out);
  * event is kept in lambdad's dead-letter store with a reason that says so. "lambda" is
  * built in: an asynchronous invocation (enqueue) of the function in the ARN.
  *
- * deliver runs on the loop inside the queue's open SQLite transaction, the one that
- * also records the outcome of the event. A target stored in another database must make
- * its own write durable before returning 0 (so a crash between the two can repeat a
- * record, never lose it); -errno with a message means not delivered, and the event is
+ * deliver runs on the loop and writes to the store in the same group as the event's
+ * outcome, so the record and the outcome are committed together (one store, no rule
+ * for other databases); -errno with a message means not delivered, and the event is
  * kept in lambdad's dead-letter store with that message as the reason. */
 enum async_target_use {
 	ASYNC_USE_ON_SUCCESS = 1, /* DestinationConfig.OnSuccess */

@@ -1,26 +1,27 @@
 /* Event invoke config (FunctionEventInvokeConfig): validation of API input, its JSON
- * form, and its rows in async.db. */
+ * form, and its items in the store (async_store.c). */
 #include <errno.h>
 #include <lambdad/cleanup.h>
+#include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
 
 #include "async/async_int.h"
 #include "base/clock.h"
 
-void acfg_fini(struct acfg *c)
+void async__cfg_fini(struct async_cfg *c)
 {
 	free(c->on_success);
 	free(c->on_failure);
-	*c = (struct acfg){.max_retries = -1, .max_age_s = -1};
+	*c = (struct async_cfg){.max_retries = -1, .max_age_s = -1};
 }
 
-int32_t acfg_max_retries(const struct acfg *c)
+int32_t async__cfg_max_retries(const struct async_cfg *c)
 {
 	return c->present && c->max_retries >= 0 ? c->max_retries : ASYNC_RETRIES_DEFAULT;
 }
 
-int64_t acfg_max_age_ms(const struct async *q, const struct acfg *c)
+int64_t async__cfg_max_age_ms(const struct async *q, const struct async_cfg *c)
 {
 	return (int64_t)(c->present && c->max_age_s >= 0 ? c->max_age_s : ASYNC_AGE_DEFAULT_S) *
 	       q->age_unit_ms;
@@ -31,7 +32,7 @@ static json_t *dest_json(const char *arn)
 	return arn ? json_pack("{s:s}", "Destination", arn) : json_object();
 }
 
-static json_t *cfg_json(struct async *q, const struct afn *f)
+static json_t *cfg_json(struct async *q, const struct async_fn *f)
 {
 	autofree char *arn = fn_arn(f->name, q->region, q->account);
 	autofree char *qarn = xasprintf("%s:$LATEST", arn);
@@ -107,12 +108,12 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 		    "1 validation error detected: Value at 'destinationConfig.%s.destination' failed to "
 		    "satisfy constraint: Member must have length less than or equal to 350",
 		    key[2] == 'S' ? "onSuccess" : "onFailure");
-	int r = atarget_check(q, arn, use, errp);
+	int r = async__target_check(q, arn, use, errp);
 	if (r < 0)
 		return r;
 	char svc[16];
 	char dname[FN_NAME_MAX + 1], qual[130];
-	if (atarget_service(arn, svc) == 0 && strcmp(svc, "lambda") == 0 &&
+	if (async__target_service(arn, svc) == 0 && strcmp(svc, "lambda") == 0 &&
 	    fn_parse_ref(arn, dname, qual, NULL) == 0 && strcmp(dname, name) == 0)
 		return err_make(errp, REG_EINVALID,
 		                "You can't specify the function as a destination for itself.");
@@ -124,10 +125,10 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 int async_config_put(struct async *q, const char *name, json_t *body, bool replace, json_t **out,
                      struct err *errp)
 {
-	struct afn *f = afn_get(q, name, false);
+	struct async_fn *f = async__fn_get(q, name, false);
 	if (!replace && (!f || !f->cfg.present))
 		return no_config(q, name, errp);
-	struct acfg n = {.max_retries = -1, .max_age_s = -1};
+	struct async_cfg n = {.max_retries = -1, .max_age_s = -1};
 	if (!replace && f) {
 		n.max_retries = f->cfg.max_retries;
 		n.max_age_s = f->cfg.max_age_s;
@@ -151,35 +152,25 @@ int async_config_put(struct async *q, const char *name, json_t *body, bool repla
 		goto fail;
 	n.present = true;
 	n.modified_ms = clock_wall_ms();
-	if ((r = atxn_begin(q)) < 0) {
-		r = err_make(errp, EIO, "the async store cannot open a transaction");
-		goto fail;
-	}
-	sqlite3_stmt *st = q->put_cfg;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, n.max_retries);
-	sqlite3_bind_int(st, 3, n.max_age_s);
-	sqlite3_bind_text(st, 4, n.on_success, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, n.on_failure, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, n.modified_ms);
-	atxn_step(q, st);
-	if (!atxn_commit(q, true)) {
+	struct err e = {0};
+	if (async__store_put_config(q, name, &n, &e) < 0 || store_commit(q->st, &e) < 0) {
+		log_error("async: %s", e.msg);
 		r = err_make(errp, EIO, "the event invoke config could not be stored");
 		goto fail;
 	}
-	f = afn_get(q, name, true);
-	acfg_fini(&f->cfg);
+	f = async__fn_get(q, name, true);
+	async__cfg_fini(&f->cfg);
 	f->cfg = n;
 	*out = cfg_json(q, f);
 	return 0;
 fail:
-	acfg_fini(&n);
+	async__cfg_fini(&n);
 	return r;
 }
 
 int async_config_get(struct async *q, const char *name, json_t **out, struct err *errp)
 {
-	struct afn *f = afn_get(q, name, false);
+	struct async_fn *f = async__fn_get(q, name, false);
 	if (!f || !f->cfg.present)
 		return no_config(q, name, errp);
 	*out = cfg_json(q, f);
@@ -188,15 +179,14 @@ int async_config_get(struct async *q, const char *name, json_t **out, struct err
 
 int async_config_delete(struct async *q, const char *name, struct err *errp)
 {
-	struct afn *f = afn_get(q, name, false);
+	struct async_fn *f = async__fn_get(q, name, false);
 	if (!f || !f->cfg.present)
 		return no_config(q, name, errp);
-	if (atxn_begin(q) < 0)
-		return err_make(errp, EIO, "the async store cannot open a transaction");
-	sqlite3_bind_text(q->del_cfg, 1, name, -1, SQLITE_STATIC);
-	atxn_step(q, q->del_cfg);
-	if (!atxn_commit(q, true))
+	struct err e = {0};
+	if (async__store_put_config(q, name, NULL, &e) < 0 || store_commit(q->st, &e) < 0) {
+		log_error("async: %s", e.msg);
 		return err_make(errp, EIO, "the event invoke config could not be deleted");
-	acfg_fini(&f->cfg);
+	}
+	async__cfg_fini(&f->cfg);
 	return 0;
 }

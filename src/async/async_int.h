@@ -1,14 +1,21 @@
 /* What the asynchronous queue's own files share: the queue, its functions and events,
- * the SQLite statements and the group transaction. */
+ * and how they are kept in the store (async_store.c). */
 #ifndef LAMBDAD_ASYNC_INT_H
 #define LAMBDAD_ASYNC_INT_H
 
-#include <sqlite3.h>
 #include <sys/queue.h>
 
 #include "async/async.h"
+#include "store/store.h"
 
-#define AFN_BUCKETS 256
+/* The store's names: the queue of pending events and the collections of the
+ * dead-letter store (meta and payload, key "<function>/<request id>") and the configs. */
+#define ASYNC_QUEUE "async.events"
+#define ASYNC_FAILED "async.failed"
+#define ASYNC_FAILED_PAYLOAD "async.failed_payload"
+#define ASYNC_CONFIGS "async.configs"
+
+#define ASYNC_FN_BUCKETS 256
 #define ASYNC_TARGETS_MAX 8
 #define ASYNC_LAT_SAMPLES 1024
 #define ASYNC_ERROR_MAX 4096 /* bytes of a failure's body kept as its last error */
@@ -17,26 +24,28 @@
 #define ASYNC_THROTTLE_BASE_MS 1000  /* throttles and system errors: 1 s, doubling ... */
 #define ASYNC_THROTTLE_MAX_MS 300000 /* ... up to 5 min */
 
-enum aev_state { AEV_WAITING, AEV_READY, AEV_INFLIGHT, AEV_NEW };
+enum async_ev_state { ASYNC_EV_WAITING, ASYNC_EV_READY, ASYNC_EV_INFLIGHT, ASYNC_EV_NEW };
 
-/* One accepted event, in memory; its payload stays in the database. */
-struct aev {
+/* One accepted event, in memory; its payload stays in the store (the queue item of rc,
+ * whose attributes are the event's fields below as JSON: async__ev_attrs). */
+struct async_ev {
 	char id[37];
-	struct afn *fn;
+	struct async_fn *fn;
 	int64_t accepted_ms; /* wall clock: the event's age counts from here */
 	int64_t due_ms;      /* wall clock: not delivered before */
 	uint32_t attempts;   /* invocations that answered (approximateInvokeCount) */
 	char *last_error;    /* the last failure's body (JSON text) or NULL */
-	enum aev_state state;
-	size_t heap_idx;            /* AEV_WAITING: index in q->heap */
-	TAILQ_ENTRY(aev) link;      /* AEV_READY: in fn->ready; AEV_NEW: in q->fresh */
-	struct evhttp_request *req; /* AEV_NEW from Invoke: answered after the commit */
-	bool legacy;                /* answer as InvokeAsync */
+	enum async_ev_state state;
+	size_t heap_idx;            /* ASYNC_EV_WAITING: index in q->heap */
+	TAILQ_ENTRY(async_ev) link; /* ASYNC_EV_READY: in fn->ready; ASYNC_EV_NEW: in q->fresh */
+	struct store_receipt rc;    /* the store's queue item */
+	async_accepted_cb cb;       /* ASYNC_EV_NEW from Invoke: told after the commit */
+	void *cb_arg;
 };
-TAILQ_HEAD(aev_list, aev);
+TAILQ_HEAD(async_ev_list, async_ev);
 
 /* The event invoke config of a function (AWS's FunctionEventInvokeConfig). */
-struct acfg {
+struct async_cfg {
 	bool present;
 	int32_t max_retries; /* -1: not set (2) */
 	int32_t max_age_s;   /* -1: not set (21600) */
@@ -46,18 +55,18 @@ struct acfg {
 };
 
 /* A function the queue knows of: its config, queue and counters. */
-struct afn {
-	struct afn *next; /* bucket chain */
+struct async_fn {
+	struct async_fn *next; /* bucket chain */
 	char *name;
-	struct acfg cfg;
-	struct aev_list ready; /* due, waiting for the scheduler */
-	uint32_t depth;        /* events not finished: waiting, ready, in flight */
+	struct async_cfg cfg;
+	struct async_ev_list ready; /* due, waiting for the scheduler */
+	uint32_t depth;             /* events not finished: waiting, ready, in flight */
 	uint32_t inflight;
 	int64_t blocked_until_ms; /* throttled: no dispatch before (wall) */
 	int64_t backoff_ms;       /* the next throttle backoff */
 	struct event *unblock;    /* fires at blocked_until_ms */
 	bool kicked;              /* in q->kick_list */
-	TAILQ_ENTRY(afn) kick_link;
+	TAILQ_ENTRY(async_fn) kick_link;
 	struct async *q;
 	/* Since the server started. */
 	uint64_t accepted, delivered, retries, throttles, dropped_by_age, dead_lettered;
@@ -65,9 +74,9 @@ struct afn {
 	uint32_t lat_ms[ASYNC_LAT_SAMPLES]; /* accepted -> successful answer, a ring */
 	uint64_t lat_n;
 };
-TAILQ_HEAD(afn_list, afn);
+TAILQ_HEAD(async_fn_list, async_fn);
 
-struct atarget {
+struct async_target {
 	const struct async_target_ops *ops;
 	void *arg;
 };
@@ -81,64 +90,62 @@ struct async {
 	int64_t delays_ms[2];
 	int64_t age_unit_ms; /* one second of MaximumEventAgeInSeconds (tests shorten it) */
 	bool stopping;
-	sqlite3 *db;
-	sqlite3_stmt *ins_ev, *del_ev, *upd_ev, *get_payload, *ins_failed, *del_failed, *replay_ev, *put_cfg,
-	    *del_cfg;
-	/* The group transaction: opened by the first write of a loop pass, committed at
-	 * its end (commit_ev), then the events it accepted are answered and queued. */
-	bool in_txn;
-	bool txn_failed;
-	struct event *commit_ev;
-	struct aev_list fresh; /* accepted in the open transaction */
+	bool freeing; /* async_free: committed events are not answered */
+	struct store *st;
+	/* Accepted events wait for the store's group commit (store_group_wait, one waiter
+	 * each), then are answered and queued. */
+	struct async_ev_list fresh; /* accepted, not yet durable */
 	/* Waiting events, a min-heap on due_ms, and the timer for its top. */
-	struct aev **heap;
+	struct async_ev **heap;
 	size_t heap_n, heap_cap;
 	struct event *timer;
 	int64_t timer_at_ms;
-	struct afn *fns[AFN_BUCKETS];
-	struct afn_list kick_list; /* functions to dispatch on the next kick */
+	struct async_fn *fns[ASYNC_FN_BUCKETS];
+	struct async_fn_list kick_list; /* functions to dispatch on the next kick */
 	struct event *kick_ev;
-	struct atarget targets[ASYNC_TARGETS_MAX];
+	struct async_target targets[ASYNC_TARGETS_MAX];
 	size_t ntargets;
 };
 
 /* async.c */
-struct afn *afn_get(struct async *q, const char *name, bool create);
-/* Opens the group transaction if none is open (the commit runs at the end of this loop
- * pass). Returns 0, or -EIO when BEGIN failed. */
-int atxn_begin(struct async *q);
-/* Runs a prepared write inside the group transaction; a failure marks the transaction
- * failed (it is rolled back at the commit). Returns 0 or -EIO. */
-int atxn_step(struct async *q, sqlite3_stmt *st);
-/* Commits the group transaction now (if one is open) and answers (if answer) and queues
- * the events it accepted. Returns whether it committed. */
-bool atxn_commit(struct async *q, bool answer);
-/* Adds a new event for fn with payload (copied) to the open transaction; it is queued
- * once the transaction commits. id NULL: a new request id. Returns the event or NULL. */
-struct aev *aev_insert(struct async *q, struct afn *f, const char *id, const void *payload, size_t len,
-                       struct err *errp);
+struct async_fn *async__fn_get(struct async *q, const char *name, bool create);
+/* Appends a new event for fn with payload (copied) to the store's queue, in the open
+ * group; it is queued here once the group is durable. id NULL: a new request id;
+ * accepted_ms 0: now. Returns the event (owned by q) or NULL with a message. */
+struct async_ev *async__ev_insert(struct async *q, struct async_fn *f, const char *id, const void *payload,
+                                  size_t len, struct err *errp);
+/* Puts a loaded (durable) event where it belongs: ready now, or waiting for its time. */
+void async__ev_schedule(struct async *q, struct async_ev *ev);
 
-/* async_db.c */
-int adb_open(struct async *q, const char *data_dir, struct err *errp);
-void adb_close(struct async *q);
+/* async_store.c */
 /* Loads configs, pending events and the dead-letter counts into memory. */
-int adb_load(struct async *q, struct err *errp);
-/* The payload of event id (owned, NUL-terminated, *len without the NUL) or NULL. */
-char *adb_payload(struct async *q, const char *id, size_t *len);
+int async__store_load(struct async *q, struct err *errp);
+/* The payload of ev (owned, NUL-terminated, *len without the NUL) or NULL. */
+char *async__store_payload(struct async *q, const struct async_ev *ev, size_t *len);
+/* The queue item attributes of ev (owned JSON text). */
+char *async__store_attrs(const struct async_ev *ev);
+/* Writes ev's row of lambdad's dead-letter store (payload: plen bytes) in the group.
+ * Returns 0 or -EIO. */
+int async__store_put_failed(struct async *q, const struct async_ev *ev, const char *condition,
+                            const char *reason, const char *payload, size_t plen);
+/* Writes (c non-NULL) or deletes the config of name in the group. Returns 0 or -EIO. */
+int async__store_put_config(struct async *q, const char *name, const struct async_cfg *c, struct err *errp);
+/* The key of a dead-letter row: "<function>/<request id>" (owned). */
+char *async__store_failed_key(const char *fn, const char *id);
 
 /* async_config.c */
-void acfg_fini(struct acfg *c);
-int32_t acfg_max_retries(const struct acfg *c);
-int64_t acfg_max_age_ms(const struct async *q, const struct acfg *c);
+void async__cfg_fini(struct async_cfg *c);
+int32_t async__cfg_max_retries(const struct async_cfg *c);
+int64_t async__cfg_max_age_ms(const struct async *q, const struct async_cfg *c);
 
 /* async_target.c */
-void atarget_builtin(struct async *q);
+void async__target_builtin(struct async *q);
 /* The service of an ARN ("lambda", "sqs", ...) in svc (at most 15 chars), or -EINVAL
  * when arn is not arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. */
-int atarget_service(const char *arn, char svc[16]);
+int async__target_service(const char *arn, char svc[16]);
 /* Whether arn is a valid target for use (its service registered and allowed for it). */
-int atarget_check(struct async *q, const char *arn, unsigned use, struct err *errp);
-int atarget_deliver(struct async *q, const char *arn, unsigned use, const struct async_target_msg *m,
-                    struct err *errp);
+int async__target_check(struct async *q, const char *arn, unsigned use, struct err *errp);
+int async__target_deliver(struct async *q, const char *arn, unsigned use, const struct async_target_msg *m,
+                          struct err *errp);
 
 #endif

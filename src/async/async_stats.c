@@ -17,54 +17,126 @@ static json_t *iso(int64_t ms)
 	return json_string(ts);
 }
 
+/* One row of name's dead-letter store, parsed. */
+struct failed_row {
+	char *id;
+	json_t *meta; /* {condition, reason, last_error, attempts, accepted_ms, failed_ms, payload_bytes} */
+	int64_t failed_ms;
+};
+
+struct failed_rows {
+	struct failed_row *v;
+	size_t n, cap;
+	size_t prefix_len;
+};
+
+static int failed_cb(const struct store_item *it, void *arg)
+{
+	struct failed_rows *rows = arg;
+	json_t *meta = json_loads(it->value, 0, NULL);
+	if (!meta)
+		return 0;
+	if (rows->n == rows->cap) {
+		rows->cap = rows->cap ? 2 * rows->cap : 16;
+		rows->v = xrealloc(rows->v, rows->cap * sizeof(*rows->v));
+	}
+	rows->v[rows->n++] = (struct failed_row){xstrdup(it->key + rows->prefix_len), meta,
+	                                         json_integer_value(json_object_get(meta, "failed_ms"))};
+	return 0;
+}
+
+static int by_failed(const void *x, const void *y)
+{
+	const struct failed_row *a = x, *b = y;
+	if (a->failed_ms != b->failed_ms)
+		return a->failed_ms < b->failed_ms ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+static void failed_rows_fini(struct failed_rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		free(rows->v[i].id);
+		json_decref(rows->v[i].meta);
+	}
+	free(rows->v);
+}
+
+/* name's kept events, oldest failure first. */
+static int failed_rows(struct async *q, const char *name, struct failed_rows *rows, struct err *errp)
+{
+	autofree char *prefix = async__store_failed_key(name, "");
+	*rows = (struct failed_rows){.prefix_len = strlen(prefix)};
+	int r = store_scan(q->st, ASYNC_FAILED, prefix, NULL, 0, failed_cb, rows, errp);
+	if (r < 0) {
+		failed_rows_fini(rows);
+		return r;
+	}
+	if (rows->n)
+		qsort(rows->v, rows->n, sizeof(*rows->v), by_failed);
+	return 0;
+}
+
 json_t *async_failed_list(struct async *q, const char *name, struct err *errp)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT id, condition, reason, last_error, attempts, accepted_ms, failed_ms, "
-	                       "length(payload) FROM failed WHERE fn = ?1 ORDER BY failed_ms, id",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		err_make(errp, EIO, "async.db: %s", sqlite3_errmsg(q->db));
+	struct failed_rows rows;
+	if (failed_rows(q, name, &rows, errp) < 0)
 		return NULL;
-	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	json_t *a = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *le = (const char *)sqlite3_column_text(st, 3);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:o, s:o, s:I}",
-		                                   "RequestId", (const char *)sqlite3_column_text(st, 0),
-		                                   "FunctionName", name, "Condition",
-		                                   (const char *)sqlite3_column_text(st, 1), "Reason",
-		                                   (const char *)sqlite3_column_text(st, 2), "LastError", le,
-		                                   "ApproximateInvokeCount", sqlite3_column_int(st, 4),
-		                                   "AcceptedAt", iso(sqlite3_column_int64(st, 5)), "FailedAt",
-		                                   iso(sqlite3_column_int64(st, 6)), "PayloadBytes",
-		                                   (json_int_t)sqlite3_column_int64(st, 7)));
+	for (size_t i = 0; i < rows.n; i++) {
+		json_t *m = rows.v[i].meta;
+		const char *str = json_string_value(json_object_get(m, "condition"));
+		const char *reason = json_string_value(json_object_get(m, "reason"));
+		json_array_append_new(
+		    a, json_pack(
+		           "{s:s, s:s, s:s, s:s, s:s?, s:i, s:o, s:o, s:I}", "RequestId", rows.v[i].id,
+		           "FunctionName", name, "Condition", str ? str : "", "Reason", reason ? reason : "",
+		           "LastError", json_string_value(json_object_get(m, "last_error")),
+		           "ApproximateInvokeCount", (int)json_integer_value(json_object_get(m, "attempts")),
+		           "AcceptedAt", iso(json_integer_value(json_object_get(m, "accepted_ms"))),
+		           "FailedAt", iso(rows.v[i].failed_ms), "PayloadBytes",
+		           json_integer_value(json_object_get(m, "payload_bytes"))));
 	}
-	sqlite3_finalize(st);
+	failed_rows_fini(&rows);
 	return a;
 }
 
 /* The ids of name's kept events (owned array of owned strings, *n of them). */
 static char **all_failed_ids(struct async *q, const char *name, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
+	struct failed_rows rows;
 	*n = 0;
-	if (sqlite3_prepare_v2(q->db, "SELECT id FROM failed WHERE fn = ?1 ORDER BY failed_ms, id", -1, &st,
-	                       NULL) != SQLITE_OK)
+	if (failed_rows(q, name, &rows, NULL) < 0)
 		return NULL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	char **ids = NULL;
-	size_t cap = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			ids = xrealloc(ids, cap * sizeof(*ids));
-		}
-		ids[(*n)++] = xstrdup((const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
+	char **ids = xcalloc(rows.n + 1, sizeof(*ids));
+	for (size_t i = 0; i < rows.n; i++)
+		ids[i] = steal_ptr(&rows.v[i].id);
+	*n = rows.n;
+	failed_rows_fini(&rows);
 	return ids;
+}
+
+/* Moves id's kept event back to f's queue in the group: 0, 1 when name has no such
+ * event, or -EIO. */
+static int replay_one(struct async *q, struct async_fn *f, const char *id, struct err *errp)
+{
+	if (strlen(id) > 36 || strchr(id, '/'))
+		return 1;
+	autofree char *key = async__store_failed_key(f->name, id);
+	autofree char *payload = NULL;
+	size_t plen = 0;
+	int rc = store_get(q->st, ASYNC_FAILED_PAYLOAD, key, &payload, &plen, NULL, errp);
+	if (rc == -ENOENT)
+		return 1;
+	/* Back in the queue with its request id, attempts and age afresh; out of the
+	 * dead-letter store in the same group. */
+	if (rc < 0 || !async__ev_insert(q, f, id, payload, plen, errp) ||
+	    store_del(q->st, ASYNC_FAILED, key, STORE_REV_ANY, errp) < 0 ||
+	    store_del(q->st, ASYNC_FAILED_PAYLOAD, key, STORE_REV_ANY, errp) < 0)
+		return -EIO;
+	if (f->failed_stored)
+		f->failed_stored--;
+	return 0;
 }
 
 json_t *async_failed_replay(struct async *q, const char *name, const char *const *ids, size_t n,
@@ -75,43 +147,20 @@ json_t *async_failed_replay(struct async *q, const char *name, const char *const
 	const char *const *list = n ? ids : (const char *const *)all;
 	size_t cnt = n ? n : nall;
 	json_t *done = json_array(), *missing = json_array();
-	struct afn *f = afn_get(q, name, true);
+	struct async_fn *f = async__fn_get(q, name, true);
 	int rc = 0;
+	struct err e = {0};
 	for (size_t i = 0; i < cnt && rc == 0; i++) {
-		const char *id = list[i];
-		if (strlen(id) > 36 || (rc = atxn_begin(q)) < 0)
-			goto missing;
-		int64_t now = clock_wall_ms();
-		sqlite3_stmt *st = q->replay_ev;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, now);
-		if ((rc = atxn_step(q, st)) < 0 || sqlite3_changes(q->db) != 1)
-			goto missing;
-		st = q->del_failed;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-		if ((rc = atxn_step(q, st)) < 0)
-			goto missing;
-		struct aev *ev = xcalloc(1, sizeof(*ev));
-		snprintf(ev->id, sizeof(ev->id), "%s", id);
-		ev->fn = f;
-		ev->accepted_ms = ev->due_ms = now;
-		ev->state = AEV_NEW;
-		TAILQ_INSERT_TAIL(&q->fresh, ev, link);
-		f->depth++;
-		f->accepted++;
-		if (f->failed_stored)
-			f->failed_stored--;
-		json_array_append_new(done, json_string(id));
-		continue;
-	missing:
-		json_array_append_new(missing, json_string(id));
+		int one = replay_one(q, f, list[i], &e);
+		if (one < 0)
+			rc = one;
+		json_array_append_new(one == 0 ? done : missing, json_string(list[i]));
 	}
 	for (size_t i = 0; i < nall; i++)
 		free(all[i]);
 	free(all);
-	if (rc < 0 || !atxn_commit(q, true)) {
+	if (rc < 0 || store_commit(q->st, &e) < 0) {
+		log_error("async: %s: replay: %s", name, e.msg);
 		json_decref(done);
 		json_decref(missing);
 		err_make(errp, EIO, "the replay could not be stored");
@@ -130,10 +179,10 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* The oldest event of f not yet finished: its age in seconds (0 when none). */
-static double oldest_age_s(struct async *q, const struct afn *f, int64_t now)
+static double oldest_age_s(struct async *q, const struct async_fn *f, int64_t now)
 {
 	int64_t oldest = 0;
-	for (struct aev *ev = TAILQ_FIRST(&f->ready); ev; ev = TAILQ_NEXT(ev, link))
+	for (struct async_ev *ev = TAILQ_FIRST(&f->ready); ev; ev = TAILQ_NEXT(ev, link))
 		if (!oldest || ev->accepted_ms < oldest)
 			oldest = ev->accepted_ms;
 	for (size_t i = 0; i < q->heap_n; i++)
@@ -144,8 +193,8 @@ static double oldest_age_s(struct async *q, const struct afn *f, int64_t now)
 
 json_t *async_stats(struct async *q, const char *name)
 {
-	struct afn zero = {0};
-	struct afn *f = afn_get(q, name, false);
+	struct async_fn zero = {0};
+	struct async_fn *f = async__fn_get(q, name, false);
 	if (!f)
 		f = &zero;
 	size_t n = f->lat_n < ASYNC_LAT_SAMPLES ? (size_t)f->lat_n : ASYNC_LAT_SAMPLES;
@@ -166,11 +215,11 @@ json_t *async_stats(struct async *q, const char *name)
 
 static int cmp_name(const void *a, const void *b)
 {
-	return strcmp((*(struct afn *const *)a)->name, (*(struct afn *const *)b)->name);
+	return strcmp((*(struct async_fn *const *)a)->name, (*(struct async_fn *const *)b)->name);
 }
 
 /* Metric k of the table in async_metrics_render for one function. */
-static double afn_metric(struct async *q, const struct afn *f, size_t k, int64_t now)
+static double afn_metric(struct async *q, const struct async_fn *f, size_t k, int64_t now)
 {
 	switch (k) {
 	case 0:
@@ -199,9 +248,9 @@ static double afn_metric(struct async *q, const struct afn *f, size_t k, int64_t
 void async_metrics_render(struct async *q, struct evbuffer *out)
 {
 	size_t n = 0, cap = 0;
-	struct afn **fs = NULL;
-	for (unsigned b = 0; b < AFN_BUCKETS; b++)
-		for (struct afn *f = q->fns[b]; f; f = f->next) {
+	struct async_fn **fs = NULL;
+	for (unsigned b = 0; b < ASYNC_FN_BUCKETS; b++)
+		for (struct async_fn *f = q->fns[b]; f; f = f->next) {
 			if (n == cap) {
 				cap = cap ? 2 * cap : 32;
 				fs = xrealloc(fs, cap * sizeof(*fs));
@@ -241,7 +290,7 @@ void async_metrics_render(struct async *q, struct evbuffer *out)
 		}
 		evbuffer_add_printf(out, "%s %.17g\n", m[k].name, total);
 		for (size_t i = 0; i < n; i++) {
-			const struct afn *f = fs[i];
+			const struct async_fn *f = fs[i];
 			double v = afn_metric(q, f, k, now);
 			/* Function names are [a-zA-Z0-9-_]: nothing to escape in the label. */
 			evbuffer_add_printf(out, "%s{function=\"%s\"} %.17g\n", m[k].name, f->name, v);

@@ -20,13 +20,13 @@ static int lambda_deliver(void *arg, const char *arn, const struct async_target_
 		return err_make(errp, ENOENT, "function %s has no version or alias %s", name, qual);
 	if (!registry_get(q->reg, name))
 		return err_make(errp, ENOENT, "function %s does not exist", name);
-	return aev_insert(q, afn_get(q, name, true), NULL, m->body, m->len, errp) ? 0 : -EIO;
+	return async__ev_insert(q, async__fn_get(q, name, true), NULL, m->body, m->len, errp) ? 0 : -EIO;
 }
 
 static int not_yet_deliver(void *arg, const char *arn, const struct async_target_msg *m, struct err *errp)
 {
 	char svc[16] = "?";
-	atarget_service(arn, svc);
+	async__target_service(arn, svc);
 	const char *what = strcmp(svc, "sqs") == 0   ? "SQS queues"
 	                   : strcmp(svc, "sns") == 0 ? "SNS topics"
 	                   : strcmp(svc, "s3") == 0  ? "S3 buckets"
@@ -46,20 +46,20 @@ void async_target_register(struct async *q, const struct async_target_ops *ops, 
 {
 	for (size_t i = 0; i < q->ntargets; i++)
 		if (strcmp(q->targets[i].ops->service, ops->service) == 0) {
-			q->targets[i] = (struct atarget){ops, arg};
+			q->targets[i] = (struct async_target){ops, arg};
 			return;
 		}
 	LD_ASSERT(q->ntargets < ASYNC_TARGETS_MAX);
-	q->targets[q->ntargets++] = (struct atarget){ops, arg};
+	q->targets[q->ntargets++] = (struct async_target){ops, arg};
 }
 
-void atarget_builtin(struct async *q)
+void async__target_builtin(struct async *q)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(builtin); i++)
 		async_target_register(q, &builtin[i], q);
 }
 
-int atarget_service(const char *arn, char svc[16])
+int async__target_service(const char *arn, char svc[16])
 {
 	/* arn:aws[a-zA-Z-]*:SERVICE:... */
 	if (strncmp(arn, "arn:aws", 7) != 0)
@@ -115,7 +115,7 @@ static bool arn_tail_valid(const char *svc, const char *p)
 	return true;
 }
 
-static const struct atarget *find(struct async *q, const char *svc)
+static const struct async_target *find(struct async *q, const char *svc)
 {
 	for (size_t i = 0; i < q->ntargets; i++)
 		if (strcmp(q->targets[i].ops->service, svc) == 0)
@@ -130,13 +130,13 @@ static const char *use_name(unsigned use)
 	                                     : "a DeadLetterConfig target";
 }
 
-int atarget_check(struct async *q, const char *arn, unsigned use, struct err *errp)
+int async__target_check(struct async *q, const char *arn, unsigned use, struct err *errp)
 {
 	char svc[16];
-	if (atarget_service(arn, svc) < 0 ||
+	if (async__target_service(arn, svc) < 0 ||
 	    !arn_tail_valid(svc, arn + strlen("arn:") + strcspn(arn + 4, ":") + 1 + strlen(svc) + 1))
 		return err_make(errp, REG_EINVALID, "The destination ARN %.360s is not a valid ARN", arn);
-	const struct atarget *t = find(q, svc);
+	const struct async_target *t = find(q, svc);
 	if (!t || !(t->ops->uses & use))
 		return err_make(errp, REG_EINVALID, "The ARN %.360s (service %s) cannot be %s", arn, svc,
 		                use_name(use));
@@ -147,13 +147,13 @@ int atarget_check(struct async *q, const char *arn, unsigned use, struct err *er
 	return 0;
 }
 
-int atarget_deliver(struct async *q, const char *arn, unsigned use, const struct async_target_msg *m,
-                    struct err *errp)
+int async__target_deliver(struct async *q, const char *arn, unsigned use, const struct async_target_msg *m,
+                          struct err *errp)
 {
 	char svc[16];
-	if (atarget_service(arn, svc) < 0)
+	if (async__target_service(arn, svc) < 0)
 		return err_make(errp, EINVAL, "%s is not an ARN", arn);
-	const struct atarget *t = find(q, svc);
+	const struct async_target *t = find(q, svc);
 	if (!t || !(t->ops->uses & use))
 		return err_make(errp, ENOTSUP, "no target for service %s", svc);
 	return t->ops->deliver(t->arg, arn, m, errp);

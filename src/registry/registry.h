@@ -113,6 +113,11 @@ struct fn_scaling {
 /* Whether sc asks for nothing: no reservation, nothing provisioned, the server's
  * keep-alive (provisioned_modified_ms is not looked at). */
 bool fn_scaling_is_default(const struct fn_scaling *sc);
+/* The stored form of sc: an owned JSON text {"reserved", "provisioned",
+ * "provisioned_modified_ms", "keep_alive_ms"} (the store's "scaling" collection). */
+char *fn_scaling_to_stored(const struct fn_scaling *sc);
+/* Parses the stored form; out-of-range or missing values read back as their defaults. */
+struct fn_scaling fn_scaling_from_stored(const char *text);
 /* The scaling settings of function name: a copy, FN_SCALING_DEFAULT when it has none
  * or does not exist. A function starts with none (registry_put of a new name) and
  * keeps them across registry_put of new configurations; registry_del drops them. */

@@ -1,48 +1,30 @@
-/* SQLite registry store (WAL, synchronous FULL) and content-addressed code blobs. */
+/* The store's front: the backend chosen at open (its ops table), and the
+ * content-addressed code blobs, which stay files under data_dir/code/. */
 #include "store/store.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "registry/registry.h"
+#include "store/store_int.h"
 
 struct store {
 	char *dir;
 	char *code_dir;
-	sqlite3 *db;
-	sqlite3_stmt *put_fn;
-	sqlite3_stmt *del_fn;
-	sqlite3_stmt *put_sc;
-	sqlite3_stmt *del_sc;
+	const struct store_ops *ops;
+	void *be;
 };
 
-static const char schema[] = "CREATE TABLE IF NOT EXISTS functions ("
-                             "  name TEXT PRIMARY KEY,"
-                             "  config TEXT NOT NULL"
-                             ");"
-                             "CREATE TABLE IF NOT EXISTS scaling ("
-                             "  name TEXT PRIMARY KEY,"
-                             "  reserved INTEGER NOT NULL,"
-                             "  provisioned INTEGER NOT NULL,"
-                             "  provisioned_modified_ms INTEGER NOT NULL,"
-                             "  keep_alive_ms INTEGER NOT NULL"
-                             ");";
-
-static int db_err(struct store *st, struct err *errp, const char *what)
-{
-	return err_make(errp, EIO, "%s: %s", what, sqlite3_errmsg(st->db));
-}
+struct store_sys store_sys = {.fdatasync = fdatasync};
 
 /* Creates the directory path (its parent must exist); an existing directory is fine,
  * anything else already at path is -ENOTDIR. */
@@ -67,45 +49,18 @@ int store_open(const char *data_dir, struct store **out, struct err *errp)
 	 * own root, where a relative one (make run's ./data) means nothing. */
 	char *abs = realpath(data_dir, NULL);
 	if (!abs)
-		return err_make(errp, errno, "cannot resolve data directory %s: %s", data_dir, strerror(errno));
-	data_dir = abs;
+		return err_make(errp, errno, "cannot resolve data directory %s: %s", data_dir,
+		                strerror(errno));
 	struct store *st = xcalloc(1, sizeof(*st));
 	st->dir = abs;
-	st->code_dir = xasprintf("%s/code", data_dir);
+	st->code_dir = xasprintf("%s/code", abs);
 	if ((r = mkdir_p(st->code_dir)) < 0) {
 		err_make(errp, -r, "cannot create %s: %s", st->code_dir, strerror(-r));
 		store_free(st);
 		return r;
 	}
-	autofree char *dbpath = xasprintf("%s/lambdad.db", data_dir);
-	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                    NULL) != SQLITE_OK) {
-		r = err_make(errp, EIO, "cannot open %s: %s", dbpath, st->db ? sqlite3_errmsg(st->db) : "?");
-		store_free(st);
-		return r;
-	}
-	sqlite3_busy_timeout(st->db, 5000);
-	char *emsg = NULL;
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &emsg) !=
-	        SQLITE_OK ||
-	    sqlite3_exec(st->db, schema, NULL, NULL, &emsg) != SQLITE_OK) {
-		r = err_make(errp, EIO, "cannot initialise %s: %s", dbpath, emsg ? emsg : "?");
-		sqlite3_free(emsg);
-		store_free(st);
-		return r;
-	}
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO functions(name, config) VALUES(?1, ?2)", -1,
-	                       &st->put_fn, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "DELETE FROM functions WHERE name = ?1", -1, &st->del_fn, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        st->db,
-	        "INSERT OR REPLACE INTO scaling(name, reserved, provisioned, provisioned_modified_ms, "
-	        "keep_alive_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
-	        -1, &st->put_sc, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "DELETE FROM scaling WHERE name = ?1", -1, &st->del_sc, NULL) !=
-	        SQLITE_OK) {
-		r = db_err(st, errp, "prepare");
+	st->ops = &store_sqlite_ops;
+	if ((r = st->ops->open(abs, &st->be, errp)) < 0) {
 		store_free(st);
 		return r;
 	}
@@ -117,14 +72,18 @@ void store_free(struct store *st)
 {
 	if (!st)
 		return;
-	sqlite3_finalize(st->put_fn);
-	sqlite3_finalize(st->del_fn);
-	sqlite3_finalize(st->put_sc);
-	sqlite3_finalize(st->del_sc);
-	sqlite3_close(st->db);
+	if (st->be) {
+		st->ops->flush(st->be);
+		st->ops->close(st->be);
+	}
 	free(st->dir);
 	free(st->code_dir);
 	free(st);
+}
+
+void store_set_loop(struct store *st, struct event_base *base, struct pool *pool)
+{
+	st->ops->set_loop(st->be, base, pool);
 }
 
 const char *store_data_dir(struct store *st)
@@ -132,116 +91,87 @@ const char *store_data_dir(struct store *st)
 	return st->dir;
 }
 
-int store_put_function(struct store *st, const char *name, const char *config_json, struct err *errp)
+/* Keys are checked here, once for every backend. */
+static int bad_key(const char *key, struct err *errp)
 {
-	sqlite3_reset(st->put_fn);
-	sqlite3_bind_text(st->put_fn, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->put_fn, 2, config_json, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st->put_fn);
-	sqlite3_reset(st->put_fn);
-	sqlite3_clear_bindings(st->put_fn);
-	if (rc != SQLITE_DONE)
-		return db_err(st, errp, "store function");
+	size_t n = key ? strlen(key) : 0;
+	if (n == 0 || n > STORE_KEY_MAX || strchr(key, '\xff'))
+		return err_make(errp, EINVAL, "store: invalid key");
 	return 0;
 }
 
-/* Runs a prepared statement that takes only the name; returns its sqlite3_step code. */
-static int step_name(sqlite3_stmt *q, const char *name)
+int store_get(struct store *st, const char *coll, const char *key, char **value, size_t *len, uint64_t *rev,
+              struct err *errp)
 {
-	sqlite3_reset(q);
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return rc;
+	int r = bad_key(key, errp);
+	return r < 0 ? r : st->ops->get(st->be, coll, key, value, len, rev, errp);
 }
 
-int store_delete_function(struct store *st, const char *name, struct err *errp)
+int store_put(struct store *st, const char *coll, const char *key, const void *value, size_t len,
+              uint64_t if_rev, uint64_t *rev, struct err *errp)
 {
-	/* The function's row and its scaling settings go together or not at all, so a
-	 * function created later under the same name cannot inherit them. */
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return db_err(st, errp, "delete function");
-	if (step_name(st->del_fn, name) != SQLITE_DONE || step_name(st->del_sc, name) != SQLITE_DONE) {
-		int r = db_err(st, errp, "delete function");
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
-	}
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		int r = db_err(st, errp, "delete function");
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
-	}
-	return 0;
+	int r = bad_key(key, errp);
+	return r < 0 ? r : st->ops->put(st->be, coll, key, value, len, if_rev, rev, errp);
 }
 
-int store_load_functions(struct store *st, store_fn_cb cb, void *arg, struct err *errp)
+int store_del(struct store *st, const char *coll, const char *key, uint64_t if_rev, struct err *errp)
 {
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "SELECT name, config FROM functions ORDER BY name", -1, &q, NULL) !=
-	    SQLITE_OK)
-		return db_err(st, errp, "load functions");
-	int rc;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cb((const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1), arg))
-			break;
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(st, errp, "load functions");
-	return 0;
+	int r = bad_key(key, errp);
+	return r < 0 ? r : st->ops->del(st->be, coll, key, if_rev, errp);
 }
 
-int store_put_scaling(struct store *st, const char *name, const struct fn_scaling *sc, struct err *errp)
+int store_scan(struct store *st, const char *coll, const char *prefix, const char *start_after, size_t limit,
+               store_scan_cb cb, void *arg, struct err *errp)
 {
-	sqlite3_stmt *q = st->put_sc;
-	sqlite3_reset(q);
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, sc->reserved);
-	sqlite3_bind_int64(q, 3, sc->provisioned);
-	sqlite3_bind_int64(q, 4, sc->provisioned_modified_ms);
-	sqlite3_bind_int64(q, 5, sc->keep_alive_ms);
-	int rc = sqlite3_step(q);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	if (rc != SQLITE_DONE)
-		return db_err(st, errp, "store scaling settings");
-	return 0;
+	return st->ops->scan(st->be, coll, prefix, start_after, limit, cb, arg, errp);
 }
 
-int store_delete_scaling(struct store *st, const char *name, struct err *errp)
+int store_qappend(struct store *st, const char *queue, const void *payload, size_t len, const char *attrs,
+                  int64_t visible_at_ms, struct store_receipt *out, struct err *errp)
 {
-	if (step_name(st->del_sc, name) != SQLITE_DONE)
-		return db_err(st, errp, "delete scaling settings");
-	return 0;
+	return st->ops->qappend(st->be, queue, payload, len, attrs, visible_at_ms, out, errp);
 }
 
-int store_load_scaling(struct store *st, store_scaling_cb cb, void *arg, struct err *errp)
+int store_qlease(struct store *st, const char *queue, size_t max, int64_t now_ms, int64_t deadline_ms,
+                 store_qitem_cb cb, void *arg, struct err *errp)
 {
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(
-	        st->db,
-	        "SELECT name, reserved, provisioned, provisioned_modified_ms, keep_alive_ms FROM scaling "
-	        "ORDER BY name",
-	        -1, &q, NULL) != SQLITE_OK)
-		return db_err(st, errp, "load scaling settings");
-	int rc;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		sqlite3_int64 reserved = sqlite3_column_int64(q, 1);
-		sqlite3_int64 prov = sqlite3_column_int64(q, 2);
-		struct fn_scaling sc = {
-		    .reserved = reserved >= 0 && reserved <= INT32_MAX ? (int32_t)reserved : -1,
-		    .provisioned = prov > 0 && prov <= UINT32_MAX ? (uint32_t)prov : 0,
-		    .provisioned_modified_ms = sqlite3_column_int64(q, 3),
-		    .keep_alive_ms = sqlite3_column_int64(q, 4) >= 0 ? sqlite3_column_int64(q, 4) : -1,
-		};
-		if (cb((const char *)sqlite3_column_text(q, 0), &sc, arg))
-			break;
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(st, errp, "load scaling settings");
-	return 0;
+	return st->ops->qlease(st->be, queue, max, now_ms, deadline_ms, cb, arg, errp);
+}
+
+int store_qack(struct store *st, const char *queue, const struct store_receipt *rc, struct err *errp)
+{
+	return st->ops->qack(st->be, queue, rc, errp);
+}
+
+int store_qchange(struct store *st, const char *queue, const struct store_receipt *rc, int64_t visible_at_ms,
+                  const char *attrs, struct err *errp)
+{
+	return st->ops->qchange(st->be, queue, rc, visible_at_ms, attrs, errp);
+}
+
+int store_qscan(struct store *st, const char *queue, store_qitem_cb cb, void *arg, struct err *errp)
+{
+	return st->ops->qscan(st->be, queue, cb, arg, errp);
+}
+
+char *store_qpayload(struct store *st, const char *queue, uint64_t seq, size_t *len)
+{
+	return st->ops->qpayload(st->be, queue, seq, len);
+}
+
+void store_group_wait(struct store *st, store_done_cb cb, void *arg)
+{
+	st->ops->group_wait(st->be, cb, arg);
+}
+
+int store_commit(struct store *st, struct err *errp)
+{
+	return st->ops->commit(st->be, errp);
+}
+
+void store_flush(struct store *st)
+{
+	st->ops->flush(st->be);
 }
 
 char *store_code_dir(struct store *st, const char *hex)
@@ -376,75 +306,4 @@ void store_gc_code(struct store *st, int (*keep)(const char *hex, void *arg), vo
 			codezip_rmtree(path);
 	}
 	closedir(d);
-}
-
-/* Function URL configurations: one row per function, its url-id unique. The table is
- * made on first use, so stores written before function URLs existed open unchanged. */
-static int furl_prepare(struct store *st, const char *sql, sqlite3_stmt **q, struct err *errp)
-{
-	char *emsg = NULL;
-	if (sqlite3_exec(st->db,
-	                 "CREATE TABLE IF NOT EXISTS function_urls ("
-	                 "  name TEXT PRIMARY KEY,"
-	                 "  url_id TEXT NOT NULL UNIQUE,"
-	                 "  config TEXT NOT NULL"
-	                 ");",
-	                 NULL, NULL, &emsg) != SQLITE_OK) {
-		int r = err_make(errp, EIO, "function URLs table: %s", emsg ? emsg : "?");
-		sqlite3_free(emsg);
-		return r;
-	}
-	if (sqlite3_prepare_v2(st->db, sql, -1, q, NULL) != SQLITE_OK)
-		return db_err(st, errp, "function URLs");
-	return 0;
-}
-
-int store_put_function_url(struct store *st, const char *name, const char *url_id, const char *config_json,
-                           struct err *errp)
-{
-	sqlite3_stmt *q;
-	int r = furl_prepare(
-	    st, "INSERT OR REPLACE INTO function_urls(name, url_id, config) VALUES(?1, ?2, ?3)", &q, errp);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, url_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, config_json, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return db_err(st, errp, "store function URL");
-	return 0;
-}
-
-int store_delete_function_url(struct store *st, const char *name, struct err *errp)
-{
-	sqlite3_stmt *q;
-	int r = furl_prepare(st, "DELETE FROM function_urls WHERE name = ?1", &q, errp);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return db_err(st, errp, "delete function URL");
-	return 0;
-}
-
-int store_load_function_urls(struct store *st, store_furl_cb cb, void *arg, struct err *errp)
-{
-	sqlite3_stmt *q;
-	int r = furl_prepare(st, "SELECT name, url_id, config FROM function_urls ORDER BY name", &q, errp);
-	if (r < 0)
-		return r;
-	int rc;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cb((const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1),
-		       (const char *)sqlite3_column_text(q, 2), arg))
-			break;
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(st, errp, "load function URLs");
-	return 0;
 }

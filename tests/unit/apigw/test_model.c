@@ -11,8 +11,25 @@
 #include <string.h>
 
 #include "apigw/apigw.h"
+#include "store/store.h"
 
 static char dir[] = "/tmp/lambdad-test-apigw.XXXXXX";
+
+/* The APIs live in a store on dir; opening and freeing both reopens the database. */
+static struct store *gw_store;
+
+static int gw_open(struct apigw **g, struct err *e)
+{
+	int r = store_open(dir, &gw_store, e);
+	return r < 0 ? r : apigw_open(gw_store, g, e);
+}
+
+static void gw_free(struct apigw *g)
+{
+	apigw_free(g);
+	store_free(gw_store);
+	gw_store = NULL;
+}
 
 static json_t *js(const char *text)
 {
@@ -39,7 +56,7 @@ static void test_quick_create_and_resolve(void **state)
 {
 	struct apigw *g;
 	struct err e = {0};
-	assert_int_equal(apigw_open(dir, &g, &e), 0);
+	assert_int_equal(gw_open(&g, &e), 0);
 	json_t *api = create(g, NULL, 0,
 	                     "{\"name\":\"q\",\"protocolType\":\"HTTP\","
 	                     "\"target\":\"arn:aws:lambda:us-east-1:000000000000:function:fn1\"}",
@@ -94,10 +111,10 @@ static void test_quick_create_and_resolve(void **state)
 	assert_string_equal(json_string_value(json_object_get(t.path_params, "id")), "7");
 	assert_string_equal(json_string_value(json_object_get(t.stage_vars, "k")), "v");
 	apigw_target_fini(&t);
-	apigw_free(g);
+	gw_free(g);
 
 	/* Reopened: the same API answers the same way. */
-	assert_int_equal(apigw_open(dir, &g, &e), 0);
+	assert_int_equal(gw_open(&g, &e), 0);
 	assert_true(apigw_has_api(g, id));
 	assert_int_equal(apigw_resolve(g, id, "GET", "/prod/items/8", &t), 0);
 	assert_string_equal(t.fn_name, "fn2");
@@ -108,17 +125,17 @@ static void test_quick_create_and_resolve(void **state)
 	assert_int_equal(apigw_delete_api(g, id, &e), 0);
 	assert_false(apigw_has_api(g, id));
 	assert_int_equal(apigw_delete_api(g, id, &e), -APIGW_ENOTFOUND);
-	apigw_free(g);
-	assert_int_equal(apigw_open(dir, &g, &e), 0);
+	gw_free(g);
+	assert_int_equal(gw_open(&g, &e), 0);
 	assert_false(apigw_has_api(g, id));
-	apigw_free(g);
+	gw_free(g);
 }
 
 static void test_validation(void **state)
 {
 	struct apigw *g;
 	struct err e = {0};
-	assert_int_equal(apigw_open(dir, &g, &e), 0);
+	assert_int_equal(gw_open(&g, &e), 0);
 	const char *bad_apis[] = {
 	    "{\"name\":\"x\"}",
 	    "{\"name\":\"x\",\"protocolType\":\"WEBSOCKET\"}",
@@ -174,7 +191,7 @@ static void test_validation(void **state)
 	struct apigw_target t;
 	assert_int_equal(apigw_resolve(g, id, "GET", "/", &t), -ENOENT);
 	json_decref(api);
-	apigw_free(g);
+	gw_free(g);
 }
 
 int main(void)

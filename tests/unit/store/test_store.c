@@ -212,12 +212,13 @@ struct rows {
 	size_t stop_after; /* 0: never */
 };
 
-static int collect_cb(const char *name, const char *json, void *arg)
+/* The registry's rows are items of the collections "functions" and "scaling". */
+static int collect_cb(const struct store_item *it, void *arg)
 {
 	struct rows *r = arg;
 	assert_true(r->n < 16);
-	r->name[r->n] = xstrdup(name);
-	r->json[r->n] = xstrdup(json);
+	r->name[r->n] = xstrdup(it->key);
+	r->json[r->n] = xstrdup(it->value);
 	r->n++;
 	return r->stop_after && r->n >= r->stop_after;
 }
@@ -234,15 +235,39 @@ static void rows_free(struct rows *r)
 static void load(struct store *st, struct rows *r)
 {
 	struct err e = {0};
-	if (store_load_functions(st, collect_cb, r, &e) != 0)
+	if (store_scan(st, "functions", NULL, NULL, 0, collect_cb, r, &e) < 0) /* > 0: stopped */
 		fail_msg("load: %s", e.msg);
 }
 
 static void put_fn(struct store *st, const char *name, const char *json)
 {
 	struct err e = {0};
-	if (store_put_function(st, name, json, &e) != 0)
+	if (store_put(st, "functions", name, json, strlen(json), STORE_REV_ANY, NULL, &e) != 0 ||
+	    store_commit(st, &e) != 0)
 		fail_msg("put %s: %s", name, e.msg);
+}
+
+/* What DeleteFunction does: the function and its scaling row in one commit. */
+static int store_delete_function(struct store *st, const char *name, struct err *e)
+{
+	int r;
+	if ((r = store_del(st, "functions", name, STORE_REV_ANY, e)) < 0 ||
+	    (r = store_del(st, "scaling", name, STORE_REV_ANY, e)) < 0)
+		return r;
+	return store_commit(st, e);
+}
+
+static int store_put_scaling(struct store *st, const char *name, const struct fn_scaling *sc, struct err *e)
+{
+	autofree char *txt = fn_scaling_to_stored(sc);
+	int r = store_put(st, "scaling", name, txt, strlen(txt), STORE_REV_ANY, NULL, e);
+	return r < 0 ? r : store_commit(st, e);
+}
+
+static int store_delete_scaling(struct store *st, const char *name, struct err *e)
+{
+	int r = store_del(st, "scaling", name, STORE_REV_ANY, e);
+	return r < 0 ? r : store_commit(st, e);
 }
 
 static void test_functions_put_load_delete(void **state)
@@ -322,12 +347,12 @@ struct sc_rows {
 	struct fn_scaling sc[8];
 };
 
-static int sc_collect_cb(const char *name, const struct fn_scaling *sc, void *arg)
+static int sc_collect_cb(const struct store_item *it, void *arg)
 {
 	struct sc_rows *r = arg;
 	assert_true(r->n < 8);
-	snprintf(r->name[r->n], sizeof(r->name[0]), "%s", name);
-	r->sc[r->n++] = *sc;
+	snprintf(r->name[r->n], sizeof(r->name[0]), "%s", it->key);
+	r->sc[r->n++] = fn_scaling_from_stored(it->value);
 	return 0;
 }
 
@@ -335,7 +360,7 @@ static void sc_load(struct store *st, struct sc_rows *r)
 {
 	struct err e = {0};
 	memset(r, 0, sizeof(*r));
-	if (store_load_scaling(st, sc_collect_cb, r, &e) != 0)
+	if (store_scan(st, "scaling", NULL, NULL, 0, sc_collect_cb, r, &e) != 0)
 		fail_msg("load scaling: %s", e.msg);
 }
 
