@@ -2,7 +2,7 @@
  * answer in payload format 1.0 or 2.0, either give an HTTP response (a status in
  * 100-599, header names that are HTTP tokens, no hop-by-hop header, a Content-Type) or
  * -EBADMSG with a message. The first byte picks the format. */
-#include "http/proxy.h"
+#include "integ/proxy.h"
 
 #include <ctype.h>
 #include <errno.h>

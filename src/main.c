@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "api/api.h"
+#include "svc/lambda/api.h"
 #include "base/clock.h"
 #include "async/async.h"
 #include "cli/cli.h"

@@ -8,11 +8,11 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "api/api.h"
+#include "svc/lambda/api.h"
 
 enum api_error {
 #define X(name, status, type) API_ERR_##name,
-#include "api/api_errors.def"
+#include "svc/lambda/api_errors.def"
 #undef X
 };
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "async/async.h"
 #include "base/clock.h"
 #include "base/codec.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "base/clock.h"
 
 #define UNRESERVED_MIN 100      /* the account's unreserved pool never drops below this */

@@ -11,11 +11,11 @@
 #include <strings.h>
 #include <sys/queue.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "base/clock.h"
 #include "base/codec.h"
-#include "http/cors.h"
-#include "http/proxy.h"
+#include "integ/cors.h"
+#include "integ/proxy.h"
 
 #define FURL_BODY_MAX 6291456u /* 6 MB, Lambda's synchronous payload limit */
 #define FURL_ID_LEN 32

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "async/async.h"
 #include "base/codec.h"
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "http/cors.h"
+#include "integ/cors.h"
 
 /* Parses JSON text into a configuration of the given API ('f' function URL, 'g' HTTP
  * API); fails the test when it does not parse. */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "http/proxy.h"
+#include "integ/proxy.h"
 
 #define T_MS 1583348638390LL /* 04/Mar/2020:19:03:58 +0000 */
 

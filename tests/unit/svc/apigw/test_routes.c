@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apigw/route.h"
+#include "svc/apigw/route.h"
 
 struct table {
 	struct apigw_rkey k[16];

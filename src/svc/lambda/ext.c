@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "logs/logs.h"
 
 #define LOGS_CHUNK (1024 * 1024)

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
-#include "http/cors.h"
+#include "integ/cors.h"
 
 enum cors_flavor { CORS_FURL, CORS_APIGW };
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/metrics.h"
+#include "svc/lambda/metrics.h"
 
 /* Renders and returns the text, owned and NUL-terminated. */
 static char *render(const struct sched_counts *c, const struct metrics_fn *fns, size_t n, uint32_t limit)

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "apigw/apigw_int.h"
+#include "svc/apigw/apigw_int.h"
 #include "base/clock.h"
 #include "base/codec.h"
 

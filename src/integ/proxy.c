@@ -1,7 +1,7 @@
 /* The Lambda proxy integration shared by function URLs and HTTP APIs: HTTP request to
  * event (payload formats 1.0 and 2.0) and the function's answer back to HTTP. */
-#include "http/proxy.h"
-#include "http/cors.h"
+#include "integ/proxy.h"
+#include "integ/cors.h"
 #include "http/status.h"
 
 #include <ctype.h>

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apigw/apigw.h"
+#include "svc/apigw/apigw.h"
 #include "store/store.h"
 
 static char dir[] = "/tmp/lambdad-test-apigw.XXXXXX";

@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "http/status.h"
 
 /* What awslambda.HttpResponseStream.from() sets: the stream starts with a JSON prelude

@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "apigw/apigw.h"
-#include "apigw/route.h"
-#include "http/cors.h"
+#include "svc/apigw/apigw.h"
+#include "svc/apigw/route.h"
+#include "integ/cors.h"
 #include "store/store.h"
 
 /* One API. Its whole state is one JSON document, the stored form:

@@ -7,7 +7,7 @@
 #include <lambdad/xmalloc.h>
 #include <string.h>
 
-#include "apigw/apigw_int.h"
+#include "svc/apigw/apigw_int.h"
 
 #define GWDB_COLL "apigw.apis"
 

@@ -4,7 +4,7 @@
 #include <lambdad/xmalloc.h>
 #include <string.h>
 
-#include "apigw/route.h"
+#include "svc/apigw/route.h"
 #include "base/codec.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"};

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "async/async.h"
 
 static void reply_async_err(struct evhttp_request *req, const struct err *e)

@@ -1,8 +1,8 @@
 /* The Lambda proxy integration that function URLs and HTTP APIs share: the event made
  * from an HTTP request (payload formats 1.0 and 2.0, as API Gateway and Lambda build
  * them) and the HTTP response made from the function's answer. */
-#ifndef LAMBDAD_HTTP_PROXY_H
-#define LAMBDAD_HTTP_PROXY_H
+#ifndef LAMBDAD_INTEG_PROXY_H
+#define LAMBDAD_INTEG_PROXY_H
 
 #include <event2/buffer.h>
 #include <event2/http.h>

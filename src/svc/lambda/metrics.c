@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "async/async.h"
-#include "api/metrics.h"
+#include "svc/lambda/metrics.h"
 #include "base/codec.h"
 
 /* Per-function counters and gauges; the unlabelled series is their sum over functions. */

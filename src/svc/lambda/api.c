@@ -11,10 +11,10 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include "api/api_int.h"
+#include "svc/lambda/api_int.h"
 #include "http/status.h"
 #include "async/async.h"
-#include "apigw/apigw.h"
+#include "svc/apigw/apigw.h"
 #include "base/codec.h"
 
 #define API_MAX_BODY (80 * 1024 * 1024)
@@ -24,7 +24,7 @@ static const struct {
 	const char *type;
 } api_errors[] = {
 #define X(name, status, type) {status, type},
-#include "api/api_errors.def"
+#include "svc/lambda/api_errors.def"
 #undef X
 };
 

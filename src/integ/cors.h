@@ -1,8 +1,8 @@
 /* CORS as function URLs (Lambda's Cors) and HTTP APIs (API Gateway's corsConfiguration)
  * configure it: the configuration parsed and validated from either API's JSON, the
  * answer to a preflight, and the headers of every other answer. No I/O. */
-#ifndef LAMBDAD_HTTP_CORS_H
-#define LAMBDAD_HTTP_CORS_H
+#ifndef LAMBDAD_INTEG_CORS_H
+#define LAMBDAD_INTEG_CORS_H
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>

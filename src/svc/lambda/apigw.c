@@ -10,11 +10,11 @@
 #include <strings.h>
 #include <sys/queue.h>
 
-#include "api/api_int.h"
-#include "apigw/apigw.h"
+#include "svc/lambda/api_int.h"
+#include "svc/apigw/apigw.h"
 #include "base/codec.h"
-#include "http/cors.h"
-#include "http/proxy.h"
+#include "integ/cors.h"
+#include "integ/proxy.h"
 
 /* Lambda's limit on a synchronous invocation's payload: a larger body makes an event
  * that no function could take. */
