@@ -348,10 +348,10 @@ static void add_common(const struct cors *c, const char *allow, struct evkeyvalq
 		evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
 }
 
-int cors_preflight(const struct cors *c, enum evhttp_cmd_type method, const struct evkeyvalq *in,
+int cors_preflight(const struct cors *c, const char *method, const struct evkeyvalq *in,
                    struct evkeyvalq *out)
 {
-	if (!c || method != EVHTTP_REQ_OPTIONS || !evhttp_find_header(in, "Origin") ||
+	if (!c || strcmp(method, "OPTIONS") != 0 || !evhttp_find_header(in, "Origin") ||
 	    !evhttp_find_header(in, "Access-Control-Request-Method"))
 		return 0;
 	int status = c->flavor == CORS_APIGW ? 204 : 200;

@@ -35,12 +35,12 @@ void cors_free(struct cors *c); /* NULL is a no-op */
  * as long as c). */
 json_t *cors_json(const struct cors *c);
 
-/* If a request (its method and headers, borrowed) is a CORS preflight that c answers
+/* If a request (its method, "OPTIONS", ..., and headers, borrowed) is a CORS preflight that c answers
  * (c not NULL; OPTIONS with Origin and Access-Control-Request-Method), adds the
  * answer's headers to out and returns its status: 200 for a function URL, 204 for an
  * HTTP API. An origin that is not allowed gets the status without any CORS header (the
  * browser then refuses the real request). Otherwise returns 0 and adds nothing. */
-int cors_preflight(const struct cors *c, enum evhttp_cmd_type method, const struct evkeyvalq *in,
+int cors_preflight(const struct cors *c, const char *method, const struct evkeyvalq *in,
                    struct evkeyvalq *out);
 
 /* Adds to out the CORS headers of a non-preflight answer to a request with headers in:

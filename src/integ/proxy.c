@@ -2,7 +2,6 @@
  * event (payload formats 1.0 and 2.0) and the function's answer back to HTTP. */
 #include "integ/proxy.h"
 #include "integ/cors.h"
-#include "http/status.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -334,49 +333,33 @@ int proxy_event_build(const struct proxy_request *rq, const struct proxy_ctx *ct
 	return 0;
 }
 
-int proxy_event(struct evhttp_request *req, const struct proxy_ctx *ctx, size_t max_body,
-                struct evbuffer *out, struct err *errp)
+int proxy_event(struct front_req *req, const struct proxy_ctx *ctx, size_t max_body, struct evbuffer *out,
+                struct err *errp)
 {
-	static const struct {
-		enum evhttp_cmd_type cmd;
-		const char *name;
-	} methods[] = {
-	    {EVHTTP_REQ_GET, "GET"},     {EVHTTP_REQ_POST, "POST"},       {EVHTTP_REQ_HEAD, "HEAD"},
-	    {EVHTTP_REQ_PUT, "PUT"},     {EVHTTP_REQ_DELETE, "DELETE"},   {EVHTTP_REQ_OPTIONS, "OPTIONS"},
-	    {EVHTTP_REQ_TRACE, "TRACE"}, {EVHTTP_REQ_CONNECT, "CONNECT"}, {EVHTTP_REQ_PATCH, "PATCH"}};
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const char *method = "GET";
-	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
-		if (methods[i].cmd == cmd)
-			method = methods[i].name;
-	const char *uri = evhttp_request_get_uri(req);
-	const char *qm = uri ? strchr(uri, '?') : NULL;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *method = front_req_method_name(req);
+	struct evbuffer *in = front_req_body(req);
 	size_t len = evbuffer_get_length(in);
 	if (len > max_body)
 		return err_make(errp, E2BIG, "Request must be smaller than %zu bytes", max_body);
-	char *peer = NULL;
-	ev_uint16_t peer_port = 0;
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	if (conn)
-		evhttp_connection_get_peer(conn, &peer, &peer_port);
 	/* The port the client connected to, from the Host it sent (default 80). */
 	uint16_t port = 80;
-	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	const char *host = front_req_header(req, "Host");
 	const char *colon = host ? strrchr(host, ':') : NULL;
 	if (colon && !strchr(colon, ']'))
 		port = (uint16_t)strtoul(colon + 1, NULL, 10);
+	int major, minor;
+	front_req_http_version(req, &major, &minor);
 	struct proxy_request rq = {
-	    .method = method,
-	    .query = qm ? qm + 1 : NULL,
-	    .headers = evhttp_request_get_input_headers(req),
+	    .method = method[0] ? method : "GET",
+	    .query = front_req_query_string(req),
+	    .headers = front_req_headers(req),
 	    .body = len ? evbuffer_pullup(in, -1) : NULL,
 	    .body_len = len,
-	    .source_ip = peer,
-	    .http_major = req->major,
-	    .http_minor = req->minor,
+	    .source_ip = front_req_peer(req),
+	    .http_major = major,
+	    .http_minor = minor,
 	    .port = port,
-	    .time_ms = clock_wall_ms(),
+	    .time_ms = front_req_time_ms(req),
 	};
 	return proxy_event_build(&rq, ctx, max_body, out, errp);
 }
@@ -545,24 +528,23 @@ void proxy_response_fini(struct proxy_response *r)
 	r->body = NULL;
 }
 
-static void send_with_extra(struct evhttp_request *req, int status, struct evkeyvalq *hdrs,
-                            struct evbuffer *body, const struct evkeyvalq *extra)
+static void send_with_extra(struct front_req *req, int status, struct evkeyvalq *hdrs, struct evbuffer *body,
+                            const struct evkeyvalq *extra)
 {
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 	struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
 	while (evhttp_remove_header(hdrs, kv->key) == 0)
 		;
 	TAILQ_FOREACH(kv, hdrs, next)
-	evhttp_add_header(oh, kv->key, kv->value);
+	front_reply_header(req, kv->key, kv->value);
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	evhttp_add_header(oh, kv->key, kv->value);
-	evhttp_send_reply(req, status, http_reason(status), body);
+	front_reply_header(req, kv->key, kv->value);
+	front_reply(req, status, body);
 }
 
-void proxy_reply(struct evhttp_request *req, int version, bool function_error, struct evbuffer *body,
+void proxy_reply(struct front_req *req, int version, bool function_error, struct evbuffer *body,
                  const struct evkeyvalq *extra, bool strip_cors)
 {
 	struct proxy_response r = {0};

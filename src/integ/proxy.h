@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "front/front.h"
+
 /* What the front knows about a request beyond the request itself. */
 struct proxy_ctx {
 	int version;               /* 1: payload format 1.0; 2: 2.0 (function URLs: 2.0) */
@@ -40,11 +42,11 @@ struct proxy_ctx {
  * headers split into "cookies" (and left out of "headers"), fields without a value
  * left out. Payload 1.0: headers/queryStringParameters keep the last value,
  * multiValueHeaders/multiValueQueryStringParameters all of them, null when none. */
-int proxy_event(struct evhttp_request *req, const struct proxy_ctx *ctx, size_t max_body,
-                struct evbuffer *out, struct err *errp);
+int proxy_event(struct front_req *req, const struct proxy_ctx *ctx, size_t max_body, struct evbuffer *out,
+                struct err *errp);
 
-/* The request as proxy_event reads it, for callers (and tests) without an evhttp
- * request. All borrowed. */
+/* The request as proxy_event reads it, for callers (and tests) without a front_req.
+ * All borrowed. */
 struct proxy_request {
 	const char *method;              /* "GET", ... */
 	const char *query;               /* the raw query string after '?', or NULL: none */
@@ -87,7 +89,7 @@ void proxy_response_fini(struct proxy_response *r);
  * function's headers of the same names. strip_cors: the function's own
  * Access-Control-* headers are dropped first (HTTP APIs with a CORS configuration, as
  * API Gateway ignores them). body is drained. */
-void proxy_reply(struct evhttp_request *req, int version, bool function_error, struct evbuffer *body,
+void proxy_reply(struct front_req *req, int version, bool function_error, struct evbuffer *body,
                  const struct evkeyvalq *extra, bool strip_cors);
 
 #endif

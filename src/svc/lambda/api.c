@@ -3,14 +3,12 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 
+#include "front/transport_evhttp.h"
 #include "svc/lambda/api_int.h"
 #include "http/status.h"
 #include "async/async.h"
@@ -28,11 +26,11 @@ static const struct {
 #undef X
 };
 
-void api_add_request_id(struct evhttp_request *req)
+void api_add_request_id(struct front_req *req)
 {
 	char id[37];
 	uuid_v4(id);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", id);
+	front_reply_header(req, "x-amzn-RequestId", id);
 }
 
 static void free_ref_cb(const void *data, size_t len, void *arg)
@@ -40,9 +38,8 @@ static void free_ref_cb(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-void api_reply_json(struct evhttp_request *req, int status, json_t *o)
+void api_reply_json(struct front_req *req, int status, json_t *o)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	api_add_request_id(req);
 	struct evbuffer *b = NULL;
 	if (o) {
@@ -50,14 +47,14 @@ void api_reply_json(struct evhttp_request *req, int status, json_t *o)
 		json_decref(o);
 		b = evbuffer_new();
 		evbuffer_add_reference(b, txt, strlen(txt), free_ref_cb, NULL);
-		evhttp_add_header(h, "Content-Type", "application/json");
+		front_reply_header(req, "Content-Type", "application/json");
 	}
-	evhttp_send_reply(req, status, http_reason(status), b);
+	front_reply(req, status, b);
 	if (b)
 		evbuffer_free(b);
 }
 
-void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra, const char *fmt, ...)
+void api_reply_error(struct front_req *req, enum api_error e, json_t *extra, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -70,11 +67,11 @@ void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra
 	if (extra)
 		json_object_update(o, extra);
 	json_decref(extra);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Amzn-ErrorType", api_errors[e].type);
+	front_reply_header(req, "X-Amzn-ErrorType", api_errors[e].type);
 	api_reply_json(req, api_errors[e].status, o);
 }
 
-void api_reply_err(struct evhttp_request *req, const struct err *e)
+void api_reply_err(struct front_req *req, const struct err *e)
 {
 	switch (e->code) {
 	case REG_EINVALID:
@@ -91,9 +88,9 @@ void api_reply_err(struct evhttp_request *req, const struct err *e)
 	}
 }
 
-json_t *api_body_json(struct evhttp_request *req)
+json_t *api_body_json(struct front_req *req)
 {
-	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	struct evbuffer *b = front_req_body(req);
 	size_t len = evbuffer_get_length(b);
 	json_error_t je;
 	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, &je) : json_object();
@@ -112,7 +109,7 @@ json_t *api_body_json(struct evhttp_request *req)
 	return o;
 }
 
-void api_not_found(struct api *a, struct evhttp_request *req, const char *name, const char *qual)
+void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual)
 {
 	autofree char *arn = fn_arn(name, a->region, a->account);
 	api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn,
@@ -126,7 +123,7 @@ int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]
 		api_reply_err(r->req, &e);
 		return -1;
 	}
-	const char *q = evhttp_find_header(&r->query, "Qualifier");
+	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && qual[0] && strcmp(q, qual) != 0) {
 		api_reply_error(
 		    r->req, API_ERR_INVALID_PARAMETER, NULL,
@@ -156,39 +153,39 @@ static void route(struct api *a, struct api_req *r)
 {
 	const char *v = r->nsegs > 0 ? r->segs[0] : "";
 	const char *coll = r->nsegs > 1 ? r->segs[1] : "";
-	enum evhttp_cmd_type m = r->cmd;
+	enum front_method m = r->cmd;
 	int n = r->nsegs;
 	if (strcmp(v, "2015-03-31") == 0 && strcmp(coll, "functions") == 0) {
 		if (n == 2) {
-			if (m == EVHTTP_REQ_POST)
+			if (m == FRONT_POST)
 				return api_create_function(a, r);
-			if (m == EVHTTP_REQ_GET)
+			if (m == FRONT_GET)
 				return api_list_functions(a, r);
 		} else if (n == 3) {
-			if (m == EVHTTP_REQ_GET)
+			if (m == FRONT_GET)
 				return api_get_function(a, r, false);
-			if (m == EVHTTP_REQ_DELETE)
+			if (m == FRONT_DELETE)
 				return api_delete_function(a, r);
 		} else if (n == 4) {
 			const char *op = r->segs[3];
-			if (strcmp(op, "configuration") == 0 && m == EVHTTP_REQ_GET)
+			if (strcmp(op, "configuration") == 0 && m == FRONT_GET)
 				return api_get_function(a, r, true);
-			if (strcmp(op, "configuration") == 0 && m == EVHTTP_REQ_PUT)
+			if (strcmp(op, "configuration") == 0 && m == FRONT_PUT)
 				return api_update_configuration(a, r);
-			if (strcmp(op, "code") == 0 && m == EVHTTP_REQ_PUT)
+			if (strcmp(op, "code") == 0 && m == FRONT_PUT)
 				return api_update_code(a, r);
-			if (strcmp(op, "invocations") == 0 && m == EVHTTP_REQ_POST)
+			if (strcmp(op, "invocations") == 0 && m == FRONT_POST)
 				return api_invoke(a, r);
 		}
 	} else if ((strcmp(v, "2017-10-31") == 0 || strcmp(v, "2019-09-30") == 0) &&
 	           strcmp(coll, "functions") == 0 && n == 4) {
 		const char *op = r->segs[3];
 		if (strcmp(op, "concurrency") == 0) {
-			if (m == EVHTTP_REQ_PUT && v[3] == '7')
+			if (m == FRONT_PUT && v[3] == '7')
 				return api_put_concurrency(a, r);
-			if (m == EVHTTP_REQ_DELETE && v[3] == '7')
+			if (m == FRONT_DELETE && v[3] == '7')
 				return api_delete_concurrency(a, r);
-			if (m == EVHTTP_REQ_GET && v[3] == '9')
+			if (m == FRONT_GET && v[3] == '9')
 				return api_get_concurrency(a, r);
 		} else if (strcmp(op, "provisioned-concurrency") == 0 && v[3] == '9') {
 			return api_provisioned_concurrency(a, r);
@@ -197,60 +194,59 @@ static void route(struct api *a, struct api_req *r)
 	           strcmp(r->segs[3], "event-invoke-config") == 0) {
 		if (n == 4)
 			return api_event_invoke_config(a, r);
-		if (n == 5 && strcmp(r->segs[4], "list") == 0 && m == EVHTTP_REQ_GET)
+		if (n == 5 && strcmp(r->segs[4], "list") == 0 && m == FRONT_GET)
 			return api_list_event_invoke_configs(a, r);
 	} else if (strcmp(v, "2021-10-31") == 0 && strcmp(coll, "functions") == 0 && n == 4) {
 		if (strcmp(r->segs[3], "url") == 0)
 			return api_function_url(a, r);
-		if (strcmp(r->segs[3], "urls") == 0 && m == EVHTTP_REQ_GET)
+		if (strcmp(r->segs[3], "urls") == 0 && m == FRONT_GET)
 			return api_list_function_urls(a, r);
 	} else if (strcmp(v, "v2") == 0 && strcmp(coll, "apis") == 0) {
 		return api_apigw(a, r);
-	} else if (strcmp(v, "metrics") == 0 && n == 1 && m == EVHTTP_REQ_GET) {
+	} else if (strcmp(v, "metrics") == 0 && n == 1 && m == FRONT_GET) {
 		return api_metrics(a, r);
 	} else if (strcmp(v, "2014-11-13") == 0 && strcmp(coll, "functions") == 0 && n == 4 &&
-	           strcmp(r->segs[3], "invoke-async") == 0 && m == EVHTTP_REQ_POST) {
+	           strcmp(r->segs[3], "invoke-async") == 0 && m == FRONT_POST) {
 		return api_invoke_async(a, r);
 	} else if (strcmp(v, "2016-08-19") == 0 && strcmp(coll, "account-settings") == 0 && n == 2 &&
-	           m == EVHTTP_REQ_GET) {
+	           m == FRONT_GET) {
 		return api_account_settings(a, r);
 	} else if (strcmp(v, "lambdad") == 0 && strcmp(coll, "v1") == 0) {
 		if (n == 5 && strcmp(r->segs[2], "functions") == 0) {
 			const char *op = r->segs[4];
-			if (strcmp(op, "logs") == 0 && m == EVHTTP_REQ_GET)
+			if (strcmp(op, "logs") == 0 && m == FRONT_GET)
 				return api_ext_logs(a, r);
-			if (strcmp(op, "prewarm") == 0 && m == EVHTTP_REQ_POST)
+			if (strcmp(op, "prewarm") == 0 && m == FRONT_POST)
 				return api_ext_prewarm(a, r);
 			if (strcmp(op, "keep-alive") == 0)
 				return api_ext_keep_alive(a, r);
 		}
 		if (n == 6 && strcmp(r->segs[2], "functions") == 0 && strcmp(r->segs[4], "events") == 0)
 			return api_ext_events(a, r);
-		if (n == 4 && strcmp(r->segs[2], "code") == 0 && m == EVHTTP_REQ_GET)
+		if (n == 4 && strcmp(r->segs[2], "code") == 0 && m == FRONT_GET)
 			return api_ext_code(a, r);
 	}
 	api_reply_error(r->req, API_ERR_UNKNOWN_OPERATION, NULL, "No operation at %s %s",
-	                m == EVHTTP_REQ_GET      ? "GET"
-	                : m == EVHTTP_REQ_POST   ? "POST"
-	                : m == EVHTTP_REQ_PUT    ? "PUT"
-	                : m == EVHTTP_REQ_DELETE ? "DELETE"
-	                                         : "?",
-	                evhttp_request_get_uri(r->req));
+	                m == FRONT_GET      ? "GET"
+	                : m == FRONT_POST   ? "POST"
+	                : m == FRONT_PUT    ? "PUT"
+	                : m == FRONT_DELETE ? "DELETE"
+	                                    : "?",
+	                front_req_uri(r->req));
 }
 
 /* A request that arrives while the server drains (on a connection accepted before):
  * 503 with the AWS error shape, and the connection closes, so the client's retry
  * opens a new one, which is refused. */
-static void reply_draining(struct evhttp_request *req)
+static void reply_draining(struct front_req *req)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Connection", "close");
-	evhttp_add_header(h, "X-Amzn-ErrorType", "ServiceException");
+	front_reply_header(req, "Connection", "close");
+	front_reply_header(req, "X-Amzn-ErrorType", "ServiceException");
 	api_reply_json(req, 503,
 	               json_pack("{s:s, s:s}", "Type", "Service", "message", "lambdad is shutting down"));
 }
 
-static void request_cb(struct evhttp_request *req, void *arg)
+static void request_cb(struct front_req *req, void *arg)
 {
 	struct api *a = arg;
 	if (a->draining) {
@@ -260,16 +256,13 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	/* Function URLs and HTTP APIs are told apart by their Host or path prefix. */
 	if (api_furl_front(a, req) || api_apigw_front(a, req))
 		return;
-	struct api_req r = {.req = req, .cmd = evhttp_request_get_command(req)};
-	TAILQ_INIT(&r.query);
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct api_req r = {.req = req, .cmd = front_req_method(req)};
+	const char *path = front_req_path(req);
 	if (!path || path[0] != '/') {
 		api_reply_error(req, API_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
 		return;
 	}
-	if (query && evhttp_parse_query_str(query, &r.query) < 0) {
+	if (!front_req_query_ok(req)) {
 		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "malformed query string");
 		return;
 	}
@@ -301,7 +294,6 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		route(a, &r);
 	for (int i = 0; i < r.nsegs; i++)
 		free(r.segs[i]);
-	evhttp_clear_headers(&r.query);
 }
 
 static int load_cb(const struct store_item *it, void *arg)
@@ -388,8 +380,7 @@ void api_free(struct api *a)
 {
 	if (!a)
 		return;
-	if (a->http)
-		evhttp_free(a->http);
+	front_evhttp_free(a->http);
 	async_free(a->async);
 	furl_free(a);
 	apigw_free(a->apigw);
@@ -402,29 +393,11 @@ void api_free(struct api *a)
 
 int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 {
-	a->http = evhttp_new(a->base);
-	if (!a->http)
-		return err_make(errp, ENOMEM, "evhttp_new");
-	evhttp_set_max_body_size(a->http, API_MAX_BODY);
-	evhttp_set_max_headers_size(a->http, 64 * 1024);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH |
-	                                        EVHTTP_REQ_OPTIONS);
-	evhttp_set_timeout(a->http, 3600);
-	evhttp_set_gencb(a->http, request_cb, a);
-	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, host, port);
-	if (!bs)
-		return err_make(errp, EADDRINUSE, "cannot listen on %s:%u: %s", host, port, strerror(errno));
-	int one = 1;
-	setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	a->listener = bs;
-	a->port = port;
+	int r = front_evhttp_new(a->base, host, port, API_MAX_BODY, request_cb, a, &a->http, errp);
+	if (r < 0)
+		return r;
 	/* Port 0: the kernel picked one; URLs the API hands out (function URLs) carry it. */
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
-		a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-		                                         : ((struct sockaddr_in *)&ss)->sin_port);
+	a->port = front_evhttp_port(a->http);
 	return 0;
 }
 
@@ -438,9 +411,5 @@ void api_stop_accepting(struct api *a)
 	a->draining = true;
 	/* Queued async events stay in the queue for the next start; nothing new is started. */
 	async_stop(a->async);
-	if (a->listener) {
-		/* Frees the evconnlistener, which closes the socket: connects are refused. */
-		evhttp_del_accept_socket(a->http, a->listener);
-		a->listener = NULL;
-	}
+	front_evhttp_stop_accepting(a->http);
 }

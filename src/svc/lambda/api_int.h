@@ -3,11 +3,11 @@
 #define LAMBDAD_API_INT_H
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "front/front.h"
 #include "svc/lambda/api.h"
 
 enum api_error {
@@ -23,8 +23,7 @@ struct api {
 	struct registry *reg;
 	struct async *async; /* InvocationType Event */
 	struct apigw *apigw; /* HTTP APIs (apigw.c) */
-	struct evhttp *http;
-	struct evhttp_bound_socket *listener; /* NULL once api_stop_accepting ran */
+	struct front_evhttp *http;            /* the listener (front/transport_evhttp.h) */
 	bool draining;                        /* shutting down: new requests get 503 ServiceException */
 	char *region;
 	char *account;
@@ -34,28 +33,28 @@ struct api {
 	struct furl_table *furls; /* function URL configs (furl.c) */
 };
 
-/* The parts of a request a handler reads. */
+/* The parts of a request a handler reads: the request itself (front.h: headers, query,
+ * body, and the answer) and its decoded path. */
 struct api_req {
-	struct evhttp_request *req;
-	enum evhttp_cmd_type cmd;
+	struct front_req *req;
+	enum front_method cmd;
 	char *segs[8]; /* decoded path segments (owned) */
 	int nsegs;
-	struct evkeyvalq query; /* decoded query parameters */
 };
 
 /* Replies with the AWS error shape: status, X-Amzn-ErrorType and {"Type","message"}.
  * extra (stolen, may be NULL) adds fields to the body. */
-void api_reply_error(struct evhttp_request *req, enum api_error e, json_t *extra, const char *fmt, ...)
+void api_reply_error(struct front_req *req, enum api_error e, json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Adds a fresh x-amzn-RequestId to req's answer, as every AWS reply carries one. */
-void api_add_request_id(struct evhttp_request *req);
+void api_add_request_id(struct front_req *req);
 /* Replies with status and JSON o (stolen; NULL sends no body). */
-void api_reply_json(struct evhttp_request *req, int status, json_t *o);
+void api_reply_json(struct front_req *req, int status, json_t *o);
 /* Maps a registry/store error to the API error and replies. */
-void api_reply_err(struct evhttp_request *req, const struct err *e);
+void api_reply_err(struct front_req *req, const struct err *e);
 /* Parses the body as a JSON object; replies InvalidRequestContentException and
  * returns NULL when it is not one. */
-json_t *api_body_json(struct evhttp_request *req);
+json_t *api_body_json(struct front_req *req);
 /* Resolves the {FunctionName} segment and the Qualifier; replies and returns
  * NULL if the function does not exist at that qualifier. */
 /* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier
@@ -63,7 +62,7 @@ json_t *api_body_json(struct evhttp_request *req);
  * malformed or disagree. */
 int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[130]);
 struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
-void api_not_found(struct api *a, struct evhttp_request *req, const char *name, const char *qual);
+void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual);
 
 /* Handlers. */
 void api_create_function(struct api *a, struct api_req *r);
@@ -98,7 +97,7 @@ void api_ext_events(struct api *a, struct api_req *r);
  * starts with /lambda-url/<function-name>/, and returns whether it took req. */
 void api_function_url(struct api *a, struct api_req *r);
 void api_list_function_urls(struct api *a, struct api_req *r);
-bool api_furl_front(struct api *a, struct evhttp_request *req);
+bool api_furl_front(struct api *a, struct front_req *req);
 /* Loads the stored function URL configs into a->furls (at startup, after the
  * functions); returns 0 or a negative errno. furl_free releases them (NULL-safe).
  * furl_function_deleted drops the URL of a deleted function (store and memory). */
@@ -110,13 +109,13 @@ void furl_function_deleted(struct api *a, const char *name);
  * prelude, then the body chunk by chunk); request_id is the one the event carries
  * (requestContext.requestId), kept by the invocation; extra (may be NULL) are headers to
  * add, the CORS ones. Replies itself in every case, errors included. */
-void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_config *cfg,
+void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * returns whether it took req. */
 void api_apigw(struct api *a, struct api_req *r);
-bool api_apigw_front(struct api *a, struct evhttp_request *req);
+bool api_apigw_front(struct api *a, struct front_req *req);
 /* GET /metrics, Prometheus text format (metrics.c). */
 void api_metrics(struct api *a, struct api_req *r);
 

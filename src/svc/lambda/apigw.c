@@ -2,6 +2,7 @@
  * apigatewayv2 speaks it, and the data plane that routes a request on
  * <api-id>.execute-api.localhost or /apis/<api-id>/ to a function (Lambda proxy). */
 #include <errno.h>
+#include <event2/http.h> /* header lists (evkeyvalq) */
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
@@ -24,15 +25,15 @@ static const char *const kind_coll[] = {"integrations", "routes", "stages"};
 
 /* ---- Control plane ---- */
 
-static void gw_error(struct evhttp_request *req, int status, const char *type, const char *msg)
+static void gw_error(struct front_req *req, int status, const char *type, const char *msg)
 {
 	autofree char *m = xstrdup(msg);
 	utf8_sanitize(m);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-ErrorType", type);
+	front_reply_header(req, "x-amzn-ErrorType", type);
 	api_reply_json(req, status, json_pack("{s:s}", "message", m));
 }
 
-static void gw_reply_err(struct evhttp_request *req, const struct err *e)
+static void gw_reply_err(struct front_req *req, const struct err *e)
 {
 	switch (e->code) {
 	case APIGW_EBADREQ:
@@ -48,9 +49,9 @@ static void gw_reply_err(struct evhttp_request *req, const struct err *e)
 }
 
 /* The request body as a JSON object, or NULL after a BadRequestException. */
-static json_t *gw_body(struct evhttp_request *req)
+static json_t *gw_body(struct front_req *req)
 {
-	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	struct evbuffer *b = front_req_body(req);
 	size_t len = evbuffer_get_length(b);
 	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, NULL) : json_object();
 	if (!json_is_object(o)) {
@@ -63,9 +64,9 @@ static json_t *gw_body(struct evhttp_request *req)
 
 /* Adds apiEndpoint to an API object: http://<id>.execute-api.localhost[:port], the port
  * being the one the client reached the control plane on. */
-static json_t *with_endpoint(struct evhttp_request *req, json_t *api)
+static json_t *with_endpoint(struct front_req *req, json_t *api)
 {
-	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	const char *host = front_req_header(req, "Host");
 	const char *colon = host ? strrchr(host, ':') : NULL;
 	const char *bracket = host ? strrchr(host, ']') : NULL;
 	const char *port = colon && (!bracket || colon > bracket) ? colon : "";
@@ -99,11 +100,11 @@ static void reply_items(struct api_req *r, json_t *arr, const struct err *e, boo
 void api_apigw(struct api *a, struct api_req *r)
 {
 	struct apigw *g = a->apigw;
-	enum evhttp_cmd_type m = r->cmd;
+	enum front_method m = r->cmd;
 	int n = r->nsegs;
 	struct err e = {0};
 	json_t *in = NULL;
-	if (m == EVHTTP_REQ_POST || m == EVHTTP_REQ_PATCH) {
+	if (m == FRONT_POST || m == FRONT_PATCH) {
 		if (!(in = gw_body(r->req)))
 			return;
 	}
@@ -112,33 +113,33 @@ void api_apigw(struct api *a, struct api_req *r)
 		for (int k = 0; k < (int)ARRAY_SIZE(kind_coll); k++)
 			if (strcmp(r->segs[3], kind_coll[k]) == 0)
 				kind = k;
-	if (n == 2 && m == EVHTTP_REQ_POST) {
+	if (n == 2 && m == FRONT_POST) {
 		reply_obj(r, 201, apigw_create_api(g, in, &e), &e, true);
-	} else if (n == 2 && m == EVHTTP_REQ_GET) {
+	} else if (n == 2 && m == FRONT_GET) {
 		reply_items(r, apigw_list_apis(g), &e, true);
-	} else if (n == 3 && m == EVHTTP_REQ_GET) {
+	} else if (n == 3 && m == FRONT_GET) {
 		reply_obj(r, 200, apigw_get_api(g, r->segs[2], &e), &e, true);
-	} else if (n == 3 && m == EVHTTP_REQ_PATCH) {
+	} else if (n == 3 && m == FRONT_PATCH) {
 		reply_obj(r, 200, apigw_update_api(g, r->segs[2], in, &e), &e, true);
-	} else if (n == 3 && m == EVHTTP_REQ_DELETE) {
+	} else if (n == 3 && m == FRONT_DELETE) {
 		if (apigw_delete_api(g, r->segs[2], &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
 			api_reply_json(r->req, 204, NULL);
-	} else if (n == 4 && strcmp(r->segs[3], "cors") == 0 && m == EVHTTP_REQ_DELETE) {
+	} else if (n == 4 && strcmp(r->segs[3], "cors") == 0 && m == FRONT_DELETE) {
 		if (apigw_delete_cors(g, r->segs[2], &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
 			api_reply_json(r->req, 204, NULL);
-	} else if (n == 4 && kind >= 0 && m == EVHTTP_REQ_POST) {
+	} else if (n == 4 && kind >= 0 && m == FRONT_POST) {
 		reply_obj(r, 201, apigw_create(g, r->segs[2], kind, in, &e), &e, false);
-	} else if (n == 4 && kind >= 0 && m == EVHTTP_REQ_GET) {
+	} else if (n == 4 && kind >= 0 && m == FRONT_GET) {
 		reply_items(r, apigw_list(g, r->segs[2], kind, &e), &e, false);
-	} else if (n == 5 && kind >= 0 && m == EVHTTP_REQ_GET) {
+	} else if (n == 5 && kind >= 0 && m == FRONT_GET) {
 		reply_obj(r, 200, apigw_get(g, r->segs[2], kind, r->segs[4], &e), &e, false);
-	} else if (n == 5 && kind >= 0 && m == EVHTTP_REQ_PATCH) {
+	} else if (n == 5 && kind >= 0 && m == FRONT_PATCH) {
 		reply_obj(r, 200, apigw_update(g, r->segs[2], kind, r->segs[4], in, &e), &e, false);
-	} else if (n == 5 && kind >= 0 && m == EVHTTP_REQ_DELETE) {
+	} else if (n == 5 && kind >= 0 && m == FRONT_DELETE) {
 		if (apigw_delete(g, r->segs[2], kind, r->segs[4], &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
@@ -155,32 +156,30 @@ void api_apigw(struct api *a, struct api_req *r)
 /* ---- Data plane ---- */
 
 /* Adds the headers of extra (NULL: none) to req's answer. */
-static void add_headers(struct evhttp_request *req, const struct evkeyvalq *extra)
+static void add_headers(struct front_req *req, const struct evkeyvalq *extra)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	const struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	evhttp_add_header(h, kv->key, kv->value);
+	front_reply_header(req, kv->key, kv->value);
 }
 
 /* API Gateway's own answers: {"message": ...} with its status, and the CORS headers of
  * extra (NULL: none). */
-static void gw_message(struct evhttp_request *req, int status, const char *msg, const struct evkeyvalq *extra)
+static void gw_message(struct front_req *req, int status, const char *msg, const struct evkeyvalq *extra)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Type", "application/json");
+	front_reply_header(req, "Content-Type", "application/json");
 	add_headers(req, extra);
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
-	evhttp_send_reply(req, status, msg, b);
+	front_reply(req, status, b);
 	evbuffer_free(b);
 }
 
 /* An invocation on its way: answered by the function, or by the integration timeout
  * first (503), in which case the function's answer is dropped when it comes. */
 struct gw_flight {
-	struct evhttp_request *req;
+	struct front_req *req;
 	struct event *timer;
 	int version;
 	bool answered;
@@ -216,28 +215,6 @@ static void flight_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	gw_message(f->req, 503, "Service Unavailable", &f->extra);
 }
 
-static const char *method_name(enum evhttp_cmd_type c)
-{
-	switch (c) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	case EVHTTP_REQ_OPTIONS:
-		return "OPTIONS";
-	default:
-		return "";
-	}
-}
-
 /* The api-id of Host <api-id>.execute-api.<anything>[:port], into id; false when the
  * Host is not of that form. */
 static bool host_api_id(const char *host, char *id, size_t idsz)
@@ -268,11 +245,11 @@ static void gw_request_id(char out[17])
 
 /* Routes req to its function; every answer carries extra (the CORS headers); cors_on:
  * the API has a CORS configuration. */
-static void route(struct api *a, struct evhttp_request *req, const char *api_id, const char *path,
+static void route(struct api *a, struct front_req *req, const char *api_id, const char *path,
                   const char *host, const char *rid, bool cors_on, const struct evkeyvalq *extra)
 {
 	struct apigw_target t;
-	const char *method = method_name(evhttp_request_get_command(req));
+	const char *method = front_req_method_name(req);
 	if (apigw_resolve(a->apigw, api_id, method, path, &t) < 0)
 		return gw_message(req, 404, "Not Found", extra);
 	if (!t.has_integration) {
@@ -340,37 +317,37 @@ static void route(struct api *a, struct evhttp_request *req, const char *api_id,
 /* Serves a data-plane request for API api_id. With a CORS configuration, a preflight
  * is answered here whatever the routes, as API Gateway does, and every other answer to
  * an allowed origin carries the CORS headers, API Gateway's own errors included. */
-static void serve(struct api *a, struct evhttp_request *req, const char *api_id, const char *path,
+static void serve(struct api *a, struct front_req *req, const char *api_id, const char *path,
                   const char *host)
 {
 	char rid[17];
 	gw_request_id(rid);
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
-	evhttp_add_header(oh, "apigw-requestid", rid);
+	front_reply_header(req, "apigw-requestid", rid);
 	const struct cors *cors = apigw_cors(a->apigw, api_id);
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	int status = cors_preflight(cors, evhttp_request_get_command(req), in, oh);
-	if (status) {
-		evhttp_send_reply(req, status, NULL, NULL);
-		return;
-	}
+	const struct evkeyvalq *in = front_req_headers(req);
 	struct evkeyvalq extra;
 	TAILQ_INIT(&extra);
+	int status = cors_preflight(cors, front_req_method_name(req), in, &extra);
+	if (status) {
+		add_headers(req, &extra);
+		evhttp_clear_headers(&extra);
+		front_reply(req, status, NULL);
+		return;
+	}
 	cors_headers(cors, in, &extra);
 	route(a, req, api_id, path, host, rid, cors != NULL, &extra);
 	evhttp_clear_headers(&extra);
 }
 
-bool api_apigw_front(struct api *a, struct evhttp_request *req)
+bool api_apigw_front(struct api *a, struct front_req *req)
 {
-	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
-	const char *uri = evhttp_request_get_uri(req);
+	const char *host = front_req_header(req, "Host");
+	const char *uri = front_req_uri(req);
 	char id[APIGW_API_ID_LEN + 8];
 	bool by_host = host && host_api_id(host, id, sizeof(id));
 	if (!by_host && !(uri && strncmp(uri, "/apis/", 6) == 0))
 		return false;
-	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	const char *path = front_req_path(req);
 	if (!path || path[0] != '/') {
 		gw_message(req, 404, "Not Found", NULL);
 		return true;

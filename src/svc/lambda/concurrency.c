@@ -20,7 +20,7 @@
 /* Makes sc the scaling settings of the function: committed (the row is dropped when
  * sc asks for nothing), then kept in the registry and handed to the scheduler.
  * Replies ServiceException and returns -1, changing nothing, if the store fails. */
-static int apply_scaling(struct api *a, struct evhttp_request *req, const struct fn_config *c,
+static int apply_scaling(struct api *a, struct front_req *req, const struct fn_config *c,
                          const struct fn_scaling *sc)
 {
 	struct err e = {0};
@@ -43,7 +43,7 @@ static int apply_scaling(struct api *a, struct evhttp_request *req, const struct
  * [lo, hi], replying the error AWS gives when it is missing (ValidationException), not
  * an integer (InvalidParameterValueException) or out of range (ValidationException).
  * Returns 0, or -1 after replying. */
-static int required_int(struct evhttp_request *req, json_t *body, const char *key, const char *field,
+static int required_int(struct front_req *req, json_t *body, const char *key, const char *field,
                         long long lo, long long hi, long long *out)
 {
 	json_t *v = json_object_get(body, key);
@@ -177,10 +177,10 @@ static json_t *provisioned_json(struct api *a, const char *name, const struct fn
  * only $LATEST exists, so a function has at most one. */
 static void list_provisioned(struct api *a, struct api_req *r)
 {
-	const char *list = evhttp_find_header(&r->query, "List");
+	const char *list = front_req_query(r->req, "List");
 	if (strcmp(list, "ALL") != 0)
 		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL, "List must be ALL");
-	const char *max = evhttp_find_header(&r->query, "MaxItems");
+	const char *max = front_req_query(r->req, "MaxItems");
 	if (max) {
 		char *end;
 		long n = strtol(max, &end, 10);
@@ -243,11 +243,11 @@ out:
 
 void api_provisioned_concurrency(struct api *a, struct api_req *r)
 {
-	enum evhttp_cmd_type m = r->cmd;
-	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PUT && m != EVHTTP_REQ_DELETE)
+	enum front_method m = r->cmd;
+	if (m != FRONT_GET && m != FRONT_PUT && m != FRONT_DELETE)
 		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
 		                       "provisioned-concurrency takes GET, PUT or DELETE");
-	if (m == EVHTTP_REQ_GET && evhttp_find_header(&r->query, "List"))
+	if (m == FRONT_GET && front_req_query(r->req, "List"))
 		return list_provisioned(a, r);
 	/* AWS wants a version or an alias; $LATEST is all lambdad has (api_lookup refuses
 	 * any other), in the name (name:$LATEST) or as ?Qualifier=. */
@@ -255,7 +255,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 	struct err e = {0};
 	if (fn_parse_ref(r->segs[2], name, qual, &e) < 0)
 		return api_reply_err(r->req, &e);
-	if (!qual[0] && !evhttp_find_header(&r->query, "Qualifier"))
+	if (!qual[0] && !front_req_query(r->req, "Qualifier"))
 		return api_reply_error(
 		    r->req, API_ERR_INVALID_PARAMETER, NULL,
 		    "Qualifier is required: provisioned concurrency is configured on a version or "
@@ -263,10 +263,10 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
 	if (!c)
 		return;
-	if (m == EVHTTP_REQ_PUT)
+	if (m == FRONT_PUT)
 		return put_provisioned(a, r, c);
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
-	if (m == EVHTTP_REQ_GET) {
+	if (m == FRONT_GET) {
 		if (sc.provisioned == 0)
 			return api_reply_error(r->req, API_ERR_PROVISIONED_NOT_FOUND, NULL,
 			                       "No Provisioned Concurrency Config found for this function");
@@ -287,7 +287,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 /* Reads the optional integer field key of body into *out within [lo, hi]; replies
  * InvalidParameterValueException naming it and returns -1 otherwise (null included).
  * Returns 1 when present, 0 when absent. */
-static int ext_int(struct evhttp_request *req, json_t *body, const char *key, long long lo, long long hi,
+static int ext_int(struct front_req *req, json_t *body, const char *key, long long lo, long long hi,
                    long long *out)
 {
 	json_t *v = json_object_get(body, key);
@@ -327,8 +327,8 @@ void api_ext_prewarm(struct api *a, struct api_req *r)
  * server's --keep-alive. */
 void api_ext_keep_alive(struct api *a, struct api_req *r)
 {
-	enum evhttp_cmd_type m = r->cmd;
-	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PUT && m != EVHTTP_REQ_DELETE)
+	enum front_method m = r->cmd;
+	if (m != FRONT_GET && m != FRONT_PUT && m != FRONT_DELETE)
 		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
 		                       "keep-alive takes GET, PUT or DELETE");
 	char name[FN_NAME_MAX + 1];
@@ -336,7 +336,7 @@ void api_ext_keep_alive(struct api *a, struct api_req *r)
 	if (!c)
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
-	if (m == EVHTTP_REQ_GET) {
+	if (m == FRONT_GET) {
 		if (sc.keep_alive_ms < 0)
 			return api_reply_json(r->req, 200,
 			                      json_pack("{s:n, s:b}", "KeepAliveSeconds", "Default", true));
@@ -344,7 +344,7 @@ void api_ext_keep_alive(struct api *a, struct api_req *r)
 		    r->req, 200,
 		    json_pack("{s:I}", "KeepAliveSeconds", (json_int_t)(sc.keep_alive_ms / 1000)));
 	}
-	if (m == EVHTTP_REQ_DELETE) {
+	if (m == FRONT_DELETE) {
 		if (sc.keep_alive_ms >= 0) {
 			sc.keep_alive_ms = -1;
 			if (apply_scaling(a, r->req, c, &sc) < 0)

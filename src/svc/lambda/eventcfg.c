@@ -9,7 +9,7 @@
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
 
-static void reply_async_err(struct evhttp_request *req, const struct err *e)
+static void reply_async_err(struct front_req *req, const struct err *e)
 {
 	if (e->code == ENOENT)
 		api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "%s", e->msg);
@@ -26,19 +26,19 @@ void api_event_invoke_config(struct api *a, struct api_req *r)
 	json_t *out = NULL;
 	int rc;
 	switch (r->cmd) {
-	case EVHTTP_REQ_PUT:
-	case EVHTTP_REQ_POST: {
+	case FRONT_PUT:
+	case FRONT_POST: {
 		json_t *body = api_body_json(r->req);
 		if (!body)
 			return;
-		rc = async_config_put(a->async, name, body, r->cmd == EVHTTP_REQ_PUT, &out, &e);
+		rc = async_config_put(a->async, name, body, r->cmd == FRONT_PUT, &out, &e);
 		json_decref(body);
 		break;
 	}
-	case EVHTTP_REQ_GET:
+	case FRONT_GET:
 		rc = async_config_get(a->async, name, &out, &e);
 		break;
-	case EVHTTP_REQ_DELETE:
+	case FRONT_DELETE:
 		if ((rc = async_config_delete(a->async, name, &e)) == 0)
 			return api_reply_json(r->req, 204, NULL);
 		break;
@@ -53,7 +53,7 @@ void api_event_invoke_config(struct api *a, struct api_req *r)
 
 void api_list_event_invoke_configs(struct api *a, struct api_req *r)
 {
-	const char *max = evhttp_find_header(&r->query, "MaxItems");
+	const char *max = front_req_query(r->req, "MaxItems");
 	if (max) {
 		char *end;
 		long n = strtol(max, &end, 10);
@@ -69,7 +69,7 @@ void api_list_event_invoke_configs(struct api *a, struct api_req *r)
 		return;
 	/* Only $LATEST exists (no versions or aliases yet): at most one config. */
 	json_t *list = json_array(), *one = NULL;
-	const char *marker = evhttp_find_header(&r->query, "Marker");
+	const char *marker = front_req_query(r->req, "Marker");
 	if ((!marker || !*marker) && async_config_get(a->async, name, &one, NULL) == 0)
 		json_array_append_new(list, one);
 	api_reply_json(r->req, 200, json_pack("{s:o}", "FunctionEventInvokeConfigs", list));
@@ -82,7 +82,7 @@ void api_ext_events(struct api *a, struct api_req *r)
 	const char *op = r->segs[5];
 	char name[FN_NAME_MAX + 1], qual[130];
 	struct err e = {0};
-	if (strcmp(op, "replay") == 0 && r->cmd == EVHTTP_REQ_POST) {
+	if (strcmp(op, "replay") == 0 && r->cmd == FRONT_POST) {
 		if (!api_lookup(a, r, r->segs[3], name))
 			return;
 		json_t *body = api_body_json(r->req);
@@ -108,11 +108,11 @@ void api_ext_events(struct api *a, struct api_req *r)
 			return api_reply_err(r->req, &e);
 		return api_reply_json(r->req, 200, out);
 	}
-	if (r->cmd != EVHTTP_REQ_GET || (strcmp(op, "failed") != 0 && strcmp(op, "stats") != 0))
+	if (r->cmd != FRONT_GET || (strcmp(op, "failed") != 0 && strcmp(op, "stats") != 0))
 		return api_reply_error(
 		    r->req, API_ERR_UNKNOWN_OPERATION, NULL,
 		    "No operation at %s (GET events/failed, POST events/replay, GET events/stats)",
-		    evhttp_request_get_uri(r->req));
+		    front_req_uri(r->req));
 	if (fn_parse_ref(r->segs[3], name, qual, &e) < 0)
 		return api_reply_err(r->req, &e);
 	if (strcmp(op, "stats") == 0)

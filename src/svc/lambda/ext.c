@@ -21,7 +21,7 @@ void api_ext_logs(struct api *a, struct api_req *r)
 	char name[FN_NAME_MAX + 1];
 	if (!api_lookup(a, r, r->segs[3], name))
 		return;
-	const char *off = evhttp_find_header(&r->query, "offset");
+	const char *off = front_req_query(r->req, "offset");
 	char *end = NULL;
 	long long offset = off ? strtoll(off, &end, 10) : 0;
 	if (off && (!*off || *end || offset < 0))
@@ -49,10 +49,9 @@ void api_ext_logs(struct api *a, struct api_req *r)
 	}
 	char nb[32];
 	snprintf(nb, sizeof(nb), "%lld", next);
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-	evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
-	evhttp_add_header(h, "X-Lambdad-Next-Offset", nb);
-	evhttp_send_reply(r->req, 200, "OK", b);
+	front_reply_header(r->req, "Content-Type", "text/plain; charset=utf-8");
+	front_reply_header(r->req, "X-Lambdad-Next-Offset", nb);
+	front_reply(r->req, 200, b);
 	evbuffer_free(b);
 }
 
@@ -78,7 +77,7 @@ void api_ext_code(struct api *a, struct api_req *r)
 	}
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add_file(b, fd, 0, st.st_size);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", "application/zip");
-	evhttp_send_reply(r->req, 200, "OK", b);
+	front_reply_header(r->req, "Content-Type", "application/zip");
+	front_reply(r->req, 200, b);
 	evbuffer_free(b);
 }

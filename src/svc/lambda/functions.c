@@ -30,7 +30,7 @@ static void drop_unused_code(struct api *a, const char *hex)
 
 /* Decodes Code.ZipFile (or ZipFile), stores and extracts it, and sets the code
  * fields of c. Replies and returns -1 on failure (nothing new is left behind). */
-static int take_code(struct api *a, struct evhttp_request *req, json_t *code, struct fn_config *c)
+static int take_code(struct api *a, struct front_req *req, json_t *code, struct fn_config *c)
 {
 	if (!json_is_object(code))
 		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
@@ -86,7 +86,7 @@ static int take_code(struct api *a, struct evhttp_request *req, json_t *code, st
 }
 
 /* Makes c the function's current configuration: committed, then published. */
-static int commit(struct api *a, struct evhttp_request *req, struct fn_config *c)
+static int commit(struct api *a, struct front_req *req, struct fn_config *c)
 {
 	autofree char *txt = fn_config_to_stored(c);
 	struct err e = {0};
@@ -137,13 +137,9 @@ void api_get_function(struct api *a, struct api_req *r, bool config_only)
 		return;
 	if (config_only)
 		return api_reply_json(r->req, 200, config_json(a, c));
-	const char *host = evhttp_request_get_host(r->req);
-	const char *hosthdr = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Host");
-	autofree char *loc = xasprintf("http://%s/lambdad/v1/code/%s.zip",
-	                               hosthdr ? hosthdr
-	                               : host  ? host
-	                                       : "127.0.0.1",
-	                               c->code_hex);
+	const char *host = front_req_header(r->req, "Host");
+	autofree char *loc =
+	    xasprintf("http://%s/lambdad/v1/code/%s.zip", host ? host : "127.0.0.1", c->code_hex);
 	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:{}}", "Configuration", config_json(a, c), "Code",
 	                      "RepositoryType", "S3", "Location", loc, "Tags");
 	/* As on AWS, Concurrency appears only when the function has a reservation. */
@@ -156,8 +152,8 @@ void api_get_function(struct api *a, struct api_req *r, bool config_only)
 
 void api_list_functions(struct api *a, struct api_req *r)
 {
-	const char *marker = evhttp_find_header(&r->query, "Marker");
-	const char *max = evhttp_find_header(&r->query, "MaxItems");
+	const char *marker = front_req_query(r->req, "Marker");
+	const char *max = front_req_query(r->req, "MaxItems");
 	long maxn = 50;
 	if (max) {
 		char *end;
@@ -186,7 +182,7 @@ void api_list_functions(struct api *a, struct api_req *r)
 void api_delete_function(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	const char *q = evhttp_find_header(&r->query, "Qualifier");
+	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && strcmp(q, "$LATEST") == 0)
 		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
 		                       "$LATEST version cannot be deleted without deleting the function.");

@@ -3,6 +3,7 @@
  * (<url-id>.lambda-url.<region>.localhost) or by path (/lambda-url/<name>/...). */
 #include <ctype.h>
 #include <errno.h>
+#include <event2/http.h> /* header lists (evkeyvalq) */
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
@@ -400,17 +401,17 @@ void api_function_url(struct api *a, struct api_req *r)
 		return;
 	struct furl *f = find_name(a, name);
 	switch (r->cmd) {
-	case EVHTTP_REQ_POST:
+	case FRONT_POST:
 		return create_url(a, r, name);
-	case EVHTTP_REQ_GET:
+	case FRONT_GET:
 		if (!f)
 			return not_found(r);
 		return api_reply_json(r->req, 200, api_form(a, f, true));
-	case EVHTTP_REQ_PUT:
+	case FRONT_PUT:
 		if (!f)
 			return not_found(r);
 		return update_url(a, r, f);
-	case EVHTTP_REQ_DELETE: {
+	case FRONT_DELETE: {
 		if (!f)
 			return not_found(r);
 		struct err e = {0};
@@ -432,7 +433,7 @@ void api_list_function_urls(struct api *a, struct api_req *r)
 	char name[FN_NAME_MAX + 1];
 	if (!lookup(a, r, name))
 		return;
-	const char *mi = evhttp_find_header(&r->query, "MaxItems");
+	const char *mi = front_req_query(r->req, "MaxItems");
 	if (mi) {
 		char *end;
 		long n = strtol(mi, &end, 10);
@@ -451,35 +452,34 @@ void api_list_function_urls(struct api *a, struct api_req *r)
 /* ---------------------------------------------------------------- data plane */
 
 /* Replies with a function URL error: status and {"Message": message}. */
-static void url_error(struct evhttp_request *req, int status, const char *reason, const char *type,
+static void url_error(struct front_req *req, int status, const char *reason, const char *type,
                       const char *message, const struct evkeyvalq *extra)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Type", "application/json");
+	front_reply_header(req, "Content-Type", "application/json");
 	if (type)
-		evhttp_add_header(h, "x-amzn-ErrorType", type);
+		front_reply_header(req, "x-amzn-ErrorType", type);
 	struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	evhttp_add_header(h, kv->key, kv->value);
+	front_reply_header(req, kv->key, kv->value);
 	json_t *o = json_pack("{s:s}", "Message", message);
 	char *txt = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add(b, txt, strlen(txt));
 	free(txt);
-	evhttp_send_reply(req, status, reason, b);
+	front_reply(req, status, b);
 	evbuffer_free(b);
 }
 
-static void forbidden(struct evhttp_request *req)
+static void forbidden(struct front_req *req)
 {
 	url_error(req, 403, "Forbidden", "AccessDeniedException", "Forbidden", NULL);
 }
 
 /* A buffered invocation in flight. */
 struct furl_call {
-	struct evhttp_request *req;
+	struct front_req *req;
 	struct evkeyvalq extra; /* CORS headers */
 	char request_id[37];
 };
@@ -490,36 +490,34 @@ static void call_free(struct furl_call *c)
 	free(c);
 }
 
-/* The client may have gone away meanwhile: evhttp then keeps req without a connection
- * and frees it when the reply is sent, as for the Invoke API. */
+/* The client may have gone away meanwhile: the answer is then dropped (front.h). */
 static void furl_done_cb(const struct sched_result *res, void *arg)
 {
 	struct furl_call *c = arg;
-	evhttp_add_header(evhttp_request_get_output_headers(c->req), "x-amzn-RequestId", c->request_id);
+	front_reply_header(c->req, "x-amzn-RequestId", c->request_id);
 	proxy_reply(c->req, 2, res->function_error || res->system_error, res->body, &c->extra, false);
 	call_free(c);
 }
 
 /* Serves a request for function URL f; raw_path is the path the function sees. */
-static void serve(struct api *a, struct evhttp_request *req, struct furl *f, const char *raw_path)
+static void serve(struct api *a, struct front_req *req, struct furl *f, const char *raw_path)
 {
 	struct fn_config *cfg = registry_get(a->reg, f->name);
 	if (!cfg)
 		return forbidden(req);
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const struct evkeyvalq *in = front_req_headers(req);
 	struct furl_call *c = xcalloc(1, sizeof(*c));
 	c->req = req;
 	TAILQ_INIT(&c->extra);
 	uuid_v4(c->request_id);
 	/* A CORS preflight is answered here when CORS is configured, as Lambda does. */
-	int status = cors_preflight(f->cors, evhttp_request_get_command(req), in, &c->extra);
+	int status = cors_preflight(f->cors, front_req_method_name(req), in, &c->extra);
 	if (status) {
-		struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 		struct evkeyval *kv;
 		TAILQ_FOREACH(kv, &c->extra, next)
-		evhttp_add_header(oh, kv->key, kv->value);
-		evhttp_add_header(oh, "x-amzn-RequestId", c->request_id);
-		evhttp_send_reply(req, status, "OK", NULL);
+		front_reply_header(req, kv->key, kv->value);
+		front_reply_header(req, "x-amzn-RequestId", c->request_id);
+		front_reply(req, status, NULL);
 		return call_free(c);
 	}
 	cors_headers(f->cors, in, &c->extra);
@@ -563,7 +561,7 @@ static void serve(struct api *a, struct evhttp_request *req, struct furl *f, con
 			return;
 		}
 		if (rc == -EAGAIN) {
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+			front_reply_header(req, "Retry-After", "1");
 			url_error(req, 429, "Too Many Requests", "TooManyRequestsException", "Rate Exceeded.",
 			          &c->extra);
 		} else {
@@ -576,9 +574,9 @@ static void serve(struct api *a, struct evhttp_request *req, struct furl *f, con
 	call_free(c);
 }
 
-bool api_furl_front(struct api *a, struct evhttp_request *req)
+bool api_furl_front(struct api *a, struct front_req *req)
 {
-	const char *uri = evhttp_request_get_uri(req);
+	const char *uri = front_req_uri(req);
 	if (uri && strncmp(uri, PATH_PREFIX, strlen(PATH_PREFIX)) == 0) {
 		/* /lambda-url/<name>[/path][?query] */
 		const char *p = uri + strlen(PATH_PREFIX);
@@ -593,7 +591,7 @@ bool api_furl_front(struct api *a, struct evhttp_request *req)
 			serve(a, req, f, path);
 		return true;
 	}
-	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	const char *host = front_req_header(req, "Host");
 	const char *mark = host ? strstr(host, ".lambda-url.") : NULL;
 	if (!mark)
 		return false;

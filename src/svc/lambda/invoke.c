@@ -15,25 +15,24 @@
 
 static void invoke_done_cb(const struct sched_result *res, void *arg)
 {
-	struct evhttp_request *req = arg;
+	struct front_req *req = arg;
 	if (res->system_error) /* lambdad failed (it is stopping), not the function: SDKs retry a 500 */
 		return api_reply_error(req, API_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Type", "application/json");
-	evhttp_add_header(h, "X-Amz-Executed-Version", "$LATEST");
-	evhttp_add_header(h, "x-amzn-RequestId", res->request_id);
+	front_reply_header(req, "Content-Type", "application/json");
+	front_reply_header(req, "X-Amz-Executed-Version", "$LATEST");
+	front_reply_header(req, "x-amzn-RequestId", res->request_id);
 	if (res->function_error)
-		evhttp_add_header(h, "X-Amz-Function-Error", "Unhandled");
+		front_reply_header(req, "X-Amz-Function-Error", "Unhandled");
 	if (res->log_tail) {
 		autofree char *b64 = b64_encode(res->log_tail, res->log_tail_len);
-		evhttp_add_header(h, "X-Amz-Log-Result", b64);
+		front_reply_header(req, "X-Amz-Log-Result", b64);
 	}
-	evhttp_send_reply(req, 200, "OK", res->body);
+	front_reply(req, 200, res->body);
 }
 
 /* An empty payload is {}; anything else must be JSON, or the request is answered 400
  * and false returned. */
-static bool payload_json(struct evhttp_request *req, struct evbuffer *payload)
+static bool payload_json(struct front_req *req, struct evbuffer *payload)
 {
 	size_t plen = evbuffer_get_length(payload);
 	if (plen == 0)
@@ -52,23 +51,22 @@ static bool payload_json(struct evhttp_request *req, struct evbuffer *payload)
 
 /* Answers an Event invocation once the queue has stored it (status 0) or could not:
  * 202 with its request id and an empty body (InvokeAsync: {"Status":202}), or 500. */
-static void accepted_reply(struct evhttp_request *req, int status, const char *request_id, bool legacy)
+static void accepted_reply(struct front_req *req, int status, const char *request_id, bool legacy)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *b = evbuffer_new();
-	evhttp_add_header(h, "x-amzn-RequestId", request_id);
+	front_reply_header(req, "x-amzn-RequestId", request_id);
 	if (status < 0) {
-		evhttp_add_header(h, "Content-Type", "application/json");
-		evhttp_add_header(h, "X-Amzn-ErrorType", "ServiceException");
+		front_reply_header(req, "Content-Type", "application/json");
+		front_reply_header(req, "X-Amzn-ErrorType", "ServiceException");
 		evbuffer_add_printf(b,
 		                    "{\"Type\":\"Service\",\"message\":\"the event could not be stored\"}");
-		evhttp_send_reply(req, 500, "Internal Server Error", b);
+		front_reply(req, 500, b);
 	} else if (legacy) {
-		evhttp_add_header(h, "Content-Type", "application/json");
+		front_reply_header(req, "Content-Type", "application/json");
 		evbuffer_add_printf(b, "{\"Status\":202}");
-		evhttp_send_reply(req, 202, "Accepted", b);
+		front_reply(req, 202, b);
 	} else {
-		evhttp_send_reply(req, 202, "Accepted", b);
+		front_reply(req, 202, b);
 	}
 	evbuffer_free(b);
 }
@@ -96,7 +94,7 @@ static void enqueue(struct api *a, struct api_req *r, const char *name, struct e
  * Event invocation with a 256 KB limit, answered 202 {"Status":202}. */
 void api_invoke_async(struct api *a, struct api_req *r)
 {
-	struct evbuffer *payload = evhttp_request_get_input_buffer(r->req);
+	struct evbuffer *payload = front_req_body(r->req);
 	if (evbuffer_get_length(payload) > ASYNC_LEGACY_PAYLOAD_MAX)
 		return api_reply_error(r->req, API_ERR_REQUEST_TOO_LARGE, NULL,
 		                       "Request must be smaller than %u bytes for the InvokeAsync operation",
@@ -109,8 +107,7 @@ void api_invoke_async(struct api *a, struct api_req *r)
 
 void api_invoke(struct api *a, struct api_req *r)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
-	const char *type = evhttp_find_header(in, "X-Amz-Invocation-Type");
+	const char *type = front_req_header(r->req, "X-Amz-Invocation-Type");
 	if (!type)
 		type = "RequestResponse";
 	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "Event") != 0 && strcmp(type, "DryRun") != 0)
@@ -119,14 +116,14 @@ void api_invoke(struct api *a, struct api_req *r)
 		    "1 validation error detected: Value '%.40s' at 'invocationType' failed to satisfy "
 		    "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
 		    type);
-	const char *logtype = evhttp_find_header(in, "X-Amz-Log-Type");
+	const char *logtype = front_req_header(r->req, "X-Amz-Log-Type");
 	if (logtype && strcmp(logtype, "Tail") != 0 && strcmp(logtype, "None") != 0)
 		return api_reply_error(
 		    r->req, API_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value '%.40s' at 'logType' failed to satisfy "
 		    "constraint: Member must satisfy enum value set: [Tail, None]",
 		    logtype);
-	struct evbuffer *payload = evhttp_request_get_input_buffer(r->req);
+	struct evbuffer *payload = front_req_body(r->req);
 	size_t plen = evbuffer_get_length(payload);
 	bool event = strcmp(type, "Event") == 0;
 	if (plen > (event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX))
@@ -139,7 +136,7 @@ void api_invoke(struct api *a, struct api_req *r)
 	if (!c)
 		return;
 	if (strcmp(type, "DryRun") == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Amz-Executed-Version",
+		front_reply_header(r->req, "X-Amz-Executed-Version",
 		                  "$LATEST");
 		return api_reply_json(r->req, 204, NULL);
 	}
@@ -150,7 +147,7 @@ void api_invoke(struct api *a, struct api_req *r)
 	if (event)
 		return enqueue(a, r, name, payload, event_accepted_cb);
 	autofree char *ctx = NULL;
-	const char *ctx64 = evhttp_find_header(in, "X-Amz-Client-Context");
+	const char *ctx64 = front_req_header(r->req, "X-Amz-Client-Context");
 	if (ctx64) {
 		size_t n;
 		ctx = (char *)(strlen(ctx64) <= CLIENT_CONTEXT_MAX ? b64_decode(ctx64, strlen(ctx64), &n)
@@ -175,7 +172,7 @@ void api_invoke(struct api *a, struct api_req *r)
 	struct err e = {0};
 	int rc = sched_invoke(a->sched, &args, &e);
 	if (rc == -EAGAIN) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		front_reply_header(r->req, "Retry-After", "1");
 		return api_reply_error(r->req, API_ERR_TOO_MANY_REQUESTS,
 		                       json_pack("{s:s, s:s}", "Reason", e.msg, "retryAfterSeconds", "1"),
 		                       "Rate Exceeded.");

@@ -245,7 +245,7 @@ void api_metrics(struct api *a, struct api_req *r)
 	free(col.fns);
 
 	api_add_request_id(r->req);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", METRICS_CONTENT_TYPE);
-	evhttp_send_reply(r->req, 200, "OK", b);
+	front_reply_header(r->req, "Content-Type", METRICS_CONTENT_TYPE);
+	front_reply(r->req, 200, b);
 	evbuffer_free(b);
 }

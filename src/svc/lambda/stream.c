@@ -1,6 +1,7 @@
 /* InvokeMode RESPONSE_STREAM: relays what a function streams to its HTTP client as it
  * comes, with the status, headers and cookies of its HTTP prelude. */
 #include <errno.h>
+#include <event2/http.h> /* header lists (evkeyvalq) */
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 #include <sys/queue.h>
 
 #include "svc/lambda/api_int.h"
-#include "http/status.h"
 
 /* What awslambda.HttpResponseStream.from() sets: the stream starts with a JSON prelude
  * {statusCode, headers, cookies} and 8 NUL bytes, then the body. */
@@ -19,56 +19,41 @@
 
 struct stream_ctx {
 	struct api *a;
-	struct evhttp_request *req;     /* NULL once the client went away */
-	struct evhttp_connection *conn; /* of req, for its close callback */
-	struct evkeyvalq extra;         /* headers to add (a copy), x-amzn-RequestId included */
+	struct front_req *req;  /* NULL once answered */
+	struct evkeyvalq extra; /* headers to add (a copy), x-amzn-RequestId included */
 	struct evbuffer *pre;           /* bytes held until the prelude is whole */
 	bool started;                   /* the status and headers went out */
 };
 
 static void stream_ctx_free(struct stream_ctx *x)
 {
-	if (x->req && x->conn)
-		evhttp_connection_set_closecb(x->conn, NULL, NULL);
 	evhttp_clear_headers(&x->extra);
 	evbuffer_free(x->pre);
 	free(x);
 }
 
-/* The client closed its connection: libevent detached the request from it, so it is
- * ours to free; what the function still sends is dropped. */
-static void client_closed_cb(struct evhttp_connection *conn, void *arg)
+/* The client closed its connection: what the function still sends is dropped (the
+ * front drops it), and the request is answered at the end as always. */
+static void client_closed_cb(struct front_req *rq, void *arg)
 {
-	struct stream_ctx *x = arg;
-	if (!x->req || x->conn != conn)
-		return;
 	log_debug("api: streaming client went away");
-	evhttp_request_free(x->req);
-	x->req = NULL;
-	x->conn = NULL;
 }
 
 static void add_extra(struct stream_ctx *x)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &x->extra, next)
-	{
-		evhttp_remove_header(h, kv->key);
-		evhttp_add_header(h, kv->key, kv->value);
-	}
+	front_reply_header_set(x->req, kv->key, kv->value);
 }
 
 /* Replies {"message": msg} with status code in one piece (before any byte went out). */
 static void reply_message(struct stream_ctx *x, int code, const char *msg)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
-	evhttp_add_header(h, "Content-Type", "application/json");
+	front_reply_header(x->req, "Content-Type", "application/json");
 	add_extra(x);
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
-	evhttp_connection_set_closecb(x->conn, NULL, NULL);
-	evhttp_send_reply(x->req, code, http_reason(code), b);
+	front_reply(x->req, code, b);
 	evbuffer_free(b);
 	x->req = NULL;
 }
@@ -89,7 +74,6 @@ static bool header_allowed(const char *name)
 static bool start_reply(struct stream_ctx *x, json_t *prelude, const char *content_type)
 {
 	int code = 200;
-	struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
 	if (prelude) {
 		json_t *sc = json_object_get(prelude, "statusCode");
 		if (json_is_integer(sc) && json_integer_value(sc) >= 100 && json_integer_value(sc) <= 599)
@@ -112,29 +96,24 @@ static bool start_reply(struct stream_ctx *x, json_t *prelude, const char *conte
 				val = num;
 			}
 			if (val && header_allowed(k))
-				evhttp_add_header(h, k, val);
+				front_reply_header(x->req, k, val);
 		}
 		size_t i;
 		json_t *c;
 		json_array_foreach(json_object_get(prelude, "cookies"), i, c) if (json_is_string(c))
-		    evhttp_add_header(h, "Set-Cookie", json_string_value(c));
+		    front_reply_header(x->req, "Set-Cookie", json_string_value(c));
 	}
-	if (!evhttp_find_header(h, "Content-Type"))
-		evhttp_add_header(h, "Content-Type", prelude ? "application/octet-stream" : content_type);
+	if (!front_reply_header_get(x->req, "Content-Type"))
+		front_reply_header(x->req, "Content-Type", prelude ? "application/octet-stream" : content_type);
 	add_extra(x);
-	evhttp_send_reply_start(x->req, code, http_reason(code));
+	front_reply_start(x->req, code);
 	x->started = true;
 	return true;
 }
 
 static void send_chunk(struct stream_ctx *x, const void *data, size_t len)
 {
-	if (len == 0)
-		return;
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add(b, data, len);
-	evhttp_send_reply_chunk(x->req, b);
-	evbuffer_free(b);
+	front_reply_chunk(x->req, data, len);
 }
 
 /* Takes what is held in x->pre: the prelude once it is whole (then the bytes after it
@@ -164,7 +143,7 @@ static void take_prelude(struct stream_ctx *x, bool at_end)
 static void stream_piece_cb(void *arg, const char *content_type, const void *data, size_t len)
 {
 	struct stream_ctx *x = arg;
-	if (!x->req)
+	if (!x->req || front_req_gone(x->req))
 		return;
 	if (x->started) {
 		send_chunk(x, data, len);
@@ -182,19 +161,13 @@ static void stream_piece_cb(void *arg, const char *content_type, const void *dat
 static void stream_done_cb(const struct sched_result *res, void *arg)
 {
 	struct stream_ctx *x = arg;
-	if (!x->req) {
-		stream_ctx_free(x);
-		return;
-	}
 	if (!x->started && (res->function_error || res->system_error)) {
 		reply_message(x, 502, "Internal Server Error");
 	} else if (!x->started && !res->streamed) {
 		/* The function answered without streaming: its response is the body. */
-		struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
-		evhttp_add_header(h, "Content-Type", "application/json");
+		front_reply_header(x->req, "Content-Type", "application/json");
 		add_extra(x);
-		evhttp_connection_set_closecb(x->conn, NULL, NULL);
-		evhttp_send_reply(x->req, 200, "OK", res->body);
+		front_reply(x->req, 200, res->body);
 		x->req = NULL;
 	} else {
 		if (!x->started && res->content_type && strcasecmp(res->content_type, PRELUDE_CTYPE) == 0)
@@ -205,20 +178,18 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 		/* A stream that failed midway ends here: the client has what was sent so far. */
 		if (res->function_error)
 			log_debug("api: a streamed response of %s ended in an error", res->request_id);
-		evhttp_connection_set_closecb(x->conn, NULL, NULL);
-		evhttp_send_reply_end(x->req);
+		front_reply_end(x->req);
 		x->req = NULL;
 	}
 	stream_ctx_free(x);
 }
 
-void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_config *cfg,
+void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
 {
 	struct stream_ctx *x = xcalloc(1, sizeof(*x));
 	x->a = a;
 	x->req = req;
-	x->conn = evhttp_request_get_connection(req);
 	x->pre = evbuffer_new();
 	TAILQ_INIT(&x->extra);
 	const struct evkeyval *kv;
@@ -236,14 +207,14 @@ void api_invoke_streaming(struct api *a, struct evhttp_request *req, struct fn_c
 	    .arg = x,
 	};
 	/* Before the invocation: a start that fails at once answers within sched_invoke. */
-	evhttp_connection_set_closecb(x->conn, client_closed_cb, x);
+	front_req_on_close(req, client_closed_cb, x);
 	struct err e = {0};
 	int rc = sched_invoke(a->sched, &args, &e);
 	if (rc < 0) {
 		if (rc != -EAGAIN)
 			log_warn("api: streaming invoke of %s: %s", cfg->name, e.msg);
 		if (rc == -EAGAIN)
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+			front_reply_header(req, "Retry-After", "1");
 		reply_message(x, rc == -EAGAIN ? 429 : 502,
 		              rc == -EAGAIN ? "Too Many Requests" : "Internal Server Error");
 		stream_ctx_free(x);

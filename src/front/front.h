@@ -1,0 +1,128 @@
+/* The transport seam: what a handler sees of an HTTP request and how it answers, whatever
+ * server carried it. A transport (transport_evhttp.c; one per HTTP engine) makes a front_req
+ * for each request it reads whole, hands it to its handler callback, and carries out the
+ * answer the handler gives through the front_reply* calls below. Bytes travel in libevent
+ * evbuffers; header lists are libevent evkeyvalq lists (evhttp_add_header and
+ * evhttp_find_header work on them), so any engine built on libevent fills them as is. */
+#ifndef LAMBDAD_FRONT_FRONT_H
+#define LAMBDAD_FRONT_FRONT_H
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <lambdad/err.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum front_method {
+	FRONT_OTHER = 0, /* any method the front does not serve (TRACE, CONNECT, ...) */
+	FRONT_GET,
+	FRONT_HEAD,
+	FRONT_POST,
+	FRONT_PUT,
+	FRONT_DELETE,
+	FRONT_PATCH,
+	FRONT_OPTIONS,
+};
+
+/* One request and its answer. It lives from the transport's handler call until the handler
+ * answers it (front_reply, or front_reply_end after front_reply_start): a handler may answer
+ * later, from another callback (an invocation's end). Every request is answered exactly
+ * once; the call that answers frees it. */
+struct front_req;
+
+/* ---- Reading a request. Everything returned is borrowed from rq. ---- */
+
+enum front_method front_req_method(const struct front_req *rq);
+/* The method as sent ("GET", ...). */
+const char *front_req_method_name(const struct front_req *rq);
+/* The request target as sent: origin form "/path?query" or absolute form "http://h/p". */
+const char *front_req_uri(const struct front_req *rq);
+/* The target's path, not decoded ("/" at least); NULL when the target has none. */
+const char *front_req_path(const struct front_req *rq);
+/* The raw query string after '?', or NULL when there is none. */
+const char *front_req_query_string(const struct front_req *rq);
+/* Whether the query string parsed (a malformed one has no parameters). */
+bool front_req_query_ok(const struct front_req *rq);
+/* The first decoded query parameter named name (case-sensitive), or NULL. */
+const char *front_req_query(const struct front_req *rq, const char *name);
+/* The first request header named name (case-insensitive), or NULL. */
+const char *front_req_header(const struct front_req *rq, const char *name);
+/* Every request header, in order, repeated ones repeated. */
+const struct evkeyvalq *front_req_headers(const struct front_req *rq);
+/* The whole body; a handler may drain it (it then is empty for later readers). */
+struct evbuffer *front_req_body(struct front_req *rq);
+/* The client's address (text) or NULL when unknown, and its port (0: unknown). */
+const char *front_req_peer(const struct front_req *rq);
+void front_req_http_version(const struct front_req *rq, int *major, int *minor);
+/* When the request was read whole, ms since the epoch. */
+int64_t front_req_time_ms(const struct front_req *rq);
+
+/* ---- Answering. Headers are set before the status goes out. ---- */
+
+/* Adds a header to the answer (repeats allowed); name and value are copied. */
+void front_reply_header(struct front_req *rq, const char *name, const char *value);
+/* Sets a header, replacing every one of that name already added. */
+void front_reply_header_set(struct front_req *rq, const char *name, const char *value);
+/* The first answer header named name added so far, or NULL. */
+const char *front_reply_header_get(const struct front_req *rq, const char *name);
+/* Answers status with body (borrowed and drained; NULL: empty) and frees rq. The transport
+ * adds Content-Length and Date; "Connection: close" among the headers closes the connection
+ * after the answer. */
+void front_reply(struct front_req *rq, int status, struct evbuffer *body);
+/* Chunked answer (RESPONSE_STREAM): start sends the status and headers, chunk sends len
+ * bytes (len 0 sends nothing), end finishes the answer and frees rq. */
+void front_reply_start(struct front_req *rq, int status);
+void front_reply_chunk(struct front_req *rq, const void *data, size_t len);
+void front_reply_end(struct front_req *rq);
+
+/* Called once when the client goes away before the answer is complete. rq stays valid (the
+ * handler still answers it, and the answer is dropped): cb only lets work be cut short. */
+typedef void (*front_close_cb)(struct front_req *rq, void *arg);
+/* Registers cb (NULL: none) for rq; the last call wins. */
+void front_req_on_close(struct front_req *rq, front_close_cb cb, void *arg);
+/* Whether the client went away (what is answered now is dropped). */
+bool front_req_gone(const struct front_req *rq);
+
+/* ---- The transport's side ---- */
+
+/* What a transport does with an answer. impl is the transport's own request object, given
+ * to front_req_new. Headers are borrowed for the call. After send or end the front forgets
+ * impl; none is called after front_req_closed. */
+struct front_transport {
+	void (*send)(void *impl, int status, const struct evkeyvalq *headers, struct evbuffer *body);
+	void (*start)(void *impl, int status, const struct evkeyvalq *headers);
+	void (*chunk)(void *impl, struct evbuffer *data);
+	void (*end)(void *impl);
+	/* Asks the transport to report (on) or stop reporting (off) the client's going away
+	 * through front_req_closed; the front asks for it while a close callback is set or a
+	 * chunked answer is under way. */
+	void (*watch_close)(void *impl, struct front_req *rq, bool on);
+};
+
+/* What the transport read; all borrowed and valid until the answer is sent (or the
+ * client went away and front_req_closed was called). */
+struct front_req_info {
+	const char *method_name;
+	const char *uri;
+	const struct evkeyvalq *headers;
+	struct evbuffer *body;
+	const char *peer; /* NULL: unknown */
+	uint16_t peer_port;
+	int http_major, http_minor;
+};
+
+/* A request for the handler; owned by the front until it is answered. t must outlive it. */
+struct front_req *front_req_new(const struct front_transport *t, void *impl, const struct front_req_info *in);
+/* The transport: the client went away; impl is no longer used. Calls the close callback. */
+void front_req_closed(struct front_req *rq);
+
+/* Hands rq back to its transport unanswered: moves the answer's headers added so far into
+ * headers (initialised by the caller), frees rq and returns impl, which the transport then
+ * answers itself. For a transport's own bridges (front_evhttp_take). */
+void *front_req_detach(struct front_req *rq, struct evkeyvalq *headers);
+
+/* What a transport calls for each request (the front's dispatch). */
+typedef void (*front_handler_cb)(struct front_req *rq, void *arg);
+
+#endif
