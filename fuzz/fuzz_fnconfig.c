@@ -3,8 +3,10 @@
  * whose API and stored forms hold together, or a REG_* error with a message; as a
  * FunctionName they either give a valid name and qualifier or a ValidationException. */
 #include "registry/registry.h"
+#include "svc/lambda/errors.h"
 
 #include <jansson.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +36,7 @@ static void check_error(int r, const struct err *e)
 {
 	CHECK(r < 0);
 	CHECK(r == -e->code);
-	CHECK(e->code == REG_EINVALID || e->code == REG_EVALIDATION);
+	CHECK(e->code == EINVAL && (e->svc == LAMBDA_ERR_INVALID_PARAMETER || e->svc == LAMBDA_ERR_VALIDATION));
 	CHECK(e->msg[0] != 0);
 }
 
@@ -171,7 +173,7 @@ static void fuzz_ref(const uint8_t *data, size_t size)
 		free(full);
 	} else {
 		check_error(r, &e);
-		CHECK(e.code == REG_EVALIDATION);
+		CHECK(e.svc == LAMBDA_ERR_VALIDATION);
 	}
 
 	/* The same bytes as a stored configuration: refused cleanly or self-consistent. */

@@ -6,12 +6,23 @@
 
 struct err {
 	int code; /* positive errno, 0 when no error */
+	int svc;  /* a service error: an id from the service's errors.def, 0 when none */
 	char msg[512];
 };
 
 /* Records code and a formatted message in *errp (if errp is not NULL) and
  * returns -code, so `return err_make(errp, EINVAL, "...")` reads naturally. */
 int err_make(struct err *errp, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Records a service error: the request is at fault in a way the service's API names (a
+ * ValidationException, a NotFoundException, ...). svc is an id from that service's
+ * errors.def (never 0); code is EINVAL. Returns -EINVAL. The service's edge turns it into
+ * the error reply of its protocol. */
+int err_svc(struct err *errp, int svc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Makes the error already in *errp (a callee's, e.g. a parser's EINVAL) the service error
+ * svc, keeping its message. Returns -EINVAL. */
+int err_as_svc(struct err *errp, int svc);
 
 /* Prefixes the message already in *errp with more context; returns -errp->code. */
 int err_wrap(struct err *errp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -65,18 +65,18 @@ void async_enqueue(struct async *q, const char *name, const void *payload, size_
 void async_function_deleted(struct async *q, const char *name);
 
 /* ---- Event invoke config (Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)) ----
- * Errors are negative REG_EINVALID (InvalidParameterValueException), REG_EVALIDATION
- * (ValidationException), ENOENT (ResourceNotFoundException) or EIO (ServiceException),
- * with a message. Results are owned JSON in Lambda's FunctionEventInvokeConfig shape. */
+ * Errors are -EINVAL with a service error of svc/lambda/errors.h (INVALID_PARAMETER,
+ * VALIDATION, RESOURCE_NOT_FOUND when the function has no config), or -EIO
+ * (ServiceException), with a message. Results are owned JSON in Lambda's FunctionEventInvokeConfig shape. */
 
 /* Put (replace = true: fields absent from body are reset) or Update (replace = false:
- * absent fields are kept; ENOENT when the function has none) the config of name from
+ * absent fields are kept; RESOURCE_NOT_FOUND when the function has none) the config of name from
  * request body. Committed before return. */
 int async_config_put(struct async *q, const char *name, json_t *body, bool replace, json_t **out,
                      struct err *errp);
-/* The config of name, or ENOENT. */
+/* The config of name, or RESOURCE_NOT_FOUND. */
 int async_config_get(struct async *q, const char *name, json_t **out, struct err *errp);
-/* Deletes the config of name (committed before return), or ENOENT. */
+/* Deletes the config of name (committed before return), or RESOURCE_NOT_FOUND. */
 int async_config_delete(struct async *q, const char *name, struct err *errp);
 
 /* ---- lambdad's own dead-letter store and statistics ---- */

@@ -8,6 +8,7 @@
 
 #include "async/async_int.h"
 #include "base/clock.h"
+#include "svc/lambda/errors.h"
 
 void async__cfg_fini(struct async_cfg *c)
 {
@@ -49,7 +50,8 @@ static json_t *cfg_json(struct async *q, const struct async_fn *f)
 static int no_config(struct async *q, const char *name, struct err *errp)
 {
 	autofree char *arn = fn_arn(name, q->region, q->account);
-	return err_make(errp, ENOENT, "The function %s:$LATEST doesn't have an EventInvokeConfig", arn);
+	return err_svc(errp, LAMBDA_ERR_RESOURCE_NOT_FOUND,
+	               "The function %s:$LATEST doesn't have an EventInvokeConfig", arn);
 }
 
 /* An optional integer field within [lo, hi] into *out (-1 when null or absent and
@@ -64,11 +66,11 @@ static int get_bounded(json_t *body, const char *key, const char *field, long lo
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return err_make(errp, REG_EINVALID, "%s must be an integer", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "%s must be an integer", key);
 	json_int_t i = json_integer_value(v);
 	if (i < lo || i > hi)
-		return err_make(
-		    errp, REG_EVALIDATION,
+		return err_svc(
+		    errp, LAMBDA_ERR_VALIDATION,
 		    "1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: "
 		    "Member must have value %s %ld",
 		    (long long)i, field, i < lo ? "greater than or equal to" : "less than or equal to",
@@ -91,11 +93,11 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 		return 0;
 	}
 	if (!json_is_object(o))
-		return err_make(errp, REG_EINVALID, "DestinationConfig.%s must be an object with Destination",
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "DestinationConfig.%s must be an object with Destination",
 		                key);
 	json_t *d = json_object_get(o, "Destination");
 	if (d && !json_is_null(d) && !json_is_string(d))
-		return err_make(errp, REG_EINVALID, "DestinationConfig.%s.Destination must be a string", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "DestinationConfig.%s.Destination must be a string", key);
 	const char *arn = json_string_value(d);
 	if (!arn || !arn[0]) {
 		free(*slot);
@@ -103,8 +105,8 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 		return 0;
 	}
 	if (strlen(arn) > 350)
-		return err_make(
-		    errp, REG_EVALIDATION,
+		return err_svc(
+		    errp, LAMBDA_ERR_VALIDATION,
 		    "1 validation error detected: Value at 'destinationConfig.%s.destination' failed to "
 		    "satisfy constraint: Member must have length less than or equal to 350",
 		    key[2] == 'S' ? "onSuccess" : "onFailure");
@@ -115,7 +117,7 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 	char dname[FN_NAME_MAX + 1], qual[130];
 	if (async__target_service(arn, svc) == 0 && strcmp(svc, "lambda") == 0 &&
 	    fn_parse_ref(arn, dname, qual, NULL) == 0 && strcmp(dname, name) == 0)
-		return err_make(errp, REG_EINVALID,
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
 		                "You can't specify the function as a destination for itself.");
 	free(*slot);
 	*slot = xstrdup(arn);
@@ -138,7 +140,7 @@ int async_config_put(struct async *q, const char *name, json_t *body, bool repla
 	int r;
 	json_t *dc = json_object_get(body, "DestinationConfig");
 	if (dc && !json_is_null(dc) && !json_is_object(dc)) {
-		r = err_make(errp, REG_EINVALID,
+		r = err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
 		             "DestinationConfig must be an object with OnSuccess and OnFailure");
 		goto fail;
 	}

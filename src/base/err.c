@@ -17,8 +17,31 @@ int err_make(struct err *errp, int code, const char *fmt, ...)
 		vsnprintf(errp->msg, sizeof(errp->msg), fmt, ap);
 		va_end(ap);
 		errp->code = code;
+		errp->svc = 0;
 	}
 	return -code;
+}
+
+int err_svc(struct err *errp, int svc, const char *fmt, ...)
+{
+	if (errp) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(errp->msg, sizeof(errp->msg), fmt, ap);
+		va_end(ap);
+		errp->code = 22 /* EINVAL */;
+		errp->svc = svc;
+	}
+	return -22;
+}
+
+int err_as_svc(struct err *errp, int svc)
+{
+	if (errp) {
+		errp->code = 22 /* EINVAL */;
+		errp->svc = svc;
+	}
+	return -22;
 }
 
 int err_wrap(struct err *errp, const char *fmt, ...)

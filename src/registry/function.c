@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "svc/lambda/errors.h"
 #include "base/codec.h"
 
 static const char *const supported_runtimes[] = {
@@ -104,7 +105,7 @@ bool fn_name_valid(const char *name)
 
 static int bad_name(struct err *errp, const char *ref)
 {
-	return err_make(errp, REG_EVALIDATION,
+	return err_svc(errp, LAMBDA_ERR_VALIDATION,
 	                "1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy "
 	                "constraint: Member must satisfy regular expression pattern: "
 	                "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
@@ -252,8 +253,8 @@ const char *fn_runtime_family(const char *runtime)
 
 static int range_err(struct err *errp, const char *field, json_int_t v, const char *cmp, long bound)
 {
-	return err_make(
-	    errp, REG_EVALIDATION,
+	return err_svc(
+	    errp, LAMBDA_ERR_VALIDATION,
 	    "1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: Member "
 	    "must have value %s %ld",
 	    (long long)v, field, cmp, bound);
@@ -267,7 +268,7 @@ static int get_int(json_t *obj, const char *key, const char *field, long lo, lon
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v))
-		return err_make(errp, REG_EINVALID, "%s must be an integer", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "%s must be an integer", key);
 	json_int_t i = json_integer_value(v);
 	if (i < lo)
 		return range_err(errp, field, i, "greater than or equal to", lo);
@@ -284,7 +285,7 @@ static int get_str(json_t *obj, const char *key, const char **out, struct err *e
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return err_make(errp, REG_EINVALID, "%s must be a string", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "%s must be a string", key);
 	*out = json_string_value(v);
 	return 1;
 }
@@ -354,25 +355,25 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	if (json_is_null(envobj))
 		return 0;
 	if (!json_is_object(envobj))
-		return err_make(errp, REG_EINVALID, "Environment must be an object with Variables");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Environment must be an object with Variables");
 	json_t *vars = json_object_get(envobj, "Variables");
 	if (!vars || json_is_null(vars)) {
 		json_object_clear(c->env_vars);
 		return 0;
 	}
 	if (!json_is_object(vars))
-		return err_make(errp, REG_EINVALID, "Environment.Variables must be a map of strings");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Environment.Variables must be a map of strings");
 	char reserved[512] = "";
 	const char *k;
 	json_t *v;
 	json_object_foreach(vars, k, v)
 	{
 		if (!json_is_string(v))
-			return err_make(errp, REG_EINVALID,
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
 			                "Environment.Variables value for '%s' must be a string", k);
 		if (!env_key_valid(k))
-			return err_make(
-			    errp, REG_EVALIDATION,
+			return err_svc(
+			    errp, LAMBDA_ERR_VALIDATION,
 			    "1 validation error detected: Value at 'environment.variables' failed to "
 			    "satisfy constraint: Map keys must satisfy constraint: [Member must satisfy "
 			    "regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key '%.100s')",
@@ -384,8 +385,8 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 			}
 	}
 	if (reserved[0])
-		return err_make(
-		    errp, REG_EINVALID,
+		return err_svc(
+		    errp, LAMBDA_ERR_INVALID_PARAMETER,
 		    "Lambda was unable to configure your environment variables because the environment "
 		    "variables you have provided contains reserved keys that are currently not supported "
 		    "for modification. Reserved keys used in this request: %s",
@@ -393,8 +394,8 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	/* AWS measures the map as JSON text, quotes, colons and commas included. */
 	size_t total = json_dumpb(vars, NULL, 0, JSON_COMPACT);
 	if (total > FN_ENV_MAX_BYTES)
-		return err_make(
-		    errp, REG_EINVALID,
+		return err_svc(
+		    errp, LAMBDA_ERR_INVALID_PARAMETER,
 		    "Lambda was unable to configure your environment variables because the environment "
 		    "variables you have provided exceeded the 4KB limit. String measured: %zu bytes",
 		    total);
@@ -434,7 +435,7 @@ static int apply_dlq(struct fn_config *c, json_t *dlc, struct err *errp)
 	if (json_is_null(dlc))
 		return 0;
 	if (!json_is_object(dlc))
-		return err_make(errp, REG_EINVALID, "DeadLetterConfig must be an object with TargetArn");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "DeadLetterConfig must be an object with TargetArn");
 	const char *arn = NULL;
 	int r = get_str(dlc, "TargetArn", &arn, errp);
 	if (r < 0)
@@ -445,8 +446,8 @@ static int apply_dlq(struct fn_config *c, json_t *dlc, struct err *errp)
 		return 0;
 	}
 	if (!dlq_arn_valid(arn))
-		return err_make(
-		    errp, REG_EINVALID,
+		return err_svc(
+		    errp, LAMBDA_ERR_INVALID_PARAMETER,
 		    "The provided DeadLetterConfig TargetArn %.300s is invalid: it must be the ARN of an "
 		    "SQS queue or an SNS topic",
 		    arn);
@@ -459,26 +460,26 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	int r;
 	const char *s;
 	if (!json_is_object(req))
-		return err_make(errp, REG_EINVALID, "request body must be a JSON object");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "request body must be a JSON object");
 	if (create) {
 		if ((r = get_str(req, "FunctionName", &s, errp)) < 0)
 			return r;
 		if (r == 0)
-			return err_make(
-			    errp, REG_EVALIDATION,
+			return err_svc(
+			    errp, LAMBDA_ERR_VALIDATION,
 			    "1 validation error detected: Value null at 'functionName' failed to satisfy "
 			    "constraint: Member must not be null");
 		char name[FN_NAME_MAX + 1], qual[130];
 		if ((r = fn_parse_ref(s, name, qual, errp)) < 0)
 			return r;
 		if (qual[0])
-			return err_make(errp, REG_EINVALID, "FunctionName must not carry a qualifier: %s", s);
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName must not carry a qualifier: %s", s);
 		set_str(&c->name, name);
 		const char *pt = NULL;
 		if ((r = get_str(req, "PackageType", &pt, errp)) < 0)
 			return r;
 		if (pt && strcmp(pt, "Zip") != 0)
-			return err_make(errp, REG_EINVALID,
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
 			                "PackageType %s is not supported by lambdad; use Zip", pt);
 	}
 	if ((r = get_str(req, "Runtime", &s, errp)) < 0)
@@ -486,13 +487,13 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	if (r) {
 		const char *list;
 		if (!fn_runtime_supported(s, &list))
-			return err_make(
-			    errp, REG_EINVALID,
+			return err_svc(
+			    errp, LAMBDA_ERR_INVALID_PARAMETER,
 			    "Value %s at 'runtime' is not a runtime lambdad supports; supported: %s", s,
 			    list);
 		set_str(&c->runtime, s);
 	} else if (create) {
-		return err_make(errp, REG_EINVALID, "Runtime is required for a function of PackageType Zip");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Runtime is required for a function of PackageType Zip");
 	}
 	if ((r = get_str(req, "Handler", &s, errp)) < 0)
 		return r;
@@ -501,30 +502,30 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		for (const char *p = s; ok && *p; p++)
 			ok = !isspace((unsigned char)*p);
 		if (!ok)
-			return err_make(
-			    errp, REG_EVALIDATION,
+			return err_svc(
+			    errp, LAMBDA_ERR_VALIDATION,
 			    "1 validation error detected: Value '%.130s' at 'handler' failed to satisfy "
 			    "constraint: Member must satisfy regular expression pattern: [^\\s]+ and have "
 			    "length less than or equal to 128",
 			    s);
 		set_str(&c->handler, s);
 	} else if (create) {
-		return err_make(errp, REG_EINVALID, "Handler is required for a function of PackageType Zip");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Handler is required for a function of PackageType Zip");
 	}
 	if ((r = get_str(req, "Role", &s, errp)) < 0)
 		return r;
 	if (r) {
 		if (!role_valid(s))
-			return err_make(
-			    errp, REG_EVALIDATION,
+			return err_svc(
+			    errp, LAMBDA_ERR_VALIDATION,
 			    "1 validation error detected: Value '%.200s' at 'role' failed to satisfy "
 			    "constraint: Member must satisfy regular expression pattern: "
 			    "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
 			    s);
 		set_str(&c->role, s);
 	} else if (create) {
-		return err_make(
-		    errp, REG_EVALIDATION,
+		return err_svc(
+		    errp, LAMBDA_ERR_VALIDATION,
 		    "1 validation error detected: Value null at 'role' failed to satisfy constraint: "
 		    "Member must not be null");
 	}
@@ -532,8 +533,8 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		return r;
 	if (r) {
 		if (text_length(s) > 256)
-			return err_make(
-			    errp, REG_EVALIDATION,
+			return err_svc(
+			    errp, LAMBDA_ERR_VALIDATION,
 			    "1 validation error detected: Value at 'description' failed to satisfy "
 			    "constraint: Member must have length less than or equal to 256");
 		set_str(&c->description, s);
@@ -545,7 +546,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	json_t *eph = json_object_get(req, "EphemeralStorage");
 	if (eph && !json_is_null(eph)) {
 		if (!json_is_object(eph))
-			return err_make(errp, REG_EINVALID, "EphemeralStorage must be an object with Size");
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "EphemeralStorage must be an object with Size");
 		uint32_t sz = c->ephemeral_mb;
 		if ((r = get_int(eph, "Size", "ephemeralStorage.size", 512, 10240, &sz, errp)) < 0)
 			return r;
@@ -563,8 +564,8 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			return r;
 		if (r) {
 			if (strcmp(s, "Active") != 0 && strcmp(s, "PassThrough") != 0)
-				return err_make(
-				    errp, REG_EVALIDATION,
+				return err_svc(
+				    errp, LAMBDA_ERR_VALIDATION,
 				    "1 validation error detected: Value '%.50s' at 'tracingConfig.mode' "
 				    "failed to satisfy constraint: Member must satisfy enum value set: "
 				    "[Active, PassThrough]",
@@ -574,7 +575,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	}
 	json_t *layers = json_object_get(req, "Layers");
 	if (layers && json_is_array(layers) && json_array_size(layers) > 0)
-		return err_make(errp, REG_EINVALID, "Layers are not supported by lambdad yet");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Layers are not supported by lambdad yet");
 	json_t *arch = json_object_get(req, "Architectures");
 	if (arch && json_is_array(arch)) {
 		size_t i;
@@ -582,7 +583,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		json_array_foreach(arch, i, a)
 		{
 			if (!json_is_string(a) || strcmp(json_string_value(a), "x86_64") != 0)
-				return err_make(errp, REG_EINVALID,
+				return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
 				                "Architectures: only x86_64 is supported on this host");
 		}
 	}

@@ -13,9 +13,10 @@
 #define FN_EPHEMERAL_DEFAULT_MB 512
 #define FN_ENV_MAX_BYTES 4096
 
-/* Error codes the validators return; the API maps them to AWS error types. */
-#define REG_EINVALID 22    /* EINVAL: InvalidParameterValueException */
-#define REG_EVALIDATION 33 /* EDOM: ValidationException (outside the model's constraints) */
+/* The validators report Lambda's own errors as service errors (err_svc, errp->svc one of
+ * svc/lambda/errors.h): LAMBDA_ERR_INVALID_PARAMETER (InvalidParameterValueException) or
+ * LAMBDA_ERR_VALIDATION (ValidationException: outside the model's constraints), and
+ * return -EINVAL. */
 
 /* One function's configuration at one revision. Immutable once published to the
  * registry: an update makes a new fn_config. Shared by reference. */
@@ -51,7 +52,8 @@ bool fn_name_valid(const char *name);
 /* Resolves the FunctionName path parameter: a name, a partial ARN
  * (123456789012:function:name) or a full ARN, each optionally with ":qualifier".
  * Writes the bare name to name_out and the qualifier (or "") to qual_out.
- * Returns 0 or -REG_EINVALID/-REG_EVALIDATION with a message naming the field. */
+ * Returns 0 or -EINVAL with a service error (INVALID_PARAMETER or VALIDATION) and a
+ * message naming the field. */
 int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[130], struct err *errp);
 
 /* Applies the configuration fields of a CreateFunction (create = true) or

@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 #include "registry/registry.h"
+#include "svc/apigw/errors.h"
 
-/* Error codes, for the API's exception types. Anything else is a storage failure. */
-#define APIGW_EBADREQ 22   /* EINVAL: BadRequestException, 400 */
-#define APIGW_ENOTFOUND 2  /* ENOENT: NotFoundException, 404 */
-#define APIGW_ECONFLICT 17 /* EEXIST: ConflictException, 409 */
+/* The model reports API Gateway's own errors as service errors (err_svc, errp->svc one of
+ * svc/apigw/errors.h: BAD_REQUEST, NOT_FOUND, CONFLICT) and returns -EINVAL. Anything else
+ * is a storage failure. */
 
 #define APIGW_API_ID_LEN 10
 #define APIGW_TIMEOUT_DEFAULT_MS 30000
@@ -35,7 +35,7 @@ void apigw_free(struct apigw *g); /* NULL is a no-op */
 /* The control plane. Each call validates in (borrowed), commits the change to the
  * database before returning, and returns the object as the API shows it (owned; an
  * API without its apiEndpoint, which depends on how the client reached us), or NULL
- * with errp set (APIGW_E* or a storage error) and nothing changed. CreateApi with a
+ * with errp set (a service error or a storage error) and nothing changed. CreateApi with a
  * target is quick create: an AWS_PROXY integration (payload 2.0) to the target, the
  * route routeKey (default $default) to it, and the $default stage with autoDeploy. */
 json_t *apigw_create_api(struct apigw *g, json_t *in, struct err *errp);
@@ -53,7 +53,7 @@ json_t *apigw_get(struct apigw *g, const char *api_id, enum apigw_kind kind, con
 json_t *apigw_update(struct apigw *g, const char *api_id, enum apigw_kind kind, const char *id, json_t *in,
                      struct err *errp);
 int apigw_delete(struct apigw *g, const char *api_id, enum apigw_kind kind, const char *id, struct err *errp);
-/* In creation order (owned array), or NULL with APIGW_ENOTFOUND when there is no such API. */
+/* In creation order (owned array), or NULL with APIGW_ERR_NOT_FOUND when there is no such API. */
 json_t *apigw_list(struct apigw *g, const char *api_id, enum apigw_kind kind, struct err *errp);
 
 /* Whether an API api_id exists. */
@@ -63,7 +63,7 @@ bool apigw_has_api(struct apigw *g, const char *api_id);
  * NULL when it has none or there is no such API. */
 const struct cors *apigw_cors(struct apigw *g, const char *api_id);
 /* DeleteCorsConfiguration: commits the API without its corsConfiguration. Returns 0, or
- * APIGW_ENOTFOUND (no such API) or a storage error with nothing changed. */
+ * APIGW_ERR_NOT_FOUND (no such API) or a storage error with nothing changed. */
 int apigw_delete_cors(struct apigw *g, const char *api_id, struct err *errp);
 
 /* What a data-plane request resolves to. Borrowed fields live until the next change
@@ -93,7 +93,7 @@ void apigw_target_fini(struct apigw_target *t);
 /* Extracts the function reference from an integrationUri: a function ARN (optionally
  * qualified), a function name, or API Gateway's
  * arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations.
- * Returns 0, or -APIGW_EBADREQ with a message. */
+ * Returns 0, or -EINVAL with APIGW_ERR_BAD_REQUEST and a message. */
 int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[130], struct err *errp);
 
 #endif

@@ -54,7 +54,7 @@ static struct gw_api *find_or_err(struct apigw *g, const char *id, struct err *e
 {
 	struct gw_api *a = find(g, id);
 	if (!a)
-		err_make(errp, APIGW_ENOTFOUND, "Invalid API identifier specified 000000000000:%.64s", id);
+		err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified 000000000000:%.64s", id);
 	return a;
 }
 
@@ -122,14 +122,14 @@ static int commit(struct apigw *g, struct gw_api *a, json_t *doc, struct err *er
 }
 
 /* Field helpers: each copies in[key] into o when it is present and valid, and returns
- * 0, or -APIGW_EBADREQ with AWS's kind of message. */
+ * 0, or -EINVAL with APIGW_ERR_BAD_REQUEST and AWS's kind of message. */
 static int take_str(json_t *o, json_t *in, const char *key, size_t min, size_t max, struct err *errp)
 {
 	json_t *v = json_object_get(in, key);
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max)
-		return err_make(errp, APIGW_EBADREQ,
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST,
 		                "Invalid input for %s: a string of %zu to %zu characters expected", key, min,
 		                max);
 	json_object_set(o, key, v);
@@ -142,7 +142,7 @@ static int take_bool(json_t *o, json_t *in, const char *key, struct err *errp)
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return err_make(errp, APIGW_EBADREQ, "Invalid input for %s: a boolean expected", key);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: a boolean expected", key);
 	json_object_set(o, key, v);
 	return 0;
 }
@@ -153,7 +153,7 @@ static int take_obj(json_t *o, json_t *in, const char *key, struct err *errp)
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return err_make(errp, APIGW_EBADREQ, "Invalid input for %s: an object expected", key);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: an object expected", key);
 	json_object_set_new(o, key, json_deep_copy(v));
 	return 0;
 }
@@ -166,7 +166,7 @@ static int take_cors(json_t *o, json_t *in, struct err *errp)
 	if (!v || json_is_null(v))
 		return 0;
 	if (cors_from_apigw(v, &c, errp) < 0)
-		return -APIGW_EBADREQ;
+		return err_as_svc(errp, APIGW_ERR_BAD_REQUEST);
 	json_object_set_new(o, "corsConfiguration", json_deep_copy(cors_json(c)));
 	cors_free(c);
 	return 0;
@@ -179,18 +179,18 @@ static int take_str_map(json_t *o, json_t *in, const char *key, bool names_stric
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return err_make(errp, APIGW_EBADREQ, "Invalid input for %s: a map of strings expected", key);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: a map of strings expected", key);
 	const char *k;
 	json_t *x;
 	json_object_foreach(v, k, x)
 	{
 		if (!json_is_string(x) || json_string_length(x) > 2048)
-			return err_make(errp, APIGW_EBADREQ,
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST,
 			                "Invalid input for %s: the value of %.64s must be a string", key, k);
 		if (names_strict && (!k[0] || strlen(k) > 64 ||
 		                     strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		                               "0123456789_") != strlen(k)))
-			return err_make(errp, APIGW_EBADREQ, "Invalid input for %s: bad name %.64s", key, k);
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: bad name %.64s", key, k);
 	}
 	json_object_set_new(o, key, json_deep_copy(v));
 	return 0;
@@ -205,7 +205,7 @@ int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[130],
 		p += strlen(gw_path);
 		const char *end = strstr(p, "/invocations");
 		if (!end || end[strlen("/invocations")])
-			return err_make(errp, APIGW_EBADREQ, "Invalid integration URI specified: %.200s",
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid integration URI specified: %.200s",
 			                uri);
 		ref = xstrndup(p, (size_t)(end - p));
 	} else {
@@ -213,8 +213,8 @@ int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[130],
 	}
 	struct err e = {0};
 	if (fn_parse_ref(ref, name, qual, &e) < 0)
-		return err_make(
-		    errp, APIGW_EBADREQ,
+		return err_svc(
+		    errp, APIGW_ERR_BAD_REQUEST,
 		    "Invalid integration URI specified: %.200s (a Lambda function ARN is expected: %s)", uri,
 		    e.msg);
 	return 0;
@@ -226,28 +226,28 @@ static int apply_api(json_t *o, json_t *in, bool create, struct err *errp)
 	    take_str(o, in, "version", 1, 64, errp) < 0 || take_cors(o, in, errp) < 0 ||
 	    take_bool(o, in, "disableExecuteApiEndpoint", errp) < 0 ||
 	    take_bool(o, in, "disableSchemaValidation", errp) < 0)
-		return -APIGW_EBADREQ;
+		return -EINVAL;
 	const char *rse = json_string_value(json_object_get(in, "routeSelectionExpression"));
 	if (rse && strcmp(rse, "$request.method $request.path") != 0)
-		return err_make(
-		    errp, APIGW_EBADREQ,
+		return err_svc(
+		    errp, APIGW_ERR_BAD_REQUEST,
 		    "Unsupported route selection expression for HTTP API: %.100s (only $request.method "
 		    "$request.path)",
 		    rse);
 	if (!create)
 		return 0;
 	if (take_str_map(o, in, "tags", false, errp) < 0)
-		return -APIGW_EBADREQ;
+		return -EINVAL;
 	const char *proto = json_string_value(json_object_get(in, "protocolType"));
 	if (!proto)
-		return err_make(errp, APIGW_EBADREQ, "ProtocolType is required");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "ProtocolType is required");
 	if (strcmp(proto, "WEBSOCKET") == 0)
-		return err_make(errp, APIGW_EBADREQ,
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST,
 		                "WebSocket APIs are not supported by lambdad; use protocolType HTTP");
 	if (strcmp(proto, "HTTP") != 0)
-		return err_make(errp, APIGW_EBADREQ, "Invalid protocol type %.32s: expected HTTP", proto);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid protocol type %.32s: expected HTTP", proto);
 	if (!json_object_get(o, "name"))
-		return err_make(errp, APIGW_EBADREQ, "Name is required");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Name is required");
 	json_object_set_new(o, "protocolType", json_string("HTTP"));
 	json_object_set_new(o, "apiKeySelectionExpression", json_string("$request.header.x-api-key"));
 	json_object_set_new(o, "routeSelectionExpression", json_string("$request.method $request.path"));
@@ -263,10 +263,10 @@ static int apply_integration(json_t *doc, json_t *o, json_t *in, bool create, st
 {
 	const char *type = json_string_value(json_object_get(in, "integrationType"));
 	if (create && !type)
-		return err_make(errp, APIGW_EBADREQ, "IntegrationType is required");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "IntegrationType is required");
 	if (type && strcmp(type, "AWS_PROXY") != 0)
-		return err_make(
-		    errp, APIGW_EBADREQ,
+		return err_svc(
+		    errp, APIGW_ERR_BAD_REQUEST,
 		    "Integration type %.32s is not supported by lambdad: HTTP APIs integrate functions "
 		    "(AWS_PROXY)",
 		    type);
@@ -275,35 +275,35 @@ static int apply_integration(json_t *doc, json_t *o, json_t *in, bool create, st
 	    take_str(o, in, "integrationMethod", 1, 64, errp) < 0 ||
 	    take_str(o, in, "credentialsArn", 1, 2048, errp) < 0 ||
 	    take_obj(o, in, "requestParameters", errp) < 0 || take_obj(o, in, "responseParameters", errp) < 0)
-		return -APIGW_EBADREQ;
+		return -EINVAL;
 	const char *uri = json_string_value(json_object_get(o, "integrationUri"));
 	char name[FN_NAME_MAX + 1], qual[130];
 	if (!uri)
-		return err_make(errp, APIGW_EBADREQ, "IntegrationUri is required for AWS_PROXY integrations");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "IntegrationUri is required for AWS_PROXY integrations");
 	if (apigw_parse_uri(uri, name, qual, errp) < 0)
-		return -APIGW_EBADREQ;
+		return err_as_svc(errp, APIGW_ERR_BAD_REQUEST);
 	json_t *pfv = json_object_get(in, "payloadFormatVersion");
 	if (pfv) {
 		const char *v = json_string_value(pfv);
 		if (!v || (strcmp(v, "1.0") != 0 && strcmp(v, "2.0") != 0))
-			return err_make(errp, APIGW_EBADREQ,
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST,
 			                "Invalid payload format version: expected 1.0 or 2.0");
 		json_object_set(o, "payloadFormatVersion", pfv);
 	} else if (create) {
-		return err_make(
-		    errp, APIGW_EBADREQ,
+		return err_svc(
+		    errp, APIGW_ERR_BAD_REQUEST,
 		    "PayloadFormatVersion is required for AWS_PROXY integrations of HTTP APIs (1.0 or 2.0)");
 	}
 	json_t *to = json_object_get(in, "timeoutInMillis");
 	if (to && !json_is_null(to)) {
 		if (!json_is_integer(to) || json_integer_value(to) < 50 || json_integer_value(to) > 30000)
-			return err_make(errp, APIGW_EBADREQ,
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST,
 			                "Invalid timeoutInMillis: between 50 and 30000 expected");
 		json_object_set(o, "timeoutInMillis", to);
 	}
 	const char *ct = json_string_value(json_object_get(in, "connectionType"));
 	if (ct && strcmp(ct, "INTERNET") != 0)
-		return err_make(errp, APIGW_EBADREQ, "Connection type %.32s is not supported by lambdad", ct);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Connection type %.32s is not supported by lambdad", ct);
 	if (create) {
 		json_object_set_new(o, "integrationType", json_string("AWS_PROXY"));
 		json_object_set_new(o, "connectionType", json_string("INTERNET"));
@@ -320,13 +320,13 @@ static int apply_route(json_t *doc, const char *self_id, json_t *o, json_t *in, 
 	if (take_str(o, in, "routeKey", 1, APIGW_ROUTE_KEY_MAX, errp) < 0 ||
 	    take_str(o, in, "operationName", 1, 64, errp) < 0 ||
 	    take_obj(o, in, "requestParameters", errp) < 0 || take_bool(o, in, "apiKeyRequired", errp) < 0)
-		return -APIGW_EBADREQ;
+		return -EINVAL;
 	const char *key = json_string_value(json_object_get(o, "routeKey"));
 	if (!key)
-		return err_make(errp, APIGW_EBADREQ, "RouteKey is required");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "RouteKey is required");
 	struct apigw_rkey k;
 	if (apigw_rkey_parse(key, &k, errp) < 0)
-		return -APIGW_EBADREQ;
+		return err_as_svc(errp, APIGW_ERR_BAD_REQUEST);
 	apigw_rkey_fini(&k);
 	const char *id;
 	json_t *r;
@@ -334,7 +334,7 @@ static int apply_route(json_t *doc, const char *self_id, json_t *o, json_t *in, 
 	{
 		const char *other = json_string_value(json_object_get(r, "routeKey"));
 		if ((!self_id || strcmp(id, self_id) != 0) && other && strcmp(other, key) == 0)
-			return err_make(errp, APIGW_ECONFLICT,
+			return err_svc(errp, APIGW_ERR_CONFLICT,
 			                "Route with key %s already exists for this API", key);
 	}
 	json_t *target = json_object_get(in, "target");
@@ -342,19 +342,19 @@ static int apply_route(json_t *doc, const char *self_id, json_t *o, json_t *in, 
 		const char *t = json_string_value(target);
 		if (!t || strncmp(t, "integrations/", 13) != 0 ||
 		    !json_object_get(json_object_get(doc, "integrations"), t + 13))
-			return err_make(
-			    errp, APIGW_EBADREQ,
+			return err_svc(
+			    errp, APIGW_ERR_BAD_REQUEST,
 			    "Invalid target %.140s: integrations/<integrationId> of this API expected",
 			    t ? t : "(not a string)");
 		json_object_set(o, "target", target);
 	}
 	const char *auth = json_string_value(json_object_get(in, "authorizationType"));
 	if (auth && strcmp(auth, "NONE") != 0)
-		return err_make(
-		    errp, APIGW_EBADREQ,
+		return err_svc(
+		    errp, APIGW_ERR_BAD_REQUEST,
 		    "Authorization type %.32s is not supported by lambdad: routes are open (NONE)", auth);
 	if (json_is_true(json_object_get(o, "apiKeyRequired")))
-		return err_make(errp, APIGW_EBADREQ, "API keys are not supported for HTTP APIs");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "API keys are not supported for HTTP APIs");
 	if (create) {
 		json_object_set_new(o, "apiKeyRequired", json_false());
 		json_object_set_new(o, "authorizationType", json_string("NONE"));
@@ -367,26 +367,26 @@ static int apply_stage(json_t *doc, json_t *o, json_t *in, bool create, struct e
 	if (create) {
 		const char *name = json_string_value(json_object_get(in, "stageName"));
 		if (!name)
-			return err_make(errp, APIGW_EBADREQ, "StageName is required");
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST, "StageName is required");
 		size_t len = strlen(name);
 		if (strcmp(name, "$default") != 0 &&
 		    (len < 1 || len > 128 ||
 		     strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != len))
-			return err_make(
-			    errp, APIGW_EBADREQ,
+			return err_svc(
+			    errp, APIGW_ERR_BAD_REQUEST,
 			    "Stage name only allows a-zA-Z0-9_- (1 to 128 characters), or $default");
 		if (json_object_get(json_object_get(doc, "stages"), name))
-			return err_make(errp, APIGW_ECONFLICT, "Stage %s already exists", name);
+			return err_svc(errp, APIGW_ERR_CONFLICT, "Stage %s already exists", name);
 		json_object_set_new(o, "stageName", json_string(name));
 		if (take_str_map(o, in, "tags", false, errp) < 0)
-			return -APIGW_EBADREQ;
+			return -EINVAL;
 	}
 	if (take_bool(o, in, "autoDeploy", errp) < 0 || take_str(o, in, "description", 0, 1024, errp) < 0 ||
 	    take_str_map(o, in, "stageVariables", true, errp) < 0 ||
 	    take_obj(o, in, "defaultRouteSettings", errp) < 0 || take_obj(o, in, "routeSettings", errp) < 0 ||
 	    take_obj(o, in, "accessLogSettings", errp) < 0 ||
 	    take_str(o, in, "deploymentId", 1, 64, errp) < 0)
-		return -APIGW_EBADREQ;
+		return -EINVAL;
 	if (create) {
 		json_object_set_new(o, "createdDate", now_iso());
 		if (!json_object_get(o, "autoDeploy"))
@@ -414,13 +414,13 @@ static int quick_create(json_t *doc, json_t *in, struct err *errp)
 	const char *uri = json_string_value(target);
 	char name[FN_NAME_MAX + 1], qual[130];
 	if (!uri || apigw_parse_uri(uri, name, qual, errp) < 0)
-		return err_make(errp, APIGW_EBADREQ, "Invalid target: a Lambda function ARN expected");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid target: a Lambda function ARN expected");
 	const char *key = json_string_value(json_object_get(in, "routeKey"));
 	if (!key)
 		key = "$default";
 	struct apigw_rkey k;
 	if (apigw_rkey_parse(key, &k, errp) < 0)
-		return -APIGW_EBADREQ;
+		return err_as_svc(errp, APIGW_ERR_BAD_REQUEST);
 	apigw_rkey_fini(&k);
 	char iid[CHILD_ID_LEN + 1], rid[CHILD_ID_LEN + 1];
 	gen_id(iid, CHILD_ID_LEN);
@@ -482,7 +482,7 @@ int apigw_delete_cors(struct apigw *g, const char *api_id, struct err *errp)
 {
 	struct gw_api *a = find_or_err(g, api_id, errp);
 	if (!a)
-		return -APIGW_ENOTFOUND;
+		return -EINVAL;
 	json_t *doc = json_deep_copy(a->doc);
 	json_object_del(json_object_get(doc, "api"), "corsConfiguration");
 	return commit(g, a, doc, errp);
@@ -508,7 +508,7 @@ json_t *apigw_update_api(struct apigw *g, const char *api_id, json_t *in, struct
 	if (!a)
 		return NULL;
 	if (json_object_get(in, "target") || json_object_get(in, "routeKey")) {
-		err_make(errp, APIGW_EBADREQ,
+		err_svc(errp, APIGW_ERR_BAD_REQUEST,
 		         "UpdateApi with a target or routeKey is not supported by lambdad");
 		return NULL;
 	}
@@ -536,14 +536,14 @@ int apigw_delete_api(struct apigw *g, const char *api_id, struct err *errp)
 		api_free(a);
 		return 0;
 	}
-	return err_make(errp, APIGW_ENOTFOUND, "Invalid API identifier specified 000000000000:%.64s", api_id);
+	return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified 000000000000:%.64s", api_id);
 }
 
 static json_t *child_or_err(json_t *doc, enum apigw_kind kind, const char *id, struct err *errp)
 {
 	json_t *c = json_object_get(json_object_get(doc, kind_coll[kind]), id);
 	if (!c)
-		err_make(errp, APIGW_ENOTFOUND, "Invalid %s identifier specified %.130s", kind_label[kind],
+		err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid %s identifier specified %.130s", kind_label[kind],
 		         id);
 	return c;
 }
@@ -624,10 +624,10 @@ int apigw_delete(struct apigw *g, const char *api_id, enum apigw_kind kind, cons
 {
 	struct gw_api *a = find(g, api_id);
 	if (!a)
-		return err_make(errp, APIGW_ENOTFOUND, "Invalid API identifier specified 000000000000:%.64s",
+		return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified 000000000000:%.64s",
 		                api_id);
 	if (!json_object_get(json_object_get(a->doc, kind_coll[kind]), id))
-		return err_make(errp, APIGW_ENOTFOUND, "Invalid %s identifier specified %.130s",
+		return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid %s identifier specified %.130s",
 		                kind_label[kind], id);
 	json_t *doc = json_deep_copy(a->doc);
 	json_object_del(json_object_get(doc, kind_coll[kind]), id);

@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include "front/transport_evhttp.h"
+#include "proto/proto.h"
 #include "svc/lambda/api_int.h"
 #include "http/status.h"
 #include "async/async.h"
@@ -17,102 +18,58 @@
 
 #define API_MAX_BODY (80 * 1024 * 1024)
 
-static const struct {
-	int status;
-	const char *type;
-} api_errors[] = {
-#define X(name, status, type) {status, type},
-#include "svc/lambda/api_errors.def"
-#undef X
-};
-
 void api_add_request_id(struct front_req *req)
 {
-	char id[37];
-	uuid_v4(id);
-	front_reply_header(req, "x-amzn-RequestId", id);
-}
-
-static void free_ref_cb(const void *data, size_t len, void *arg)
-{
-	free((void *)data);
+	proto_request_id(req);
 }
 
 void api_reply_json(struct front_req *req, int status, json_t *o)
 {
-	api_add_request_id(req);
-	struct evbuffer *b = NULL;
-	if (o) {
-		char *txt = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		b = evbuffer_new();
-		evbuffer_add_reference(b, txt, strlen(txt), free_ref_cb, NULL);
-		front_reply_header(req, "Content-Type", "application/json");
-	}
-	front_reply(req, status, b);
-	if (b)
-		evbuffer_free(b);
+	proto_reply(req, PROTO_REST_JSON, status, o);
 }
 
-void api_reply_error(struct front_req *req, enum api_error e, json_t *extra, const char *fmt, ...)
+void api_reply_error(struct front_req *req, enum lambda_err e, json_t *extra, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	utf8_sanitize(msg); /* names from URLs may hold any byte; truncation may cut a character */
-	json_t *o =
-	    json_pack("{s:s, s:s}", "Type", api_errors[e].status >= 500 ? "Service" : "User", "message", msg);
-	if (extra)
-		json_object_update(o, extra);
-	json_decref(extra);
-	front_reply_header(req, "X-Amzn-ErrorType", api_errors[e].type);
-	api_reply_json(req, api_errors[e].status, o);
+	proto_reply_error(req, PROTO_REST_JSON, PROTO_ERR_TYPE_FIELD, &lambda_errors[e], extra, msg);
 }
 
+/* The one place where the Lambda API turns an error into its reply: a service error by
+ * its id; the request-shaped errnos of the modules below the API (the store refusing a
+ * code package) as InvalidParameterValueException; anything else is lambdad's fault. */
 void api_reply_err(struct front_req *req, const struct err *e)
 {
+	if (e->svc > LAMBDA_ERR_NONE && e->svc < LAMBDA_ERR_COUNT)
+		return api_reply_error(req, (enum lambda_err)e->svc, NULL, "%s", e->msg);
 	switch (e->code) {
-	case REG_EINVALID:
+	case EINVAL:
 	case EPERM:
 	case EFBIG:
-		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "%s", e->msg);
-		break;
-	case REG_EVALIDATION:
-		api_reply_error(req, API_ERR_VALIDATION, NULL, "%s", e->msg);
-		break;
+		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "%s", e->msg);
 	default:
 		log_error("api: %s", e->msg);
-		api_reply_error(req, API_ERR_SERVICE, NULL, "%s", e->msg);
+		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "%s", e->msg);
 	}
 }
 
 json_t *api_body_json(struct front_req *req)
 {
-	struct evbuffer *b = front_req_body(req);
-	size_t len = evbuffer_get_length(b);
-	json_error_t je;
-	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, &je) : json_object();
-	if (!o) {
-		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
-		                "Could not parse request body into json: %s (line %d, column %d)", je.text,
-		                je.line, je.column);
-		return NULL;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
-		                "Could not parse request body into json: the body must be a JSON object");
-		return NULL;
-	}
+	char why[512];
+	json_t *o = proto_body_json(req, why, sizeof(why));
+	if (!o)
+		api_reply_error(req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
+		                "Could not parse request body into json: %s", why);
 	return o;
 }
 
 void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual)
 {
 	autofree char *arn = fn_arn(name, a->region, a->account);
-	api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn,
+	api_reply_error(req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn,
 	                qual[0] ? ":" : "", qual);
 }
 
@@ -126,7 +83,7 @@ int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]
 	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && qual[0] && strcmp(q, qual) != 0) {
 		api_reply_error(
-		    r->req, API_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		    "The derived qualifier from the function name does not match the specified qualifier.");
 		return -1;
 	}
@@ -226,7 +183,7 @@ static void route(struct api *a, struct api_req *r)
 		if (n == 4 && strcmp(r->segs[2], "code") == 0 && m == FRONT_GET)
 			return api_ext_code(a, r);
 	}
-	api_reply_error(r->req, API_ERR_UNKNOWN_OPERATION, NULL, "No operation at %s %s",
+	api_reply_error(r->req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL, "No operation at %s %s",
 	                m == FRONT_GET      ? "GET"
 	                : m == FRONT_POST   ? "POST"
 	                : m == FRONT_PUT    ? "PUT"
@@ -241,9 +198,7 @@ static void route(struct api *a, struct api_req *r)
 static void reply_draining(struct front_req *req)
 {
 	front_reply_header(req, "Connection", "close");
-	front_reply_header(req, "X-Amzn-ErrorType", "ServiceException");
-	api_reply_json(req, 503,
-	               json_pack("{s:s, s:s}", "Type", "Service", "message", "lambdad is shutting down"));
+	api_reply_error(req, LAMBDA_ERR_SHUTTING_DOWN, NULL, "lambdad is shutting down");
 }
 
 static void request_cb(struct front_req *req, void *arg)
@@ -259,11 +214,11 @@ static void request_cb(struct front_req *req, void *arg)
 	struct api_req r = {.req = req, .cmd = front_req_method(req)};
 	const char *path = front_req_path(req);
 	if (!path || path[0] != '/') {
-		api_reply_error(req, API_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
+		api_reply_error(req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
 		return;
 	}
 	if (!front_req_query_ok(req)) {
-		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "malformed query string");
+		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "malformed query string");
 		return;
 	}
 	/* Split into decoded segments; an empty last segment (trailing '/') is dropped. */
@@ -289,7 +244,7 @@ static void request_cb(struct front_req *req, void *arg)
 			p++;
 	}
 	if (!ok)
-		api_reply_error(req, API_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
+		api_reply_error(req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
 	else
 		route(a, &r);
 	for (int i = 0; i < r.nsegs; i++)

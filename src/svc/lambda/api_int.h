@@ -8,13 +8,9 @@
 #include <stdbool.h>
 
 #include "front/front.h"
+#include "svc/lambda/errors.h"
 #include "svc/lambda/api.h"
 
-enum api_error {
-#define X(name, status, type) API_ERR_##name,
-#include "svc/lambda/api_errors.def"
-#undef X
-};
 
 struct api {
 	struct event_base *base;
@@ -44,13 +40,15 @@ struct api_req {
 
 /* Replies with the AWS error shape: status, X-Amzn-ErrorType and {"Type","message"}.
  * extra (stolen, may be NULL) adds fields to the body. */
-void api_reply_error(struct front_req *req, enum api_error e, json_t *extra, const char *fmt, ...)
+void api_reply_error(struct front_req *req, enum lambda_err e, json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Adds a fresh x-amzn-RequestId to req's answer, as every AWS reply carries one. */
 void api_add_request_id(struct front_req *req);
 /* Replies with status and JSON o (stolen; NULL sends no body). */
 void api_reply_json(struct front_req *req, int status, json_t *o);
-/* Maps a registry/store error to the API error and replies. */
+/* Answers an error from the modules below the API: a service error (err_svc) by its id
+ * in errors.def, a store's refusal (EINVAL, EPERM, EFBIG) as InvalidParameterValue, and
+ * anything else as ServiceException (logged). The one place errors become replies. */
 void api_reply_err(struct front_req *req, const struct err *e);
 /* Parses the body as a JSON object; replies InvalidRequestContentException and
  * returns NULL when it is not one. */

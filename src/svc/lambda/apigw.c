@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 
 #include "svc/lambda/api_int.h"
+#include "proto/proto.h"
 #include "svc/apigw/apigw.h"
 #include "base/codec.h"
 #include "integ/cors.h"
@@ -25,27 +26,19 @@ static const char *const kind_coll[] = {"integrations", "routes", "stages"};
 
 /* ---- Control plane ---- */
 
-static void gw_error(struct front_req *req, int status, const char *type, const char *msg)
+static void gw_error(struct front_req *req, enum apigw_err id, const char *msg)
 {
-	autofree char *m = xstrdup(msg);
-	utf8_sanitize(m);
-	front_reply_header(req, "x-amzn-ErrorType", type);
-	api_reply_json(req, status, json_pack("{s:s}", "message", m));
+	proto_reply_error(req, PROTO_REST_JSON, 0, &apigw_errors[id], NULL, msg);
 }
 
+/* The one place where the control plane turns an error into its reply: a service error
+ * by its id in svc/apigw/errors.def; anything else (storage) is lambdad's fault. */
 static void gw_reply_err(struct front_req *req, const struct err *e)
 {
-	switch (e->code) {
-	case APIGW_EBADREQ:
-		return gw_error(req, 400, "BadRequestException", e->msg);
-	case APIGW_ENOTFOUND:
-		return gw_error(req, 404, "NotFoundException", e->msg);
-	case APIGW_ECONFLICT:
-		return gw_error(req, 409, "ConflictException", e->msg);
-	default:
-		log_error("apigw: %s", e->msg);
-		return gw_error(req, 500, "InternalServerErrorException", e->msg);
-	}
+	if (e->svc > APIGW_ERR_NONE && e->svc < APIGW_ERR_COUNT)
+		return gw_error(req, (enum apigw_err)e->svc, e->msg);
+	log_error("apigw: %s", e->msg);
+	gw_error(req, APIGW_ERR_INTERNAL, e->msg);
 }
 
 /* The request body as a JSON object, or NULL after a BadRequestException. */
@@ -56,7 +49,7 @@ static json_t *gw_body(struct front_req *req)
 	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, NULL) : json_object();
 	if (!json_is_object(o)) {
 		json_decref(o);
-		gw_error(req, 400, "BadRequestException", "Invalid request body: a JSON object is expected");
+		gw_error(req, APIGW_ERR_BAD_REQUEST, "Invalid request body: a JSON object is expected");
 		return NULL;
 	}
 	return o;
@@ -145,7 +138,7 @@ void api_apigw(struct api *a, struct api_req *r)
 		else
 			api_reply_json(r->req, 204, NULL);
 	} else {
-		gw_error(r->req, 404, "NotFoundException",
+		gw_error(r->req, APIGW_ERR_NOT_FOUND,
 		         "lambdad does not serve this API Gateway operation (HTTP APIs: apis, integrations, "
 		         "routes and "
 		         "stages)");

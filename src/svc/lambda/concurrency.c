@@ -31,7 +31,7 @@ static int apply_scaling(struct api *a, struct front_req *req, const struct fn_c
 		r = store_commit(a->store, &e);
 	if (r < 0) {
 		log_error("api: scaling settings of %s: %s", c->name, e.msg);
-		api_reply_error(req, API_ERR_SERVICE, NULL, "%s", e.msg);
+		api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "%s", e.msg);
 		return -1;
 	}
 	registry_set_scaling(a->reg, c->name, sc);
@@ -49,20 +49,20 @@ static int required_int(struct front_req *req, json_t *body, const char *key, co
 	json_t *v = json_object_get(body, key);
 	if (!v || json_is_null(v)) {
 		api_reply_error(
-		    req, API_ERR_VALIDATION, NULL,
+		    req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member "
 		    "must not be null",
 		    field);
 		return -1;
 	}
 	if (!json_is_integer(v)) {
-		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "%s must be an integer", key);
+		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "%s must be an integer", key);
 		return -1;
 	}
 	long long n = json_integer_value(v);
 	if (n < lo || n > hi) {
 		api_reply_error(
-		    req, API_ERR_VALIDATION, NULL,
+		    req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: Member "
 		    "must have value %s %lld",
 		    n, field, n < lo ? "greater than or equal to" : "less than or equal to",
@@ -103,7 +103,7 @@ void api_put_concurrency(struct api *a, struct api_req *r)
 		goto out;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (unreserved_with(a, name, (int32_t)n) < UNRESERVED_MIN) {
-		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                "Specified ReservedConcurrentExecutions for function decreases account's "
 		                "UnreservedConcurrentExecution below its minimum value of [%d].",
 		                UNRESERVED_MIN);
@@ -111,7 +111,7 @@ void api_put_concurrency(struct api *a, struct api_req *r)
 	}
 	if (sc.provisioned > 0 && n < (long long)sc.provisioned) {
 		api_reply_error(
-		    r->req, API_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		    "Specified ReservedConcurrentExecutions for function is less than the function's "
 		    "ProvisionedConcurrentExecutions of [%u].",
 		    sc.provisioned);
@@ -179,14 +179,14 @@ static void list_provisioned(struct api *a, struct api_req *r)
 {
 	const char *list = front_req_query(r->req, "List");
 	if (strcmp(list, "ALL") != 0)
-		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL, "List must be ALL");
+		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "List must be ALL");
 	const char *max = front_req_query(r->req, "MaxItems");
 	if (max) {
 		char *end;
 		long n = strtol(max, &end, 10);
 		if (!*max || *end || n < 1 || n > PROVISIONED_LIST_MAX)
 			return api_reply_error(
-			    r->req, API_ERR_VALIDATION, NULL,
+			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and %d",
 			    max, PROVISIONED_LIST_MAX);
@@ -218,14 +218,14 @@ static void put_provisioned(struct api *a, struct api_req *r, struct fn_config *
 		goto out;
 	struct fn_scaling sc = registry_get_scaling(a->reg, c->name);
 	if (sc.reserved >= 0 && n > sc.reserved) {
-		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                "Requested Provisioned Concurrency should not be greater than the "
 		                "reservedConcurrentExecution for function");
 		goto out;
 	}
 	/* Without a reservation the environments come out of the unreserved pool. */
 	if (sc.reserved < 0 && unreserved_with(a, c->name, -1) - n < UNRESERVED_MIN) {
-		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                "Specified ProvisionedConcurrentExecutions for function decreases account's "
 		                "UnreservedConcurrentExecution below its minimum value of [%d].",
 		                UNRESERVED_MIN);
@@ -245,7 +245,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 {
 	enum front_method m = r->cmd;
 	if (m != FRONT_GET && m != FRONT_PUT && m != FRONT_DELETE)
-		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
 		                       "provisioned-concurrency takes GET, PUT or DELETE");
 	if (m == FRONT_GET && front_req_query(r->req, "List"))
 		return list_provisioned(a, r);
@@ -257,7 +257,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 		return api_reply_err(r->req, &e);
 	if (!qual[0] && !front_req_query(r->req, "Qualifier"))
 		return api_reply_error(
-		    r->req, API_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		    "Qualifier is required: provisioned concurrency is configured on a version or "
 		    "alias (lambdad has only $LATEST)");
 	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
@@ -268,7 +268,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (m == FRONT_GET) {
 		if (sc.provisioned == 0)
-			return api_reply_error(r->req, API_ERR_PROVISIONED_NOT_FOUND, NULL,
+			return api_reply_error(r->req, LAMBDA_ERR_PROVISIONED_NOT_FOUND, NULL,
 			                       "No Provisioned Concurrency Config found for this function");
 		return api_reply_json(r->req, 200, provisioned_json(a, name, &sc));
 	}
@@ -294,7 +294,7 @@ static int ext_int(struct front_req *req, json_t *body, const char *key, long lo
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                "%s must be an integer from %lld to %lld", key, lo, hi);
 		return -1;
 	}
@@ -329,7 +329,7 @@ void api_ext_keep_alive(struct api *a, struct api_req *r)
 {
 	enum front_method m = r->cmd;
 	if (m != FRONT_GET && m != FRONT_PUT && m != FRONT_DELETE)
-		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
 		                       "keep-alive takes GET, PUT or DELETE");
 	char name[FN_NAME_MAX + 1];
 	struct fn_config *c = api_lookup(a, r, r->segs[3], name);
@@ -359,7 +359,7 @@ void api_ext_keep_alive(struct api *a, struct api_req *r)
 	long long s = 0;
 	int got = ext_int(r->req, body, "KeepAliveSeconds", 0, KEEP_ALIVE_MAX_S, &s);
 	if (got == 0)
-		api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                "KeepAliveSeconds is required (an integer from 0 to %d)", KEEP_ALIVE_MAX_S);
 	if (got <= 0)
 		goto out;

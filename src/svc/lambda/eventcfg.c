@@ -9,14 +9,6 @@
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
 
-static void reply_async_err(struct front_req *req, const struct err *e)
-{
-	if (e->code == ENOENT)
-		api_reply_error(req, API_ERR_RESOURCE_NOT_FOUND, NULL, "%s", e->msg);
-	else
-		api_reply_err(req, e);
-}
-
 void api_event_invoke_config(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
@@ -43,11 +35,11 @@ void api_event_invoke_config(struct api *a, struct api_req *r)
 			return api_reply_json(r->req, 204, NULL);
 		break;
 	default:
-		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
 		                       "event-invoke-config takes PUT, POST, GET or DELETE");
 	}
 	if (rc < 0)
-		return reply_async_err(r->req, &e);
+		return api_reply_err(r->req, &e);
 	api_reply_json(r->req, 200, out);
 }
 
@@ -59,7 +51,7 @@ void api_list_event_invoke_configs(struct api *a, struct api_req *r)
 		long n = strtol(max, &end, 10);
 		if (!*max || *end || n < 1 || n > 50)
 			return api_reply_error(
-			    r->req, API_ERR_VALIDATION, NULL,
+			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and 50",
 			    max);
@@ -91,7 +83,7 @@ void api_ext_events(struct api *a, struct api_req *r)
 		json_t *ids = json_object_get(body, "RequestIds");
 		if (ids && !json_is_null(ids) && !json_is_array(ids)) {
 			json_decref(body);
-			return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+			return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 			                       "RequestIds must be a list of request ids");
 		}
 		size_t n = json_array_size(ids);
@@ -99,7 +91,7 @@ void api_ext_events(struct api *a, struct api_req *r)
 		for (size_t i = 0; i < n; i++)
 			if (!(v[i] = json_string_value(json_array_get(ids, i)))) {
 				json_decref(body);
-				return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+				return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 				                       "RequestIds must be a list of strings");
 			}
 		json_t *out = async_failed_replay(a->async, name, v, n, &e);
@@ -110,7 +102,7 @@ void api_ext_events(struct api *a, struct api_req *r)
 	}
 	if (r->cmd != FRONT_GET || (strcmp(op, "failed") != 0 && strcmp(op, "stats") != 0))
 		return api_reply_error(
-		    r->req, API_ERR_UNKNOWN_OPERATION, NULL,
+		    r->req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL,
 		    "No operation at %s (GET events/failed, POST events/replay, GET events/stats)",
 		    front_req_uri(r->req));
 	if (fn_parse_ref(r->segs[3], name, qual, &e) < 0)

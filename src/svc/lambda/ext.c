@@ -25,7 +25,7 @@ void api_ext_logs(struct api *a, struct api_req *r)
 	char *end = NULL;
 	long long offset = off ? strtoll(off, &end, 10) : 0;
 	if (off && (!*off || *end || offset < 0))
-		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                       "offset must be a byte count");
 	sched_flush_logs(a->sched, name);
 	autofree char *path = fnlog_path(a->logs_dir, name);
@@ -61,18 +61,18 @@ void api_ext_code(struct api *a, struct api_req *r)
 	const char *f = r->segs[3];
 	char hex[65];
 	if (strlen(f) != 68 || strcmp(f + 64, ".zip") != 0 || strspn(f, "0123456789abcdef") != 64)
-		return api_reply_error(r->req, API_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
+		return api_reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
 	memcpy(hex, f, 64);
 	hex[64] = 0;
 	if (!registry_code_in_use(a->reg, hex))
-		return api_reply_error(r->req, API_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
+		return api_reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
 	autofree char *path = store_code_zip(a->store, hex);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return api_reply_error(r->req, API_ERR_SERVICE, NULL, "code package unreadable: %s",
+		return api_reply_error(r->req, LAMBDA_ERR_SERVICE, NULL, "code package unreadable: %s",
 		                       strerror(errno));
 	}
 	struct evbuffer *b = evbuffer_new();

@@ -33,27 +33,27 @@ static void drop_unused_code(struct api *a, const char *hex)
 static int take_code(struct api *a, struct front_req *req, json_t *code, struct fn_config *c)
 {
 	if (!json_is_object(code))
-		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                       "Code must be an object with ZipFile"),
 		       -1;
 	json_t *zf = json_object_get(code, "ZipFile");
 	if (!zf || !json_is_string(zf)) {
 		if (json_object_get(code, "S3Bucket") || json_object_get(code, "ImageUri"))
 			api_reply_error(
-			    req, API_ERR_INVALID_PARAMETER, NULL,
+			    req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 			    "Code from S3Bucket/S3Key or ImageUri is not supported by lambdad; send ZipFile");
 		else
-			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL,
+			api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 			                "Code.ZipFile is required (a base64 zip)");
 		return -1;
 	}
 	size_t zlen;
 	autofree unsigned char *zip = b64_decode(json_string_value(zf), json_string_length(zf), &zlen);
 	if (!zip)
-		return api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "ZipFile is not valid base64"),
+		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "ZipFile is not valid base64"),
 		       -1;
 	if (zlen > MAX_ZIP_BYTES)
-		return api_reply_error(req, API_ERR_REQUEST_ENTITY_TOO_LARGE, NULL,
+		return api_reply_error(req, LAMBDA_ERR_REQUEST_ENTITY_TOO_LARGE, NULL,
 		                       "Zipped size must be smaller than %u bytes", MAX_ZIP_BYTES),
 		       -1;
 	unsigned char digest[32];
@@ -64,16 +64,13 @@ static int take_code(struct api *a, struct front_req *req, json_t *code, struct 
 	struct codezip_info info;
 	struct err e = {0};
 	if (store_put_code(a->store, hex, zip, zlen, &info, &e) < 0) {
-		if (e.code == EINVAL || e.code == EFBIG || e.code == EPERM)
-			api_reply_error(req, API_ERR_INVALID_PARAMETER, NULL, "%s", e.msg);
-		else
-			api_reply_err(req, &e);
+		api_reply_err(req, &e);
 		return -1;
 	}
 	if (fn_runtime_needs_bootstrap(c->runtime) && !info.has_bootstrap) {
 		drop_unused_code(a, hex);
 		api_reply_error(
-		    req, API_ERR_INVALID_PARAMETER, NULL,
+		    req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		    "The deployment package has no executable file named 'bootstrap' at its root; runtime "
 		    "%s starts /var/task/bootstrap",
 		    c->runtime);
@@ -110,7 +107,7 @@ void api_create_function(struct api *a, struct api_req *r)
 		goto out;
 	}
 	if (registry_get(a->reg, c->name)) {
-		api_reply_error(r->req, API_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
+		api_reply_error(r->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
 		                c->name);
 		goto out;
 	}
@@ -160,7 +157,7 @@ void api_list_functions(struct api *a, struct api_req *r)
 		maxn = strtol(max, &end, 10);
 		if (!*max || *end || maxn < 1 || maxn > 10000)
 			return api_reply_error(
-			    r->req, API_ERR_VALIDATION, NULL,
+			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and 10000",
 			    max);
@@ -184,7 +181,7 @@ void api_delete_function(struct api *a, struct api_req *r)
 	char name[FN_NAME_MAX + 1];
 	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && strcmp(q, "$LATEST") == 0)
-		return api_reply_error(r->req, API_ERR_INVALID_PARAMETER, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		                       "$LATEST version cannot be deleted without deleting the function.");
 	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
 	if (!c)
@@ -214,7 +211,7 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 {
 	json_t *rev = json_object_get(body, "RevisionId");
 	if (rev && json_is_string(rev) && strcmp(json_string_value(rev), old->revision_id) != 0) {
-		api_reply_error(r->req, API_ERR_PRECONDITION_FAILED, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_PRECONDITION_FAILED, NULL,
 		                "The Revision Id provided does not match the latest Revision Id. Call the "
 		                "GetFunction/GetAlias API to retrieve the latest Revision Id");
 		drop_unused_code(a, c->code_hex);

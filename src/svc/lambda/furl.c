@@ -224,7 +224,7 @@ static json_t *api_form(struct api *a, const struct furl *f, bool with_modified)
 static int invalid(struct api_req *r, const char *value, const char *field, const char *constraint)
 {
 	api_reply_error(
-	    r->req, API_ERR_VALIDATION, NULL,
+	    r->req, LAMBDA_ERR_VALIDATION, NULL,
 	    "1 validation error detected: Value '%.200s' at '%s' failed to satisfy constraint: %s", value,
 	    field, constraint);
 	return -1;
@@ -236,7 +236,7 @@ static int check_cors(struct api_req *r, json_t *c, struct cors **out)
 {
 	struct err e = {0};
 	if (cors_from_furl(c, out, &e) < 0) {
-		api_reply_error(r->req, API_ERR_VALIDATION, NULL, "%s", e.msg);
+		api_reply_error(r->req, LAMBDA_ERR_VALIDATION, NULL, "%s", e.msg);
 		return -1;
 	}
 	return 0;
@@ -252,7 +252,7 @@ static int check_auth(struct api_req *r, json_t *v, bool required)
 		               "Member must satisfy enum value set: [AWS_IAM, NONE]");
 	if (strcmp(s, "AWS_IAM") == 0) {
 		api_reply_error(
-		    r->req, API_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
 		    "AuthType AWS_IAM is not supported by lambdad yet: it does not verify SigV4 "
 		    "signatures on function URL requests, and refuses the setting rather than accept "
 		    "requests unchecked. Use AuthType NONE.");
@@ -301,7 +301,7 @@ static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_N
 
 static void not_found(struct api_req *r)
 {
-	api_reply_error(r->req, API_ERR_RESOURCE_NOT_FOUND, NULL,
+	api_reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
 	                "The resource you requested does not exist.");
 }
 
@@ -324,7 +324,7 @@ static void create_url(struct api *a, struct api_req *r, const char *name)
 	autofree char *arn = fn_arn(name, a->region, a->account);
 	if (find_name(a, name))
 		return api_reply_error(
-		    r->req, API_ERR_RESOURCE_CONFLICT, NULL,
+		    r->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL,
 		    "Failed to create function url config for [functionArn = %s]. Error message:  "
 		    "FunctionUrlConfig exists for this Lambda function",
 		    arn);
@@ -423,7 +423,7 @@ void api_function_url(struct api *a, struct api_req *r)
 		return api_reply_json(r->req, 204, NULL);
 	}
 	default:
-		return api_reply_error(r->req, API_ERR_METHOD_NOT_ALLOWED, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
 		                       "The method is not allowed on a function URL config");
 	}
 }

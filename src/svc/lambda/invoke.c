@@ -17,7 +17,7 @@ static void invoke_done_cb(const struct sched_result *res, void *arg)
 {
 	struct front_req *req = arg;
 	if (res->system_error) /* lambdad failed (it is stopping), not the function: SDKs retry a 500 */
-		return api_reply_error(req, API_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
+		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
 	front_reply_header(req, "Content-Type", "application/json");
 	front_reply_header(req, "X-Amz-Executed-Version", "$LATEST");
 	front_reply_header(req, "x-amzn-RequestId", res->request_id);
@@ -40,7 +40,7 @@ static bool payload_json(struct front_req *req, struct evbuffer *payload)
 	json_error_t je;
 	json_t *o = json_loadb((const char *)evbuffer_pullup(payload, -1), plen, JSON_DECODE_ANY, &je);
 	if (!o) {
-		api_reply_error(req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+		api_reply_error(req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
 		                "Could not parse request body into json: %s (line %d, column %d)", je.text,
 		                je.line, je.column);
 		return false;
@@ -96,7 +96,7 @@ void api_invoke_async(struct api *a, struct api_req *r)
 {
 	struct evbuffer *payload = front_req_body(r->req);
 	if (evbuffer_get_length(payload) > ASYNC_LEGACY_PAYLOAD_MAX)
-		return api_reply_error(r->req, API_ERR_REQUEST_TOO_LARGE, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_REQUEST_TOO_LARGE, NULL,
 		                       "Request must be smaller than %u bytes for the InvokeAsync operation",
 		                       ASYNC_LEGACY_PAYLOAD_MAX);
 	char name[FN_NAME_MAX + 1];
@@ -112,14 +112,14 @@ void api_invoke(struct api *a, struct api_req *r)
 		type = "RequestResponse";
 	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "Event") != 0 && strcmp(type, "DryRun") != 0)
 		return api_reply_error(
-		    r->req, API_ERR_VALIDATION, NULL,
+		    r->req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value '%.40s' at 'invocationType' failed to satisfy "
 		    "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
 		    type);
 	const char *logtype = front_req_header(r->req, "X-Amz-Log-Type");
 	if (logtype && strcmp(logtype, "Tail") != 0 && strcmp(logtype, "None") != 0)
 		return api_reply_error(
-		    r->req, API_ERR_VALIDATION, NULL,
+		    r->req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value '%.40s' at 'logType' failed to satisfy "
 		    "constraint: Member must satisfy enum value set: [Tail, None]",
 		    logtype);
@@ -128,7 +128,7 @@ void api_invoke(struct api *a, struct api_req *r)
 	bool event = strcmp(type, "Event") == 0;
 	if (plen > (event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX))
 		return api_reply_error(
-		    r->req, API_ERR_REQUEST_TOO_LARGE, NULL,
+		    r->req, LAMBDA_ERR_REQUEST_TOO_LARGE, NULL,
 		    "Request must be smaller than %u bytes for the InvokeFunction operation",
 		    event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX);
 	char name[FN_NAME_MAX + 1];
@@ -157,7 +157,7 @@ void api_invoke(struct api *a, struct api_req *r)
 		json_decref(o);
 		if (!ok)
 			return api_reply_error(
-			    r->req, API_ERR_INVALID_REQUEST_CONTENT, NULL,
+			    r->req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
 			    "Client context must be a base64-encoded JSON object of at most %u bytes",
 			    CLIENT_CONTEXT_MAX);
 	}
@@ -173,7 +173,7 @@ void api_invoke(struct api *a, struct api_req *r)
 	int rc = sched_invoke(a->sched, &args, &e);
 	if (rc == -EAGAIN) {
 		front_reply_header(r->req, "Retry-After", "1");
-		return api_reply_error(r->req, API_ERR_TOO_MANY_REQUESTS,
+		return api_reply_error(r->req, LAMBDA_ERR_TOO_MANY_REQUESTS,
 		                       json_pack("{s:s, s:s}", "Reason", e.msg, "retryAfterSeconds", "1"),
 		                       "Rate Exceeded.");
 	}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "registry/registry.h"
+#include "svc/lambda/errors.h"
 
 #define ROLE "arn:aws:iam::123456789012:role/lambda-role"
 #define BASE                                                                                                 \
@@ -48,7 +49,7 @@ static int apply(struct fn_config *c, const char *body, bool create, struct err 
 	}
 	assert_int_equal(r, -e->code);
 	assert_true(e->msg[0] != 0);
-	return e->code;
+	return e->svc;
 }
 
 /* A configuration created from the minimal valid CreateFunction body (owned). */
@@ -166,8 +167,8 @@ static void ref_bad(const char *ref)
 	int r = fn_parse_ref(ref, n, q, &e);
 	if (r == 0)
 		fail_msg("'%s' accepted as name '%s' qualifier '%s'", ref, n, q);
-	assert_int_equal(r, -REG_EVALIDATION);
-	assert_int_equal(e.code, REG_EVALIDATION);
+	assert_int_equal(r, -EINVAL);
+	assert_int_equal(e.svc, LAMBDA_ERR_VALIDATION);
 	assert_non_null(strstr(e.msg, "functionName"));
 }
 
@@ -347,29 +348,29 @@ static void test_create_function_name(void **state)
 	char body[512];
 	/* Absent or null: the model's "must not be null", a ValidationException. */
 	snprintf(body, sizeof(body), "{%s}", rest);
-	create_refused(body, REG_EVALIDATION, "functionName");
+	create_refused(body, LAMBDA_ERR_VALIDATION, "functionName");
 	snprintf(body, sizeof(body), "{\"FunctionName\":null,%s}", rest);
-	create_refused(body, REG_EVALIDATION, "functionName");
+	create_refused(body, LAMBDA_ERR_VALIDATION, "functionName");
 	/* Outside the pattern or too long: ValidationException. */
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"bad name\",%s}", rest);
-	create_refused(body, REG_EVALIDATION, "functionName");
+	create_refused(body, LAMBDA_ERR_VALIDATION, "functionName");
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"\",%s}", rest);
-	create_refused(body, REG_EVALIDATION, "functionName");
+	create_refused(body, LAMBDA_ERR_VALIDATION, "functionName");
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"a.b\",%s}", rest);
-	create_refused(body, REG_EVALIDATION, "functionName");
+	create_refused(body, LAMBDA_ERR_VALIDATION, "functionName");
 	snprintf(
 	    body, sizeof(body),
 	    "{\"FunctionName\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",%s}",
 	    rest);
-	create_refused(body, REG_EVALIDATION, "functionName");
+	create_refused(body, LAMBDA_ERR_VALIDATION, "functionName");
 	/* Not a string. */
 	snprintf(body, sizeof(body), "{\"FunctionName\":5,%s}", rest);
-	create_refused(body, REG_EINVALID, "FunctionName");
+	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName");
 	/* A qualifier makes no sense on create. */
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"hello:1\",%s}", rest);
-	create_refused(body, REG_EINVALID, "FunctionName");
+	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName");
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"123456789012:function:hello:$LATEST\",%s}", rest);
-	create_refused(body, REG_EINVALID, "FunctionName");
+	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName");
 
 	/* A partial ARN names the function. */
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"123456789012:function:part\",%s}", rest);
@@ -386,32 +387,32 @@ static void test_body_not_object(void **state)
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		struct err e;
 		struct fn_config *c = fn_config_new();
-		assert_int_equal(apply(c, bodies[i], true, &e), REG_EINVALID);
+		assert_int_equal(apply(c, bodies[i], true, &e), LAMBDA_ERR_INVALID_PARAMETER);
 		fn_config_unref(c);
 		c = created();
-		assert_int_equal(apply(c, bodies[i], false, &e), REG_EINVALID);
+		assert_int_equal(apply(c, bodies[i], false, &e), LAMBDA_ERR_INVALID_PARAMETER);
 		fn_config_unref(c);
 	}
 }
 
 static void test_package_type(void **state)
 {
-	refused("\"PackageType\":\"Image\"", false, REG_EINVALID, "PackageType");
-	refused("\"PackageType\":7", false, REG_EINVALID, "PackageType");
+	refused("\"PackageType\":\"Image\"", false, LAMBDA_ERR_INVALID_PARAMETER, "PackageType");
+	refused("\"PackageType\":7", false, LAMBDA_ERR_INVALID_PARAMETER, "PackageType");
 	fn_config_unref(accepted("\"PackageType\":\"Zip\""));
 }
 
 static void test_runtime(void **state)
 {
-	create_refused("{\"FunctionName\":\"f\",\"Handler\":\"h\",\"Role\":\"" ROLE "\"}", REG_EINVALID,
+	create_refused("{\"FunctionName\":\"f\",\"Handler\":\"h\",\"Role\":\"" ROLE "\"}", LAMBDA_ERR_INVALID_PARAMETER,
 	               "Runtime");
 	create_refused("{\"FunctionName\":\"f\",\"Runtime\":null,\"Handler\":\"h\",\"Role\":\"" ROLE "\"}",
-	               REG_EINVALID, "Runtime");
-	refused("\"Runtime\":\"java21\"", true, REG_EINVALID, "runtime");
-	refused("\"Runtime\":\"\"", true, REG_EINVALID, "runtime");
-	refused("\"Runtime\":\"provided.al2023 \"", true, REG_EINVALID, "runtime");
-	refused("\"Runtime\":12", true, REG_EINVALID, "Runtime");
-	refused("\"Runtime\":[\"provided\"]", true, REG_EINVALID, "Runtime");
+	               LAMBDA_ERR_INVALID_PARAMETER, "Runtime");
+	refused("\"Runtime\":\"java21\"", true, LAMBDA_ERR_INVALID_PARAMETER, "runtime");
+	refused("\"Runtime\":\"\"", true, LAMBDA_ERR_INVALID_PARAMETER, "runtime");
+	refused("\"Runtime\":\"provided.al2023 \"", true, LAMBDA_ERR_INVALID_PARAMETER, "runtime");
+	refused("\"Runtime\":12", true, LAMBDA_ERR_INVALID_PARAMETER, "Runtime");
+	refused("\"Runtime\":[\"provided\"]", true, LAMBDA_ERR_INVALID_PARAMETER, "Runtime");
 	const char *ok[] = {"provided", "provided.al2", "provided.al2023"};
 	for (size_t i = 0; i < 3; i++) {
 		char f[64];
@@ -445,18 +446,18 @@ static void test_runtime_helpers(void **state)
 static void test_handler(void **state)
 {
 	create_refused("{\"FunctionName\":\"f\",\"Runtime\":\"provided\",\"Role\":\"" ROLE "\"}",
-	               REG_EINVALID, "Handler");
-	refused("\"Handler\":\"\"", true, REG_EVALIDATION, "handler");
-	refused("\"Handler\":\"a b\"", true, REG_EVALIDATION, "handler");
-	refused("\"Handler\":\"a\\tb\"", true, REG_EVALIDATION, "handler");
-	refused("\"Handler\":\"ab\\n\"", true, REG_EVALIDATION, "handler");
-	refused("\"Handler\":1", true, REG_EINVALID, "Handler");
+	               LAMBDA_ERR_INVALID_PARAMETER, "Handler");
+	refused("\"Handler\":\"\"", true, LAMBDA_ERR_VALIDATION, "handler");
+	refused("\"Handler\":\"a b\"", true, LAMBDA_ERR_VALIDATION, "handler");
+	refused("\"Handler\":\"a\\tb\"", true, LAMBDA_ERR_VALIDATION, "handler");
+	refused("\"Handler\":\"ab\\n\"", true, LAMBDA_ERR_VALIDATION, "handler");
+	refused("\"Handler\":1", true, LAMBDA_ERR_INVALID_PARAMETER, "Handler");
 	char f[300];
 	char h[130];
 	memset(h, 'h', 129);
 	h[129] = 0;
 	snprintf(f, sizeof(f), "\"Handler\":\"%s\"", h);
-	refused(f, true, REG_EVALIDATION, "handler");
+	refused(f, true, LAMBDA_ERR_VALIDATION, "handler");
 	h[128] = 0;
 	snprintf(f, sizeof(f), "\"Handler\":\"%s\"", h);
 	struct fn_config *c = accepted(f);
@@ -466,7 +467,7 @@ static void test_handler(void **state)
 
 static void test_role(void **state)
 {
-	create_refused("{\"FunctionName\":\"f\",\"Runtime\":\"provided\",\"Handler\":\"h\"}", REG_EVALIDATION,
+	create_refused("{\"FunctionName\":\"f\",\"Runtime\":\"provided\",\"Handler\":\"h\"}", LAMBDA_ERR_VALIDATION,
 	               "role");
 	const char *bad[] = {
 	    "notarole",
@@ -485,9 +486,9 @@ static void test_role(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char f[200];
 		snprintf(f, sizeof(f), "\"Role\":\"%s\"", bad[i]);
-		refused(f, true, REG_EVALIDATION, "role");
+		refused(f, true, LAMBDA_ERR_VALIDATION, "role");
 	}
-	refused("\"Role\":true", true, REG_EINVALID, "Role");
+	refused("\"Role\":true", true, LAMBDA_ERR_INVALID_PARAMETER, "Role");
 	const char *good[] = {
 	    ROLE,
 	    "arn:aws:iam::000000000000:role/x",
@@ -510,13 +511,13 @@ static void test_description(void **state)
 	memset(d, 'd', 257);
 	d[257] = 0;
 	snprintf(f, sizeof(f), "\"Description\":\"%s\"", d);
-	refused(f, true, REG_EVALIDATION, "description");
+	refused(f, true, LAMBDA_ERR_VALIDATION, "description");
 	d[256] = 0;
 	snprintf(f, sizeof(f), "\"Description\":\"%s\"", d);
 	struct fn_config *c = accepted(f);
 	assert_string_equal(c->description, d);
 	fn_config_unref(c);
-	refused("\"Description\":3", true, REG_EINVALID, "Description");
+	refused("\"Description\":3", true, LAMBDA_ERR_INVALID_PARAMETER, "Description");
 }
 
 /* The 256 limit on Description counts characters, as AWS does: 256 'é' (512 bytes) pass. */
@@ -535,15 +536,15 @@ static void test_description_counts_characters(void **state)
  * AWS's wording ("Value '901' at 'timeout' failed to satisfy constraint"). */
 static void test_timeout(void **state)
 {
-	refused("\"Timeout\":0", true, REG_EVALIDATION, "Value '0' at 'timeout'");
-	refused("\"Timeout\":901", true, REG_EVALIDATION, "Value '901' at 'timeout'");
-	refused("\"Timeout\":901", true, REG_EVALIDATION, "less than or equal to 900");
-	refused("\"Timeout\":0", true, REG_EVALIDATION, "greater than or equal to 1");
-	refused("\"Timeout\":-1", true, REG_EVALIDATION, "timeout");
-	refused("\"Timeout\":4294967299", true, REG_EVALIDATION, "timeout"); /* not wrapped to 3 */
-	refused("\"Timeout\":\"30\"", true, REG_EINVALID, "Timeout");
-	refused("\"Timeout\":3.5", true, REG_EINVALID, "Timeout");
-	refused("\"Timeout\":true", true, REG_EINVALID, "Timeout");
+	refused("\"Timeout\":0", true, LAMBDA_ERR_VALIDATION, "Value '0' at 'timeout'");
+	refused("\"Timeout\":901", true, LAMBDA_ERR_VALIDATION, "Value '901' at 'timeout'");
+	refused("\"Timeout\":901", true, LAMBDA_ERR_VALIDATION, "less than or equal to 900");
+	refused("\"Timeout\":0", true, LAMBDA_ERR_VALIDATION, "greater than or equal to 1");
+	refused("\"Timeout\":-1", true, LAMBDA_ERR_VALIDATION, "timeout");
+	refused("\"Timeout\":4294967299", true, LAMBDA_ERR_VALIDATION, "timeout"); /* not wrapped to 3 */
+	refused("\"Timeout\":\"30\"", true, LAMBDA_ERR_INVALID_PARAMETER, "Timeout");
+	refused("\"Timeout\":3.5", true, LAMBDA_ERR_INVALID_PARAMETER, "Timeout");
+	refused("\"Timeout\":true", true, LAMBDA_ERR_INVALID_PARAMETER, "Timeout");
 	struct fn_config *c = accepted("\"Timeout\":900");
 	assert_int_equal(c->timeout_s, 900);
 	fn_config_unref(c);
@@ -551,13 +552,13 @@ static void test_timeout(void **state)
 
 static void test_memory(void **state)
 {
-	refused("\"MemorySize\":64", true, REG_EVALIDATION, "Value '64' at 'memorySize'");
-	refused("\"MemorySize\":127", true, REG_EVALIDATION, "memorySize");
-	refused("\"MemorySize\":10241", true, REG_EVALIDATION, "Value '10241' at 'memorySize'");
-	refused("\"MemorySize\":0", true, REG_EVALIDATION, "memorySize");
-	refused("\"MemorySize\":4294967424", true, REG_EVALIDATION, "memorySize"); /* 2^32 + 128 */
-	refused("\"MemorySize\":\"128\"", true, REG_EINVALID, "MemorySize");
-	refused("\"MemorySize\":{}", true, REG_EINVALID, "MemorySize");
+	refused("\"MemorySize\":64", true, LAMBDA_ERR_VALIDATION, "Value '64' at 'memorySize'");
+	refused("\"MemorySize\":127", true, LAMBDA_ERR_VALIDATION, "memorySize");
+	refused("\"MemorySize\":10241", true, LAMBDA_ERR_VALIDATION, "Value '10241' at 'memorySize'");
+	refused("\"MemorySize\":0", true, LAMBDA_ERR_VALIDATION, "memorySize");
+	refused("\"MemorySize\":4294967424", true, LAMBDA_ERR_VALIDATION, "memorySize"); /* 2^32 + 128 */
+	refused("\"MemorySize\":\"128\"", true, LAMBDA_ERR_INVALID_PARAMETER, "MemorySize");
+	refused("\"MemorySize\":{}", true, LAMBDA_ERR_INVALID_PARAMETER, "MemorySize");
 	struct fn_config *c = accepted("\"MemorySize\":1769");
 	assert_int_equal(c->memory_mb, 1769);
 	fn_config_unref(c);
@@ -565,13 +566,13 @@ static void test_memory(void **state)
 
 static void test_ephemeral(void **state)
 {
-	refused("\"EphemeralStorage\":{\"Size\":511}", true, REG_EVALIDATION,
+	refused("\"EphemeralStorage\":{\"Size\":511}", true, LAMBDA_ERR_VALIDATION,
 	        "Value '511' at 'ephemeralStorage.size'");
-	refused("\"EphemeralStorage\":{\"Size\":10241}", true, REG_EVALIDATION, "ephemeralStorage.size");
-	refused("\"EphemeralStorage\":{\"Size\":0}", true, REG_EVALIDATION, "ephemeralStorage.size");
-	refused("\"EphemeralStorage\":{\"Size\":\"1024\"}", true, REG_EINVALID, "Size");
-	refused("\"EphemeralStorage\":1024", true, REG_EINVALID, "EphemeralStorage");
-	refused("\"EphemeralStorage\":[]", true, REG_EINVALID, "EphemeralStorage");
+	refused("\"EphemeralStorage\":{\"Size\":10241}", true, LAMBDA_ERR_VALIDATION, "ephemeralStorage.size");
+	refused("\"EphemeralStorage\":{\"Size\":0}", true, LAMBDA_ERR_VALIDATION, "ephemeralStorage.size");
+	refused("\"EphemeralStorage\":{\"Size\":\"1024\"}", true, LAMBDA_ERR_INVALID_PARAMETER, "Size");
+	refused("\"EphemeralStorage\":1024", true, LAMBDA_ERR_INVALID_PARAMETER, "EphemeralStorage");
+	refused("\"EphemeralStorage\":[]", true, LAMBDA_ERR_INVALID_PARAMETER, "EphemeralStorage");
 	struct fn_config *c = accepted("\"EphemeralStorage\":{\"Size\":2048}");
 	assert_int_equal(c->ephemeral_mb, 2048);
 	fn_config_unref(c);
@@ -606,18 +607,18 @@ static void test_env_reserved(void **state)
 		snprintf(f, sizeof(f), "\"Environment\":{\"Variables\":{\"OK_KEY\":\"1\",\"%s\":\"x\"}}",
 		         reserved[i]);
 		snprintf(want, sizeof(want), "Reserved keys used in this request: %s", reserved[i]);
-		refused(f, true, REG_EINVALID, want);
+		refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, want);
 	}
 	/* _HANDLER and _X_AMZN_TRACE_ID are reserved too, but AWS's key pattern refuses
 	 * them first, as a ValidationException. */
-	refused("\"Environment\":{\"Variables\":{\"_HANDLER\":\"x\"}}", true, REG_EVALIDATION, "_HANDLER");
-	refused("\"Environment\":{\"Variables\":{\"_X_AMZN_TRACE_ID\":\"x\"}}", true, REG_EVALIDATION,
+	refused("\"Environment\":{\"Variables\":{\"_HANDLER\":\"x\"}}", true, LAMBDA_ERR_VALIDATION, "_HANDLER");
+	refused("\"Environment\":{\"Variables\":{\"_X_AMZN_TRACE_ID\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "_X_AMZN_TRACE_ID");
 	/* Every reserved key of the request is named. */
 	refused("\"Environment\":{\"Variables\":{\"AWS_REGION\":\"x\",\"AWS_LAMBDA_RUNTIME_API\":\"y\"}}",
-	        true, REG_EINVALID, "AWS_LAMBDA_RUNTIME_API");
+	        true, LAMBDA_ERR_INVALID_PARAMETER, "AWS_LAMBDA_RUNTIME_API");
 	refused("\"Environment\":{\"Variables\":{\"AWS_REGION\":\"x\",\"AWS_LAMBDA_RUNTIME_API\":\"y\"}}",
-	        true, REG_EINVALID, "AWS_REGION");
+	        true, LAMBDA_ERR_INVALID_PARAMETER, "AWS_REGION");
 	/* Close relatives are not reserved. */
 	struct fn_config *c =
 	    accepted("\"Environment\":{\"Variables\":{\"AWS_REGIONS\":\"1\",\"aws_region\":\"2\","
@@ -629,25 +630,25 @@ static void test_env_reserved(void **state)
 static void test_env_keys_and_types(void **state)
 {
 	/* Key pattern [a-zA-Z]([a-zA-Z0-9_])+ : a ValidationException. */
-	refused("\"Environment\":{\"Variables\":{\"1AB\":\"x\"}}", true, REG_EVALIDATION,
+	refused("\"Environment\":{\"Variables\":{\"1AB\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "environment.variables");
-	refused("\"Environment\":{\"Variables\":{\"A-B\":\"x\"}}", true, REG_EVALIDATION,
+	refused("\"Environment\":{\"Variables\":{\"A-B\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "environment.variables");
-	refused("\"Environment\":{\"Variables\":{\"A\":\"x\"}}", true, REG_EVALIDATION,
+	refused("\"Environment\":{\"Variables\":{\"A\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "environment.variables");
-	refused("\"Environment\":{\"Variables\":{\"\":\"x\"}}", true, REG_EVALIDATION,
+	refused("\"Environment\":{\"Variables\":{\"\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "environment.variables");
-	refused("\"Environment\":{\"Variables\":{\"_AB\":\"x\"}}", true, REG_EVALIDATION,
+	refused("\"Environment\":{\"Variables\":{\"_AB\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "environment.variables");
-	refused("\"Environment\":{\"Variables\":{\"A B\":\"x\"}}", true, REG_EVALIDATION,
+	refused("\"Environment\":{\"Variables\":{\"A B\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "environment.variables");
 	/* Wrong types. */
-	refused("\"Environment\":{\"Variables\":{\"AB\":5}}", true, REG_EINVALID, "AB");
-	refused("\"Environment\":{\"Variables\":{\"AB\":null}}", true, REG_EINVALID, "AB");
-	refused("\"Environment\":{\"Variables\":[\"AB\"]}", true, REG_EINVALID, "Variables");
-	refused("\"Environment\":{\"Variables\":\"AB=1\"}", true, REG_EINVALID, "Variables");
-	refused("\"Environment\":\"AB=1\"", true, REG_EINVALID, "Environment");
-	refused("\"Environment\":[]", true, REG_EINVALID, "Environment");
+	refused("\"Environment\":{\"Variables\":{\"AB\":5}}", true, LAMBDA_ERR_INVALID_PARAMETER, "AB");
+	refused("\"Environment\":{\"Variables\":{\"AB\":null}}", true, LAMBDA_ERR_INVALID_PARAMETER, "AB");
+	refused("\"Environment\":{\"Variables\":[\"AB\"]}", true, LAMBDA_ERR_INVALID_PARAMETER, "Variables");
+	refused("\"Environment\":{\"Variables\":\"AB=1\"}", true, LAMBDA_ERR_INVALID_PARAMETER, "Variables");
+	refused("\"Environment\":\"AB=1\"", true, LAMBDA_ERR_INVALID_PARAMETER, "Environment");
+	refused("\"Environment\":[]", true, LAMBDA_ERR_INVALID_PARAMETER, "Environment");
 	struct fn_config *c =
 	    accepted("\"Environment\":{\"Variables\":{\"Ab\":\"x\",\"a_1\":\"y\",\"ZZ9_\":\"\"}}");
 	assert_int_equal(json_object_size(c->env_vars), 3);
@@ -675,10 +676,10 @@ static void test_env_size_limit(void **state)
 	fn_config_unref(c);
 	free(f);
 	f = env_one(4097 - 2);
-	refused(f, true, REG_EINVALID, "4KB");
+	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, "4KB");
 	free(f);
 	f = env_one(100000);
-	refused(f, true, REG_EINVALID, "4KB");
+	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, "4KB");
 	free(f);
 }
 
@@ -694,21 +695,21 @@ static void test_env_size_counts_json(void **state)
 		vars = n;
 	}
 	char *f = xasprintf("\"Environment\":{\"Variables\":{%s}}", vars);
-	refused(f, true, REG_EINVALID, "4KB");
+	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, "4KB");
 	free(f);
 	free(vars);
 }
 
 static void test_tracing_layers_arch(void **state)
 {
-	refused("\"TracingConfig\":{\"Mode\":\"Bogus\"}", true, REG_EVALIDATION, "tracingConfig.mode");
-	refused("\"TracingConfig\":{\"Mode\":\"active\"}", true, REG_EVALIDATION, "tracingConfig.mode");
-	refused("\"TracingConfig\":{\"Mode\":1}", true, REG_EINVALID, "Mode");
-	refused("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]", true, REG_EINVALID,
+	refused("\"TracingConfig\":{\"Mode\":\"Bogus\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
+	refused("\"TracingConfig\":{\"Mode\":\"active\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
+	refused("\"TracingConfig\":{\"Mode\":1}", true, LAMBDA_ERR_INVALID_PARAMETER, "Mode");
+	refused("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]", true, LAMBDA_ERR_INVALID_PARAMETER,
 	        "Layers");
-	refused("\"Architectures\":[\"arm64\"]", true, REG_EINVALID, "Architectures");
-	refused("\"Architectures\":[\"x86_64\",\"arm64\"]", true, REG_EINVALID, "Architectures");
-	refused("\"Architectures\":[1]", true, REG_EINVALID, "Architectures");
+	refused("\"Architectures\":[\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER, "Architectures");
+	refused("\"Architectures\":[\"x86_64\",\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER, "Architectures");
+	refused("\"Architectures\":[1]", true, LAMBDA_ERR_INVALID_PARAMETER, "Architectures");
 	struct fn_config *c = accepted("\"TracingConfig\":{\"Mode\":\"Active\"}");
 	assert_string_equal(c->tracing_mode, "Active");
 	fn_config_unref(c);

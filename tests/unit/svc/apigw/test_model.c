@@ -95,7 +95,7 @@ static void test_quick_create_and_resolve(void **state)
 	assert_non_null(route);
 	json_decref(route);
 	assert_null(create(g, id, APIGW_ROUTES, target, &e));
-	assert_int_equal(e.code, APIGW_ECONFLICT);
+	assert_int_equal(e.svc, APIGW_ERR_CONFLICT);
 	json_t *st =
 	    create(g, id, APIGW_STAGES, "{\"stageName\":\"prod\",\"stageVariables\":{\"k\":\"v\"}}", &e);
 	assert_non_null(st);
@@ -124,7 +124,8 @@ static void test_quick_create_and_resolve(void **state)
 	json_decref(routes);
 	assert_int_equal(apigw_delete_api(g, id, &e), 0);
 	assert_false(apigw_has_api(g, id));
-	assert_int_equal(apigw_delete_api(g, id, &e), -APIGW_ENOTFOUND);
+	assert_int_equal(apigw_delete_api(g, id, &e), -EINVAL);
+	assert_int_equal(e.svc, APIGW_ERR_NOT_FOUND);
 	gw_free(g);
 	assert_int_equal(gw_open(&g, &e), 0);
 	assert_false(apigw_has_api(g, id));
@@ -150,7 +151,7 @@ static void test_validation(void **state)
 		json_t *o = create(g, NULL, 0, bad_apis[i], &e);
 		if (o)
 			fail_msg("accepted %s", bad_apis[i]);
-		assert_int_equal(e.code, APIGW_EBADREQ);
+		assert_int_equal(e.svc, APIGW_ERR_BAD_REQUEST);
 	}
 	json_t *api = create(g, NULL, 0, "{\"name\":\"v\",\"protocolType\":\"HTTP\"}", &e);
 	assert_non_null(api);
@@ -175,7 +176,7 @@ static void test_validation(void **state)
 		json_t *o = create(g, id, bad_children[i][0][0] - '0', bad_children[i][1], &e);
 		if (o)
 			fail_msg("accepted %s", bad_children[i][1]);
-		assert_int_equal(e.code, APIGW_EBADREQ);
+		assert_int_equal(e.svc, APIGW_ERR_BAD_REQUEST);
 	}
 	/* Nothing was half-created. */
 	for (int k = 0; k < 3; k++) {
@@ -184,9 +185,9 @@ static void test_validation(void **state)
 		json_decref(l);
 	}
 	assert_null(apigw_get(g, id, APIGW_ROUTES, "nope123", &e));
-	assert_int_equal(e.code, APIGW_ENOTFOUND);
+	assert_int_equal(e.svc, APIGW_ERR_NOT_FOUND);
 	assert_null(apigw_list(g, "nosuchapi0", APIGW_ROUTES, &e));
-	assert_int_equal(e.code, APIGW_ENOTFOUND);
+	assert_int_equal(e.svc, APIGW_ERR_NOT_FOUND);
 	/* No stage: nothing is served. */
 	struct apigw_target t;
 	assert_int_equal(apigw_resolve(g, id, "GET", "/", &t), -ENOENT);
