@@ -36,7 +36,7 @@ static void check_error(int r, const struct err *e)
 {
 	CHECK(r < 0);
 	CHECK(r == -e->code);
-	CHECK(e->code == EINVAL && (e->svc == LAMBDA_ERR_INVALID_PARAMETER || e->svc == LAMBDA_ERR_VALIDATION));
+	CHECK(e->code == EINVAL && (e->svc == LAMBDA_ERR_INVALID_PARAMETER_VALUE || e->svc == LAMBDA_ERR_VALIDATION));
 	CHECK(e->msg[0] != 0);
 }
 

@@ -65,7 +65,7 @@ void async_enqueue(struct async *q, const char *name, const void *payload, size_
 void async_function_deleted(struct async *q, const char *name);
 
 /* ---- Event invoke config (Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)) ----
- * Errors are -EINVAL with a service error of svc/lambda/errors.h (INVALID_PARAMETER,
+ * Errors are -EINVAL with a service error of svc/lambda/errors.h (INVALID_PARAMETER_VALUE,
  * VALIDATION, RESOURCE_NOT_FOUND when the function has no config), or -EIO
  * (ServiceException), with a message. Results are owned JSON in Lambda's FunctionEventInvokeConfig shape. */
 

@@ -66,7 +66,7 @@ static int get_bounded(json_t *body, const char *key, const char *field, long lo
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "%s must be an integer", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "%s must be an integer", key);
 	json_int_t i = json_integer_value(v);
 	if (i < lo || i > hi)
 		return err_svc(
@@ -93,11 +93,11 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 		return 0;
 	}
 	if (!json_is_object(o))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "DestinationConfig.%s must be an object with Destination",
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "DestinationConfig.%s must be an object with Destination",
 		                key);
 	json_t *d = json_object_get(o, "Destination");
 	if (d && !json_is_null(d) && !json_is_string(d))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "DestinationConfig.%s.Destination must be a string", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "DestinationConfig.%s.Destination must be a string", key);
 	const char *arn = json_string_value(d);
 	if (!arn || !arn[0]) {
 		free(*slot);
@@ -117,7 +117,7 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 	char dname[FN_NAME_MAX + 1], qual[130];
 	if (async__target_service(arn, svc) == 0 && strcmp(svc, "lambda") == 0 &&
 	    fn_parse_ref(arn, dname, qual, NULL) == 0 && strcmp(dname, name) == 0)
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 		                "You can't specify the function as a destination for itself.");
 	free(*slot);
 	*slot = xstrdup(arn);
@@ -140,7 +140,7 @@ int async_config_put(struct async *q, const char *name, json_t *body, bool repla
 	int r;
 	json_t *dc = json_object_get(body, "DestinationConfig");
 	if (dc && !json_is_null(dc) && !json_is_object(dc)) {
-		r = err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
+		r = err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 		             "DestinationConfig must be an object with OnSuccess and OnFailure");
 		goto fail;
 	}

@@ -268,7 +268,7 @@ static int get_int(json_t *obj, const char *key, const char *field, long lo, lon
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "%s must be an integer", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "%s must be an integer", key);
 	json_int_t i = json_integer_value(v);
 	if (i < lo)
 		return range_err(errp, field, i, "greater than or equal to", lo);
@@ -285,7 +285,7 @@ static int get_str(json_t *obj, const char *key, const char **out, struct err *e
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "%s must be a string", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "%s must be a string", key);
 	*out = json_string_value(v);
 	return 1;
 }
@@ -355,21 +355,21 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	if (json_is_null(envobj))
 		return 0;
 	if (!json_is_object(envobj))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Environment must be an object with Variables");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment must be an object with Variables");
 	json_t *vars = json_object_get(envobj, "Variables");
 	if (!vars || json_is_null(vars)) {
 		json_object_clear(c->env_vars);
 		return 0;
 	}
 	if (!json_is_object(vars))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Environment.Variables must be a map of strings");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment.Variables must be a map of strings");
 	char reserved[512] = "";
 	const char *k;
 	json_t *v;
 	json_object_foreach(vars, k, v)
 	{
 		if (!json_is_string(v))
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 			                "Environment.Variables value for '%s' must be a string", k);
 		if (!env_key_valid(k))
 			return err_svc(
@@ -386,7 +386,7 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	}
 	if (reserved[0])
 		return err_svc(
-		    errp, LAMBDA_ERR_INVALID_PARAMETER,
+		    errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 		    "Lambda was unable to configure your environment variables because the environment "
 		    "variables you have provided contains reserved keys that are currently not supported "
 		    "for modification. Reserved keys used in this request: %s",
@@ -395,7 +395,7 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	size_t total = json_dumpb(vars, NULL, 0, JSON_COMPACT);
 	if (total > FN_ENV_MAX_BYTES)
 		return err_svc(
-		    errp, LAMBDA_ERR_INVALID_PARAMETER,
+		    errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 		    "Lambda was unable to configure your environment variables because the environment "
 		    "variables you have provided exceeded the 4KB limit. String measured: %zu bytes",
 		    total);
@@ -435,7 +435,7 @@ static int apply_dlq(struct fn_config *c, json_t *dlc, struct err *errp)
 	if (json_is_null(dlc))
 		return 0;
 	if (!json_is_object(dlc))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "DeadLetterConfig must be an object with TargetArn");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "DeadLetterConfig must be an object with TargetArn");
 	const char *arn = NULL;
 	int r = get_str(dlc, "TargetArn", &arn, errp);
 	if (r < 0)
@@ -447,7 +447,7 @@ static int apply_dlq(struct fn_config *c, json_t *dlc, struct err *errp)
 	}
 	if (!dlq_arn_valid(arn))
 		return err_svc(
-		    errp, LAMBDA_ERR_INVALID_PARAMETER,
+		    errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 		    "The provided DeadLetterConfig TargetArn %.300s is invalid: it must be the ARN of an "
 		    "SQS queue or an SNS topic",
 		    arn);
@@ -460,7 +460,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	int r;
 	const char *s;
 	if (!json_is_object(req))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "request body must be a JSON object");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "request body must be a JSON object");
 	if (create) {
 		if ((r = get_str(req, "FunctionName", &s, errp)) < 0)
 			return r;
@@ -473,13 +473,13 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		if ((r = fn_parse_ref(s, name, qual, errp)) < 0)
 			return r;
 		if (qual[0])
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName must not carry a qualifier: %s", s);
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "FunctionName must not carry a qualifier: %s", s);
 		set_str(&c->name, name);
 		const char *pt = NULL;
 		if ((r = get_str(req, "PackageType", &pt, errp)) < 0)
 			return r;
 		if (pt && strcmp(pt, "Zip") != 0)
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 			                "PackageType %s is not supported by lambdad; use Zip", pt);
 	}
 	if ((r = get_str(req, "Runtime", &s, errp)) < 0)
@@ -488,12 +488,12 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		const char *list;
 		if (!fn_runtime_supported(s, &list))
 			return err_svc(
-			    errp, LAMBDA_ERR_INVALID_PARAMETER,
+			    errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 			    "Value %s at 'runtime' is not a runtime lambdad supports; supported: %s", s,
 			    list);
 		set_str(&c->runtime, s);
 	} else if (create) {
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Runtime is required for a function of PackageType Zip");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Runtime is required for a function of PackageType Zip");
 	}
 	if ((r = get_str(req, "Handler", &s, errp)) < 0)
 		return r;
@@ -510,7 +510,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			    s);
 		set_str(&c->handler, s);
 	} else if (create) {
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Handler is required for a function of PackageType Zip");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Handler is required for a function of PackageType Zip");
 	}
 	if ((r = get_str(req, "Role", &s, errp)) < 0)
 		return r;
@@ -546,7 +546,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	json_t *eph = json_object_get(req, "EphemeralStorage");
 	if (eph && !json_is_null(eph)) {
 		if (!json_is_object(eph))
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "EphemeralStorage must be an object with Size");
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "EphemeralStorage must be an object with Size");
 		uint32_t sz = c->ephemeral_mb;
 		if ((r = get_int(eph, "Size", "ephemeralStorage.size", 512, 10240, &sz, errp)) < 0)
 			return r;
@@ -575,7 +575,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	}
 	json_t *layers = json_object_get(req, "Layers");
 	if (layers && json_is_array(layers) && json_array_size(layers) > 0)
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER, "Layers are not supported by lambdad yet");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Layers are not supported by lambdad yet");
 	json_t *arch = json_object_get(req, "Architectures");
 	if (arch && json_is_array(arch)) {
 		size_t i;
@@ -583,7 +583,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		json_array_foreach(arch, i, a)
 		{
 			if (!json_is_string(a) || strcmp(json_string_value(a), "x86_64") != 0)
-				return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
+				return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 				                "Architectures: only x86_64 is supported on this host");
 		}
 	}

@@ -14,7 +14,7 @@
 #define FN_ENV_MAX_BYTES 4096
 
 /* The validators report Lambda's own errors as service errors (err_svc, errp->svc one of
- * svc/lambda/errors.h): LAMBDA_ERR_INVALID_PARAMETER (InvalidParameterValueException) or
+ * svc/lambda/errors.h): LAMBDA_ERR_INVALID_PARAMETER_VALUE (InvalidParameterValueException) or
  * LAMBDA_ERR_VALIDATION (ValidationException: outside the model's constraints), and
  * return -EINVAL. */
 
@@ -52,7 +52,7 @@ bool fn_name_valid(const char *name);
 /* Resolves the FunctionName path parameter: a name, a partial ARN
  * (123456789012:function:name) or a full ARN, each optionally with ":qualifier".
  * Writes the bare name to name_out and the qualifier (or "") to qual_out.
- * Returns 0 or -EINVAL with a service error (INVALID_PARAMETER or VALIDATION) and a
+ * Returns 0 or -EINVAL with a service error (INVALID_PARAMETER_VALUE or VALIDATION) and a
  * message naming the field. */
 int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[130], struct err *errp);
 

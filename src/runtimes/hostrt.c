@@ -55,14 +55,14 @@ int hostrt_check(const char *runtime, struct err *errp)
 		int want_major = 0, want_minor = 0, have_major = 0, have_minor = 0;
 		sscanf(runtime, "python%d.%d", &want_major, &want_minor);
 		if (!python_version[0])
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 			                "Runtime %s needs Python %d.%d or newer at " PYTHON
 			                ", and this host has none: install it (Debian: apt install python3)",
 			                runtime, want_major, want_minor);
 		sscanf(python_version, "%d.%d", &have_major, &have_minor);
 		if (have_major < want_major || (have_major == want_major && have_minor < want_minor))
 			return err_svc(
-			    errp, LAMBDA_ERR_INVALID_PARAMETER,
+			    errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 			    "Runtime %s needs Python %d.%d or newer at " PYTHON
 			    ", and this host has Python %s: install Python %d.%d there, or use python%s",
 			    runtime, want_major, want_minor, python_version, want_major, want_minor,
@@ -73,14 +73,14 @@ int hostrt_check(const char *runtime, struct err *errp)
 		int want = 0, have = 0;
 		sscanf(runtime, "nodejs%d", &want);
 		if (!node_version[0])
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER,
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 			                "Runtime %s needs Node.js %d or newer at " NODE
 			                ", and this host has none: install it (Debian: apt install nodejs)",
 			                runtime, want);
 		have = atoi(node_version);
 		if (have < want)
 			return err_svc(
-			    errp, LAMBDA_ERR_INVALID_PARAMETER,
+			    errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 			    "Runtime %s needs Node.js %d or newer at " NODE
 			    ", and this host has Node.js %s: install Node.js %d there, or use nodejs%d.x",
 			    runtime, want, node_version, want, have);

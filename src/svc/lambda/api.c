@@ -49,7 +49,7 @@ void api_reply_err(struct front_req *req, const struct err *e)
 	case EINVAL:
 	case EPERM:
 	case EFBIG:
-		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "%s", e->msg);
+		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "%s", e->msg);
 	default:
 		log_error("api: %s", e->msg);
 		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "%s", e->msg);
@@ -83,7 +83,7 @@ int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]
 	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && qual[0] && strcmp(q, qual) != 0) {
 		api_reply_error(
-		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "The derived qualifier from the function name does not match the specified qualifier.");
 		return -1;
 	}
@@ -218,7 +218,7 @@ static void request_cb(struct front_req *req, void *arg)
 		return;
 	}
 	if (!front_req_query_ok(req)) {
-		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "malformed query string");
+		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "malformed query string");
 		return;
 	}
 	/* Split into decoded segments; an empty last segment (trailing '/') is dropped. */

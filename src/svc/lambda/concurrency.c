@@ -56,7 +56,7 @@ static int required_int(struct front_req *req, json_t *body, const char *key, co
 		return -1;
 	}
 	if (!json_is_integer(v)) {
-		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "%s must be an integer", key);
+		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "%s must be an integer", key);
 		return -1;
 	}
 	long long n = json_integer_value(v);
@@ -103,7 +103,7 @@ void api_put_concurrency(struct api *a, struct api_req *r)
 		goto out;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (unreserved_with(a, name, (int32_t)n) < UNRESERVED_MIN) {
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                "Specified ReservedConcurrentExecutions for function decreases account's "
 		                "UnreservedConcurrentExecution below its minimum value of [%d].",
 		                UNRESERVED_MIN);
@@ -111,7 +111,7 @@ void api_put_concurrency(struct api *a, struct api_req *r)
 	}
 	if (sc.provisioned > 0 && n < (long long)sc.provisioned) {
 		api_reply_error(
-		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "Specified ReservedConcurrentExecutions for function is less than the function's "
 		    "ProvisionedConcurrentExecutions of [%u].",
 		    sc.provisioned);
@@ -179,7 +179,7 @@ static void list_provisioned(struct api *a, struct api_req *r)
 {
 	const char *list = front_req_query(r->req, "List");
 	if (strcmp(list, "ALL") != 0)
-		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "List must be ALL");
+		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "List must be ALL");
 	const char *max = front_req_query(r->req, "MaxItems");
 	if (max) {
 		char *end;
@@ -218,14 +218,14 @@ static void put_provisioned(struct api *a, struct api_req *r, struct fn_config *
 		goto out;
 	struct fn_scaling sc = registry_get_scaling(a->reg, c->name);
 	if (sc.reserved >= 0 && n > sc.reserved) {
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                "Requested Provisioned Concurrency should not be greater than the "
 		                "reservedConcurrentExecution for function");
 		goto out;
 	}
 	/* Without a reservation the environments come out of the unreserved pool. */
 	if (sc.reserved < 0 && unreserved_with(a, c->name, -1) - n < UNRESERVED_MIN) {
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                "Specified ProvisionedConcurrentExecutions for function decreases account's "
 		                "UnreservedConcurrentExecution below its minimum value of [%d].",
 		                UNRESERVED_MIN);
@@ -257,7 +257,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 		return api_reply_err(r->req, &e);
 	if (!qual[0] && !front_req_query(r->req, "Qualifier"))
 		return api_reply_error(
-		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "Qualifier is required: provisioned concurrency is configured on a version or "
 		    "alias (lambdad has only $LATEST)");
 	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
@@ -268,7 +268,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (m == FRONT_GET) {
 		if (sc.provisioned == 0)
-			return api_reply_error(r->req, LAMBDA_ERR_PROVISIONED_NOT_FOUND, NULL,
+			return api_reply_error(r->req, LAMBDA_ERR_PROVISIONED_CONCURRENCY_CONFIG_NOT_FOUND, NULL,
 			                       "No Provisioned Concurrency Config found for this function");
 		return api_reply_json(r->req, 200, provisioned_json(a, name, &sc));
 	}
@@ -294,7 +294,7 @@ static int ext_int(struct front_req *req, json_t *body, const char *key, long lo
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                "%s must be an integer from %lld to %lld", key, lo, hi);
 		return -1;
 	}
@@ -359,7 +359,7 @@ void api_ext_keep_alive(struct api *a, struct api_req *r)
 	long long s = 0;
 	int got = ext_int(r->req, body, "KeepAliveSeconds", 0, KEEP_ALIVE_MAX_S, &s);
 	if (got == 0)
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                "KeepAliveSeconds is required (an integer from 0 to %d)", KEEP_ALIVE_MAX_S);
 	if (got <= 0)
 		goto out;

@@ -83,7 +83,7 @@ void api_ext_events(struct api *a, struct api_req *r)
 		json_t *ids = json_object_get(body, "RequestIds");
 		if (ids && !json_is_null(ids) && !json_is_array(ids)) {
 			json_decref(body);
-			return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+			return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 			                       "RequestIds must be a list of request ids");
 		}
 		size_t n = json_array_size(ids);
@@ -91,7 +91,7 @@ void api_ext_events(struct api *a, struct api_req *r)
 		for (size_t i = 0; i < n; i++)
 			if (!(v[i] = json_string_value(json_array_get(ids, i)))) {
 				json_decref(body);
-				return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+				return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 				                       "RequestIds must be a list of strings");
 			}
 		json_t *out = async_failed_replay(a->async, name, v, n, &e);

@@ -25,7 +25,7 @@ void api_ext_logs(struct api *a, struct api_req *r)
 	char *end = NULL;
 	long long offset = off ? strtoll(off, &end, 10) : 0;
 	if (off && (!*off || *end || offset < 0))
-		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                       "offset must be a byte count");
 	sched_flush_logs(a->sched, name);
 	autofree char *path = fnlog_path(a->logs_dir, name);

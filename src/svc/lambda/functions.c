@@ -33,24 +33,24 @@ static void drop_unused_code(struct api *a, const char *hex)
 static int take_code(struct api *a, struct front_req *req, json_t *code, struct fn_config *c)
 {
 	if (!json_is_object(code))
-		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                       "Code must be an object with ZipFile"),
 		       -1;
 	json_t *zf = json_object_get(code, "ZipFile");
 	if (!zf || !json_is_string(zf)) {
 		if (json_object_get(code, "S3Bucket") || json_object_get(code, "ImageUri"))
 			api_reply_error(
-			    req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+			    req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 			    "Code from S3Bucket/S3Key or ImageUri is not supported by lambdad; send ZipFile");
 		else
-			api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+			api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 			                "Code.ZipFile is required (a base64 zip)");
 		return -1;
 	}
 	size_t zlen;
 	autofree unsigned char *zip = b64_decode(json_string_value(zf), json_string_length(zf), &zlen);
 	if (!zip)
-		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER, NULL, "ZipFile is not valid base64"),
+		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "ZipFile is not valid base64"),
 		       -1;
 	if (zlen > MAX_ZIP_BYTES)
 		return api_reply_error(req, LAMBDA_ERR_REQUEST_ENTITY_TOO_LARGE, NULL,
@@ -70,7 +70,7 @@ static int take_code(struct api *a, struct front_req *req, json_t *code, struct 
 	if (fn_runtime_needs_bootstrap(c->runtime) && !info.has_bootstrap) {
 		drop_unused_code(a, hex);
 		api_reply_error(
-		    req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		    req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "The deployment package has no executable file named 'bootstrap' at its root; runtime "
 		    "%s starts /var/task/bootstrap",
 		    c->runtime);
@@ -181,7 +181,7 @@ void api_delete_function(struct api *a, struct api_req *r)
 	char name[FN_NAME_MAX + 1];
 	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && strcmp(q, "$LATEST") == 0)
-		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                       "$LATEST version cannot be deleted without deleting the function.");
 	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
 	if (!c)

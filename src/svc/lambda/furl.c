@@ -252,7 +252,7 @@ static int check_auth(struct api_req *r, json_t *v, bool required)
 		               "Member must satisfy enum value set: [AWS_IAM, NONE]");
 	if (strcmp(s, "AWS_IAM") == 0) {
 		api_reply_error(
-		    r->req, LAMBDA_ERR_INVALID_PARAMETER, NULL,
+		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "AuthType AWS_IAM is not supported by lambdad yet: it does not verify SigV4 "
 		    "signatures on function URL requests, and refuses the setting rather than accept "
 		    "requests unchecked. Use AuthType NONE.");

@@ -365,12 +365,12 @@ static void test_create_function_name(void **state)
 	create_refused(body, LAMBDA_ERR_VALIDATION, "functionName");
 	/* Not a string. */
 	snprintf(body, sizeof(body), "{\"FunctionName\":5,%s}", rest);
-	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName");
+	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "FunctionName");
 	/* A qualifier makes no sense on create. */
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"hello:1\",%s}", rest);
-	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName");
+	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "FunctionName");
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"123456789012:function:hello:$LATEST\",%s}", rest);
-	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER, "FunctionName");
+	create_refused(body, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "FunctionName");
 
 	/* A partial ARN names the function. */
 	snprintf(body, sizeof(body), "{\"FunctionName\":\"123456789012:function:part\",%s}", rest);
@@ -387,32 +387,32 @@ static void test_body_not_object(void **state)
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		struct err e;
 		struct fn_config *c = fn_config_new();
-		assert_int_equal(apply(c, bodies[i], true, &e), LAMBDA_ERR_INVALID_PARAMETER);
+		assert_int_equal(apply(c, bodies[i], true, &e), LAMBDA_ERR_INVALID_PARAMETER_VALUE);
 		fn_config_unref(c);
 		c = created();
-		assert_int_equal(apply(c, bodies[i], false, &e), LAMBDA_ERR_INVALID_PARAMETER);
+		assert_int_equal(apply(c, bodies[i], false, &e), LAMBDA_ERR_INVALID_PARAMETER_VALUE);
 		fn_config_unref(c);
 	}
 }
 
 static void test_package_type(void **state)
 {
-	refused("\"PackageType\":\"Image\"", false, LAMBDA_ERR_INVALID_PARAMETER, "PackageType");
-	refused("\"PackageType\":7", false, LAMBDA_ERR_INVALID_PARAMETER, "PackageType");
+	refused("\"PackageType\":\"Image\"", false, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "PackageType");
+	refused("\"PackageType\":7", false, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "PackageType");
 	fn_config_unref(accepted("\"PackageType\":\"Zip\""));
 }
 
 static void test_runtime(void **state)
 {
-	create_refused("{\"FunctionName\":\"f\",\"Handler\":\"h\",\"Role\":\"" ROLE "\"}", LAMBDA_ERR_INVALID_PARAMETER,
+	create_refused("{\"FunctionName\":\"f\",\"Handler\":\"h\",\"Role\":\"" ROLE "\"}", LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 	               "Runtime");
 	create_refused("{\"FunctionName\":\"f\",\"Runtime\":null,\"Handler\":\"h\",\"Role\":\"" ROLE "\"}",
-	               LAMBDA_ERR_INVALID_PARAMETER, "Runtime");
-	refused("\"Runtime\":\"java21\"", true, LAMBDA_ERR_INVALID_PARAMETER, "runtime");
-	refused("\"Runtime\":\"\"", true, LAMBDA_ERR_INVALID_PARAMETER, "runtime");
-	refused("\"Runtime\":\"provided.al2023 \"", true, LAMBDA_ERR_INVALID_PARAMETER, "runtime");
-	refused("\"Runtime\":12", true, LAMBDA_ERR_INVALID_PARAMETER, "Runtime");
-	refused("\"Runtime\":[\"provided\"]", true, LAMBDA_ERR_INVALID_PARAMETER, "Runtime");
+	               LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Runtime");
+	refused("\"Runtime\":\"java21\"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "runtime");
+	refused("\"Runtime\":\"\"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "runtime");
+	refused("\"Runtime\":\"provided.al2023 \"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "runtime");
+	refused("\"Runtime\":12", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Runtime");
+	refused("\"Runtime\":[\"provided\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Runtime");
 	const char *ok[] = {"provided", "provided.al2", "provided.al2023"};
 	for (size_t i = 0; i < 3; i++) {
 		char f[64];
@@ -446,12 +446,12 @@ static void test_runtime_helpers(void **state)
 static void test_handler(void **state)
 {
 	create_refused("{\"FunctionName\":\"f\",\"Runtime\":\"provided\",\"Role\":\"" ROLE "\"}",
-	               LAMBDA_ERR_INVALID_PARAMETER, "Handler");
+	               LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Handler");
 	refused("\"Handler\":\"\"", true, LAMBDA_ERR_VALIDATION, "handler");
 	refused("\"Handler\":\"a b\"", true, LAMBDA_ERR_VALIDATION, "handler");
 	refused("\"Handler\":\"a\\tb\"", true, LAMBDA_ERR_VALIDATION, "handler");
 	refused("\"Handler\":\"ab\\n\"", true, LAMBDA_ERR_VALIDATION, "handler");
-	refused("\"Handler\":1", true, LAMBDA_ERR_INVALID_PARAMETER, "Handler");
+	refused("\"Handler\":1", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Handler");
 	char f[300];
 	char h[130];
 	memset(h, 'h', 129);
@@ -488,7 +488,7 @@ static void test_role(void **state)
 		snprintf(f, sizeof(f), "\"Role\":\"%s\"", bad[i]);
 		refused(f, true, LAMBDA_ERR_VALIDATION, "role");
 	}
-	refused("\"Role\":true", true, LAMBDA_ERR_INVALID_PARAMETER, "Role");
+	refused("\"Role\":true", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Role");
 	const char *good[] = {
 	    ROLE,
 	    "arn:aws:iam::000000000000:role/x",
@@ -517,7 +517,7 @@ static void test_description(void **state)
 	struct fn_config *c = accepted(f);
 	assert_string_equal(c->description, d);
 	fn_config_unref(c);
-	refused("\"Description\":3", true, LAMBDA_ERR_INVALID_PARAMETER, "Description");
+	refused("\"Description\":3", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Description");
 }
 
 /* The 256 limit on Description counts characters, as AWS does: 256 'é' (512 bytes) pass. */
@@ -542,9 +542,9 @@ static void test_timeout(void **state)
 	refused("\"Timeout\":0", true, LAMBDA_ERR_VALIDATION, "greater than or equal to 1");
 	refused("\"Timeout\":-1", true, LAMBDA_ERR_VALIDATION, "timeout");
 	refused("\"Timeout\":4294967299", true, LAMBDA_ERR_VALIDATION, "timeout"); /* not wrapped to 3 */
-	refused("\"Timeout\":\"30\"", true, LAMBDA_ERR_INVALID_PARAMETER, "Timeout");
-	refused("\"Timeout\":3.5", true, LAMBDA_ERR_INVALID_PARAMETER, "Timeout");
-	refused("\"Timeout\":true", true, LAMBDA_ERR_INVALID_PARAMETER, "Timeout");
+	refused("\"Timeout\":\"30\"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Timeout");
+	refused("\"Timeout\":3.5", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Timeout");
+	refused("\"Timeout\":true", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Timeout");
 	struct fn_config *c = accepted("\"Timeout\":900");
 	assert_int_equal(c->timeout_s, 900);
 	fn_config_unref(c);
@@ -557,8 +557,8 @@ static void test_memory(void **state)
 	refused("\"MemorySize\":10241", true, LAMBDA_ERR_VALIDATION, "Value '10241' at 'memorySize'");
 	refused("\"MemorySize\":0", true, LAMBDA_ERR_VALIDATION, "memorySize");
 	refused("\"MemorySize\":4294967424", true, LAMBDA_ERR_VALIDATION, "memorySize"); /* 2^32 + 128 */
-	refused("\"MemorySize\":\"128\"", true, LAMBDA_ERR_INVALID_PARAMETER, "MemorySize");
-	refused("\"MemorySize\":{}", true, LAMBDA_ERR_INVALID_PARAMETER, "MemorySize");
+	refused("\"MemorySize\":\"128\"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "MemorySize");
+	refused("\"MemorySize\":{}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "MemorySize");
 	struct fn_config *c = accepted("\"MemorySize\":1769");
 	assert_int_equal(c->memory_mb, 1769);
 	fn_config_unref(c);
@@ -570,9 +570,9 @@ static void test_ephemeral(void **state)
 	        "Value '511' at 'ephemeralStorage.size'");
 	refused("\"EphemeralStorage\":{\"Size\":10241}", true, LAMBDA_ERR_VALIDATION, "ephemeralStorage.size");
 	refused("\"EphemeralStorage\":{\"Size\":0}", true, LAMBDA_ERR_VALIDATION, "ephemeralStorage.size");
-	refused("\"EphemeralStorage\":{\"Size\":\"1024\"}", true, LAMBDA_ERR_INVALID_PARAMETER, "Size");
-	refused("\"EphemeralStorage\":1024", true, LAMBDA_ERR_INVALID_PARAMETER, "EphemeralStorage");
-	refused("\"EphemeralStorage\":[]", true, LAMBDA_ERR_INVALID_PARAMETER, "EphemeralStorage");
+	refused("\"EphemeralStorage\":{\"Size\":\"1024\"}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Size");
+	refused("\"EphemeralStorage\":1024", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "EphemeralStorage");
+	refused("\"EphemeralStorage\":[]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "EphemeralStorage");
 	struct fn_config *c = accepted("\"EphemeralStorage\":{\"Size\":2048}");
 	assert_int_equal(c->ephemeral_mb, 2048);
 	fn_config_unref(c);
@@ -607,7 +607,7 @@ static void test_env_reserved(void **state)
 		snprintf(f, sizeof(f), "\"Environment\":{\"Variables\":{\"OK_KEY\":\"1\",\"%s\":\"x\"}}",
 		         reserved[i]);
 		snprintf(want, sizeof(want), "Reserved keys used in this request: %s", reserved[i]);
-		refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, want);
+		refused(f, true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, want);
 	}
 	/* _HANDLER and _X_AMZN_TRACE_ID are reserved too, but AWS's key pattern refuses
 	 * them first, as a ValidationException. */
@@ -616,9 +616,9 @@ static void test_env_reserved(void **state)
 	        "_X_AMZN_TRACE_ID");
 	/* Every reserved key of the request is named. */
 	refused("\"Environment\":{\"Variables\":{\"AWS_REGION\":\"x\",\"AWS_LAMBDA_RUNTIME_API\":\"y\"}}",
-	        true, LAMBDA_ERR_INVALID_PARAMETER, "AWS_LAMBDA_RUNTIME_API");
+	        true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "AWS_LAMBDA_RUNTIME_API");
 	refused("\"Environment\":{\"Variables\":{\"AWS_REGION\":\"x\",\"AWS_LAMBDA_RUNTIME_API\":\"y\"}}",
-	        true, LAMBDA_ERR_INVALID_PARAMETER, "AWS_REGION");
+	        true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "AWS_REGION");
 	/* Close relatives are not reserved. */
 	struct fn_config *c =
 	    accepted("\"Environment\":{\"Variables\":{\"AWS_REGIONS\":\"1\",\"aws_region\":\"2\","
@@ -643,12 +643,12 @@ static void test_env_keys_and_types(void **state)
 	refused("\"Environment\":{\"Variables\":{\"A B\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "environment.variables");
 	/* Wrong types. */
-	refused("\"Environment\":{\"Variables\":{\"AB\":5}}", true, LAMBDA_ERR_INVALID_PARAMETER, "AB");
-	refused("\"Environment\":{\"Variables\":{\"AB\":null}}", true, LAMBDA_ERR_INVALID_PARAMETER, "AB");
-	refused("\"Environment\":{\"Variables\":[\"AB\"]}", true, LAMBDA_ERR_INVALID_PARAMETER, "Variables");
-	refused("\"Environment\":{\"Variables\":\"AB=1\"}", true, LAMBDA_ERR_INVALID_PARAMETER, "Variables");
-	refused("\"Environment\":\"AB=1\"", true, LAMBDA_ERR_INVALID_PARAMETER, "Environment");
-	refused("\"Environment\":[]", true, LAMBDA_ERR_INVALID_PARAMETER, "Environment");
+	refused("\"Environment\":{\"Variables\":{\"AB\":5}}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "AB");
+	refused("\"Environment\":{\"Variables\":{\"AB\":null}}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "AB");
+	refused("\"Environment\":{\"Variables\":[\"AB\"]}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Variables");
+	refused("\"Environment\":{\"Variables\":\"AB=1\"}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Variables");
+	refused("\"Environment\":\"AB=1\"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment");
+	refused("\"Environment\":[]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment");
 	struct fn_config *c =
 	    accepted("\"Environment\":{\"Variables\":{\"Ab\":\"x\",\"a_1\":\"y\",\"ZZ9_\":\"\"}}");
 	assert_int_equal(json_object_size(c->env_vars), 3);
@@ -676,10 +676,10 @@ static void test_env_size_limit(void **state)
 	fn_config_unref(c);
 	free(f);
 	f = env_one(4097 - 2);
-	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, "4KB");
+	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "4KB");
 	free(f);
 	f = env_one(100000);
-	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, "4KB");
+	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "4KB");
 	free(f);
 }
 
@@ -695,7 +695,7 @@ static void test_env_size_counts_json(void **state)
 		vars = n;
 	}
 	char *f = xasprintf("\"Environment\":{\"Variables\":{%s}}", vars);
-	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER, "4KB");
+	refused(f, true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "4KB");
 	free(f);
 	free(vars);
 }
@@ -704,12 +704,12 @@ static void test_tracing_layers_arch(void **state)
 {
 	refused("\"TracingConfig\":{\"Mode\":\"Bogus\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
 	refused("\"TracingConfig\":{\"Mode\":\"active\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
-	refused("\"TracingConfig\":{\"Mode\":1}", true, LAMBDA_ERR_INVALID_PARAMETER, "Mode");
-	refused("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]", true, LAMBDA_ERR_INVALID_PARAMETER,
+	refused("\"TracingConfig\":{\"Mode\":1}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Mode");
+	refused("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 	        "Layers");
-	refused("\"Architectures\":[\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER, "Architectures");
-	refused("\"Architectures\":[\"x86_64\",\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER, "Architectures");
-	refused("\"Architectures\":[1]", true, LAMBDA_ERR_INVALID_PARAMETER, "Architectures");
+	refused("\"Architectures\":[\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Architectures");
+	refused("\"Architectures\":[\"x86_64\",\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Architectures");
+	refused("\"Architectures\":[1]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Architectures");
 	struct fn_config *c = accepted("\"TracingConfig\":{\"Mode\":\"Active\"}");
 	assert_string_equal(c->tracing_mode, "Active");
 	fn_config_unref(c);

@@ -20,7 +20,7 @@ static void test_python_versions(void **state)
 	assert_int_equal(hostrt_check("python3.9", &e), 0);
 	assert_int_equal(hostrt_check("python3.11", &e), 0);
 	assert_int_equal(hostrt_check("python3.12", &e), -EINVAL);
-	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER);
+	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER_VALUE);
 	assert_non_null(strstr(e.msg, "needs Python 3.12 or newer"));
 	assert_non_null(strstr(e.msg, "has Python 3.11"));
 	assert_non_null(strstr(e.msg, "use python3.11"));
@@ -28,7 +28,7 @@ static void test_python_versions(void **state)
 	assert_int_equal(hostrt_check("python3.13", &e), 0);
 	hostrt_set(NULL, NULL);
 	assert_int_equal(hostrt_check("python3.9", &e), -EINVAL);
-	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER);
+	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER_VALUE);
 	assert_non_null(strstr(e.msg, "apt install python3"));
 }
 
@@ -39,12 +39,12 @@ static void test_node_versions(void **state)
 	assert_int_equal(hostrt_check("nodejs18.x", &e), 0);
 	assert_int_equal(hostrt_check("nodejs20.x", &e), 0);
 	assert_int_equal(hostrt_check("nodejs22.x", &e), -EINVAL);
-	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER);
+	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER_VALUE);
 	assert_non_null(strstr(e.msg, "needs Node.js 22 or newer"));
 	assert_non_null(strstr(e.msg, "use nodejs20.x"));
 	hostrt_set("3.11", NULL);
 	assert_int_equal(hostrt_check("nodejs18.x", &e), -EINVAL);
-	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER);
+	assert_int_equal(e.svc, LAMBDA_ERR_INVALID_PARAMETER_VALUE);
 	assert_non_null(strstr(e.msg, "apt install nodejs"));
 }
 
