@@ -106,151 +106,6 @@ struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, 
 	return c;
 }
 
-static void route(struct api *a, struct api_req *r)
-{
-	const char *v = r->nsegs > 0 ? r->segs[0] : "";
-	const char *coll = r->nsegs > 1 ? r->segs[1] : "";
-	enum front_method m = r->cmd;
-	int n = r->nsegs;
-	if (strcmp(v, "2015-03-31") == 0 && strcmp(coll, "functions") == 0) {
-		if (n == 2) {
-			if (m == FRONT_POST)
-				return api_create_function(a, r);
-			if (m == FRONT_GET)
-				return api_list_functions(a, r);
-		} else if (n == 3) {
-			if (m == FRONT_GET)
-				return api_get_function(a, r, false);
-			if (m == FRONT_DELETE)
-				return api_delete_function(a, r);
-		} else if (n == 4) {
-			const char *op = r->segs[3];
-			if (strcmp(op, "configuration") == 0 && m == FRONT_GET)
-				return api_get_function(a, r, true);
-			if (strcmp(op, "configuration") == 0 && m == FRONT_PUT)
-				return api_update_configuration(a, r);
-			if (strcmp(op, "code") == 0 && m == FRONT_PUT)
-				return api_update_code(a, r);
-			if (strcmp(op, "invocations") == 0 && m == FRONT_POST)
-				return api_invoke(a, r);
-		}
-	} else if ((strcmp(v, "2017-10-31") == 0 || strcmp(v, "2019-09-30") == 0) &&
-	           strcmp(coll, "functions") == 0 && n == 4) {
-		const char *op = r->segs[3];
-		if (strcmp(op, "concurrency") == 0) {
-			if (m == FRONT_PUT && v[3] == '7')
-				return api_put_concurrency(a, r);
-			if (m == FRONT_DELETE && v[3] == '7')
-				return api_delete_concurrency(a, r);
-			if (m == FRONT_GET && v[3] == '9')
-				return api_get_concurrency(a, r);
-		} else if (strcmp(op, "provisioned-concurrency") == 0 && v[3] == '9') {
-			return api_provisioned_concurrency(a, r);
-		}
-	} else if (strcmp(v, "2019-09-25") == 0 && strcmp(coll, "functions") == 0 && n >= 4 &&
-	           strcmp(r->segs[3], "event-invoke-config") == 0) {
-		if (n == 4)
-			return api_event_invoke_config(a, r);
-		if (n == 5 && strcmp(r->segs[4], "list") == 0 && m == FRONT_GET)
-			return api_list_event_invoke_configs(a, r);
-	} else if (strcmp(v, "2021-10-31") == 0 && strcmp(coll, "functions") == 0 && n == 4) {
-		if (strcmp(r->segs[3], "url") == 0)
-			return api_function_url(a, r);
-		if (strcmp(r->segs[3], "urls") == 0 && m == FRONT_GET)
-			return api_list_function_urls(a, r);
-	} else if (strcmp(v, "v2") == 0 && strcmp(coll, "apis") == 0) {
-		return api_apigw(a, r);
-	} else if (strcmp(v, "metrics") == 0 && n == 1 && m == FRONT_GET) {
-		return api_metrics(a, r);
-	} else if (strcmp(v, "2014-11-13") == 0 && strcmp(coll, "functions") == 0 && n == 4 &&
-	           strcmp(r->segs[3], "invoke-async") == 0 && m == FRONT_POST) {
-		return api_invoke_async(a, r);
-	} else if (strcmp(v, "2016-08-19") == 0 && strcmp(coll, "account-settings") == 0 && n == 2 &&
-	           m == FRONT_GET) {
-		return api_account_settings(a, r);
-	} else if (strcmp(v, "lambdad") == 0 && strcmp(coll, "v1") == 0) {
-		if (n == 5 && strcmp(r->segs[2], "functions") == 0) {
-			const char *op = r->segs[4];
-			if (strcmp(op, "logs") == 0 && m == FRONT_GET)
-				return api_ext_logs(a, r);
-			if (strcmp(op, "prewarm") == 0 && m == FRONT_POST)
-				return api_ext_prewarm(a, r);
-			if (strcmp(op, "keep-alive") == 0)
-				return api_ext_keep_alive(a, r);
-		}
-		if (n == 6 && strcmp(r->segs[2], "functions") == 0 && strcmp(r->segs[4], "events") == 0)
-			return api_ext_events(a, r);
-		if (n == 4 && strcmp(r->segs[2], "code") == 0 && m == FRONT_GET)
-			return api_ext_code(a, r);
-	}
-	api_reply_error(r->req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL, "No operation at %s %s",
-	                m == FRONT_GET      ? "GET"
-	                : m == FRONT_POST   ? "POST"
-	                : m == FRONT_PUT    ? "PUT"
-	                : m == FRONT_DELETE ? "DELETE"
-	                                    : "?",
-	                front_req_uri(r->req));
-}
-
-/* A request that arrives while the server drains (on a connection accepted before):
- * 503 with the AWS error shape, and the connection closes, so the client's retry
- * opens a new one, which is refused. */
-static void reply_draining(struct front_req *req)
-{
-	front_reply_header(req, "Connection", "close");
-	api_reply_error(req, LAMBDA_ERR_SHUTTING_DOWN, NULL, "lambdad is shutting down");
-}
-
-static void request_cb(struct front_req *req, void *arg)
-{
-	struct api *a = arg;
-	if (a->draining) {
-		reply_draining(req);
-		return;
-	}
-	/* Function URLs and HTTP APIs are told apart by their Host or path prefix. */
-	if (api_furl_front(a, req) || api_apigw_front(a, req))
-		return;
-	struct api_req r = {.req = req, .cmd = front_req_method(req)};
-	const char *path = front_req_path(req);
-	if (!path || path[0] != '/') {
-		api_reply_error(req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
-		return;
-	}
-	if (!front_req_query_ok(req)) {
-		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "malformed query string");
-		return;
-	}
-	/* Split into decoded segments; an empty last segment (trailing '/') is dropped. */
-	const char *p = path + 1;
-	bool ok = true;
-	while (*p && ok) {
-		size_t len = strcspn(p, "/");
-		if (r.nsegs == (int)ARRAY_SIZE(r.segs)) {
-			ok = false;
-			break;
-		}
-		autofree char *raw = xstrndup(p, len);
-		size_t outlen;
-		char *dec = evhttp_uridecode(raw, 0, &outlen);
-		if (!dec || strlen(dec) != outlen) {
-			free(dec);
-			ok = false;
-			break;
-		}
-		r.segs[r.nsegs++] = dec;
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	if (!ok)
-		api_reply_error(req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL, "malformed request path");
-	else
-		route(a, &r);
-	for (int i = 0; i < r.nsegs; i++)
-		free(r.segs[i]);
-}
-
 static int load_cb(const struct store_item *it, void *arg)
 {
 	struct api *a = arg;
@@ -327,6 +182,11 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
+	a->front = front_new(&lambda_svc);
+	front_add(a->front, &lambda_furl_svc, a);
+	front_add(a->front, &lambda_execute_api_svc, a);
+	front_add(a->front, &lambda_svc, a);
+	front_add(a->front, &apigw_svc, a);
 	*out = a;
 	return 0;
 }
@@ -336,6 +196,7 @@ void api_free(struct api *a)
 	if (!a)
 		return;
 	front_evhttp_free(a->http);
+	front_free(a->front);
 	async_free(a->async);
 	furl_free(a);
 	apigw_free(a->apigw);
@@ -348,7 +209,7 @@ void api_free(struct api *a)
 
 int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 {
-	int r = front_evhttp_new(a->base, host, port, API_MAX_BODY, request_cb, a, &a->http, errp);
+	int r = front_evhttp_new(a->base, host, port, API_MAX_BODY, front_dispatch, a->front, &a->http, errp);
 	if (r < 0)
 		return r;
 	/* Port 0: the kernel picked one; URLs the API hands out (function URLs) carry it. */
@@ -364,6 +225,7 @@ uint16_t api_port(const struct api *a)
 void api_stop_accepting(struct api *a)
 {
 	a->draining = true;
+	front_set_draining(a->front);
 	/* Queued async events stay in the queue for the next start; nothing new is started. */
 	async_stop(a->async);
 	front_evhttp_stop_accepting(a->http);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "front/front.h"
+#include "front/svc.h"
 #include "svc/lambda/errors.h"
 #include "svc/lambda/api.h"
 
@@ -20,6 +21,7 @@ struct api {
 	struct async *async; /* InvocationType Event */
 	struct apigw *apigw; /* HTTP APIs (apigw.c) */
 	struct front_evhttp *http;            /* the listener (front/transport_evhttp.h) */
+	struct front *front;                  /* the services on the endpoint (front/svc.h) */
 	bool draining;                        /* shutting down: new requests get 503 ServiceException */
 	char *region;
 	char *account;
@@ -30,13 +32,18 @@ struct api {
 };
 
 /* The parts of a request a handler reads: the request itself (front.h: headers, query,
- * body, and the answer) and its decoded path. */
+ * body, and the answer) and the operation with its URI template's parameters. */
 struct api_req {
 	struct front_req *req;
 	enum front_method cmd;
-	char *segs[8]; /* decoded path segments (owned) */
-	int nsegs;
+	const struct svc_call *call;
 };
+
+/* The decoded URI template parameter name ("FunctionName"), or NULL. */
+static inline const char *api_param(const struct api_req *r, const char *name)
+{
+	return svc_param(r->call, name);
+}
 
 /* Replies with the AWS error shape: status, X-Amzn-ErrorType and {"Type","message"}.
  * extra (stolen, may be NULL) adds fields to the body. */
@@ -61,6 +68,13 @@ json_t *api_body_json(struct front_req *req);
 int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[130]);
 struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
 void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual);
+
+/* The services on the front (front/svc.h): the Lambda API (service.c), the function URL
+ * data plane (furl.c), HTTP APIs' data plane (execute-api) and control plane (apigw.c). */
+extern const struct svc lambda_svc;
+extern const struct svc lambda_furl_svc;
+extern const struct svc lambda_execute_api_svc;
+extern const struct svc apigw_svc;
 
 /* Handlers. */
 void api_create_function(struct api *a, struct api_req *r);
@@ -92,10 +106,10 @@ void api_ext_events(struct api *a, struct api_req *r);
 /* Function URLs (furl.c): the control plane on /2021-10-31/functions/{Name}/url
  * (POST create, GET, PUT update, DELETE) and .../urls (GET list); the data plane takes
  * requests whose Host is <url-id>.lambda-url.<region>.localhost[:port] or whose path
- * starts with /lambda-url/<function-name>/, and returns whether it took req. */
+ * starts with /lambda-url/<function-name>/ (lambda_furl_svc claims them). */
 void api_function_url(struct api *a, struct api_req *r);
 void api_list_function_urls(struct api *a, struct api_req *r);
-bool api_furl_front(struct api *a, struct front_req *req);
+
 /* Loads the stored function URL configs into a->furls (at startup, after the
  * functions); returns 0 or a negative errno. furl_free releases them (NULL-safe).
  * furl_function_deleted drops the URL of a deleted function (store and memory). */
@@ -111,9 +125,8 @@ void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config
                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
- * returns whether it took req. */
-void api_apigw(struct api *a, struct api_req *r);
-bool api_apigw_front(struct api *a, struct front_req *req);
+ * lambda_execute_api_svc claims those; apigw_svc is the control plane. */
+
 /* GET /metrics, Prometheus text format (metrics.c). */
 void api_metrics(struct api *a, struct api_req *r);
 

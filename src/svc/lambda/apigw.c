@@ -22,7 +22,6 @@
  * that no function could take. */
 #define GW_MAX_BODY (6u * 1024 * 1024)
 
-static const char *const kind_coll[] = {"integrations", "routes", "stages"};
 
 /* ---- Control plane ---- */
 
@@ -90,61 +89,134 @@ static void reply_items(struct api_req *r, json_t *arr, const struct err *e, boo
 	api_reply_json(r->req, 200, json_pack("{s:o}", "items", arr));
 }
 
-void api_apigw(struct api *a, struct api_req *r)
+/* The kind of a sub-resource operation's name (CreateIntegration, GetRoutes, ...), or -1. */
+static int kind_of(const char *rest, bool *plural)
 {
+	static const char *const kind_name[] = {"Integration", "Route", "Stage"};
+	for (int k = 0; k < (int)ARRAY_SIZE(kind_name); k++) {
+		size_t n = strlen(kind_name[k]);
+		if (strncmp(rest, kind_name[k], n) == 0 && (!rest[n] || strcmp(rest + n, "s") == 0)) {
+			*plural = rest[n] == 's';
+			return k;
+		}
+	}
+	return -1;
+}
+
+/* The control plane's operations (apigw_ops): by the operation's name, with the apiId and
+ * the sub-resource's id (integrationId, routeId, stageName) from the URI template. */
+static void gw_op(void *ctx, const struct svc_call *c)
+{
+	struct api *a = ctx;
+	struct api_req rr = {.req = c->rq, .cmd = front_req_method(c->rq), .call = c};
+	struct api_req *r = &rr;
 	struct apigw *g = a->apigw;
-	enum front_method m = r->cmd;
-	int n = r->nsegs;
+	const char *op = c->op->name;
+	const char *api_id = api_param(r, "apiId");
 	struct err e = {0};
 	json_t *in = NULL;
-	if (m == FRONT_POST || m == FRONT_PATCH) {
+	if (strncmp(op, "Create", 6) == 0 || strncmp(op, "Update", 6) == 0) {
 		if (!(in = gw_body(r->req)))
 			return;
 	}
-	int kind = -1;
-	if (n >= 4)
-		for (int k = 0; k < (int)ARRAY_SIZE(kind_coll); k++)
-			if (strcmp(r->segs[3], kind_coll[k]) == 0)
-				kind = k;
-	if (n == 2 && m == FRONT_POST) {
+	bool plural = false;
+	const char *rest = op + (strncmp(op, "Get", 3) == 0 ? 3 : 6);
+	int kind = kind_of(rest, &plural);
+	static const char *const id_param[] = {"integrationId", "routeId", "stageName"};
+	const char *sub = kind >= 0 ? api_param(r, id_param[kind]) : NULL;
+	if (strcmp(op, "CreateApi") == 0) {
 		reply_obj(r, 201, apigw_create_api(g, in, &e), &e, true);
-	} else if (n == 2 && m == FRONT_GET) {
+	} else if (strcmp(op, "GetApis") == 0) {
 		reply_items(r, apigw_list_apis(g), &e, true);
-	} else if (n == 3 && m == FRONT_GET) {
-		reply_obj(r, 200, apigw_get_api(g, r->segs[2], &e), &e, true);
-	} else if (n == 3 && m == FRONT_PATCH) {
-		reply_obj(r, 200, apigw_update_api(g, r->segs[2], in, &e), &e, true);
-	} else if (n == 3 && m == FRONT_DELETE) {
-		if (apigw_delete_api(g, r->segs[2], &e) < 0)
+	} else if (strcmp(op, "GetApi") == 0) {
+		reply_obj(r, 200, apigw_get_api(g, api_id, &e), &e, true);
+	} else if (strcmp(op, "UpdateApi") == 0) {
+		reply_obj(r, 200, apigw_update_api(g, api_id, in, &e), &e, true);
+	} else if (strcmp(op, "DeleteApi") == 0) {
+		if (apigw_delete_api(g, api_id, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
 			api_reply_json(r->req, 204, NULL);
-	} else if (n == 4 && strcmp(r->segs[3], "cors") == 0 && m == FRONT_DELETE) {
-		if (apigw_delete_cors(g, r->segs[2], &e) < 0)
+	} else if (strcmp(op, "DeleteCorsConfiguration") == 0) {
+		if (apigw_delete_cors(g, api_id, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
 			api_reply_json(r->req, 204, NULL);
-	} else if (n == 4 && kind >= 0 && m == FRONT_POST) {
-		reply_obj(r, 201, apigw_create(g, r->segs[2], kind, in, &e), &e, false);
-	} else if (n == 4 && kind >= 0 && m == FRONT_GET) {
-		reply_items(r, apigw_list(g, r->segs[2], kind, &e), &e, false);
-	} else if (n == 5 && kind >= 0 && m == FRONT_GET) {
-		reply_obj(r, 200, apigw_get(g, r->segs[2], kind, r->segs[4], &e), &e, false);
-	} else if (n == 5 && kind >= 0 && m == FRONT_PATCH) {
-		reply_obj(r, 200, apigw_update(g, r->segs[2], kind, r->segs[4], in, &e), &e, false);
-	} else if (n == 5 && kind >= 0 && m == FRONT_DELETE) {
-		if (apigw_delete(g, r->segs[2], kind, r->segs[4], &e) < 0)
+	} else if (kind >= 0 && strncmp(op, "Create", 6) == 0) {
+		reply_obj(r, 201, apigw_create(g, api_id, kind, in, &e), &e, false);
+	} else if (kind >= 0 && plural) {
+		reply_items(r, apigw_list(g, api_id, kind, &e), &e, false);
+	} else if (kind >= 0 && strncmp(op, "Get", 3) == 0) {
+		reply_obj(r, 200, apigw_get(g, api_id, kind, sub, &e), &e, false);
+	} else if (kind >= 0 && strncmp(op, "Update", 6) == 0) {
+		reply_obj(r, 200, apigw_update(g, api_id, kind, sub, in, &e), &e, false);
+	} else if (kind >= 0 && strncmp(op, "Delete", 6) == 0) {
+		if (apigw_delete(g, api_id, kind, sub, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
 			api_reply_json(r->req, 204, NULL);
 	} else {
-		gw_error(r->req, APIGW_ERR_NOT_FOUND,
-		         "lambdad does not serve this API Gateway operation (HTTP APIs: apis, integrations, "
-		         "routes and "
-		         "stages)");
+		gw_error(r->req, APIGW_ERR_NOT_FOUND, apigw_svc.unknown_op_msg);
 	}
 	json_decref(in);
 }
+
+enum apigw_op {
+#define OP(name, method, uri, status) APIGW_OP_##name,
+#define IN(op, member, loc, wire)
+#include "svc/apigw/ops.def"
+#undef OP
+#undef IN
+	APIGW_OP_COUNT
+};
+
+/* Every operation of ops.def (handler NULL), then those lambdad serves: a later designator
+ * of the same member overrides the earlier one. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const struct op apigw_ops[APIGW_OP_COUNT] = {
+#define OP(name, method, uri, status) [APIGW_OP_##name] = {#name, FRONT_##method, uri, NULL},
+#define IN(op, member, loc, wire)
+#include "svc/apigw/ops.def"
+#undef OP
+#undef IN
+    [APIGW_OP_CreateApi].handler = gw_op,
+    [APIGW_OP_GetApis].handler = gw_op,
+    [APIGW_OP_GetApi].handler = gw_op,
+    [APIGW_OP_UpdateApi].handler = gw_op,
+    [APIGW_OP_DeleteApi].handler = gw_op,
+    [APIGW_OP_DeleteCorsConfiguration].handler = gw_op,
+    [APIGW_OP_CreateIntegration].handler = gw_op,
+    [APIGW_OP_GetIntegrations].handler = gw_op,
+    [APIGW_OP_GetIntegration].handler = gw_op,
+    [APIGW_OP_UpdateIntegration].handler = gw_op,
+    [APIGW_OP_DeleteIntegration].handler = gw_op,
+    [APIGW_OP_CreateRoute].handler = gw_op,
+    [APIGW_OP_GetRoutes].handler = gw_op,
+    [APIGW_OP_GetRoute].handler = gw_op,
+    [APIGW_OP_UpdateRoute].handler = gw_op,
+    [APIGW_OP_DeleteRoute].handler = gw_op,
+    [APIGW_OP_CreateStage].handler = gw_op,
+    [APIGW_OP_GetStages].handler = gw_op,
+    [APIGW_OP_GetStage].handler = gw_op,
+    [APIGW_OP_UpdateStage].handler = gw_op,
+    [APIGW_OP_DeleteStage].handler = gw_op,
+};
+#pragma GCC diagnostic pop
+
+const struct svc apigw_svc = {
+    .name = "apigateway",
+    .proto = PROTO_REST_JSON,
+    .ops = apigw_ops,
+    .nops = APIGW_OP_COUNT,
+    .errors = apigw_errors,
+    .nerrors = APIGW_ERR_COUNT,
+    .err_unknown_op = APIGW_ERR_NOT_FOUND,
+    .unknown_op_msg = "lambdad does not serve this API Gateway operation (HTTP APIs: apis, integrations, "
+                      "routes and stages)",
+    .err_bad_input = APIGW_ERR_BAD_REQUEST,
+    .err_unavailable = APIGW_ERR_INTERNAL,
+};
 
 /* ---- Data plane ---- */
 
@@ -332,30 +404,44 @@ static void serve(struct api *a, struct front_req *req, const char *api_id, cons
 	evhttp_clear_headers(&extra);
 }
 
-bool api_apigw_front(struct api *a, struct front_req *req)
+/* Whether req is for an HTTP API's data plane: Host <api-id>.execute-api.<...>, or a path
+ * under /apis/. */
+static bool gw_claims(void *ctx, const struct front_req *req)
 {
 	const char *host = front_req_header(req, "Host");
 	const char *uri = front_req_uri(req);
 	char id[APIGW_API_ID_LEN + 8];
+	return (host && host_api_id(host, id, sizeof(id))) || (uri && strncmp(uri, "/apis/", 6) == 0);
+}
+
+static void gw_serve(void *ctx, struct front_req *req)
+{
+	struct api *a = ctx;
+	const char *host = front_req_header(req, "Host");
+	char id[APIGW_API_ID_LEN + 8];
 	bool by_host = host && host_api_id(host, id, sizeof(id));
-	if (!by_host && !(uri && strncmp(uri, "/apis/", 6) == 0))
-		return false;
 	const char *path = front_req_path(req);
 	if (!path || path[0] != '/') {
 		gw_message(req, 404, "Not Found", NULL);
-		return true;
+		return;
 	}
 	if (!by_host) {
 		const char *p = path + 6;
 		size_t len = strcspn(p, "/");
 		if (len == 0 || len >= sizeof(id)) {
 			gw_message(req, 404, "Not Found", NULL);
-			return true;
+			return;
 		}
 		memcpy(id, p, len);
 		id[len] = '\0';
 		path = p[len] ? p + len : "/";
 	}
 	serve(a, req, id, path, host);
-	return true;
 }
+
+const struct svc lambda_execute_api_svc = {
+    .name = "execute-api",
+    .proto = PROTO_REST_JSON,
+    .claims = gw_claims,
+    .serve = gw_serve,
+};

@@ -91,7 +91,7 @@ static long long unreserved_with(struct api *a, const char *name, int32_t reserv
 void api_put_concurrency(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	json_t *body = api_body_json(r->req);
@@ -130,7 +130,7 @@ out:
 void api_get_concurrency(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, r->segs[2], name))
+	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	json_t *o = json_object();
@@ -143,7 +143,7 @@ void api_get_concurrency(struct api *a, struct api_req *r)
 void api_delete_concurrency(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
@@ -192,7 +192,7 @@ static void list_provisioned(struct api *a, struct api_req *r)
 			    max, PROVISIONED_LIST_MAX);
 	}
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, r->segs[2], name))
+	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	json_t *configs = json_array();
@@ -253,14 +253,14 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 	 * any other), in the name (name:$LATEST) or as ?Qualifier=. */
 	char name[FN_NAME_MAX + 1], qual[130];
 	struct err e = {0};
-	if (fn_parse_ref(r->segs[2], name, qual, &e) < 0)
+	if (fn_parse_ref(api_param(r, "FunctionName"), name, qual, &e) < 0)
 		return api_reply_err(r->req, &e);
 	if (!qual[0] && !front_req_query(r->req, "Qualifier"))
 		return api_reply_error(
 		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "Qualifier is required: provisioned concurrency is configured on a version or "
 		    "alias (lambdad has only $LATEST)");
-	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	if (m == FRONT_PUT)
@@ -307,7 +307,7 @@ static int ext_int(struct front_req *req, json_t *body, const char *key, long lo
 void api_ext_prewarm(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, r->segs[3], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	json_t *body = api_body_json(r->req);
@@ -332,7 +332,7 @@ void api_ext_keep_alive(struct api *a, struct api_req *r)
 		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
 		                       "keep-alive takes GET, PUT or DELETE");
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, r->segs[3], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);

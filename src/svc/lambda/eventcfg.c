@@ -12,7 +12,7 @@
 void api_event_invoke_config(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, r->segs[2], name))
+	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
 		return;
 	struct err e = {0};
 	json_t *out = NULL;
@@ -57,7 +57,7 @@ void api_list_event_invoke_configs(struct api *a, struct api_req *r)
 			    max);
 	}
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, r->segs[2], name))
+	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
 		return;
 	/* Only $LATEST exists (no versions or aliases yet): at most one config. */
 	json_t *list = json_array(), *one = NULL;
@@ -71,11 +71,11 @@ void api_list_event_invoke_configs(struct api *a, struct api_req *r)
  * GET .../events/stats. failed and stats work for a deleted function too. */
 void api_ext_events(struct api *a, struct api_req *r)
 {
-	const char *op = r->segs[5];
+	const char *op = api_param(r, "Op");
 	char name[FN_NAME_MAX + 1], qual[130];
 	struct err e = {0};
 	if (strcmp(op, "replay") == 0 && r->cmd == FRONT_POST) {
-		if (!api_lookup(a, r, r->segs[3], name))
+		if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
 			return;
 		json_t *body = api_body_json(r->req);
 		if (!body)
@@ -105,7 +105,7 @@ void api_ext_events(struct api *a, struct api_req *r)
 		    r->req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL,
 		    "No operation at %s (GET events/failed, POST events/replay, GET events/stats)",
 		    front_req_uri(r->req));
-	if (fn_parse_ref(r->segs[3], name, qual, &e) < 0)
+	if (fn_parse_ref(api_param(r, "FunctionName"), name, qual, &e) < 0)
 		return api_reply_err(r->req, &e);
 	if (strcmp(op, "stats") == 0)
 		return api_reply_json(r->req, 200, async_stats(a->async, name));

@@ -19,7 +19,7 @@
 void api_ext_logs(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, r->segs[3], name))
+	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
 		return;
 	const char *off = front_req_query(r->req, "offset");
 	char *end = NULL;
@@ -58,7 +58,7 @@ void api_ext_logs(struct api *a, struct api_req *r)
 /* GET /lambdad/v1/code/{sha256}.zip: the deployment package (GetFunction's Code.Location). */
 void api_ext_code(struct api *a, struct api_req *r)
 {
-	const char *f = r->segs[3];
+	const char *f = api_param(r, "File");
 	char hex[65];
 	if (strlen(f) != 68 || strcmp(f + 64, ".zip") != 0 || strspn(f, "0123456789abcdef") != 64)
 		return api_reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");

@@ -129,7 +129,7 @@ out:
 void api_get_function(struct api *a, struct api_req *r, bool config_only)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	if (config_only)
@@ -183,7 +183,7 @@ void api_delete_function(struct api *a, struct api_req *r)
 	if (q && strcmp(q, "$LATEST") == 0)
 		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                       "$LATEST version cannot be deleted without deleting the function.");
-	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	struct err e = {0};
@@ -243,7 +243,7 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 void api_update_configuration(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *old = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *old = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!old)
 		return;
 	json_t *body = api_body_json(r->req);
@@ -263,7 +263,7 @@ void api_update_configuration(struct api *a, struct api_req *r)
 void api_update_code(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *old = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *old = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!old)
 		return;
 	json_t *body = api_body_json(r->req);

@@ -278,7 +278,7 @@ static int check_mode(struct api_req *r, json_t *v)
 static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1])
 {
 	char qual[130];
-	if (api_parse_ref(r, r->segs[2], name, qual) < 0)
+	if (api_parse_ref(r, api_param(r, "FunctionName"), name, qual) < 0)
 		return NULL;
 	if (qual[0]) {
 		bool digits = strspn(qual, "0123456789") == strlen(qual);
@@ -574,8 +574,19 @@ static void serve(struct api *a, struct front_req *req, struct furl *f, const ch
 	call_free(c);
 }
 
-bool api_furl_front(struct api *a, struct front_req *req)
+/* Whether req is for the function URL data plane: its path starts with /lambda-url/, or
+ * its Host is <anything>.lambda-url.<...> (an unknown one is answered 403 by furl_serve). */
+static bool furl_claims(void *ctx, const struct front_req *req)
 {
+	const char *uri = front_req_uri(req);
+	const char *host = front_req_header(req, "Host");
+	return (uri && strncmp(uri, PATH_PREFIX, strlen(PATH_PREFIX)) == 0) ||
+	       (host && strstr(host, ".lambda-url."));
+}
+
+static void furl_serve(void *ctx, struct front_req *req)
+{
+	struct api *a = ctx;
 	const char *uri = front_req_uri(req);
 	if (uri && strncmp(uri, PATH_PREFIX, strlen(PATH_PREFIX)) == 0) {
 		/* /lambda-url/<name>[/path][?query] */
@@ -589,12 +600,12 @@ bool api_furl_front(struct api *a, struct front_req *req)
 			forbidden(req);
 		else
 			serve(a, req, f, path);
-		return true;
+		return;
 	}
 	const char *host = front_req_header(req, "Host");
 	const char *mark = host ? strstr(host, ".lambda-url.") : NULL;
 	if (!mark)
-		return false;
+		return forbidden(req);
 	/* <url-id>.lambda-url.<region>.localhost[:port] */
 	const char *region = mark + strlen(".lambda-url.");
 	size_t rlen = strlen(a->region);
@@ -602,14 +613,18 @@ bool api_furl_front(struct api *a, struct front_req *req)
 	bool ours = strncasecmp(region, a->region, rlen) == 0 && strncasecmp(tail, ".localhost", 10) == 0 &&
 	            (tail[10] == 0 || tail[10] == ':');
 	struct furl *f = ours ? find_id(a, host, (size_t)(mark - host)) : NULL;
-	if (!f) {
-		forbidden(req);
-		return true;
-	}
+	if (!f)
+		return forbidden(req);
 	const char *path = uri ? uri : "/";
 	if (strncasecmp(path, "http://", 7) == 0) /* absolute form */
 		path = strchr(path + 7, '/') ? strchr(path + 7, '/') : "/";
 	autofree char *raw = path[0] == '/' ? xstrndup(path, strcspn(path, "?")) : xstrdup("/");
 	serve(a, req, f, raw);
-	return true;
 }
+
+const struct svc lambda_furl_svc = {
+    .name = "lambda-url",
+    .proto = PROTO_REST_JSON,
+    .claims = furl_claims,
+    .serve = furl_serve,
+};

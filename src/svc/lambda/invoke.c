@@ -100,7 +100,7 @@ void api_invoke_async(struct api *a, struct api_req *r)
 		                       "Request must be smaller than %u bytes for the InvokeAsync operation",
 		                       ASYNC_LEGACY_PAYLOAD_MAX);
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, r->segs[2], name) || !payload_json(r->req, payload))
+	if (!api_lookup(a, r, api_param(r, "FunctionName"), name) || !payload_json(r->req, payload))
 		return;
 	enqueue(a, r, name, payload, legacy_accepted_cb);
 }
@@ -132,7 +132,7 @@ void api_invoke(struct api *a, struct api_req *r)
 		    "Request must be smaller than %u bytes for the InvokeFunction operation",
 		    event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX);
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, r->segs[2], name);
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	if (strcmp(type, "DryRun") == 0) {

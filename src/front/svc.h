@@ -1,0 +1,104 @@
+/* The table of services on lambdad's one endpoint, in the way tmux lists its cmd_entry's:
+ * each service says its name (the SigV4 scope and ARN service), its wire protocol, its
+ * X-Amz-Target prefix, its operations (generated ops.def rows bound to handlers), its error
+ * table, and a claims hook for Host-based data planes. The front classifies a request to one
+ * service and one operation and calls the handler with the URI template's named parameters. */
+#ifndef LAMBDAD_FRONT_SVC_H
+#define LAMBDAD_FRONT_SVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "front/front.h"
+#include "proto/proto.h"
+
+struct svc_call;
+
+/* An operation's handler: answers c->rq exactly once, now or later (front.h). ctx is the
+ * service's, given to front_add. c is valid for the call only; c->rq until answered. */
+typedef void (*svc_op_fn)(void *ctx, const struct svc_call *c);
+
+/* One operation: a row of ops.def bound to its handler. */
+struct op {
+	const char *name;         /* "Invoke" */
+	enum front_method method; /* FRONT_OTHER: any method (the handler tells them apart) */
+	const char *uri;          /* REST: the requestUri template "/2015-03-31/functions/{FunctionName}"
+	                           * ({P} one segment, {P+} the rest, "?K=V" a required query value);
+	                           * AWS JSON: NULL (POST /, X-Amz-Target) */
+	svc_op_fn handler;        /* NULL: lambdad does not implement it (UnknownOperationException) */
+};
+
+struct svc {
+	const char *name;          /* "lambda", "apigateway", "sqs": SigV4 scope and ARN service */
+	enum proto proto;
+	const char *target_prefix; /* "AmazonSQS." for X-Amz-Target, or NULL */
+	const struct op *ops;
+	size_t nops;
+	const struct svc_error *errors; /* by id (errors.def); [0] is empty */
+	size_t nerrors;
+	int err_unknown_op;        /* the error answering a request no operation takes */
+	const char *unknown_op_msg; /* its message; NULL: "No operation at <method> <uri>" */
+	int err_bad_input;         /* the error answering a malformed query string */
+	int err_unavailable;       /* the error answering while lambdad shuts down */
+	unsigned err_flags;        /* proto_reply_error flags (PROTO_ERR_TYPE_FIELD) */
+	/* Host-based data planes (function URLs, execute-api, later S3 virtual hosts): whether
+	 * the service takes rq whole (then serve answers it), before any other rule. NULL: none. */
+	bool (*claims)(void *ctx, const struct front_req *rq);
+	void (*serve)(void *ctx, struct front_req *rq);
+};
+
+#define SVC_PARAMS_MAX 8
+
+/* A classified request. */
+struct svc_call {
+	struct front_req *rq;
+	const struct svc *svc;
+	const struct op *op;
+	size_t nparams;
+	struct {
+		char name[64]; /* the template's {Name} */
+		char *value;   /* decoded (owned by the front) */
+	} params[SVC_PARAMS_MAX];
+};
+
+/* The decoded value of the template parameter name, or NULL. */
+const char *svc_param(const struct svc_call *c, const char *name);
+
+/* Answers c's request with the service error id of its own table (message printf-style). */
+void svc_reply_error(struct front_req *rq, const struct svc *s, int id, json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* The services of one endpoint. */
+struct front;
+
+/* A front whose requests no service takes are answered by fallback's errors (borrowed,
+ * static). */
+struct front *front_new(const struct svc *fallback);
+void front_free(struct front *f); /* NULL is a no-op */
+/* Adds service s (borrowed, static) with the ctx its handlers get; order is the order of
+ * the claims hooks and of template matching. */
+void front_add(struct front *f, const struct svc *s, void *ctx);
+/* From now on every request is answered with its service's err_unavailable and
+ * "Connection: close" (shutdown). */
+void front_set_draining(struct front *f);
+
+/* Classifies rq and calls its handler, or answers the error (front_handler_cb's shape):
+ * 1. a claims hook that takes it; 2. X-Amz-Target: the service with that prefix (AWS JSON),
+ * the operation by name; 3. Action= in the query: a query service by SigV4 scope (none
+ * yet); 4. the path against every REST service's templates (the SigV4 scope's service
+ * first): the first template that matches with the method. A path that matches no template
+ * (or only with other methods) is UnknownOperationException of the service it fits best. */
+void front_dispatch(struct front_req *rq, void *front);
+
+/* The service of rq's SigV4 credential scope (Authorization or X-Amz-Credential), into out
+ * (size outsz); false when unsigned. */
+bool front_sigv4_service(const struct front_req *rq, char *out, size_t outsz);
+
+/* Matches path (raw, not decoded; a trailing '/' ignored) and rq's query against template
+ * tmpl, filling c's params. Returns 1 on a match, 0 when it does not match, -1 when the path
+ * holds a malformed escape. */
+int front_match_template(const char *tmpl, const char *path, const struct front_req *rq, struct svc_call *c);
+/* Frees c's parameter values. */
+void svc_call_fini(struct svc_call *c);
+
+#endif

@@ -1,0 +1,116 @@
+/* The Lambda API as a service on the front (front/svc.h): botocore's operations (ops.def)
+ * with the handlers lambdad implements, and lambdad's own endpoints (/lambdad/v1/...,
+ * /metrics) as entries of the same table. */
+#include "svc/lambda/api_int.h"
+
+enum lambda_op {
+#define OP(name, method, uri, status) LAMBDA_OP_##name,
+#define IN(op, member, loc, wire)
+#include "svc/lambda/ops.def"
+#undef OP
+#undef IN
+	/* lambdad's own */
+	LAMBDA_OP_LambdadGetLogs,
+	LAMBDA_OP_LambdadPrewarm,
+	LAMBDA_OP_LambdadKeepAlive,
+	LAMBDA_OP_LambdadEvents,
+	LAMBDA_OP_LambdadGetCode,
+	LAMBDA_OP_LambdadMetrics,
+	LAMBDA_OP_COUNT
+};
+
+/* A handler of the table's shape around an api_* handler. */
+#define BIND(hname, fn, ...)                                                                       \
+	static void hname(void *ctx, const struct svc_call *c)                                     \
+	{                                                                                          \
+		struct api_req r = {.req = c->rq, .cmd = front_req_method(c->rq), .call = c};      \
+		fn(ctx, &r, ##__VA_ARGS__);                                                        \
+	}
+
+BIND(h_create_function, api_create_function)
+BIND(h_list_functions, api_list_functions)
+BIND(h_get_function, api_get_function, false)
+BIND(h_get_function_configuration, api_get_function, true)
+BIND(h_delete_function, api_delete_function)
+BIND(h_update_configuration, api_update_configuration)
+BIND(h_update_code, api_update_code)
+BIND(h_invoke, api_invoke)
+BIND(h_invoke_async, api_invoke_async)
+BIND(h_account_settings, api_account_settings)
+BIND(h_put_concurrency, api_put_concurrency)
+BIND(h_get_concurrency, api_get_concurrency)
+BIND(h_delete_concurrency, api_delete_concurrency)
+BIND(h_provisioned_concurrency, api_provisioned_concurrency)
+BIND(h_event_invoke_config, api_event_invoke_config)
+BIND(h_list_event_invoke_configs, api_list_event_invoke_configs)
+BIND(h_function_url, api_function_url)
+BIND(h_list_function_urls, api_list_function_urls)
+BIND(h_ext_logs, api_ext_logs)
+BIND(h_ext_prewarm, api_ext_prewarm)
+BIND(h_ext_keep_alive, api_ext_keep_alive)
+BIND(h_ext_events, api_ext_events)
+BIND(h_ext_code, api_ext_code)
+BIND(h_metrics, api_metrics)
+
+/* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
+ * designator of the same member overrides the earlier one. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
+#define OP(name, method, uri, status) [LAMBDA_OP_##name] = {#name, FRONT_##method, uri, NULL},
+#define IN(op, member, loc, wire)
+#include "svc/lambda/ops.def"
+#undef OP
+#undef IN
+    [LAMBDA_OP_LambdadGetLogs] = {"LambdadGetLogs", FRONT_GET, "/lambdad/v1/functions/{FunctionName}/logs", h_ext_logs},
+    [LAMBDA_OP_LambdadPrewarm] = {"LambdadPrewarm", FRONT_POST, "/lambdad/v1/functions/{FunctionName}/prewarm",
+                                  h_ext_prewarm},
+    [LAMBDA_OP_LambdadKeepAlive] = {"LambdadKeepAlive", FRONT_OTHER,
+                                    "/lambdad/v1/functions/{FunctionName}/keep-alive", h_ext_keep_alive},
+    [LAMBDA_OP_LambdadEvents] = {"LambdadEvents", FRONT_OTHER, "/lambdad/v1/functions/{FunctionName}/events/{Op}",
+                                 h_ext_events},
+    [LAMBDA_OP_LambdadGetCode] = {"LambdadGetCode", FRONT_GET, "/lambdad/v1/code/{File}", h_ext_code},
+    [LAMBDA_OP_LambdadMetrics] = {"LambdadMetrics", FRONT_GET, "/metrics", h_metrics},
+
+    [LAMBDA_OP_CreateFunction].handler = h_create_function,
+    [LAMBDA_OP_ListFunctions].handler = h_list_functions,
+    [LAMBDA_OP_GetFunction].handler = h_get_function,
+    [LAMBDA_OP_GetFunctionConfiguration].handler = h_get_function_configuration,
+    [LAMBDA_OP_DeleteFunction].handler = h_delete_function,
+    [LAMBDA_OP_UpdateFunctionConfiguration].handler = h_update_configuration,
+    [LAMBDA_OP_UpdateFunctionCode].handler = h_update_code,
+    [LAMBDA_OP_Invoke].handler = h_invoke,
+    [LAMBDA_OP_InvokeAsync].handler = h_invoke_async,
+    [LAMBDA_OP_GetAccountSettings].handler = h_account_settings,
+    [LAMBDA_OP_PutFunctionConcurrency].handler = h_put_concurrency,
+    [LAMBDA_OP_GetFunctionConcurrency].handler = h_get_concurrency,
+    [LAMBDA_OP_DeleteFunctionConcurrency].handler = h_delete_concurrency,
+    [LAMBDA_OP_PutProvisionedConcurrencyConfig].handler = h_provisioned_concurrency,
+    [LAMBDA_OP_GetProvisionedConcurrencyConfig].handler = h_provisioned_concurrency,
+    [LAMBDA_OP_DeleteProvisionedConcurrencyConfig].handler = h_provisioned_concurrency,
+    [LAMBDA_OP_ListProvisionedConcurrencyConfigs].handler = h_provisioned_concurrency,
+    [LAMBDA_OP_PutFunctionEventInvokeConfig].handler = h_event_invoke_config,
+    [LAMBDA_OP_UpdateFunctionEventInvokeConfig].handler = h_event_invoke_config,
+    [LAMBDA_OP_GetFunctionEventInvokeConfig].handler = h_event_invoke_config,
+    [LAMBDA_OP_DeleteFunctionEventInvokeConfig].handler = h_event_invoke_config,
+    [LAMBDA_OP_ListFunctionEventInvokeConfigs].handler = h_list_event_invoke_configs,
+    [LAMBDA_OP_CreateFunctionUrlConfig].handler = h_function_url,
+    [LAMBDA_OP_GetFunctionUrlConfig].handler = h_function_url,
+    [LAMBDA_OP_UpdateFunctionUrlConfig].handler = h_function_url,
+    [LAMBDA_OP_DeleteFunctionUrlConfig].handler = h_function_url,
+    [LAMBDA_OP_ListFunctionUrlConfigs].handler = h_list_function_urls,
+};
+#pragma GCC diagnostic pop
+
+const struct svc lambda_svc = {
+    .name = "lambda",
+    .proto = PROTO_REST_JSON,
+    .ops = lambda_ops,
+    .nops = LAMBDA_OP_COUNT,
+    .errors = lambda_errors,
+    .nerrors = LAMBDA_ERR_COUNT,
+    .err_unknown_op = LAMBDA_ERR_UNKNOWN_OPERATION,
+    .err_bad_input = LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+    .err_unavailable = LAMBDA_ERR_SHUTTING_DOWN,
+    .err_flags = PROTO_ERR_TYPE_FIELD,
+};
