@@ -1,0 +1,131 @@
+/* A transport for unit tests (front/front.h): requests made from strings, and what the
+ * front answered, recorded (status, headers, body, chunks, how it ended). */
+#ifndef LAMBDAD_TESTS_FAKE_TRANSPORT_H
+#define LAMBDAD_TESTS_FAKE_TRANSPORT_H
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <lambdad/xmalloc.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "front/front.h"
+
+struct fake {
+	struct evkeyvalq in;      /* the request's headers */
+	struct evbuffer *body_in; /* the request's body */
+	char uri[512];
+	char method[16];
+	/* What came out. */
+	int status;               /* 0: nothing sent */
+	struct evkeyvalq out;     /* the answer's headers */
+	struct evbuffer *body;    /* the answer's body, chunks appended */
+	int sends, starts, chunks, ends;
+	bool watching;
+	struct front_req *rq;
+};
+
+static void fake_send(void *impl, int status, const struct evkeyvalq *h, struct evbuffer *body)
+{
+	struct fake *f = impl;
+	f->status = status;
+	f->sends++;
+	const struct evkeyval *kv;
+	TAILQ_FOREACH(kv, h, next)
+	evhttp_add_header(&f->out, kv->key, kv->value);
+	if (body)
+		evbuffer_add_buffer(f->body, body);
+}
+
+static void fake_start(void *impl, int status, const struct evkeyvalq *h)
+{
+	struct fake *f = impl;
+	f->status = status;
+	f->starts++;
+	const struct evkeyval *kv;
+	TAILQ_FOREACH(kv, h, next)
+	evhttp_add_header(&f->out, kv->key, kv->value);
+}
+
+static void fake_chunk(void *impl, struct evbuffer *data)
+{
+	struct fake *f = impl;
+	f->chunks++;
+	evbuffer_add_buffer(f->body, data);
+}
+
+static void fake_end(void *impl)
+{
+	((struct fake *)impl)->ends++;
+}
+
+static void fake_watch(void *impl, struct front_req *rq, bool on)
+{
+	((struct fake *)impl)->watching = on;
+}
+
+static const struct front_transport fake_transport = {fake_send, fake_start, fake_chunk, fake_end, fake_watch};
+
+/* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL. The fake
+ * outlives the request; free it with fake_free once the request was answered. */
+static struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs, const char *body)
+{
+	struct fake *f = xcalloc(1, sizeof(*f));
+	TAILQ_INIT(&f->in);
+	TAILQ_INIT(&f->out);
+	f->body_in = evbuffer_new();
+	f->body = evbuffer_new();
+	snprintf(f->uri, sizeof(f->uri), "%s", uri);
+	snprintf(f->method, sizeof(f->method), "%s", method);
+	for (const char *const *h = hdrs; h && *h; h++) {
+		char *k = xstrdup(*h);
+		char *v = strchr(k, ':');
+		*v++ = 0;
+		while (*v == ' ')
+			v++;
+		evhttp_add_header(&f->in, k, v);
+		free(k);
+	}
+	if (body)
+		evbuffer_add(f->body_in, body, strlen(body));
+	struct front_req_info info = {
+	    .method_name = f->method,
+	    .uri = f->uri,
+	    .headers = &f->in,
+	    .body = f->body_in,
+	    .peer = "127.0.0.1",
+	    .peer_port = 40000,
+	    .http_major = 1,
+	    .http_minor = 1,
+	};
+	f->rq = front_req_new(&fake_transport, f, &info);
+	return f;
+}
+
+/* The answer's body as a string (owned). */
+static char *fake_body(struct fake *f)
+{
+	size_t n = evbuffer_get_length(f->body);
+	char *s = xmalloc(n + 1);
+	evbuffer_copyout(f->body, s, n);
+	s[n] = 0;
+	return s;
+}
+
+static const char *fake_header(struct fake *f, const char *name)
+{
+	return evhttp_find_header(&f->out, name);
+}
+
+static void fake_free(struct fake *f)
+{
+	evhttp_clear_headers(&f->in);
+	evhttp_clear_headers(&f->out);
+	evbuffer_free(f->body_in);
+	evbuffer_free(f->body);
+	free(f);
+}
+
+#endif

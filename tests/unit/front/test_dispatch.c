@@ -1,0 +1,312 @@
+/* The front's dispatch (front/dispatch.c) with a fake transport and a tiny table of
+ * services: URI templates and their named parameters, each kind of classification (claims
+ * hooks, X-Amz-Target, the SigV4 scope, paths), the unknown-operation and drain answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+
+#include "fake_transport.h"
+#include "front/svc.h"
+
+/* ---------------------------------------------------------------- templates */
+
+/* Matches and returns "<rc> name=value ..." (owned). */
+static char *match(const char *tmpl, const char *uri)
+{
+	struct fake *f = fake_new("GET", uri, NULL, NULL);
+	struct svc_call c = {.rq = f->rq};
+	int rc = front_match_template(tmpl, front_req_path(f->rq), f->rq, &c);
+	char *s = xasprintf("%d", rc);
+	for (size_t i = 0; i < c.nparams; i++) {
+		char *t = xasprintf("%s %s=%s", s, c.params[i].name, c.params[i].value);
+		free(s);
+		s = t;
+	}
+	svc_call_fini(&c);
+	front_reply(f->rq, 204, NULL);
+	fake_free(f);
+	return s;
+}
+
+static void check(char *got, const char *want)
+{
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_templates(void **state)
+{
+	const char *inv = "/2015-03-31/functions/{FunctionName}/invocations";
+	check(match(inv, "/2015-03-31/functions/my-fn/invocations"), "1 FunctionName=my-fn");
+	/* Parameters are decoded, literals compared decoded; a trailing '/' does not matter. */
+	check(match(inv, "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af/invocations/"),
+	      "1 FunctionName=arn:aws:lambda:us-east-1:1:function:f");
+	check(match(inv, "/2015-03-31/%66unctions/f/invocations"), "1 FunctionName=f");
+	check(match(inv, "/2015-03-31/functions/f"), "0");
+	check(match(inv, "/2015-03-31/functions//invocations"), "0"); /* a parameter is never empty */
+	check(match(inv, "/2015-03-31/functions/f/invocations/more"), "0");
+	check(match(inv, "/2015-03-31/functions/f%zz/invocations"), "1 FunctionName=f%zz"); /* not an escape: kept */
+	check(match(inv, "/2015-03-31/functions/f%00/invocations"), "-1");
+	/* {P+} takes the rest, slashes included, however deep: no segment cap. */
+	check(match("/{Bucket}/{Key+}", "/b/a/b/c/d/e/f/g/h/i/j/k.txt"), "1 Bucket=b Key=a/b/c/d/e/f/g/h/i/j/k.txt");
+	check(match("/{Bucket}/{Key+}", "/b"), "0");
+	/* Dated prefixes are literals like any other: 2017-10-31 and 2019-09-30 differ. */
+	check(match("/2017-10-31/functions/{FunctionName}/concurrency", "/2019-09-30/functions/f/concurrency"), "0");
+	/* A "?K=V" in the template requires that query value. */
+	const char *list = "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL";
+	check(match(list, "/2019-09-30/functions/f/provisioned-concurrency?List=ALL&MaxItems=2"),
+	      "1 FunctionName=f");
+	check(match(list, "/2019-09-30/functions/f/provisioned-concurrency"), "0");
+	check(match("/", "/"), "1");
+	check(match("/metrics", "/metrics/"), "1");
+}
+
+/* ---------------------------------------------------------------- classification */
+
+static char seen[256]; /* what the last handler saw */
+
+static void record(void *ctx, const struct svc_call *c)
+{
+	snprintf(seen, sizeof(seen), "%s %s %s", (const char *)ctx, c->op->name,
+	         svc_param(c, "Id") ? svc_param(c, "Id") : "-");
+	front_reply(c->rq, 200, NULL);
+}
+
+static bool data_claims(void *ctx, const struct front_req *rq)
+{
+	const char *host = front_req_header(rq, "Host");
+	return host && strstr(host, ".data.localhost");
+}
+
+static void data_serve(void *ctx, struct front_req *rq)
+{
+	snprintf(seen, sizeof(seen), "data %s", front_req_path(rq));
+	front_reply(rq, 200, NULL);
+}
+
+enum { E_NONE, E_UNKNOWN, E_BAD, E_DOWN, E_COUNT };
+static const struct svc_error errs[E_COUNT] = {
+    [E_UNKNOWN] = {"UnknownOperationException", 404, true},
+    [E_BAD] = {"InvalidParameterValueException", 400, true},
+    [E_DOWN] = {"ServiceException", 503, false},
+};
+
+static const struct op rest_ops[] = {
+    {"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record},
+    {"ListThings", FRONT_GET, "/2015-03-31/things", record},
+    {"DeleteThing", FRONT_DELETE, "/2015-03-31/things/{Id}", NULL}, /* not implemented */
+};
+static const struct svc rest = {
+    .name = "rest", .proto = PROTO_REST_JSON, .ops = rest_ops, .nops = 3, .errors = errs, .nerrors = E_COUNT,
+    .err_unknown_op = E_UNKNOWN, .err_bad_input = E_BAD, .err_unavailable = E_DOWN,
+    .err_flags = PROTO_ERR_TYPE_FIELD,
+};
+/* Another REST service with the same template: the SigV4 scope tells them apart. */
+static const struct op other_ops[] = {{"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record}};
+static const struct svc other = {
+    .name = "other", .proto = PROTO_REST_JSON, .ops = other_ops, .nops = 1, .errors = errs,
+    .nerrors = E_COUNT, .err_unknown_op = E_UNKNOWN,
+};
+static const struct op tiny_ops[] = {{"Ping", FRONT_POST, NULL, record}, {"Later", FRONT_POST, NULL, NULL}};
+static const struct svc tiny = {
+    .name = "tiny", .proto = PROTO_AWS_JSON_1_0, .target_prefix = "Tiny_20240101.", .ops = tiny_ops,
+    .nops = 2, .errors = errs, .nerrors = E_COUNT, .err_unknown_op = E_UNKNOWN,
+};
+static const struct svc data = {.name = "data", .claims = data_claims, .serve = data_serve};
+
+static struct front *front_of(void)
+{
+	struct front *f = front_new(&rest);
+	front_add(f, &data, NULL);
+	front_add(f, &tiny, "tiny");
+	front_add(f, &rest, "rest");
+	front_add(f, &other, "other");
+	return f;
+}
+
+/* Dispatches a request and returns "<status> <what the handler saw or the error body>". */
+static char *dispatch(struct front *fr, const char *method, const char *uri, const char *const *hdrs)
+{
+	seen[0] = 0;
+	struct fake *f = fake_new(method, uri, hdrs, NULL);
+	front_dispatch(f->rq, fr);
+	assert_int_equal(f->sends, 1); /* answered exactly once */
+	char *body = fake_body(f);
+	const char *et = fake_header(f, "X-Amzn-ErrorType");
+	char *s = seen[0] ? xasprintf("%d %s", f->status, seen)
+	                  : xasprintf("%d %s %s%s%s", f->status, et ? et : "-", body,
+	                              fake_header(f, "Connection") ? " close:" : "",
+	                              fake_header(f, "Connection") ? fake_header(f, "Connection") : "");
+	free(body);
+	fake_free(f);
+	return s;
+}
+
+static void test_paths(void **state)
+{
+	struct front *f = front_of();
+	check(dispatch(f, "GET", "/2015-03-31/things/42", NULL), "200 rest GetThing 42");
+	check(dispatch(f, "GET", "/2015-03-31/things/", NULL), "200 rest ListThings -");
+	/* A known path with another method, and an operation lambdad does not implement. */
+	check(dispatch(f, "PATCH", "/2015-03-31/things/42", NULL),
+	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at PATCH "
+	      "/2015-03-31/things/42\"}");
+	check(dispatch(f, "DELETE", "/2015-03-31/things/42", NULL),
+	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at DELETE "
+	      "/2015-03-31/things/42\"}");
+	check(dispatch(f, "GET", "/no/such/path", NULL),
+	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at GET /no/such/path\"}");
+	check(dispatch(f, "GET", "/2015-03-31/things/%00", NULL),
+	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"malformed request path\"}");
+	check(dispatch(f, "GET", "/2015-03-31/things?novalue", NULL),
+	      "400 InvalidParameterValueException {\"Type\":\"User\",\"message\":\"malformed query string\"}");
+	front_free(f);
+}
+
+static void test_scope(void **state)
+{
+	struct front *f = front_of();
+	const char *signed_other[] = {
+	    "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261203/us-east-1/other/aws4_request, "
+	    "SignedHeaders=host, Signature=00",
+	    NULL};
+	check(dispatch(f, "GET", "/2015-03-31/things/7", signed_other), "200 other GetThing 7");
+	const char *signed_rest[] = {
+	    "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261203/us-east-1/rest/aws4_request, "
+	    "SignedHeaders=host, Signature=00",
+	    NULL};
+	check(dispatch(f, "GET", "/2015-03-31/things/7", signed_rest), "200 rest GetThing 7");
+	/* A presigned URL carries the scope in the query. */
+	check(dispatch(f, "GET", "/2015-03-31/things/7?X-Amz-Credential=AKID%2F20261203%2Fus-east-1%2Fother%2Faws4_request",
+	               NULL),
+	      "200 other GetThing 7");
+	front_free(f);
+
+	struct fake *r = fake_new("GET", "/", signed_other, NULL);
+	char svc[32];
+	assert_true(front_sigv4_service(r->rq, svc, sizeof(svc)));
+	assert_string_equal(svc, "other");
+	front_reply(r->rq, 204, NULL);
+	fake_free(r);
+	r = fake_new("GET", "/", NULL, NULL);
+	assert_false(front_sigv4_service(r->rq, svc, sizeof(svc)));
+	front_reply(r->rq, 204, NULL);
+	fake_free(r);
+}
+
+static void test_target(void **state)
+{
+	struct front *f = front_of();
+	const char *ping[] = {"X-Amz-Target: Tiny_20240101.Ping", "Content-Type: application/x-amz-json-1.0", NULL};
+	check(dispatch(f, "POST", "/", ping), "200 tiny Ping -");
+	/* An operation the service does not have, or does not implement: its own error shape. */
+	const char *nope[] = {"X-Amz-Target: Tiny_20240101.Nope", NULL};
+	check(dispatch(f, "POST", "/", nope),
+	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"No operation at POST /\"}");
+	const char *later[] = {"X-Amz-Target: Tiny_20240101.Later", NULL};
+	check(dispatch(f, "POST", "/", later),
+	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"No operation at POST /\"}");
+	/* A prefix no service has: the path decides. */
+	const char *stranger[] = {"X-Amz-Target: Other_1.Ping", NULL};
+	check(dispatch(f, "GET", "/2015-03-31/things/1", stranger), "200 rest GetThing 1");
+	front_free(f);
+}
+
+static void test_claims_and_drain(void **state)
+{
+	struct front *f = front_of();
+	const char *host[] = {"Host: abc.data.localhost:9000", NULL};
+	/* A claims hook comes first, whatever the path or the target. */
+	check(dispatch(f, "GET", "/2015-03-31/things/1", host), "200 data /2015-03-31/things/1");
+	front_set_draining(f);
+	check(dispatch(f, "GET", "/2015-03-31/things/1", NULL),
+	      "503 ServiceException {\"Type\":\"Service\",\"message\":\"lambdad is shutting down\"} close:close");
+	front_free(f);
+}
+
+/* ---------------------------------------------------------------- the seam itself */
+
+static int closes;
+static void close_cb(struct front_req *rq, void *arg)
+{
+	closes++;
+}
+
+static void test_stream_and_close(void **state)
+{
+	struct fake *f = fake_new("POST", "/s", NULL, NULL);
+	front_reply_header(f->rq, "Content-Type", "a/b");
+	front_reply_header_set(f->rq, "Content-Type", "text/plain");
+	assert_string_equal(front_reply_header_get(f->rq, "content-type"), "text/plain");
+	front_reply_start(f->rq, 200);
+	assert_true(f->watching); /* a chunked answer watches the client */
+	front_reply_chunk(f->rq, "ab", 2);
+	front_reply_chunk(f->rq, "", 0); /* sends nothing */
+	front_reply_chunk(f->rq, "cd", 2);
+	front_reply_end(f->rq);
+	assert_int_equal(f->starts, 1);
+	assert_int_equal(f->chunks, 2);
+	assert_int_equal(f->ends, 1);
+	assert_false(f->watching);
+	char *b = fake_body(f);
+	assert_string_equal(b, "abcd");
+	free(b);
+	assert_string_equal(fake_header(f, "Content-Type"), "text/plain");
+	fake_free(f);
+
+	/* The client goes away mid-answer: the callback runs once, the rest is dropped, and
+	 * the handler still ends the answer, which frees the request. */
+	f = fake_new("POST", "/s", NULL, NULL);
+	closes = 0;
+	front_req_on_close(f->rq, close_cb, NULL);
+	assert_true(f->watching);
+	front_reply_start(f->rq, 200);
+	front_reply_chunk(f->rq, "ab", 2);
+	front_req_closed(f->rq);
+	assert_int_equal(closes, 1);
+	assert_true(front_req_gone(f->rq));
+	front_reply_chunk(f->rq, "cd", 2);
+	front_reply_end(f->rq);
+	assert_int_equal(f->chunks, 1);
+	assert_int_equal(f->ends, 0);
+	fake_free(f);
+}
+
+static void test_request(void **state)
+{
+	const char *h[] = {"Host: h:1", "X-A: 1", "x-a: 2", NULL};
+	struct fake *f = fake_new("PUT", "/p/a%20b?x=1&y=a%20b&x=2", h, "body");
+	struct front_req *rq = f->rq;
+	assert_int_equal(front_req_method(rq), FRONT_PUT);
+	assert_string_equal(front_req_path(rq), "/p/a%20b");
+	assert_string_equal(front_req_query_string(rq), "x=1&y=a%20b&x=2");
+	assert_string_equal(front_req_query(rq, "x"), "1");
+	assert_string_equal(front_req_query(rq, "y"), "a b");
+	assert_string_equal(front_req_header(rq, "x-A"), "1");
+	assert_int_equal(evbuffer_get_length(front_req_body(rq)), 4);
+	front_reply(rq, 204, NULL);
+	fake_free(f);
+	/* The absolute form's path; a method the front does not serve. */
+	f = fake_new("TRACE", "http://example.com/abs?q=1", NULL, NULL);
+	assert_int_equal(front_req_method(f->rq), FRONT_OTHER);
+	assert_string_equal(front_req_path(f->rq), "/abs");
+	assert_string_equal(front_req_query(f->rq, "q"), "1");
+	front_reply(f->rq, 405, NULL);
+	fake_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_templates),        cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_scope),            cmocka_unit_test(test_target),
+	    cmocka_unit_test(test_claims_and_drain), cmocka_unit_test(test_stream_and_close),
+	    cmocka_unit_test(test_request),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
