@@ -64,7 +64,7 @@ void proto_reply_error(struct front_req *rq, enum proto p, unsigned flags, const
 		if (flags & PROTO_ERR_TYPE_FIELD)
 			json_object_set_new(o, "Type", json_string(e->sender_fault ? "User" : "Service"));
 	}
-	json_object_set_new(o, "message", json_string(m));
+	json_object_set_new(o, flags & PROTO_ERR_MESSAGE_UPPER ? "Message" : "message", json_string(m));
 	if (extra)
 		json_object_update(o, extra);
 	json_decref(extra);

@@ -26,7 +26,8 @@ struct svc_error {
 };
 
 /* Flags of proto_reply_error. */
-#define PROTO_ERR_TYPE_FIELD 1u /* REST-JSON bodies start with "Type": "User" | "Service" (Lambda's) */
+#define PROTO_ERR_TYPE_FIELD 1u     /* REST-JSON bodies start with "Type": "User" | "Service" (Lambda's) */
+#define PROTO_ERR_MESSAGE_UPPER 2u  /* the message member is "Message" (function URLs') */
 
 /* The Content-Type of p's bodies: "application/json", "application/x-amz-json-1.0", ... */
 const char *proto_content_type(enum proto p);

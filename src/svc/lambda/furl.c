@@ -451,30 +451,29 @@ void api_list_function_urls(struct api *a, struct api_req *r)
 
 /* ---------------------------------------------------------------- data plane */
 
-/* Replies with a function URL error: status and {"Message": message}. */
-static void url_error(struct front_req *req, int status, const char *reason, const char *type,
-                      const char *message, const struct evkeyvalq *extra)
+/* The data plane's own errors (its error table): x-amzn-ErrorType and {"Message": ...}. */
+enum furl_err { FURL_ERR_NONE, FURL_ERR_FORBIDDEN, FURL_ERR_TOO_LARGE, FURL_ERR_TOO_MANY, FURL_ERR_SERVICE, FURL_ERR_COUNT };
+static const struct svc_error furl_errors[FURL_ERR_COUNT] = {
+    [FURL_ERR_FORBIDDEN] = {"AccessDeniedException", 403, true},
+    [FURL_ERR_TOO_LARGE] = {"RequestEntityTooLargeException", 413, true},
+    [FURL_ERR_TOO_MANY] = {"TooManyRequestsException", 429, true},
+    [FURL_ERR_SERVICE] = {"ServiceException", 500, false},
+};
+
+/* Replies with the function URL error id and message; extra (NULL: none) are headers to
+ * add (the CORS ones). */
+static void url_error(struct front_req *req, enum furl_err id, const char *message, const struct evkeyvalq *extra)
 {
-	front_reply_header(req, "Content-Type", "application/json");
-	if (type)
-		front_reply_header(req, "x-amzn-ErrorType", type);
 	struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
 	front_reply_header(req, kv->key, kv->value);
-	json_t *o = json_pack("{s:s}", "Message", message);
-	char *txt = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add(b, txt, strlen(txt));
-	free(txt);
-	front_reply(req, status, b);
-	evbuffer_free(b);
+	svc_reply_error(req, &lambda_furl_svc, id, NULL, "%s", message);
 }
 
 static void forbidden(struct front_req *req)
 {
-	url_error(req, 403, "Forbidden", "AccessDeniedException", "Forbidden", NULL);
+	url_error(req, FURL_ERR_FORBIDDEN, "Forbidden", NULL);
 }
 
 /* A buffered invocation in flight. */
@@ -542,9 +541,9 @@ static void serve(struct api *a, struct front_req *req, struct furl *f, const ch
 		snprintf(msg, sizeof(msg),
 		         "Request must be smaller than %u bytes for the InvokeFunction operation",
 		         FURL_BODY_MAX);
-		url_error(req, 413, "Payload Too Large", "RequestEntityTooLargeException", msg, &c->extra);
+		url_error(req, FURL_ERR_TOO_LARGE, msg, &c->extra);
 	} else if (rc < 0) {
-		url_error(req, 500, "Internal Server Error", "ServiceException", e.msg, &c->extra);
+		url_error(req, FURL_ERR_SERVICE, e.msg, &c->extra);
 	} else if (strcmp(f->invoke_mode, "RESPONSE_STREAM") == 0) {
 		api_invoke_streaming(a, req, cfg, event, c->request_id, &c->extra);
 	} else {
@@ -562,12 +561,10 @@ static void serve(struct api *a, struct front_req *req, struct furl *f, const ch
 		}
 		if (rc == -EAGAIN) {
 			front_reply_header(req, "Retry-After", "1");
-			url_error(req, 429, "Too Many Requests", "TooManyRequestsException", "Rate Exceeded.",
-			          &c->extra);
+			url_error(req, FURL_ERR_TOO_MANY, "Rate Exceeded.", &c->extra);
 		} else {
 			log_error("api: function URL of %s: %s", f->name, e.msg);
-			url_error(req, 500, "Internal Server Error", "ServiceException",
-			          "Internal Server Error", &c->extra);
+			url_error(req, FURL_ERR_SERVICE, "Internal Server Error", &c->extra);
 		}
 	}
 	evbuffer_free(event);
@@ -625,6 +622,9 @@ static void furl_serve(void *ctx, struct front_req *req)
 const struct svc lambda_furl_svc = {
     .name = "lambda-url",
     .proto = PROTO_REST_JSON,
+    .errors = furl_errors,
+    .nerrors = FURL_ERR_COUNT,
+    .err_flags = PROTO_ERR_MESSAGE_UPPER,
     .claims = furl_claims,
     .serve = furl_serve,
 };
