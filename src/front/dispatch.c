@@ -205,28 +205,29 @@ static void unknown_op(struct front_req *rq, const struct svc *s)
 	                front_req_uri(rq));
 }
 
-/* AWS JSON: the operation named after the service's prefix. */
-static void dispatch_target(struct front_req *rq, const struct svc *s, void *ctx, const char *op_name)
+/* AWS JSON: the operation named after the service's prefix, if lambdad implements it. */
+static enum front_class classify_target(struct front_req *rq, const struct svc *s, const char *op_name,
+                                        struct svc_call *c)
 {
+	c->svc = s;
 	for (size_t i = 0; i < s->nops; i++) {
 		const struct op *op = &s->ops[i];
 		if (!op->name || strcmp(op->name, op_name) != 0)
 			continue;
 		if (!op->handler || front_req_method(rq) != FRONT_POST)
 			break;
-		struct svc_call c = {.rq = rq, .svc = s, .op = op};
-		op->handler(ctx, &c);
-		svc_call_fini(&c);
-		return;
+		c->op = op;
+		return FRONT_OP;
 	}
-	unknown_op(rq, s);
+	return FRONT_UNKNOWN_OP;
 }
 
-/* Tries s's templates (with a query constraint first, pass 0): 1 when a handler took rq,
- * 0 when none matched (*near set when a template matched but not the method, or matched
- * an operation lambdad does not implement), -1 after answering a malformed path. */
-static int try_templates(struct front *f, struct front_req *rq, const struct svc *s, void *ctx,
-                         const struct svc **near)
+/* Tries s's templates (with a query constraint first, pass 0): FRONT_OP when one matches
+ * with the method and has a handler (c filled), FRONT_MALFORMED_PATH, or FRONT_UNKNOWN_OP
+ * (*near set when a template matched but not the method, or matched an operation lambdad
+ * does not implement). */
+static enum front_class try_templates(struct front_req *rq, const struct svc *s, struct svc_call *c,
+                                      const struct svc **near)
 {
 	const char *path = front_req_path(rq);
 	for (int pass = 0; pass < 2; pass++) {
@@ -234,53 +235,50 @@ static int try_templates(struct front *f, struct front_req *rq, const struct svc
 			const struct op *op = &s->ops[i];
 			if (!op->uri || (strchr(op->uri, '?') != NULL) != (pass == 0))
 				continue;
-			struct svc_call c = {.rq = rq, .svc = s, .op = op};
-			int m = front_match_template(op->uri, path, rq, &c);
-			if (m < 0) {
-				svc_reply_error(rq, f->fallback, f->fallback->err_unknown_op, NULL, "malformed request path");
-				return -1;
-			}
+			int m = front_match_template(op->uri, path, rq, c);
+			if (m < 0)
+				return FRONT_MALFORMED_PATH;
 			if (m == 0)
 				continue;
 			if (!op->handler || (op->method != FRONT_OTHER && op->method != front_req_method(rq))) {
 				if (!*near)
 					*near = s;
-				svc_call_fini(&c);
+				svc_call_fini(c);
 				continue;
 			}
-			op->handler(ctx, &c);
-			svc_call_fini(&c);
-			return 1;
+			c->svc = s;
+			c->op = op;
+			return FRONT_OP;
 		}
 	}
-	return 0;
+	return FRONT_UNKNOWN_OP;
 }
 
-void front_dispatch(struct front_req *rq, void *arg)
+enum front_class front_classify(struct front *f, struct front_req *rq, struct svc_call *c, void **ctx)
 {
-	struct front *f = arg;
-	if (f->draining) {
-		/* The connection closes, so the client's retry opens a new one, which is refused. */
-		front_reply_header(rq, "Connection", "close");
-		return svc_reply_error(rq, f->fallback, f->fallback->err_unavailable, NULL,
-		                       "lambdad is shutting down");
-	}
+	*c = (struct svc_call){.rq = rq, .svc = f->fallback};
+	*ctx = NULL;
 	/* 1. Host-based data planes and their path prefixes. */
-	for (size_t i = 0; i < f->n; i++)
-		if (f->v[i].s->claims && f->v[i].s->claims(f->v[i].ctx, rq))
-			return f->v[i].s->serve(f->v[i].ctx, rq);
-	const char *path = front_req_path(rq);
-	if (!path)
-		return svc_reply_error(rq, f->fallback, f->fallback->err_unknown_op, NULL, "malformed request path");
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->v[i].s->claims && f->v[i].s->claims(f->v[i].ctx, rq)) {
+			c->svc = f->v[i].s;
+			*ctx = f->v[i].ctx;
+			return FRONT_CLAIMED;
+		}
+	}
+	if (!front_req_path(rq))
+		return FRONT_MALFORMED_PATH;
 	if (!front_req_query_ok(rq))
-		return svc_reply_error(rq, f->fallback, f->fallback->err_bad_input, NULL, "malformed query string");
+		return FRONT_BAD_QUERY;
 	/* 2. X-Amz-Target: a JSON protocol; the prefix picks the service. */
 	const char *target = front_req_header(rq, "X-Amz-Target");
 	for (size_t i = 0; target && i < f->n; i++) {
 		const struct svc *s = f->v[i].s;
 		const char *op = s->target_prefix ? proto_json_target(rq, s->target_prefix) : NULL;
-		if (op)
-			return dispatch_target(rq, s, f->v[i].ctx, op);
+		if (op) {
+			*ctx = f->v[i].ctx;
+			return classify_target(rq, s, op, c);
+		}
 	}
 	/* 3. Action= (the query protocol) picks a service by SigV4 scope: no query service yet,
 	 * so such a request goes on to the paths. 4. The path, against the REST services'
@@ -299,9 +297,42 @@ void front_dispatch(struct front_req *rq, void *arg)
 		const struct svc *s = f->v[order[k]].s;
 		if (s->proto != PROTO_REST_JSON)
 			continue;
-		int r = try_templates(f, rq, s, f->v[order[k]].ctx, &near);
-		if (r != 0)
-			return;
+		enum front_class r = try_templates(rq, s, c, &near);
+		if (r == FRONT_OP)
+			*ctx = f->v[order[k]].ctx;
+		if (r != FRONT_UNKNOWN_OP)
+			return r;
 	}
-	unknown_op(rq, near ? near : f->fallback);
+	c->svc = near ? near : f->fallback;
+	return FRONT_UNKNOWN_OP;
+}
+
+void front_dispatch(struct front_req *rq, void *arg)
+{
+	struct front *f = arg;
+	if (f->draining) {
+		/* The connection closes, so the client's retry opens a new one, which is refused. */
+		front_reply_header(rq, "Connection", "close");
+		return svc_reply_error(rq, f->fallback, f->fallback->err_unavailable, NULL,
+		                       "lambdad is shutting down");
+	}
+	struct svc_call c;
+	void *ctx;
+	switch (front_classify(f, rq, &c, &ctx)) {
+	case FRONT_CLAIMED:
+		return c.svc->serve(ctx, rq);
+	case FRONT_OP:
+		c.op->handler(ctx, &c);
+		break;
+	case FRONT_UNKNOWN_OP:
+		unknown_op(rq, c.svc);
+		break;
+	case FRONT_MALFORMED_PATH:
+		svc_reply_error(rq, f->fallback, f->fallback->err_unknown_op, NULL, "malformed request path");
+		break;
+	case FRONT_BAD_QUERY:
+		svc_reply_error(rq, f->fallback, f->fallback->err_bad_input, NULL, "malformed query string");
+		break;
+	}
+	svc_call_fini(&c);
 }

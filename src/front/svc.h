@@ -90,6 +90,20 @@ void front_set_draining(struct front *f);
  * (or only with other methods) is UnknownOperationException of the service it fits best. */
 void front_dispatch(struct front_req *rq, void *front);
 
+/* What front_classify decided. */
+enum front_class {
+	FRONT_CLAIMED,        /* c->svc's claims hook takes the request (its serve answers it) */
+	FRONT_OP,             /* c->svc, c->op and c->params: the handler answers it */
+	FRONT_UNKNOWN_OP,     /* no operation: c->svc answers err_unknown_op */
+	FRONT_MALFORMED_PATH, /* the path holds a NUL or is missing: the fallback answers */
+	FRONT_BAD_QUERY,      /* the query string does not parse: the fallback answers */
+};
+
+/* Classifies rq as front_dispatch does, without answering it: fills c (c->rq = rq; the
+ * caller runs svc_call_fini) and, for FRONT_OP and FRONT_CLAIMED, *ctx with the service's
+ * ctx. */
+enum front_class front_classify(struct front *f, struct front_req *rq, struct svc_call *c, void **ctx);
+
 /* The service of rq's SigV4 credential scope (Authorization or X-Amz-Credential), into out
  * (size outsz); false when unsigned. */
 bool front_sigv4_service(const struct front_req *rq, char *out, size_t outsz);

@@ -183,10 +183,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		return r;
 	}
 	a->front = front_new(&lambda_svc);
-	front_add(a->front, &lambda_furl_svc, a);
-	front_add(a->front, &lambda_execute_api_svc, a);
-	front_add(a->front, &lambda_svc, a);
-	front_add(a->front, &apigw_svc, a);
+	api_front_add(a->front, a);
 	*out = a;
 	return 0;
 }

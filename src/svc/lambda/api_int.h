@@ -75,6 +75,8 @@ extern const struct svc lambda_svc;
 extern const struct svc lambda_furl_svc;
 extern const struct svc lambda_execute_api_svc;
 extern const struct svc apigw_svc;
+/* Adds them to f in their order (the data planes' claims first), with ctx a (borrowed). */
+void api_front_add(struct front *f, struct api *a);
 
 /* Handlers. */
 void api_create_function(struct api *a, struct api_req *r);

@@ -102,6 +102,14 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
 };
 #pragma GCC diagnostic pop
 
+void api_front_add(struct front *f, struct api *a)
+{
+	front_add(f, &lambda_furl_svc, a);
+	front_add(f, &lambda_execute_api_svc, a);
+	front_add(f, &lambda_svc, a);
+	front_add(f, &apigw_svc, a);
+}
+
 const struct svc lambda_svc = {
     .name = "lambda",
     .proto = PROTO_REST_JSON,

@@ -27,7 +27,7 @@ struct fake {
 	struct front_req *rq;
 };
 
-static void fake_send(void *impl, int status, const struct evkeyvalq *h, struct evbuffer *body)
+static inline void fake_send(void *impl, int status, const struct evkeyvalq *h, struct evbuffer *body)
 {
 	struct fake *f = impl;
 	f->status = status;
@@ -39,7 +39,7 @@ static void fake_send(void *impl, int status, const struct evkeyvalq *h, struct 
 		evbuffer_add_buffer(f->body, body);
 }
 
-static void fake_start(void *impl, int status, const struct evkeyvalq *h)
+static inline void fake_start(void *impl, int status, const struct evkeyvalq *h)
 {
 	struct fake *f = impl;
 	f->status = status;
@@ -49,19 +49,19 @@ static void fake_start(void *impl, int status, const struct evkeyvalq *h)
 	evhttp_add_header(&f->out, kv->key, kv->value);
 }
 
-static void fake_chunk(void *impl, struct evbuffer *data)
+static inline void fake_chunk(void *impl, struct evbuffer *data)
 {
 	struct fake *f = impl;
 	f->chunks++;
 	evbuffer_add_buffer(f->body, data);
 }
 
-static void fake_end(void *impl)
+static inline void fake_end(void *impl)
 {
 	((struct fake *)impl)->ends++;
 }
 
-static void fake_watch(void *impl, struct front_req *rq, bool on)
+static inline void fake_watch(void *impl, struct front_req *rq, bool on)
 {
 	((struct fake *)impl)->watching = on;
 }
@@ -70,7 +70,7 @@ static const struct front_transport fake_transport = {fake_send, fake_start, fak
 
 /* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL. The fake
  * outlives the request; free it with fake_free once the request was answered. */
-static struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs, const char *body)
+static inline struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs, const char *body)
 {
 	struct fake *f = xcalloc(1, sizeof(*f));
 	TAILQ_INIT(&f->in);
@@ -105,7 +105,7 @@ static struct fake *fake_new(const char *method, const char *uri, const char *co
 }
 
 /* The answer's body as a string (owned). */
-static char *fake_body(struct fake *f)
+static inline char *fake_body(struct fake *f)
 {
 	size_t n = evbuffer_get_length(f->body);
 	char *s = xmalloc(n + 1);
@@ -114,12 +114,12 @@ static char *fake_body(struct fake *f)
 	return s;
 }
 
-static const char *fake_header(struct fake *f, const char *name)
+static inline const char *fake_header(struct fake *f, const char *name)
 {
 	return evhttp_find_header(&f->out, name);
 }
 
-static void fake_free(struct fake *f)
+static inline void fake_free(struct fake *f)
 {
 	evhttp_clear_headers(&f->in);
 	evhttp_clear_headers(&f->out);
