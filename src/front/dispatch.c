@@ -132,8 +132,9 @@ int front_match_template(const char *tmpl, const char *path, const struct front_
 		size_t tl = strcspn(t, "/?");
 		if (t + tl > tend)
 			tl = (size_t)(tend - t);
-		size_t pl = (size_t)(memchr(p, '/', (size_t)(pend - p)) ? (const char *)memchr(p, '/', (size_t)(pend - p)) - p
-		                                                         : pend - p);
+		size_t pl = (size_t)(memchr(p, '/', (size_t)(pend - p))
+		                         ? (const char *)memchr(p, '/', (size_t)(pend - p)) - p
+		                         : pend - p);
 		if (tl >= 2 && t[0] == '{' && t[tl - 1] == '}') {
 			bool greedy = tl >= 3 && t[tl - 2] == '+';
 			size_t nlen = tl - 2 - (greedy ? 1 : 0);
@@ -145,7 +146,8 @@ int front_match_template(const char *tmpl, const char *path, const struct front_
 				svc_call_fini(c);
 				return -1;
 			}
-			snprintf(c->params[c->nparams].name, sizeof(c->params[0].name), "%.*s", (int)nlen, t + 1);
+			snprintf(c->params[c->nparams].name, sizeof(c->params[0].name), "%.*s", (int)nlen,
+			         t + 1);
 			c->params[c->nparams++].value = v;
 			t += tl;
 			p += vl;
@@ -240,7 +242,8 @@ static enum front_class try_templates(struct front_req *rq, const struct svc *s,
 				return FRONT_MALFORMED_PATH;
 			if (m == 0)
 				continue;
-			if (!op->handler || (op->method != FRONT_OTHER && op->method != front_req_method(rq))) {
+			if (!op->handler ||
+			    (op->method != FRONT_OTHER && op->method != front_req_method(rq))) {
 				if (!*near)
 					*near = s;
 				svc_call_fini(c);

@@ -15,16 +15,16 @@ struct front_req {
 	void *impl; /* NULL once the client went away */
 	struct front_req_info in;
 	enum front_method method;
-	char *path;                /* owned; NULL: none */
-	char *query;               /* owned raw query; NULL: none */
-	struct evkeyvalq params;   /* decoded query parameters */
+	char *path;              /* owned; NULL: none */
+	char *query;             /* owned raw query; NULL: none */
+	struct evkeyvalq params; /* decoded query parameters */
 	bool query_ok;
 	int64_t time_ms;
-	struct evkeyvalq out;      /* the answer's headers */
+	struct evkeyvalq out; /* the answer's headers */
 	front_close_cb close_cb;
 	void *close_arg;
-	bool streaming;            /* front_reply_start ran */
-	bool watching;             /* the transport reports a close */
+	bool streaming; /* front_reply_start ran */
+	bool watching;  /* the transport reports a close */
 };
 
 static enum front_method method_of(const char *m)
@@ -32,8 +32,8 @@ static enum front_method method_of(const char *m)
 	static const struct {
 		const char *name;
 		enum front_method m;
-	} map[] = {{"GET", FRONT_GET},       {"HEAD", FRONT_HEAD},   {"POST", FRONT_POST},
-	           {"PUT", FRONT_PUT},       {"DELETE", FRONT_DELETE}, {"PATCH", FRONT_PATCH},
+	} map[] = {{"GET", FRONT_GET},        {"HEAD", FRONT_HEAD},     {"POST", FRONT_POST},
+	           {"PUT", FRONT_PUT},        {"DELETE", FRONT_DELETE}, {"PATCH", FRONT_PATCH},
 	           {"OPTIONS", FRONT_OPTIONS}};
 	for (size_t i = 0; m && i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(m, map[i].name) == 0)
@@ -100,7 +100,7 @@ void *front_req_detach(struct front_req *rq, struct evkeyvalq *headers)
 	watch(rq, false);
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &rq->out, next)
-	evhttp_add_header(headers, kv->key, kv->value);
+		evhttp_add_header(headers, kv->key, kv->value);
 	rq->impl = NULL;
 	req_free(rq);
 	return impl;
@@ -150,8 +150,8 @@ const char *front_req_query(const struct front_req *rq, const char *name)
 {
 	const struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &rq->params, next)
-	if (strcmp(kv->key, name) == 0)
-		return kv->value;
+		if (strcmp(kv->key, name) == 0)
+			return kv->value;
 	return NULL;
 }
 
@@ -160,8 +160,8 @@ const char *front_req_header(const struct front_req *rq, const char *name)
 	const struct evkeyval *kv;
 	if (rq->in.headers)
 		TAILQ_FOREACH(kv, rq->in.headers, next)
-	if (strcasecmp(kv->key, name) == 0)
-		return kv->value;
+			if (strcasecmp(kv->key, name) == 0)
+				return kv->value;
 	return NULL;
 }
 

@@ -29,18 +29,18 @@ struct op {
 };
 
 struct svc {
-	const char *name;          /* "lambda", "apigateway", "sqs": SigV4 scope and ARN service */
+	const char *name; /* "lambda", "apigateway", "sqs": SigV4 scope and ARN service */
 	enum proto proto;
 	const char *target_prefix; /* "AmazonSQS." for X-Amz-Target, or NULL */
 	const struct op *ops;
 	size_t nops;
 	const struct svc_error *errors; /* by id (errors.def); [0] is empty */
 	size_t nerrors;
-	int err_unknown_op;        /* the error answering a request no operation takes */
+	int err_unknown_op;         /* the error answering a request no operation takes */
 	const char *unknown_op_msg; /* its message; NULL: "No operation at <method> <uri>" */
-	int err_bad_input;         /* the error answering a malformed query string */
-	int err_unavailable;       /* the error answering while lambdad shuts down */
-	unsigned err_flags;        /* proto_reply_error flags (PROTO_ERR_TYPE_FIELD) */
+	int err_bad_input;          /* the error answering a malformed query string */
+	int err_unavailable;        /* the error answering while lambdad shuts down */
+	unsigned err_flags;         /* proto_reply_error flags (PROTO_ERR_TYPE_FIELD) */
 	/* Host-based data planes (function URLs, execute-api, later S3 virtual hosts): whether
 	 * the service takes rq whole (then serve answers it), before any other rule. NULL: none. */
 	bool (*claims)(void *ctx, const struct front_req *rq);

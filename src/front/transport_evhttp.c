@@ -37,7 +37,7 @@ static void copy_headers(struct evhttp_request *req, const struct evkeyvalq *h)
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 	const struct evkeyval *kv;
 	TAILQ_FOREACH(kv, h, next)
-	evhttp_add_header(oh, kv->key, kv->value);
+		evhttp_add_header(oh, kv->key, kv->value);
 }
 
 static void ev_send(void *impl, int status, const struct evkeyvalq *headers, struct evbuffer *body)

@@ -13,7 +13,7 @@
 
 enum proto {
 	PROTO_NONE = 0,
-	PROTO_REST_JSON,   /* operation by method and URI template; errors in X-Amzn-ErrorType */
+	PROTO_REST_JSON,    /* operation by method and URI template; errors in X-Amzn-ErrorType */
 	PROTO_AWS_JSON_1_0, /* POST /, operation in X-Amz-Target; errors as {"__type", "message"} */
 	PROTO_AWS_JSON_1_1,
 };
@@ -26,8 +26,8 @@ struct svc_error {
 };
 
 /* Flags of proto_reply_error. */
-#define PROTO_ERR_TYPE_FIELD 1u     /* REST-JSON bodies start with "Type": "User" | "Service" (Lambda's) */
-#define PROTO_ERR_MESSAGE_UPPER 2u  /* the message member is "Message" (function URLs') */
+#define PROTO_ERR_TYPE_FIELD 1u    /* REST-JSON bodies start with "Type": "User" | "Service" (Lambda's) */
+#define PROTO_ERR_MESSAGE_UPPER 2u /* the message member is "Message" (function URLs') */
 
 /* The Content-Type of p's bodies: "application/json", "application/x-amz-json-1.0", ... */
 const char *proto_content_type(enum proto p);

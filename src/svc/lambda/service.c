@@ -20,11 +20,11 @@ enum lambda_op {
 };
 
 /* A handler of the table's shape around an api_* handler. */
-#define BIND(hname, fn, ...)                                                                       \
-	static void hname(void *ctx, const struct svc_call *c)                                     \
-	{                                                                                          \
-		struct api_req r = {.req = c->rq, .cmd = front_req_method(c->rq), .call = c};      \
-		fn(ctx, &r, ##__VA_ARGS__);                                                        \
+#define BIND(hname, fn, ...)                                                                                 \
+	static void hname(void *ctx, const struct svc_call *c)                                               \
+	{                                                                                                    \
+		struct api_req r = {.req = c->rq, .cmd = front_req_method(c->rq), .call = c};                \
+		fn(ctx, &r, ##__VA_ARGS__);                                                                  \
 	}
 
 BIND(h_create_function, api_create_function)
@@ -62,13 +62,14 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
 #include "svc/lambda/ops.def"
 #undef OP
 #undef IN
-    [LAMBDA_OP_LambdadGetLogs] = {"LambdadGetLogs", FRONT_GET, "/lambdad/v1/functions/{FunctionName}/logs", h_ext_logs},
-    [LAMBDA_OP_LambdadPrewarm] = {"LambdadPrewarm", FRONT_POST, "/lambdad/v1/functions/{FunctionName}/prewarm",
-                                  h_ext_prewarm},
+    [LAMBDA_OP_LambdadGetLogs] = {"LambdadGetLogs", FRONT_GET, "/lambdad/v1/functions/{FunctionName}/logs",
+                                  h_ext_logs},
+    [LAMBDA_OP_LambdadPrewarm] = {"LambdadPrewarm", FRONT_POST,
+                                  "/lambdad/v1/functions/{FunctionName}/prewarm", h_ext_prewarm},
     [LAMBDA_OP_LambdadKeepAlive] = {"LambdadKeepAlive", FRONT_OTHER,
                                     "/lambdad/v1/functions/{FunctionName}/keep-alive", h_ext_keep_alive},
-    [LAMBDA_OP_LambdadEvents] = {"LambdadEvents", FRONT_OTHER, "/lambdad/v1/functions/{FunctionName}/events/{Op}",
-                                 h_ext_events},
+    [LAMBDA_OP_LambdadEvents] = {"LambdadEvents", FRONT_OTHER,
+                                 "/lambdad/v1/functions/{FunctionName}/events/{Op}", h_ext_events},
     [LAMBDA_OP_LambdadGetCode] = {"LambdadGetCode", FRONT_GET, "/lambdad/v1/code/{File}", h_ext_code},
     [LAMBDA_OP_LambdadMetrics] = {"LambdadMetrics", FRONT_GET, "/metrics", h_metrics},
 

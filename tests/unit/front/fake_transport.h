@@ -19,9 +19,9 @@ struct fake {
 	char uri[512];
 	char method[16];
 	/* What came out. */
-	int status;               /* 0: nothing sent */
-	struct evkeyvalq out;     /* the answer's headers */
-	struct evbuffer *body;    /* the answer's body, chunks appended */
+	int status;            /* 0: nothing sent */
+	struct evkeyvalq out;  /* the answer's headers */
+	struct evbuffer *body; /* the answer's body, chunks appended */
 	int sends, starts, chunks, ends;
 	bool watching;
 	struct front_req *rq;
@@ -34,7 +34,7 @@ static inline void fake_send(void *impl, int status, const struct evkeyvalq *h, 
 	f->sends++;
 	const struct evkeyval *kv;
 	TAILQ_FOREACH(kv, h, next)
-	evhttp_add_header(&f->out, kv->key, kv->value);
+		evhttp_add_header(&f->out, kv->key, kv->value);
 	if (body)
 		evbuffer_add_buffer(f->body, body);
 }
@@ -46,7 +46,7 @@ static inline void fake_start(void *impl, int status, const struct evkeyvalq *h)
 	f->starts++;
 	const struct evkeyval *kv;
 	TAILQ_FOREACH(kv, h, next)
-	evhttp_add_header(&f->out, kv->key, kv->value);
+		evhttp_add_header(&f->out, kv->key, kv->value);
 }
 
 static inline void fake_chunk(void *impl, struct evbuffer *data)
@@ -66,11 +66,13 @@ static inline void fake_watch(void *impl, struct front_req *rq, bool on)
 	((struct fake *)impl)->watching = on;
 }
 
-static const struct front_transport fake_transport = {fake_send, fake_start, fake_chunk, fake_end, fake_watch};
+static const struct front_transport fake_transport = {fake_send, fake_start, fake_chunk, fake_end,
+                                                      fake_watch};
 
 /* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL. The fake
  * outlives the request; free it with fake_free once the request was answered. */
-static inline struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs, const char *body)
+static inline struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs,
+                                    const char *body)
 {
 	struct fake *f = xcalloc(1, sizeof(*f));
 	TAILQ_INIT(&f->in);

@@ -44,19 +44,24 @@ static void test_templates(void **state)
 	const char *inv = "/2015-03-31/functions/{FunctionName}/invocations";
 	check(match(inv, "/2015-03-31/functions/my-fn/invocations"), "1 FunctionName=my-fn");
 	/* Parameters are decoded, literals compared decoded; a trailing '/' does not matter. */
-	check(match(inv, "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af/invocations/"),
+	check(match(inv,
+	            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af/invocations/"),
 	      "1 FunctionName=arn:aws:lambda:us-east-1:1:function:f");
 	check(match(inv, "/2015-03-31/%66unctions/f/invocations"), "1 FunctionName=f");
 	check(match(inv, "/2015-03-31/functions/f"), "0");
 	check(match(inv, "/2015-03-31/functions//invocations"), "0"); /* a parameter is never empty */
 	check(match(inv, "/2015-03-31/functions/f/invocations/more"), "0");
-	check(match(inv, "/2015-03-31/functions/f%zz/invocations"), "1 FunctionName=f%zz"); /* not an escape: kept */
+	check(match(inv, "/2015-03-31/functions/f%zz/invocations"),
+	      "1 FunctionName=f%zz"); /* not an escape: kept */
 	check(match(inv, "/2015-03-31/functions/f%00/invocations"), "-1");
 	/* {P+} takes the rest, slashes included, however deep: no segment cap. */
-	check(match("/{Bucket}/{Key+}", "/b/a/b/c/d/e/f/g/h/i/j/k.txt"), "1 Bucket=b Key=a/b/c/d/e/f/g/h/i/j/k.txt");
+	check(match("/{Bucket}/{Key+}", "/b/a/b/c/d/e/f/g/h/i/j/k.txt"),
+	      "1 Bucket=b Key=a/b/c/d/e/f/g/h/i/j/k.txt");
 	check(match("/{Bucket}/{Key+}", "/b"), "0");
 	/* Dated prefixes are literals like any other: 2017-10-31 and 2019-09-30 differ. */
-	check(match("/2017-10-31/functions/{FunctionName}/concurrency", "/2019-09-30/functions/f/concurrency"), "0");
+	check(
+	    match("/2017-10-31/functions/{FunctionName}/concurrency", "/2019-09-30/functions/f/concurrency"),
+	    "0");
 	/* A "?K=V" in the template requires that query value. */
 	const char *list = "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL";
 	check(match(list, "/2019-09-30/functions/f/provisioned-concurrency?List=ALL&MaxItems=2"),
@@ -102,20 +107,38 @@ static const struct op rest_ops[] = {
     {"DeleteThing", FRONT_DELETE, "/2015-03-31/things/{Id}", NULL}, /* not implemented */
 };
 static const struct svc rest = {
-    .name = "rest", .proto = PROTO_REST_JSON, .ops = rest_ops, .nops = 3, .errors = errs, .nerrors = E_COUNT,
-    .err_unknown_op = E_UNKNOWN, .err_bad_input = E_BAD, .err_unavailable = E_DOWN,
+    .name = "rest",
+    .proto = PROTO_REST_JSON,
+    .ops = rest_ops,
+    .nops = 3,
+    .errors = errs,
+    .nerrors = E_COUNT,
+    .err_unknown_op = E_UNKNOWN,
+    .err_bad_input = E_BAD,
+    .err_unavailable = E_DOWN,
     .err_flags = PROTO_ERR_TYPE_FIELD,
 };
 /* Another REST service with the same template: the SigV4 scope tells them apart. */
 static const struct op other_ops[] = {{"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record}};
 static const struct svc other = {
-    .name = "other", .proto = PROTO_REST_JSON, .ops = other_ops, .nops = 1, .errors = errs,
-    .nerrors = E_COUNT, .err_unknown_op = E_UNKNOWN,
+    .name = "other",
+    .proto = PROTO_REST_JSON,
+    .ops = other_ops,
+    .nops = 1,
+    .errors = errs,
+    .nerrors = E_COUNT,
+    .err_unknown_op = E_UNKNOWN,
 };
 static const struct op tiny_ops[] = {{"Ping", FRONT_POST, NULL, record}, {"Later", FRONT_POST, NULL, NULL}};
 static const struct svc tiny = {
-    .name = "tiny", .proto = PROTO_AWS_JSON_1_0, .target_prefix = "Tiny_20240101.", .ops = tiny_ops,
-    .nops = 2, .errors = errs, .nerrors = E_COUNT, .err_unknown_op = E_UNKNOWN,
+    .name = "tiny",
+    .proto = PROTO_AWS_JSON_1_0,
+    .target_prefix = "Tiny_20240101.",
+    .ops = tiny_ops,
+    .nops = 2,
+    .errors = errs,
+    .nerrors = E_COUNT,
+    .err_unknown_op = E_UNKNOWN,
 };
 static const struct svc data = {.name = "data", .claims = data_claims, .serve = data_serve};
 
@@ -160,11 +183,13 @@ static void test_paths(void **state)
 	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at DELETE "
 	      "/2015-03-31/things/42\"}");
 	check(dispatch(f, "GET", "/no/such/path", NULL),
-	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at GET /no/such/path\"}");
+	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at GET "
+	      "/no/such/path\"}");
 	check(dispatch(f, "GET", "/2015-03-31/things/%00", NULL),
 	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"malformed request path\"}");
-	check(dispatch(f, "GET", "/2015-03-31/things?novalue", NULL),
-	      "400 InvalidParameterValueException {\"Type\":\"User\",\"message\":\"malformed query string\"}");
+	check(
+	    dispatch(f, "GET", "/2015-03-31/things?novalue", NULL),
+	    "400 InvalidParameterValueException {\"Type\":\"User\",\"message\":\"malformed query string\"}");
 	front_free(f);
 }
 
@@ -182,8 +207,10 @@ static void test_scope(void **state)
 	    NULL};
 	check(dispatch(f, "GET", "/2015-03-31/things/7", signed_rest), "200 rest GetThing 7");
 	/* A presigned URL carries the scope in the query. */
-	check(dispatch(f, "GET", "/2015-03-31/things/7?X-Amz-Credential=AKID%2F20261203%2Fus-east-1%2Fother%2Faws4_request",
-	               NULL),
+	check(dispatch(
+	          f, "GET",
+	          "/2015-03-31/things/7?X-Amz-Credential=AKID%2F20261203%2Fus-east-1%2Fother%2Faws4_request",
+	          NULL),
 	      "200 other GetThing 7");
 	front_free(f);
 
@@ -202,7 +229,8 @@ static void test_scope(void **state)
 static void test_target(void **state)
 {
 	struct front *f = front_of();
-	const char *ping[] = {"X-Amz-Target: Tiny_20240101.Ping", "Content-Type: application/x-amz-json-1.0", NULL};
+	const char *ping[] = {"X-Amz-Target: Tiny_20240101.Ping", "Content-Type: application/x-amz-json-1.0",
+	                      NULL};
 	check(dispatch(f, "POST", "/", ping), "200 tiny Ping -");
 	/* An operation the service does not have, or does not implement: its own error shape. */
 	const char *nope[] = {"X-Amz-Target: Tiny_20240101.Nope", NULL};
@@ -225,7 +253,8 @@ static void test_claims_and_drain(void **state)
 	check(dispatch(f, "GET", "/2015-03-31/things/1", host), "200 data /2015-03-31/things/1");
 	front_set_draining(f);
 	check(dispatch(f, "GET", "/2015-03-31/things/1", NULL),
-	      "503 ServiceException {\"Type\":\"Service\",\"message\":\"lambdad is shutting down\"} close:close");
+	      "503 ServiceException {\"Type\":\"Service\",\"message\":\"lambdad is shutting down\"} "
+	      "close:close");
 	front_free(f);
 }
 
@@ -303,9 +332,12 @@ static void test_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_templates),        cmocka_unit_test(test_paths),
-	    cmocka_unit_test(test_scope),            cmocka_unit_test(test_target),
-	    cmocka_unit_test(test_claims_and_drain), cmocka_unit_test(test_stream_and_close),
+	    cmocka_unit_test(test_templates),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_scope),
+	    cmocka_unit_test(test_target),
+	    cmocka_unit_test(test_claims_and_drain),
+	    cmocka_unit_test(test_stream_and_close),
 	    cmocka_unit_test(test_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

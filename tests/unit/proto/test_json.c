@@ -17,7 +17,8 @@ static const struct svc_error internal = {"ServiceException", 500, false};
 
 /* Answers a fresh request with error e in protocol p and returns "<status> <content-type>
  * <X-Amzn-ErrorType or -> <body>" (owned). */
-static char *error_reply(enum proto p, unsigned flags, const struct svc_error *e, json_t *extra, const char *msg)
+static char *error_reply(enum proto p, unsigned flags, const struct svc_error *e, json_t *extra,
+                         const char *msg)
 {
 	struct fake *f = fake_new("GET", "/x", NULL, NULL);
 	proto_reply_error(f->rq, p, flags, e, extra, msg);
@@ -49,8 +50,8 @@ static void test_rest_json_errors(void **state)
 	check(error_reply(PROTO_REST_JSON, 0, &not_found, NULL, "nope"),
 	      "404 application/json ResourceNotFoundException {\"message\":\"nope\"}");
 	/* Extra members follow; a message that is not UTF-8 is made valid. */
-	check(error_reply(PROTO_REST_JSON, PROTO_ERR_TYPE_FIELD, &not_found, json_pack("{s:s}", "Reason", "r"),
-	                  "bad \xff byte"),
+	check(error_reply(PROTO_REST_JSON, PROTO_ERR_TYPE_FIELD, &not_found,
+	                  json_pack("{s:s}", "Reason", "r"), "bad \xff byte"),
 	      "404 application/json ResourceNotFoundException "
 	      "{\"Type\":\"User\",\"message\":\"bad ? byte\",\"Reason\":\"r\"}");
 }
@@ -58,7 +59,8 @@ static void test_rest_json_errors(void **state)
 static void test_aws_json_errors(void **state)
 {
 	check(error_reply(PROTO_AWS_JSON_1_0, 0, &not_found, NULL, "no queue"),
-	      "404 application/x-amz-json-1.0 - {\"__type\":\"ResourceNotFoundException\",\"message\":\"no queue\"}");
+	      "404 application/x-amz-json-1.0 - {\"__type\":\"ResourceNotFoundException\",\"message\":\"no "
+	      "queue\"}");
 	check(error_reply(PROTO_AWS_JSON_1_1, PROTO_ERR_TYPE_FIELD, &internal, NULL, "boom"),
 	      "500 application/x-amz-json-1.1 - {\"__type\":\"ServiceException\",\"message\":\"boom\"}");
 }
@@ -108,7 +110,8 @@ static void test_body_json(void **state)
 
 static void test_target(void **state)
 {
-	const char *h[] = {"X-Amz-Target: AmazonSQS.SendMessage", "Content-Type: application/x-amz-json-1.0", NULL};
+	const char *h[] = {"X-Amz-Target: AmazonSQS.SendMessage", "Content-Type: application/x-amz-json-1.0",
+	                   NULL};
 	struct fake *f = fake_new("POST", "/", h, "{}");
 	assert_string_equal(proto_json_target(f->rq, "AmazonSQS."), "SendMessage");
 	assert_null(proto_json_target(f->rq, "DynamoDB_20120810."));
@@ -126,8 +129,10 @@ static void test_target(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rest_json_errors), cmocka_unit_test(test_aws_json_errors),
-	    cmocka_unit_test(test_reply),            cmocka_unit_test(test_body_json),
+	    cmocka_unit_test(test_rest_json_errors),
+	    cmocka_unit_test(test_aws_json_errors),
+	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_body_json),
 	    cmocka_unit_test(test_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
