@@ -1,4 +1,5 @@
-/* The API front: the HTTP listener, the router and the replies every handler shares. */
+/* The Lambda API's context and its edge: the listener and the front it serves, loading the
+ * registry at start, and the replies and error mapping every handler shares. */
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
@@ -11,7 +12,6 @@
 #include "front/transport_evhttp.h"
 #include "proto/proto.h"
 #include "svc/lambda/api_int.h"
-#include "http/status.h"
 #include "async/async.h"
 #include "svc/apigw/apigw.h"
 #include "base/codec.h"
