@@ -151,6 +151,11 @@ int front_match_template(const char *tmpl, const char *path, const struct front_
 			c->params[c->nparams++].value = v;
 			t += tl;
 			p += vl;
+		} else if (!memchr(p, '%', pl)) { /* the common case: nothing to decode */
+			if (pl != tl || memcmp(p, t, tl) != 0)
+				goto no;
+			t += tl;
+			p += pl;
 		} else {
 			char *v = decode(p, pl);
 			if (!v) {
