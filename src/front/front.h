@@ -117,11 +117,6 @@ struct front_req *front_req_new(const struct front_transport *t, void *impl, con
 /* The transport: the client went away; impl is no longer used. Calls the close callback. */
 void front_req_closed(struct front_req *rq);
 
-/* Hands rq back to its transport unanswered: moves the answer's headers added so far into
- * headers (initialised by the caller), frees rq and returns impl, which the transport then
- * answers itself. For a transport's own bridges (front_evhttp_take). */
-void *front_req_detach(struct front_req *rq, struct evkeyvalq *headers);
-
 /* What a transport calls for each request (the front's dispatch). */
 typedef void (*front_handler_cb)(struct front_req *rq, void *arg);
 

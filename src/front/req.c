@@ -94,18 +94,6 @@ static void watch(struct front_req *rq, bool on)
 	rq->t->watch_close(rq->impl, rq, on);
 }
 
-void *front_req_detach(struct front_req *rq, struct evkeyvalq *headers)
-{
-	void *impl = rq->impl;
-	watch(rq, false);
-	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &rq->out, next)
-		evhttp_add_header(headers, kv->key, kv->value);
-	rq->impl = NULL;
-	req_free(rq);
-	return impl;
-}
-
 void front_req_closed(struct front_req *rq)
 {
 	rq->impl = NULL;

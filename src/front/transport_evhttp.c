@@ -222,16 +222,3 @@ void front_evhttp_free(struct front_evhttp *h)
 		evhttp_free(h->http);
 	free(h);
 }
-
-struct evhttp_request *front_evhttp_take(struct front_req *rq)
-{
-	struct evkeyvalq hdrs;
-	TAILQ_INIT(&hdrs);
-	struct evreq *x = front_req_detach(rq, &hdrs);
-	struct evhttp_request *req = x ? x->req : NULL;
-	if (req)
-		copy_headers(req, &hdrs);
-	evhttp_clear_headers(&hdrs);
-	free(x);
-	return req;
-}

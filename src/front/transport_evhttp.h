@@ -27,10 +27,4 @@ void front_evhttp_stop_accepting(struct front_evhttp *h);
  * not be answered afterwards. */
 void front_evhttp_free(struct front_evhttp *h);
 
-/* A bridge for callees that still answer an evhttp request themselves (async_enqueue,
- * until it reports through a callback): frees rq and returns its evhttp request, with the
- * answer headers added so far, for the callee to answer. rq must have come from this
- * transport. */
-struct evhttp_request *front_evhttp_take(struct front_req *rq);
-
 #endif

@@ -53,15 +53,11 @@ static bool payload_json(struct front_req *req, struct evbuffer *payload)
  * 202 with its request id and an empty body (InvokeAsync: {"Status":202}), or 500. */
 static void accepted_reply(struct front_req *req, int status, const char *request_id, bool legacy)
 {
-	struct evbuffer *b = evbuffer_new();
 	front_reply_header(req, "x-amzn-RequestId", request_id);
-	if (status < 0) {
-		front_reply_header(req, "Content-Type", "application/json");
-		front_reply_header(req, "X-Amzn-ErrorType", "ServiceException");
-		evbuffer_add_printf(b,
-		                    "{\"Type\":\"Service\",\"message\":\"the event could not be stored\"}");
-		front_reply(req, 500, b);
-	} else if (legacy) {
+	if (status < 0)
+		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "the event could not be stored");
+	struct evbuffer *b = evbuffer_new();
+	if (legacy) {
 		front_reply_header(req, "Content-Type", "application/json");
 		evbuffer_add_printf(b, "{\"Status\":202}");
 		front_reply(req, 202, b);
