@@ -8,6 +8,7 @@ static const struct {
 	const char *reason;
 } reasons[] = {
     {100, "Continue"},
+    {101, "Switching Protocols"},
     {200, "OK"},
     {201, "Created"},
     {202, "Accepted"},
