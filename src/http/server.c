@@ -85,6 +85,7 @@ struct http_conn {
 	size_t head_bytes;  /* of the request line and fields (or trailers) so far */
 	uint64_t remaining; /* bytes of a Content-Length body or a chunk */
 	struct http_request *req;
+	bool timing;   /* the read timeout is armed */
 	bool upgraded; /* handed over by http_upgrade: free without touching bev */
 	bool dying;    /* http_request_abort: free without a callback */
 	char peer[INET6_ADDRSTRLEN];
@@ -165,6 +166,18 @@ static void conn_kick(struct http_conn *c)
 	event_active(c->kick, EV_TIMEOUT, 1);
 }
 
+/* Arms the read timeout while the client owes bytes (a request's head or the body the
+ * handler asked for, or the next request), and disarms it while the handler owes. */
+static void conn_expect_input(struct http_conn *c, bool on)
+{
+	unsigned ms = c->srv->cfg.read_timeout_ms;
+	if (!ms || !c->bev || c->timing == on)
+		return;
+	c->timing = on;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	bufferevent_set_timeouts(c->bev, on ? &tv : NULL, NULL);
+}
+
 /* ---- requests ---- */
 
 static struct http_request *request_new(struct http_conn *c)
@@ -231,6 +244,7 @@ static void conn_reset(struct http_conn *c)
 	c->state = P_LINE;
 	c->head_bytes = 0;
 	c->remaining = 0;
+	conn_expect_input(c, true);
 }
 
 /* ---- writing replies ---- */
@@ -538,6 +552,7 @@ static void fail(struct http_conn *c, enum http_error e)
 	             : e == HTTP_E_LENGTH_TOO_LARGE || e == HTTP_E_BODY_TOO_LARGE ? 413
 	                                                                           : 400;
 	c->state = P_DEAD;
+	conn_expect_input(c, false);
 	if (req->delivered && req->mode_set && !req->body_done && !req->body_aborted && req->bops &&
 	    req->bops->abort_cb) {
 		req->body_aborted = true;
@@ -621,10 +636,16 @@ static bool parse_request_line(struct http_request *req, char *line)
 static bool framing(struct http_conn *c)
 {
 	struct http_request *req = c->req;
-	const char *te = http_request_header(req, "Transfer-Encoding");
-	const char *cl = NULL;
+	const char *te = NULL, *cl = NULL;
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &req->headers, next) {
+		if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+			if (te) { /* one coding is all we take: "chunked" */
+				fail(c, HTTP_E_BAD_ENCODING);
+				return false;
+			}
+			te = kv->value;
+		}
 		if (strcasecmp(kv->key, "Content-Length") != 0)
 			continue;
 		if (cl && strcmp(cl, kv->value) != 0) { /* RFC 9112 6.3: differing lengths */
@@ -680,6 +701,7 @@ static void body_end(struct http_conn *c)
 {
 	c->req->body_done = true;
 	c->state = P_DONE;
+	conn_expect_input(c, false);
 }
 
 /* Takes n body bytes at the head of input as the handler chose. Returns false when the
@@ -751,9 +773,6 @@ static void conn_process(struct http_conn *c)
 		size_t avail = evbuffer_get_length(in);
 		bool too_long, nul;
 		char *line;
-		if (req->reply == RS_DONE && evbuffer_get_length(conn_output(c)) == 0 &&
-		    (c->state == P_DEAD || (req->close_after && c->state == P_DONE)))
-			return conn_free(c, true);
 		switch (c->state) {
 		case P_LINE:
 			if (!(line = read_line(c, in, &too_long, &nul))) {
@@ -807,6 +826,7 @@ static void conn_process(struct http_conn *c)
 			if (!framing(c))
 				continue;
 			c->state = P_DECIDE;
+			conn_expect_input(c, false);
 			req->delivered = true;
 			srv->ops->request_cb(srv->arg, req);
 			continue;
@@ -831,6 +851,7 @@ static void conn_process(struct http_conn *c)
 			}
 			c->remaining = req->chunked ? 0 : (uint64_t)req->content_length;
 			c->state = req->chunked ? P_CHUNK_SIZE : P_BODY;
+			conn_expect_input(c, true);
 			continue;
 		case P_BODY:
 			if (c->remaining == 0) {
@@ -911,12 +932,16 @@ static void conn_process(struct http_conn *c)
 				continue;
 			}
 			if (req->reply == RS_DONE && evbuffer_get_length(conn_output(c)) == 0) {
+				if (req->close_after)
+					return conn_free(c, true);
 				conn_reset(c);
 				continue;
 			}
 			ahead_ok(c, in);
 			return;
 		case P_DEAD:
+			if (req->reply == RS_DONE && evbuffer_get_length(conn_output(c)) == 0)
+				return conn_free(c, true);
 			evbuffer_drain(in, avail);
 			return;
 		}
@@ -1004,6 +1029,7 @@ static int serve(struct http_server *srv, int fd, const struct sockaddr *sa)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof(c->peer));
 	c->req = request_new(c);
 	c->state = P_LINE;
+	conn_expect_input(c, true);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);

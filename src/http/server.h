@@ -42,6 +42,10 @@ struct http_server_cfg {
 	unsigned fields_max;     /* header (or trailer) fields of one request; 0: 128 */
 	uint64_t body_max;       /* bytes of a request body, default of http_request_set_body_max; 0: 80 MiB */
 	size_t input_ahead_max;  /* bytes a client may send ahead while its request waits; 0: 1 MiB */
+	/* ms a client may stay silent while it owes bytes (a request's head, a body being
+	 * read, the next request on an idle connection) before the connection is closed;
+	 * never while the handler owes the reply. 0: no limit. */
+	unsigned read_timeout_ms;
 };
 
 struct http_server_ops {

@@ -603,6 +603,34 @@ static void test_flood(void **state)
 	assert_log("request GET /hold\nclosed /hold\n");
 }
 
+/* A client silent while it owes bytes is cut off after read_timeout_ms; one whose reply
+ * the handler owes is not. */
+static void test_read_timeout(void **state)
+{
+	http_server_free(H.srv);
+	struct http_server_cfg cfg = {.read_timeout_ms = 20};
+	H.srv = http_server_new(H.base, &cfg, &ops, NULL);
+	int held = connect_client();
+	send_s(held, "GET /hold HTTP/1.1\r\n\r\n");
+	assert_non_null(H.held);
+	int half = connect_client(), body = connect_client(), idle = connect_client();
+	send_s(half, "GET /a HTTP/1.1\r\nHost:");
+	send_s(body, "POST /stream HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc");
+	send_s(idle, "GET /b HTTP/1.1\r\n\r\n");
+	for (int i = 0; i < 10000 && !(H.cl[half].eof && H.cl[body].eof && H.cl[idle].eof); i++) {
+		event_base_loop(H.base, EVLOOP_ONCE);
+		collect();
+	}
+	assert_true(H.cl[half].eof && H.cl[body].eof && H.cl[idle].eof);
+	assert_false(H.cl[held].eof);
+	assert_non_null(H.held);
+	assert_reply(half, "");
+	assert_reply(body, "");
+	assert_text_reply(idle, 200, "OK", "/b", "");
+	assert_log("request GET /hold\nrequest POST /stream\ndata abc\nrequest GET /b\n"
+	           "abort 0 the connection closed before the end of the body\n");
+}
+
 /* ---- replies ---- */
 
 static void test_chunked_reply(void **state)
@@ -838,6 +866,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_expect_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_reply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_head, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_headers, setup, teardown),
