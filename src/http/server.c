@@ -12,6 +12,7 @@
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ struct http_conn {
 	bool upgraded; /* handed over by http_upgrade: free without touching bev */
 	bool dying;    /* http_request_abort: free without a callback */
 	char peer[INET6_ADDRSTRLEN];
+	uint16_t peer_port;
 	TAILQ_ENTRY(http_conn) link;
 };
 TAILQ_HEAD(conn_list, http_conn);
@@ -106,8 +108,17 @@ struct http_server {
 	void *arg;
 	struct conn_list conns;
 	struct listener_list listeners;
+	int depth; /* handler callbacks under way: http_server_free defers the free */
 	bool dead; /* http_server_free was called */
 };
+
+/* Calls a handler callback, counted so http_server_free knows it is inside one. */
+#define CALL(srv, call)                                                                                      \
+	do {                                                                                                 \
+		(srv)->depth++;                                                                              \
+		call;                                                                                        \
+		(srv)->depth--;                                                                              \
+	} while (0)
 
 static void conn_process(struct http_conn *c);
 
@@ -222,11 +233,11 @@ static void conn_free(struct http_conn *c, bool notify)
 	if (notify && req && req->delivered && !srv->dead) {
 		if (req->mode_set && !req->body_done && !req->body_aborted && req->bops && req->bops->abort_cb) {
 			req->body_aborted = true;
-			req->bops->abort_cb(req->barg, req, HTTP_ABORT_CLOSED,
-			                    "the connection closed before the end of the body");
+			CALL(srv, req->bops->abort_cb(req->barg, req, HTTP_ABORT_CLOSED,
+			                              "the connection closed before the end of the body"));
 		}
 		if (!srv->dead && req->reply != RS_DONE && req->close_cb)
-			req->close_cb(req->close_arg, req);
+			CALL(srv, req->close_cb(req->close_arg, req));
 	}
 	TAILQ_REMOVE(&srv->conns, c, link);
 	if (c->bev)
@@ -477,6 +488,11 @@ const char *http_request_peer(const struct http_request *req)
 	return req->conn->peer;
 }
 
+uint16_t http_request_peer_port(const struct http_request *req)
+{
+	return req->conn->peer_port;
+}
+
 bool http_request_has_body(const struct http_request *req)
 {
 	return req->has_body;
@@ -556,9 +572,10 @@ static void fail(struct http_conn *c, enum http_error e)
 	if (req->delivered && req->mode_set && !req->body_done && !req->body_aborted && req->bops &&
 	    req->bops->abort_cb) {
 		req->body_aborted = true;
-		req->bops->abort_cb(req->barg, req,
-		                    e == HTTP_E_BODY_TOO_LARGE ? HTTP_ABORT_TOO_LARGE : HTTP_ABORT_MALFORMED,
-		                    error_msg[e]);
+		CALL(srv, req->bops->abort_cb(req->barg, req,
+		                              e == HTTP_E_BODY_TOO_LARGE ? HTTP_ABORT_TOO_LARGE
+		                                                         : HTTP_ABORT_MALFORMED,
+		                              error_msg[e]));
 		if (srv->dead || c->dying || c->upgraded)
 			return;
 	}
@@ -571,7 +588,7 @@ static void fail(struct http_conn *c, enum http_error e)
 		return;
 	evhttp_clear_headers(&req->out_headers);
 	if (srv->ops->error_cb) {
-		srv->ops->error_cb(srv->arg, req, status, e, error_msg[e]);
+		CALL(srv, srv->ops->error_cb(srv->arg, req, status, e, error_msg[e]));
 		if (srv->dead || c->dying || c->upgraded)
 			return;
 	}
@@ -667,8 +684,12 @@ static bool framing(struct http_conn *c)
 		char *end;
 		errno = 0;
 		unsigned long long n = strtoull(cl, &end, 10);
-		if (cl[0] < '0' || cl[0] > '9' || *end || errno || n > req->body_max) {
-			fail(c, n > req->body_max ? HTTP_E_LENGTH_TOO_LARGE : HTTP_E_BAD_LENGTH);
+		if (cl[0] < '0' || cl[0] > '9' || *end) {
+			fail(c, HTTP_E_BAD_LENGTH);
+			return false;
+		}
+		if (errno || n > req->body_max) { /* all digits, but too many */
+			fail(c, HTTP_E_LENGTH_TOO_LARGE);
 			return false;
 		}
 		req->content_length = (int64_t)n;
@@ -736,7 +757,7 @@ static bool body_take(struct http_conn *c, struct evbuffer *in, size_t n)
 				break;
 			size_t k = v.iov_len < n ? v.iov_len : n;
 			if (req->bops && req->bops->data_cb && !req->body_aborted) {
-				req->bops->data_cb(req->barg, req, v.iov_base, k);
+				CALL(srv, req->bops->data_cb(req->barg, req, v.iov_base, k));
 				if (srv->dead || c->dying || c->upgraded)
 					return false;
 			}
@@ -795,7 +816,7 @@ static void conn_process(struct http_conn *c)
 			free(line);
 			c->state = P_HEADERS;
 			if (srv->ops->route_cb)
-				srv->ops->route_cb(srv->arg, req);
+				CALL(srv, srv->ops->route_cb(srv->arg, req));
 			continue;
 		case P_HEADERS:
 		case P_TRAILERS:
@@ -828,7 +849,7 @@ static void conn_process(struct http_conn *c)
 			c->state = P_DECIDE;
 			conn_expect_input(c, false);
 			req->delivered = true;
-			srv->ops->request_cb(srv->arg, req);
+			CALL(srv, srv->ops->request_cb(srv->arg, req));
 			continue;
 		case P_DECIDE:
 			if (!req->mode_set && req->reply != RS_NONE && req->has_body) {
@@ -928,7 +949,7 @@ static void conn_process(struct http_conn *c)
 			if (req->mode_set && !req->end_sent) {
 				req->end_sent = true;
 				if (req->bops && req->bops->end_cb && !req->body_aborted)
-					req->bops->end_cb(req->barg, req);
+					CALL(srv, req->bops->end_cb(req->barg, req));
 				continue;
 			}
 			if (req->reply == RS_DONE && evbuffer_get_length(conn_output(c)) == 0) {
@@ -1023,10 +1044,13 @@ static int serve(struct http_server *srv, int fd, const struct sockaddr *sa)
 	socklen_t sl = sizeof(ss);
 	if (!sa && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		sa = (struct sockaddr *)&ss;
-	if (sa && sa->sa_family == AF_INET)
+	if (sa && sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));
-	else if (sa && sa->sa_family == AF_INET6)
+		c->peer_port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else if (sa && sa->sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	}
 	c->req = request_new(c);
 	c->state = P_LINE;
 	conn_expect_input(c, true);
@@ -1043,6 +1067,9 @@ int http_server_serve_fd(struct http_server *srv, int fd)
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
+	int one = 1;
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) /* replies go out as written */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	serve(arg, fd, sa);
 }
 
@@ -1097,23 +1124,25 @@ int http_server_listen(struct http_server *srv, const char *host, int port, int 
 void http_server_stop_accepting(struct http_server *srv)
 {
 	struct listener *li;
-	TAILQ_FOREACH(li, &srv->listeners, link)
-	evconnlistener_disable(li->l);
+	while ((li = TAILQ_FIRST(&srv->listeners))) {
+		TAILQ_REMOVE(&srv->listeners, li, link);
+		evconnlistener_free(li->l); /* closes the socket: new connections are refused */
+		free(li);
+	}
+}
+
+static void free_now(struct http_server *srv)
+{
+	struct http_conn *c;
+	while ((c = TAILQ_FIRST(&srv->conns)))
+		conn_free(c, false);
+	http_server_stop_accepting(srv);
+	free(srv);
 }
 
 static void deferred_free_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_server *srv = arg;
-	struct http_conn *c;
-	while ((c = TAILQ_FIRST(&srv->conns)))
-		conn_free(c, false);
-	struct listener *li;
-	while ((li = TAILQ_FIRST(&srv->listeners))) {
-		TAILQ_REMOVE(&srv->listeners, li, link);
-		evconnlistener_free(li->l);
-		free(li);
-	}
-	free(srv);
+	free_now(arg);
 }
 
 void http_server_free(struct http_server *srv)
@@ -1121,6 +1150,8 @@ void http_server_free(struct http_server *srv)
 	if (!srv || srv->dead)
 		return;
 	srv->dead = true;
+	if (srv->depth == 0)
+		return free_now(srv);
 	http_server_stop_accepting(srv);
 	struct http_conn *c;
 	TAILQ_FOREACH(c, &srv->conns, link)

@@ -98,12 +98,12 @@ int http_server_listen_fd(struct http_server *srv, int listen_fd, struct err *er
  * over with SCM_RIGHTS, for socketpairs in tests and for the fuzzer. Returns 0, or a
  * negative errno (-ESHUTDOWN after http_server_free). */
 int http_server_serve_fd(struct http_server *srv, int fd);
-/* Stops accepting new connections; those open are served on. */
+/* Closes the listeners: new connections are refused; those open are served on. */
 void http_server_stop_accepting(struct http_server *srv);
 /* Closes every connection and listener, with no callback from now on, and frees the
- * server on the next loop turn, so it is safe inside any callback of the server.
- * Requests and bufferevents handed out by it are gone with it (not upgraded ones). NULL
- * is a no-op. */
+ * server: at once, or on the next loop turn when called inside one of its callbacks, so
+ * it is safe there. Requests handed out by it are gone with it (upgraded bufferevents
+ * are not). NULL is a no-op. */
 void http_server_free(struct http_server *srv);
 
 /* ---- a request (borrowed by the handler from request_cb until its exchange ends: its
@@ -124,6 +124,8 @@ const struct evkeyvalq *http_request_headers(const struct http_request *req);
 const struct evkeyvalq *http_request_trailers(const struct http_request *req);
 /* The peer's address as text ("127.0.0.1", "::1", "" for a unix socket). Borrowed. */
 const char *http_request_peer(const struct http_request *req);
+/* The peer's port, 0 when it has none. */
+uint16_t http_request_peer_port(const struct http_request *req);
 /* Whether a body follows the header fields (Content-Length > 0 or chunked). */
 bool http_request_has_body(const struct http_request *req);
 /* The declared Content-Length, or -1 for a chunked body or none. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/codec.h"
 
@@ -324,6 +325,10 @@ static const struct http_server_ops server_ops = {
 
 int rtapi_serve_fd(struct rtapi *rt, int fd)
 {
+	if (rt->dead) { /* the server may be gone already */
+		close(fd);
+		return -ESHUTDOWN;
+	}
 	return http_server_serve_fd(rt->srv, fd);
 }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "front/transport_evhttp.h"
+#include "front/transport_http.h"
 #include "proto/proto.h"
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
@@ -192,7 +192,7 @@ void api_free(struct api *a)
 {
 	if (!a)
 		return;
-	front_evhttp_free(a->http);
+	front_http_free(a->http);
 	front_free(a->front);
 	async_free(a->async);
 	furl_free(a);
@@ -206,11 +206,11 @@ void api_free(struct api *a)
 
 int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 {
-	int r = front_evhttp_new(a->base, host, port, API_MAX_BODY, front_dispatch, a->front, &a->http, errp);
+	int r = front_http_new(a->base, host, port, API_MAX_BODY, front_dispatch, a->front, &a->http, errp);
 	if (r < 0)
 		return r;
 	/* Port 0: the kernel picked one; URLs the API hands out (function URLs) carry it. */
-	a->port = front_evhttp_port(a->http);
+	a->port = front_http_port(a->http);
 	return 0;
 }
 
@@ -225,5 +225,5 @@ void api_stop_accepting(struct api *a)
 	front_set_draining(a->front);
 	/* Queued async events stay in the queue for the next start; nothing new is started. */
 	async_stop(a->async);
-	front_evhttp_stop_accepting(a->http);
+	front_http_stop_accepting(a->http);
 }

@@ -20,7 +20,7 @@ struct api {
 	struct registry *reg;
 	struct async *async; /* InvocationType Event */
 	struct apigw *apigw; /* HTTP APIs (apigw.c) */
-	struct front_evhttp *http;            /* the listener (front/transport_evhttp.h) */
+	struct front_http *http;              /* the listener (front/transport_http.h) */
 	struct front *front;                  /* the services on the endpoint (front/svc.h) */
 	bool draining;                        /* shutting down: new requests get 503 ServiceException */
 	char *region;

@@ -47,6 +47,7 @@ static struct harness {
 	int ncl;
 	struct http_request *held; /* a request the test answers itself */
 	struct bufferevent *upgraded;
+	bool serve_after_free;
 } H;
 
 static void record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -65,6 +66,14 @@ static bool maybe_free(const char *cb)
 	if (H.free_in && strcmp(H.free_in, cb) == 0 && !H.freed) {
 		http_server_free(H.srv);
 		H.freed = true;
+		if (H.serve_after_free) {
+			int sv[2];
+			assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+			assert_int_equal(http_server_serve_fd(H.srv, sv[0]), -ESHUTDOWN);
+			char ch;
+			assert_int_equal(read(sv[1], &ch, 1), 0);
+			close(sv[1]);
+		}
 		return true;
 	}
 	return false;
@@ -703,8 +712,10 @@ static void test_malformed(void **state)
 	malformed("GET /x HTTP/1.1\r\nX: a\177\r\n\r\n", "", 400, "Bad Request", "malformed header field");
 	malformed("POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "", 400, "Bad Request",
 	          "bad Content-Length");
-	malformed("POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "", 413, "Payload Too Large",
-	          "Content-Length over the limit");
+	malformed("POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "", 400, "Bad Request",
+	          "bad Content-Length");
+	malformed("POST /x HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", "", 413,
+	          "Payload Too Large", "Content-Length over the limit");
 	malformed("POST /x HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "", 400, "Bad Request",
 	          "unsupported Transfer-Encoding");
 	malformed("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
@@ -806,17 +817,18 @@ static void test_free_in_callback(void **state)
 	assert_true(H.cl[c].eof);
 }
 
-/* A connection handed over after http_server_free is closed at once. */
+/* A connection handed over after http_server_free (inside a callback, so the server
+ * is not gone yet) is closed at once. */
 static void test_serve_after_free(void **state)
 {
-	http_server_free(H.srv);
-	H.freed = true;
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(http_server_serve_fd(H.srv, sv[0]), -ESHUTDOWN);
-	char ch;
-	assert_int_equal(read(sv[1], &ch, 1), 0);
-	close(sv[1]);
+	int c = connect_client();
+	H.free_in = "request";
+	H.serve_after_free = true;
+	send_s(c, "GET /a HTTP/1.1\r\n\r\n");
+	assert_true(H.freed);
+	assert_true(H.cl[c].eof);
+	assert_reply(c, "");
+	assert_log("request GET /a\n");
 }
 
 /* A real listener on a free port: a TCP client is served, and stop_accepting stops it. */

@@ -1,0 +1,32 @@
+/* The transport seam (front.h) over lambdad's own HTTP/1.1 engine (http/server.h): a
+ * listener that hands each request, read whole, to a front_handler_cb as a front_req and
+ * carries its answer out. */
+#ifndef LAMBDAD_FRONT_TRANSPORT_HTTP_H
+#define LAMBDAD_FRONT_TRANSPORT_HTTP_H
+
+#include <event2/event.h>
+#include <lambdad/err.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "front/front.h"
+
+struct front_http;
+
+/* Listens on host:port (TCP_NODELAY) and calls cb(rq, arg) for each request read whole; a
+ * body over max_body bytes is answered 413 without cb, a method the front does not serve
+ * 501. Returns 0 with *out (owned), or -EADDRINUSE / a negative errno with a message.
+ * base, cb and arg outlive it. */
+int front_http_new(struct event_base *base, const char *host, uint16_t port, size_t max_body,
+                   front_handler_cb cb, void *arg, struct front_http **out, struct err *errp);
+/* Tests and the fuzzer: serves the already-connected socket fd (taken) as if accepted.
+ * Returns 0 or a negative errno (fd closed). */
+int front_http_serve_fd(struct front_http *h, int fd);
+/* Closes the listening socket: new connections are refused; connections already open
+ * still carry requests and answers. Idempotent. */
+void front_http_stop_accepting(struct front_http *h);
+/* Closes every connection and frees h (NULL is a no-op). Requests not answered yet may
+ * still be answered afterwards: the answer is dropped. */
+void front_http_free(struct front_http *h);
+
+#endif
