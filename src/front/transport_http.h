@@ -13,7 +13,8 @@
 
 struct front_http;
 
-/* Listens on host:port (TCP_NODELAY) and calls cb(rq, arg) for each request read whole; a
+/* Listens on host:port (TCP_NODELAY; host NULL: no listener, connections come through
+ * front_http_serve_fd only) and calls cb(rq, arg) for each request read whole; a
  * body over max_body bytes is answered 413 without cb, a method the front does not serve
  * 501. Returns 0 with *out (owned), or -EADDRINUSE / a negative errno with a message.
  * base, cb and arg outlive it. */
