@@ -56,7 +56,7 @@ struct rq {
 	struct http_request *req; /* NULL once the engine may have freed it */
 	bool reading;             /* read_body was called */
 	bool ended, aborted, closed, replied;
-	bool held;  /* waits for the harness to answer (h), or to choose its body (l) */
+	bool held; /* waits for the harness to answer (h), or to choose its body (l) */
 	char letter;
 };
 
@@ -121,7 +121,8 @@ static void end_cb(void *arg, struct http_request *req)
 	r->ended = true;
 	f->progress++;
 	if (r->letter == 'b')
-		CHECK(http_request_body_overflow(req) || evbuffer_get_length(http_request_body(req)) <= f->buffer_max);
+		CHECK(http_request_body_overflow(req) ||
+		      evbuffer_get_length(http_request_body(req)) <= f->buffer_max);
 	maybe_free(f, K_END);
 	if (!f->freed && !r->replied && r->letter != 'h')
 		reply_plain(r, 200);
@@ -240,7 +241,8 @@ static void error_cb(void *arg, struct http_request *req, int status, enum http_
 	maybe_free(f, K_ERROR);
 }
 
-static const struct http_server_ops ops = {.route_cb = route_cb, .request_cb = request_cb, .error_cb = error_cb};
+static const struct http_server_ops ops = {
+    .route_cb = route_cb, .request_cb = request_cb, .error_cb = error_cb};
 
 /* The harness answers what waits: held replies, and bodies to choose. */
 static void answer_held(struct fz *f)
@@ -359,8 +361,8 @@ static void check_replies(struct evbuffer *b)
 			break;
 		CHECK(left > 13 && memcmp(head, "HTTP/1.1 ", 9) == 0);
 		int code = atoi(head + 9);
-		CHECK(code == 100 || code == 101 || code == 200 || code == 202 || code == 400 || code == 413 ||
-		      code == 431);
+		CHECK(code == 100 || code == 101 || code == 200 || code == 202 || code == 400 ||
+		      code == 413 || code == 431);
 		size_t hlen = (size_t)(end - head) + 4;
 		CHECK(!memmem(head, hlen - 2, "\r\n\r\n", 4) || memmem(head, hlen, "\r\n\r\n", 4) == end);
 		if (code == 100) {
@@ -459,7 +461,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < f.nup; i++)
 		bufferevent_free(f.upgraded[i]);
 	for (int pass = 0;
-	     event_base_get_num_events(f.base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE) > 0; pass++) {
+	     event_base_get_num_events(f.base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE) > 0;
+	     pass++) {
 		CHECK(pass < 4);
 		event_base_loop(f.base, EVLOOP_NONBLOCK);
 	}

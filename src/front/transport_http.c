@@ -21,8 +21,8 @@
 #include "front/transport_http.h"
 #include "http/server.h"
 
-#define HEAD_MAX (64 * 1024)              /* bytes of request line and header fields */
-#define READ_TIMEOUT_MS (3600 * 1000)     /* a client silent mid-request, or idle, this long is cut off */
+#define HEAD_MAX (64 * 1024)          /* bytes of request line and header fields */
+#define READ_TIMEOUT_MS (3600 * 1000) /* a client silent mid-request, or idle, this long is cut off */
 
 struct front_http {
 	struct http_server *srv;
@@ -63,7 +63,8 @@ static void add_headers(struct hreq *x, int status, const struct evkeyvalq *head
 {
 	struct evkeyval *kv;
 	bool date = false, ctype = false;
-	TAILQ_FOREACH(kv, headers, next) {
+	TAILQ_FOREACH(kv, headers, next)
+	{
 		if (strcasecmp(kv->key, "Connection") == 0) {
 			if (strcasestr(kv->value, "close"))
 				http_response_close(x->req);
@@ -226,7 +227,8 @@ int front_http_new(struct event_base *base, const char *host, uint16_t port, siz
 		struct err e = {0};
 		int bound = 0;
 		if (http_server_listen(h->srv, host, port, &bound, &e) < 0) {
-			int r = err_make(errp, e.code == EADDRINUSE || !e.code ? EADDRINUSE : e.code, "%s", e.msg);
+			int r = err_make(errp, e.code == EADDRINUSE || !e.code ? EADDRINUSE : e.code, "%s",
+			                 e.msg);
 			front_http_free(h);
 			return r;
 		}

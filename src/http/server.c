@@ -58,14 +58,14 @@ struct http_request {
 	int64_t content_length; /* -1 when chunked or none */
 	bool chunked;
 	bool has_body;
-	bool expect;        /* Expect: 100-continue with a body to come */
-	bool delivered;     /* request_cb was called: callbacks about it may follow */
-	bool mode_set;      /* the handler chose a body mode */
-	bool end_sent;      /* end_cb was called */
-	bool body_done;     /* the body is read in full */
-	bool body_aborted;  /* abort_cb was called */
-	bool overflow;      /* HTTP_BODY_BUFFER: the body passed buffer_max */
-	bool close_after;   /* close the connection once the reply is written */
+	bool expect;       /* Expect: 100-continue with a body to come */
+	bool delivered;    /* request_cb was called: callbacks about it may follow */
+	bool mode_set;     /* the handler chose a body mode */
+	bool end_sent;     /* end_cb was called */
+	bool body_done;    /* the body is read in full */
+	bool body_aborted; /* abort_cb was called */
+	bool overflow;     /* HTTP_BODY_BUFFER: the body passed buffer_max */
+	bool close_after;  /* close the connection once the reply is written */
 	enum http_body_mode mode;
 	uint64_t buffer_max; /* bytes, HTTP_BODY_BUFFER */
 	uint64_t body_len;   /* bytes of body read so far */
@@ -231,7 +231,8 @@ static void conn_free(struct http_conn *c, bool notify)
 	struct http_server *srv = c->srv;
 	struct http_request *req = c->req;
 	if (notify && req && req->delivered && !srv->dead) {
-		if (req->mode_set && !req->body_done && !req->body_aborted && req->bops && req->bops->abort_cb) {
+		if (req->mode_set && !req->body_done && !req->body_aborted && req->bops &&
+		    req->bops->abort_cb) {
 			req->body_aborted = true;
 			CALL(srv, req->bops->abort_cb(req->barg, req, HTTP_ABORT_CLOSED,
 			                              "the connection closed before the end of the body"));
@@ -292,7 +293,8 @@ static void write_head(struct http_request *req, int status, enum framing f, siz
 		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
 	bool upgrade = status == 101, conn_added = false;
 	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &req->out_headers, next) {
+	TAILQ_FOREACH(kv, &req->out_headers, next)
+	{
 		if (strcasecmp(kv->key, "Content-Type") == 0 || strcasecmp(kv->key, "Content-Length") == 0 ||
 		    strcasecmp(kv->key, "Transfer-Encoding") == 0)
 			continue;
@@ -402,7 +404,8 @@ void http_reply_end(struct http_request *req, const struct evkeyvalq *trailers)
 		evbuffer_add(out, "0\r\n", 3);
 		struct evkeyval *kv;
 		if (trailers) {
-			TAILQ_FOREACH(kv, trailers, next) {
+			TAILQ_FOREACH(kv, trailers, next)
+			{
 				if (is_token(kv->key, strlen(kv->key)) && !strpbrk(kv->value, "\r\n"))
 					evbuffer_add_printf(out, "%s: %s\r\n", kv->key, kv->value);
 			}
@@ -564,9 +567,9 @@ static void fail(struct http_conn *c, enum http_error e)
 {
 	struct http_server *srv = c->srv;
 	struct http_request *req = c->req;
-	int status = e == HTTP_E_LINE_TOO_LONG || e == HTTP_E_HEADERS_TOO_LARGE ? 431
+	int status = e == HTTP_E_LINE_TOO_LONG || e == HTTP_E_HEADERS_TOO_LARGE   ? 431
 	             : e == HTTP_E_LENGTH_TOO_LARGE || e == HTTP_E_BODY_TOO_LARGE ? 413
-	                                                                           : 400;
+	                                                                          : 400;
 	c->state = P_DEAD;
 	conn_expect_input(c, false);
 	if (req->delivered && req->mode_set && !req->body_done && !req->body_aborted && req->bops &&
@@ -655,7 +658,8 @@ static bool framing(struct http_conn *c)
 	struct http_request *req = c->req;
 	const char *te = NULL, *cl = NULL;
 	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &req->headers, next) {
+	TAILQ_FOREACH(kv, &req->headers, next)
+	{
 		if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
 			if (te) { /* one coding is all we take: "chunked" */
 				fail(c, HTTP_E_BAD_ENCODING);
@@ -833,7 +837,8 @@ static void conn_process(struct http_conn *c)
 				continue;
 			}
 			if (*line) {
-				bool ok = parse_field(c, c->state == P_HEADERS ? &req->headers : &req->trailers, line);
+				bool ok = parse_field(
+				    c, c->state == P_HEADERS ? &req->headers : &req->trailers, line);
 				free(line);
 				if (!ok)
 					fail(c, HTTP_E_BAD_HEADER);
@@ -1084,8 +1089,8 @@ int http_server_listen_fd(struct http_server *srv, int listen_fd, struct err *er
 {
 	evutil_make_socket_nonblocking(listen_fd);
 	/* backlog 0: the socket is listening already. */
-	struct evconnlistener *l = evconnlistener_new(srv->base, accept_cb, srv,
-	                                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
+	struct evconnlistener *l = evconnlistener_new(
+	    srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
 	if (!l)
 		return err_make(errp, EIO, "cannot serve HTTP on socket %d", listen_fd);
 	add_listener(srv, l);
@@ -1094,7 +1099,8 @@ int http_server_listen_fd(struct http_server *srv, int listen_fd, struct err *er
 
 int http_server_listen(struct http_server *srv, const char *host, int port, int *bound_port, struct err *errp)
 {
-	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+	                                .ai_socktype = SOCK_STREAM,
 	                                .ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG};
 	struct evutil_addrinfo *ai = NULL;
 	char ports[16];

@@ -18,16 +18,16 @@ struct http_request;
 /* What the engine itself refuses, before or while a request is read. Each comes with a
  * status (400, 413 or 431) and a short message; the connection is closed after the reply. */
 enum http_error {
-	HTTP_E_LINE_TOO_LONG,      /* 431 "request line too long" */
-	HTTP_E_HEADERS_TOO_LARGE,  /* 431 "header fields too large" (or trailers) */
-	HTTP_E_BAD_LINE,           /* 400 "malformed request line" */
-	HTTP_E_BAD_HEADER,         /* 400 "malformed header field" (or too many of them) */
-	HTTP_E_BAD_LENGTH,         /* 400 "bad Content-Length" */
-	HTTP_E_BAD_ENCODING,       /* 400 "unsupported Transfer-Encoding" */
-	HTTP_E_BAD_CHUNK_SIZE,     /* 400 "malformed chunk size" */
-	HTTP_E_BAD_CHUNK,          /* 400 "malformed chunk" */
-	HTTP_E_LENGTH_TOO_LARGE,   /* 413 "Content-Length over the limit" (before the body) */
-	HTTP_E_BODY_TOO_LARGE,     /* 413 "request body too large" (a body passing body_max) */
+	HTTP_E_LINE_TOO_LONG,     /* 431 "request line too long" */
+	HTTP_E_HEADERS_TOO_LARGE, /* 431 "header fields too large" (or trailers) */
+	HTTP_E_BAD_LINE,          /* 400 "malformed request line" */
+	HTTP_E_BAD_HEADER,        /* 400 "malformed header field" (or too many of them) */
+	HTTP_E_BAD_LENGTH,        /* 400 "bad Content-Length" */
+	HTTP_E_BAD_ENCODING,      /* 400 "unsupported Transfer-Encoding" */
+	HTTP_E_BAD_CHUNK_SIZE,    /* 400 "malformed chunk size" */
+	HTTP_E_BAD_CHUNK,         /* 400 "malformed chunk" */
+	HTTP_E_LENGTH_TOO_LARGE,  /* 413 "Content-Length over the limit" (before the body) */
+	HTTP_E_BODY_TOO_LARGE,    /* 413 "request body too large" (a body passing body_max) */
 };
 
 /* Why a body being read ended early (http_body_ops.abort_cb). */
@@ -38,10 +38,10 @@ enum http_abort {
 };
 
 struct http_server_cfg {
-	size_t head_max;         /* bytes of request line and header fields (and of trailers); 0: 64 KiB */
-	unsigned fields_max;     /* header (or trailer) fields of one request; 0: 128 */
-	uint64_t body_max;       /* bytes of a request body, default of http_request_set_body_max; 0: 80 MiB */
-	size_t input_ahead_max;  /* bytes a client may send ahead while its request waits; 0: 1 MiB */
+	size_t head_max;        /* bytes of request line and header fields (and of trailers); 0: 64 KiB */
+	unsigned fields_max;    /* header (or trailer) fields of one request; 0: 128 */
+	uint64_t body_max;      /* bytes of a request body, default of http_request_set_body_max; 0: 80 MiB */
+	size_t input_ahead_max; /* bytes a client may send ahead while its request waits; 0: 1 MiB */
 	/* ms a client may stay silent while it owes bytes (a request's head, a body being
 	 * read, the next request on an idle connection) before the connection is closed;
 	 * never while the handler owes the reply. 0: no limit. */
@@ -59,7 +59,8 @@ struct http_server_ops {
 	/* Optional: the engine refuses a request (err, with its status and default message
 	 * msg). The callback may write the reply itself with http_reply (the connection is
 	 * closed after it); otherwise a text/plain reply of msg is written. */
-	void (*error_cb)(void *arg, struct http_request *req, int status, enum http_error err, const char *msg);
+	void (*error_cb)(void *arg, struct http_request *req, int status, enum http_error err,
+	                 const char *msg);
 };
 
 /* How a body is taken (http_request_read_body). */
@@ -89,7 +90,8 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 /* Listens on host ("127.0.0.1", "::", a name) and port (0: any free one). Returns 0 and
  * the port bound in *bound_port (may be NULL), or a negative errno. May be called more
  * than once for several addresses. */
-int http_server_listen(struct http_server *srv, const char *host, int port, int *bound_port, struct err *errp);
+int http_server_listen(struct http_server *srv, const char *host, int port, int *bound_port,
+                       struct err *errp);
 /* Accepts connections on listen_fd, a socket already listening (taken on success:
  * closed by http_server_free; left open on failure). Returns 0 or a negative errno. */
 int http_server_listen_fd(struct http_server *srv, int listen_fd, struct err *errp);

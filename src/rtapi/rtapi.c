@@ -171,7 +171,8 @@ static void handle_complete(struct rtapi *rt, struct http_request *req, const ch
 		reply_error(req, 403, "InvalidRequestID", "Invalid request ID");
 		return;
 	}
-	if (!is_error && (http_request_body_overflow(req) || evbuffer_get_length(body) > RTAPI_MAX_RESPONSE)) {
+	if (!is_error &&
+	    (http_request_body_overflow(req) || evbuffer_get_length(body) > RTAPI_MAX_RESPONSE)) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%u bytes).",
 		         RTAPI_MAX_RESPONSE);
@@ -300,8 +301,8 @@ static void request_cb(void *arg, struct http_request *req)
 		return;
 	}
 	char id[256];
-	uint64_t limit = route_of(http_request_path(req), id, sizeof(id)) == R_RESPONSE ? RTAPI_MAX_RESPONSE
-	                                                                                  : BODY_MAX;
+	uint64_t limit =
+	    route_of(http_request_path(req), id, sizeof(id)) == R_RESPONSE ? RTAPI_MAX_RESPONSE : BODY_MAX;
 	http_request_read_body(req, HTTP_BODY_BUFFER, limit, &buffered_ops, rt);
 }
 
@@ -310,7 +311,8 @@ static void error_cb(void *arg, struct http_request *req, int status, enum http_
 {
 	char text[160];
 	if (err == HTTP_E_BODY_TOO_LARGE) {
-		snprintf(text, sizeof(text), "Exceeded maximum allowed payload size (%u bytes).", RTAPI_MAX_STREAM);
+		snprintf(text, sizeof(text), "Exceeded maximum allowed payload size (%u bytes).",
+		         RTAPI_MAX_STREAM);
 		msg = text;
 	}
 	reply_fatal(req, status, status == 413 ? "RequestEntityTooLarge" : "BadRequest", msg);

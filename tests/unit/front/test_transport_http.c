@@ -47,8 +47,9 @@ static void handler(struct front_req *rq, void *arg)
 	if (strcmp(path, "/echo") == 0) {
 		struct evbuffer *b = evbuffer_new();
 		const char *q = front_req_query(rq, "q");
-		evbuffer_add_printf(b, "%s %s q=%s h=%s peer=%s body=", front_req_method_name(rq), front_req_uri(rq),
-		                    q ? q : "-", front_req_header(rq, "X-In") ? front_req_header(rq, "X-In") : "-",
+		evbuffer_add_printf(b, "%s %s q=%s h=%s peer=%s body=", front_req_method_name(rq),
+		                    front_req_uri(rq), q ? q : "-",
+		                    front_req_header(rq, "X-In") ? front_req_header(rq, "X-In") : "-",
 		                    front_req_peer(rq) ? front_req_peer(rq) : "-");
 		evbuffer_add_buffer(b, front_req_body(rq));
 		front_reply_header(rq, "Content-Type", "text/plain");
@@ -139,8 +140,9 @@ static char *take(void)
 	evbuffer_remove(H.in, s, n);
 	s[n] = 0;
 	regex_t re;
-	assert_int_equal(regcomp(&re, "Date: [A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] [0-9]{4} "
-	                              "[0-9][0-9]:[0-9][0-9]:[0-9][0-9] GMT",
+	assert_int_equal(regcomp(&re,
+	                         "Date: [A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] [0-9]{4} "
+	                         "[0-9][0-9]:[0-9][0-9]:[0-9][0-9] GMT",
 	                         REG_EXTENDED),
 	                 0);
 	regmatch_t m;
@@ -161,7 +163,8 @@ static char *take(void)
 
 static void test_whole(void **state)
 {
-	send_s("POST /echo?q=a%20b HTTP/1.1\r\nX-In: v\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+	send_s("POST /echo?q=a%20b HTTP/1.1\r\nX-In: v\r\nTransfer-Encoding: "
+	       "chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
 	assert_reply("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 43\r\nX-Out: 1\r\nDate: "
 	             "D\r\n\r\nPOST /echo?q=a%20b q=a b h=v peer=- body=hi");
 	/* The default Content-Type when the handler gives none, as evhttp wrote it; none on HEAD. */
@@ -169,8 +172,9 @@ static void test_whole(void **state)
 	front_reply(H.held, 202, NULL);
 	H.held = NULL;
 	run();
-	assert_reply("HTTP/1.1 202 Accepted\r\nContent-Type: text/html; charset=ISO-8859-1\r\nContent-Length: "
-	             "0\r\nDate: D\r\n\r\n");
+	assert_reply(
+	    "HTTP/1.1 202 Accepted\r\nContent-Type: text/html; charset=ISO-8859-1\r\nContent-Length: "
+	    "0\r\nDate: D\r\n\r\n");
 	send_s("HEAD /later HTTP/1.1\r\n\r\n");
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add(b, "xyz", 3);
@@ -189,8 +193,9 @@ static void test_stream_and_limits(void **state)
 	assert_reply("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: "
 	             "chunked\r\nDate: D\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
 	send_s("TRACE /echo HTTP/1.1\r\n\r\n");
-	assert_reply("HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-	             "16\r\n\r\nNot Implemented\n");
+	assert_reply(
+	    "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+	    "16\r\n\r\nNot Implemented\n");
 	send_s("POST /echo HTTP/1.1\r\nContent-Length: 1025\r\n\r\n");
 	assert_reply("HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
 	             "Content-Length: 30\r\nConnection: close\r\n\r\nContent-Length over the limit\n");

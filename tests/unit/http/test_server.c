@@ -197,7 +197,8 @@ static void error_cb(void *arg, struct http_request *req, int status, enum http_
 	maybe_free("error");
 }
 
-static const struct http_server_ops ops = {.route_cb = route_cb, .request_cb = request_cb, .error_cb = error_cb};
+static const struct http_server_ops ops = {
+    .route_cb = route_cb, .request_cb = request_cb, .error_cb = error_cb};
 
 /* ---- the harness ---- */
 
@@ -343,7 +344,8 @@ static char *take(int i)
 static char *text_reply(int status, const char *reason, const char *body, const char *conn)
 {
 	char *s;
-	assert_true(asprintf(&s, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
+	assert_true(asprintf(&s,
+	                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
 	                     status, reason, strlen(body), conn, body) > 0);
 	return s;
 }
@@ -440,8 +442,8 @@ static void test_chunked_body_trailers(void **state)
 	send_s(c, big);
 	assert_log("request POST /echo\nend /echo 3\nrequest POST /echo\nend /echo 0 overflow\n"
 	           "request GET /after\n");
-	char *a = text_reply(413, "Payload Too Large", "too big", ""), *b = text_reply(200, "OK", "/after", ""),
-	     *all;
+	char *a = text_reply(413, "Payload Too Large", "too big", ""),
+	     *b = text_reply(200, "OK", "/after", ""), *all;
 	assert_true(asprintf(&all, "%s%s", a, b) > 0);
 	assert_reply(c, all);
 	free(a), free(b), free(all);
@@ -505,7 +507,8 @@ static void test_reply_before_body(void **state)
 	int c = connect_client();
 	send_s(c, "POST /refuse HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\n\r\n");
 	assert_log("request POST /refuse\nrequest GET /next\n");
-	char *a = text_reply(417, "Expectation Failed", "no", ""), *b = text_reply(200, "OK", "/next", ""), *all;
+	char *a = text_reply(417, "Expectation Failed", "no", ""), *b = text_reply(200, "OK", "/next", ""),
+	     *all;
 	assert_true(asprintf(&all, "%s%s", a, b) > 0);
 	assert_reply(c, all);
 	free(a), free(b), free(all);
@@ -665,7 +668,8 @@ static void test_head(void **state)
 	int c = connect_client();
 	send_s(c, "HEAD /thing HTTP/1.1\r\n\r\nGET /thing HTTP/1.1\r\n\r\n");
 	char *a, *b = text_reply(200, "OK", "/thing", ""), *all;
-	assert_true(asprintf(&a, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n") > 0);
+	assert_true(asprintf(&a, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n") >
+	            0);
 	assert_true(asprintf(&all, "%s%s", a, b) > 0);
 	assert_reply(c, all);
 	free(a), free(b), free(all);
@@ -710,8 +714,8 @@ static void test_malformed(void **state)
 	malformed("GET /x HTTP/1.1\r\nNo colon\r\n\r\n", "", 400, "Bad Request", "malformed header field");
 	malformed("GET /x HTTP/1.1\r\n folded: v\r\n\r\n", "", 400, "Bad Request", "malformed header field");
 	malformed("GET /x HTTP/1.1\r\nX: a\177\r\n\r\n", "", 400, "Bad Request", "malformed header field");
-	malformed("POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "", 400, "Bad Request",
-	          "bad Content-Length");
+	malformed("POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "", 400,
+	          "Bad Request", "bad Content-Length");
 	malformed("POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "", 400, "Bad Request",
 	          "bad Content-Length");
 	malformed("POST /x HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", "", 413,
@@ -722,8 +726,7 @@ static void test_malformed(void **state)
 	          "request POST /echo\nabort 1 malformed chunk size\n", 400, "Bad Request",
 	          "malformed chunk size");
 	malformed("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc",
-	          "request POST /echo\nabort 1 malformed chunk\n", 400, "Bad Request",
-	          "malformed chunk");
+	          "request POST /echo\nabort 1 malformed chunk\n", 400, "Bad Request", "malformed chunk");
 	/* A malformed chunk in a streamed body: the handler hears it first. */
 	int c = connect_client();
 	send_s(c, "POST /stream HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX");
