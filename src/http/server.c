@@ -88,7 +88,7 @@ struct http_conn {
 	struct http_request *req;
 	bool timing;   /* the read timeout is armed */
 	bool upgraded; /* handed over by http_upgrade: free without touching bev */
-	bool dying;    /* http_request_abort: free without a callback */
+	bool closing;  /* nothing more is read; freed once what is queued is written */
 	char peer[INET6_ADDRSTRLEN];
 	uint16_t peer_port;
 	TAILQ_ENTRY(http_conn) link;
@@ -224,22 +224,31 @@ static void request_free(struct http_request *req)
 
 /* ---- connections ---- */
 
-/* Frees c now. With notify, the handler hears of a request it was handed whose body or
- * reply was left unfinished (abort_cb, then close_cb). */
-static void conn_free(struct http_conn *c, bool notify)
+/* The handler hears (once) that the request it was handed is left unfinished: its body
+ * (abort_cb), then its reply (close_cb). */
+static void notify_gone(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 	struct http_request *req = c->req;
-	if (notify && req && req->delivered && !srv->dead) {
-		if (req->mode_set && !req->body_done && !req->body_aborted && req->bops &&
-		    req->bops->abort_cb) {
-			req->body_aborted = true;
-			CALL(srv, req->bops->abort_cb(req->barg, req, HTTP_ABORT_CLOSED,
-			                              "the connection closed before the end of the body"));
-		}
-		if (!srv->dead && req->reply != RS_DONE && req->close_cb)
-			CALL(srv, req->close_cb(req->close_arg, req));
+	if (!req || !req->delivered || srv->dead)
+		return;
+	if (req->mode_set && !req->body_done && !req->body_aborted && req->bops && req->bops->abort_cb) {
+		req->body_aborted = true;
+		CALL(srv, req->bops->abort_cb(req->barg, req, HTTP_ABORT_CLOSED,
+		                              "the connection closed before the end of the body"));
 	}
+	void (*cb)(void *, struct http_request *) = req->close_cb;
+	req->close_cb = NULL;
+	if (!srv->dead && req->reply != RS_DONE && cb)
+		CALL(srv, cb(req->close_arg, req));
+}
+
+/* Frees c now; with notify, after notify_gone. */
+static void conn_free(struct http_conn *c, bool notify)
+{
+	struct http_server *srv = c->srv;
+	if (notify)
+		notify_gone(c);
 	TAILQ_REMOVE(&srv->conns, c, link);
 	if (c->bev)
 		bufferevent_free(c->bev);
@@ -435,13 +444,25 @@ struct bufferevent *http_upgrade(struct http_request *req)
 	return bev;
 }
 
+/* Reads no more on c and frees it once what is queued is written (the next loop pass
+ * at the soonest). */
+static void conn_close_soon(struct http_conn *c)
+{
+	c->closing = true;
+	c->state = P_DEAD;
+	conn_expect_input(c, false);
+	if (c->bev) {
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
+	conn_kick(c);
+}
+
 void http_request_abort(struct http_request *req)
 {
-	struct http_conn *c = req->conn;
-	c->dying = true;
-	if (c->bev)
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	conn_kick(c);
+	req->close_cb = NULL; /* the handler asked: it hears nothing more */
+	req->bops = NULL;
+	conn_close_soon(req->conn);
 }
 
 /* ---- request accessors ---- */
@@ -579,12 +600,14 @@ static void fail(struct http_conn *c, enum http_error e)
 		                              e == HTTP_E_BODY_TOO_LARGE ? HTTP_ABORT_TOO_LARGE
 		                                                         : HTTP_ABORT_MALFORMED,
 		                              error_msg[e]));
-		if (srv->dead || c->dying || c->upgraded)
+		if (srv->dead || c->closing || c->upgraded)
 			return;
 	}
 	req->close_after = true;
 	if (req->reply == RS_STREAMING) { /* too late for a status: cut the reply short */
-		c->dying = true;
+		notify_gone(c);
+		if (!srv->dead)
+			conn_close_soon(c);
 		return;
 	}
 	if (req->reply == RS_DONE)
@@ -592,7 +615,7 @@ static void fail(struct http_conn *c, enum http_error e)
 	evhttp_clear_headers(&req->out_headers);
 	if (srv->ops->error_cb) {
 		CALL(srv, srv->ops->error_cb(srv->arg, req, status, e, error_msg[e]));
-		if (srv->dead || c->dying || c->upgraded)
+		if (srv->dead || c->closing || c->upgraded)
 			return;
 	}
 	if (req->reply == RS_NONE) {
@@ -762,7 +785,7 @@ static bool body_take(struct http_conn *c, struct evbuffer *in, size_t n)
 			size_t k = v.iov_len < n ? v.iov_len : n;
 			if (req->bops && req->bops->data_cb && !req->body_aborted) {
 				CALL(srv, req->bops->data_cb(req->barg, req, v.iov_base, k));
-				if (srv->dead || c->dying || c->upgraded)
+				if (srv->dead || c->closing || c->upgraded)
 					return false;
 			}
 			evbuffer_drain(in, k);
@@ -791,8 +814,13 @@ static void conn_process(struct http_conn *c)
 	for (;;) {
 		if (srv->dead)
 			return;
-		if (c->dying || c->upgraded)
+		if (c->upgraded)
 			return conn_free(c, false);
+		if (c->closing) {
+			if (!c->bev || evbuffer_get_length(conn_output(c)) == 0)
+				return conn_free(c, false);
+			return;
+		}
 		struct http_request *req = c->req;
 		struct evbuffer *in = bufferevent_get_input(c->bev);
 		size_t avail = evbuffer_get_length(in);
@@ -984,7 +1012,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
-	if (c->req->reply != RS_DONE || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+	if ((c->req->reply != RS_DONE && !c->closing) || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
 	conn_process(c);
 }

@@ -190,8 +190,9 @@ size_t http_reply_pending(const struct http_request *req);
  * request has a body, is HTTP/1.0 or was replied to (req is then untouched). On success
  * req is gone, and no callback of the server follows for it. */
 struct bufferevent *http_upgrade(struct http_request *req);
-/* Drops the connection of req at once (the next loop turn), e.g. to show a client that
- * a streamed reply was cut short; no callback follows for req. */
+/* Closes the connection of req once what is queued on it is written (so a streamed
+ * reply ends cut short, without its last chunk); nothing more is read, and no callback
+ * follows for req, which stays valid until the next loop turn. */
 void http_request_abort(struct http_request *req);
 
 #endif

@@ -160,6 +160,11 @@ static void request_cb(void *arg, struct http_request *req)
 	} else if (strcmp(path, "/hold") == 0 || strcmp(path, "/later") == 0) {
 		H.held = req; /* answered (or its body taken) by the test */
 		http_request_set_close_cb(req, close_cb, NULL);
+	} else if (strcmp(path, "/duplex") == 0) { /* answers while the body streams in */
+		http_request_set_close_cb(req, close_cb, NULL);
+		http_request_read_body(req, HTTP_BODY_STREAM, 0, &stream_ops, NULL);
+		http_reply_start(req, 200);
+		http_reply_chunk(req, "ack", 3);
 	} else if (strcmp(path, "/refuse") == 0) {
 		reply_text(req, 417, "no");
 	} else if (strcmp(path, "/chunked") == 0) {
@@ -732,6 +737,13 @@ static void test_malformed(void **state)
 	send_s(c, "POST /stream HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX");
 	assert_engine_reply(c, 400, "Bad Request", "malformed chunk");
 	assert_log("request POST /stream\ndata ab\nabort 1 malformed chunk\nerror 400 malformed chunk\n");
+	/* Malformed while the reply is under way: no status can be sent, so the connection is
+	 * cut and the handler hears it. */
+	c = connect_client();
+	send_s(c, "POST /duplex HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\nzz\r\n");
+	assert_reply(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nack\r\n");
+	assert_true(H.cl[c].eof);
+	assert_log("request POST /duplex\ndata x\nabort 1 malformed chunk size\nclosed /duplex\n");
 	/* And the server serves on. */
 	c = connect_client();
 	send_s(c, "\r\nGET /ok HTTP/1.1\r\n\r\n");
@@ -803,7 +815,7 @@ static void test_abort(void **state)
 	H.held = NULL;
 	run();
 	assert_true(H.cl[c].eof);
-	assert_reply(c, ""); /* what was queued is dropped with the connection */
+	assert_reply(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"); /* what was queued */
 	assert_log("request GET /hold\n");
 }
 
