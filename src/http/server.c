@@ -662,8 +662,9 @@ static bool parse_request_line(struct http_request *req, char *line)
 		return false;
 	if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1') || sp2[9] != 0)
 		return false;
+	/* No control byte in the target; raw UTF-8 is taken as sent, as evhttp did. */
 	for (const char *p = sp1 + 1; p < sp2; p++)
-		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127)
+		if ((unsigned char)*p <= 32 || (unsigned char)*p == 127)
 			return false;
 	req->minor = sp2[8] - '0';
 	req->method = xstrndup(line, (size_t)(sp1 - line));

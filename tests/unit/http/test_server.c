@@ -748,6 +748,10 @@ static void test_malformed(void **state)
 	c = connect_client();
 	send_s(c, "\r\nGET /ok HTTP/1.1\r\n\r\n");
 	assert_text_reply(c, 200, "OK", "/ok", "");
+	/* Raw UTF-8 in the target is taken as sent. */
+	send_s(c, "GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n");
+	assert_text_reply(c, 200, "OK", "/caf\xc3\xa9", "");
+	assert_log("request GET /ok\nrequest GET /caf\xc3\xa9\n");
 }
 
 /* ---- upgrade ---- */
