@@ -28,6 +28,7 @@ struct front_http {
 	struct http_server *srv;
 	front_handler_cb cb;
 	void *arg;
+	uint16_t port;           /* bound */
 	TAILQ_HEAD(, hreq) reqs; /* handed to the front and not answered */
 };
 
@@ -63,8 +64,7 @@ static void add_headers(struct hreq *x, int status, const struct evkeyvalq *head
 {
 	struct evkeyval *kv;
 	bool date = false, ctype = false;
-	TAILQ_FOREACH(kv, headers, next)
-	{
+	TAILQ_FOREACH(kv, headers, next) {
 		if (strcasecmp(kv->key, "Connection") == 0) {
 			if (strcasestr(kv->value, "close"))
 				http_response_close(x->req);
@@ -167,7 +167,7 @@ static void body_end_cb(void *arg, struct http_request *req)
 	TAILQ_INIT(&x->headers);
 	const struct evkeyval *kv;
 	TAILQ_FOREACH(kv, http_request_headers(req), next)
-	evhttp_add_header(&x->headers, kv->key, kv->value);
+		evhttp_add_header(&x->headers, kv->key, kv->value);
 	x->body = evbuffer_new();
 	evbuffer_add_buffer(x->body, http_request_body(req));
 	snprintf(x->peer, sizeof(x->peer), "%s", http_request_peer(req));
@@ -232,9 +232,15 @@ int front_http_new(struct event_base *base, const char *host, uint16_t port, siz
 			front_http_free(h);
 			return r;
 		}
+		h->port = (uint16_t)bound;
 	}
 	*out = h;
 	return 0;
+}
+
+uint16_t front_http_port(const struct front_http *h)
+{
+	return h->port;
 }
 
 int front_http_serve_fd(struct front_http *h, int fd)

@@ -20,6 +20,8 @@ struct front_http;
  * base, cb and arg outlive it. */
 int front_http_new(struct event_base *base, const char *host, uint16_t port, size_t max_body,
                    front_handler_cb cb, void *arg, struct front_http **out, struct err *errp);
+/* The port listened on (the one the kernel picked for port 0), 0 with no listener. */
+uint16_t front_http_port(const struct front_http *h);
 /* Tests and the fuzzer: serves the already-connected socket fd (taken) as if accepted.
  * Returns 0 or a negative errno (fd closed). */
 int front_http_serve_fd(struct front_http *h, int fd);

@@ -302,8 +302,7 @@ static void write_head(struct http_request *req, int status, enum framing f, siz
 		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
 	bool upgrade = status == 101, conn_added = false;
 	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &req->out_headers, next)
-	{
+	TAILQ_FOREACH(kv, &req->out_headers, next) {
 		if (strcasecmp(kv->key, "Content-Type") == 0 || strcasecmp(kv->key, "Content-Length") == 0 ||
 		    strcasecmp(kv->key, "Transfer-Encoding") == 0)
 			continue;
@@ -413,8 +412,7 @@ void http_reply_end(struct http_request *req, const struct evkeyvalq *trailers)
 		evbuffer_add(out, "0\r\n", 3);
 		struct evkeyval *kv;
 		if (trailers) {
-			TAILQ_FOREACH(kv, trailers, next)
-			{
+			TAILQ_FOREACH(kv, trailers, next) {
 				if (is_token(kv->key, strlen(kv->key)) && !strpbrk(kv->value, "\r\n"))
 					evbuffer_add_printf(out, "%s: %s\r\n", kv->key, kv->value);
 			}
@@ -638,7 +636,7 @@ static bool parse_field(struct http_conn *c, struct evkeyvalq *q, char *line)
 	unsigned n = 0;
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, q, next)
-	n++;
+		n++;
 	if (n >= c->srv->cfg.fields_max)
 		return false;
 	*colon = 0;
@@ -682,8 +680,7 @@ static bool framing(struct http_conn *c)
 	struct http_request *req = c->req;
 	const char *te = NULL, *cl = NULL;
 	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &req->headers, next)
-	{
+	TAILQ_FOREACH(kv, &req->headers, next) {
 		if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
 			if (te) { /* one coding is all we take: "chunked" */
 				fail(c, HTTP_E_BAD_ENCODING);
@@ -1190,8 +1187,8 @@ void http_server_free(struct http_server *srv)
 	http_server_stop_accepting(srv);
 	struct http_conn *c;
 	TAILQ_FOREACH(c, &srv->conns, link)
-	if (c->bev)
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		if (c->bev)
+			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	struct timeval zero = {0, 0};
 	event_base_once(srv->base, -1, EV_TIMEOUT, deferred_free_cb, srv, &zero);
 }
