@@ -1,6 +1,7 @@
 /* The Lambda API's context and its edge: the listener and the front it serves, loading the
  * registry at start, and the replies and error mapping every handler shares. */
 #include <errno.h>
+#include <event2/http.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
