@@ -1,5 +1,5 @@
 /* The transport seam: what a handler sees of an HTTP request and how it answers, whatever
- * server carried it. A transport (transport_evhttp.c; one per HTTP engine) makes a front_req
+ * server carried it. A transport (transport_http.c over src/http/server.c) makes a front_req
  * for each request it reads whole, hands it to its handler callback, and carries out the
  * answer the handler gives through the front_reply* calls below. Bytes travel in libevent
  * evbuffers; header lists are libevent evkeyvalq lists (evhttp_add_header and
