@@ -47,6 +47,8 @@ static void serve_usage(FILE *f)
 	           "                              e.g. 8G or 4096M (default: total memory less 10%%,\n"
 	           "                              at least 1G kept for the host)\n"
 	           "  --region REGION             region in ARNs and AWS_REGION (default us-east-1)\n"
+	           "  --account-id ID             the 12-digit account id in ARNs and messages\n"
+	           "                              (default 000000000000)\n"
 	           "  --isolation MODE            auto (default: the best this machine offers), strict\n"
 	           "                              (namespaces, cgroups and seccomp or refuse to start)\n"
 	           "                              or none (process groups, for development)\n"
@@ -204,6 +206,7 @@ static void raise_nofile_limit(void)
 static int serve(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:4566", *data = "./data", *region = "us-east-1";
+	const char *account = "000000000000";
 	int64_t keep_alive_ms = 10 * 60 * 1000;
 	int64_t grace_ms = 30 * 1000;
 	long concurrency = 1000, pool = 4, scaling_rate = 1000;
@@ -228,6 +231,7 @@ static int serve(int argc, char **argv)
 	    {"async-retry-delays", required_argument, NULL, 'A'},
 	    {"max-memory", required_argument, NULL, 'M'},
 	    {"region", required_argument, NULL, 'r'},
+	    {"account-id", required_argument, NULL, 'a'},
 	    {"log-level", required_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -247,6 +251,14 @@ static int serve(int argc, char **argv)
 			break;
 		case 'r':
 			region = optarg;
+			break;
+		case 'a':
+			/* AWS account ids are exactly 12 digits; ARNs and queue URLs carry them. */
+			if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12) {
+				fprintf(stderr, "lambdad: --account-id: not 12 digits: %s\n", optarg);
+				return 2;
+			}
+			account = optarg;
 			break;
 		case 'k':
 			if ((keep_alive_ms = clock_parse_duration_ms(optarg, strlen(optarg))) < 0) {
@@ -442,12 +454,12 @@ static int serve(int argc, char **argv)
 	    .max_memory_mb = (uint64_t)max_memory_mb,
 	    .init_timeout_ms = 10000,
 	    .region = region,
-	    .account = "000000000000",
+	    .account = account,
 	};
 	if (sched_new(base, st, &scfg, &sc, &e) < 0)
 		goto out;
 	struct api_config acfg = {.region = region,
-	                          .account = "000000000000",
+	                          .account = account,
 	                          .logs_dir = logs_dir,
 	                          .account_concurrency = (uint32_t)concurrency,
 	                          .async_retry_delays_ms = {async_delays[0], async_delays[1]}};

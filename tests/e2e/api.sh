@@ -492,3 +492,13 @@ if kill -0 "$SERVER_PID" 2>/dev/null; then pass "server process alive after malf
 check "server still answers after malformed HTTP" 200 "$(raw GET /2016-08-19/account-settings/)"
 check "CLI still works after malformed HTTP" pg-1 "$(awsl get-function --function-name pg-1 --query Configuration.FunctionName --output text)"
 check "functions still invoke after malformed HTTP" '{"after":"all"}' "$(invoke_body pg-1 '{"after":"all"}')"
+
+# --account-id: every ARN the API hands out carries it, across a restart; a malformed one is refused.
+stop_server
+check "--account-id that is not 12 digits is refused" 2 \
+	"$("$LAMBDAD" serve --listen 127.0.0.1:0 --data "$WORK/bad-account" --account-id 12345 >/dev/null 2>&1; echo $?)"
+start_server --account-id 123456789012
+check "--account-id: FunctionArn names the account" "arn:aws:lambda:us-east-1:123456789012:function:pg-1" \
+	"$(awsl get-function --function-name pg-1 --query Configuration.FunctionArn --output text)"
+expect_error "--account-id: a missing function's message names the account" 404 ResourceNotFoundException \
+	"123456789012:function:no-such" "$(raw GET /2015-03-31/functions/no-such)"

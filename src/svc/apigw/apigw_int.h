@@ -27,6 +27,7 @@ struct gw_api {
 
 struct apigw {
 	struct store *st;     /* borrowed */
+	char *account;        /* the account id in ARNs and messages (owned) */
 	struct gw_api **apis; /* in creation order */
 	size_t n;
 };

@@ -54,7 +54,7 @@ static struct gw_api *find_or_err(struct apigw *g, const char *id, struct err *e
 {
 	struct gw_api *a = find(g, id);
 	if (!a)
-		err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified 000000000000:%.64s", id);
+		err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified %s:%.64s", g->account, id);
 	return a;
 }
 
@@ -536,7 +536,8 @@ int apigw_delete_api(struct apigw *g, const char *api_id, struct err *errp)
 		api_free(a);
 		return 0;
 	}
-	return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified 000000000000:%.64s", api_id);
+	return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified %s:%.64s", g->account,
+	               api_id);
 }
 
 static json_t *child_or_err(json_t *doc, enum apigw_kind kind, const char *id, struct err *errp)
@@ -624,8 +625,8 @@ int apigw_delete(struct apigw *g, const char *api_id, enum apigw_kind kind, cons
 {
 	struct gw_api *a = find(g, api_id);
 	if (!a)
-		return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified 000000000000:%.64s",
-		                api_id);
+		return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified %s:%.64s",
+		               g->account, api_id);
 	if (!json_object_get(json_object_get(a->doc, kind_coll[kind]), id))
 		return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid %s identifier specified %.130s",
 		                kind_label[kind], id);
@@ -702,10 +703,11 @@ static int load_cb(struct apigw *g, const char *id, int64_t created_ms, json_t *
 	return 0;
 }
 
-int apigw_open(struct store *st, struct apigw **out, struct err *errp)
+int apigw_open(struct store *st, const char *account, struct apigw **out, struct err *errp)
 {
 	struct apigw *g = xcalloc(1, sizeof(*g));
 	g->st = st;
+	g->account = xstrdup(account);
 	int r = gwdb_load(g, load_cb, errp);
 	if (r < 0) {
 		apigw_free(g);
@@ -723,5 +725,6 @@ void apigw_free(struct apigw *g)
 	for (size_t i = 0; i < g->n; i++)
 		api_free(g->apis[i]);
 	free(g->apis);
+	free(g->account);
 	free(g);
 }
