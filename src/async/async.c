@@ -379,7 +379,7 @@ static char *make_record(struct async *q, struct async_ev *ev, const char *condi
 	              "requestContext", "requestId", ev->id, "functionArn", qarn, "condition", condition,
 	              "approximateInvokeCount", (int)ev->attempts, "requestPayload", as_json(payload, plen));
 	if (resp) {
-		json_t *rc = json_pack("{s:i, s:s}", "statusCode", 200, "executedVersion", "$LATEST");
+		json_t *rc = json_pack("{s:i, s:s}", "statusCode", 200, "executedVersion", FN_LATEST);
 		if (function_error)
 			json_object_set_new(rc, "functionError", json_string("Unhandled"));
 		json_object_set_new(o, "responseContext", rc);

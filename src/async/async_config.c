@@ -114,7 +114,7 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 	if (r < 0)
 		return r;
 	char svc[16];
-	char dname[FN_NAME_MAX + 1], qual[130];
+	char dname[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	if (async__target_service(arn, svc) == 0 && strcmp(svc, "lambda") == 0 &&
 	    fn_parse_ref(arn, dname, qual, NULL) == 0 && strcmp(dname, name) == 0)
 		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,

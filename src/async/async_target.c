@@ -14,10 +14,10 @@
 static int lambda_deliver(void *arg, const char *arn, const struct async_target_msg *m, struct err *errp)
 {
 	struct async *q = arg;
-	char name[FN_NAME_MAX + 1], qual[130];
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	if (fn_parse_ref(arn, name, qual, errp) < 0)
 		return -EINVAL;
-	if (qual[0] && strcmp(qual, "$LATEST") != 0)
+	if (qual[0] && strcmp(qual, FN_LATEST) != 0)
 		return err_make(errp, ENOENT, "function %s has no version or alias %s", name, qual);
 	if (!registry_get(q->reg, name))
 		return err_make(errp, ENOENT, "function %s does not exist", name);
@@ -141,7 +141,7 @@ int async__target_check(struct async *q, const char *arn, unsigned use, struct e
 	if (!t || !(t->ops->uses & use))
 		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "The ARN %.360s (service %s) cannot be %s", arn, svc,
 		                use_name(use));
-	char name[FN_NAME_MAX + 1], qual[130];
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	if (strcmp(svc, "lambda") == 0 && fn_parse_ref(arn, name, qual, NULL) < 0)
 		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "The destination ARN %.360s is not a Lambda function ARN",
 		                arn);

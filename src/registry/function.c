@@ -174,7 +174,7 @@ static bool arn_head_valid(const struct ref_field *f, size_t n)
 	return true;
 }
 
-int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[130], struct err *errp)
+int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[FN_QUAL_SIZE], struct err *errp)
 {
 	/* AWS's pattern, matched as its regex engine would: the optional parts in front
 	 * of the name are each tried present first, then absent (in that nested order),
@@ -214,13 +214,13 @@ int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[
 			continue;
 		if (!word_valid(f[i].p, f[i].n))
 			continue;
-		if (n - i == 2 && !field_is(&f[i + 1], "$LATEST") && !word_valid(f[i + 1].p, f[i + 1].n))
+		if (n - i == 2 && !field_is(&f[i + 1], FN_LATEST) && !word_valid(f[i + 1].p, f[i + 1].n))
 			continue;
 		/* The pattern matched; the lengths are separate constraints. */
 		if (f[i].n > FN_NAME_MAX || (n - i == 2 && f[i + 1].n > 128))
 			return bad_name(errp, ref);
 		snprintf(name_out, FN_NAME_MAX + 1, "%.*s", (int)f[i].n, f[i].p);
-		snprintf(qual_out, 130, "%.*s", n - i == 2 ? (int)f[i + 1].n : 0,
+		snprintf(qual_out, FN_QUAL_SIZE, "%.*s", n - i == 2 ? (int)f[i + 1].n : 0,
 		         n - i == 2 ? f[i + 1].p : "");
 		return 0;
 	}
@@ -469,7 +469,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			    errp, LAMBDA_ERR_VALIDATION,
 			    "1 validation error detected: Value null at 'functionName' failed to satisfy "
 			    "constraint: Member must not be null");
-		char name[FN_NAME_MAX + 1], qual[130];
+		char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 		if ((r = fn_parse_ref(s, name, qual, errp)) < 0)
 			return r;
 		if (qual[0])
@@ -606,7 +606,7 @@ json_t *fn_config_to_api(const struct fn_config *c, const char *region, const ch
 	    "FunctionName", c->name, "FunctionArn", arn, "Runtime", c->runtime, "Role", c->role, "Handler",
 	    c->handler, "CodeSize", (json_int_t)c->code_size, "Description", c->description, "Timeout",
 	    (int)c->timeout_s, "MemorySize", (int)c->memory_mb, "LastModified", lastmod, "CodeSha256",
-	    c->code_b64, "Version", "$LATEST", "TracingConfig", "Mode", c->tracing_mode, "RevisionId",
+	    c->code_b64, "Version", FN_LATEST, "TracingConfig", "Mode", c->tracing_mode, "RevisionId",
 	    c->revision_id, "State", "Active", "LastUpdateStatus", "Successful", "PackageType", "Zip",
 	    "Architectures", "x86_64", "EphemeralStorage", "Size", (int)c->ephemeral_mb, "LoggingConfig",
 	    "LogFormat", "Text", "LogGroup", "", "SnapStart", "ApplyOn", "None");

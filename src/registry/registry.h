@@ -8,6 +8,10 @@
 #include <stdint.h>
 
 #define FN_NAME_MAX 64
+/* A qualifier (a version or alias, 1-128 characters) with its NUL and one byte more, so
+ * a qualifier one character too long is seen rather than cut. */
+#define FN_QUAL_SIZE 130
+#define FN_LATEST "$LATEST" /* the unpublished version every function has */
 #define FN_TIMEOUT_DEFAULT_S 3
 #define FN_MEMORY_DEFAULT_MB 128
 #define FN_EPHEMERAL_DEFAULT_MB 512
@@ -54,7 +58,7 @@ bool fn_name_valid(const char *name);
  * Writes the bare name to name_out and the qualifier (or "") to qual_out.
  * Returns 0 or -EINVAL with a service error (INVALID_PARAMETER_VALUE or VALIDATION) and a
  * message naming the field. */
-int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[130], struct err *errp);
+int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[FN_QUAL_SIZE], struct err *errp);
 
 /* Applies the configuration fields of a CreateFunction (create = true) or
  * UpdateFunctionConfiguration request body to c, validating each; unknown

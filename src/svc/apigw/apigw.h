@@ -77,7 +77,7 @@ struct apigw_target {
 	json_t *path_params;   /* owned object, or NULL when the route has no variables */
 	bool has_integration;  /* false: the route has no (existing) integration */
 	char fn_name[FN_NAME_MAX + 1];
-	char fn_qual[130]; /* the function's qualifier in the integrationUri, or "" */
+	char fn_qual[FN_QUAL_SIZE]; /* the function's qualifier in the integrationUri, or "" */
 	int version;       /* payload format: 1 or 2 */
 	uint32_t timeout_ms;
 };
@@ -94,6 +94,6 @@ void apigw_target_fini(struct apigw_target *t);
  * qualified), a function name, or API Gateway's
  * arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations.
  * Returns 0, or -EINVAL with APIGW_ERR_BAD_REQUEST and a message. */
-int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[130], struct err *errp);
+int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE], struct err *errp);
 
 #endif

@@ -196,7 +196,7 @@ static int take_str_map(json_t *o, json_t *in, const char *key, bool names_stric
 	return 0;
 }
 
-int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[130], struct err *errp)
+int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE], struct err *errp)
 {
 	static const char gw_path[] = ":lambda:path/2015-03-31/functions/";
 	autofree char *ref = NULL;
@@ -277,7 +277,7 @@ static int apply_integration(json_t *doc, json_t *o, json_t *in, bool create, st
 	    take_obj(o, in, "requestParameters", errp) < 0 || take_obj(o, in, "responseParameters", errp) < 0)
 		return -EINVAL;
 	const char *uri = json_string_value(json_object_get(o, "integrationUri"));
-	char name[FN_NAME_MAX + 1], qual[130];
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	if (!uri)
 		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "IntegrationUri is required for AWS_PROXY integrations");
 	if (apigw_parse_uri(uri, name, qual, errp) < 0)
@@ -412,7 +412,7 @@ static int quick_create(json_t *doc, json_t *in, struct err *errp)
 	if (!target || json_is_null(target))
 		return 0;
 	const char *uri = json_string_value(target);
-	char name[FN_NAME_MAX + 1], qual[130];
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	if (!uri || apigw_parse_uri(uri, name, qual, errp) < 0)
 		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid target: a Lambda function ARN expected");
 	const char *key = json_string_value(json_object_get(in, "routeKey"));

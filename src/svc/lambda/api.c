@@ -74,7 +74,7 @@ void api_not_found(struct api *a, struct front_req *req, const char *name, const
 	                qual[0] ? ":" : "", qual);
 }
 
-int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[130])
+int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE])
 {
 	struct err e = {0};
 	if (fn_parse_ref(ref, name, qual, &e) < 0) {
@@ -89,18 +89,18 @@ int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]
 		return -1;
 	}
 	if (q && !qual[0])
-		snprintf(qual, 130, "%s", q);
+		snprintf(qual, FN_QUAL_SIZE, "%s", q);
 	return 0;
 }
 
 struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1])
 {
-	char qual[130];
+	char qual[FN_QUAL_SIZE];
 	if (api_parse_ref(r, ref, name, qual) < 0)
 		return NULL;
 	struct fn_config *c = registry_get(a->reg, name);
 	/* Versions and aliases come later: only $LATEST exists. */
-	if (!c || (qual[0] && strcmp(qual, "$LATEST") != 0)) {
+	if (!c || (qual[0] && strcmp(qual, FN_LATEST) != 0)) {
 		api_not_found(a, r->req, name, qual);
 		return NULL;
 	}

@@ -65,7 +65,7 @@ json_t *api_body_json(struct front_req *req);
 /* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier
  * query into name and qual ("" when none); replies and returns -1 when they are
  * malformed or disagree. */
-int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[130]);
+int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE]);
 struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
 void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual);
 

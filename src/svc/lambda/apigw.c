@@ -323,7 +323,7 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	}
 	/* Only $LATEST exists; another qualifier names nothing the integration can call. */
 	struct fn_config *cfg = registry_get(a->reg, t.fn_name);
-	if (!cfg || (t.fn_qual[0] && strcmp(t.fn_qual, "$LATEST") != 0)) {
+	if (!cfg || (t.fn_qual[0] && strcmp(t.fn_qual, FN_LATEST) != 0)) {
 		log_warn("apigw: API %s route %s: function %s%s%s does not exist", api_id, t.route_key,
 		         t.fn_name, t.fn_qual[0] ? ":" : "", t.fn_qual);
 		apigw_target_fini(&t);

@@ -251,7 +251,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 		return list_provisioned(a, r);
 	/* AWS wants a version or an alias; $LATEST is all lambdad has (api_lookup refuses
 	 * any other), in the name (name:$LATEST) or as ?Qualifier=. */
-	char name[FN_NAME_MAX + 1], qual[130];
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	struct err e = {0};
 	if (fn_parse_ref(api_param(r, "FunctionName"), name, qual, &e) < 0)
 		return api_reply_err(r->req, &e);

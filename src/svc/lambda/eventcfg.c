@@ -72,7 +72,7 @@ void api_list_event_invoke_configs(struct api *a, struct api_req *r)
 void api_ext_events(struct api *a, struct api_req *r)
 {
 	const char *op = api_param(r, "Op");
-	char name[FN_NAME_MAX + 1], qual[130];
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	struct err e = {0};
 	if (strcmp(op, "replay") == 0 && r->cmd == FRONT_POST) {
 		if (!api_lookup(a, r, api_param(r, "FunctionName"), name))

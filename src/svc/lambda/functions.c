@@ -180,7 +180,7 @@ void api_delete_function(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	const char *q = front_req_query(r->req, "Qualifier");
-	if (q && strcmp(q, "$LATEST") == 0)
+	if (q && strcmp(q, FN_LATEST) == 0)
 		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                       "$LATEST version cannot be deleted without deleting the function.");
 	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);

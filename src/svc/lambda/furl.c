@@ -277,7 +277,7 @@ static int check_mode(struct api_req *r, json_t *v)
  * NULL on failure. */
 static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1])
 {
-	char qual[130];
+	char qual[FN_QUAL_SIZE];
 	if (api_parse_ref(r, api_param(r, "FunctionName"), name, qual) < 0)
 		return NULL;
 	if (qual[0]) {

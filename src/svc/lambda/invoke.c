@@ -19,7 +19,7 @@ static void invoke_done_cb(const struct sched_result *res, void *arg)
 	if (res->system_error) /* lambdad failed (it is stopping), not the function: SDKs retry a 500 */
 		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
 	front_reply_header(req, "Content-Type", "application/json");
-	front_reply_header(req, "X-Amz-Executed-Version", "$LATEST");
+	front_reply_header(req, "X-Amz-Executed-Version", FN_LATEST);
 	front_reply_header(req, "x-amzn-RequestId", res->request_id);
 	if (res->function_error)
 		front_reply_header(req, "X-Amz-Function-Error", "Unhandled");
@@ -133,7 +133,7 @@ void api_invoke(struct api *a, struct api_req *r)
 		return;
 	if (strcmp(type, "DryRun") == 0) {
 		front_reply_header(r->req, "X-Amz-Executed-Version",
-		                  "$LATEST");
+		                  FN_LATEST);
 		return api_reply_json(r->req, 204, NULL);
 	}
 	if (!payload_json(r->req, payload))
