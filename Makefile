@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:4566
 DATA ?= ./data
 
-.PHONY: all deps build build-asan run test test-plain test-asan fuzz format clean
+.PHONY: all deps build build-asan run test test-plain test-asan fuzz format format-check clean
 
 all: build
 
@@ -41,7 +41,7 @@ test-plain: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE runtime $(CTEST_ARGS)
 
-test: test-plain test-asan
+test: format-check test-plain test-asan
 
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLAMBDAD_FUZZ=ON -DLAMBDAD_SANITIZE=ON >/dev/null
@@ -49,6 +49,10 @@ fuzz: deps
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Every tracked C file as .clang-format says (part of make test, so of CI).
+format-check: deps
+	@scripts/format-check
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -36,7 +36,8 @@ static void check_error(int r, const struct err *e)
 {
 	CHECK(r < 0);
 	CHECK(r == -e->code);
-	CHECK(e->code == EINVAL && (e->svc == LAMBDA_ERR_INVALID_PARAMETER_VALUE || e->svc == LAMBDA_ERR_VALIDATION));
+	CHECK(e->code == EINVAL &&
+	      (e->svc == LAMBDA_ERR_INVALID_PARAMETER_VALUE || e->svc == LAMBDA_ERR_VALIDATION));
 	CHECK(e->msg[0] != 0);
 }
 
@@ -65,8 +66,7 @@ static void check_config(const struct fn_config *c)
 	size_t total = 0;
 	const char *k;
 	json_t *v;
-	json_object_foreach(c->env_vars, k, v)
-	{
+	json_object_foreach(c->env_vars, k, v) {
 		CHECK(json_is_string(v));
 		total += strlen(k) + json_string_length(v);
 	}

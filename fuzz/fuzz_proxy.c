@@ -41,8 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(r.status >= 100 && r.status <= 599);
 		int ctype = 0;
 		struct evkeyval *kv;
-		TAILQ_FOREACH(kv, &r.headers, next)
-		{
+		TAILQ_FOREACH(kv, &r.headers, next) {
 			CHECK(is_token(kv->key));
 			CHECK(strcasecmp(kv->key, "Content-Length") != 0 &&
 			      strcasecmp(kv->key, "Transfer-Encoding") != 0 &&

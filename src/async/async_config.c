@@ -93,11 +93,12 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 		return 0;
 	}
 	if (!json_is_object(o))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "DestinationConfig.%s must be an object with Destination",
-		                key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "DestinationConfig.%s must be an object with Destination", key);
 	json_t *d = json_object_get(o, "Destination");
 	if (d && !json_is_null(d) && !json_is_string(d))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "DestinationConfig.%s.Destination must be a string", key);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "DestinationConfig.%s.Destination must be a string", key);
 	const char *arn = json_string_value(d);
 	if (!arn || !arn[0]) {
 		free(*slot);
@@ -118,7 +119,7 @@ static int get_dest(struct async *q, const char *name, json_t *dc, const char *k
 	if (async__target_service(arn, svc) == 0 && strcmp(svc, "lambda") == 0 &&
 	    fn_parse_ref(arn, dname, qual, NULL) == 0 && strcmp(dname, name) == 0)
 		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-		                "You can't specify the function as a destination for itself.");
+		               "You can't specify the function as a destination for itself.");
 	free(*slot);
 	*slot = xstrdup(arn);
 	return 0;
@@ -141,7 +142,7 @@ int async_config_put(struct async *q, const char *name, json_t *body, bool repla
 	json_t *dc = json_object_get(body, "DestinationConfig");
 	if (dc && !json_is_null(dc) && !json_is_object(dc)) {
 		r = err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-		             "DestinationConfig must be an object with OnSuccess and OnFailure");
+		            "DestinationConfig must be an object with OnSuccess and OnFailure");
 		goto fail;
 	}
 	if ((r = get_bounded(body, "MaximumRetryAttempts", "maximumRetryAttempts", 0, 2, replace,

@@ -136,15 +136,16 @@ int async__target_check(struct async *q, const char *arn, unsigned use, struct e
 	char svc[16];
 	if (async__target_service(arn, svc) < 0 ||
 	    !arn_tail_valid(svc, arn + strlen("arn:") + strcspn(arn + 4, ":") + 1 + strlen(svc) + 1))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "The destination ARN %.360s is not a valid ARN", arn);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "The destination ARN %.360s is not a valid ARN", arn);
 	const struct async_target *t = find(q, svc);
 	if (!t || !(t->ops->uses & use))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "The ARN %.360s (service %s) cannot be %s", arn, svc,
-		                use_name(use));
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "The ARN %.360s (service %s) cannot be %s", arn, svc, use_name(use));
 	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	if (strcmp(svc, "lambda") == 0 && fn_parse_ref(arn, name, qual, NULL) < 0)
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "The destination ARN %.360s is not a Lambda function ARN",
-		                arn);
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "The destination ARN %.360s is not a Lambda function ARN", arn);
 	return 0;
 }
 

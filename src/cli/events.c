@@ -51,8 +51,7 @@ static void print_failed(json_t *o)
 	       "REASON");
 	size_t i;
 	json_t *ev;
-	json_array_foreach(evs, i, ev)
-	{
+	json_array_foreach(evs, i, ev) {
 		const char *le = json_string_value(json_object_get(ev, "LastError"));
 		autofree char *err = one_line(le ? le : "-", 300);
 		printf("%-36s  %-24s  %8lld  %-16s  %s\n",
@@ -95,9 +94,9 @@ static int print_replay(json_t *o)
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(o, "Replayed"), i, v)
-	    printf("replayed %s\n", json_string_value(v));
+		printf("replayed %s\n", json_string_value(v));
 	json_array_foreach(json_object_get(o, "NotFound"), i, v)
-	    fprintf(stderr, "lambdad: no kept event %s\n", json_string_value(v));
+		fprintf(stderr, "lambdad: no kept event %s\n", json_string_value(v));
 	if (json_array_size(json_object_get(o, "Replayed")) == 0 &&
 	    json_array_size(json_object_get(o, "NotFound")) == 0)
 		printf("no failed events to replay\n");

@@ -52,8 +52,7 @@ static char *ls_page(struct ls_table *t, json_t *page)
 	json_t *fns = json_object_get(page, "Functions");
 	size_t i;
 	json_t *fn;
-	json_array_foreach(fns, i, fn)
-	{
+	json_array_foreach(fns, i, fn) {
 		char *row[LS_COLS] = {
 		    ls_cell(fn, "FunctionName"), ls_cell(fn, "Runtime"),      ls_cell(fn, "MemorySize"),
 		    ls_cell(fn, "Timeout"),      ls_cell(fn, "LastModified"),

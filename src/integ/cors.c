@@ -59,12 +59,12 @@ static char *join(json_t *list)
 {
 	size_t i, len = 0;
 	json_t *e;
-	json_array_foreach(list, i, e) len += json_string_length(e) + 2;
+	json_array_foreach(list, i, e)
+		len += json_string_length(e) + 2;
 	if (!len)
 		return NULL;
 	char *s = xmalloc(len + 1), *p = s;
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		if (p != s)
 			*p++ = ',', *p++ = ' ';
 		memcpy(p, json_string_value(e), json_string_length(e));
@@ -120,8 +120,7 @@ static int furl_list(json_t *l, const char *field, size_t maxn, size_t minlen, s
 	}
 	size_t i;
 	json_t *e;
-	json_array_foreach(l, i, e)
-	{
+	json_array_foreach(l, i, e) {
 		if (!json_is_string(e))
 			return furl_invalid(errp, "(not a string)", field,
 			                    "Member must be a list of strings");
@@ -169,8 +168,7 @@ static int furl_check(json_t *in, json_t *doc, struct err *errp)
 	static const char *const ok[] = {"GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS", "*"};
 	size_t i;
 	json_t *e;
-	json_array_foreach(json_object_get(doc, k->methods), i, e)
-	{
+	json_array_foreach(json_object_get(doc, k->methods), i, e) {
 		if (!method_ok(json_string_value(e), ok, ARRAY_SIZE(ok)))
 			return furl_invalid(
 			    errp, json_string_value(e), f->methods,
@@ -228,8 +226,7 @@ static int gw_list(json_t *in, json_t *doc, const char *key, struct err *errp)
 	if (!json_is_array(v))
 		return err_make(errp, EINVAL,
 		                "Invalid input for corsConfiguration.%s: a list of strings expected", key);
-	json_array_foreach(v, i, e)
-	{
+	json_array_foreach(v, i, e) {
 		if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 1024)
 			return err_make(
 			    errp, EINVAL,
@@ -263,8 +260,7 @@ static int gw_check(json_t *in, json_t *doc, struct err *errp)
 	static const char *const ok[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"};
 	size_t i;
 	json_t *e;
-	json_array_foreach(json_object_get(doc, k->methods), i, e)
-	{
+	json_array_foreach(json_object_get(doc, k->methods), i, e) {
 		if (!method_ok(json_string_value(e), ok, ARRAY_SIZE(ok)))
 			return err_make(
 			    errp, EINVAL,
@@ -282,8 +278,7 @@ static int gw_check(json_t *in, json_t *doc, struct err *errp)
 	}
 	/* AWS's own words for this refusal. */
 	if (json_is_true(json_object_get(doc, k->credentials)))
-		json_array_foreach(json_object_get(doc, k->origins), i, e)
-		{
+		json_array_foreach(json_object_get(doc, k->origins), i, e) {
 			if (strcmp(json_string_value(e), "*") == 0)
 				return err_make(errp, EINVAL,
 				                "allow-credentials is not supported if 'allow-origin' is * "
@@ -318,8 +313,7 @@ static const char *allowed_origin(const struct cors *c, const char *origin)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(c->origins, i, e)
-	{
+	json_array_foreach(c->origins, i, e) {
 		const char *o = json_string_value(e);
 		if (strcmp(o, "*") == 0)
 			return c->credentials ? origin : "*";
@@ -390,8 +384,8 @@ void cors_strip(struct evkeyvalq *h)
 	struct evkeyval *kv;
 	for (;;) {
 		TAILQ_FOREACH(kv, h, next)
-		if (strncasecmp(kv->key, "Access-Control-", 15) == 0)
-			break;
+			if (strncasecmp(kv->key, "Access-Control-", 15) == 0)
+				break;
 		if (!kv)
 			return;
 		autofree char *name = xstrdup(kv->key);

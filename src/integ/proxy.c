@@ -196,8 +196,7 @@ int proxy_event_build(const struct proxy_request *rq, const struct proxy_ctx *ct
 	const char *xff = NULL;
 	bool has_proto = false, has_port = false;
 	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, rq->headers, next)
-	{
+	TAILQ_FOREACH(kv, rq->headers, next) {
 		autofree char *name = lower_dup(kv->key);
 		if (strcmp(name, "content-type") == 0)
 			ctype = kv->value;
@@ -451,21 +450,21 @@ int proxy_parse_reply(int version, const char *answer, size_t len, struct proxy_
 	if (!r && mh && !json_is_null(mh) && !json_is_object(mh))
 		r = err_make(errp, EBADMSG, "multiValueHeaders is not an object");
 	if (!r && json_is_object(h)) {
-		json_object_foreach(h, k, v)
-		{
+		json_object_foreach(h, k, v) {
 			/* A name in multiValueHeaders takes its values from there (API Gateway merges). */
 			bool in_multi = false;
 			const char *mk;
 			json_t *mv;
 			if (json_is_object(mh))
-				json_object_foreach(mh, mk, mv) if (strcasecmp(mk, k) == 0) in_multi = true;
+				json_object_foreach(mh, mk, mv)
+					if (strcasecmp(mk, k) == 0)
+						in_multi = true;
 			if (!in_multi && (r = add_header(out, k, v, errp)) < 0)
 				break;
 		}
 	}
 	if (!r && json_is_object(mh)) {
-		json_object_foreach(mh, k, v)
-		{
+		json_object_foreach(mh, k, v) {
 			if (json_is_null(v))
 				continue;
 			if (!json_is_array(v)) {
@@ -474,7 +473,9 @@ int proxy_parse_reply(int version, const char *answer, size_t len, struct proxy_
 			}
 			size_t i;
 			json_t *e;
-			json_array_foreach(v, i, e) if ((r = add_header(out, k, e, errp)) < 0) break;
+			json_array_foreach(v, i, e)
+				if ((r = add_header(out, k, e, errp)) < 0)
+					break;
 			if (r)
 				break;
 		}
@@ -486,8 +487,7 @@ int proxy_parse_reply(int version, const char *answer, size_t len, struct proxy_
 		if (!json_is_array(ck))
 			r = err_make(errp, EBADMSG, "cookies is not a list");
 		else
-			json_array_foreach(ck, i, e)
-			{
+			json_array_foreach(ck, i, e) {
 				if (!json_is_string(e)) {
 					r = err_make(errp, EBADMSG,
 					             "cookies holds a value that is not a string");
@@ -534,13 +534,13 @@ static void send_with_extra(struct front_req *req, int status, struct evkeyvalq 
 	struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	while (evhttp_remove_header(hdrs, kv->key) == 0)
-		;
+			while (evhttp_remove_header(hdrs, kv->key) == 0)
+				;
 	TAILQ_FOREACH(kv, hdrs, next)
-	front_reply_header(req, kv->key, kv->value);
+		front_reply_header(req, kv->key, kv->value);
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	front_reply_header(req, kv->key, kv->value);
+			front_reply_header(req, kv->key, kv->value);
 	front_reply(req, status, body);
 }
 

@@ -106,11 +106,11 @@ bool fn_name_valid(const char *name)
 static int bad_name(struct err *errp, const char *ref)
 {
 	return err_svc(errp, LAMBDA_ERR_VALIDATION,
-	                "1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy "
-	                "constraint: Member must satisfy regular expression pattern: "
-	                "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
-	                "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-	                ref);
+	               "1 validation error detected: Value '%.200s' at 'functionName' failed to satisfy "
+	               "constraint: Member must satisfy regular expression pattern: "
+	               "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+	               "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+	               ref);
 }
 
 /* Whether s[0..n) is non-empty and all of [a-zA-Z0-9-_] (names and qualifiers). */
@@ -174,7 +174,8 @@ static bool arn_head_valid(const struct ref_field *f, size_t n)
 	return true;
 }
 
-int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[FN_QUAL_SIZE], struct err *errp)
+int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[FN_QUAL_SIZE],
+                 struct err *errp)
 {
 	/* AWS's pattern, matched as its regex engine would: the optional parts in front
 	 * of the name are each tried present first, then absent (in that nested order),
@@ -355,22 +356,23 @@ static int apply_env(struct fn_config *c, json_t *envobj, struct err *errp)
 	if (json_is_null(envobj))
 		return 0;
 	if (!json_is_object(envobj))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment must be an object with Variables");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "Environment must be an object with Variables");
 	json_t *vars = json_object_get(envobj, "Variables");
 	if (!vars || json_is_null(vars)) {
 		json_object_clear(c->env_vars);
 		return 0;
 	}
 	if (!json_is_object(vars))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment.Variables must be a map of strings");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "Environment.Variables must be a map of strings");
 	char reserved[512] = "";
 	const char *k;
 	json_t *v;
-	json_object_foreach(vars, k, v)
-	{
+	json_object_foreach(vars, k, v) {
 		if (!json_is_string(v))
 			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-			                "Environment.Variables value for '%s' must be a string", k);
+			               "Environment.Variables value for '%s' must be a string", k);
 		if (!env_key_valid(k))
 			return err_svc(
 			    errp, LAMBDA_ERR_VALIDATION,
@@ -435,7 +437,8 @@ static int apply_dlq(struct fn_config *c, json_t *dlc, struct err *errp)
 	if (json_is_null(dlc))
 		return 0;
 	if (!json_is_object(dlc))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "DeadLetterConfig must be an object with TargetArn");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "DeadLetterConfig must be an object with TargetArn");
 	const char *arn = NULL;
 	int r = get_str(dlc, "TargetArn", &arn, errp);
 	if (r < 0)
@@ -460,7 +463,8 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	int r;
 	const char *s;
 	if (!json_is_object(req))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "request body must be a JSON object");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "request body must be a JSON object");
 	if (create) {
 		if ((r = get_str(req, "FunctionName", &s, errp)) < 0)
 			return r;
@@ -473,14 +477,15 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		if ((r = fn_parse_ref(s, name, qual, errp)) < 0)
 			return r;
 		if (qual[0])
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "FunctionName must not carry a qualifier: %s", s);
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+			               "FunctionName must not carry a qualifier: %s", s);
 		set_str(&c->name, name);
 		const char *pt = NULL;
 		if ((r = get_str(req, "PackageType", &pt, errp)) < 0)
 			return r;
 		if (pt && strcmp(pt, "Zip") != 0)
 			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-			                "PackageType %s is not supported by lambdad; use Zip", pt);
+			               "PackageType %s is not supported by lambdad; use Zip", pt);
 	}
 	if ((r = get_str(req, "Runtime", &s, errp)) < 0)
 		return r;
@@ -493,7 +498,8 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			    list);
 		set_str(&c->runtime, s);
 	} else if (create) {
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Runtime is required for a function of PackageType Zip");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "Runtime is required for a function of PackageType Zip");
 	}
 	if ((r = get_str(req, "Handler", &s, errp)) < 0)
 		return r;
@@ -510,7 +516,8 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			    s);
 		set_str(&c->handler, s);
 	} else if (create) {
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Handler is required for a function of PackageType Zip");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "Handler is required for a function of PackageType Zip");
 	}
 	if ((r = get_str(req, "Role", &s, errp)) < 0)
 		return r;
@@ -546,7 +553,8 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	json_t *eph = json_object_get(req, "EphemeralStorage");
 	if (eph && !json_is_null(eph)) {
 		if (!json_is_object(eph))
-			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "EphemeralStorage must be an object with Size");
+			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+			               "EphemeralStorage must be an object with Size");
 		uint32_t sz = c->ephemeral_mb;
 		if ((r = get_int(eph, "Size", "ephemeralStorage.size", 512, 10240, &sz, errp)) < 0)
 			return r;
@@ -575,16 +583,16 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 	}
 	json_t *layers = json_object_get(req, "Layers");
 	if (layers && json_is_array(layers) && json_array_size(layers) > 0)
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Layers are not supported by lambdad yet");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "Layers are not supported by lambdad yet");
 	json_t *arch = json_object_get(req, "Architectures");
 	if (arch && json_is_array(arch)) {
 		size_t i;
 		json_t *a;
-		json_array_foreach(arch, i, a)
-		{
+		json_array_foreach(arch, i, a) {
 			if (!json_is_string(a) || strcmp(json_string_value(a), "x86_64") != 0)
 				return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-				                "Architectures: only x86_64 is supported on this host");
+				               "Architectures: only x86_64 is supported on this host");
 		}
 	}
 	return 0;

@@ -58,7 +58,8 @@ bool fn_name_valid(const char *name);
  * Writes the bare name to name_out and the qualifier (or "") to qual_out.
  * Returns 0 or -EINVAL with a service error (INVALID_PARAMETER_VALUE or VALIDATION) and a
  * message naming the field. */
-int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[FN_QUAL_SIZE], struct err *errp);
+int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[FN_QUAL_SIZE],
+                 struct err *errp);
 
 /* Applies the configuration fields of a CreateFunction (create = true) or
  * UpdateFunctionConfiguration request body to c, validating each; unknown

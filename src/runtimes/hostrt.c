@@ -56,9 +56,9 @@ int hostrt_check(const char *runtime, struct err *errp)
 		sscanf(runtime, "python%d.%d", &want_major, &want_minor);
 		if (!python_version[0])
 			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-			                "Runtime %s needs Python %d.%d or newer at " PYTHON
-			                ", and this host has none: install it (Debian: apt install python3)",
-			                runtime, want_major, want_minor);
+			               "Runtime %s needs Python %d.%d or newer at " PYTHON
+			               ", and this host has none: install it (Debian: apt install python3)",
+			               runtime, want_major, want_minor);
 		sscanf(python_version, "%d.%d", &have_major, &have_minor);
 		if (have_major < want_major || (have_major == want_major && have_minor < want_minor))
 			return err_svc(
@@ -74,9 +74,9 @@ int hostrt_check(const char *runtime, struct err *errp)
 		sscanf(runtime, "nodejs%d", &want);
 		if (!node_version[0])
 			return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-			                "Runtime %s needs Node.js %d or newer at " NODE
-			                ", and this host has none: install it (Debian: apt install nodejs)",
-			                runtime, want);
+			               "Runtime %s needs Node.js %d or newer at " NODE
+			               ", and this host has none: install it (Debian: apt install nodejs)",
+			               runtime, want);
 		have = atoi(node_version);
 		if (have < want)
 			return err_svc(

@@ -78,7 +78,7 @@ struct apigw_target {
 	bool has_integration;  /* false: the route has no (existing) integration */
 	char fn_name[FN_NAME_MAX + 1];
 	char fn_qual[FN_QUAL_SIZE]; /* the function's qualifier in the integrationUri, or "" */
-	int version;       /* payload format: 1 or 2 */
+	int version;                /* payload format: 1 or 2 */
 	uint32_t timeout_ms;
 };
 

@@ -54,7 +54,8 @@ static struct gw_api *find_or_err(struct apigw *g, const char *id, struct err *e
 {
 	struct gw_api *a = find(g, id);
 	if (!a)
-		err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified %s:%.64s", g->account, id);
+		err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid API identifier specified %s:%.64s", g->account,
+		        id);
 	return a;
 }
 
@@ -85,8 +86,7 @@ static void reindex(struct gw_api *a)
 	a->rids = xcalloc(n, sizeof(*a->rids));
 	const char *id;
 	json_t *r;
-	json_object_foreach(routes, id, r)
-	{
+	json_object_foreach(routes, id, r) {
 		struct err e = {0};
 		const char *key = json_string_value(json_object_get(r, "routeKey"));
 		if (!key || apigw_rkey_parse(key, &a->rkeys[a->nroutes], &e) < 0) {
@@ -130,8 +130,8 @@ static int take_str(json_t *o, json_t *in, const char *key, size_t min, size_t m
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max)
 		return err_svc(errp, APIGW_ERR_BAD_REQUEST,
-		                "Invalid input for %s: a string of %zu to %zu characters expected", key, min,
-		                max);
+		               "Invalid input for %s: a string of %zu to %zu characters expected", key, min,
+		               max);
 	json_object_set(o, key, v);
 	return 0;
 }
@@ -179,18 +179,19 @@ static int take_str_map(json_t *o, json_t *in, const char *key, bool names_stric
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: a map of strings expected", key);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: a map of strings expected",
+		               key);
 	const char *k;
 	json_t *x;
-	json_object_foreach(v, k, x)
-	{
+	json_object_foreach(v, k, x) {
 		if (!json_is_string(x) || json_string_length(x) > 2048)
 			return err_svc(errp, APIGW_ERR_BAD_REQUEST,
-			                "Invalid input for %s: the value of %.64s must be a string", key, k);
+			               "Invalid input for %s: the value of %.64s must be a string", key, k);
 		if (names_strict && (!k[0] || strlen(k) > 64 ||
 		                     strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		                               "0123456789_") != strlen(k)))
-			return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: bad name %.64s", key, k);
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid input for %s: bad name %.64s",
+			               key, k);
 	}
 	json_object_set_new(o, key, json_deep_copy(v));
 	return 0;
@@ -205,8 +206,8 @@ int apigw_parse_uri(const char *uri, char name[FN_NAME_MAX + 1], char qual[FN_QU
 		p += strlen(gw_path);
 		const char *end = strstr(p, "/invocations");
 		if (!end || end[strlen("/invocations")])
-			return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid integration URI specified: %.200s",
-			                uri);
+			return err_svc(errp, APIGW_ERR_BAD_REQUEST,
+			               "Invalid integration URI specified: %.200s", uri);
 		ref = xstrndup(p, (size_t)(end - p));
 	} else {
 		ref = xstrdup(uri);
@@ -243,9 +244,10 @@ static int apply_api(json_t *o, json_t *in, bool create, struct err *errp)
 		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "ProtocolType is required");
 	if (strcmp(proto, "WEBSOCKET") == 0)
 		return err_svc(errp, APIGW_ERR_BAD_REQUEST,
-		                "WebSocket APIs are not supported by lambdad; use protocolType HTTP");
+		               "WebSocket APIs are not supported by lambdad; use protocolType HTTP");
 	if (strcmp(proto, "HTTP") != 0)
-		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid protocol type %.32s: expected HTTP", proto);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Invalid protocol type %.32s: expected HTTP",
+		               proto);
 	if (!json_object_get(o, "name"))
 		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Name is required");
 	json_object_set_new(o, "protocolType", json_string("HTTP"));
@@ -279,7 +281,8 @@ static int apply_integration(json_t *doc, json_t *o, json_t *in, bool create, st
 	const char *uri = json_string_value(json_object_get(o, "integrationUri"));
 	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	if (!uri)
-		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "IntegrationUri is required for AWS_PROXY integrations");
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST,
+		               "IntegrationUri is required for AWS_PROXY integrations");
 	if (apigw_parse_uri(uri, name, qual, errp) < 0)
 		return err_as_svc(errp, APIGW_ERR_BAD_REQUEST);
 	json_t *pfv = json_object_get(in, "payloadFormatVersion");
@@ -287,7 +290,7 @@ static int apply_integration(json_t *doc, json_t *o, json_t *in, bool create, st
 		const char *v = json_string_value(pfv);
 		if (!v || (strcmp(v, "1.0") != 0 && strcmp(v, "2.0") != 0))
 			return err_svc(errp, APIGW_ERR_BAD_REQUEST,
-			                "Invalid payload format version: expected 1.0 or 2.0");
+			               "Invalid payload format version: expected 1.0 or 2.0");
 		json_object_set(o, "payloadFormatVersion", pfv);
 	} else if (create) {
 		return err_svc(
@@ -298,12 +301,13 @@ static int apply_integration(json_t *doc, json_t *o, json_t *in, bool create, st
 	if (to && !json_is_null(to)) {
 		if (!json_is_integer(to) || json_integer_value(to) < 50 || json_integer_value(to) > 30000)
 			return err_svc(errp, APIGW_ERR_BAD_REQUEST,
-			                "Invalid timeoutInMillis: between 50 and 30000 expected");
+			               "Invalid timeoutInMillis: between 50 and 30000 expected");
 		json_object_set(o, "timeoutInMillis", to);
 	}
 	const char *ct = json_string_value(json_object_get(in, "connectionType"));
 	if (ct && strcmp(ct, "INTERNET") != 0)
-		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "Connection type %.32s is not supported by lambdad", ct);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST,
+		               "Connection type %.32s is not supported by lambdad", ct);
 	if (create) {
 		json_object_set_new(o, "integrationType", json_string("AWS_PROXY"));
 		json_object_set_new(o, "connectionType", json_string("INTERNET"));
@@ -330,12 +334,11 @@ static int apply_route(json_t *doc, const char *self_id, json_t *o, json_t *in, 
 	apigw_rkey_fini(&k);
 	const char *id;
 	json_t *r;
-	json_object_foreach(json_object_get(doc, "routes"), id, r)
-	{
+	json_object_foreach(json_object_get(doc, "routes"), id, r) {
 		const char *other = json_string_value(json_object_get(r, "routeKey"));
 		if ((!self_id || strcmp(id, self_id) != 0) && other && strcmp(other, key) == 0)
 			return err_svc(errp, APIGW_ERR_CONFLICT,
-			                "Route with key %s already exists for this API", key);
+			               "Route with key %s already exists for this API", key);
 	}
 	json_t *target = json_object_get(in, "target");
 	if (target && !json_is_null(target)) {
@@ -350,9 +353,9 @@ static int apply_route(json_t *doc, const char *self_id, json_t *o, json_t *in, 
 	}
 	const char *auth = json_string_value(json_object_get(in, "authorizationType"));
 	if (auth && strcmp(auth, "NONE") != 0)
-		return err_svc(
-		    errp, APIGW_ERR_BAD_REQUEST,
-		    "Authorization type %.32s is not supported by lambdad: routes are open (NONE)", auth);
+		return err_svc(errp, APIGW_ERR_BAD_REQUEST,
+		               "Authorization type %.32s is not supported by lambdad: routes are open (NONE)",
+		               auth);
 	if (json_is_true(json_object_get(o, "apiKeyRequired")))
 		return err_svc(errp, APIGW_ERR_BAD_REQUEST, "API keys are not supported for HTTP APIs");
 	if (create) {
@@ -509,7 +512,7 @@ json_t *apigw_update_api(struct apigw *g, const char *api_id, json_t *in, struct
 		return NULL;
 	if (json_object_get(in, "target") || json_object_get(in, "routeKey")) {
 		err_svc(errp, APIGW_ERR_BAD_REQUEST,
-		         "UpdateApi with a target or routeKey is not supported by lambdad");
+		        "UpdateApi with a target or routeKey is not supported by lambdad");
 		return NULL;
 	}
 	json_t *doc = json_deep_copy(a->doc);
@@ -545,7 +548,7 @@ static json_t *child_or_err(json_t *doc, enum apigw_kind kind, const char *id, s
 	json_t *c = json_object_get(json_object_get(doc, kind_coll[kind]), id);
 	if (!c)
 		err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid %s identifier specified %.130s", kind_label[kind],
-		         id);
+		        id);
 	return c;
 }
 
@@ -597,7 +600,7 @@ json_t *apigw_list(struct apigw *g, const char *api_id, enum apigw_kind kind, st
 	const char *id;
 	json_t *c;
 	json_object_foreach(json_object_get(a->doc, kind_coll[kind]), id, c)
-	    json_array_append_new(arr, json_deep_copy(c));
+		json_array_append_new(arr, json_deep_copy(c));
 	return arr;
 }
 
@@ -629,7 +632,7 @@ int apigw_delete(struct apigw *g, const char *api_id, enum apigw_kind kind, cons
 		               g->account, api_id);
 	if (!json_object_get(json_object_get(a->doc, kind_coll[kind]), id))
 		return err_svc(errp, APIGW_ERR_NOT_FOUND, "Invalid %s identifier specified %.130s",
-		                kind_label[kind], id);
+		               kind_label[kind], id);
 	json_t *doc = json_deep_copy(a->doc);
 	json_object_del(json_object_get(doc, kind_coll[kind]), id);
 	return commit(g, a, doc, errp);

@@ -12,17 +12,16 @@
 #include "svc/lambda/errors.h"
 #include "svc/lambda/api.h"
 
-
 struct api {
 	struct event_base *base;
 	struct store *store;
 	struct sched *sched;
 	struct registry *reg;
-	struct async *async; /* InvocationType Event */
-	struct apigw *apigw; /* HTTP APIs (apigw.c) */
-	struct front_http *http;              /* the listener (front/transport_http.h) */
-	struct front *front;                  /* the services on the endpoint (front/svc.h) */
-	bool draining;                        /* shutting down: new requests get 503 ServiceException */
+	struct async *async;     /* InvocationType Event */
+	struct apigw *apigw;     /* HTTP APIs (apigw.c) */
+	struct front_http *http; /* the listener (front/transport_http.h) */
+	struct front *front;     /* the services on the endpoint (front/svc.h) */
+	bool draining;           /* shutting down: new requests get 503 ServiceException */
 	char *region;
 	char *account;
 	char *logs_dir;
@@ -123,8 +122,8 @@ void furl_function_deleted(struct api *a, const char *name);
  * prelude, then the body chunk by chunk); request_id is the one the event carries
  * (requestContext.requestId), kept by the invocation; extra (may be NULL) are headers to
  * add, the CORS ones. Replies itself in every case, errors included. */
-void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
-                          struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
+void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg, struct evbuffer *event,
+                          const char *request_id, const struct evkeyvalq *extra);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * lambda_execute_api_svc claims those; apigw_svc is the control plane. */

@@ -22,7 +22,6 @@
  * that no function could take. */
 #define GW_MAX_BODY (6u * 1024 * 1024)
 
-
 /* ---- Control plane ---- */
 
 static void gw_error(struct front_req *req, enum apigw_err id, const char *msg)
@@ -84,7 +83,8 @@ static void reply_items(struct api_req *r, json_t *arr, const struct err *e, boo
 	if (is_api) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(arr, i, v) with_endpoint(r->req, v);
+		json_array_foreach(arr, i, v)
+			with_endpoint(r->req, v);
 	}
 	api_reply_json(r->req, 200, json_pack("{s:o}", "items", arr));
 }
@@ -226,7 +226,7 @@ static void add_headers(struct front_req *req, const struct evkeyvalq *extra)
 	const struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	front_reply_header(req, kv->key, kv->value);
+			front_reply_header(req, kv->key, kv->value);
 }
 
 /* API Gateway's own answers: {"message": ...} with its status, and the CORS headers of
@@ -364,7 +364,7 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	TAILQ_INIT(&f->extra);
 	const struct evkeyval *kv;
 	TAILQ_FOREACH(kv, extra, next)
-	evhttp_add_header(&f->extra, kv->key, kv->value);
+		evhttp_add_header(&f->extra, kv->key, kv->value);
 	struct sched_invoke_args args = {.cfg = cfg, .payload = event, .cb = flight_done_cb, .arg = f};
 	r = sched_invoke(a->sched, &args, &e);
 	evbuffer_free(event);

@@ -43,8 +43,8 @@ static int apply_scaling(struct api *a, struct front_req *req, const struct fn_c
  * [lo, hi], replying the error AWS gives when it is missing (ValidationException), not
  * an integer (InvalidParameterValueException) or out of range (ValidationException).
  * Returns 0, or -1 after replying. */
-static int required_int(struct front_req *req, json_t *body, const char *key, const char *field,
-                        long long lo, long long hi, long long *out)
+static int required_int(struct front_req *req, json_t *body, const char *key, const char *field, long long lo,
+                        long long hi, long long *out)
 {
 	json_t *v = json_object_get(body, key);
 	if (!v || json_is_null(v)) {
@@ -268,7 +268,8 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (m == FRONT_GET) {
 		if (sc.provisioned == 0)
-			return api_reply_error(r->req, LAMBDA_ERR_PROVISIONED_CONCURRENCY_CONFIG_NOT_FOUND, NULL,
+			return api_reply_error(r->req, LAMBDA_ERR_PROVISIONED_CONCURRENCY_CONFIG_NOT_FOUND,
+			                       NULL,
 			                       "No Provisioned Concurrency Config found for this function");
 		return api_reply_json(r->req, 200, provisioned_json(a, name, &sc));
 	}

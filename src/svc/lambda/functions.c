@@ -50,7 +50,8 @@ static int take_code(struct api *a, struct front_req *req, json_t *code, struct 
 	size_t zlen;
 	autofree unsigned char *zip = b64_decode(json_string_value(zf), json_string_length(zf), &zlen);
 	if (!zip)
-		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "ZipFile is not valid base64"),
+		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                       "ZipFile is not valid base64"),
 		       -1;
 	if (zlen > MAX_ZIP_BYTES)
 		return api_reply_error(req, LAMBDA_ERR_REQUEST_ENTITY_TOO_LARGE, NULL,

@@ -175,8 +175,7 @@ int furl_load(struct api *a, struct err *errp)
 	int r = store_scan(a->store, "function_urls", NULL, NULL, 0, load_cb, &ctx, errp);
 	size_t i;
 	json_t *v;
-	json_array_foreach(ctx.drop, i, v)
-	{
+	json_array_foreach(ctx.drop, i, v) {
 		if (r == 0)
 			r = store_del(a->store, "function_urls", json_string_value(v), STORE_REV_ANY, errp);
 	}
@@ -416,7 +415,7 @@ void api_function_url(struct api *a, struct api_req *r)
 			return not_found(r);
 		struct err e = {0};
 		if (store_del(a->store, "function_urls", name, STORE_REV_ANY, &e) < 0 ||
-	    store_commit(a->store, &e) < 0)
+		    store_commit(a->store, &e) < 0)
 			return api_reply_err(r->req, &e);
 		log_info("api: function URL %s of %s deleted", f->id, name);
 		table_remove(a, f);
@@ -452,7 +451,14 @@ void api_list_function_urls(struct api *a, struct api_req *r)
 /* ---------------------------------------------------------------- data plane */
 
 /* The data plane's own errors (its error table): x-amzn-ErrorType and {"Message": ...}. */
-enum furl_err { FURL_ERR_NONE, FURL_ERR_FORBIDDEN, FURL_ERR_TOO_LARGE, FURL_ERR_TOO_MANY, FURL_ERR_SERVICE, FURL_ERR_COUNT };
+enum furl_err {
+	FURL_ERR_NONE,
+	FURL_ERR_FORBIDDEN,
+	FURL_ERR_TOO_LARGE,
+	FURL_ERR_TOO_MANY,
+	FURL_ERR_SERVICE,
+	FURL_ERR_COUNT
+};
 static const struct svc_error furl_errors[FURL_ERR_COUNT] = {
     [FURL_ERR_FORBIDDEN] = {"AccessDeniedException", 403, true},
     [FURL_ERR_TOO_LARGE] = {"RequestEntityTooLargeException", 413, true},
@@ -462,12 +468,13 @@ static const struct svc_error furl_errors[FURL_ERR_COUNT] = {
 
 /* Replies with the function URL error id and message; extra (NULL: none) are headers to
  * add (the CORS ones). */
-static void url_error(struct front_req *req, enum furl_err id, const char *message, const struct evkeyvalq *extra)
+static void url_error(struct front_req *req, enum furl_err id, const char *message,
+                      const struct evkeyvalq *extra)
 {
 	struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	front_reply_header(req, kv->key, kv->value);
+			front_reply_header(req, kv->key, kv->value);
 	svc_reply_error(req, &lambda_furl_svc, id, NULL, "%s", message);
 }
 
@@ -514,7 +521,7 @@ static void serve(struct api *a, struct front_req *req, struct furl *f, const ch
 	if (status) {
 		struct evkeyval *kv;
 		TAILQ_FOREACH(kv, &c->extra, next)
-		front_reply_header(req, kv->key, kv->value);
+			front_reply_header(req, kv->key, kv->value);
 		front_reply_header(req, "x-amzn-RequestId", c->request_id);
 		front_reply(req, status, NULL);
 		return call_free(c);

@@ -132,8 +132,7 @@ void api_invoke(struct api *a, struct api_req *r)
 	if (!c)
 		return;
 	if (strcmp(type, "DryRun") == 0) {
-		front_reply_header(r->req, "X-Amz-Executed-Version",
-		                  FN_LATEST);
+		front_reply_header(r->req, "X-Amz-Executed-Version", FN_LATEST);
 		return api_reply_json(r->req, 204, NULL);
 	}
 	if (!payload_json(r->req, payload))

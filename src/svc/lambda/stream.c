@@ -21,8 +21,8 @@ struct stream_ctx {
 	struct api *a;
 	struct front_req *req;  /* NULL once answered */
 	struct evkeyvalq extra; /* headers to add (a copy), x-amzn-RequestId included */
-	struct evbuffer *pre;           /* bytes held until the prelude is whole */
-	bool started;                   /* the status and headers went out */
+	struct evbuffer *pre;   /* bytes held until the prelude is whole */
+	bool started;           /* the status and headers went out */
 };
 
 static void stream_ctx_free(struct stream_ctx *x)
@@ -43,7 +43,7 @@ static void add_extra(struct stream_ctx *x)
 {
 	struct evkeyval *kv;
 	TAILQ_FOREACH(kv, &x->extra, next)
-	front_reply_header_set(x->req, kv->key, kv->value);
+		front_reply_header_set(x->req, kv->key, kv->value);
 }
 
 /* Replies {"message": msg} with status code in one piece (before any byte went out). */
@@ -82,8 +82,7 @@ static bool start_reply(struct stream_ctx *x, json_t *prelude, const char *conte
 			return false;
 		const char *k;
 		json_t *v;
-		json_object_foreach(json_object_get(prelude, "headers"), k, v)
-		{
+		json_object_foreach(json_object_get(prelude, "headers"), k, v) {
 			char num[64];
 			const char *val = json_is_string(v) ? json_string_value(v) : NULL;
 			if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v)) {
@@ -100,11 +99,13 @@ static bool start_reply(struct stream_ctx *x, json_t *prelude, const char *conte
 		}
 		size_t i;
 		json_t *c;
-		json_array_foreach(json_object_get(prelude, "cookies"), i, c) if (json_is_string(c))
-		    front_reply_header(x->req, "Set-Cookie", json_string_value(c));
+		json_array_foreach(json_object_get(prelude, "cookies"), i, c)
+			if (json_is_string(c))
+				front_reply_header(x->req, "Set-Cookie", json_string_value(c));
 	}
 	if (!front_reply_header_get(x->req, "Content-Type"))
-		front_reply_header(x->req, "Content-Type", prelude ? "application/octet-stream" : content_type);
+		front_reply_header(x->req, "Content-Type",
+		                   prelude ? "application/octet-stream" : content_type);
 	add_extra(x);
 	front_reply_start(x->req, code);
 	x->started = true;
@@ -184,8 +185,8 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 	stream_ctx_free(x);
 }
 
-void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
-                          struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
+void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg, struct evbuffer *event,
+                          const char *request_id, const struct evkeyvalq *extra)
 {
 	struct stream_ctx *x = xcalloc(1, sizeof(*x));
 	x->a = a;
@@ -195,7 +196,7 @@ void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config
 	const struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
-	evhttp_add_header(&x->extra, kv->key, kv->value);
+			evhttp_add_header(&x->extra, kv->key, kv->value);
 	/* The invocation keeps the request id the event carries (requestContext.requestId). */
 	evhttp_add_header(&x->extra, "x-amzn-RequestId", request_id);
 	struct sched_invoke_args args = {

@@ -53,8 +53,7 @@ static void dump(const struct evkeyvalq *h, char *out, size_t n)
 {
 	const struct evkeyval *kv;
 	out[0] = 0;
-	TAILQ_FOREACH(kv, h, next)
-	{
+	TAILQ_FOREACH(kv, h, next) {
 		size_t len = strlen(out);
 		snprintf(out + len, n - len, "%s%s: %s", len ? "|" : "", kv->key, kv->value);
 	}

@@ -247,8 +247,7 @@ static void headers_are(struct proxy_response *r, const char *want)
 {
 	char got[1024] = "";
 	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, &r->headers, next)
-	{
+	TAILQ_FOREACH(kv, &r->headers, next) {
 		if (got[0])
 			strcat(got, "|");
 		strcat(got, kv->key);

@@ -404,8 +404,8 @@ static void test_package_type(void **state)
 
 static void test_runtime(void **state)
 {
-	create_refused("{\"FunctionName\":\"f\",\"Handler\":\"h\",\"Role\":\"" ROLE "\"}", LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-	               "Runtime");
+	create_refused("{\"FunctionName\":\"f\",\"Handler\":\"h\",\"Role\":\"" ROLE "\"}",
+	               LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Runtime");
 	create_refused("{\"FunctionName\":\"f\",\"Runtime\":null,\"Handler\":\"h\",\"Role\":\"" ROLE "\"}",
 	               LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Runtime");
 	refused("\"Runtime\":\"java21\"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "runtime");
@@ -467,8 +467,8 @@ static void test_handler(void **state)
 
 static void test_role(void **state)
 {
-	create_refused("{\"FunctionName\":\"f\",\"Runtime\":\"provided\",\"Handler\":\"h\"}", LAMBDA_ERR_VALIDATION,
-	               "role");
+	create_refused("{\"FunctionName\":\"f\",\"Runtime\":\"provided\",\"Handler\":\"h\"}",
+	               LAMBDA_ERR_VALIDATION, "role");
 	const char *bad[] = {
 	    "notarole",
 	    "",
@@ -568,7 +568,8 @@ static void test_ephemeral(void **state)
 {
 	refused("\"EphemeralStorage\":{\"Size\":511}", true, LAMBDA_ERR_VALIDATION,
 	        "Value '511' at 'ephemeralStorage.size'");
-	refused("\"EphemeralStorage\":{\"Size\":10241}", true, LAMBDA_ERR_VALIDATION, "ephemeralStorage.size");
+	refused("\"EphemeralStorage\":{\"Size\":10241}", true, LAMBDA_ERR_VALIDATION,
+	        "ephemeralStorage.size");
 	refused("\"EphemeralStorage\":{\"Size\":0}", true, LAMBDA_ERR_VALIDATION, "ephemeralStorage.size");
 	refused("\"EphemeralStorage\":{\"Size\":\"1024\"}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Size");
 	refused("\"EphemeralStorage\":1024", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "EphemeralStorage");
@@ -611,7 +612,8 @@ static void test_env_reserved(void **state)
 	}
 	/* _HANDLER and _X_AMZN_TRACE_ID are reserved too, but AWS's key pattern refuses
 	 * them first, as a ValidationException. */
-	refused("\"Environment\":{\"Variables\":{\"_HANDLER\":\"x\"}}", true, LAMBDA_ERR_VALIDATION, "_HANDLER");
+	refused("\"Environment\":{\"Variables\":{\"_HANDLER\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
+	        "_HANDLER");
 	refused("\"Environment\":{\"Variables\":{\"_X_AMZN_TRACE_ID\":\"x\"}}", true, LAMBDA_ERR_VALIDATION,
 	        "_X_AMZN_TRACE_ID");
 	/* Every reserved key of the request is named. */
@@ -644,9 +646,12 @@ static void test_env_keys_and_types(void **state)
 	        "environment.variables");
 	/* Wrong types. */
 	refused("\"Environment\":{\"Variables\":{\"AB\":5}}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "AB");
-	refused("\"Environment\":{\"Variables\":{\"AB\":null}}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "AB");
-	refused("\"Environment\":{\"Variables\":[\"AB\"]}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Variables");
-	refused("\"Environment\":{\"Variables\":\"AB=1\"}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Variables");
+	refused("\"Environment\":{\"Variables\":{\"AB\":null}}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+	        "AB");
+	refused("\"Environment\":{\"Variables\":[\"AB\"]}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+	        "Variables");
+	refused("\"Environment\":{\"Variables\":\"AB=1\"}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+	        "Variables");
 	refused("\"Environment\":\"AB=1\"", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment");
 	refused("\"Environment\":[]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Environment");
 	struct fn_config *c =
@@ -705,10 +710,11 @@ static void test_tracing_layers_arch(void **state)
 	refused("\"TracingConfig\":{\"Mode\":\"Bogus\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
 	refused("\"TracingConfig\":{\"Mode\":\"active\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
 	refused("\"TracingConfig\":{\"Mode\":1}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Mode");
-	refused("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-	        "Layers");
+	refused("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]", true,
+	        LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Layers");
 	refused("\"Architectures\":[\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Architectures");
-	refused("\"Architectures\":[\"x86_64\",\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Architectures");
+	refused("\"Architectures\":[\"x86_64\",\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+	        "Architectures");
 	refused("\"Architectures\":[1]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Architectures");
 	struct fn_config *c = accepted("\"TracingConfig\":{\"Mode\":\"Active\"}");
 	assert_string_equal(c->tracing_mode, "Active");
