@@ -107,6 +107,14 @@ struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, 
 	return c;
 }
 
+struct fn_config *api_lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1], json_t **body)
+{
+	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	if (!c || !(*body = api_body_json(r->req)))
+		return NULL;
+	return c;
+}
+
 static int load_cb(const struct store_item *it, void *arg)
 {
 	struct api *a = arg;

@@ -66,6 +66,10 @@ json_t *api_body_json(struct front_req *req);
  * malformed or disagree. */
 int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE]);
 struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
+/* api_lookup of the {FunctionName} parameter, then api_body_json: returns the function
+ * (borrowed) and *body (owned), or NULL with the reply sent and nothing to free. */
+struct fn_config *api_lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
+                                  json_t **body);
 void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual);
 
 /* The services on the front (front/svc.h): the Lambda API (service.c), the function URL

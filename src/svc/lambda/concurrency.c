@@ -91,11 +91,9 @@ static long long unreserved_with(struct api *a, const char *name, int32_t reserv
 void api_put_concurrency(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	json_t *body;
+	struct fn_config *c = api_lookup_body(a, r, name, &body);
 	if (!c)
-		return;
-	json_t *body = api_body_json(r->req);
-	if (!body)
 		return;
 	long long n;
 	if (required_int(r->req, body, "ReservedConcurrentExecutions", "reservedConcurrentExecutions", 0,
@@ -308,11 +306,9 @@ static int ext_int(struct front_req *req, json_t *body, const char *key, long lo
 void api_ext_prewarm(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	json_t *body;
+	struct fn_config *c = api_lookup_body(a, r, name, &body);
 	if (!c)
-		return;
-	json_t *body = api_body_json(r->req);
-	if (!body)
 		return;
 	long long n = 1;
 	if (ext_int(r->req, body, "Count", 1, PREWARM_MAX, &n) >= 0) {

@@ -244,11 +244,9 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 void api_update_configuration(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *old = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	json_t *body;
+	struct fn_config *old = api_lookup_body(a, r, name, &body);
 	if (!old)
-		return;
-	json_t *body = api_body_json(r->req);
-	if (!body)
 		return;
 	struct fn_config *c = fn_config_dup(old);
 	struct err e = {0};
@@ -264,11 +262,9 @@ void api_update_configuration(struct api *a, struct api_req *r)
 void api_update_code(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *old = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	json_t *body;
+	struct fn_config *old = api_lookup_body(a, r, name, &body);
 	if (!old)
-		return;
-	json_t *body = api_body_json(r->req);
-	if (!body)
 		return;
 	struct fn_config *c = fn_config_dup(old);
 	json_t *arch = json_object_get(body, "Architectures");
