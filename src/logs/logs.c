@@ -11,31 +11,31 @@
 
 #include "base/clock.h"
 
-uint64_t fnlog_max_bytes = 64ull << 20;
+uint64_t logs_file_max_bytes = 64ull << 20;
 
-struct fnlog {
+struct logs_file {
 	FILE *f;
 	char *vbuf;
 	char *path;
 	uint64_t size; /* bytes in the current file */
 };
 
-char *fnlog_path(const char *logs_dir, const char *fn_name)
+char *logs_file_path(const char *logs_dir, const char *fn_name)
 {
 	return xasprintf("%s/%s.log", logs_dir, fn_name);
 }
 
-struct fnlog *fnlog_open(const char *logs_dir, const char *fn_name, struct err *errp)
+struct logs_file *logs_file_open(const char *logs_dir, const char *fn_name, struct err *errp)
 {
 	mkdir(logs_dir, 0755);
-	char *path = fnlog_path(logs_dir, fn_name);
+	char *path = logs_file_path(logs_dir, fn_name);
 	FILE *f = fopen(path, "ae");
 	if (!f) {
 		err_make(errp, errno, "cannot open %s: %s", path, strerror(errno));
 		free(path);
 		return NULL;
 	}
-	struct fnlog *l = xcalloc(1, sizeof(*l));
+	struct logs_file *l = xcalloc(1, sizeof(*l));
 	l->f = f;
 	l->path = path;
 	struct stat st;
@@ -45,9 +45,9 @@ struct fnlog *fnlog_open(const char *logs_dir, const char *fn_name, struct err *
 	return l;
 }
 
-/* The file went past fnlog_max_bytes: it becomes <fn>.log.1 (replacing the one before)
+/* The file went past logs_file_max_bytes: it becomes <fn>.log.1 (replacing the one before)
  * and a new one starts, so a function's logs take at most about twice the cap. */
-static void rotate(struct fnlog *l)
+static void rotate(struct logs_file *l)
 {
 	fflush(l->f);
 	autofree char *old = xasprintf("%s.1", l->path);
@@ -64,7 +64,7 @@ static void rotate(struct fnlog *l)
 	l->size = 0;
 }
 
-void fnlog_free(struct fnlog *l)
+void logs_file_free(struct logs_file *l)
 {
 	if (!l)
 		return;
@@ -74,11 +74,11 @@ void fnlog_free(struct fnlog *l)
 	free(l);
 }
 
-void fnlog_line(struct fnlog *l, const char *stream, const char *text, size_t len)
+void logs_file_line(struct logs_file *l, const char *stream, const char *text, size_t len)
 {
 	char ts[32];
 	clock_fmt_iso(clock_wall_ms(), ts);
-	if (l->size >= fnlog_max_bytes)
+	if (l->size >= logs_file_max_bytes)
 		rotate(l);
 	int n = fprintf(l->f, "%s %s ", ts, stream);
 	fwrite(text, 1, len, l->f);
@@ -86,22 +86,22 @@ void fnlog_line(struct fnlog *l, const char *stream, const char *text, size_t le
 	l->size += (uint64_t)(n > 0 ? n : 0) + len + 1;
 }
 
-void fnlog_flush(struct fnlog *l)
+void logs_file_flush(struct logs_file *l)
 {
 	fflush(l->f);
 }
 
-void logtail_init(struct logtail *t)
+void logs_tail_init(struct logs_tail *t)
 {
 	memset(t, 0, sizeof(*t));
 }
-void logtail_fini(struct logtail *t)
+void logs_tail_fini(struct logs_tail *t)
 {
 	free(t->buf);
 	memset(t, 0, sizeof(*t));
 }
 
-void logtail_add(struct logtail *t, const char *text, size_t len)
+void logs_tail_add(struct logs_tail *t, const char *text, size_t len)
 {
 	if (len >= LOGS_TAIL_BYTES) {
 		text += len - LOGS_TAIL_BYTES;
@@ -123,7 +123,7 @@ void logtail_add(struct logtail *t, const char *text, size_t len)
 	t->len += len;
 }
 
-const char *logtail_get(const struct logtail *t, size_t *len)
+const char *logs_tail_get(const struct logs_tail *t, size_t *len)
 {
 	if (t->len <= LOGS_TAIL_BYTES) {
 		*len = t->len;

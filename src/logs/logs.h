@@ -10,32 +10,32 @@
 
 #define LOGS_TAIL_BYTES 4096
 
-struct fnlog;
+struct logs_file;
 
 /* A function's log file is rotated to <fn>.log.1 when it passes this (64 MiB), so
  * a function that prints without end costs at most about twice it on disk. */
-extern uint64_t fnlog_max_bytes;
+extern uint64_t logs_file_max_bytes;
 
 /* Opens (appending) logs_dir/<fn>.log. Returns NULL with a message on failure. */
-struct fnlog *fnlog_open(const char *logs_dir, const char *fn_name, struct err *errp);
-void fnlog_free(struct fnlog *l); /* flushes; NULL is a no-op */
+struct logs_file *logs_file_open(const char *logs_dir, const char *fn_name, struct err *errp);
+void logs_file_free(struct logs_file *l); /* flushes; NULL is a no-op */
 /* Appends "<ISO time> <stream> <text>\n" (text without its newline). */
-void fnlog_line(struct fnlog *l, const char *stream, const char *text, size_t len);
+void logs_file_line(struct logs_file *l, const char *stream, const char *text, size_t len);
 /* Writes buffered lines to the file (no fsync). */
-void fnlog_flush(struct fnlog *l);
+void logs_file_flush(struct logs_file *l);
 /* The path of a function's log file (owned). */
-char *fnlog_path(const char *logs_dir, const char *fn_name);
+char *logs_file_path(const char *logs_dir, const char *fn_name);
 
 /* The last LOGS_TAIL_BYTES of one invocation's log. */
-struct logtail {
+struct logs_tail {
 	char *buf;
 	size_t len;
 	size_t cap;
 };
-void logtail_init(struct logtail *t);
-void logtail_fini(struct logtail *t);
-void logtail_add(struct logtail *t, const char *text, size_t len);
+void logs_tail_init(struct logs_tail *t);
+void logs_tail_fini(struct logs_tail *t);
+void logs_tail_add(struct logs_tail *t, const char *text, size_t len);
 /* The kept bytes (borrowed) and their count: at most LOGS_TAIL_BYTES. */
-const char *logtail_get(const struct logtail *t, size_t *len);
+const char *logs_tail_get(const struct logs_tail *t, size_t *len);
 
 #endif

@@ -79,8 +79,8 @@ void sandbox_free_envp(char **envp)
 	free(envp);
 }
 
-int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
-                struct err *errp)
+int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
+                         struct err *errp)
 {
 	uint16_t port = 0;
 	int lfd = rtapi_listener(&port, errp);

@@ -561,7 +561,7 @@ static void sb_ready_soon(struct sandbox *sb)
 static void sb_fail(struct sandbox *sb, int rc)
 {
 	LD_ASSERT(rc < 0 && sb->err.code);
-	sbx_plan_free(&sb->go);
+	sbx_plan_fini(&sb->go);
 	if (sb->rtapi_fd >= 0)
 		close(sb->rtapi_fd);
 	sb->rtapi_fd = -1;
@@ -581,7 +581,7 @@ static void sb_fail(struct sandbox *sb, int rc)
 
 static void sb_running(struct sandbox *sb)
 {
-	sbx_plan_free(&sb->go);
+	sbx_plan_fini(&sb->go);
 	fcntl(sb->ctl, F_SETFL, O_NONBLOCK);
 	fcntl(sb->log_fd, F_SETFL, O_NONBLOCK);
 	fcntl(sb->rtapi_fd, F_SETFL, O_NONBLOCK);
@@ -779,7 +779,7 @@ static int ns_start(const struct sandbox_spec *spec, struct sandbox *sb, struct 
 	build_go_plan(&sb->go, spec, envp);
 	sandbox_free_envp(envp);
 	if (sb->go.len > MAX_GO_PLAN) {
-		sbx_plan_free(&sb->go);
+		sbx_plan_fini(&sb->go);
 		return err_make(errp, E2BIG, "the environment is too large for a sandbox");
 	}
 	sb->memory_mb = spec->memory_mb;
@@ -961,7 +961,7 @@ void sandbox_shutdown(void)
 	if (S.have_seccomp)
 		sbx_seccomp_free(&S.seccomp);
 	S.have_seccomp = false;
-	sbx_plan_free(&S.blank_plan);
+	sbx_plan_fini(&S.blank_plan);
 	free(S.runtime_dir);
 	S.runtime_dir = NULL;
 	if (S.notify_ev)
@@ -1085,7 +1085,7 @@ int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs
 	int r;
 	if (S.isolated) {
 		r = ns_start(spec, sb, errp);
-	} else if ((r = proc_create(spec, sb, S.runtime_dir, errp)) == 0) {
+	} else if ((r = sandbox__proc_create(spec, sb, S.runtime_dir, errp)) == 0) {
 		sb->phase = SB_RUNNING;
 		if (S.reap)
 			reap_watch(S.reap, sb->pid, sb_reaped, sb);
@@ -1198,7 +1198,7 @@ void sandbox_destroy(struct sandbox *sb)
 		return;
 	if (sb->ev)
 		event_free(sb->ev);
-	sbx_plan_free(&sb->go);
+	sbx_plan_fini(&sb->go);
 	if (sb->phase == SB_WAIT_BLANK)
 		TAILQ_REMOVE(&waiting, sb, wait_link);
 	if (sb->phase == SB_WAIT_BLANK || sb->phase == SB_FAILED) {

@@ -51,8 +51,8 @@ struct sandbox {
 
 /* The process-group backend: vfork + exec, rlimits, a listener on an ephemeral
  * loopback port. Fills sb. */
-int proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
-                struct err *errp);
+int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
+                         struct err *errp);
 
 /* net.c: the path of slirp4netns or NULL; start it for the network namespace of
  * ns_pid (n->ready_r becomes readable once it is ready: an event waits for it); stop it. */

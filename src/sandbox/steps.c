@@ -55,7 +55,7 @@ void sbx_plan_init(struct sbx_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void sbx_plan_free(struct sbx_plan *p)
+void sbx_plan_fini(struct sbx_plan *p)
 {
 	free(p->buf);
 	memset(p, 0, sizeof(*p));

@@ -45,7 +45,7 @@ struct sbx_plan {
 };
 
 void sbx_plan_init(struct sbx_plan *p);
-void sbx_plan_free(struct sbx_plan *p);
+void sbx_plan_fini(struct sbx_plan *p);
 /* Appends a step with up to 4 strings (NULL ends the list early). */
 void sbx_plan_add(struct sbx_plan *p, enum sbx_op op, uint64_t n, uint64_t m, const char *a, const char *b,
                   const char *c, const char *d);

@@ -37,7 +37,7 @@ struct invocation *sched__inv_new(struct sched *s, struct fn_pool *pool, const s
 	evbuffer_add_buffer(inv->payload, a->payload);
 	inv->client_context = xstrdup(a->client_context);
 	inv->want_tail = a->want_tail;
-	logtail_init(&inv->tail);
+	logs_tail_init(&inv->tail);
 	inv->cb = a->cb;
 	inv->stream_cb = a->stream_cb;
 	inv->arg = a->arg;
@@ -61,7 +61,7 @@ static void inv_free(struct invocation *inv)
 		evbuffer_free(inv->sbuf);
 	free(inv->content_type);
 	free(inv->client_context);
-	logtail_fini(&inv->tail);
+	logs_tail_fini(&inv->tail);
 	fn_config_unref(inv->cfg);
 	free(inv);
 }
@@ -114,7 +114,7 @@ void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuf
 	                           .streamed = inv->streamed,
 	                           .content_type = inv->content_type};
 	if (inv->want_tail)
-		res.log_tail = logtail_get(&inv->tail, &res.log_tail_len);
+		res.log_tail = logs_tail_get(&inv->tail, &res.log_tail_len);
 	inv->cb(&res, inv->arg);
 	inv_free(inv);
 	if (e && e->state != ENV_DEAD) {

@@ -10,10 +10,10 @@
 
 void sched__env_log(struct env *e, const char *text, size_t len)
 {
-	fnlog_line(e->pool->log, e->stream, text, len);
+	logs_file_line(e->pool->log, e->stream, text, len);
 	if (e->inv && e->inv->want_tail) {
-		logtail_add(&e->inv->tail, text, len);
-		logtail_add(&e->inv->tail, "\n", 1);
+		logs_tail_add(&e->inv->tail, text, len);
+		logs_tail_add(&e->inv->tail, "\n", 1);
 	}
 }
 
@@ -80,7 +80,7 @@ void sched_flush_logs(struct sched *s, const char *name)
 	struct fn_pool *p;
 	MAP_FOREACH_VALUE(&s->pools, p)
 		if (!name || strcmp(p->name, name) == 0)
-			fnlog_flush(p->log);
+			logs_file_flush(p->log);
 }
 
 /* END and REPORT, as Lambda writes them. */

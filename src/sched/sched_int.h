@@ -35,7 +35,7 @@ struct invocation {
 	struct evbuffer *payload;
 	char *client_context;
 	bool want_tail;
-	struct logtail tail;
+	struct logs_tail tail;
 	sched_done_cb cb;
 	sched_stream_cb stream_cb;
 	void *arg;
@@ -93,7 +93,7 @@ TAILQ_HEAD(env_list, env);
 struct fn_pool {
 	struct sched *s;
 	char *name;
-	struct fnlog *log;
+	struct logs_file *log;
 	struct env_list envs;
 	struct env_list idle;  /* most recently used first */
 	struct fn_config *cfg; /* latest configuration, for starts without an invocation */

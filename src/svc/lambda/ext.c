@@ -28,7 +28,7 @@ void api_ext_logs(struct api *a, struct api_req *r)
 		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                       "offset must be a byte count");
 	sched_flush_logs(a->sched, name);
-	autofree char *path = fnlog_path(a->logs_dir, name);
+	autofree char *path = logs_file_path(a->logs_dir, name);
 	struct evbuffer *b = evbuffer_new();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;

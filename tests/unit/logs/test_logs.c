@@ -26,15 +26,15 @@ static void test_lines_and_rotation(void **state)
 {
 	char dir[] = "/tmp/lambdad-test-logs.XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	fnlog_max_bytes = 1000;
+	logs_file_max_bytes = 1000;
 	struct err e = {0};
-	struct fnlog *l = fnlog_open(dir, "f", &e);
+	struct logs_file *l = logs_file_open(dir, "f", &e);
 	assert_non_null(l);
 	char text[40];
 	memset(text, 'x', sizeof(text));
 	for (int i = 0; i < 200; i++)
-		fnlog_line(l, "stream", text, sizeof(text));
-	fnlog_free(l);
+		logs_file_line(l, "stream", text, sizeof(text));
+	logs_file_free(l);
 	autofree char *cur = xasprintf("%s/f.log", dir);
 	autofree char *old = xasprintf("%s/f.log.1", dir);
 	long a = file_size(cur), b = file_size(old);
@@ -48,32 +48,32 @@ static void test_lines_and_rotation(void **state)
 	assert_non_null(strstr(line, " stream xxxxxxxx"));
 	assert_int_equal(line[strlen(line) - 1], '\n');
 	/* Reopening continues the count from the file's size. */
-	l = fnlog_open(dir, "f", &e);
+	l = logs_file_open(dir, "f", &e);
 	for (int i = 0; i < 20; i++)
-		fnlog_line(l, "s", text, sizeof(text));
-	fnlog_free(l);
+		logs_file_line(l, "s", text, sizeof(text));
+	logs_file_free(l);
 	assert_true(file_size(cur) <= 1000 + 73);
 	unlink(cur);
 	unlink(old);
 	rmdir(dir);
-	fnlog_max_bytes = 64ull << 20;
+	logs_file_max_bytes = 64ull << 20;
 }
 
 static void test_tail_keeps_last_4k(void **state)
 {
-	struct logtail t;
-	logtail_init(&t);
+	struct logs_tail t;
+	logs_tail_init(&t);
 	char chunk[1000];
 	for (int i = 0; i < 10; i++) {
 		memset(chunk, 'a' + i, sizeof(chunk));
-		logtail_add(&t, chunk, sizeof(chunk));
+		logs_tail_add(&t, chunk, sizeof(chunk));
 	}
 	size_t n;
-	const char *p = logtail_get(&t, &n);
+	const char *p = logs_tail_get(&t, &n);
 	assert_int_equal(n, LOGS_TAIL_BYTES);
 	assert_int_equal(p[n - 1], 'j');
 	assert_int_equal(p[0], 'a' + 5 + (int)((5000 - LOGS_TAIL_BYTES) / 1000)); /* 'f'+0.9k -> 'f' */
-	logtail_fini(&t);
+	logs_tail_fini(&t);
 }
 
 int main(void)

@@ -121,7 +121,7 @@ static void test_runs_in_order(void **state)
 	                           "umount /.host -\n"
 	                           "rmdir /.host -\n"
 	                           "hostname lambdad -\n");
-	sbx_plan_free(&p);
+	sbx_plan_fini(&p);
 }
 
 /* Every step's failure stops the run there and names that step and its errno. */
@@ -143,7 +143,7 @@ static void test_failure_reports_step(void **state)
 		assert_int_equal(failed, (unsigned)call_to_step[c]);
 		assert_int_equal(ncalls, c + 1); /* nothing ran after the failure */
 	}
-	sbx_plan_free(&p);
+	sbx_plan_fini(&p);
 }
 
 static void test_describe(void **state)
@@ -159,7 +159,7 @@ static void test_describe(void **state)
 	assert_string_equal(d, "step 8: sethostname lambdad");
 	sbx_plan_describe(p.buf, p.len, 42, d, sizeof(d));
 	assert_string_equal(d, "step 42");
-	sbx_plan_free(&p);
+	sbx_plan_fini(&p);
 }
 
 /* A truncated or corrupted plan (as it could arrive over the socket) is refused, not run past. */
@@ -178,7 +178,7 @@ static void test_truncated_plan(void **state)
 		assert_int_equal(r, -EINVAL);
 		assert_true(failed < 9); /* the steps before the cut ran, none after */
 	}
-	sbx_plan_free(&p);
+	sbx_plan_fini(&p);
 }
 
 static void test_exec_encoding_failure(void **state)
@@ -192,7 +192,7 @@ static void test_exec_encoding_failure(void **state)
 	unsigned failed = 99;
 	assert_int_equal(sbx_plan_run(p.buf, p.len, &ctx, &failed), -ENOENT);
 	assert_int_equal(failed, 0);
-	sbx_plan_free(&p);
+	sbx_plan_fini(&p);
 }
 
 int main(void)
