@@ -29,53 +29,45 @@ static void drop_unused_code(struct api *a, const char *hex)
 }
 
 /* Decodes Code.ZipFile (or ZipFile), stores and extracts it, and sets the code
- * fields of c. Replies and returns -1 on failure (nothing new is left behind). */
-static int take_code(struct api *a, struct front_req *req, json_t *code, struct fn_config *c)
+ * fields of c. Returns 0, or a negative errno with the service error in *errp (the
+ * caller replies); nothing new is left behind on failure. */
+static int take_code(struct api *a, json_t *code, struct fn_config *c, struct err *errp)
 {
 	if (!json_is_object(code))
-		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                       "Code must be an object with ZipFile"),
-		       -1;
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "Code must be an object with ZipFile");
 	json_t *zf = json_object_get(code, "ZipFile");
 	if (!zf || !json_is_string(zf)) {
 		if (json_object_get(code, "S3Bucket") || json_object_get(code, "ImageUri"))
-			api_reply_error(
-			    req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-			    "Code from S3Bucket/S3Key or ImageUri is not supported by lambdad; send ZipFile");
-		else
-			api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-			                "Code.ZipFile is required (a base64 zip)");
-		return -1;
+			return err_svc(
+			    errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+			    "Code from S3Bucket/S3Key or ImageUri is not supported by lambdad; send "
+			    "ZipFile");
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "Code.ZipFile is required (a base64 zip)");
 	}
 	size_t zlen;
 	autofree unsigned char *zip = b64_decode(json_string_value(zf), json_string_length(zf), &zlen);
 	if (!zip)
-		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                       "ZipFile is not valid base64"),
-		       -1;
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "ZipFile is not valid base64");
 	if (zlen > MAX_ZIP_BYTES)
-		return api_reply_error(req, LAMBDA_ERR_REQUEST_ENTITY_TOO_LARGE, NULL,
-		                       "Zipped size must be smaller than %u bytes", MAX_ZIP_BYTES),
-		       -1;
+		return err_svc(errp, LAMBDA_ERR_REQUEST_ENTITY_TOO_LARGE,
+		               "Zipped size must be smaller than %u bytes", MAX_ZIP_BYTES);
 	unsigned char digest[32];
 	sha256(zip, zlen, digest);
 	char hex[65];
 	hex_encode(digest, 32, hex);
 	autofree char *b64 = b64_encode(digest, 32);
 	struct codezip_info info;
-	struct err e = {0};
-	if (store_put_code(a->store, hex, zip, zlen, &info, &e) < 0) {
-		api_reply_err(req, &e);
-		return -1;
-	}
+	int r = store_put_code(a->store, hex, zip, zlen, &info, errp);
+	if (r < 0)
+		return r;
 	if (fn_runtime_needs_bootstrap(c->runtime) && !info.has_bootstrap) {
 		drop_unused_code(a, hex);
-		api_reply_error(
-		    req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		    "The deployment package has no executable file named 'bootstrap' at its root; runtime "
-		    "%s starts /var/task/bootstrap",
-		    c->runtime);
-		return -1;
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
+		               "The deployment package has no executable file named 'bootstrap' at its root; "
+		               "runtime %s starts /var/task/bootstrap",
+		               c->runtime);
 	}
 	memcpy(c->code_hex, hex, sizeof(hex));
 	snprintf(c->code_b64, sizeof(c->code_b64), "%s", b64);
@@ -112,8 +104,10 @@ void api_create_function(struct api *a, struct api_req *r)
 		                c->name);
 		goto out;
 	}
-	if (take_code(a, r->req, json_object_get(body, "Code"), c) < 0)
+	if (take_code(a, json_object_get(body, "Code"), c, &e) < 0) {
+		api_reply_err(r->req, &e);
 		goto out;
+	}
 	if (commit(a, r->req, c) < 0) {
 		drop_unused_code(a, c->code_hex);
 		goto out;
@@ -278,8 +272,10 @@ void api_update_code(struct api *a, struct api_req *r)
 			goto out;
 		}
 	}
-	if (take_code(a, r->req, body, c) < 0)
+	if (take_code(a, body, c, &e) < 0) {
+		api_reply_err(r->req, &e);
 		goto out;
+	}
 	finish_update(a, r, body, old, c, json_is_true(json_object_get(body, "DryRun")));
 out:
 	fn_config_unref(c);
