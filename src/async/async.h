@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics/metrics.h"
 #include "registry/registry.h"
 #include "sched/sched.h"
 #include "store/store.h"
@@ -95,12 +96,14 @@ json_t *async_failed_replay(struct async *q, const char *name, const char *const
  * {FunctionName, QueueDepth, InFlight, OldestEventAgeSeconds, Accepted, Delivered,
  * Retries, Throttles, DroppedByAge, DeadLettered, FailedStored, DeliveryLatencyMs{p50,p99,n}}. */
 json_t *async_stats(struct async *q, const char *name);
-/* Appends the async metrics in Prometheus text format: per function (label function=),
+/* The collector (metrics/metrics.h) of the async queues, arg the struct async (borrowed):
+ * per function (label function=, the functions sorted by name, after the unlabelled
+ * whole-server series: sums, the oldest age their maximum),
  * gauges lambdad_async_queue_depth, lambdad_async_inflight,
  * lambdad_async_oldest_event_age_seconds, lambdad_async_failed_stored, and counters
  * lambdad_async_accepted_total, _delivered_total, _retries_total, _throttles_total,
  * _dropped_by_age_total, _dead_lettered_total. */
-void async_metrics_render(struct async *q, struct evbuffer *out);
+void async_metrics_collect(struct metrics_scrape *s, void *arg);
 
 /* ---- Targets: where destination records and dead letters go ----
  *

@@ -9,6 +9,7 @@
 
 #include "async/async_int.h"
 #include "base/clock.h"
+#include "metrics/metrics.h"
 
 static json_t *iso(int64_t ms)
 {
@@ -218,7 +219,7 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp((*(struct async_fn *const *)a)->name, (*(struct async_fn *const *)b)->name);
 }
 
-/* Metric k of the table in async_metrics_render for one function. */
+/* Metric k of the table in async_metrics_collect for one function. */
 static double afn_metric(struct async *q, const struct async_fn *f, size_t k, int64_t now)
 {
 	switch (k) {
@@ -245,8 +246,9 @@ static double afn_metric(struct async *q, const struct async_fn *f, size_t k, in
 	}
 }
 
-void async_metrics_render(struct async *q, struct evbuffer *out)
+void async_metrics_collect(struct metrics_scrape *s, void *arg)
 {
+	struct async *q = arg;
 	size_t n = 0, cap = 0;
 	struct async_fn **fs = NULL;
 	for (unsigned b = 0; b < ASYNC_FN_BUCKETS; b++)
@@ -261,40 +263,39 @@ void async_metrics_render(struct async *q, struct evbuffer *out)
 		qsort(fs, n, sizeof(*fs), cmp_name);
 	int64_t now = clock_wall_ms();
 	static const struct {
-		const char *name, *type, *help;
+		const char *name;
+		enum metrics_type type;
+		const char *help;
 	} m[] = {
-	    {"lambdad_async_queue_depth", "gauge",
+	    {"lambdad_async_queue_depth", METRICS_GAUGE,
 	     "Accepted events not finished yet (waiting, ready or in flight)."},
-	    {"lambdad_async_inflight", "gauge", "Events being invoked now."},
-	    {"lambdad_async_oldest_event_age_seconds", "gauge", "Age of the oldest event not finished yet."},
-	    {"lambdad_async_failed_stored", "gauge", "Events kept in lambdad's own dead-letter store."},
-	    {"lambdad_async_accepted_total", "counter",
+	    {"lambdad_async_inflight", METRICS_GAUGE, "Events being invoked now."},
+	    {"lambdad_async_oldest_event_age_seconds", METRICS_GAUGE,
+	     "Age of the oldest event not finished yet."},
+	    {"lambdad_async_failed_stored", METRICS_GAUGE, "Events kept in lambdad's own dead-letter store."},
+	    {"lambdad_async_accepted_total", METRICS_COUNTER,
 	     "Events accepted (202) or enqueued as destination records."},
-	    {"lambdad_async_delivered_total", "counter", "Events the function processed successfully."},
-	    {"lambdad_async_retries_total", "counter", "Retries after a function error or timeout."},
-	    {"lambdad_async_throttles_total", "counter",
+	    {"lambdad_async_delivered_total", METRICS_COUNTER, "Events the function processed successfully."},
+	    {"lambdad_async_retries_total", METRICS_COUNTER, "Retries after a function error or timeout."},
+	    {"lambdad_async_throttles_total", METRICS_COUNTER,
 	     "Deliveries throttled by a concurrency limit (backed off)."},
-	    {"lambdad_async_dropped_by_age_total", "counter",
+	    {"lambdad_async_dropped_by_age_total", METRICS_COUNTER,
 	     "Events older than MaximumEventAgeInSeconds, not invoked again."},
-	    {"lambdad_async_dead_lettered_total", "counter",
+	    {"lambdad_async_dead_lettered_total", METRICS_COUNTER,
 	     "Events that failed for good (to OnFailure, the DLQ or lambdad's dead-letter store)."},
 	};
 	for (size_t k = 0; k < ARRAY_SIZE(m); k++) {
-		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m[k].name, m[k].help, m[k].name,
-		                    m[k].type);
+		metrics_family(s, m[k].name, m[k].type, m[k].help);
 		/* The unlabelled series is the whole server (the oldest age: the maximum). */
 		double total = 0;
 		for (size_t i = 0; i < n; i++) {
 			double v = afn_metric(q, fs[i], k, now);
 			total = k == 2 ? (v > total ? v : total) : total + v;
 		}
-		evbuffer_add_printf(out, "%s %.17g\n", m[k].name, total);
-		for (size_t i = 0; i < n; i++) {
-			const struct async_fn *f = fs[i];
-			double v = afn_metric(q, f, k, now);
-			/* Function names are [a-zA-Z0-9-_]: nothing to escape in the label. */
-			evbuffer_add_printf(out, "%s{function=\"%s\"} %.17g\n", m[k].name, f->name, v);
-		}
+		metrics_sample_f(s, NULL, 0, total);
+		for (size_t i = 0; i < n; i++)
+			metrics_sample_f(s, &(struct metrics_label){"function", fs[i]->name}, 1,
+			                 afn_metric(q, fs[i], k, now));
 	}
 	free(fs);
 }

@@ -15,6 +15,7 @@
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
 #include "svc/apigw/apigw.h"
+#include "svc/lambda/metrics.h"
 #include "base/codec.h"
 
 #define API_MAX_BODY (80 * 1024 * 1024)
@@ -191,6 +192,9 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
+	a->metrics = metrics_new();
+	metrics_register(a->metrics, lambda_metrics_collect, a);
+	metrics_register(a->metrics, async_metrics_collect, a->async);
 	a->front = front_new(&lambda_svc);
 	api_front_add(a->front, a);
 	*out = a;
@@ -203,6 +207,7 @@ void api_free(struct api *a)
 		return;
 	front_http_free(a->http);
 	front_free(a->front);
+	metrics_free(a->metrics);
 	async_free(a->async);
 	furl_free(a);
 	apigw_free(a->apigw);

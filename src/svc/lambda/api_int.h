@@ -21,6 +21,7 @@ struct api {
 	struct apigw *apigw;     /* HTTP APIs (apigw.c) */
 	struct front_http *http; /* the listener (front/transport_http.h) */
 	struct front *front;     /* the services on the endpoint (front/svc.h) */
+	struct metrics *metrics; /* GET /metrics: the scheduler's and async's collectors */
 	bool draining;           /* shutting down: new requests get 503 ServiceException */
 	char *region;
 	char *account;

@@ -1,5 +1,6 @@
-/* GET /metrics: the scheduler's counters, gauges and duration histograms in the
- * Prometheus text format, built from memory in one buffer (no disk, no SQL). */
+/* GET /metrics: the scheduler's counters, gauges and duration histograms, collected
+ * into the metrics registry (metrics/metrics.h) at scrape time from memory (no disk,
+ * no SQL); the registry also runs async's collector and renders the page. */
 #include <inttypes.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/xmalloc.h>
@@ -9,33 +10,33 @@
 #include <string.h>
 
 #include "svc/lambda/api_int.h"
-#include "async/async.h"
 #include "svc/lambda/metrics.h"
 #include "base/codec.h"
 
 /* Per-function counters and gauges; the unlabelled series is their sum over functions. */
 static const struct {
 	const char *name;
-	const char *type; /* "counter" or "gauge" */
+	enum metrics_type type; /* a counter or a gauge */
 	const char *help;
 	size_t off; /* in struct sched_fn_stats */
 	bool u32;   /* a uint32_t there, else a uint64_t */
 } fn_series[] = {
-    {"lambdad_invocations_total", "counter", "Invocations answered, successes and function errors.",
+    {"lambdad_invocations_total", METRICS_COUNTER, "Invocations answered, successes and function errors.",
      offsetof(struct sched_fn_stats, invocations), false},
-    {"lambdad_errors_total", "counter",
+    {"lambdad_errors_total", METRICS_COUNTER,
      "Invocations answered with a function error, timeouts and runtime crashes included.",
      offsetof(struct sched_fn_stats, errors), false},
-    {"lambdad_timeouts_total", "counter", "Invocations stopped when the function's timeout passed.",
+    {"lambdad_timeouts_total", METRICS_COUNTER, "Invocations stopped when the function's timeout passed.",
      offsetof(struct sched_fn_stats, timeouts), false},
-    {"lambdad_throttles_total", "counter",
+    {"lambdad_throttles_total", METRICS_COUNTER,
      "Invocations refused with 429 because a concurrency limit was reached.",
      offsetof(struct sched_fn_stats, throttles), false},
-    {"lambdad_cold_starts_total", "counter", "Invocations answered by an environment started for them.",
+    {"lambdad_cold_starts_total", METRICS_COUNTER, "Invocations answered by an environment started for them.",
      offsetof(struct sched_fn_stats, cold_starts), false},
-    {"lambdad_concurrent_executions", "gauge", "Invocations in flight, waiting for an environment included.",
+    {"lambdad_concurrent_executions", METRICS_GAUGE,
+     "Invocations in flight, waiting for an environment included.",
      offsetof(struct sched_fn_stats, concurrent), true},
-    {"lambdad_provisioned_ready", "gauge", "Provisioned environments initialised and ready.",
+    {"lambdad_provisioned_ready", METRICS_GAUGE, "Provisioned environments initialised and ready.",
      offsetof(struct sched_fn_stats, provisioned_ready), true},
 };
 
@@ -81,130 +82,59 @@ static uint64_t series_at(const struct sched_fn_stats *st, size_t k)
 	return fn_series[k].u32 ? u32_at(st, fn_series[k].off) : u64_at(st, fn_series[k].off);
 }
 
-static void put_family(struct evbuffer *out, const char *name, const char *type, const char *help)
-{
-	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* A label value with backslash, double quote and line feed escaped, as the format asks. */
-static void put_label_value(struct evbuffer *out, const char *v)
-{
-	while (*v) {
-		size_t n = strcspn(v, "\\\"\n");
-		evbuffer_add(out, v, n);
-		v += n;
-		if (!*v)
-			break;
-		evbuffer_add(out, *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : "\\n", 2);
-		v++;
-	}
-}
-
-/* Writes "name{function="fn",key="val"} " (the braces only if there is a label);
- * fn and key may be NULL. The caller writes the value. */
-static void put_series(struct evbuffer *out, const char *name, const char *suffix, const char *fn,
-                       const char *key, const char *val)
-{
-	evbuffer_add_printf(out, "%s%s", name, suffix);
-	if (!fn && !key) {
-		evbuffer_add(out, " ", 1);
-		return;
-	}
-	evbuffer_add(out, "{", 1);
-	if (fn) {
-		evbuffer_add(out, "function=\"", 10);
-		put_label_value(out, fn);
-		evbuffer_add(out, "\"", 1);
-	}
-	if (key) {
-		evbuffer_add_printf(out, "%s%s=\"", fn ? "," : "", key);
-		put_label_value(out, val);
-		evbuffer_add(out, "\"", 1);
-	}
-	evbuffer_add(out, "} ", 2);
-}
-
-static void put_u64(struct evbuffer *out, uint64_t v)
-{
-	evbuffer_add_printf(out, "%" PRIu64 "\n", v);
-}
-
-/* The buckets are cumulative; +Inf and _count are both the sum of every bucket, so
- * the exposition stays consistent whatever the scheduler's n says. */
-static void put_hist(struct evbuffer *out, const char *name, const char *fn, const struct sched_hist *h)
-{
-	uint64_t cum = 0;
-	char le[32];
-	for (unsigned i = 0; i <= SCHED_HIST_BUCKETS; i++) {
-		cum += h->counts[i];
-		if (i < SCHED_HIST_BUCKETS)
-			snprintf(le, sizeof(le), "%.15g", sched_hist_bounds_ms[i] / 1000.0);
-		else
-			snprintf(le, sizeof(le), "+Inf");
-		put_series(out, name, "_bucket", fn, "le", le);
-		put_u64(out, cum);
-	}
-	put_series(out, name, "_sum", fn, NULL, NULL);
-	evbuffer_add_printf(out, "%.15g\n", h->sum_ms / 1000.0);
-	put_series(out, name, "_count", fn, NULL, NULL);
-	put_u64(out, cum);
-}
-
-void metrics_render(struct evbuffer *out, const struct sched_counts *c, const struct metrics_fn *fns,
-                    size_t nfns, uint32_t account_concurrency)
+void lambda_metrics_fill(struct metrics_scrape *s, const struct sched_counts *c, const struct metrics_fn *fns,
+                         size_t nfns, uint32_t account_concurrency)
 {
 	for (size_t k = 0; k < ARRAY_SIZE(fn_series); k++) {
 		uint64_t sum = 0;
 		for (size_t i = 0; i < nfns; i++)
 			sum += series_at(&fns[i].st, k);
-		put_family(out, fn_series[k].name, fn_series[k].type, fn_series[k].help);
-		put_series(out, fn_series[k].name, "", NULL, NULL, NULL);
-		put_u64(out, sum);
-		for (size_t i = 0; i < nfns; i++) {
-			put_series(out, fn_series[k].name, "", fns[i].name, NULL, NULL);
-			put_u64(out, series_at(&fns[i].st, k));
-		}
+		metrics_family(s, fn_series[k].name, fn_series[k].type, fn_series[k].help);
+		metrics_sample_u64(s, NULL, 0, sum);
+		for (size_t i = 0; i < nfns; i++)
+			metrics_sample_u64(s, &(struct metrics_label){"function", fns[i].name}, 1,
+			                   series_at(&fns[i].st, k));
 	}
-	put_family(out, "lambdad_warm_starts_total", "counter", "Invocations given to an idle environment.");
-	put_series(out, "lambdad_warm_starts_total", "", NULL, NULL, NULL);
-	put_u64(out, c->warm_starts);
-	put_family(out, "lambdad_evictions_total", "counter",
-	           "Idle environments stopped to make room under --max-memory.");
-	put_series(out, "lambdad_evictions_total", "", NULL, NULL, NULL);
-	put_u64(out, c->evictions);
+	metrics_family(s, "lambdad_warm_starts_total", METRICS_COUNTER,
+	               "Invocations given to an idle environment.");
+	metrics_sample_u64(s, NULL, 0, c->warm_starts);
+	metrics_family(s, "lambdad_evictions_total", METRICS_COUNTER,
+	               "Idle environments stopped to make room under --max-memory.");
+	metrics_sample_u64(s, NULL, 0, c->evictions);
 
+	double bounds_s[SCHED_HIST_BUCKETS];
+	for (unsigned i = 0; i < SCHED_HIST_BUCKETS; i++)
+		bounds_s[i] = sched_hist_bounds_ms[i] / 1000.0;
 	for (size_t k = 0; k < ARRAY_SIZE(fn_hists); k++) {
-		put_family(out, fn_hists[k].name, "histogram", fn_hists[k].help);
+		metrics_family(s, fn_hists[k].name, METRICS_HISTOGRAM, fn_hists[k].help);
 		for (size_t i = 0; i < nfns; i++) {
 			struct sched_hist h;
 			memcpy(&h, (const char *)&fns[i].st + fn_hists[k].off, sizeof(h));
-			put_hist(out, fn_hists[k].name, fns[i].name, &h);
+			metrics_hist(s, &(struct metrics_label){"function", fns[i].name}, 1, bounds_s,
+			             SCHED_HIST_BUCKETS, h.counts, h.sum_ms / 1000.0);
 		}
 	}
 
-	put_family(out, "lambdad_environments", "gauge", "Live execution environments by state.");
+	metrics_family(s, "lambdad_environments", METRICS_GAUGE, "Live execution environments by state.");
 	for (size_t k = 0; k < ARRAY_SIZE(env_states); k++) {
 		uint64_t sum = 0;
 		for (size_t i = 0; i < nfns; i++)
 			sum += u32_at(&fns[i].st, env_states[k].off);
-		put_series(out, "lambdad_environments", "", NULL, "state", env_states[k].state);
-		put_u64(out, sum);
+		metrics_sample_u64(s, &(struct metrics_label){"state", env_states[k].state}, 1, sum);
 	}
 	for (size_t i = 0; i < nfns; i++)
 		for (size_t k = 0; k < ARRAY_SIZE(env_states); k++) {
-			put_series(out, "lambdad_environments", "", fns[i].name, "state",
-			           env_states[k].state);
-			put_u64(out, u32_at(&fns[i].st, env_states[k].off));
+			struct metrics_label l[] = {{"function", fns[i].name},
+			                            {"state", env_states[k].state}};
+			metrics_sample_u64(s, l, ARRAY_SIZE(l), u32_at(&fns[i].st, env_states[k].off));
 		}
 
-	put_family(out, "lambdad_environment_memory_mb", "gauge",
-	           "Sum of the MemorySize (MB) of live environments and of cold starts about to begin.");
-	put_series(out, "lambdad_environment_memory_mb", "", NULL, NULL, NULL);
-	put_u64(out, c->memory_mb);
-	put_family(out, "lambdad_account_concurrency_limit", "gauge",
-	           "Invocations the account may have in flight (--account-concurrency).");
-	put_series(out, "lambdad_account_concurrency_limit", "", NULL, NULL, NULL);
-	put_u64(out, account_concurrency);
+	metrics_family(s, "lambdad_environment_memory_mb", METRICS_GAUGE,
+	               "Sum of the MemorySize (MB) of live environments and of cold starts about to begin.");
+	metrics_sample_u64(s, NULL, 0, c->memory_mb);
+	metrics_family(s, "lambdad_account_concurrency_limit", METRICS_GAUGE,
+	               "Invocations the account may have in flight (--account-concurrency).");
+	metrics_sample_u64(s, NULL, 0, account_concurrency);
 }
 
 /* What sched_foreach_fn reports, copied: the names are owned here. */
@@ -228,22 +158,25 @@ static int by_name(const void *x, const void *y)
 	return strcmp(((const struct metrics_fn *)x)->name, ((const struct metrics_fn *)y)->name);
 }
 
-void api_metrics(struct api *a, struct api_req *r)
+void lambda_metrics_collect(struct metrics_scrape *s, void *arg)
 {
+	struct api *a = arg;
 	struct sched_counts c = {0};
 	sched_counts(a->sched, &c);
 	struct collect col = {0};
 	sched_foreach_fn(a->sched, collect_cb, &col);
 	if (col.n > 1)
 		qsort(col.fns, col.n, sizeof(*col.fns), by_name);
-
-	struct evbuffer *b = evbuffer_new();
-	metrics_render(b, &c, col.fns, col.n, a->account_concurrency);
-	async_metrics_render(a->async, b);
+	lambda_metrics_fill(s, &c, col.fns, col.n, a->account_concurrency);
 	for (size_t i = 0; i < col.n; i++)
 		free((char *)col.fns[i].name);
 	free(col.fns);
+}
 
+void api_metrics(struct api *a, struct api_req *r)
+{
+	struct evbuffer *b = evbuffer_new();
+	metrics_render(a->metrics, b);
 	api_add_request_id(r->req);
 	front_reply_header(r->req, "Content-Type", METRICS_CONTENT_TYPE);
 	front_reply(r->req, 200, b);

@@ -1,4 +1,5 @@
-/* api/metrics: the Prometheus text that metrics_render writes for known counts. */
+/* svc/lambda/metrics: the Prometheus text the registry renders from what
+ * lambda_metrics_fill adds for known counts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +11,25 @@
 
 #include "svc/lambda/metrics.h"
 
+struct fill_args {
+	const struct sched_counts *c;
+	const struct metrics_fn *fns;
+	size_t n;
+	uint32_t limit;
+};
+
+static void fill(struct metrics_scrape *s, void *arg)
+{
+	const struct fill_args *f = arg;
+	lambda_metrics_fill(s, f->c, f->fns, f->n, f->limit);
+}
+
 /* Renders and returns the text, owned and NUL-terminated. */
 static char *render(const struct sched_counts *c, const struct metrics_fn *fns, size_t n, uint32_t limit)
 {
 	struct evbuffer *b = evbuffer_new();
-	metrics_render(b, c, fns, n, limit);
+	struct fill_args f = {c, fns, n, limit};
+	metrics_render_one(fill, &f, b);
 	size_t len = evbuffer_get_length(b);
 	char *s = malloc(len + 1);
 	evbuffer_remove(b, s, len);
