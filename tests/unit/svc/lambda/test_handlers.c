@@ -28,6 +28,7 @@
 #include "rtapi/rtapi.h"
 #include "sched/backend.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "svc/lambda/api_int.h"
 
 #define MAX_ENVS 8
@@ -274,6 +275,15 @@ static struct answer req(const char *method, const char *uri, const char *body)
 	return take(send_req(method, uri, h, body));
 }
 
+/* The answer's header name, which must be there. */
+static const char *hdr(struct fake *f, const char *name)
+{
+	const char *v = fake_header(f, name);
+	if (!v)
+		fail_msg("no header %s in the answer", name);
+	return v;
+}
+
 static const char *jstr(const json_t *o, const char *path)
 {
 	json_t *v = json_object_get(o, path);
@@ -284,11 +294,11 @@ static const char *jstr(const json_t *o, const char *path)
 static void assert_error(struct answer *an, int status, const char *type, const char *message)
 {
 	assert_int_equal(an->status, status);
-	assert_string_equal(fake_header(an->f, "X-Amzn-ErrorType"), type);
+	assert_string_equal(hdr(an->f, "X-Amzn-ErrorType"), type);
 	assert_non_null(an->json);
 	assert_string_equal(jstr(an->json, "message"), message);
 	assert_string_equal(jstr(an->json, "Type"), status < 500 ? "User" : "Service");
-	assert_string_equal(fake_header(an->f, "Content-Type"), "application/json");
+	assert_string_equal(hdr(an->f, "Content-Type"), "application/json");
 	answer_fini(an);
 }
 
@@ -340,7 +350,7 @@ static void test_create_function(void **state)
 	char *body = create_body("hello", zip);
 	struct answer an = req("POST", "/2015-03-31/functions", body);
 	assert_int_equal(an.status, 201);
-	assert_string_equal(fake_header(an.f, "Content-Type"), "application/json");
+	assert_string_equal(hdr(an.f, "Content-Type"), "application/json");
 	assert_string_equal(jstr(an.json, "FunctionName"), "hello");
 	assert_string_equal(jstr(an.json, "FunctionArn"),
 	                    "arn:aws:lambda:us-east-1:000000000000:function:hello");
@@ -386,7 +396,7 @@ static void test_create_function(void **state)
 	/* Not JSON. */
 	an = req("POST", "/2015-03-31/functions", "{");
 	assert_int_equal(an.status, 400);
-	assert_string_equal(fake_header(an.f, "X-Amzn-ErrorType"), "InvalidRequestContentException");
+	assert_string_equal(hdr(an.f, "X-Amzn-ErrorType"), "InvalidRequestContentException");
 	answer_fini(&an);
 
 	/* Nothing of the refused ones was created. */
@@ -583,8 +593,8 @@ static void test_invoke(void **state)
 	struct answer an = take(f);
 	assert_int_equal(an.status, 200);
 	assert_string_equal(an.body, "{\"echo\":1}");
-	assert_string_equal(fake_header(f, "x-amzn-RequestId"), rid);
-	assert_string_equal(fake_header(f, "X-Amz-Executed-Version"), "$LATEST");
+	assert_string_equal(hdr(f, "x-amzn-RequestId"), rid);
+	assert_string_equal(hdr(f, "X-Amz-Executed-Version"), "$LATEST");
 	assert_null(fake_header(f, "X-Amz-Function-Error"));
 	answer_fini(&an);
 	free(rid);
@@ -595,7 +605,7 @@ static void test_invoke(void **state)
 	rt_post(1, rid, "error", "{\"errorMessage\":\"boom\",\"errorType\":\"E\"}");
 	an = take(f);
 	assert_int_equal(an.status, 200);
-	assert_string_equal(fake_header(f, "X-Amz-Function-Error"), "Unhandled");
+	assert_string_equal(hdr(f, "X-Amz-Function-Error"), "Unhandled");
 	assert_string_equal(jstr(an.json, "errorMessage"), "boom");
 	assert_string_equal(jstr(an.json, "errorType"), "E");
 	assert_int_equal(H.nenv, 1);
@@ -605,7 +615,7 @@ static void test_invoke(void **state)
 	/* Not JSON: refused before the scheduler sees it. */
 	an = req("POST", "/2015-03-31/functions/inv/invocations", "{");
 	assert_int_equal(an.status, 400);
-	assert_string_equal(fake_header(an.f, "X-Amzn-ErrorType"), "InvalidRequestContentException");
+	assert_string_equal(hdr(an.f, "X-Amzn-ErrorType"), "InvalidRequestContentException");
 	answer_fini(&an);
 }
 
@@ -622,22 +632,65 @@ static void test_invoke_throttled(void **state)
 	assert_error(&an, 429, "TooManyRequestsException", "Rate Exceeded.");
 }
 
+/* The store's durable step, watched: whether the Event request was answered before it. */
+static struct {
+	struct fake *f; /* the request whose answer must wait */
+	int syncs;      /* fdatasync calls while f was unanswered */
+	int early;      /* fdatasync calls after f was answered */
+	bool fail;      /* the fdatasync fails (EIO) */
+} S;
+
+static int watched_fdatasync(int fd)
+{
+	if (S.f && S.f->sends == 0)
+		S.syncs++;
+	if (S.fail)
+		return errno = EIO, -1;
+	return fdatasync(fd);
+}
+
 static void test_invoke_event(void **state)
 {
 	create("ev");
+	memset(&S, 0, sizeof(S));
+	store_sys.fdatasync = watched_fdatasync;
 	const char *h[] = {"Host: 127.0.0.1:9001", "X-Amz-Invocation-Type: Event", NULL};
 	struct fake *f = send_req("POST", "/2015-03-31/functions/ev/invocations", h, "{\"e\":1}");
+	S.f = f;
 	/* Not answered inside the call: the group holding the event commits at the end of the pass. */
-	assert_int_equal(f->status, 0);
 	assert_int_equal(f->sends, 0);
 	struct answer an = take(f);
+	/* The group holding the event was made durable before the answer went out. */
+	assert_true(S.syncs > 0);
+	S.f = NULL;
+	store_sys.fdatasync = fdatasync;
 	assert_int_equal(an.status, 202);
 	assert_string_equal(an.body, "");
-	answer_fini(&an);
-	/* It was stored: the queue hands it to an environment, which gets the payload. */
+	const char *rid = fake_header(f, "x-amzn-RequestId");
+	/* It was stored: the queue hands it to an environment, which gets the payload, with the
+	 * request id the answer gave. */
 	UNTIL(H.nenv == 1);
-	char *rid = rt_next(1, "{\"e\":1}");
-	free(rid);
+	char *got = rt_next(1, "{\"e\":1}");
+	assert_string_equal(got, rid);
+	free(got);
+	answer_fini(&an);
+}
+
+/* The group holding the event fails to be made durable: 500, never 202. */
+static void test_invoke_event_not_stored(void **state)
+{
+	create("ev");
+	memset(&S, 0, sizeof(S));
+	S.fail = true;
+	store_sys.fdatasync = watched_fdatasync;
+	const char *h[] = {"Host: 127.0.0.1:9001", "X-Amz-Invocation-Type: Event", NULL};
+	struct fake *f = send_req("POST", "/2015-03-31/functions/ev/invocations", h, "{\"e\":1}");
+	S.f = f;
+	struct answer an = take(f);
+	store_sys.fdatasync = fdatasync;
+	S.f = NULL;
+	assert_true(S.syncs > 0);
+	assert_error(&an, 500, "ServiceException", "the event could not be stored");
 }
 
 static void test_unknown_operation(void **state)
@@ -665,6 +718,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_invoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_throttled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_invoke_event_not_stored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_operation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	};
