@@ -705,6 +705,7 @@ static void test_drain(void **state)
 	create("d");
 	api_stop_accepting(H.a);
 	struct answer an = req("GET", "/2015-03-31/functions/d", NULL);
+	assert_string_equal(hdr(an.f, "Connection"), "close");
 	assert_error(&an, 503, "ServiceException", "lambdad is shutting down");
 }
 
