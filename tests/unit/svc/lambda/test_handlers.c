@@ -415,14 +415,49 @@ static void test_get_and_list(void **state)
 	json_t *cfg = json_object_get(an.json, "Configuration");
 	assert_string_equal(jstr(cfg, "FunctionName"), "f2");
 	json_t *code = json_object_get(an.json, "Code");
-	assert_non_null(code);
-	assert_non_null(jstr(code, "Location"));
+	assert_string_equal(jstr(code, "RepositoryType"), "S3");
+	/* Where the zip can be fetched: lambdad's own code route on the Host asked. */
+	const char *loc = jstr(code, "Location");
+	assert_non_null(loc);
+	static const char pre[] = "http://127.0.0.1:9001/lambdad/v1/code/";
+	assert_int_equal(strncmp(loc, pre, sizeof(pre) - 1), 0);
+	assert_int_equal(strlen(loc), sizeof(pre) - 1 + 64 + 4);
+	assert_string_equal(loc + strlen(loc) - 4, ".zip");
+	/* Concurrency only with a reservation. */
+	assert_null(json_object_get(an.json, "Concurrency"));
 	answer_fini(&an);
 
 	an = req("GET", "/2015-03-31/functions/f2/configuration", NULL);
 	assert_int_equal(an.status, 200);
 	assert_string_equal(jstr(an.json, "FunctionName"), "f2");
 	assert_null(json_object_get(an.json, "Configuration"));
+	/* The whole configuration, with the two values that change from run to run (LastModified
+	 * and RevisionId) replaced; CodeSha256 is the base64 SHA-256 of the zip sent. */
+	char *zip = zip_b64();
+	size_t zlen;
+	unsigned char *raw = b64_decode(zip, strlen(zip), &zlen);
+	unsigned char digest[32];
+	sha256(raw, zlen, digest);
+	char *sha = b64_encode(digest, 32);
+	json_object_set_new(an.json, "LastModified", json_string("T"));
+	json_object_set_new(an.json, "RevisionId", json_string("R"));
+	char *got = json_dumps(an.json, JSON_COMPACT);
+	char *want = xasprintf(
+	    "{\"FunctionName\":\"f2\",\"FunctionArn\":\"arn:aws:lambda:us-east-1:000000000000:function:f2\","
+	    "\"Runtime\":\"provided.al2023\",\"Role\":\"arn:aws:iam::000000000000:role/r\",\"Handler\":"
+	    "\"bootstrap\",\"CodeSize\":%zu,\"Description\":\"\",\"Timeout\":3,\"MemorySize\":128,"
+	    "\"LastModified\":\"T\",\"CodeSha256\":\"%s\",\"Version\":\"$LATEST\",\"TracingConfig\":"
+	    "{\"Mode\":\"PassThrough\"},\"RevisionId\":\"R\",\"State\":\"Active\",\"LastUpdateStatus\":"
+	    "\"Successful\",\"PackageType\":\"Zip\",\"Architectures\":[\"x86_64\"],\"EphemeralStorage\":"
+	    "{\"Size\":512},\"LoggingConfig\":{\"LogFormat\":\"Text\",\"LogGroup\":\"/aws/lambda/f2\"},"
+	    "\"SnapStart\":{\"ApplyOn\":\"None\"}}",
+	    zlen, sha);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	free(sha);
+	free(raw);
+	free(zip);
 	answer_fini(&an);
 
 	/* By full ARN as well. */
