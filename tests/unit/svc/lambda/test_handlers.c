@@ -663,6 +663,7 @@ static void test_invoke_throttled(void **state)
 	answer_fini(&an);
 	an = req("POST", "/2015-03-31/functions/t/invocations", "{}");
 	assert_string_equal(jstr(an.json, "Reason"), "ReservedFunctionConcurrentInvocationLimitExceeded");
+	assert_string_equal(jstr(an.json, "retryAfterSeconds"), "1");
 	assert_int_equal(H.nenv, 0);
 	assert_error(&an, 429, "TooManyRequestsException", "Rate Exceeded.");
 }
@@ -671,7 +672,6 @@ static void test_invoke_throttled(void **state)
 static struct {
 	struct fake *f; /* the request whose answer must wait */
 	int syncs;      /* fdatasync calls while f was unanswered */
-	int early;      /* fdatasync calls after f was answered */
 	bool fail;      /* the fdatasync fails (EIO) */
 } S;
 
