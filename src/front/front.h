@@ -3,9 +3,9 @@
  * for each request it reads whole, hands it to its handler callback, and carries out the
  * answer the handler gives through the front_reply* calls below. A handler that opts in
  * (front_stream_cb) gets its request as soon as the headers are in and reads the body
- * piece by piece (front_req_read_body). Bytes travel in libevent
- * evbuffers; header lists are libevent evkeyvalq lists (evhttp_add_header and
- * evhttp_find_header work on them), so any engine built on libevent fills them as is. */
+ * piece by piece (front_req_read_body). Bytes travel in libevent evbuffers; header lists
+ * are libevent evkeyvalq lists (evhttp_add_header and evhttp_find_header work on them), so
+ * any engine built on libevent fills them as is. */
 #ifndef LAMBDAD_FRONT_FRONT_H
 #define LAMBDAD_FRONT_FRONT_H
 

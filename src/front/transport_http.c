@@ -1,9 +1,10 @@
-/* The transport seam over http/server: each request, its body buffered whole, becomes a
- * front_req, or, when the stream hook says its handler wants it so, as soon as its headers
- * are in, its body then streamed to the handler's consumer piece by piece; answers, chunked ones included, go
- * out through the engine, and a client that goes away before its answer is reported. What the handler reads
- * (method, target, headers, body, peer) is copied out of the engine's request, so it stays valid until the
- * answer even when the connection is gone. */
+/* The transport seam over http/server: each request becomes a front_req once its body is
+ * buffered whole or, when the stream hook says its handler wants it so, as soon as its
+ * headers are in, the body then handed to the handler's consumer piece by piece. Answers,
+ * chunked ones included, go out through the engine, and a client that goes away before its
+ * answer is reported. What the handler reads (method, target, headers, body, peer) is
+ * copied out of the engine's request, so it stays valid until the answer even when the
+ * connection is gone. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
