@@ -396,6 +396,18 @@ static void test_limit_chunked(void **state)
 	assert_true(H.eof);
 }
 
+/* Broken framing mid-body: the handler hears it, the engine answers 400. */
+static void test_malformed(void **state)
+{
+	send_s("PUT /s/up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n");
+	assert_int_equal(H.aborts, 1);
+	assert_int_equal(H.why, FRONT_BODY_MALFORMED);
+	assert_int_equal(H.got, 3);
+	assert_reply("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+	             "21\r\nConnection: close\r\n\r\nmalformed chunk size\n");
+	assert_true(H.eof);
+}
+
 static void test_limit_length(void **state)
 {
 	send_s("PUT /s/up?limit=100 HTTP/1.1\r\nContent-Length: 101\r\nExpect: 100-continue\r\n\r\n");
@@ -421,6 +433,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_client_gone_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limit_chunked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limit_length, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
