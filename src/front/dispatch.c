@@ -21,6 +21,7 @@ struct front {
 	} v[FRONT_SVCS_MAX];
 	size_t n;
 	bool draining;
+	bool streams; /* some service added takes a body streamed */
 };
 
 struct front *front_new(const struct svc *fallback)
@@ -42,6 +43,9 @@ void front_add(struct front *f, const struct svc *s, void *ctx)
 	f->v[f->n].s = s;
 	f->v[f->n].ctx = ctx;
 	f->n++;
+	f->streams = f->streams || s->serve_streams;
+	for (size_t i = 0; i < s->nops; i++)
+		f->streams = f->streams || s->ops[i].stream_body;
 }
 
 void front_set_draining(struct front *f)
@@ -313,6 +317,19 @@ enum front_class front_classify(struct front *f, struct front_req *rq, struct sv
 	}
 	c->svc = near ? near : f->fallback;
 	return FRONT_UNKNOWN_OP;
+}
+
+bool front_wants_stream(struct front_req *rq, void *arg)
+{
+	struct front *f = arg;
+	if (!f->streams || f->draining)
+		return false;
+	struct svc_call c;
+	void *ctx;
+	enum front_class k = front_classify(f, rq, &c, &ctx);
+	bool yes = (k == FRONT_CLAIMED && c.svc->serve_streams) || (k == FRONT_OP && c.op->stream_body);
+	svc_call_fini(&c);
+	return yes;
 }
 
 void front_dispatch(struct front_req *rq, void *arg)

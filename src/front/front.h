@@ -1,9 +1,11 @@
 /* The transport seam: what a handler sees of an HTTP request and how it answers, whatever
  * server carried it. A transport (transport_http.c over src/http/server.c) makes a front_req
  * for each request it reads whole, hands it to its handler callback, and carries out the
- * answer the handler gives through the front_reply* calls below. Bytes travel in libevent
- * evbuffers; header lists are libevent evkeyvalq lists (evhttp_add_header and
- * evhttp_find_header work on them), so any engine built on libevent fills them as is. */
+ * answer the handler gives through the front_reply* calls below. A handler that opts in
+ * (front_stream_cb) gets its request as soon as the headers are in and reads the body
+ * piece by piece (front_req_read_body). Bytes travel in libevent evbuffers; header lists
+ * are libevent evkeyvalq lists (evhttp_add_header and evhttp_find_header work on them), so
+ * any engine built on libevent fills them as is. */
 #ifndef LAMBDAD_FRONT_FRONT_H
 #define LAMBDAD_FRONT_FRONT_H
 
@@ -50,12 +52,13 @@ const char *front_req_query(const struct front_req *rq, const char *name);
 const char *front_req_header(const struct front_req *rq, const char *name);
 /* Every request header, in order, repeated ones repeated. */
 const struct evkeyvalq *front_req_headers(const struct front_req *rq);
-/* The whole body; a handler may drain it (it then is empty for later readers). */
+/* The whole body; a handler may drain it (it then is empty for later readers). Empty for a
+ * streamed request (front_req_streamed): its body comes through front_req_read_body. */
 struct evbuffer *front_req_body(struct front_req *rq);
 /* The client's address (text) or NULL when unknown, and its port (0: unknown). */
 const char *front_req_peer(const struct front_req *rq);
 void front_req_http_version(const struct front_req *rq, int *major, int *minor);
-/* When the request was read whole, ms since the epoch. */
+/* When the request was read whole (a streamed one: its headers), ms since the epoch. */
 int64_t front_req_time_ms(const struct front_req *rq);
 
 /* ---- Answering. Headers are set before the status goes out. ---- */
@@ -84,6 +87,42 @@ void front_req_on_close(struct front_req *rq, front_close_cb cb, void *arg);
 /* Whether the client went away (what is answered now is dropped). */
 bool front_req_gone(const struct front_req *rq);
 
+/* ---- Streamed bodies (opt-in: front_stream_cb) ---- */
+
+/* Why a streamed body ended early. After it the client has no answer to hear (what the
+ * handler answers is dropped): the transport has answered what it could itself. */
+enum front_body_abort {
+	FRONT_BODY_GONE,      /* the client went away before the body's end */
+	FRONT_BODY_MALFORMED, /* the body's framing was broken: 400 went out, connection closed */
+	FRONT_BODY_TOO_LARGE, /* the body passed the limit: 413 went out, connection closed */
+};
+
+/* A streamed body's consumer; arg is front_req_read_body's. Each may answer rq (then no
+ * callback follows and the rest of the body is read and dropped). */
+struct front_body_ops {
+	/* len (> 0) bytes of body, borrowed for the call. */
+	void (*data)(struct front_req *rq, const void *data, size_t len, void *arg);
+	/* The whole body is in; trailers (borrowed for the call) are those of a chunked body
+	 * (empty otherwise). The handler answers rq now or later. */
+	void (*end)(struct front_req *rq, const struct evkeyvalq *trailers, void *arg);
+	/* The body ended early (why); nothing more comes for it, and no close callback: the
+	 * handler still answers rq (the answer is dropped). */
+	void (*abort)(struct front_req *rq, enum front_body_abort why, void *arg);
+};
+
+/* Whether rq was handed over before its body (its handler opted in to streaming). */
+bool front_req_streamed(const struct front_req *rq);
+/* A streamed request: takes its body through ops (borrowed; outlives the body) with arg,
+ * at most limit bytes (0: the transport's own limit, which also caps it; a body passing it
+ * is answered 413 by the transport), and answers Expect: 100-continue. A handler that
+ * answers rq without calling this refuses the body (with Expect: 100-continue pending,
+ * the connection closes after the answer). Callbacks come from the loop, after this call
+ * returns. Called at most once. Returns 0; -EFBIG when the declared Content-Length passes
+ * the limit (413 went out, the connection closes, no callback follows; the handler still
+ * answers rq, dropped); -ECONNRESET when the client is gone (no callback follows);
+ * -EINVAL when rq is not streamed or its body is already taken. */
+int front_req_read_body(struct front_req *rq, uint64_t limit, const struct front_body_ops *ops, void *arg);
+
 /* ---- The transport's side ---- */
 
 /* What a transport does with an answer. impl is the transport's own request object, given
@@ -98,6 +137,9 @@ struct front_transport {
 	 * through front_req_closed; the front asks for it while a close callback is set or a
 	 * chunked answer is under way. */
 	void (*watch_close)(void *impl, struct front_req *rq, bool on);
+	/* Streamed requests: starts reading the body, at most limit bytes (0: the transport's
+	 * limit); front_req_read_body's return values. */
+	int (*read_body)(void *impl, uint64_t limit);
 };
 
 /* What the transport read; all borrowed and valid until the answer is sent (or the
@@ -110,6 +152,7 @@ struct front_req_info {
 	const char *peer; /* NULL: unknown */
 	uint16_t peer_port;
 	int http_major, http_minor;
+	bool streamed; /* the body is not read yet: it comes through front_req_body_* */
 };
 
 /* A request for the handler; owned by the front until it is answered. t must outlive it. */
@@ -117,7 +160,20 @@ struct front_req *front_req_new(const struct front_transport *t, void *impl, con
 /* The transport: the client went away; impl is no longer used. Calls the close callback. */
 void front_req_closed(struct front_req *rq);
 
+/* Frees rq, made by front_req_new and never handed to a handler (a probe). */
+void front_req_discard(struct front_req *rq);
+/* The transport, for a streamed body being read: len bytes (borrowed), its end with its
+ * trailers (borrowed, may be NULL), or its early end (after which impl is no longer used,
+ * and the answer is dropped). Each may answer (and free) rq. */
+void front_req_body_data(struct front_req *rq, const void *data, size_t len);
+void front_req_body_end(struct front_req *rq, const struct evkeyvalq *trailers);
+void front_req_body_abort(struct front_req *rq, enum front_body_abort why);
+
 /* What a transport calls for each request (the front's dispatch). */
 typedef void (*front_handler_cb)(struct front_req *rq, void *arg);
+/* Optional, asked of each request once its headers are in (rq is a probe: borrowed for the
+ * call, its body not there, never answered): whether its handler wants the body streamed.
+ * If so the handler gets the request at once, streamed; otherwise once it is read whole. */
+typedef bool (*front_stream_cb)(struct front_req *rq, void *arg);
 
 #endif

@@ -1,5 +1,7 @@
 /* The transport seam's request object: what the transport read, the answer's headers as
- * the handler adds them, and the one answer handed back to the transport. */
+ * the handler adds them, the one answer handed back to the transport, and a streamed body's
+ * pieces passed on to the handler's consumer. */
+#include <errno.h>
 #include <event2/http.h>
 #include <lambdad/xmalloc.h>
 #include <stdlib.h>
@@ -23,8 +25,11 @@ struct front_req {
 	struct evkeyvalq out; /* the answer's headers */
 	front_close_cb close_cb;
 	void *close_arg;
-	bool streaming; /* front_reply_start ran */
-	bool watching;  /* the transport reports a close */
+	bool streaming;                        /* front_reply_start ran */
+	bool watching;                         /* the transport reports a close */
+	const struct front_body_ops *body_ops; /* a streamed body being read; NULL: none */
+	void *body_arg;
+	bool body_taken; /* front_req_read_body ran */
 };
 
 static enum front_method method_of(const char *m)
@@ -84,6 +89,12 @@ static void req_free(struct front_req *rq)
 	free(rq->path);
 	free(rq->query);
 	free(rq);
+}
+
+void front_req_discard(struct front_req *rq)
+{
+	rq->impl = NULL;
+	req_free(rq);
 }
 
 static void watch(struct front_req *rq, bool on)
@@ -195,6 +206,52 @@ void front_reply_header_set(struct front_req *rq, const char *name, const char *
 const char *front_reply_header_get(const struct front_req *rq, const char *name)
 {
 	return evhttp_find_header(&rq->out, name);
+}
+
+bool front_req_streamed(const struct front_req *rq)
+{
+	return rq->in.streamed;
+}
+
+int front_req_read_body(struct front_req *rq, uint64_t limit, const struct front_body_ops *ops, void *arg)
+{
+	if (!rq->in.streamed || rq->body_taken || !rq->t->read_body)
+		return -EINVAL;
+	rq->body_taken = true;
+	if (!rq->impl)
+		return -ECONNRESET;
+	rq->body_ops = ops;
+	rq->body_arg = arg;
+	int r = rq->t->read_body(rq->impl, limit);
+	if (r < 0)
+		rq->body_ops = NULL;
+	return r;
+}
+
+void front_req_body_data(struct front_req *rq, const void *data, size_t len)
+{
+	if (rq->body_ops && rq->body_ops->data && len > 0)
+		rq->body_ops->data(rq, data, len, rq->body_arg);
+}
+
+void front_req_body_end(struct front_req *rq, const struct evkeyvalq *trailers)
+{
+	static struct evkeyvalq none = TAILQ_HEAD_INITIALIZER(none);
+	const struct front_body_ops *ops = rq->body_ops;
+	rq->body_ops = NULL;
+	if (ops && ops->end)
+		ops->end(rq, trailers ? trailers : &none, rq->body_arg);
+}
+
+void front_req_body_abort(struct front_req *rq, enum front_body_abort why)
+{
+	const struct front_body_ops *ops = rq->body_ops;
+	rq->body_ops = NULL;
+	rq->impl = NULL;
+	rq->watching = false;
+	rq->close_cb = NULL;
+	if (ops && ops->abort)
+		ops->abort(rq, why, rq->body_arg);
 }
 
 void front_reply(struct front_req *rq, int status, struct evbuffer *body)

@@ -26,6 +26,8 @@ struct op {
 	                           * ({P} one segment, {P+} the rest, "?K=V" a required query value);
 	                           * AWS JSON: NULL (POST /, X-Amz-Target) */
 	svc_op_fn handler;        /* NULL: lambdad does not implement it (UnknownOperationException) */
+	bool stream_body;         /* the handler gets the request at its headers and reads the body
+	                           * through front_req_read_body (S3 uploads); false: read whole */
 };
 
 struct svc {
@@ -45,6 +47,7 @@ struct svc {
 	 * the service takes rq whole (then serve answers it), before any other rule. NULL: none. */
 	bool (*claims)(void *ctx, const struct front_req *rq);
 	void (*serve)(void *ctx, struct front_req *rq);
+	bool serve_streams; /* serve gets claimed requests streamed (front_req_read_body) */
 };
 
 #define SVC_PARAMS_MAX 8
@@ -89,6 +92,11 @@ void front_set_draining(struct front *f);
  * first): the first template that matches with the method. A path that matches no template
  * (or only with other methods) is UnknownOperationException of the service it fits best. */
 void front_dispatch(struct front_req *rq, void *front);
+
+/* front_stream_cb's shape: whether rq's handler wants its body streamed (an operation's
+ * stream_body, a claiming service's serve_streams). At once false when no service added
+ * streams. */
+bool front_wants_stream(struct front_req *rq, void *front);
 
 /* What front_classify decided. */
 enum front_class {

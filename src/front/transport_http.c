@@ -1,8 +1,10 @@
-/* The transport seam over http/server: each request, its body buffered whole, becomes a
- * front_req; answers, chunked ones included, go out through the engine, and a client that
- * goes away before its answer is reported. What the handler reads (method, target,
- * headers, body, peer) is copied out of the engine's request, so it stays valid until the
- * answer even when the connection is gone. */
+/* The transport seam over http/server: each request becomes a front_req once its body is
+ * buffered whole or, when the stream hook says its handler wants it so, as soon as its
+ * headers are in, the body then handed to the handler's consumer piece by piece. Answers,
+ * chunked ones included, go out through the engine, and a client that goes away before its
+ * answer is reported. What the handler reads (method, target, headers, body, peer) is
+ * copied out of the engine's request, so it stays valid until the answer even when the
+ * connection is gone. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -27,7 +29,9 @@
 struct front_http {
 	struct http_server *srv;
 	front_handler_cb cb;
+	front_stream_cb wants; /* NULL: every body read whole */
 	void *arg;
+	size_t max_body;         /* bytes of a request body, streamed ones included */
 	uint16_t port;           /* bound */
 	TAILQ_HEAD(, hreq) reqs; /* handed to the front and not answered */
 };
@@ -38,6 +42,7 @@ struct hreq {
 	struct http_request *req; /* NULL once the connection is gone */
 	struct front_req *rq;
 	bool watching; /* the front wants to hear of the client going away */
+	bool reading;  /* a streamed body is being read (the engine calls back with x) */
 	char *method, *uri;
 	struct evkeyvalq headers;
 	struct evbuffer *body;
@@ -87,6 +92,16 @@ static void add_headers(struct hreq *x, int status, const struct evkeyvalq *head
 		http_response_add_header(x->req, "Content-Type", "text/html; charset=ISO-8859-1");
 }
 
+/* The front is done with x: freed now, or, while the engine still streams its body to x,
+ * at the body's end (the rest is dropped). */
+static void hreq_answered(struct hreq *x)
+{
+	x->rq = NULL;
+	if (x->reading && x->req)
+		return;
+	hreq_free(x);
+}
+
 static void t_send(void *impl, int status, const struct evkeyvalq *headers, struct evbuffer *body)
 {
 	struct hreq *x = impl;
@@ -96,7 +111,7 @@ static void t_send(void *impl, int status, const struct evkeyvalq *headers, stru
 	} else if (body) {
 		evbuffer_drain(body, evbuffer_get_length(body));
 	}
-	hreq_free(x);
+	hreq_answered(x);
 }
 
 static void t_start(void *impl, int status, const struct evkeyvalq *headers)
@@ -122,7 +137,7 @@ static void t_end(void *impl)
 	struct hreq *x = impl;
 	if (x->req)
 		http_reply_end(x->req, NULL);
-	hreq_free(x);
+	hreq_answered(x);
 }
 
 /* The engine: the connection ended before the answer was complete. */
@@ -130,6 +145,10 @@ static void closed_cb(void *arg, struct http_request *req)
 {
 	struct hreq *x = arg;
 	x->req = NULL;
+	if (!x->rq) { /* answered; only the body was still being read */
+		hreq_free(x);
+		return;
+	}
 	if (!x->watching)
 		return; /* the front answers later; the answer is dropped then */
 	struct front_req *rq = x->rq;
@@ -147,18 +166,82 @@ static void t_watch_close(void *impl, struct front_req *rq, bool on)
 	}
 }
 
+static void plain_reply(struct http_request *req, int status, const char *text)
+{
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, text, strlen(text));
+	http_response_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+	http_reply(req, status, b);
+	evbuffer_free(b);
+}
+
+/* A streamed body's pieces, end and early end, from the engine to the front. */
+static void s_data(void *arg, struct http_request *req, const void *data, size_t len)
+{
+	struct hreq *x = arg;
+	if (x->rq)
+		front_req_body_data(x->rq, data, len);
+}
+
+static void s_end(void *arg, struct http_request *req)
+{
+	struct hreq *x = arg;
+	x->reading = false;
+	if (!x->rq) {
+		hreq_free(x);
+		return;
+	}
+	front_req_body_end(x->rq, http_request_trailers(req)); /* may answer, and free x */
+}
+
+static void s_abort(void *arg, struct http_request *req, enum http_abort why, const char *msg)
+{
+	struct hreq *x = arg;
+	struct front_req *rq = x->rq;
+	x->reading = false;
+	hreq_free(x); /* the engine answers (400, 413) or the client is gone: no answer of ours */
+	if (rq)
+		front_req_body_abort(rq, why == HTTP_ABORT_CLOSED      ? FRONT_BODY_GONE
+		                         : why == HTTP_ABORT_TOO_LARGE ? FRONT_BODY_TOO_LARGE
+		                                                       : FRONT_BODY_MALFORMED);
+}
+
+static const struct http_body_ops stream_ops = {.data_cb = s_data, .end_cb = s_end, .abort_cb = s_abort};
+
+static int t_read_body(void *impl, uint64_t limit)
+{
+	struct hreq *x = impl;
+	if (!x->req)
+		return -ECONNRESET;
+	if (!limit || limit > x->h->max_body)
+		limit = x->h->max_body;
+	int64_t cl = http_request_content_length(x->req);
+	if (cl >= 0 && (uint64_t)cl > limit) {
+		struct http_request *req = x->req;
+		http_request_set_close_cb(req, NULL, NULL);
+		x->req = NULL; /* the answer of the front is dropped */
+		http_response_close(req);
+		plain_reply(req, 413, "Content-Length over the limit\n");
+		return -EFBIG;
+	}
+	http_request_set_body_max(x->req, limit);
+	x->reading = true;
+	http_request_read_body(x->req, HTTP_BODY_STREAM, 0, &stream_ops, x);
+	return 0;
+}
+
 static const struct front_transport http_transport = {
     .send = t_send,
     .start = t_start,
     .chunk = t_chunk,
     .end = t_end,
     .watch_close = t_watch_close,
+    .read_body = t_read_body,
 };
 
-/* The whole body is in: the request goes to the front. */
-static void body_end_cb(void *arg, struct http_request *req)
+/* The request goes to the front: its body whole (streamed false), or to come. */
+static void hand_over(struct front_http *h, struct http_request *req, bool streamed)
 {
-	struct front_http *h = arg;
 	struct hreq *x = xcalloc(1, sizeof(*x));
 	x->h = h;
 	x->req = req;
@@ -169,7 +252,8 @@ static void body_end_cb(void *arg, struct http_request *req)
 	TAILQ_FOREACH(kv, http_request_headers(req), next)
 		evhttp_add_header(&x->headers, kv->key, kv->value);
 	x->body = evbuffer_new();
-	evbuffer_add_buffer(x->body, http_request_body(req));
+	if (!streamed)
+		evbuffer_add_buffer(x->body, http_request_body(req));
 	snprintf(x->peer, sizeof(x->peer), "%s", http_request_peer(req));
 	TAILQ_INSERT_TAIL(&h->reqs, x, link);
 	http_request_set_close_cb(req, closed_cb, x);
@@ -182,20 +266,38 @@ static void body_end_cb(void *arg, struct http_request *req)
 	    .peer_port = http_request_peer_port(req),
 	    .http_major = 1,
 	    .http_minor = http_request_minor(req),
+	    .streamed = streamed,
 	};
 	x->rq = front_req_new(&http_transport, x, &in);
 	h->cb(x->rq, h->arg);
 }
 
+/* The whole body is in. */
+static void body_end_cb(void *arg, struct http_request *req)
+{
+	hand_over(arg, req, false);
+}
+
 static const struct http_body_ops body_ops = {.end_cb = body_end_cb};
 
-static void plain_reply(struct http_request *req, int status, const char *text)
+/* Asks the stream hook about req, with a probe made of the engine's own strings. */
+static bool wants_stream(struct front_http *h, struct http_request *req)
 {
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add(b, text, strlen(text));
-	http_response_add_header(req, "Content-Type", "text/plain; charset=utf-8");
-	http_reply(req, status, b);
-	evbuffer_free(b);
+	const char *peer = http_request_peer(req);
+	struct front_req_info in = {
+	    .method_name = http_request_method(req),
+	    .uri = http_request_target(req),
+	    .headers = http_request_headers(req),
+	    .peer = peer && peer[0] ? peer : NULL,
+	    .peer_port = http_request_peer_port(req),
+	    .http_major = 1,
+	    .http_minor = http_request_minor(req),
+	    .streamed = true,
+	};
+	struct front_req *probe = front_req_new(&http_transport, NULL, &in);
+	bool yes = h->wants(probe, h->arg);
+	front_req_discard(probe);
+	return yes;
 }
 
 static void request_cb(void *arg, struct http_request *req)
@@ -207,6 +309,9 @@ static void request_cb(void *arg, struct http_request *req)
 		ok = ok || strcmp(m, served[i]) == 0;
 	if (!ok)
 		return plain_reply(req, 501, "Not Implemented\n");
+	struct front_http *h = arg;
+	if (h->wants && wants_stream(h, req))
+		return hand_over(h, req, true);
 	/* The body is kept whole; body_max (the server's) bounds it. */
 	http_request_read_body(req, HTTP_BODY_BUFFER, UINT64_MAX, &body_ops, arg);
 }
@@ -219,6 +324,7 @@ int front_http_new(struct event_base *base, const char *host, uint16_t port, siz
 	struct front_http *h = xcalloc(1, sizeof(*h));
 	h->cb = cb;
 	h->arg = arg;
+	h->max_body = max_body ? max_body : 80 * 1024 * 1024;
 	TAILQ_INIT(&h->reqs);
 	struct http_server_cfg cfg = {
 	    .head_max = HEAD_MAX, .body_max = max_body, .read_timeout_ms = READ_TIMEOUT_MS};
@@ -236,6 +342,11 @@ int front_http_new(struct event_base *base, const char *host, uint16_t port, siz
 	}
 	*out = h;
 	return 0;
+}
+
+void front_http_set_stream(struct front_http *h, front_stream_cb wants)
+{
+	h->wants = wants;
 }
 
 uint16_t front_http_port(const struct front_http *h)
@@ -266,6 +377,13 @@ void front_http_free(struct front_http *h)
 			http_request_set_close_cb(x->req, NULL, NULL);
 		x->h = NULL;
 		x->req = NULL;
+		struct front_req *rq = x->rq;
+		if (!rq) { /* answered; only its body was still being read */
+			hreq_free(x);
+		} else if (x->reading) { /* no more of its body comes */
+			hreq_free(x);
+			front_req_body_abort(rq, FRONT_BODY_GONE);
+		}
 	}
 	http_server_free(h->srv);
 	free(h);

@@ -1,6 +1,6 @@
 /* The transport seam (front.h) over lambdad's own HTTP/1.1 engine (http/server.h): a
- * listener that hands each request, read whole, to a front_handler_cb as a front_req and
- * carries its answer out. */
+ * listener that hands each request, read whole (or streamed, when the stream hook says
+ * so), to a front_handler_cb as a front_req and carries its answer out. */
 #ifndef LAMBDAD_FRONT_TRANSPORT_HTTP_H
 #define LAMBDAD_FRONT_TRANSPORT_HTTP_H
 
@@ -20,6 +20,10 @@ struct front_http;
  * base, cb and arg outlive it. */
 int front_http_new(struct event_base *base, const char *host, uint16_t port, size_t max_body,
                    front_handler_cb cb, void *arg, struct front_http **out, struct err *errp);
+/* From now on asks wants(probe, arg) (cb's arg) of each request once its headers are in;
+ * a request it wants streamed goes to cb at once (front_req_read_body takes its body, at
+ * most max_body bytes). NULL: every body read whole (the default). */
+void front_http_set_stream(struct front_http *h, front_stream_cb wants);
 /* The port listened on (the one the kernel picked for port 0), 0 with no listener. */
 uint16_t front_http_port(const struct front_http *h);
 /* Tests and the fuzzer: serves the already-connected socket fd (taken) as if accepted.
@@ -29,7 +33,8 @@ int front_http_serve_fd(struct front_http *h, int fd);
  * still carry requests and answers. Idempotent. */
 void front_http_stop_accepting(struct front_http *h);
 /* Closes every connection and frees h (NULL is a no-op). Requests not answered yet may
- * still be answered afterwards: the answer is dropped. */
+ * still be answered afterwards: the answer is dropped; a streamed body being read ends
+ * with FRONT_BODY_GONE. */
 void front_http_free(struct front_http *h);
 
 #endif

@@ -223,6 +223,7 @@ int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 	int r = front_http_new(a->base, host, port, API_MAX_BODY, front_dispatch, a->front, &a->http, errp);
 	if (r < 0)
 		return r;
+	front_http_set_stream(a->http, front_wants_stream);
 	/* Port 0: the kernel picked one; URLs the API hands out (function URLs) carry it. */
 	a->port = front_http_port(a->http);
 	return 0;

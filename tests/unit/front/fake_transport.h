@@ -66,8 +66,8 @@ static inline void fake_watch(void *impl, struct front_req *rq, bool on)
 	((struct fake *)impl)->watching = on;
 }
 
-static const struct front_transport fake_transport = {fake_send, fake_start, fake_chunk, fake_end,
-                                                      fake_watch};
+static const struct front_transport fake_transport = {fake_send, fake_start, fake_chunk,
+                                                      fake_end,  fake_watch, NULL};
 
 /* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL. The fake
  * outlives the request; free it with fake_free once the request was answered. */

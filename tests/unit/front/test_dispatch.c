@@ -102,9 +102,9 @@ static const struct svc_error errs[E_COUNT] = {
 };
 
 static const struct op rest_ops[] = {
-    {"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record},
-    {"ListThings", FRONT_GET, "/2015-03-31/things", record},
-    {"DeleteThing", FRONT_DELETE, "/2015-03-31/things/{Id}", NULL}, /* not implemented */
+    {"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record, false},
+    {"ListThings", FRONT_GET, "/2015-03-31/things", record, false},
+    {"DeleteThing", FRONT_DELETE, "/2015-03-31/things/{Id}", NULL, false}, /* not implemented */
 };
 static const struct svc rest = {
     .name = "rest",
@@ -119,7 +119,7 @@ static const struct svc rest = {
     .err_flags = PROTO_ERR_TYPE_FIELD,
 };
 /* Another REST service with the same template: the SigV4 scope tells them apart. */
-static const struct op other_ops[] = {{"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record}};
+static const struct op other_ops[] = {{"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record, false}};
 static const struct svc other = {
     .name = "other",
     .proto = PROTO_REST_JSON,
@@ -129,7 +129,8 @@ static const struct svc other = {
     .nerrors = E_COUNT,
     .err_unknown_op = E_UNKNOWN,
 };
-static const struct op tiny_ops[] = {{"Ping", FRONT_POST, NULL, record}, {"Later", FRONT_POST, NULL, NULL}};
+static const struct op tiny_ops[] = {{"Ping", FRONT_POST, NULL, record, false},
+                                     {"Later", FRONT_POST, NULL, NULL, false}};
 static const struct svc tiny = {
     .name = "tiny",
     .proto = PROTO_AWS_JSON_1_0,
@@ -141,6 +142,17 @@ static const struct svc tiny = {
     .err_unknown_op = E_UNKNOWN,
 };
 static const struct svc data = {.name = "data", .claims = data_claims, .serve = data_serve};
+
+/* A service with one operation that takes its body streamed, and a claims hook that does. */
+static const struct op up_ops[] = {{"PutBlob", FRONT_PUT, "/blobs/{Key}", record, true},
+                                   {"GetBlob", FRONT_GET, "/blobs/{Key}", record, false}};
+static const struct svc up = {.name = "up", .proto = PROTO_REST_JSON, .ops = up_ops, .nops = 2};
+static bool up_claims(void *ctx, const struct front_req *rq)
+{
+	return front_req_header(rq, "X-Up-Data") != NULL;
+}
+static const struct svc updata = {
+    .name = "updata", .claims = up_claims, .serve = data_serve, .serve_streams = true};
 
 static struct front *front_of(void)
 {
@@ -329,6 +341,33 @@ static void test_request(void **state)
 	fake_free(f);
 }
 
+/* Which requests front_wants_stream says are streamed: none while no service streams. */
+static void test_wants_stream(void **state)
+{
+	static const char *const claimed[] = {"X-Up-Data: 1", NULL};
+	static const struct {
+		const char *method, *uri;
+		const char *const *hdrs;
+		bool with_up, want;
+	} cases[] = {
+	    {"PUT", "/blobs/k", NULL, true, true},   {"GET", "/blobs/k", NULL, true, false},
+	    {"PUT", "/other", NULL, true, false},    {"GET", "/x", claimed, true, true},
+	    {"PUT", "/blobs/k", NULL, false, false}, {"GET", "/2015-03-31/things/a", NULL, true, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct front *f = front_of();
+		if (cases[i].with_up) {
+			front_add(f, &updata, NULL);
+			front_add(f, &up, NULL);
+		}
+		struct fake *k = fake_new(cases[i].method, cases[i].uri, cases[i].hdrs, NULL);
+		assert_int_equal(front_wants_stream(k->rq, f), cases[i].want);
+		front_reply(k->rq, 200, NULL);
+		fake_free(k);
+		front_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +378,7 @@ int main(void)
 	    cmocka_unit_test(test_claims_and_drain),
 	    cmocka_unit_test(test_stream_and_close),
 	    cmocka_unit_test(test_request),
+	    cmocka_unit_test(test_wants_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
