@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/codec.h"
+#include "base/utf8.h"
 
 static void kick(struct async *q, struct async_fn *f);
 static void finish_failed(struct async *q, struct async_ev *ev, const char *condition);

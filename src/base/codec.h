@@ -5,11 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Defined in base/utf8.c and declared in base/utf8.h, which new code includes; declared
- * here too for the callers that found it in this header before. (Not by including
- * base/utf8.h: http/proxy.c still has a static utf8_valid of its own.) */
-void utf8_sanitize(char *s);
-
 /* Returns an owned NUL-terminated base64 string of len bytes. */
 char *b64_encode(const void *data, size_t len);
 /* Decodes standard base64 (padding optional, whitespace refused) into an owned

@@ -16,42 +16,9 @@
 
 #include "base/clock.h"
 #include "base/codec.h"
+#include "base/utf8.h"
 
 /* ---------------------------------------------------------------- request to event */
-
-static bool utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned min;
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, min = 0x10000;
-		else
-			return false;
-		if (n - i < len)
-			return false;
-		unsigned cp = c & (0x7f >> len);
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
 
 /* A JSON string of n bytes at s; bytes that are not UTF-8 become '?'. */
 static json_t *jstrn(const char *s, size_t n)

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "base/codec.h"
+#include "base/utf8.h"
 #include "proto/proto.h"
 
 const char *proto_content_type(enum proto p)

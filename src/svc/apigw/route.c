@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "svc/apigw/route.h"
-#include "base/codec.h"
+#include "base/utf8.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"};
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/codec.h"
+#include "base/utf8.h"
 
 static void test_b64_round_trip(void **state)
 {
