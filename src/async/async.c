@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
+#include <lambdad/map.h>
 #include <lambdad/xmalloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,14 +22,6 @@ static void finish_failed(struct async *q, struct async_ev *ev, const char *cond
 
 /* ---- functions ---- */
 
-static unsigned name_hash(const char *s)
-{
-	unsigned h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % ASYNC_FN_BUCKETS;
-}
-
 static void unblock_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct async_fn *f = arg;
@@ -40,13 +33,10 @@ struct async_fn *async__fn_get(struct async *q, const char *name, bool create)
 {
 	if (!name)
 		name = "";
-	unsigned b = name_hash(name);
-	for (struct async_fn *f = q->fns[b]; f; f = f->next)
-		if (strcmp(f->name, name) == 0)
-			return f;
-	if (!create)
-		return NULL;
-	struct async_fn *f = xcalloc(1, sizeof(*f));
+	struct async_fn *f = map_get(&q->fns, name);
+	if (f || !create)
+		return f;
+	f = xcalloc(1, sizeof(*f));
 	f->name = xstrdup(name);
 	f->q = q;
 	f->cfg.max_retries = -1;
@@ -54,8 +44,7 @@ struct async_fn *async__fn_get(struct async *q, const char *name, bool create)
 	f->backoff_ms = ASYNC_THROTTLE_BASE_MS;
 	TAILQ_INIT(&f->ready);
 	f->unblock = evtimer_new(q->base, unblock_cb, f);
-	f->next = q->fns[b];
-	q->fns[b] = f;
+	map_put(&q->fns, name, f, NULL);
 	return f;
 }
 
@@ -598,6 +587,7 @@ int async_new(struct event_base *base, struct sched *sc, struct registry *reg, c
               struct async **out, struct err *errp)
 {
 	struct async *q = xcalloc(1, sizeof(*q));
+	map_init(&q->fns, MAP_SORTED);
 	q->base = base;
 	q->sc = sc;
 	q->reg = reg;
@@ -658,24 +648,21 @@ void async_free(struct async *q)
 	for (size_t i = 0; i < q->heap_n; i++)
 		ev_free(q->heap[i]);
 	free(q->heap);
-	for (unsigned b = 0; b < ASYNC_FN_BUCKETS; b++) {
-		struct async_fn *f = q->fns[b];
-		while (f) {
-			struct async_fn *n = f->next;
-			/* sched_free answered every invocation before this runs. */
-			LD_ASSERT(f->inflight == 0);
-			struct async_ev *ev;
-			while ((ev = TAILQ_FIRST(&f->ready))) {
-				TAILQ_REMOVE(&f->ready, ev, link);
-				ev_free(ev);
-			}
-			event_free(f->unblock);
-			async__cfg_fini(&f->cfg);
-			free(f->name);
-			free(f);
-			f = n;
+	struct async_fn *f;
+	MAP_FOREACH_VALUE(&q->fns, f) {
+		/* sched_free answered every invocation before this runs. */
+		LD_ASSERT(f->inflight == 0);
+		struct async_ev *ev;
+		while ((ev = TAILQ_FIRST(&f->ready))) {
+			TAILQ_REMOVE(&f->ready, ev, link);
+			ev_free(ev);
 		}
+		event_free(f->unblock);
+		async__cfg_fini(&f->cfg);
+		free(f->name);
+		free(f);
 	}
+	map_fini(&q->fns, NULL);
 	LD_ASSERT(TAILQ_EMPTY(&q->fresh));
 	if (q->kick_ev)
 		event_free(q->kick_ev);

@@ -3,6 +3,7 @@
 #ifndef LAMBDAD_ASYNC_INT_H
 #define LAMBDAD_ASYNC_INT_H
 
+#include <lambdad/map.h>
 #include <sys/queue.h>
 
 #include "async/async.h"
@@ -15,7 +16,6 @@
 #define ASYNC_FAILED_PAYLOAD "async.failed_payload"
 #define ASYNC_CONFIGS "async.configs"
 
-#define ASYNC_FN_BUCKETS 256
 #define ASYNC_TARGETS_MAX 8
 #define ASYNC_LAT_SAMPLES 1024
 #define ASYNC_ERROR_MAX 4096 /* bytes of a failure's body kept as its last error */
@@ -56,7 +56,6 @@ struct async_cfg {
 
 /* A function the queue knows of: its config, queue and counters. */
 struct async_fn {
-	struct async_fn *next; /* bucket chain */
 	char *name;
 	struct async_cfg cfg;
 	struct async_ev_list ready; /* due, waiting for the scheduler */
@@ -100,7 +99,7 @@ struct async {
 	size_t heap_n, heap_cap;
 	struct event *timer;
 	int64_t timer_at_ms;
-	struct async_fn *fns[ASYNC_FN_BUCKETS];
+	struct map fns;                 /* struct async_fn by name (owned), in name order */
 	struct async_fn_list kick_list; /* functions to dispatch on the next kick */
 	struct event *kick_ev;
 	struct async_target targets[ASYNC_TARGETS_MAX];

@@ -214,11 +214,6 @@ json_t *async_stats(struct async *q, const char *name)
 	                 "FailedStored", (json_int_t)f->failed_stored, "DeliveryLatencyMs", lat);
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp((*(struct async_fn *const *)a)->name, (*(struct async_fn *const *)b)->name);
-}
-
 /* Metric k of the table in async_metrics_collect for one function. */
 static double afn_metric(struct async *q, const struct async_fn *f, size_t k, int64_t now)
 {
@@ -249,18 +244,8 @@ static double afn_metric(struct async *q, const struct async_fn *f, size_t k, in
 void async_metrics_collect(struct metrics_scrape *s, void *arg)
 {
 	struct async *q = arg;
-	size_t n = 0, cap = 0;
-	struct async_fn **fs = NULL;
-	for (unsigned b = 0; b < ASYNC_FN_BUCKETS; b++)
-		for (struct async_fn *f = q->fns[b]; f; f = f->next) {
-			if (n == cap) {
-				cap = cap ? 2 * cap : 32;
-				fs = xrealloc(fs, cap * sizeof(*fs));
-			}
-			fs[n++] = f;
-		}
-	if (n)
-		qsort(fs, n, sizeof(*fs), cmp_name);
+	/* In name order (the map is sorted). */
+	size_t n = map_count(&q->fns);
 	int64_t now = clock_wall_ms();
 	static const struct {
 		const char *name;
@@ -289,13 +274,14 @@ void async_metrics_collect(struct metrics_scrape *s, void *arg)
 		/* The unlabelled series is the whole server (the oldest age: the maximum). */
 		double total = 0;
 		for (size_t i = 0; i < n; i++) {
-			double v = afn_metric(q, fs[i], k, now);
+			double v = afn_metric(q, map_value_at(&q->fns, i), k, now);
 			total = k == 2 ? (v > total ? v : total) : total + v;
 		}
 		metrics_sample_f(s, NULL, 0, total);
-		for (size_t i = 0; i < n; i++)
-			metrics_sample_f(s, &(struct metrics_label){"function", fs[i]->name}, 1,
-			                 afn_metric(q, fs[i], k, now));
+		for (size_t i = 0; i < n; i++) {
+			const struct async_fn *f = map_value_at(&q->fns, i);
+			metrics_sample_f(s, &(struct metrics_label){"function", f->name}, 1,
+			                 afn_metric(q, f, k, now));
+		}
 	}
-	free(fs);
 }
