@@ -6,6 +6,7 @@
 #include <event2/http.h> /* header lists (evkeyvalq) */
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
+#include <lambdad/map.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,9 +34,11 @@ struct furl {
 	int64_t modified_ms;
 };
 
+/* The configs, keyed twice: by function name (owning), and by url-id lower-cased (a host
+ * name's case does not matter). */
 struct furl_table {
-	struct furl **v;
-	size_t n, cap;
+	struct map by_name; /* struct furl (owned) */
+	struct map by_id;   /* the same struct furl (borrowed) */
 };
 
 static void furl_del(struct furl *f)
@@ -47,55 +50,64 @@ static void furl_del(struct furl *f)
 	free(f);
 }
 
+static void furl_del_cb(void *f)
+{
+	furl_del(f);
+}
+
 static struct furl *find_name(struct api *a, const char *name)
 {
-	for (size_t i = 0; a->furls && i < a->furls->n; i++)
-		if (strcmp(a->furls->v[i]->name, name) == 0)
-			return a->furls->v[i];
-	return NULL;
+	return a->furls ? map_get(&a->furls->by_name, name) : NULL;
+}
+
+/* The id key of the len bytes at id: lower-cased, into key; false if len is not an id's. */
+static bool id_key(const char *id, size_t len, char key[FURL_ID_LEN + 1])
+{
+	if (len != FURL_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		key[i] = (char)tolower((unsigned char)id[i]);
+	key[len] = 0;
+	return true;
 }
 
 static struct furl *find_id(struct api *a, const char *id, size_t len)
 {
-	if (len != FURL_ID_LEN)
+	char key[FURL_ID_LEN + 1];
+	if (!a->furls || !id_key(id, len, key))
 		return NULL;
-	for (size_t i = 0; a->furls && i < a->furls->n; i++)
-		if (strncasecmp(a->furls->v[i]->id, id, len) == 0)
-			return a->furls->v[i];
-	return NULL;
+	return map_get(&a->furls->by_id, key);
 }
 
 static void table_add(struct api *a, struct furl *f)
 {
-	if (!a->furls)
+	if (!a->furls) {
 		a->furls = xcalloc(1, sizeof(*a->furls));
-	struct furl_table *t = a->furls;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 8;
-		t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
+		map_init(&a->furls->by_name, 0);
+		map_init(&a->furls->by_id, 0);
 	}
-	t->v[t->n++] = f;
+	char key[FURL_ID_LEN + 1];
+	if (id_key(f->id, strlen(f->id), key))
+		map_put(&a->furls->by_id, key, f, NULL);
+	map_put(&a->furls->by_name, f->name, f, NULL);
 }
 
 static void table_remove(struct api *a, struct furl *f)
 {
-	struct furl_table *t = a->furls;
-	for (size_t i = 0; t && i < t->n; i++) {
-		if (t->v[i] == f) {
-			t->v[i] = t->v[--t->n];
-			furl_del(f);
-			return;
-		}
-	}
+	char key[FURL_ID_LEN + 1];
+	if (!a->furls || !map_del(&a->furls->by_name, f->name, NULL))
+		return;
+	if (id_key(f->id, strlen(f->id), key) && map_get(&a->furls->by_id, key) == f)
+		map_del(&a->furls->by_id, key, NULL);
+	furl_del(f);
 }
 
 void furl_free(struct api *a)
 {
 	if (!a->furls)
 		return;
-	for (size_t i = 0; i < a->furls->n; i++)
-		furl_del(a->furls->v[i]);
-	free(a->furls->v);
+	map_fini(&a->furls->by_id, NULL);
+	map_fini(&a->furls->by_name, furl_del_cb);
 	free(a->furls);
 	a->furls = NULL;
 }
@@ -183,7 +195,7 @@ int furl_load(struct api *a, struct err *errp)
 		r = store_commit(a->store, errp);
 	json_decref(ctx.drop);
 	if (r == 0 && a->furls)
-		log_info("registry: %zu function URLs loaded", a->furls->n);
+		log_info("registry: %zu function URLs loaded", map_count(&a->furls->by_name));
 	return r;
 }
 
