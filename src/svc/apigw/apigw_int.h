@@ -2,6 +2,7 @@
 #ifndef LAMBDAD_APIGW_INT_H
 #define LAMBDAD_APIGW_INT_H
 
+#include <lambdad/map.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,10 +27,9 @@ struct gw_api {
 };
 
 struct apigw {
-	struct store *st;     /* borrowed */
-	char *account;        /* the account id in ARNs and messages (owned) */
-	struct gw_api **apis; /* in creation order */
-	size_t n;
+	struct store *st; /* borrowed */
+	char *account;    /* the account id in ARNs and messages (owned) */
+	struct map apis;  /* struct gw_api (owned) by id, in creation order */
 };
 
 /* Calls cb for every stored API in creation order; a row cb refuses is skipped. */

@@ -39,10 +39,7 @@ static json_t *now_iso(void)
 
 static struct gw_api *find(struct apigw *g, const char *id)
 {
-	for (size_t i = 0; i < g->n; i++)
-		if (strcmp(g->apis[i]->id, id) == 0)
-			return g->apis[i];
-	return NULL;
+	return map_get(&g->apis, id);
 }
 
 bool apigw_has_api(struct apigw *g, const char *api_id)
@@ -105,6 +102,11 @@ static void api_free(struct gw_api *a)
 	a->doc = NULL;
 	reindex(a);
 	free(a);
+}
+
+static void api_free_cb(void *a)
+{
+	api_free(a);
 }
 
 /* Commits doc (stolen) as a's state and makes it current; on failure a is unchanged. */
@@ -470,8 +472,7 @@ json_t *apigw_create_api(struct apigw *g, json_t *in, struct err *errp)
 		api_free(a);
 		return NULL;
 	}
-	g->apis = xrealloc(g->apis, sizeof(*g->apis) * (g->n + 1));
-	g->apis[g->n++] = a;
+	map_put(&g->apis, a->id, a, NULL);
 	return json_deep_copy(json_object_get(a->doc, "api"));
 }
 
@@ -500,8 +501,9 @@ json_t *apigw_get_api(struct apigw *g, const char *api_id, struct err *errp)
 json_t *apigw_list_apis(struct apigw *g)
 {
 	json_t *arr = json_array();
-	for (size_t i = 0; i < g->n; i++)
-		json_array_append_new(arr, json_deep_copy(json_object_get(g->apis[i]->doc, "api")));
+	struct gw_api *a;
+	MAP_FOREACH_VALUE(&g->apis, a)
+		json_array_append_new(arr, json_deep_copy(json_object_get(a->doc, "api")));
 	return arr;
 }
 
@@ -527,15 +529,12 @@ json_t *apigw_update_api(struct apigw *g, const char *api_id, json_t *in, struct
 
 int apigw_delete_api(struct apigw *g, const char *api_id, struct err *errp)
 {
-	for (size_t i = 0; i < g->n; i++) {
-		struct gw_api *a = g->apis[i];
-		if (strcmp(a->id, api_id) != 0)
-			continue;
+	struct gw_api *a = find(g, api_id);
+	if (a) {
 		int r = gwdb_del(g, api_id, errp);
 		if (r < 0)
 			return r;
-		memmove(&g->apis[i], &g->apis[i + 1], sizeof(*g->apis) * (g->n - i - 1));
-		g->n--;
+		map_del(&g->apis, api_id, NULL);
 		api_free(a);
 		return 0;
 	}
@@ -701,8 +700,7 @@ static int load_cb(struct apigw *g, const char *id, int64_t created_ms, json_t *
 	a->created_ms = created_ms;
 	a->doc = json_incref(doc);
 	reindex(a);
-	g->apis = xrealloc(g->apis, sizeof(*g->apis) * (g->n + 1));
-	g->apis[g->n++] = a;
+	map_put(&g->apis, a->id, a, NULL);
 	return 0;
 }
 
@@ -711,12 +709,13 @@ int apigw_open(struct store *st, const char *account, struct apigw **out, struct
 	struct apigw *g = xcalloc(1, sizeof(*g));
 	g->st = st;
 	g->account = xstrdup(account);
+	map_init(&g->apis, 0);
 	int r = gwdb_load(g, load_cb, errp);
 	if (r < 0) {
 		apigw_free(g);
 		return r;
 	}
-	log_info("apigw: %zu HTTP APIs loaded", g->n);
+	log_info("apigw: %zu HTTP APIs loaded", map_count(&g->apis));
 	*out = g;
 	return 0;
 }
@@ -725,9 +724,7 @@ void apigw_free(struct apigw *g)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n; i++)
-		api_free(g->apis[i]);
-	free(g->apis);
+	map_fini(&g->apis, api_free_cb);
 	free(g->account);
 	free(g);
 }
