@@ -669,11 +669,11 @@ static const char schema_v1[] = "CREATE TABLE items ("
 /* Version 0's lambdad.db tables, converted and dropped (each may be absent). */
 static const char *const import_main[] = {
     "INSERT INTO items(coll, key, rev, value) SELECT 'functions', name, 1, config FROM functions",
-    "INSERT INTO items(coll, key, rev, value) SELECT 'scaling', name, 1, json_object('reserved', reserved, "
-    "'provisioned', provisioned, 'provisioned_modified_ms', provisioned_modified_ms, 'keep_alive_ms', "
-    "keep_alive_ms) FROM scaling",
-    "INSERT INTO items(coll, key, rev, value) SELECT 'function_urls', name, 1, json_set(config, '$.UrlId', "
-    "url_id) FROM function_urls",
+    ("INSERT INTO items(coll, key, rev, value) SELECT 'scaling', name, 1, json_object('reserved', reserved, "
+     "'provisioned', provisioned, 'provisioned_modified_ms', provisioned_modified_ms, 'keep_alive_ms', "
+     "keep_alive_ms) FROM scaling"),
+    ("INSERT INTO items(coll, key, rev, value) SELECT 'function_urls', name, 1, json_set(config, '$.UrlId', "
+     "url_id) FROM function_urls"),
 };
 static const char *const import_main_tables[] = {"functions", "scaling", "function_urls"};
 
