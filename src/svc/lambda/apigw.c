@@ -175,7 +175,7 @@ enum apigw_op {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 static const struct op apigw_ops[APIGW_OP_COUNT] = {
-#define OP(name, method, uri, status) [APIGW_OP_##name] = {#name, FRONT_##method, uri, NULL},
+#define OP(n, m, tmpl, status) [APIGW_OP_##n] = {.name = #n, .method = FRONT_##m, .uri = tmpl},
 #define IN(op, member, loc, wire)
 #include "svc/apigw/ops.def"
 #undef OP

@@ -57,21 +57,35 @@ BIND(h_metrics, api_metrics)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
-#define OP(name, method, uri, status) [LAMBDA_OP_##name] = {#name, FRONT_##method, uri, NULL},
+#define OP(n, m, tmpl, status) [LAMBDA_OP_##n] = {.name = #n, .method = FRONT_##m, .uri = tmpl},
 #define IN(op, member, loc, wire)
 #include "svc/lambda/ops.def"
 #undef OP
 #undef IN
-    [LAMBDA_OP_LambdadGetLogs] = {"LambdadGetLogs", FRONT_GET, "/lambdad/v1/functions/{FunctionName}/logs",
-                                  h_ext_logs},
-    [LAMBDA_OP_LambdadPrewarm] = {"LambdadPrewarm", FRONT_POST,
-                                  "/lambdad/v1/functions/{FunctionName}/prewarm", h_ext_prewarm},
-    [LAMBDA_OP_LambdadKeepAlive] = {"LambdadKeepAlive", FRONT_OTHER,
-                                    "/lambdad/v1/functions/{FunctionName}/keep-alive", h_ext_keep_alive},
-    [LAMBDA_OP_LambdadEvents] = {"LambdadEvents", FRONT_OTHER,
-                                 "/lambdad/v1/functions/{FunctionName}/events/{Op}", h_ext_events},
-    [LAMBDA_OP_LambdadGetCode] = {"LambdadGetCode", FRONT_GET, "/lambdad/v1/code/{File}", h_ext_code},
-    [LAMBDA_OP_LambdadMetrics] = {"LambdadMetrics", FRONT_GET, "/metrics", h_metrics},
+    [LAMBDA_OP_LambdadGetLogs] = {.name = "LambdadGetLogs",
+                                  .method = FRONT_GET,
+                                  .uri = "/lambdad/v1/functions/{FunctionName}/logs",
+                                  .handler = h_ext_logs},
+    [LAMBDA_OP_LambdadPrewarm] = {.name = "LambdadPrewarm",
+                                  .method = FRONT_POST,
+                                  .uri = "/lambdad/v1/functions/{FunctionName}/prewarm",
+                                  .handler = h_ext_prewarm},
+    [LAMBDA_OP_LambdadKeepAlive] = {.name = "LambdadKeepAlive",
+                                    .method = FRONT_OTHER,
+                                    .uri = "/lambdad/v1/functions/{FunctionName}/keep-alive",
+                                    .handler = h_ext_keep_alive},
+    [LAMBDA_OP_LambdadEvents] = {.name = "LambdadEvents",
+                                 .method = FRONT_OTHER,
+                                 .uri = "/lambdad/v1/functions/{FunctionName}/events/{Op}",
+                                 .handler = h_ext_events},
+    [LAMBDA_OP_LambdadGetCode] = {.name = "LambdadGetCode",
+                                  .method = FRONT_GET,
+                                  .uri = "/lambdad/v1/code/{File}",
+                                  .handler = h_ext_code},
+    [LAMBDA_OP_LambdadMetrics] = {.name = "LambdadMetrics",
+                                  .method = FRONT_GET,
+                                  .uri = "/metrics",
+                                  .handler = h_metrics},
 
     [LAMBDA_OP_CreateFunction].handler = h_create_function,
     [LAMBDA_OP_ListFunctions].handler = h_list_functions,
