@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "../transcript.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -206,8 +208,7 @@ static void run(void)
 		}
 		if (H.fd >= 0 && !H.eof && n == 0)
 			H.eof = true;
-		int q = 0;
-		bool unread = H.fd >= 0 && !H.eof && ioctl(H.fd, SIOCOUTQ, &q) == 0 && q > 0;
+		bool unread = !H.eof && transcript_unsent(H.fd);
 		quiet = H.progress == before && !unread ? quiet + 1 : 0;
 	}
 }

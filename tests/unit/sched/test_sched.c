@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "../transcript.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -182,9 +184,8 @@ static void collect(void)
 static bool unread(void)
 {
 	for (int i = 1; i <= H.nenv; i++) {
-		int q = 0;
 		struct sched_benv *h = H.env[i];
-		if (h->rt_fd >= 0 && ioctl(h->rt_fd, SIOCOUTQ, &q) == 0 && q > 0)
+		if (transcript_unsent(h->rt_fd))
 			return true;
 	}
 	return false;
@@ -193,14 +194,7 @@ static bool unread(void)
 /* Runs the loop until everything written was read and three passes move nothing. */
 static void run(void)
 {
-	int quiet = 0;
-	for (int pass = 0; quiet < 3; pass++) {
-		assert_true(pass < 100000);
-		uint64_t before = H.progress;
-		event_base_loop(H.base, EVLOOP_NONBLOCK);
-		collect();
-		quiet = H.progress == before && !unread() ? quiet + 1 : 0;
-	}
+	assert_true(transcript_run(H.base, &H.progress, collect, unread, 100000));
 }
 
 /* Runs the loop, waiting for timers, until the log holds want (a generous bound). */
