@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* AWS's wording for any zip it cannot or will not unpack. */
@@ -22,6 +23,13 @@
 #define CODEZIP_BLOCK (64 * 1024) /* bytes read from libarchive per call */
 #define CODEZIP_MAX_HOPS 40       /* symlinks followed per lookup, as the kernel's MAXSYMLINKS */
 #define CODEZIP_NAME_SHOWN 120    /* bytes of an entry name quoted in a message */
+
+/* A directory entry whose mtime is set once the tree is complete: every file made in
+ * it afterwards would move it again. */
+struct dir_time {
+	char *norm;
+	struct timespec mtime;
+};
 
 struct xtract {
 	struct archive *ar;
@@ -31,6 +39,9 @@ struct xtract {
 	char **links; /* normalized paths of the symlinks made so far */
 	size_t nlinks;
 	size_t links_cap;
+	struct dir_time *dirs; /* directory entries with an mtime, in zip order */
+	size_t ndirs;
+	size_t dirs_cap;
 	char *buf; /* CODEZIP_BLOCK bytes */
 	struct err *errp;
 };
@@ -230,8 +241,36 @@ static int too_big(struct xtract *x)
 	                (unsigned long long)x->lim->max_unzipped_bytes);
 }
 
-/* Writes the current entry's data to dfd/leaf, counting every byte against the limit. */
-static int extract_file(struct xtract *x, int dfd, const char *leaf, const char *name, mode_t mode)
+/* The entry's modification time in *ts (false when the zip gives none). The zip's DOS
+ * time is local time with 2 s steps; an extended timestamp field (zip(1), most tools)
+ * gives UTC seconds; libarchive reads both. */
+static bool entry_mtime(struct archive_entry *e, struct timespec *ts)
+{
+	if (!archive_entry_mtime_is_set(e))
+		return false;
+	ts->tv_sec = (time_t)archive_entry_mtime(e);
+	long ns = archive_entry_mtime_nsec(e);
+	ts->tv_nsec = ns >= 0 && ns < 1000000000L ? ns : 0;
+	return true;
+}
+
+/* Sets atime and mtime of dfd/leaf (fd >= 0: of fd instead) to mtime, without following
+ * a symlink. A time the filesystem cannot hold leaves the extraction time: the package
+ * is no less usable for it. */
+static int set_mtime(struct xtract *x, int fd, int dfd, const char *leaf, const struct timespec *mtime,
+                     const char *name)
+{
+	const struct timespec ts[2] = {*mtime, *mtime};
+	int r = fd >= 0 ? futimens(fd, ts) : utimensat(dfd, leaf, ts, AT_SYMLINK_NOFOLLOW);
+	if (r < 0 && errno != EINVAL && errno != EOVERFLOW && errno != ERANGE)
+		return sys_entry(x, errno, name, "set modification time");
+	return 0;
+}
+
+/* Writes the current entry's data to dfd/leaf, counting every byte against the limit,
+ * then gives it mode and the entry's mtime (if any). */
+static int extract_file(struct xtract *x, int dfd, const char *leaf, const char *name, mode_t mode,
+                        const struct timespec *mtime)
 {
 	int r;
 	autoclose int fd = openat(dfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -256,13 +295,15 @@ static int extract_file(struct xtract *x, int dfd, const char *leaf, const char 
 	}
 	if (fchmod(fd, mode) < 0)
 		return sys_entry(x, errno, name, "chmod");
+	if (mtime && (r = set_mtime(x, fd, -1, NULL, mtime, name)) < 0)
+		return r;
 	if (close(steal_fd(&fd)) < 0)
 		return sys_entry(x, errno, name, "close");
 	return 0;
 }
 
 static int extract_symlink(struct xtract *x, int dfd, const char *leaf, const char *norm, size_t depth,
-                           const char *name, const char *target)
+                           const char *name, const char *target, const struct timespec *mtime)
 {
 	int r;
 	if (!target || !*target)
@@ -281,6 +322,8 @@ static int extract_symlink(struct xtract *x, int dfd, const char *leaf, const ch
 		if (symlinkat(target, dfd, leaf) < 0)
 			return sys_entry(x, errno, name, "symlink");
 	}
+	if (mtime && (r = set_mtime(x, -1, dfd, leaf, mtime, name)) < 0)
+		return r;
 	if (x->nlinks == x->links_cap) {
 		x->links_cap = x->links_cap ? 2 * x->links_cap : 16;
 		x->links = xrealloc(x->links, x->links_cap * sizeof(*x->links));
@@ -319,6 +362,8 @@ static int extract_entry(struct xtract *x, struct archive_entry *e)
 	autoclose int dfd = open_parent(x, norm, name, &leaf);
 	if (dfd < 0)
 		return dfd;
+	struct timespec mt;
+	bool has_mt = entry_mtime(e, &mt);
 	switch (type) {
 	case AE_IFDIR: {
 		int fd = open_subdir(x, dfd, leaf, name);
@@ -326,15 +371,25 @@ static int extract_entry(struct xtract *x, struct archive_entry *e)
 			return fd;
 		r = fchmod(fd, 0755) < 0 ? sys_entry(x, errno, name, "chmod") : 0;
 		close(fd);
+		if (r == 0 && has_mt) {
+			if (x->ndirs == x->dirs_cap) {
+				x->dirs_cap = x->dirs_cap ? 2 * x->dirs_cap : 16;
+				x->dirs = xrealloc(x->dirs, x->dirs_cap * sizeof(*x->dirs));
+			}
+			x->dirs[x->ndirs++] = (struct dir_time){.norm = steal_ptr(&norm), .mtime = mt};
+		}
 		return r;
 	}
 	case AE_IFLNK:
-		return extract_symlink(x, dfd, leaf, norm, depth, name, archive_entry_symlink(e));
+		return extract_symlink(x, dfd, leaf, norm, depth, name, archive_entry_symlink(e),
+		                       has_mt ? &mt : NULL);
 	default: {
-		mode_t mode = (archive_entry_perm(e) & 0111) ? 0755 : 0644;
+		/* Readable by all (the function runs as another uid), executable by whom the
+		 * zip says; never setuid, setgid or sticky. */
+		mode_t mode = 0644 | (archive_entry_perm(e) & 0111);
 		if (depth == 1 && strcmp(leaf, "bootstrap") == 0)
 			mode = 0755;
-		return extract_file(x, dfd, leaf, name, mode);
+		return extract_file(x, dfd, leaf, name, mode, has_mt ? &mt : NULL);
 	}
 	}
 }
@@ -437,6 +492,12 @@ static int extract_all(struct xtract *x, const void *data, size_t len)
 	}
 	if ((r = check_links(x)) < 0)
 		return r;
+	/* Directories last, so the files made in them do not move their times again. Every
+	 * recorded path is a real directory reached through real directories: a later entry
+	 * can neither replace a directory nor be made through a symlink. */
+	for (size_t i = x->ndirs; i-- > 0;)
+		if ((r = set_mtime(x, -1, x->root, x->dirs[i].norm, &x->dirs[i].mtime, x->dirs[i].norm)) < 0)
+			return r;
 	struct stat st;
 	x->info->has_bootstrap =
 	    fstatat(x->root, "bootstrap", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
@@ -493,6 +554,9 @@ int codezip_extract(const void *data, size_t len, const char *dir, const struct 
 	for (size_t i = 0; i < x.nlinks; i++)
 		free(x.links[i]);
 	free(x.links);
+	for (size_t i = 0; i < x.ndirs; i++)
+		free(x.dirs[i].norm);
+	free(x.dirs);
 	free(x.buf);
 
 	if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) < 0) {

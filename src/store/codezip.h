@@ -23,8 +23,12 @@ struct codezip_info {
 /* Extracts the zip in data[0..len) into a new directory `dir` (which must not exist;
  * its parent must). Refuses entries with absolute paths or ".." components, symlinks
  * whose target leaves the root, hard links, devices, FIFOs, and more than the limits
- * (counted from bytes actually written, not the headers). Regular files keep their
- * mode bits masked to 0755/0644; "bootstrap" at the root is made executable.
+ * (counted from bytes actually written, not the headers). Regular files are 0644 plus
+ * the execute bits the zip's external attributes give (never setuid, setgid or sticky);
+ * "bootstrap" at the root is made 0755; directories are 0755. Files, directories and
+ * symlinks keep the zip's modification times (so a package's compiled .pyc files stay
+ * valid against their sources). Blocks only on the filesystem: callable from a worker
+ * thread.
  * Returns 0 and fills *info; on failure returns a negative errno with a message fit
  * for a user (-EINVAL malformed zip, -EFBIG past a limit, -EPERM an unsafe entry)
  * and leaves nothing at `dir`. lim NULL means the default limits above. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BAD_ZIP "Could not unzip uploaded file. Please check your file, then try to upload again."
@@ -68,10 +69,15 @@ static struct zb *zb_new(void)
 	return z;
 }
 
+/* The mtime zb_add gives the entries it writes (0: none, the writer's default). */
+static time_t zb_mtime;
+
 static void zb_add(struct zb *z, const char *name, unsigned type, unsigned perm, const char *link,
                    const char *hardlink, const void *data, size_t len)
 {
 	struct archive_entry *e = archive_entry_new();
+	if (zb_mtime)
+		archive_entry_set_mtime(e, zb_mtime, 0);
 	archive_entry_set_pathname(e, name);
 	archive_entry_set_filetype(e, type);
 	archive_entry_set_perm(e, perm);
@@ -330,11 +336,11 @@ static void test_good_zip(void **state)
 	assert_dir(f, ".");
 	assert_file(f, "bootstrap", "#!/bin/sh\necho hi\n", 0755);
 	assert_dir(f, "bin");
-	assert_file(f, "bin/tool", "tool", 0755);
+	assert_file(f, "bin/tool", "tool", 0754); /* executable by whom the zip says */
 	assert_dir(f, "lib");
 	assert_dir(f, "lib/sub");
 	assert_file(f, "lib/sub/deep.txt", "deep", 0644);
-	assert_file(f, "lib/data.txt", "data", 0755); /* setuid and sticky bits dropped */
+	assert_file(f, "lib/data.txt", "data", 0755); /* setuid, setgid and sticky bits dropped */
 	assert_dir(f, "empty");
 	char target[64] = {0};
 	autofree char *lp = path_in(f, "lib/link");
@@ -847,6 +853,81 @@ static void test_rmtree(void **state)
 	assert_int_equal(codezip_rmtree(tree), -ENOENT);
 }
 
+static time_t mtime_of(struct fx *f, const char *rel)
+{
+	autofree char *p = path_in(f, rel);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_mtim.tv_sec;
+}
+
+/* Entries keep the zip's modification times: files, directories (after the files made
+ * in them), symlinks; a shipped .pyc stays valid against its source. */
+static void test_mtimes_kept(void **state)
+{
+	struct fx *f = *state;
+	struct zb *z = zb_new();
+	zb_mtime = 1600000000;
+	zb_dir(z, "pkg/");
+	zb_mtime = 1600000100;
+	zb_file(z, "pkg/mod.py", 0644, "x = 1\n");
+	zb_dir(z, "pkg/__pycache__/");
+	zb_mtime = 1600000200;
+	zb_file(z, "pkg/__pycache__/mod.cpython-311.pyc", 0644, "pyc");
+	zb_link(z, "pkg/alias.py", "mod.py");
+	zb_file(z, "implicit/dir/file.txt", 0644, "t");
+	zb_mtime = 0;
+	struct codezip_info info;
+	expect_ok_zb(f, z, &info);
+	assert_int_equal(mtime_of(f, "pkg"), 1600000000);
+	assert_int_equal(mtime_of(f, "pkg/mod.py"), 1600000100);
+	assert_int_equal(mtime_of(f, "pkg/__pycache__"), 1600000100);
+	assert_int_equal(mtime_of(f, "pkg/__pycache__/mod.cpython-311.pyc"), 1600000200);
+	assert_int_equal(mtime_of(f, "pkg/alias.py"), 1600000200);
+	assert_int_equal(mtime_of(f, "implicit/dir/file.txt"), 1600000200);
+	/* A directory the zip does not list gets the extraction time. */
+	assert_true(mtime_of(f, "implicit/dir") > 1600000200);
+}
+
+/* A DOS date and time (no extended timestamp) is local time, as zip tools write it. */
+static void test_dos_mtime(void **state)
+{
+	struct fx *f = *state;
+	struct raw_ent ents[] = {{"a.txt", 3, UNIX(0100644), "a", 1, -1}};
+	size_t len;
+	autofree unsigned char *zip = raw_zip(ents, ARRAY_SIZE(ents), &len);
+	struct codezip_info info;
+	expect_ok(f, zip, len, NULL, &info);
+	struct tm tm = {.tm_year = 80, .tm_mon = 0, .tm_mday = 1, .tm_isdst = -1};
+	assert_int_equal(mtime_of(f, "a.txt"), mktime(&tm)); /* raw_zip writes 1980-01-01 00:00 */
+}
+
+/* Execute bits follow the zip's external attributes class by class; read bits are
+ * given to all; setuid, setgid and sticky never survive. */
+static void test_exec_bits(void **state)
+{
+	struct fx *f = *state;
+	struct zb *z = zb_new();
+	zb_file(z, "owner", 0700, "o");
+	zb_file(z, "group", 0750, "g");
+	zb_file(z, "all", 0711, "a");
+	zb_file(z, "plain", 0600, "p");
+	zb_file(z, "suid", 04755, "s");
+	zb_file(z, "sgid", 02750, "s");
+	zb_file(z, "sticky", 01644, "s");
+	zb_file(z, "sub/bootstrap", 0644, "not the root one");
+	struct codezip_info info;
+	expect_ok_zb(f, z, &info);
+	assert_file(f, "owner", "o", 0744);
+	assert_file(f, "group", "g", 0754);
+	assert_file(f, "all", "a", 0755);
+	assert_file(f, "plain", "p", 0644);
+	assert_file(f, "suid", "s", 0755);
+	assert_file(f, "sgid", "s", 0754);
+	assert_file(f, "sticky", "s", 0644);
+	assert_file(f, "sub/bootstrap", "not the root one", 0644);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -882,6 +963,9 @@ int main(void)
 	    T(test_dir_exists),
 	    T(test_trailing_slash_and_names),
 	    T(test_rmtree),
+	    T(test_mtimes_kept),
+	    T(test_dos_mtime),
+	    T(test_exec_bits),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
