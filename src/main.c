@@ -121,9 +121,9 @@ static void drain_stop(struct drain *d)
 static void drain_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct drain *d = arg;
-	if (sched_inflight(d->sched) > 0)
+	if (sched_inflight(d->sched) > 0 || api_deploys_in_flight(d->api) > 0)
 		return;
-	log_info("lambdad: every invocation in flight has finished, stopping");
+	log_info("lambdad: every invocation and deploy in flight has finished, stopping");
 	drain_stop(d);
 }
 
@@ -153,7 +153,10 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	api_stop_accepting(d->api);
-	if (n == 0) {
+	unsigned deploys = api_deploys_in_flight(d->api);
+	if (deploys > 0)
+		log_info("lambdad: %s: deploys in flight: %u", name, deploys);
+	if (n == 0 && deploys == 0) {
 		log_info("lambdad: %s, stopping: no invocation in flight", name);
 		drain_stop(d);
 	} else if (d->grace_ms == 0) {

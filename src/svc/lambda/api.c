@@ -163,7 +163,12 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	a->account = xstrdup(cfg->account);
 	a->logs_dir = xstrdup(cfg->logs_dir);
 	a->account_concurrency = cfg->account_concurrency;
-	int r = store_scan(st, "functions", NULL, NULL, 0, load_cb, a, errp);
+	int r = api_deploys_new(a, errp);
+	if (r < 0) {
+		api_free(a);
+		return r;
+	}
+	r = store_scan(st, "functions", NULL, NULL, 0, load_cb, a, errp);
 	if (r < 0) {
 		api_free(a);
 		return r;
@@ -205,6 +210,7 @@ void api_free(struct api *a)
 {
 	if (!a)
 		return;
+	api_deploys_free(a); /* its last answers go through the front */
 	front_http_free(a->http);
 	front_free(a->front);
 	metrics_free(a->metrics);

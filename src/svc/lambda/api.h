@@ -33,5 +33,9 @@ uint16_t api_port(const struct api *a);
  * ("lambdad is shutting down") and closes it. Replies to requests already accepted
  * (invocations in flight) still go out. Idempotent. */
 void api_stop_accepting(struct api *a);
+/* CreateFunction and UpdateFunctionCode requests accepted and not answered yet (their
+ * code on the worker pool, or waiting for an earlier deploy): shutdown waits for them
+ * as for invocations in flight. */
+unsigned api_deploys_in_flight(const struct api *a);
 
 #endif

@@ -29,6 +29,7 @@ struct api {
 	uint32_t account_concurrency;
 	uint16_t port;            /* the port api_listen serves (FunctionUrl) */
 	struct furl_table *furls; /* function URL configs (furl.c) */
+	struct deploys *deploys;  /* code uploads worked on the code pool (functions.c) */
 };
 
 /* The parts of a request a handler reads: the request itself (front.h: headers, query,
@@ -81,6 +82,12 @@ extern const struct svc lambda_execute_api_svc;
 extern const struct svc apigw_svc;
 /* Adds them to f in their order (the data planes' claims first), with ctx a (borrowed). */
 void api_front_add(struct front *f, struct api *a);
+
+/* The deploys' code pool and queue (functions.c): api_deploys_new makes them (0 or a
+ * negative errno); api_deploys_free waits for the work under way, answers what is left
+ * ServiceException without committing it, and frees them (a->deploys NULL: no-op). */
+int api_deploys_new(struct api *a, struct err *errp);
+void api_deploys_free(struct api *a);
 
 /* Handlers. */
 void api_create_function(struct api *a, struct api_req *r);

@@ -7,31 +7,105 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
 #include "base/clock.h"
 #include "base/codec.h"
+#include "loop/pool.h"
 #include "runtimes/hostrt.h"
 
 #define MAX_ZIP_BYTES 52428800u /* 50 MB: Lambda's direct upload limit */
 
-static json_t *config_json(struct api *a, const struct fn_config *c)
+/* A CreateFunction or UpdateFunctionCode: the heavy part (parsing the body, decoding
+ * ZipFile, SHA-256, the zip's checks, extraction and the durable write of the zip) runs
+ * on the code pool; the rest (configuration, RevisionId, commit, publish, answer) on
+ * the loop, in the order the deploys arrived. */
+enum deploy_op { DEPLOY_CREATE, DEPLOY_UPDATE };
+
+struct deploy {
+	struct api *a;
+	struct front_req *req; /* answered by deploy_finish */
+	enum deploy_op op;
+	char name[FN_NAME_MAX + 1]; /* UpdateFunctionCode: the function; Create: from the body */
+	struct store *store;        /* borrowed by the worker: its code blobs only */
+	/* In: the request body, moved out of the transport's buffer (the worker's alone). */
+	struct evbuffer *body;
+	/* Out, from the worker. */
+	json_t *json;        /* the parsed body, NULL when it did not parse */
+	char parse_err[512]; /* why it did not */
+	int code_rc;         /* 0: the code is stored and extracted; < 0: code_err says why */
+	struct err code_err;
+	struct codezip_info info;
+	char hex[65];  /* SHA-256 of the zip, "" until the code is stored */
+	char b64[45];  /* the same, base64 (CodeSha256) */
+	uint64_t zlen; /* zipped bytes */
+	bool worked;   /* the worker has returned (loop thread) */
+	TAILQ_ENTRY(deploy) link;
+};
+TAILQ_HEAD(deploy_list, deploy);
+
+/* The API's deploys (api->deploys): in arrival order, those on the pool and those
+ * whose work is done waiting for an earlier one to be answered. */
+struct deploys {
+	struct pool *pool; /* one thread: deploys are worked one at a time */
+	struct deploy_list list;
+	unsigned working; /* on the pool, work not returned yet */
+	char **deferred;  /* code blobs to drop once no work is under way */
+	size_t ndeferred, deferred_cap;
+	bool stopping; /* teardown: what is left is answered ServiceException */
+};
+
+static bool code_pinned(struct api *a, const char *hex)
 {
-	return fn_config_to_api(c, a->region, a->account);
+	struct deploy *d;
+	TAILQ_FOREACH(d, &a->deploys->list, link)
+		if (d->worked && strcmp(d->hex, hex) == 0)
+			return true;
+	return false;
 }
 
-/* Drops a code blob that no function uses any more. */
+/* Drops a code blob that no function uses any more. A blob a deploy has stored but not
+ * yet committed is kept (that deploy drops it if it fails); while a worker runs, the
+ * blob it is about to find already stored might be this one, so the drop waits for the
+ * worker to be done. */
 static void drop_unused_code(struct api *a, const char *hex)
 {
-	if (hex[0] && !registry_code_in_use(a->reg, hex))
-		store_drop_code(a->store, hex);
+	struct deploys *ds = a->deploys;
+	if (!hex[0] || registry_code_in_use(a->reg, hex) || code_pinned(a, hex))
+		return;
+	if (ds->working > 0) {
+		if (ds->ndeferred == ds->deferred_cap) {
+			ds->deferred_cap = ds->deferred_cap ? 2 * ds->deferred_cap : 8;
+			ds->deferred = xrealloc(ds->deferred, ds->deferred_cap * sizeof(*ds->deferred));
+		}
+		ds->deferred[ds->ndeferred++] = xstrdup(hex);
+		return;
+	}
+	store_drop_code(a->store, hex);
 }
 
-/* Decodes Code.ZipFile (or ZipFile), stores and extracts it, and sets the code
- * fields of c. Returns 0, or a negative errno with the service error in *errp (the
- * caller replies); nothing new is left behind on failure. */
-static int take_code(struct api *a, json_t *code, struct fn_config *c, struct err *errp)
+static void drop_deferred_code(struct api *a)
+{
+	struct deploys *ds = a->deploys;
+	if (ds->working > 0)
+		return;
+	size_t n = ds->ndeferred;
+	char **list = steal_ptr(&ds->deferred);
+	ds->ndeferred = ds->deferred_cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		drop_unused_code(a, list[i]);
+		free(list[i]);
+	}
+	free(list);
+}
+
+/* Worker thread: the code of d's body (Code for CreateFunction, the body itself for
+ * UpdateFunctionCode) decoded, hashed, checked, stored and extracted. Touches only d and
+ * the store's code directory. Returns 0 or a negative errno with the service error in
+ * *errp; nothing new is left behind on failure. */
+static int take_code(struct deploy *d, json_t *code, struct err *errp)
 {
 	if (!json_is_object(code))
 		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
@@ -48,6 +122,8 @@ static int take_code(struct api *a, json_t *code, struct fn_config *c, struct er
 	}
 	size_t zlen;
 	autofree unsigned char *zip = b64_decode(json_string_value(zf), json_string_length(zf), &zlen);
+	/* The base64 text is not needed any more: its memory goes now, not with the body. */
+	json_object_del(code, "ZipFile");
 	if (!zip)
 		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "ZipFile is not valid base64");
 	if (zlen > MAX_ZIP_BYTES)
@@ -58,20 +134,61 @@ static int take_code(struct api *a, json_t *code, struct fn_config *c, struct er
 	char hex[65];
 	hex_encode(digest, 32, hex);
 	autofree char *b64 = b64_encode(digest, 32);
-	struct codezip_info info;
-	int r = store_put_code(a->store, hex, zip, zlen, &info, errp);
+	int r = store_put_code(d->store, hex, zip, zlen, &d->info, errp);
 	if (r < 0)
 		return r;
-	if (fn_runtime_needs_bootstrap(c->runtime) && !info.has_bootstrap) {
-		drop_unused_code(a, hex);
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-		               "The deployment package has no executable file named 'bootstrap' at its root; "
-		               "runtime %s starts /var/task/bootstrap",
-		               c->runtime);
+	memcpy(d->hex, hex, sizeof(hex));
+	snprintf(d->b64, sizeof(d->b64), "%s", b64);
+	d->zlen = zlen;
+	return 0;
+}
+
+static void deploy_work(void *arg)
+{
+	struct deploy *d = arg;
+	size_t len = evbuffer_get_length(d->body);
+	json_error_t je;
+	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(d->body, -1), len, 0, &je) : json_object();
+	evbuffer_free(steal_ptr(&d->body));
+	if (!o) {
+		snprintf(d->parse_err, sizeof(d->parse_err), "%s (line %d, column %d)", je.text, je.line,
+		         je.column);
+		return;
 	}
-	memcpy(c->code_hex, hex, sizeof(hex));
-	snprintf(c->code_b64, sizeof(c->code_b64), "%s", b64);
-	c->code_size = zlen;
+	if (!json_is_object(o)) {
+		json_decref(o);
+		snprintf(d->parse_err, sizeof(d->parse_err), "the body must be a JSON object");
+		return;
+	}
+	d->json = o;
+	d->code_rc = take_code(d, d->op == DEPLOY_CREATE ? json_object_get(o, "Code") : o, &d->code_err);
+}
+
+static json_t *config_json(struct api *a, const struct fn_config *c)
+{
+	return fn_config_to_api(c, a->region, a->account);
+}
+
+/* The code d stored, into c; or the reply why not (its code error, or a package without
+ * the bootstrap c's runtime starts), returning -1. */
+static int deploy_set_code(struct deploy *d, struct fn_config *c)
+{
+	struct api *a = d->a;
+	if (d->code_rc < 0) {
+		api_reply_err(d->req, &d->code_err);
+		return -1;
+	}
+	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap) {
+		api_reply_error(d->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                "The deployment package has no executable file named 'bootstrap' at its "
+		                "root; runtime %s starts /var/task/bootstrap",
+		                c->runtime);
+		drop_unused_code(a, d->hex);
+		return -1;
+	}
+	memcpy(c->code_hex, d->hex, sizeof(d->hex));
+	snprintf(c->code_b64, sizeof(c->code_b64), "%s", d->b64);
+	c->code_size = d->zlen;
 	return 0;
 }
 
@@ -88,37 +205,63 @@ static int commit(struct api *a, struct front_req *req, struct fn_config *c)
 	return 0;
 }
 
-void api_create_function(struct api *a, struct api_req *r)
+static void deploy_finish_create(struct deploy *d)
 {
-	json_t *body = api_body_json(r->req);
-	if (!body)
-		return;
+	struct api *a = d->a;
 	struct fn_config *c = fn_config_new();
 	struct err e = {0};
-	if (fn_config_apply(c, body, true, &e) < 0 || hostrt_check(c->runtime, &e) < 0) {
-		api_reply_err(r->req, &e);
+	/* The configuration's errors come before the code's, as when it was checked first. */
+	if (fn_config_apply(c, d->json, true, &e) < 0 || hostrt_check(c->runtime, &e) < 0) {
+		api_reply_err(d->req, &e);
+		drop_unused_code(a, d->hex);
 		goto out;
 	}
 	if (registry_get(a->reg, c->name)) {
-		api_reply_error(r->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
+		api_reply_error(d->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
 		                c->name);
+		drop_unused_code(a, d->hex);
 		goto out;
 	}
-	if (take_code(a, json_object_get(body, "Code"), c, &e) < 0) {
-		api_reply_err(r->req, &e);
+	if (deploy_set_code(d, c) < 0)
 		goto out;
-	}
-	if (commit(a, r->req, c) < 0) {
+	if (commit(a, d->req, c) < 0) {
 		drop_unused_code(a, c->code_hex);
 		goto out;
 	}
 	registry_put(a->reg, fn_config_ref(c));
 	log_info("api: created function %s (code %.12s, %llu bytes)", c->name, c->code_hex,
 	         (unsigned long long)c->code_size);
-	api_reply_json(r->req, 201, config_json(a, c));
+	api_reply_json(d->req, 201, config_json(a, c));
 out:
 	fn_config_unref(c);
-	json_decref(body);
+}
+
+static void deploy_done(void *arg);
+
+/* Hands the request's body to the code pool; the deploy is answered from deploy_done, in
+ * arrival order. name: the function (UpdateFunctionCode), "" for CreateFunction. */
+static void deploy_start(struct api *a, struct front_req *req, enum deploy_op op, const char *name)
+{
+	struct deploys *ds = a->deploys;
+	struct deploy *d = xcalloc(1, sizeof(*d));
+	d->a = a;
+	d->req = req;
+	d->op = op;
+	d->store = a->store;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->body = evbuffer_new();
+	evbuffer_add_buffer(d->body, front_req_body(req)); /* moves the chains, copies nothing */
+	TAILQ_INSERT_TAIL(&ds->list, d, link);
+	ds->working++;
+	log_debug("api: %s %s: %zu bytes of body to the code pool",
+	          op == DEPLOY_CREATE ? "CreateFunction" : "UpdateFunctionCode", name,
+	          evbuffer_get_length(d->body));
+	pool_submit(ds->pool, deploy_work, deploy_done, d);
+}
+
+void api_create_function(struct api *a, struct api_req *r)
+{
+	deploy_start(a, r->req, DEPLOY_CREATE, "");
 }
 
 void api_get_function(struct api *a, struct api_req *r, bool config_only)
@@ -201,19 +344,19 @@ void api_delete_function(struct api *a, struct api_req *r)
 }
 
 /* Shared tail of the two updates: RevisionId precondition, new revision, commit, publish. */
-static void finish_update(struct api *a, struct api_req *r, json_t *body, struct fn_config *old,
+static void finish_update(struct api *a, struct front_req *req, json_t *body, struct fn_config *old,
                           struct fn_config *c, bool dry_run)
 {
 	json_t *rev = json_object_get(body, "RevisionId");
 	if (rev && json_is_string(rev) && strcmp(json_string_value(rev), old->revision_id) != 0) {
-		api_reply_error(r->req, LAMBDA_ERR_PRECONDITION_FAILED, NULL,
+		api_reply_error(req, LAMBDA_ERR_PRECONDITION_FAILED, NULL,
 		                "The Revision Id provided does not match the latest Revision Id. Call the "
 		                "GetFunction/GetAlias API to retrieve the latest Revision Id");
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
 	if (dry_run) {
-		api_reply_json(r->req, 200, config_json(a, c));
+		api_reply_json(req, 200, config_json(a, c));
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -221,7 +364,7 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 	uuid_v4(c->revision_id);
 	char oldhex[65];
 	memcpy(oldhex, old->code_hex, sizeof(oldhex));
-	if (commit(a, r->req, c) < 0) {
+	if (commit(a, req, c) < 0) {
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -232,7 +375,7 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 	if (sc.provisioned > 0)
 		sched_set_scaling(a->sched, c->name, c, &sc);
 	drop_unused_code(a, oldhex);
-	api_reply_json(r->req, 200, config_json(a, c));
+	api_reply_json(req, 200, config_json(a, c));
 }
 
 void api_update_configuration(struct api *a, struct api_req *r)
@@ -248,38 +391,125 @@ void api_update_configuration(struct api *a, struct api_req *r)
 	    (strcmp(c->runtime, old->runtime) != 0 && hostrt_check(c->runtime, &e) < 0))
 		api_reply_err(r->req, &e);
 	else
-		finish_update(a, r, body, old, c, false);
+		finish_update(a, r->req, body, old, c, false);
 	fn_config_unref(c);
 	json_decref(body);
 }
 
-void api_update_code(struct api *a, struct api_req *r)
+static void deploy_finish_update(struct deploy *d)
 {
-	char name[FN_NAME_MAX + 1];
-	json_t *body;
-	struct fn_config *old = api_lookup_body(a, r, name, &body);
-	if (!old)
+	struct api *a = d->a;
+	/* The function as it is now: a configuration update or a deploy answered since this
+	 * one arrived is kept, and RevisionId is checked against the latest revision. */
+	struct fn_config *old = registry_get(a->reg, d->name);
+	if (!old) {
+		api_not_found(a, d->req, d->name, "");
+		drop_unused_code(a, d->hex);
 		return;
+	}
 	struct fn_config *c = fn_config_dup(old);
-	json_t *arch = json_object_get(body, "Architectures");
+	json_t *arch = json_object_get(d->json, "Architectures");
 	struct err e = {0};
 	if (arch) {
 		json_t *only = json_pack("{s:O}", "Architectures", arch);
 		int rc = fn_config_apply(c, only, false, &e);
 		json_decref(only);
 		if (rc < 0) {
-			api_reply_err(r->req, &e);
+			api_reply_err(d->req, &e);
+			drop_unused_code(a, d->hex);
 			goto out;
 		}
 	}
-	if (take_code(a, body, c, &e) < 0) {
-		api_reply_err(r->req, &e);
+	if (deploy_set_code(d, c) < 0)
 		goto out;
-	}
-	finish_update(a, r, body, old, c, json_is_true(json_object_get(body, "DryRun")));
+	finish_update(a, d->req, d->json, old, c, json_is_true(json_object_get(d->json, "DryRun")));
 out:
 	fn_config_unref(c);
-	json_decref(body);
+}
+
+void api_update_code(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1];
+	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+		return;
+	deploy_start(a, r->req, DEPLOY_UPDATE, name);
+}
+
+/* Answers d (its work is done), then frees it. */
+static void deploy_finish(struct deploy *d)
+{
+	struct api *a = d->a;
+	if (d->a->deploys->stopping) {
+		api_reply_error(d->req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down");
+		drop_unused_code(a, d->hex);
+	} else if (!d->json) {
+		api_reply_error(d->req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
+		                "Could not parse request body into json: %s", d->parse_err);
+	} else if (d->op == DEPLOY_CREATE) {
+		deploy_finish_create(d);
+	} else {
+		deploy_finish_update(d);
+	}
+	json_decref(d->json);
+	free(d);
+}
+
+/* Loop thread, once d's work has returned: answers every deploy at the head of the
+ * list whose work is done, so deploys are answered (and take effect) in arrival order
+ * whatever order the workers finish in. */
+static void deploy_done(void *arg)
+{
+	struct deploy *d = arg;
+	struct deploys *ds = d->a->deploys;
+	struct api *a = d->a;
+	d->worked = true;
+	ds->working--;
+	while ((d = TAILQ_FIRST(&ds->list)) && d->worked) {
+		TAILQ_REMOVE(&ds->list, d, link);
+		deploy_finish(d);
+	}
+	drop_deferred_code(a);
+}
+
+int api_deploys_new(struct api *a, struct err *errp)
+{
+	struct deploys *ds = xcalloc(1, sizeof(*ds));
+	TAILQ_INIT(&ds->list);
+	int r = pool_new(a->base, 1, &ds->pool, errp);
+	if (r < 0) {
+		free(ds);
+		return r;
+	}
+	a->deploys = ds;
+	return 0;
+}
+
+void api_deploys_free(struct api *a)
+{
+	struct deploys *ds = a->deploys;
+	if (!ds)
+		return;
+	/* Work under way is waited for (a worker cannot be cut short), and what it leaves
+	 * is answered ServiceException and dropped: the loop no longer runs, so nothing
+	 * would reach the client, and nothing half-done is committed. */
+	ds->stopping = true;
+	pool_free(ds->pool);
+	LD_ASSERT(TAILQ_EMPTY(&ds->list));
+	drop_deferred_code(a);
+	free(ds->deferred);
+	free(ds);
+	a->deploys = NULL;
+}
+
+unsigned api_deploys_in_flight(const struct api *a)
+{
+	const struct deploy *d;
+	unsigned n = 0;
+	if (!a->deploys)
+		return 0;
+	TAILQ_FOREACH(d, &a->deploys->list, link)
+		n++;
+	return n;
 }
 
 void api_account_settings(struct api *a, struct api_req *r)
