@@ -253,9 +253,9 @@ static void deploy_start(struct api *a, struct front_req *req, enum deploy_op op
 	evbuffer_add_buffer(d->body, front_req_body(req)); /* moves the chains, copies nothing */
 	TAILQ_INSERT_TAIL(&ds->list, d, link);
 	ds->working++;
-	log_debug("api: %s %s: %zu bytes of body to the code pool",
-	          op == DEPLOY_CREATE ? "CreateFunction" : "UpdateFunctionCode", name,
-	          evbuffer_get_length(d->body));
+	log_info("api: %s%s%s: %zu bytes, checked and stored on the worker pool",
+	         op == DEPLOY_CREATE ? "CreateFunction" : "UpdateFunctionCode", name[0] ? " " : "", name,
+	         evbuffer_get_length(d->body));
 	pool_submit(ds->pool, deploy_work, deploy_done, d);
 }
 
