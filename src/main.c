@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
@@ -10,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "svc/lambda/api.h"
@@ -123,7 +126,7 @@ static void drain_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct drain *d = arg;
 	if (sched_inflight(d->sched) > 0 || api_deploys_in_flight(d->api) > 0)
 		return;
-	log_info("lambdad: every invocation and deploy in flight has finished, stopping");
+	log_info("lambdad: every invocation in flight has finished, stopping");
 	drain_stop(d);
 }
 
@@ -192,6 +195,46 @@ static int write_port_file(const char *path, uint16_t port, struct err *errp)
 		return err_make(errp, saved, "--port-file: cannot write %s: %s", path, strerror(saved));
 	}
 	return 0;
+}
+
+/* One server per data directory: an exclusive flock on DIR/lambdad.lock, held by the
+ * returned descriptor (close-on-exec) for the life of the process. The kernel drops a
+ * flock with the last descriptor of its open file, so a server killed with SIGKILL
+ * leaves no stale lock. The file holds the holder's pid, for the next one's message.
+ * Returns the descriptor; -EWOULDBLOCK when another process holds it (*holder: its pid,
+ * 0 when unknown), or another negative errno; both with a message. */
+static int lock_data_dir(const char *dir, long *holder, struct err *errp)
+{
+	*holder = 0;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return err_make(errp, errno, "cannot create data directory %s: %s", dir, strerror(errno));
+	autofree char *path = xasprintf("%s/lambdad.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return err_make(errp, errno, "cannot open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		char buf[32] = {0};
+		if (e == EWOULDBLOCK && pread(fd, buf, sizeof(buf) - 1, 0) > 0)
+			*holder = strtol(buf, NULL, 10);
+		close(fd);
+		if (e != EWOULDBLOCK)
+			return err_make(errp, e, "cannot lock %s: %s", path, strerror(e));
+		if (*holder > 0)
+			return err_make(errp, e,
+			                "data directory %s is in use by another lambdad (pid %ld holds %s); "
+			                "stop it or pass another --data",
+			                dir, *holder, path);
+		return err_make(errp, e,
+		                "data directory %s is in use by another lambdad (it holds %s); stop it or "
+		                "pass another --data",
+		                dir, path);
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("lambdad: cannot write the pid to %s: %s", path, strerror(errno));
+	return fd;
 }
 
 /* Each environment holds a few descriptors (listener, connection, output pipe): lift
@@ -396,6 +439,13 @@ static int serve(int argc, char **argv)
 		return 2;
 	}
 
+	struct err lock_err = {0};
+	long holder;
+	autoclose int lock_fd = lock_data_dir(data, &holder, &lock_err);
+	if (lock_fd < 0) {
+		fprintf(stderr, "lambdad: %s\n", lock_err.msg);
+		return 2;
+	}
 	hostrt_detect();
 	/* The project's runtimes: beside the binary's directory (build/lambdad -> runtimes/). */
 	autofree char *default_rt = NULL;
