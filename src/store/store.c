@@ -242,6 +242,12 @@ int store_put_code(struct store *st, const char *hex, const void *zip, size_t le
 	}
 	if ((r = codezip_extract(zip, len, dpath, NULL, info, errp)) < 0)
 		return r;
+	/* The extracted files on disk now, by the caller (a worker): left dirty, they would
+	 * be flushed by the next commit's fdatasync, on the loop; and a crash could leave
+	 * a complete-looking tree of empty files that store_ensure_code would not redo. */
+	autoclose int dfd = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		syncfs(dfd);
 	if (!had_zip && (r = write_durable(st->code_dir, zpath, zip, len, errp)) < 0) {
 		codezip_rmtree(dpath);
 		return r;

@@ -158,7 +158,9 @@ void store_flush(struct store *st);
 /* Stores a zip by the SHA-256 hex (given, computed by the caller) durably as
  * code/<hex>.zip and extracts it once to code/<hex>/ (skipped when both exist).
  * info gets what the extraction found; when code/<hex>/ already exists only
- * has_bootstrap is filled in. On failure nothing new is left behind. */
+ * has_bootstrap is filled in. On failure nothing new is left behind. It blocks on the
+ * file system (extraction, fsyncs) and touches only the code directory: callable from a
+ * worker thread, as store_drop_code is, but not for the same hex at once. */
 int store_put_code(struct store *st, const char *hex, const void *zip, size_t len, struct codezip_info *info,
                    struct err *errp);
 /* Makes sure code/<hex>/ exists, extracting it again from the zip if a crash

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
@@ -66,6 +68,20 @@ static bool code_pinned(struct api *a, const char *hex)
 	return false;
 }
 
+/* Removing a blob (its zip and tree, tens of MB) is file system work too: on the code
+ * pool. Its one thread runs jobs in submission order, so a deploy submitted after the
+ * drop finds the blob gone and stores it anew. */
+struct drop_job {
+	struct store *store;
+	char hex[65];
+};
+
+static void drop_work(void *arg)
+{
+	struct drop_job *j = arg;
+	store_drop_code(j->store, j->hex);
+}
+
 /* Drops a code blob that no function uses any more. A blob a deploy has stored but not
  * yet committed is kept (that deploy drops it if it fails); while a worker runs, the
  * blob it is about to find already stored might be this one, so the drop waits for the
@@ -83,7 +99,14 @@ static void drop_unused_code(struct api *a, const char *hex)
 		ds->deferred[ds->ndeferred++] = xstrdup(hex);
 		return;
 	}
-	store_drop_code(a->store, hex);
+	if (!ds->pool) {
+		store_drop_code(a->store, hex); /* teardown: the pool is gone */
+		return;
+	}
+	struct drop_job *j = xcalloc(1, sizeof(*j));
+	j->store = a->store;
+	snprintf(j->hex, sizeof(j->hex), "%s", hex);
+	pool_submit(ds->pool, drop_work, free, j);
 }
 
 static void drop_deferred_code(struct api *a)
@@ -146,6 +169,13 @@ static int take_code(struct deploy *d, json_t *code, struct err *errp)
 static void deploy_work(void *arg)
 {
 	struct deploy *d = arg;
+	/* The code pool's thread is background work: at nice +10 (a thread's own, on Linux)
+	 * it yields the CPU to the loop and to the functions on a busy machine. */
+	static __thread bool niced;
+	if (!niced) {
+		niced = true;
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	}
 	size_t len = evbuffer_get_length(d->body);
 	json_error_t je;
 	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(d->body, -1), len, 0, &je) : json_object();
@@ -494,6 +524,7 @@ void api_deploys_free(struct api *a)
 	 * would reach the client, and nothing half-done is committed. */
 	ds->stopping = true;
 	pool_free(ds->pool);
+	ds->pool = NULL;
 	LD_ASSERT(TAILQ_EMPTY(&ds->list));
 	drop_deferred_code(a);
 	free(ds->deferred);
