@@ -1,6 +1,9 @@
 /* The bench's HTTP client. Two modes:
  *   lat   one keep-alive connection, requests one after another, per-request latency
- *         (with --paths FILE each line is a path requested once: cold starts);
+ *         (with --paths FILE each line is a path requested once: cold starts; with
+ *         --interval-us N request i is due N*i µs after the first and its latency counts
+ *         from then, so a server that stalls is charged for every request it held up,
+ *         not only for the one in flight);
  *   burst N connections opened first, then one request on each at once; time until
  *         all are answered.
  * Prints one JSON object on stdout; latencies in microseconds (lat) or ms (burst). */
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_http.h"
@@ -25,12 +29,14 @@ static char *body;
 static size_t body_len;
 static const char *extra_header = "";
 static bool check = true;
+static uint64_t interval_ns; /* lat: pace requests (0: back to back) */
 
 _Noreturn static void usage(void)
 {
 	fprintf(stderr, "usage: client lat|burst --port P [--host H] [--path P | --paths FILE]\n"
 	                "       [--body S | --body-file F | --json-size N] [--header 'K: V'] [--count N]\n"
-	                "       [--warmup N] [--conns N] [--samples FILE] [--timeout-ms N] [--check 0|1]\n");
+	                "       [--warmup N] [--conns N] [--samples FILE] [--timeout-ms N] [--check 0|1]\n"
+	                "       [--interval-us N]\n");
 	exit(2);
 }
 
@@ -126,6 +132,17 @@ static int run_lat(int count, int warmup, const char *paths_file, const char *sa
 		if (paths)
 			reqlen = make_request(req, sizeof(req), paths[i]);
 		uint64_t t0 = bh_now_ns();
+		if (interval_ns && i > 0) {
+			/* Due at wall0 + i * interval: wait until then; when late, the time since
+			 * it was due is part of its latency. */
+			uint64_t due = wall0 + (uint64_t)i * interval_ns;
+			if (t0 < due) {
+				struct timespec ts = {(time_t)((due - t0) / 1000000000u),
+				                      (long)((due - t0) % 1000000000u)};
+				nanosleep(&ts, NULL);
+			}
+			t0 = due;
+		}
 		int rc = bh_write2(fd, req, (size_t)reqlen, body, body_len);
 		if (rc == 0)
 			rc = bh_read_msg(fd, &b, &m);
@@ -300,6 +317,8 @@ int main(int argc, char **argv)
 			timeout_ms = atoi(v);
 		else if (strcmp(a, "--check") == 0)
 			check = strcmp(v, "0") != 0;
+		else if (strcmp(a, "--interval-us") == 0)
+			interval_ns = strtoull(v, NULL, 10) * 1000u;
 		else
 			usage();
 	}
