@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "svc/lambda/errors.h"
 
 #define PYTHON "/usr/bin/python3"

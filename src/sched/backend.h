@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "rtapi/rtapi.h"
 #include "sched/sched.h"
 #include "store/store.h"

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "store/store.h"
 
 struct sched;

@@ -9,7 +9,7 @@
 #include <lambdad/err.h>
 #include <stdint.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "svc/apigw/errors.h"
 
 /* The model reports API Gateway's own errors as service errors (err_svc, errp->svc one of

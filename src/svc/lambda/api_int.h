@@ -10,6 +10,7 @@
 #include "front/front.h"
 #include "front/svc.h"
 #include "svc/lambda/errors.h"
+#include "registry/registry.h"
 #include "svc/lambda/api.h"
 
 struct api {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "svc/lambda/errors.h"
 
 #define ROLE "arn:aws:iam::123456789012:role/lambda-role"

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "runtimes/hostrt.h"
 #include "svc/lambda/errors.h"
 

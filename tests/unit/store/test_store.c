@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "base/codec.h"
-#include "registry/registry.h"
+#include "registry/fn.h"
 
 /* Per test: a private temporary directory; the store lives in tmp/data. */
 struct fx {
