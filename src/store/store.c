@@ -40,7 +40,7 @@ static int mkdir_p(const char *path)
 	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
 }
 
-int store_open(const char *data_dir, struct store **out, struct err *errp)
+int store_new(const char *data_dir, struct store **out, struct err *errp)
 {
 	int r;
 	if ((r = mkdir_p(data_dir)) < 0)

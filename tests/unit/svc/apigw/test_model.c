@@ -20,7 +20,7 @@ static struct store *gw_store;
 
 static int gw_open(struct apigw **g, struct err *e)
 {
-	int r = store_open(dir, &gw_store, e);
+	int r = store_new(dir, &gw_store, e);
 	return r < 0 ? r : apigw_open(gw_store, "000000000000", g, e);
 }
 

@@ -187,7 +187,7 @@ static void turn(void)
 static void open_all(void)
 {
 	struct err e = {0};
-	assert_int_equal(store_open(H.dir, &H.st, &e), 0);
+	assert_int_equal(store_new(H.dir, &H.st, &e), 0);
 	store_set_loop(H.st, H.base, NULL);
 	struct sched_config scfg = {.logs_dir = H.logs,
 	                            .keep_alive_ms = 600000,
