@@ -704,7 +704,7 @@ static int load_cb(struct apigw *g, const char *id, int64_t created_ms, json_t *
 	return 0;
 }
 
-int apigw_open(struct store *st, const char *account, struct apigw **out, struct err *errp)
+int apigw_new(struct store *st, const char *account, struct apigw **out, struct err *errp)
 {
 	struct apigw *g = xcalloc(1, sizeof(*g));
 	g->st = st;

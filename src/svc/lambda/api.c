@@ -188,7 +188,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
-	if ((r = apigw_open(st, a->account, &a->apigw, errp)) < 0) {
+	if ((r = apigw_new(st, a->account, &a->apigw, errp)) < 0) {
 		api_free(a);
 		return r;
 	}
