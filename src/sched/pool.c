@@ -18,7 +18,7 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 	struct fn_pool *p = sched__pool_find(s, name);
 	if (p)
 		return p;
-	struct logs_file *log = logs_file_open(s->logs_dir, name, errp);
+	struct logs_file *log = logs_file_new(s->logs_dir, name, errp);
 	if (!log)
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
