@@ -638,7 +638,7 @@ fail:
 	return rc;
 }
 
-int cg_root_open(const char *name, struct cg_root **out, struct err *errp)
+int cg_root_new(const char *name, struct cg_root **out, struct err *errp)
 {
 	if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return err_make(errp, EINVAL, "cgroup: invalid subtree name \"%s\"", name ? name : "");

@@ -41,7 +41,7 @@ void cg_lambda_limits(uint32_t memory_mb, struct cg_limits *l);
  * is no longer alive, killing their processes. Returns 0 and an owned *out, or a
  * negative errno with a message that says what is missing (no cgroup filesystem, a
  * controller, permission); nothing is left behind on failure. */
-int cg_root_open(const char *name, struct cg_root **out, struct err *errp);
+int cg_root_new(const char *name, struct cg_root **out, struct err *errp);
 
 /* "v1" or "v2". */
 const char *cg_root_kind(const struct cg_root *r);

@@ -853,7 +853,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	char name[48];
 	snprintf(name, sizeof(name), "lambdad-%d", (int)S.self);
-	if ((r = cg_root_open(name, &S.cgroot, &e)) < 0) {
+	if ((r = cg_root_new(name, &S.cgroot, &e)) < 0) {
 		S.cgroot = NULL;
 		if (strict) {
 			sandbox_shutdown();

@@ -659,9 +659,9 @@ static struct cg_root *open_ok(void)
 {
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	int rc = cg_root_open("lambdad-4242", &r, &e);
+	int rc = cg_root_new("lambdad-4242", &r, &e);
 	if (rc != 0)
-		fail_msg("cg_root_open: %d %s", rc, e.msg);
+		fail_msg("cg_root_new: %d %s", rc, e.msg);
 	return r;
 }
 
@@ -731,7 +731,7 @@ static void test_v2_nested_shared_refused(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -EBUSY);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -EBUSY);
 	assert_null(r);
 	assert_contains(e.msg, "another process shares lambdad's cgroup");
 	autofree char *after = snapshot();
@@ -744,7 +744,7 @@ static void test_v2_missing_controller(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOTSUP);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOTSUP);
 	assert_contains(e.msg, "pids controller is not available");
 	autofree char *after = snapshot();
 	assert_string_equal(before, after);
@@ -774,7 +774,7 @@ static void test_v1_missing_pids(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOENT);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOENT);
 	assert_contains(e.msg, "the pids controller is not mounted");
 	autofree char *after = snapshot();
 	assert_string_equal(before, after);
@@ -787,9 +787,9 @@ static void test_no_cgroup_fs(void **state)
 	put("/sys/.keep", "");
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOENT);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOENT);
 	assert_contains(e.msg, "no cgroup filesystem");
-	assert_int_equal(cg_root_open("a/b", &r, &e), -EINVAL);
+	assert_int_equal(cg_root_new("a/b", &r, &e), -EINVAL);
 }
 
 static void test_open_permission(void **state)
@@ -799,7 +799,7 @@ static void test_open_permission(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -EACCES);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -EACCES);
 	assert_contains(e.msg, "mkdir " PIDS "/lambdad-4242: Permission denied");
 	assert_contains(e.msg, "run it as root or in a delegated cgroup");
 	autofree char *after = snapshot();
@@ -823,7 +823,7 @@ static void fail_each(void (*layout)(void))
 			fail_errno = errs[k];
 			struct cg_root *r = NULL;
 			struct err e = {0};
-			int rc = cg_root_open("lambdad-4242", &r, &e);
+			int rc = cg_root_new("lambdad-4242", &r, &e);
 			int made = ncalls;
 			fail_at = -1;
 			if (rc < 0) {

@@ -362,9 +362,9 @@ static int group_setup(void **state)
 	char name[64];
 	snprintf(name, sizeof(name), "lambdad-test-%d", (int)getpid());
 	struct err e = {0};
-	int rc = cg_root_open(name, &root, &e);
+	int rc = cg_root_new(name, &root, &e);
 	if (rc != 0) {
-		printf("cg_root_open: %s\n", e.msg);
+		printf("cg_root_new: %s\n", e.msg);
 		if (rc == -ENOENT || rc == -ENOTSUP) {
 			printf("skipped: no usable cgroup hierarchy\n");
 			exit(77);
