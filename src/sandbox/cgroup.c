@@ -680,7 +680,7 @@ void cg_root_free(struct cg_root *r)
 
 /* ---- groups: what both backends share ---- */
 
-int cg_create(struct cg_root *r, const char *id, struct cg **out, struct err *errp)
+int cg_new(struct cg_root *r, const char *id, struct cg **out, struct err *errp)
 {
 	if (!id || !*id || strchr(id, '/') || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
 		return err_make(errp, EINVAL, "cgroup: invalid group name \"%s\"", id ? id : "");

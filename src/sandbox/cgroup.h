@@ -59,7 +59,7 @@ void cg_root_free(struct cg_root *r);
 /* Creates the child group `id` (a single path component) in every hierarchy.
  * Returns 0 and an owned *out, or a negative errno (-EEXIST if it exists); nothing
  * is left behind on failure. */
-int cg_create(struct cg_root *r, const char *id, struct cg **out, struct err *errp);
+int cg_new(struct cg_root *r, const char *id, struct cg **out, struct err *errp);
 
 /* Writes the limits. v2: memory.max, memory.swap.max=0 (when swap is accounted),
  * cpu.max "quota period", pids.max. v1: memory.limit_in_bytes and

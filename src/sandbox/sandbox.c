@@ -368,7 +368,7 @@ static int blank_new(struct blank *b, struct err *errp)
 	if (S.cgroot) {
 		char id[48];
 		snprintf(id, sizeof(id), "env-%lu", __atomic_add_fetch(&S.serial, 1, __ATOMIC_RELAXED));
-		int r = cg_create(S.cgroot, id, &b->cg, errp);
+		int r = cg_new(S.cgroot, id, &b->cg, errp);
 		if (r < 0) {
 			close(sv[0]);
 			close(sv[1]);

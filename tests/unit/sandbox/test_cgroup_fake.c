@@ -669,9 +669,9 @@ static struct cg *create_ok(struct cg_root *r, const char *id)
 {
 	struct cg *g = NULL;
 	struct err e = {0};
-	int rc = cg_create(r, id, &g, &e);
+	int rc = cg_new(r, id, &g, &e);
 	if (rc != 0)
-		fail_msg("cg_create: %d %s", rc, e.msg);
+		fail_msg("cg_new: %d %s", rc, e.msg);
 	return g;
 }
 
@@ -1056,21 +1056,21 @@ static void test_create_errors(void **state)
 	struct cg_root *r = open_ok();
 	struct cg *g = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_create(r, "../x", &g, &e), -EINVAL);
-	assert_int_equal(cg_create(r, "", &g, &e), -EINVAL);
+	assert_int_equal(cg_new(r, "../x", &g, &e), -EINVAL);
+	assert_int_equal(cg_new(r, "", &g, &e), -EINVAL);
 	fail_on("mkdir", FRZ, EACCES, 1);
-	assert_int_equal(cg_create(r, "env", &g, &e), -EACCES);
+	assert_int_equal(cg_new(r, "env", &g, &e), -EACCES);
 	assert_null(g);
 	assert_contains(e.msg, "mkdir " FRZ "/lambdad-4242/env: Permission denied");
 	assert_false(there(MEM "/lambdad-4242/env"));
 	assert_false(there(CPU "/lambdad-4242/env"));
 	assert_false(there(PIDS "/lambdad-4242/env"));
 	fail_on("mkdir", CPU, ENOSPC, 1);
-	assert_int_equal(cg_create(r, "env", &g, &e), -ENOSPC);
+	assert_int_equal(cg_new(r, "env", &g, &e), -ENOSPC);
 	assert_false(there(MEM "/lambdad-4242/env"));
 	g = create_ok(r, "env");
 	struct cg *g2 = NULL;
-	assert_int_equal(cg_create(r, "env", &g2, &e), -EEXIST);
+	assert_int_equal(cg_new(r, "env", &g2, &e), -EEXIST);
 	assert_null(g2);
 	assert_true(there(MEM "/lambdad-4242/env")); /* the existing group is untouched */
 	assert_int_equal(cg_destroy(g), 0);

@@ -69,8 +69,8 @@ static struct cg *create(const char *id, uint32_t mb, uint32_t pids)
 {
 	struct cg *g = NULL;
 	struct err e = {0};
-	if (cg_create(root, id, &g, &e) != 0)
-		fail_msg("cg_create %s: %s", id, e.msg);
+	if (cg_new(root, id, &g, &e) != 0)
+		fail_msg("cg_new %s: %s", id, e.msg);
 	struct cg_limits l;
 	cg_lambda_limits(mb, &l);
 	if (pids)
