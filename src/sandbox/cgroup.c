@@ -760,7 +760,7 @@ int cg_freeze(struct cg *g, bool frozen)
 	return g->r->ops->freeze(g, frozen);
 }
 
-int cg_destroy(struct cg *g)
+int cg_remove(struct cg *g)
 {
 	int rc = 0;
 	for (unsigned i = 0; i < g->r->nh; i++) {
@@ -779,7 +779,7 @@ int cg_destroy(struct cg *g)
 	return rc;
 }
 
-void cg_abandon(struct cg *g)
+void cg_free(struct cg *g)
 {
 	if (!g)
 		return;

@@ -397,7 +397,7 @@ static int blank_new(struct blank *b, struct err *errp)
 		close(sv[0]);
 		close(outp[0]);
 		if (b->cg)
-			cg_destroy(b->cg);
+			cg_remove(b->cg);
 		return err_make(errp, e, "clone: %s", strerror(e));
 	}
 	b->pid = pid;
@@ -419,7 +419,7 @@ static int blank_new(struct blank *b, struct err *errp)
 			close(b->ctl);
 			close(b->out_r);
 			if (b->cg)
-				cg_destroy(b->cg);
+				cg_remove(b->cg);
 			return err_make(errp, r < 0 ? -r : EPIPE, "user namespace map: %s",
 			                strerror(r < 0 ? -r : EPIPE));
 		}
@@ -917,14 +917,14 @@ static void bury(bool wait)
 			for (int i = 0; i < 2000 && waitpid(g->pid, NULL, WNOHANG) == 0; i++)
 				nanosleep(&ts, NULL);
 		}
-		int r = cg_destroy(g->cg);
+		int r = cg_remove(g->cg);
 		if (r < 0 && !wait) {
 			g->next = keep;
 			keep = g;
 			continue;
 		}
 		if (r < 0)
-			cg_abandon(g->cg);
+			cg_free(g->cg);
 		free(g);
 	}
 	if (keep) {

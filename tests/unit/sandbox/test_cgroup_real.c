@@ -84,7 +84,7 @@ static struct cg *create(const char *id, uint32_t mb, uint32_t pids)
 static void destroy(struct cg *g, const char *id)
 {
 	int rc;
-	for (int i = 0; (rc = cg_destroy(g)) == -EBUSY && i < 300; i++)
+	for (int i = 0; (rc = cg_remove(g)) == -EBUSY && i < 300; i++)
 		sleep_ms(10);
 	assert_int_equal(rc, 0);
 	for (unsigned i = 0; cg_root_path(root, i); i++) {
@@ -333,7 +333,7 @@ static void test_destroy_busy_then_free(void **state)
 	pid_t pid = spawn(sleeper, &go, &res);
 	attach_and_go(g, pid, go);
 	close(res);
-	assert_int_equal(cg_destroy(g), -EBUSY);
+	assert_int_equal(cg_remove(g), -EBUSY);
 	autofree char *procs = group_file("busy", "cgroup.procs");
 	assert_non_null(procs); /* still there */
 	int rc = cg_freeze(g, true);
@@ -349,7 +349,7 @@ static void test_destroy_busy_then_free(void **state)
 	close(res);
 	cg_root_free(root);
 	root = NULL;
-	cg_abandon(spare);
+	cg_free(spare);
 	st = wait_for(pid);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	for (unsigned i = 0; root_dirs[i]; i++)
