@@ -1192,7 +1192,7 @@ static void sb_exit_status(struct sandbox *sb, int *status)
 	}
 }
 
-void sandbox_destroy(struct sandbox *sb)
+void sandbox_free(struct sandbox *sb)
 {
 	if (!sb)
 		return;

@@ -66,13 +66,13 @@ struct sandbox_cbs {
 	 * negative errno with e (the failing step), nothing left running. Called once. */
 	void (*ready_cb)(struct sandbox *sb, int rc, const struct err *e, void *arg);
 	/* After a ready_cb with 0: the first process was reaped; status is the runtime's
-	 * own wait status. Called at most once, never after sandbox_destroy. */
+	 * own wait status. Called at most once, never after sandbox_free. */
 	void (*exit_cb)(struct sandbox *sb, int status, void *arg);
 };
 
 /* Starts making a sandbox for spec (borrowed for the call) from a blank of the pool.
  * Every step after this call is an event on the loop: none of it blocks. Returns 0 and
- * an owned *out at once (sandbox_destroy cancels a creation under way), with
+ * an owned *out at once (sandbox_free cancels a creation under way), with
  * cbs->ready_cb to come, never from inside this call; or a negative errno, nothing
  * started. */
 int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
@@ -97,7 +97,7 @@ bool sandbox_oom_killed(struct sandbox *sb);
 /* Kills every process of the environment and frees sb, or stops its creation (its
  * exit is collected by the reaper; its cgroup goes once it is empty). No callback runs
  * after it. NULL is a no-op. */
-void sandbox_destroy(struct sandbox *sb);
+void sandbox_free(struct sandbox *sb);
 
 /* Describes a wait status as Lambda does ("exit status 1", "signal: killed"). */
 void sandbox_describe_status(int status, char *out, size_t len);

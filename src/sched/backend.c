@@ -109,7 +109,7 @@ static void sbe_destroy(struct sched_benv *h)
 {
 	if (!h)
 		return;
-	sandbox_destroy(h->sb);
+	sandbox_free(h->sb);
 	free(h);
 }
 

@@ -132,7 +132,7 @@ static void start_print_exit(void)
 	assert_true(WIFEXITED(T.exit_status));
 	assert_int_equal(WEXITSTATUS(T.exit_status), 3);
 	assert_int_equal(T.calls, 2);
-	sandbox_destroy(sb);
+	sandbox_free(sb);
 }
 
 /* A creation destroyed before it ends calls nothing. */
@@ -144,7 +144,7 @@ static void start_destroy(void)
 	struct err e = {0};
 	int calls = T.calls;
 	assert_int_equal(sandbox_start(&spec, &cbs, NULL, &sb, &e), 0);
-	sandbox_destroy(sb);
+	sandbox_free(sb);
 	for (int i = 0; i < 20; i++)
 		event_base_loop(T.base, EVLOOP_NONBLOCK);
 	assert_int_equal(T.calls, calls);
@@ -189,7 +189,7 @@ static void test_namespaces(void **state)
 	RUN_UNTIL(T.ready_rc != 1);
 	assert_int_equal(T.ready_rc, -ENOENT);
 	assert_non_null(strstr(T.ready_msg, "sandbox setup failed at "));
-	sandbox_destroy(sb);
+	sandbox_free(sb);
 	down();
 }
 
