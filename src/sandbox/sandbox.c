@@ -548,7 +548,7 @@ static void sb_ready_cb(evutil_socket_t fd, short what, void *arg)
 	                 sb->phase == SB_RUNNING ? NULL : &sb->err, sb->arg);
 }
 
-/* Calls ready_cb on the next loop turn (never from inside sandbox_start). */
+/* Calls ready_cb on the next loop turn (never from inside sandbox_new). */
 static void sb_ready_soon(struct sandbox *sb)
 {
 	if (sb->ev)
@@ -1068,8 +1068,8 @@ static void sandbox_pool_fill(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
-int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
-                  struct sandbox **out, struct err *errp)
+int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
+                struct sandbox **out, struct err *errp)
 {
 	LD_ASSERT(S.base);
 	if (spec->runtime_exe && !S.runtime_dir)

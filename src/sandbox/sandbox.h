@@ -75,8 +75,8 @@ struct sandbox_cbs {
  * an owned *out at once (sandbox_free cancels a creation under way), with
  * cbs->ready_cb to come, never from inside this call; or a negative errno, nothing
  * started. */
-int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
-                  struct sandbox **out, struct err *errp);
+int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
+                struct sandbox **out, struct err *errp);
 
 pid_t sandbox_pid(const struct sandbox *sb);
 /* The read end of the output pipe (stdout and stderr), non-blocking; owned by sb. */

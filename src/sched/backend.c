@@ -1,4 +1,4 @@
-/* The real backend: an environment is a sandbox (sandbox_start, every step an event)
+/* The real backend: an environment is a sandbox (sandbox_new, every step an event)
  * running the function's code from the store, and its Runtime API is served by rtapi on
  * the sandbox's listening socket. */
 #include <errno.h>
@@ -59,7 +59,7 @@ static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct
 	h->be = be;
 	h->cbs = *cbs;
 	h->arg = arg;
-	if ((r = sandbox_start(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
+	if ((r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
 		free(h);
 		return r;
 	}

@@ -64,7 +64,7 @@ struct sched_backend {
 	void *be; /* the backend's state, handed to create and free */
 };
 
-/* The real backend: environments are sandboxes (sandbox_start; sandbox_init done) of
+/* The real backend: environments are sandboxes (sandbox_new; sandbox_init done) of
  * the code in store (borrowed), served by rtapi on base. Fills *out; 0. */
 int sched_backend_sandbox_new(struct event_base *base, struct store *store, struct sched_backend *out,
                               struct err *errp);
