@@ -491,7 +491,7 @@ out:
 	api_free(api);
 	sched_free(sc);
 	if (sandbox_up)
-		sandbox_shutdown();
+		sandbox_fini();
 	store_free(st);
 	pool_free(workers);
 	reap_free(reap);

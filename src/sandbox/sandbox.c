@@ -856,7 +856,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	if ((r = cg_root_new(name, &S.cgroot, &e)) < 0) {
 		S.cgroot = NULL;
 		if (strict) {
-			sandbox_shutdown();
+			sandbox_fini();
 			return err_make(errp, -r, "--isolation strict: cgroups: %s", e.msg);
 		}
 		log_warn("sandbox: no cgroups, so no memory, CPU or process limits: %s", e.msg);
@@ -866,7 +866,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	autofree char *stage = xasprintf("%s/sandbox-root", o->state_dir);
 	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
 		int en = errno;
-		sandbox_shutdown();
+		sandbox_fini();
 		return err_make(errp, en, "cannot create %s: %s", stage, strerror(en));
 	}
 	autofree char *abs_stage = realpath(stage, NULL);
@@ -938,7 +938,7 @@ static void bury(bool wait)
 	}
 }
 
-void sandbox_shutdown(void)
+void sandbox_fini(void)
 {
 	if (!S.ready && !S.cgroot && !S.have_seccomp)
 		return;

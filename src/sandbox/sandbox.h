@@ -39,7 +39,7 @@ struct sandbox_options {
  * strict mode, when something is missing). */
 int sandbox_init(const struct sandbox_options *o, struct err *errp);
 /* Kills blank sandboxes, waits for every environment process, removes cgroups. */
-void sandbox_shutdown(void);
+void sandbox_fini(void);
 /* A one-line description of the isolation in use ("namespaces, cgroup v1, seccomp"). */
 const char *sandbox_describe(void);
 /* Whether environments run in namespaces (the Runtime API is at 127.0.0.1:9001). */

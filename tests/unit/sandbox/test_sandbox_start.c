@@ -81,7 +81,7 @@ static int up(enum sandbox_isolation iso)
 
 static void down(void)
 {
-	sandbox_shutdown();
+	sandbox_fini();
 	reap_free(T.reap);
 	event_base_free(T.base);
 	char cmd[128];
