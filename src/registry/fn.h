@@ -25,9 +25,11 @@
  * return -EINVAL. */
 
 /* One function's configuration at one revision. Immutable once published to the
- * registry: an update makes a new fn_config. Shared by reference. */
+ * registry: an update makes a new fn_config. Shared by reference: the count is the
+ * module's own (next to the struct, out of sight), so a holder that only reads keeps a
+ * const pointer and one that keeps a reference keeps a plain one. Made only by
+ * fn_config_new, fn_config_dup and fn_config_from_stored. */
 struct fn_config {
-	int refs;
 	char *name;
 	char *runtime;
 	char *handler;
@@ -46,11 +48,15 @@ struct fn_config {
 	char *dlq_arn; /* DeadLetterConfig.TargetArn (an SQS queue or SNS topic); NULL: none */
 };
 
-struct fn_config *fn_config_new(void); /* owned, refs = 1, AWS defaults */
-/* A deep copy with refs = 1 (the start of an update). */
+struct fn_config *fn_config_new(void); /* owned (one reference), AWS defaults */
+/* A deep copy, owned with one reference (the start of an update). */
 struct fn_config *fn_config_dup(const struct fn_config *c);
+/* Takes a reference: c must be one the caller may share (not a const borrow); returns c. */
 struct fn_config *fn_config_ref(struct fn_config *c);
-void fn_config_unref(struct fn_config *c); /* NULL is a no-op */
+/* Drops a reference, freeing c with the last one. NULL is a no-op. */
+void fn_config_unref(struct fn_config *c);
+/* How many references c has (for tests and assertions). */
+int fn_config_refs(const struct fn_config *c);
 
 /* Validates a function name (1-64 of [a-zA-Z0-9-_]). */
 bool fn_name_valid(const char *name);

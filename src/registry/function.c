@@ -2,6 +2,7 @@
 #include "registry/fn.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
@@ -40,10 +41,28 @@ static const char *const reserved_env[] = {
     "LAMBDA_RUNTIME_DIR",
 };
 
+/* A configuration with its reference count, which only this file sees: holders share
+ * the configuration, never the count. */
+struct fn_config_obj {
+	int refs;
+	struct fn_config c;
+};
+
+static struct fn_config_obj *obj_of(struct fn_config *c)
+{
+	return (struct fn_config_obj *)((char *)c - offsetof(struct fn_config_obj, c));
+}
+
+static struct fn_config *obj_new(void)
+{
+	struct fn_config_obj *o = xcalloc(1, sizeof(*o));
+	o->refs = 1;
+	return &o->c;
+}
+
 struct fn_config *fn_config_new(void)
 {
-	struct fn_config *c = xcalloc(1, sizeof(*c));
-	c->refs = 1;
+	struct fn_config *c = obj_new();
 	c->timeout_s = FN_TIMEOUT_DEFAULT_S;
 	c->memory_mb = FN_MEMORY_DEFAULT_MB;
 	c->ephemeral_mb = FN_EPHEMERAL_DEFAULT_MB;
@@ -57,9 +76,8 @@ struct fn_config *fn_config_new(void)
 
 struct fn_config *fn_config_dup(const struct fn_config *o)
 {
-	struct fn_config *c = xmalloc(sizeof(*c));
+	struct fn_config *c = obj_new();
 	*c = *o;
-	c->refs = 1;
 	c->name = xstrdup(o->name);
 	c->runtime = xstrdup(o->runtime);
 	c->handler = xstrdup(o->handler);
@@ -73,13 +91,20 @@ struct fn_config *fn_config_dup(const struct fn_config *o)
 
 struct fn_config *fn_config_ref(struct fn_config *c)
 {
-	c->refs++;
+	obj_of(c)->refs++;
 	return c;
+}
+
+int fn_config_refs(const struct fn_config *c)
+{
+	const struct fn_config_obj *o =
+	    (const struct fn_config_obj *)((const char *)c - offsetof(struct fn_config_obj, c));
+	return o->refs;
 }
 
 void fn_config_unref(struct fn_config *c)
 {
-	if (!c || --c->refs > 0)
+	if (!c || --obj_of(c)->refs > 0)
 		return;
 	free(c->name);
 	free(c->runtime);
@@ -89,7 +114,7 @@ void fn_config_unref(struct fn_config *c)
 	free(c->tracing_mode);
 	json_decref(c->env_vars);
 	free(c->dlq_arn);
-	free(c);
+	free(obj_of(c));
 }
 
 bool fn_name_valid(const char *name)

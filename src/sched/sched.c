@@ -138,13 +138,13 @@ int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err 
 	return 0;
 }
 
-void sched_function_changed(struct sched *s, const char *name, const struct fn_config *cur)
+void sched_function_changed(struct sched *s, const char *name, struct fn_config *cur)
 {
 	struct fn_pool *pool = sched__pool_find(s, name);
 	if (!pool)
 		return;
 	fn_config_unref(pool->cfg);
-	pool->cfg = cur ? fn_config_ref((struct fn_config *)cur) : NULL;
+	pool->cfg = cur ? fn_config_ref(cur) : NULL;
 	pool->prewarm = 0;
 	if (!cur) {
 		if (pool->sc.reserved >= 0)
@@ -166,8 +166,7 @@ void sched_function_changed(struct sched *s, const char *name, const struct fn_c
 		sched__kick(s, pool);
 }
 
-void sched_set_scaling(struct sched *s, const char *name, const struct fn_config *cfg,
-                       const struct fn_scaling *sc)
+void sched_set_scaling(struct sched *s, const char *name, struct fn_config *cfg, const struct fn_scaling *sc)
 {
 	struct err e = {0};
 	struct fn_pool *pool = sched__pool_get(s, name, &e);
@@ -210,7 +209,7 @@ void sched_set_scaling(struct sched *s, const char *name, const struct fn_config
 		sched__kick(s, pool);
 }
 
-uint32_t sched_prewarm(struct sched *s, const struct fn_config *cfg, uint32_t n)
+uint32_t sched_prewarm(struct sched *s, struct fn_config *cfg, uint32_t n)
 {
 	struct err e = {0};
 	struct fn_pool *pool = sched__pool_get(s, cfg->name, &e);

@@ -80,21 +80,22 @@ int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err 
 
 /* The scaling settings of function name (see struct fn_scaling); called at startup for
  * every function that has some, and on every change. Provisioned environments are
- * started (or stopped) to match, with cfg (borrowed; NULL when the function is gone). */
-void sched_set_scaling(struct sched *s, const char *name, const struct fn_config *cfg,
-                       const struct fn_scaling *sc);
+ * started (or stopped) to match, with cfg (borrowed; the scheduler takes its own reference; NULL when the
+ * function is gone). */
+void sched_set_scaling(struct sched *s, const char *name, struct fn_config *cfg, const struct fn_scaling *sc);
 
 /* Starts up to n environments of cfg now, initialised and idle (pre-warming); they
- * live for the keep-alive like any idle one. Returns how many were started (limits
- * and --max-memory may start fewer). */
-uint32_t sched_prewarm(struct sched *s, const struct fn_config *cfg, uint32_t n);
+ * live for the keep-alive like any idle one (each takes a reference to cfg). Returns how many were started
+ * (limits and --max-memory may start fewer). */
+uint32_t sched_prewarm(struct sched *s, struct fn_config *cfg, uint32_t n);
 
 /* Provisioned environments of name that are initialised and ready now. */
 uint32_t sched_provisioned_ready(const struct sched *s, const char *name);
 
-/* The function now has configuration cur (NULL: deleted): idle environments of
+/* The function now has configuration cur (borrowed; the scheduler takes its own
+ * reference; NULL: deleted): idle environments of
  * other revisions are killed at once, busy ones when their invocation ends. */
-void sched_function_changed(struct sched *s, const char *name, const struct fn_config *cur);
+void sched_function_changed(struct sched *s, const char *name, struct fn_config *cur);
 
 /* Writes buffered log lines of a function (all functions if name is NULL). */
 void sched_flush_logs(struct sched *s, const char *name);

@@ -147,7 +147,7 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 /* Frees every pool (their environments are gone already). */
 void sched__pool_free_all(struct sched *s);
 /* Makes cfg (a new reference is taken) the pool's latest, unless it has that revision. */
-void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg);
+void sched__pool_set_cfg(struct fn_pool *pool, struct fn_config *cfg);
 /* An idle environment of revision, most recently used first, or NULL. */
 struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision);
 /* An environment of revision starting without an invocation (one may join it), or NULL. */

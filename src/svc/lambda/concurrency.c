@@ -20,7 +20,7 @@
 /* Makes sc the scaling settings of the function: committed (the row is dropped when
  * sc asks for nothing), then kept in the registry and handed to the scheduler.
  * Replies ServiceException and returns -1, changing nothing, if the store fails. */
-static int apply_scaling(struct api *a, struct front_req *req, const struct fn_config *c,
+static int apply_scaling(struct api *a, struct front_req *req, struct fn_config *c,
                          const struct fn_scaling *sc)
 {
 	struct err e = {0};
