@@ -71,11 +71,19 @@ void sched_stop(struct sched *s);
 /* sched_stop, then frees s. NULL is a no-op. */
 void sched_free(struct sched *s);
 
+/* Why sched_invoke throttled: errp->reason with -EAGAIN. Lambda names them in the Reason
+ * of its TooManyRequestsException. */
+enum sched_throttle {
+	SCHED_THROTTLE_ACCOUNT = 1, /* the account's concurrency (or --max-memory) is used up:
+	                             * ConcurrentInvocationLimitExceeded */
+	SCHED_THROTTLE_RESERVED,    /* the function's reserved concurrency is in use:
+	                             * ReservedFunctionConcurrentInvocationLimitExceeded */
+};
+
 /* Starts an invocation; cb runs exactly once, later, on the loop, with a->arg (opaque to
  * the scheduler, held until then). Returns 0, or -EAGAIN when a limit is reached
- * (nothing was started): errp->msg is then Lambda's throttle Reason
- * (ConcurrentInvocationLimitExceeded or ReservedFunctionConcurrentInvocationLimitExceeded);
- * -ESHUTDOWN after sched_stop. */
+ * (nothing was started): errp->reason is then an enum sched_throttle and errp->msg a
+ * message for people; -ESHUTDOWN after sched_stop. */
 int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err *errp);
 
 /* The scaling settings of function name (see struct fn_scaling); called at startup for

@@ -167,8 +167,9 @@ void sched__kick(struct sched *s, struct fn_pool *pool);
 void sched__kick_cb(evutil_socket_t fd, short what, void *arg);
 
 /* limits.c: concurrency, the scaling rate and memory */
-/* Lambda's throttle reason for a new invocation of pool now, or NULL (static text). */
-const char *sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
+/* Whether a concurrency limit stops a new invocation of pool now: 0, or the enum
+ * sched_throttle that says which. */
+int sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
 /* Refills the pool's bucket; whether a whole token is there for a new environment. */
 bool sched__has_token(struct fn_pool *pool);
 /* Microseconds until the bucket holds a whole token again. */

@@ -101,6 +101,13 @@ void api_invoke_async(struct api *a, struct api_req *r)
 	enqueue(a, r, name, payload, legacy_accepted_cb);
 }
 
+/* Lambda's Reason for a throttle of the scheduler's (an enum sched_throttle). */
+static const char *throttle_reason(int reason)
+{
+	return reason == SCHED_THROTTLE_RESERVED ? "ReservedFunctionConcurrentInvocationLimitExceeded"
+	                                         : "ConcurrentInvocationLimitExceeded";
+}
+
 void api_invoke(struct api *a, struct api_req *r)
 {
 	const char *type = front_req_header(r->req, "X-Amz-Invocation-Type");
@@ -168,9 +175,10 @@ void api_invoke(struct api *a, struct api_req *r)
 	int rc = sched_invoke(a->sched, &args, &e);
 	if (rc == -EAGAIN) {
 		front_reply_header(r->req, "Retry-After", "1");
-		return api_reply_error(r->req, LAMBDA_ERR_TOO_MANY_REQUESTS,
-		                       json_pack("{s:s, s:s}", "Reason", e.msg, "retryAfterSeconds", "1"),
-		                       "Rate Exceeded.");
+		return api_reply_error(
+		    r->req, LAMBDA_ERR_TOO_MANY_REQUESTS,
+		    json_pack("{s:s, s:s}", "Reason", throttle_reason(e.reason), "retryAfterSeconds", "1"),
+		    "Rate Exceeded.");
 	}
 	if (rc < 0)
 		api_reply_err(r->req, &e);
