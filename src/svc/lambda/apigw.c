@@ -229,18 +229,6 @@ static void add_headers(struct front_req *req, const struct evkeyvalq *extra)
 			front_reply_header(req, kv->key, kv->value);
 }
 
-/* API Gateway's own answers: {"message": ...} with its status, and the CORS headers of
- * extra (NULL: none). */
-static void gw_message(struct front_req *req, int status, const char *msg, const struct evkeyvalq *extra)
-{
-	front_reply_header(req, "Content-Type", "application/json");
-	add_headers(req, extra);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
-	front_reply(req, status, b);
-	evbuffer_free(b);
-}
-
 /* An invocation on its way: answered by the function, or by the integration timeout
  * first (503), in which case the function's answer is dropped when it comes. */
 struct gw_flight {
@@ -264,7 +252,7 @@ static void flight_done_cb(const struct sched_result *res, void *arg)
 	struct gw_flight *f = arg;
 	if (!f->answered) {
 		if (res->system_error)
-			gw_message(f->req, 500, "Internal Server Error", &f->extra);
+			proxy_error_reply(f->req, PROXY_ERR_INTERNAL, &f->extra);
 		else
 			/* With a CORS configuration, the function's own CORS headers are dropped. */
 			proxy_reply(f->req, f->version, res->function_error, res->body,
@@ -277,7 +265,7 @@ static void flight_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_flight *f = arg;
 	f->answered = true;
-	gw_message(f->req, 503, "Service Unavailable", &f->extra);
+	proxy_error_reply(f->req, PROXY_ERR_TIMEOUT, &f->extra);
 }
 
 /* The api-id of Host <api-id>.execute-api.<anything>[:port], into id; false when the
@@ -316,10 +304,10 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	struct apigw_target t;
 	const char *method = front_req_method_name(req);
 	if (apigw_resolve(a->apigw, api_id, method, path, &t) < 0)
-		return gw_message(req, 404, "Not Found", extra);
+		return proxy_error_reply(req, PROXY_ERR_NOT_FOUND, extra);
 	if (!t.has_integration) {
 		apigw_target_fini(&t);
-		return gw_message(req, 404, "Not Found", extra);
+		return proxy_error_reply(req, PROXY_ERR_NOT_FOUND, extra);
 	}
 	/* Only $LATEST exists; another qualifier names nothing the integration can call. */
 	struct fn_config *cfg = registry_get(a->reg, t.fn_name);
@@ -327,7 +315,7 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 		log_warn("apigw: API %s route %s: function %s%s%s does not exist", api_id, t.route_key,
 		         t.fn_name, t.fn_qual[0] ? ":" : "", t.fn_qual);
 		apigw_target_fini(&t);
-		return gw_message(req, 500, "Internal Server Error", extra);
+		return proxy_error_reply(req, PROXY_ERR_INTERNAL, extra);
 	}
 	struct proxy_ctx ctx = {
 	    .version = t.version,
@@ -352,9 +340,9 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	if (r < 0) {
 		evbuffer_free(event);
 		if (r == -E2BIG)
-			return gw_message(req, 413, "Request Entity Too Large", extra);
+			return proxy_error_reply(req, PROXY_ERR_TOO_LARGE, extra);
 		log_warn("apigw: API %s: %s", api_id, e.msg);
-		return gw_message(req, 400, "Bad Request", extra);
+		return proxy_error_reply(req, PROXY_ERR_BAD_REQUEST, extra);
 	}
 	struct gw_flight *f = xcalloc(1, sizeof(*f));
 	f->req = req;
@@ -371,9 +359,9 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	if (r < 0) {
 		flight_free(f);
 		if (r == -EAGAIN)
-			return gw_message(req, 429, "Too Many Requests", extra);
+			return proxy_error_reply(req, PROXY_ERR_THROTTLED, extra);
 		log_error("apigw: API %s: %s", api_id, e.msg);
-		return gw_message(req, 500, "Internal Server Error", extra);
+		return proxy_error_reply(req, PROXY_ERR_INTERNAL, extra);
 	}
 	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	evtimer_add(f->timer, &tv);
@@ -422,14 +410,14 @@ static void gw_serve(void *ctx, struct front_req *req)
 	bool by_host = host && host_api_id(host, id, sizeof(id));
 	const char *path = front_req_path(req);
 	if (!path || path[0] != '/') {
-		gw_message(req, 404, "Not Found", NULL);
+		proxy_error_reply(req, PROXY_ERR_NOT_FOUND, NULL);
 		return;
 	}
 	if (!by_host) {
 		const char *p = path + 6;
 		size_t len = strcspn(p, "/");
 		if (len == 0 || len >= sizeof(id)) {
-			gw_message(req, 404, "Not Found", NULL);
+			proxy_error_reply(req, PROXY_ERR_NOT_FOUND, NULL);
 			return;
 		}
 		memcpy(id, p, len);
