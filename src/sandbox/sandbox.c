@@ -485,7 +485,9 @@ static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
 		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	*fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+	/* Only a message received has control data: after a failure (EAGAIN) u.buf is
+	 * whatever the stack held, maybe an older message's descriptor. */
+	for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 	if (n == (ssize_t)sizeof(struct sbx_msg))
