@@ -335,18 +335,15 @@ static int net_of(pid_t pid)
 }
 
 /* Offers an ended environment's network namespace for reuse (takes fd). */
-static void spare_net(int fd)
+static void spare_net(int netns)
 {
+	autoclose int fd = netns; /* closed unless the spares take it */
 	if (fd < 0)
 		return;
 	pthread_mutex_lock(&S.lock);
-	if (S.nspare < SPARE_NET_MAX) {
-		S.spare_net[S.nspare++] = fd;
-		fd = -1;
-	}
+	if (S.nspare < SPARE_NET_MAX)
+		S.spare_net[S.nspare++] = steal_fd(&fd);
 	pthread_mutex_unlock(&S.lock);
-	if (fd >= 0)
-		close(fd);
 }
 
 static void blank_drop(struct blank *b);
@@ -356,28 +353,25 @@ static int blank_new(struct blank *b, struct err *errp)
 	int sv[2], outp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return err_make(errp, errno, "socketpair: %s", strerror(errno));
-	if (pipe2(outp, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(sv[0]);
-		close(sv[1]);
-		return err_make(errp, e, "pipe: %s", strerror(e));
-	}
+	/* Ours until they are handed to b. The child's ends are closed as soon as it has
+	 * them, so that the parent sees the child go (EPIPE on ctl, EOF on out_r). */
+	autoclose int ctl = sv[0];
+	autoclose int child_ctl = sv[1];
+	if (pipe2(outp, O_CLOEXEC) < 0)
+		return err_make(errp, errno, "pipe: %s", strerror(errno));
+	autoclose int out_r = outp[0];
+	autoclose int child_out = outp[1];
 	int buf = MAX_GO_PLAN + 4096;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(ctl, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	b->cg = NULL;
 	if (S.cgroot) {
 		char id[48];
 		snprintf(id, sizeof(id), "env-%lu", __atomic_add_fetch(&S.serial, 1, __ATOMIC_RELAXED));
 		int r = cg_new(S.cgroot, id, &b->cg, errp);
-		if (r < 0) {
-			close(sv[0]);
-			close(sv[1]);
-			close(outp[0]);
-			close(outp[1]);
+		if (r < 0)
 			return r;
-		}
 	}
-	int netns = reuse_netns() ? take_spare_net() : -1;
+	autoclose int netns = reuse_netns() ? take_spare_net() : -1;
 	unsigned long flags = (unsigned long)clone_flags() | SIGCHLD;
 	if (netns >= 0)
 		flags &= ~(unsigned long)CLONE_NEWNET;
@@ -386,23 +380,19 @@ static int blank_new(struct blank *b, struct err *errp)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid == 0)
-		child_main(sv[1], outp[1], netns);
+		child_main(child_ctl, child_out, netns);
 	int e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (netns >= 0)
-		close(netns);
-	close(sv[1]);
-	close(outp[1]);
+		close(steal_fd(&netns));
+	close(steal_fd(&child_ctl));
+	close(steal_fd(&child_out));
 	if (pid < 0) {
-		close(sv[0]);
-		close(outp[0]);
 		if (b->cg)
 			cg_remove(b->cg);
 		return err_make(errp, e, "clone: %s", strerror(e));
 	}
 	b->pid = pid;
-	b->ctl = sv[0];
-	b->out_r = outp[0];
 	if (S.userns) {
 		char path[64], map[64];
 		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
@@ -414,16 +404,16 @@ static int blank_new(struct blank *b, struct err *errp)
 		snprintf(map, sizeof(map), "%d %d 1\n", SBX_GID, (int)getegid());
 		if (r == 0)
 			r = write_file(path, map);
-		if (r < 0 || send(b->ctl, "M", 1, MSG_NOSIGNAL) != 1) {
+		if (r < 0 || send(ctl, "M", 1, MSG_NOSIGNAL) != 1) {
 			kill(pid, SIGKILL);
-			close(b->ctl);
-			close(b->out_r);
 			if (b->cg)
 				cg_remove(b->cg);
 			return err_make(errp, r < 0 ? -r : EPIPE, "user namespace map: %s",
 			                strerror(r < 0 ? -r : EPIPE));
 		}
 	}
+	b->ctl = steal_fd(&ctl);
+	b->out_r = steal_fd(&out_r);
 	memset(&b->net, 0, sizeof(b->net));
 	/* Into its cgroup now, off the invoke path: moving a task between cgroups can wait
 	 * for an RCU grace period. The function's limits are written when it comes. */
@@ -667,17 +657,15 @@ static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	struct sandbox *sb = arg;
 	for (;;) {
 		struct sbx_msg m;
-		int pfd;
+		autoclose int pfd = -1; /* a descriptor passed with the message, if any */
 		ssize_t n = ctl_recv(sb->ctl, &m, &pfd, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (sb->phase == SB_WAIT_READY && !sb->got_rtapi && n == 1 && pfd >= 0) {
-			sb->rtapi_fd = pfd;
+			sb->rtapi_fd = steal_fd(&pfd);
 			sb->got_rtapi = true;
 			continue;
 		}
-		if (pfd >= 0)
-			close(pfd);
 		/* Each message moves the creation on (or ends it): the next comes as an event. */
 		if (sb->phase == SB_WAIT_READY)
 			sb_on_ready_msg(sb, n, &m);
@@ -1185,10 +1173,10 @@ static void sb_exit_status(struct sandbox *sb, int *status)
 	if (!sb->isolated || sb->ctl < 0)
 		return;
 	struct sbx_msg m;
-	int fd;
-	while (ctl_recv(sb->ctl, &m, &fd, MSG_DONTWAIT) > 0) {
-		if (fd >= 0)
-			close(fd);
+	for (;;) {
+		autoclose int fd = -1; /* nothing passed now is wanted */
+		if (ctl_recv(sb->ctl, &m, &fd, MSG_DONTWAIT) <= 0)
+			return;
 		if (m.kind == SBX_MSG_EXITED)
 			*status = m.value;
 	}
