@@ -425,7 +425,7 @@ static int blank_new(struct blank *b, struct err *errp)
 		}
 	}
 	if (S.outbound) {
-		int r = net_outbound_start(pid, &b->net, errp);
+		int r = sandbox__net_start(pid, &b->net, errp);
 		if (r < 0) {
 			b->net.pid = 0;
 			blank_drop(b);
@@ -450,7 +450,7 @@ static void add_grave(struct cg *cg, pid_t pid)
 /* Lets a blank go (it exits when its control socket closes; killed to be sure). */
 static void blank_drop(struct blank *b)
 {
-	net_outbound_stop(&b->net);
+	sandbox__net_stop(&b->net);
 	kill(b->pid, SIGKILL);
 	close(b->ctl);
 	close(b->out_r);
@@ -818,7 +818,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	bool strict = o->isolation == SANDBOX_STRICT;
 	S.outbound = o->network == SANDBOX_NET_OUTBOUND;
-	if (S.outbound && !net_outbound_helper())
+	if (S.outbound && !sandbox__net_helper())
 		return err_make(errp, ENOENT,
 		                "--function-network outbound needs slirp4netns (apt install slirp4netns)");
 	S.userns = geteuid() != 0;
@@ -1200,7 +1200,7 @@ void sandbox_free(struct sandbox *sb)
 		reap_watch(S.reap, sb->pid, sb_reaped, NULL);
 	sandbox_signal(sb, SIGKILL);
 	spare_net(sb->netns);
-	net_outbound_stop(&sb->net);
+	sandbox__net_stop(&sb->net);
 	close(sb->log_fd);
 	if (sb->ctl >= 0)
 		close(sb->ctl);
