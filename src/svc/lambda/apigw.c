@@ -73,7 +73,7 @@ static void reply_obj(struct api_req *r, int status, json_t *o, const struct err
 {
 	if (!o)
 		return gw_reply_err(r->req, e);
-	api_reply_json(r->req, status, is_api ? with_endpoint(r->req, o) : o);
+	api__reply_json(r->req, status, is_api ? with_endpoint(r->req, o) : o);
 }
 
 static void reply_items(struct api_req *r, json_t *arr, const struct err *e, bool is_api)
@@ -86,7 +86,7 @@ static void reply_items(struct api_req *r, json_t *arr, const struct err *e, boo
 		json_array_foreach(arr, i, v)
 			with_endpoint(r->req, v);
 	}
-	api_reply_json(r->req, 200, json_pack("{s:o}", "items", arr));
+	api__reply_json(r->req, 200, json_pack("{s:o}", "items", arr));
 }
 
 /* The kind of a sub-resource operation's name (CreateIntegration, GetRoutes, ...), or -1. */
@@ -112,7 +112,7 @@ static void gw_op(void *ctx, const struct svc_call *c)
 	struct api_req *r = &rr;
 	struct apigw *g = a->apigw;
 	const char *op = c->op->name;
-	const char *api_id = api_param(r, "apiId");
+	const char *api_id = api__param(r, "apiId");
 	struct err e = {0};
 	json_t *in = NULL;
 	if (strncmp(op, "Create", 6) == 0 || strncmp(op, "Update", 6) == 0) {
@@ -123,7 +123,7 @@ static void gw_op(void *ctx, const struct svc_call *c)
 	const char *rest = op + (strncmp(op, "Get", 3) == 0 ? 3 : 6);
 	int kind = kind_of(rest, &plural);
 	static const char *const id_param[] = {"integrationId", "routeId", "stageName"};
-	const char *sub = kind >= 0 ? api_param(r, id_param[kind]) : NULL;
+	const char *sub = kind >= 0 ? api__param(r, id_param[kind]) : NULL;
 	if (strcmp(op, "CreateApi") == 0) {
 		reply_obj(r, 201, apigw_create_api(g, in, &e), &e, true);
 	} else if (strcmp(op, "GetApis") == 0) {
@@ -136,12 +136,12 @@ static void gw_op(void *ctx, const struct svc_call *c)
 		if (apigw_delete_api(g, api_id, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
-			api_reply_json(r->req, 204, NULL);
+			api__reply_json(r->req, 204, NULL);
 	} else if (strcmp(op, "DeleteCorsConfiguration") == 0) {
 		if (apigw_delete_cors(g, api_id, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
-			api_reply_json(r->req, 204, NULL);
+			api__reply_json(r->req, 204, NULL);
 	} else if (kind >= 0 && strncmp(op, "Create", 6) == 0) {
 		reply_obj(r, 201, apigw_create(g, api_id, kind, in, &e), &e, false);
 	} else if (kind >= 0 && plural) {
@@ -154,7 +154,7 @@ static void gw_op(void *ctx, const struct svc_call *c)
 		if (apigw_delete(g, api_id, kind, sub, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
-			api_reply_json(r->req, 204, NULL);
+			api__reply_json(r->req, 204, NULL);
 	} else {
 		gw_error(r->req, APIGW_ERR_NOT_FOUND, apigw_svc.unknown_op_msg);
 	}

@@ -181,8 +181,8 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 	stream_ctx_free(x);
 }
 
-void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg, struct evbuffer *event,
-                          const char *request_id, const struct evkeyvalq *extra)
+void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
+                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
 {
 	struct stream_ctx *x = xcalloc(1, sizeof(*x));
 	x->a = a;
