@@ -72,7 +72,7 @@ int fn_parse_ref(const char *ref, char name_out[FN_NAME_MAX + 1], char qual_out[
 /* Applies the configuration fields of a CreateFunction (create = true) or
  * UpdateFunctionConfiguration request body to c, validating each; unknown
  * fields are ignored as AWS's SDKs never send them. On failure c may be half
- * changed: apply to a copy. Returns 0 or a negative REG_* code with a message. */
+ * changed: apply to a copy. Returns 0 or -EINVAL with a service error (see above). */
 int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *errp);
 
 /* Whether a runtime identifier is one lambdad runs; *list gets the supported list. */
