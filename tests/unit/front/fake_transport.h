@@ -66,13 +66,14 @@ static inline void fake_watch(void *impl, struct front_req *rq, bool on)
 	((struct fake *)impl)->watching = on;
 }
 
-static const struct front_transport fake_transport = {fake_send, fake_start, fake_chunk,
-                                                      fake_end,  fake_watch, NULL};
+static const struct front_transport fake_transport = {
+    .send = fake_send, .start = fake_start, .chunk = fake_chunk, .end = fake_end, .watch_close = fake_watch};
 
-/* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL. The fake
- * outlives the request; free it with fake_free once the request was answered. */
-static inline struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs,
-                                    const char *body)
+/* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL; refused_max
+ * > 0 makes it one whose body the transport refused (front_req_refused). The fake outlives
+ * the request; free it with fake_free once the request was answered. */
+static inline struct fake *fake_make(const char *method, const char *uri, const char *const *hdrs,
+                                     const char *body, uint64_t refused_max)
 {
 	struct fake *f = xcalloc(1, sizeof(*f));
 	TAILQ_INIT(&f->in);
@@ -101,9 +102,16 @@ static inline struct fake *fake_new(const char *method, const char *uri, const c
 	    .peer_port = 40000,
 	    .http_major = 1,
 	    .http_minor = 1,
+	    .refused_max = refused_max,
 	};
 	f->rq = front_req_new(&fake_transport, f, &info);
 	return f;
+}
+
+static inline struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs,
+                                    const char *body)
+{
+	return fake_make(method, uri, hdrs, body, 0);
 }
 
 /* The answer's body as a string (owned). */
