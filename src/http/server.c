@@ -1028,15 +1028,27 @@ static void conn_process(struct http_conn *c)
 			 * 7.1); strtoull would also take " 5", "+5" and "0x5". */
 			uint64_t sz = 0;
 			size_t i = 0;
-			for (; isxdigit((unsigned char)line[i]) && sz <= req->body_max; i++)
+			bool huge = false; /* more digits than 64 bits hold */
+			for (; isxdigit((unsigned char)line[i]); i++) {
+				if (sz > (UINT64_MAX >> 4)) {
+					huge = true;
+					continue;
+				}
 				sz = sz * 16 + (uint64_t)(isdigit((unsigned char)line[i])
 				                              ? line[i] - '0'
 				                              : (line[i] | 0x20) - 'a' + 10);
-			bool ok = i > 0 && sz <= req->body_max && strlen(line) == n && n <= CHUNK_LINE_MAX &&
+			}
+			bool ok = i > 0 && strlen(line) == n && n <= CHUNK_LINE_MAX &&
 			          (line[i] == 0 || line[i] == ';' || line[i] == ' ' || line[i] == '\t');
 			free(line);
-			if (!ok) {
+			bool dropping = req->mode == HTTP_BODY_BUFFER && req->overflow;
+			if (!ok || ((huge || sz > req->body_max) && dropping)) {
 				fail(c, HTTP_E_BAD_CHUNK_SIZE);
+				continue;
+			}
+			if (huge ||
+			    sz > req->body_max - req->body_len) { /* a chunk declared past the limit */
+				fail(c, HTTP_E_BODY_TOO_LARGE);
 				continue;
 			}
 			if (sz == 0) {

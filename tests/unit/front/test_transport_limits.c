@@ -341,6 +341,15 @@ static void test_buffered_chunked_cap(void **state)
 	assert_int_equal(H.calls, 0);
 }
 
+/* One chunk declared over the cap: refused at its size line. */
+static void test_chunk_declared_over_cap(void **state)
+{
+	send_s("POST /notes HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\nabc");
+	assert_too_large(1048576, "PostNote");
+	assert_true(H.eof);
+	assert_int_equal(H.calls, 0);
+}
+
 /* A Content-Length over the operation's limit is refused before reading, and with
  * Expect: 100-continue no 100 goes out: streamed and buffered operations alike. */
 static void test_length_refused_before_reading(void **state)
@@ -369,6 +378,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_over_transport_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_buffered_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_buffered_chunked_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_declared_over_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_length_refused_before_reading, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_length_refused_buffered, setup, teardown),
 	};
