@@ -343,6 +343,7 @@ static void reply_done(struct http_request *req)
 	req->reply = RS_DONE;
 	req->drain_cb = NULL;
 	evhttp_clear_headers(&req->out_headers);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_WRITE);
 	/* The write callback comes only after a write: with nothing left to write, go on. */
 	if (evbuffer_get_length(conn_output(c)) == 0)
