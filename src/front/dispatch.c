@@ -21,7 +21,7 @@ struct front {
 	} v[FRONT_SVCS_MAX];
 	size_t n;
 	bool draining;
-	bool streams; /* some service added takes a body streamed */
+	bool routes; /* some service added takes a body streamed, or sets a body limit */
 };
 
 struct front *front_new(const struct svc *fallback)
@@ -43,9 +43,9 @@ void front_add(struct front *f, const struct svc *s, void *ctx)
 	f->v[f->n].s = s;
 	f->v[f->n].ctx = ctx;
 	f->n++;
-	f->streams = f->streams || s->serve_streams;
+	f->routes = f->routes || s->serve_streams || s->serve_body_max;
 	for (size_t i = 0; i < s->nops; i++)
-		f->streams = f->streams || s->ops[i].stream_body;
+		f->routes = f->routes || s->ops[i].stream_body || s->ops[i].body_max;
 }
 
 void front_set_draining(struct front *f)
@@ -319,22 +319,59 @@ enum front_class front_classify(struct front *f, struct front_req *rq, struct sv
 	return FRONT_UNKNOWN_OP;
 }
 
-bool front_wants_stream(struct front_req *rq, void *arg)
+bool front_wants_stream(struct front_req *rq, void *arg, uint64_t *body_max)
 {
 	struct front *f = arg;
-	if (!f->streams || f->draining)
+	*body_max = 0;
+	if (!f->routes || f->draining)
 		return false;
 	struct svc_call c;
 	void *ctx;
 	enum front_class k = front_classify(f, rq, &c, &ctx);
-	bool yes = (k == FRONT_CLAIMED && c.svc->serve_streams) || (k == FRONT_OP && c.op->stream_body);
+	bool yes = false;
+	if (k == FRONT_CLAIMED) {
+		yes = c.svc->serve_streams;
+		*body_max = c.svc->serve_body_max;
+	} else if (k == FRONT_OP) {
+		yes = c.op->stream_body;
+		*body_max = c.op->body_max;
+	}
 	svc_call_fini(&c);
 	return yes;
+}
+
+/* The body of rq passed its limit and was not read: 413 in the shape of the service it is
+ * for (its err_too_large), else in text. The connection closes after it. */
+static void refuse_too_large(struct front *f, struct front_req *rq)
+{
+	struct svc_call c;
+	void *ctx;
+	enum front_class k = front_classify(f, rq, &c, &ctx);
+	const struct svc *s = c.svc ? c.svc : f->fallback;
+	unsigned long long max = (unsigned long long)front_req_refused(rq);
+	front_reply_header(rq, "Connection", "close");
+	if (s->err_too_large && k == FRONT_OP)
+		svc_reply_error(rq, s, s->err_too_large, NULL,
+		                "Request must be smaller than %llu bytes for the %s operation", max,
+		                c.op->name);
+	else if (s->err_too_large)
+		svc_reply_error(rq, s, s->err_too_large, NULL, "Request must be smaller than %llu bytes",
+		                max);
+	else {
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add_printf(b, "request body over the limit of %llu bytes\n", max);
+		front_reply_header(rq, "Content-Type", "text/plain; charset=utf-8");
+		front_reply(rq, 413, b);
+		evbuffer_free(b);
+	}
+	svc_call_fini(&c);
 }
 
 void front_dispatch(struct front_req *rq, void *arg)
 {
 	struct front *f = arg;
+	if (front_req_refused(rq))
+		return refuse_too_large(f, rq);
 	if (f->draining) {
 		/* The connection closes, so the client's retry opens a new one, which is refused. */
 		front_reply_header(rq, "Connection", "close");

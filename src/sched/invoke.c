@@ -346,6 +346,17 @@ static void rt_stream_end_cb(void *arg, const char *request_id, const char *erro
 	evbuffer_free(empty);
 }
 
+int sched_stream_pause(struct sched *s, const char *request_id, bool paused)
+{
+	struct env *e;
+	TAILQ_FOREACH(e, &s->envs, all_link) {
+		struct invocation *inv = e->rt ? env_current(e, request_id) : NULL;
+		if (inv && inv->streamed)
+			return rtapi_stream_pause(e->rt, paused);
+	}
+	return -ENOENT;
+}
+
 const struct rtapi_ops sched__rtapi_ops = {
     .next_cb = rt_next_cb,
     .response_cb = rt_response_cb,

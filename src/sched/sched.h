@@ -85,6 +85,10 @@ enum sched_throttle {
  * (nothing was started): errp->reason is then an enum sched_throttle and errp->msg a
  * message for people; -ESHUTDOWN after sched_stop. */
 int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err *errp);
+/* Back-pressure on the streamed response of invocation request_id (one with stream_cb):
+ * paused, no stream_cb comes and the runtime blocks writing its stream (its timeout still
+ * runs); resumed, the stream goes on. Returns 0, or -ENOENT when no such stream is open. */
+int sched_stream_pause(struct sched *s, const char *request_id, bool paused);
 
 /* The scaling settings of function name (see struct fn_scaling); called at startup for
  * every function that has some, and on every change. Provisioned environments are

@@ -643,6 +643,7 @@ const struct svc lambda_furl_svc = {
     .proto = PROTO_REST_JSON,
     .errors = furl_errors,
     .nerrors = FURL_ERR_COUNT,
+    .err_too_large = FURL_ERR_TOO_LARGE,
     .err_flags = PROTO_ERR_MESSAGE_UPPER,
     .claims = furl_claims,
     .serve = furl_serve,

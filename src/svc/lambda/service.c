@@ -135,5 +135,6 @@ const struct svc lambda_svc = {
     .err_unknown_op = LAMBDA_ERR_UNKNOWN_OPERATION,
     .err_bad_input = LAMBDA_ERR_INVALID_PARAMETER_VALUE,
     .err_unavailable = LAMBDA_ERR_SHUTTING_DOWN,
+    .err_too_large = LAMBDA_ERR_REQUEST_TOO_LARGE,
     .err_flags = PROTO_ERR_TYPE_FIELD,
 };

@@ -17,6 +17,10 @@
 #define PRELUDE_CTYPE "application/vnd.awslambda.http-integration-response"
 #define PRELUDE_SEP_LEN 8
 #define PRELUDE_MAX (64 * 1024) /* a longer "prelude" is taken as body */
+/* Back-pressure: past HIGH_WATER bytes queued for a slow client the function's stream is
+ * paused (the runtime blocks writing it), and resumed once they fall to LOW_WATER. */
+#define HIGH_WATER (1024 * 1024)
+#define LOW_WATER (256 * 1024)
 
 struct stream_ctx {
 	struct api *a;
@@ -24,6 +28,8 @@ struct stream_ctx {
 	struct evkeyvalq extra; /* headers to add (a copy), x-amzn-RequestId included */
 	struct evbuffer *pre;   /* bytes held until the prelude is whole */
 	bool started;           /* the status and headers went out */
+	bool paused;            /* the function's stream waits for the client to drain */
+	char request_id[64];
 };
 
 static void stream_ctx_free(struct stream_ctx *x)
@@ -33,11 +39,26 @@ static void stream_ctx_free(struct stream_ctx *x)
 	free(x);
 }
 
+/* The function's stream goes on (paused false) or waits for the client (true). */
+static void pause_stream(struct stream_ctx *x, bool paused)
+{
+	if (x->paused == paused)
+		return;
+	x->paused = paused;
+	sched_stream_pause(x->a->sched, x->request_id, paused);
+}
+
 /* The client closed its connection: what the function still sends is dropped (the
  * front drops it), and the request is answered at the end as always. */
 static void client_closed_cb(struct front_req *rq, void *arg)
 {
 	log_debug("api: streaming client went away");
+	pause_stream(arg, false);
+}
+
+static void drained_cb(struct front_req *rq, void *arg)
+{
+	pause_stream(arg, false);
 }
 
 static void add_extra(struct stream_ctx *x)
@@ -111,6 +132,10 @@ static bool start_reply(struct stream_ctx *x, json_t *prelude, const char *conte
 static void send_chunk(struct stream_ctx *x, const void *data, size_t len)
 {
 	front_reply_chunk(x->req, data, len);
+	if (!x->paused && front_reply_pending(x->req) > HIGH_WATER) {
+		pause_stream(x, true);
+		front_reply_on_drain(x->req, LOW_WATER, drained_cb, x);
+	}
 }
 
 /* Takes what is held in x->pre: the prelude once it is whole (then the bytes after it
@@ -188,6 +213,7 @@ void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_confi
 	x->a = a;
 	x->req = req;
 	x->pre = evbuffer_new();
+	snprintf(x->request_id, sizeof(x->request_id), "%s", request_id);
 	TAILQ_INIT(&x->extra);
 	const struct evkeyval *kv;
 	if (extra)

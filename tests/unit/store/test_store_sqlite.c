@@ -516,6 +516,7 @@ static void check_migrated(struct store *st, const char *data)
 	autofree char *fa = get_text(st, "functions", "fa");
 	assert_string_equal(fa, "{\"FunctionName\":\"fa\"}");
 	autofree char *fb = get_text(st, "functions", "fb");
+	assert_non_null(fb);
 	autofree char *sc = get_text(st, "scaling", "fa");
 	assert_string_equal(sc, "{\"reserved\":5,\"provisioned\":2,\"provisioned_modified_ms\":1764000000123,"
 	                        "\"keep_alive_ms\":-1}");
