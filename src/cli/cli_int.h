@@ -144,6 +144,10 @@ int cli_watch_new(const char *dir, const struct cli_ignore *ig, struct cli_watch
  * Returns 1 after a change, 0 when a signal of stop (blocked by the caller) came (it is
  * taken), or a negative errno with a message. */
 int cli_watch_wait(struct cli_watch *w, const sigset_t *stop, long debounce_ms, struct err *errp);
+/* Takes the events queued now, without waiting: returns 1 if one of them is a change
+ * that ig does not exclude (or a change to .lambdadignore), 0 if none is, or a negative
+ * errno with a message. A new directory is watched from then on. */
+int cli_watch_take(struct cli_watch *w, struct err *errp);
 void cli_watch_free(struct cli_watch *w); /* NULL is a no-op */
 
 #endif

@@ -101,9 +101,7 @@ int cli_watch_new(const char *dir, const struct cli_ignore *ig, struct cli_watch
 	return 0;
 }
 
-/* Reads the events queued: returns 1 if one of them is a change to the code, 0 if
- * none is, or a negative errno. */
-static int watch_read(struct cli_watch *w, struct err *errp)
+int cli_watch_take(struct cli_watch *w, struct err *errp)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int changed = 0;
@@ -166,7 +164,7 @@ int cli_watch_wait(struct cli_watch *w, const sigset_t *stop, long debounce_ms, 
 		}
 		if (n == 0)
 			return 1; /* quiet for debounce_ms after a change */
-		int r = watch_read(w, errp);
+		int r = cli_watch_take(w, errp);
 		if (r < 0)
 			return r;
 		if (r)
