@@ -291,7 +291,7 @@ static void progress_done(struct cli_client *c, size_t len, bool ok)
 		fprintf(stderr, "lambdad: %s: sent %.1f MB in %.1f s\n", c->progress_what,
 		        mb((curl_off_t)len), s);
 	else if (c->tty)
-		fflush(stderr);
+		fflush(stderr); /* the line cleared: the caller reports the failure */
 }
 
 /* Says what a transport failure means to someone running the CLI: most often that no

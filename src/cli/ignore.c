@@ -25,7 +25,7 @@ struct cli_ignore {
 };
 
 /* What is left out of every zip unless a pattern includes it again (see cli_int.h). */
-static const char *const ignore_defaults[] = {"/.git", "/.venv/", "/__pycache__/", "/" CLI_IGNORE_FILE};
+static const char *const ignore_defaults[] = {"/.git", "/.venv/", "/__pycache__/", ("/" CLI_IGNORE_FILE)};
 
 struct cli_ignore *cli_ignore_new(bool defaults)
 {
