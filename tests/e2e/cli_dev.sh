@@ -58,6 +58,22 @@ cli deploy "$app" --name newfn
 check "creating without --runtime and --handler exits 2" 2 "$RC"
 check_contains "... and says what creating takes" "newfn does not exist: creating it takes --runtime and --handler" "$(err)"
 
+# Against a stand-in whose updates stay InProgress for a few polls, as AWS's do: the
+# configuration is sent only once the code update is done, never refused.
+python3 "$(dirname "$0")/cli_fake_lambda.py" "$WORK/fake.port" "$WORK/fake.log" &
+fake=$!
+wait_for 30 test -s "$WORK/fake.port" || true
+cli deploy "$app" --name fake --timeout 5 --endpoint "http://127.0.0.1:$(cat "$WORK/fake.port")"
+check "deploy against a server that reports InProgress exits 0" 0 "$RC"
+check_contains "... and prints the final configuration" "updated fake: CodeSha256=new " "$(out)"
+check "PUT configuration came after the code update was Successful, with only --timeout" \
+	"PUT /2015-03-31/functions/fake/configuration Successful Timeout" "$(grep '/configuration' "$WORK/fake.log" | grep '^PUT')"
+check "no update was refused (409): every PUT found the function Successful" 0 "$(grep '^PUT' "$WORK/fake.log" | grep -c InProgress || true)"
+check "the CLI polled through the InProgress answers" 6 "$(grep -c '^GET .*InProgress' "$WORK/fake.log" || true)"
+check "and waited for the last update too before printing" "GET /2015-03-31/functions/fake/configuration Successful" "$(tail -n 1 "$WORK/fake.log")"
+kill "$fake"
+wait "$fake" 2>/dev/null || true
+
 # --- .lambdadignore and the defaults.
 tree="$WORK/tree"
 mkdir -p "$tree/.git/objects" "$tree/.venv/lib" "$tree/__pycache__" "$tree/pkg/__pycache__" \
