@@ -8,6 +8,7 @@
 
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
+#include "base/codec.h"
 
 void api__event_invoke_config(struct api *a, struct api_req *r)
 {
@@ -67,7 +68,8 @@ void api__list_event_invoke_configs(struct api *a, struct api_req *r)
 	api__reply_json(r->req, 200, json_pack("{s:o}", "FunctionEventInvokeConfigs", list));
 }
 
-/* GET .../events/failed, POST .../events/replay {"RequestIds": [...]} (none: all),
+/* GET .../events/failed (?payload=true: with the payloads), POST .../events/replay
+ * {"RequestIds": [...]} (none: all),
  * GET .../events/stats. failed and stats work for a deleted function too. */
 void api__ext_events(struct api *a, struct api_req *r)
 {
@@ -112,5 +114,23 @@ void api__ext_events(struct api *a, struct api_req *r)
 	json_t *list = async_failed_list(a->async, name, &e);
 	if (!list)
 		return api__reply_err(r->req, &e);
+	/* ?payload=true: each event with its payload, as a string (base64 if not UTF-8). */
+	const char *with = front_req_query(r->req, "payload");
+	bool payloads = with && strcmp(with, "true") == 0;
+	for (size_t i = 0; payloads && i < json_array_size(list); i++) {
+		json_t *ev = json_array_get(list, i);
+		autofree char *p = NULL;
+		size_t n = 0;
+		if (async_failed_payload(a->async, name, json_string_value(json_object_get(ev, "RequestId")),
+		                         &p, &n, &e) < 0)
+			continue; /* replayed since the list was read */
+		json_t *s = json_stringn(p, n);
+		if (!s) {
+			autofree char *b = b64_encode(p, n);
+			json_object_set_new(ev, "PayloadBase64", json_string(b));
+		} else {
+			json_object_set_new(ev, "Payload", s);
+		}
+	}
 	api__reply_json(r->req, 200, json_pack("{s:s, s:o}", "FunctionName", name, "Events", list));
 }
