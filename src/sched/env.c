@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/codec.h"
+#include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched_int.h"
 
@@ -240,6 +241,12 @@ char **sched__env_build_envp(const struct env *e)
 	envvars_set(&ev, "AWS_ACCESS_KEY_ID", "LAMBDADLOCALKEY");
 	envvars_set(&ev, "AWS_SECRET_ACCESS_KEY", "lambdad-local-secret");
 	envvars_set(&ev, "AWS_SESSION_TOKEN", "lambdad-local-session");
+	/* Our managed runtimes: the interpreter (--runtime-path). */
+	struct hostrt_info hi;
+	if (hostrt_lookup(c->runtime, &hi)) {
+		if (strcmp(fn_runtime_family(c->runtime), "node") == 0)
+			envvars_set(&ev, "LAMBDAD_NODE", hi.path);
+	}
 	return ev.v;
 }
 
