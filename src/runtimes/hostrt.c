@@ -21,9 +21,10 @@
 
 /* An identifier named by --runtime-path. */
 struct mapping {
-	char id[32];      /* "python3.12" */
-	char path[512];   /* as given: what the runtime runs */
-	char prefix[512]; /* the installation directory the sandbox must show, or "" */
+	char id[32];         /* "python3.12" */
+	char path[512];      /* as given: what the runtime runs */
+	char prefix[2][512]; /* the directories the sandbox must show (of the path as given, and
+	                      * of the file it resolves to), or "" */
 };
 
 /* What running an interpreter told: its version, "" when it did not run. */
@@ -40,7 +41,8 @@ static struct {
 } H;
 
 static const char *const system_dirs[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"};
-/* Where a sandbox has its own things: an interpreter there cannot be shown. */
+/* Where a sandbox has its own things: an interpreter there (or in a directory above one)
+ * cannot be shown. */
 static const char *const refused_dirs[] = {"/proc", "/dev", "/tmp", "/var/task", "/var/runtime", "/.host"};
 
 static bool under(const char *path, const char *dir)
@@ -135,17 +137,47 @@ int hostrt_map(const char *spec, struct err *errp)
 	if (!realpath(path, real) || stat(real, &st) < 0 || !S_ISREG(st.st_mode) || access(real, X_OK) < 0)
 		return err_make(errp, EINVAL, "--runtime-path '%s': %s is not an executable file", spec,
 		                path);
-	char prefix[512];
-	install_prefix(real, prefix, sizeof(prefix));
-	for (size_t i = 0; i < sizeof(refused_dirs) / sizeof(refused_dirs[0]); i++)
-		if (under(prefix, refused_dirs[i]) || strcmp(prefix, "/") == 0)
-			return err_make(
-			    errp, EINVAL,
-			    "--runtime-path '%s': an interpreter under %s cannot be shown in the sandbox",
-			    spec, strcmp(prefix, "/") == 0 ? "/" : refused_dirs[i]);
-	bool system = false;
-	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
-		system = system || under(prefix, system_dirs[i]);
+	/* The sandbox shows the installation around the path as given and around the file
+	 * it resolves to (a symlink into another tree), unless the system paths hold it. */
+	char prefix[2][512];
+	install_prefix(path, prefix[0], sizeof(prefix[0]));
+	install_prefix(real, prefix[1], sizeof(prefix[1]));
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < sizeof(refused_dirs) / sizeof(refused_dirs[0]); i++)
+			if (under(prefix[k], refused_dirs[i]) || under(refused_dirs[i], prefix[k]) ||
+			    strcmp(prefix[k], "/") == 0)
+				return err_make(
+				    errp, EINVAL,
+				    "--runtime-path '%s': %s cannot be shown in the sandbox, which has "
+				    "its own %s",
+				    spec, prefix[k], refused_dirs[i]);
+		for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
+			if (under(prefix[k], system_dirs[i]))
+				prefix[k][0] = 0;
+	}
+	if (strcmp(prefix[0], prefix[1]) == 0)
+		prefix[1][0] = 0;
+	/* The sandbox's user (not the server's) must reach it: every directory from the
+	 * prefix down, and the file itself, open to others. */
+	for (int k = 0; k < 2; k++) {
+		if (!prefix[k][0])
+			continue;
+		char d[PATH_MAX];
+		snprintf(d, sizeof(d), "%s", k == 0 ? path : real);
+		for (char *slash; (slash = strrchr(d, '/')) && strlen(d) > strlen(prefix[k]);) {
+			*slash = 0;
+			if (stat(d, &st) < 0 || !(st.st_mode & S_IXOTH))
+				return err_make(
+				    errp, EINVAL,
+				    "--runtime-path '%s': %s is closed to the functions' user (chmod "
+				    "o+rx it)",
+				    spec, d);
+		}
+	}
+	if (stat(real, &st) < 0 || !(st.st_mode & S_IXOTH))
+		return err_make(errp, EINVAL,
+		                "--runtime-path '%s': %s is not executable by others (chmod o+rx it)", spec,
+		                real);
 	struct mapping *m = find_mapping(id);
 	if (!m) {
 		if (H.nmap == HOSTRT_MAX)
@@ -154,7 +186,8 @@ int hostrt_map(const char *spec, struct err *errp)
 	}
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	snprintf(m->path, sizeof(m->path), "%s", path);
-	snprintf(m->prefix, sizeof(m->prefix), "%s", system ? "" : prefix);
+	for (int k = 0; k < 2; k++)
+		snprintf(m->prefix[k], sizeof(m->prefix[k]), "%s", prefix[k]);
 	return 0;
 }
 
@@ -325,15 +358,15 @@ int hostrt_check(const char *runtime, char *warn, size_t warn_len, struct err *e
 size_t hostrt_extra_dirs(const char **out, size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < H.nmap && n < max; i++) {
-		if (!H.map[i].prefix[0])
-			continue;
-		bool dup = false;
-		for (size_t j = 0; j < n; j++)
-			dup = dup || strcmp(out[j], H.map[i].prefix) == 0;
-		if (!dup)
-			out[n++] = H.map[i].prefix;
-	}
+	for (size_t i = 0; i < H.nmap; i++)
+		for (int k = 0; k < 2 && n < max; k++) {
+			const char *d = H.map[i].prefix[k];
+			bool dup = !d[0];
+			for (size_t j = 0; j < n && !dup; j++)
+				dup = strcmp(out[j], d) == 0;
+			if (!dup)
+				out[n++] = d;
+		}
 	return n;
 }
 

@@ -83,6 +83,7 @@ static void test_provided_always(void **state)
 static char *fake_interpreter(char *dir)
 {
 	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0); /* the functions' user must reach it */
 	char *bin = xasprintf("%s/bin", dir);
 	assert_int_equal(mkdir(bin, 0755), 0);
 	char *exe = xasprintf("%s/python3", bin);
@@ -128,6 +129,36 @@ static void test_mapping(void **state)
 	assert_int_equal(hostrt_detect(&e), 0);
 	assert_true(hostrt_lookup("python3.12", &hi));
 	assert_string_equal(hi.version, "3.12.1");
+
+	/* A symlink into another tree: both trees are shown. */
+	hostrt_set("3.11.2", "20.20.2");
+	char other[] = "/var/tmp/hostrt-link-XXXXXX";
+	assert_non_null(mkdtemp(other));
+	assert_int_equal(chmod(other, 0755), 0);
+	char *obin = xasprintf("%s/bin", other);
+	char *link = xasprintf("%s/python3", obin);
+	assert_int_equal(mkdir(obin, 0755), 0);
+	assert_int_equal(symlink(exe, link), 0);
+	char *lspec = xasprintf("python3.12=%s", link);
+	assert_int_equal(hostrt_map(lspec, &e), 0);
+	assert_int_equal(hostrt_extra_dirs(dirs, 4), 2);
+	char oreal[4096];
+	assert_non_null(realpath(other, oreal));
+	assert_string_equal(dirs[0], other);
+	assert_string_equal(dirs[1], real);
+	/* A directory closed to others is refused: the functions' user could not reach it. */
+	assert_int_equal(chmod(other, 0700), 0);
+	assert_int_equal(hostrt_map(lspec, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "is closed to the functions' user"));
+	unlink(link);
+	rmdir(obin);
+	rmdir(other);
+	free(lspec);
+	free(link);
+	free(obin);
+	/* What the sandbox has its own of cannot be shown. */
+	assert_int_equal(hostrt_map("python3.12=/proc/self/exe", &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "cannot be shown in the sandbox, which has its own /proc"));
 
 	/* Bad mappings name what is wrong. */
 	assert_int_equal(hostrt_map("python3.12", &e), -EINVAL);
