@@ -451,7 +451,7 @@ static int serve(int argc, char **argv)
 	bool sandbox_up = false;
 	if (reap_new(base, &reap, &e) < 0)
 		goto out;
-	if (store_open(data, &st, &e) < 0 || pool_new(base, 2, &workers, &e) < 0)
+	if (store_new(data, &st, &e) < 0 || pool_new(base, 2, &workers, &e) < 0)
 		goto out;
 	/* The store's fsyncs run on the pool (two threads: a checkpoint never holds up a
 	 * group's fdatasync); its completions come back to this loop. */
@@ -514,7 +514,7 @@ out:
 	api_free(api);
 	sched_free(sc);
 	if (sandbox_up)
-		sandbox_shutdown();
+		sandbox_fini();
 	store_free(st);
 	pool_free(workers);
 	reap_free(reap);

@@ -25,7 +25,7 @@ char *logs_file_path(const char *logs_dir, const char *fn_name)
 	return xasprintf("%s/%s.log", logs_dir, fn_name);
 }
 
-struct logs_file *logs_file_open(const char *logs_dir, const char *fn_name, struct err *errp)
+struct logs_file *logs_file_new(const char *logs_dir, const char *fn_name, struct err *errp)
 {
 	mkdir(logs_dir, 0755);
 	char *path = logs_file_path(logs_dir, fn_name);

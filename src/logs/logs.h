@@ -25,7 +25,7 @@ struct logs_file;
 extern uint64_t logs_file_max_bytes;
 
 /* Opens (appending) logs_dir/<fn>.log. Returns NULL with a message on failure. */
-struct logs_file *logs_file_open(const char *logs_dir, const char *fn_name, struct err *errp);
+struct logs_file *logs_file_new(const char *logs_dir, const char *fn_name, struct err *errp);
 void logs_file_free(struct logs_file *l); /* flushes; NULL is a no-op */
 /* Appends "<ISO time> <stream> <text>\n" (text without its newline) at the time now. */
 void logs_file_line(struct logs_file *l, const char *stream, const char *text, size_t len);

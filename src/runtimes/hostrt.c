@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "base/codec.h"
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "svc/lambda/errors.h"
 
 #define HOSTRT_MAX 32

@@ -638,7 +638,7 @@ fail:
 	return rc;
 }
 
-int cg_root_open(const char *name, struct cg_root **out, struct err *errp)
+int cg_root_new(const char *name, struct cg_root **out, struct err *errp)
 {
 	if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return err_make(errp, EINVAL, "cgroup: invalid subtree name \"%s\"", name ? name : "");
@@ -680,7 +680,7 @@ void cg_root_free(struct cg_root *r)
 
 /* ---- groups: what both backends share ---- */
 
-int cg_create(struct cg_root *r, const char *id, struct cg **out, struct err *errp)
+int cg_new(struct cg_root *r, const char *id, struct cg **out, struct err *errp)
 {
 	if (!id || !*id || strchr(id, '/') || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
 		return err_make(errp, EINVAL, "cgroup: invalid group name \"%s\"", id ? id : "");
@@ -760,7 +760,7 @@ int cg_freeze(struct cg *g, bool frozen)
 	return g->r->ops->freeze(g, frozen);
 }
 
-int cg_destroy(struct cg *g)
+int cg_remove(struct cg *g)
 {
 	int rc = 0;
 	for (unsigned i = 0; i < g->r->nh; i++) {
@@ -779,7 +779,7 @@ int cg_destroy(struct cg *g)
 	return rc;
 }
 
-void cg_abandon(struct cg *g)
+void cg_free(struct cg *g)
 {
 	if (!g)
 		return;

@@ -41,7 +41,7 @@ void cg_lambda_limits(uint32_t memory_mb, struct cg_limits *l);
  * is no longer alive, killing their processes. Returns 0 and an owned *out, or a
  * negative errno with a message that says what is missing (no cgroup filesystem, a
  * controller, permission); nothing is left behind on failure. */
-int cg_root_open(const char *name, struct cg_root **out, struct err *errp);
+int cg_root_new(const char *name, struct cg_root **out, struct err *errp);
 
 /* "v1" or "v2". */
 const char *cg_root_kind(const struct cg_root *r);
@@ -53,13 +53,13 @@ const char *cg_root_path(const struct cg_root *r, unsigned i);
 /* Kills every process left in the subtree, removes it (waiting up to about a second
  * for killed processes to leave, so call it at shutdown only), undoes the v2 move of
  * the server and frees r. NULL is a no-op. Groups not yet destroyed must not be used
- * afterwards; they must still be released with cg_abandon. */
+ * afterwards; they must still be released with cg_free. */
 void cg_root_free(struct cg_root *r);
 
 /* Creates the child group `id` (a single path component) in every hierarchy.
  * Returns 0 and an owned *out, or a negative errno (-EEXIST if it exists); nothing
  * is left behind on failure. */
-int cg_create(struct cg_root *r, const char *id, struct cg **out, struct err *errp);
+int cg_new(struct cg_root *r, const char *id, struct cg **out, struct err *errp);
 
 /* Writes the limits. v2: memory.max, memory.swap.max=0 (when swap is accounted),
  * cpu.max "quota period", pids.max. v1: memory.limit_in_bytes and
@@ -93,14 +93,16 @@ int cg_kill(struct cg *g);
  * negative errno. */
 int cg_freeze(struct cg *g, bool frozen);
 
-/* Removes the group's directories. Returns 0 and frees g, or -EBUSY while processes
- * remain (the caller retries after reaping; g stays valid and what was removed
- * stays removed), or another negative errno (g stays valid). */
-int cg_destroy(struct cg *g);
+/* Removes the group's directories (not a lifecycle verb: it can fail, and frees g only
+ * when it succeeds). Returns 0 and frees g, or -EBUSY while processes remain (the
+ * caller retries after reaping; g stays valid and what was removed stays removed), or
+ * another negative errno (g stays valid). A group that cannot be removed now is
+ * released with cg_free. */
+int cg_remove(struct cg *g);
 
-/* Frees g without touching the filesystem (cg_root_free removes what is left).
- * NULL is a no-op. */
-void cg_abandon(struct cg *g);
+/* Frees g without touching the filesystem: cg_root_free removes what is left. NULL is
+ * a no-op; never fails. */
+void cg_free(struct cg *g);
 
 /* The system calls this module makes, replaceable by tests to inject failures or to
  * run against a fake hierarchy. Each follows its libc namesake (-1 and errno). */

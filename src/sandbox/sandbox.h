@@ -42,7 +42,7 @@ struct sandbox_options {
  * strict mode, when something is missing). */
 int sandbox_init(const struct sandbox_options *o, struct err *errp);
 /* Kills blank sandboxes, waits for every environment process, removes cgroups. */
-void sandbox_shutdown(void);
+void sandbox_fini(void);
 /* A one-line description of the isolation in use ("namespaces, cgroup v1, seccomp"). */
 const char *sandbox_describe(void);
 /* Whether environments run in namespaces (the Runtime API is at 127.0.0.1:9001). */
@@ -70,17 +70,17 @@ struct sandbox_cbs {
 	 * negative errno with e (the failing step), nothing left running. Called once. */
 	void (*ready_cb)(struct sandbox *sb, int rc, const struct err *e, void *arg);
 	/* After a ready_cb with 0: the first process was reaped; status is the runtime's
-	 * own wait status. Called at most once, never after sandbox_destroy. */
+	 * own wait status. Called at most once, never after sandbox_free. */
 	void (*exit_cb)(struct sandbox *sb, int status, void *arg);
 };
 
 /* Starts making a sandbox for spec (borrowed for the call) from a blank of the pool.
  * Every step after this call is an event on the loop: none of it blocks. Returns 0 and
- * an owned *out at once (sandbox_destroy cancels a creation under way), with
+ * an owned *out at once (sandbox_free cancels a creation under way), with
  * cbs->ready_cb to come, never from inside this call; or a negative errno, nothing
  * started. */
-int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
-                  struct sandbox **out, struct err *errp);
+int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
+                struct sandbox **out, struct err *errp);
 
 pid_t sandbox_pid(const struct sandbox *sb);
 /* The read end of the output pipe (stdout and stderr), non-blocking; owned by sb. */
@@ -101,7 +101,7 @@ bool sandbox_oom_killed(struct sandbox *sb);
 /* Kills every process of the environment and frees sb, or stops its creation (its
  * exit is collected by the reaper; its cgroup goes once it is empty). No callback runs
  * after it. NULL is a no-op. */
-void sandbox_destroy(struct sandbox *sb);
+void sandbox_free(struct sandbox *sb);
 
 /* Describes a wait status as Lambda does ("exit status 1", "signal: killed"). */
 void sandbox_describe_status(int status, char *out, size_t len);

@@ -56,9 +56,9 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 
 /* net.c: the path of slirp4netns or NULL; start it for the network namespace of
  * ns_pid (n->ready_r becomes readable once it is ready: an event waits for it); stop it. */
-const char *net_outbound_helper(void);
-int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp);
-void net_outbound_stop(struct sbx_net *n);
+const char *sandbox__net_helper(void);
+int sandbox__net_start(pid_t ns_pid, struct sbx_net *n, struct err *errp);
+void sandbox__net_stop(struct sbx_net *n);
 
 /* envp plus AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT (owned, free with
  * sandbox_free_envp). */

@@ -1,4 +1,4 @@
-/* The real backend: an environment is a sandbox (sandbox_start, every step an event)
+/* The real backend: an environment is a sandbox (sandbox_new, every step an event)
  * running the function's code from the store, and its Runtime API is served by rtapi on
  * the sandbox's listening socket. */
 #include <errno.h>
@@ -37,8 +37,8 @@ static void sb_exit(struct sandbox *sb, int status, void *arg)
 
 static const struct sandbox_cbs sb_cbs = {.ready_cb = sb_ready, .exit_cb = sb_exit};
 
-static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
-                      void *arg, struct sched_benv **out, struct err *errp)
+static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
+                       void *arg, struct sched_benv **out, struct err *errp)
 {
 	struct sbe *be = bep;
 	const struct fn_config *cfg = spec->cfg;
@@ -65,7 +65,7 @@ static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct
 	h->be = be;
 	h->cbs = *cbs;
 	h->arg = arg;
-	if ((r = sandbox_start(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
+	if ((r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
 		free(h);
 		return r;
 	}
@@ -111,11 +111,11 @@ static int sbe_stats(struct sched_benv *h, uint64_t *max_rss_kb)
 	return r;
 }
 
-static void sbe_destroy(struct sched_benv *h)
+static void sbe_env_free(struct sched_benv *h)
 {
 	if (!h)
 		return;
-	sandbox_destroy(h->sb);
+	sandbox_free(h->sb);
 	free(h);
 }
 
@@ -125,14 +125,14 @@ static void sbe_free(void *be)
 }
 
 static const struct sched_backend_ops sbe_ops = {
-    .create = sbe_create,
+    .env_new = sbe_env_new,
     .log_fd = sbe_log_fd,
     .serve = sbe_serve,
     .signal = sbe_signal,
     .can_freeze = sbe_can_freeze,
     .freeze = sbe_freeze,
     .stats = sbe_stats,
-    .destroy = sbe_destroy,
+    .env_free = sbe_env_free,
     .free = sbe_free,
 };
 

@@ -174,7 +174,7 @@ void sched__env_kill(struct env *e)
 		evtimer_del(e->freeze_ev);
 	rtapi_free(e->rt);
 	e->rt = NULL;
-	s->be.ops->destroy(e->h);
+	s->be.ops->env_free(e->h);
 	e->h = NULL;
 	e->created = false;
 	struct timeval zero = {0, 0};
@@ -343,7 +343,7 @@ int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	e->timer = evtimer_new(s->base, env_timer_cb, e);
 	char **envp = sched__env_build_envp(e);
 	struct sched_env_spec spec = {.cfg = cfg, .envp = envp};
-	int r = s->be.ops->create(s->be.be, &spec, &env_benv_cbs, e, &e->h, errp);
+	int r = s->be.ops->env_new(s->be.be, &spec, &env_benv_cbs, e, &e->h, errp);
 	sched__free_envp(envp);
 	if (r < 0) {
 		env_free_cb(-1, 0, e);

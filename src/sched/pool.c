@@ -18,7 +18,7 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 	struct fn_pool *p = sched__pool_find(s, name);
 	if (p)
 		return p;
-	struct logs_file *log = logs_file_open(s->logs_dir, name, errp);
+	struct logs_file *log = logs_file_new(s->logs_dir, name, errp);
 	if (!log)
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
@@ -49,12 +49,12 @@ void sched__pool_free_all(struct sched *s)
 	map_fini(&s->pools, pool_free);
 }
 
-void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg)
+void sched__pool_set_cfg(struct fn_pool *pool, struct fn_config *cfg)
 {
 	if (cfg && pool->cfg && strcmp(pool->cfg->revision_id, cfg->revision_id) == 0)
 		return;
 	fn_config_unref(pool->cfg);
-	pool->cfg = cfg ? fn_config_ref((struct fn_config *)cfg) : NULL;
+	pool->cfg = cfg ? fn_config_ref(cfg) : NULL;
 }
 
 struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision)

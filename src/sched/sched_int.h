@@ -146,7 +146,7 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 /* Frees every pool (their environments are gone already). */
 void sched__pool_free_all(struct sched *s);
 /* Makes cfg (a new reference is taken) the pool's latest, unless it has that revision. */
-void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg);
+void sched__pool_set_cfg(struct fn_pool *pool, struct fn_config *cfg);
 /* An idle environment of revision, most recently used first, or NULL. */
 struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision);
 /* An environment of revision starting without an invocation (one may join it), or NULL. */
@@ -166,8 +166,9 @@ void sched__kick(struct sched *s, struct fn_pool *pool);
 void sched__kick_cb(evutil_socket_t fd, short what, void *arg);
 
 /* limits.c: concurrency, the scaling rate and memory */
-/* Lambda's throttle reason for a new invocation of pool now, or NULL (static text). */
-const char *sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
+/* Whether a concurrency limit stops a new invocation of pool now: 0, or the enum
+ * sched_throttle that says which. */
+int sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
 /* Refills the pool's bucket; whether a whole token is there for a new environment. */
 bool sched__has_token(struct fn_pool *pool);
 /* Microseconds until the bucket holds a whole token again. */

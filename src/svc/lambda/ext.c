@@ -16,17 +16,17 @@
 
 /* GET /lambdad/v1/functions/{name}/logs?offset=N: the log text from byte N (at
  * most 1 MB) and X-Lambdad-Next-Offset. */
-void api_ext_logs(struct api *a, struct api_req *r)
+void api__ext_logs(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
 	const char *off = front_req_query(r->req, "offset");
 	char *end = NULL;
 	long long offset = off ? strtoll(off, &end, 10) : 0;
 	if (off && (!*off || *end || offset < 0))
-		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                       "offset must be a byte count");
+		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                        "offset must be a byte count");
 	sched_flush_logs(a->sched, name);
 	autofree char *path = logs_file_path(a->logs_dir, name);
 	struct evbuffer *b = evbuffer_new();
@@ -56,24 +56,24 @@ void api_ext_logs(struct api *a, struct api_req *r)
 }
 
 /* GET /lambdad/v1/code/{sha256}.zip: the deployment package (GetFunction's Code.Location). */
-void api_ext_code(struct api *a, struct api_req *r)
+void api__ext_code(struct api *a, struct api_req *r)
 {
-	const char *f = api_param(r, "File");
+	const char *f = api__param(r, "File");
 	char hex[65];
 	if (strlen(f) != 68 || strcmp(f + 64, ".zip") != 0 || strspn(f, "0123456789abcdef") != 64)
-		return api_reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
+		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
 	memcpy(hex, f, 64);
 	hex[64] = 0;
 	if (!registry_code_in_use(a->reg, hex))
-		return api_reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
+		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
 	autofree char *path = store_code_zip(a->store, hex);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return api_reply_error(r->req, LAMBDA_ERR_SERVICE, NULL, "code package unreadable: %s",
-		                       strerror(errno));
+		return api__reply_error(r->req, LAMBDA_ERR_SERVICE, NULL, "code package unreadable: %s",
+		                        strerror(errno));
 	}
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add_file(b, fd, 0, st.st_size);

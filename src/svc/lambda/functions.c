@@ -82,7 +82,7 @@ static int commit(struct api *a, struct front_req *req, struct fn_config *c)
 	struct err e = {0};
 	if (store_put(a->store, "functions", c->name, txt, strlen(txt), STORE_REV_ANY, NULL, &e) < 0 ||
 	    store_commit(a->store, &e) < 0) {
-		api_reply_err(req, &e);
+		api__reply_err(req, &e);
 		return -1;
 	}
 	return 0;
@@ -103,24 +103,24 @@ static int check_runtime(struct api_req *r, const struct fn_config *c, struct er
 	return 0;
 }
 
-void api_create_function(struct api *a, struct api_req *r)
+void api__create_function(struct api *a, struct api_req *r)
 {
-	json_t *body = api_body_json(r->req);
+	json_t *body = api__body_json(r->req);
 	if (!body)
 		return;
 	struct fn_config *c = fn_config_new();
 	struct err e = {0};
 	if (fn_config_apply(c, body, true, &e) < 0 || check_runtime(r, c, &e) < 0) {
-		api_reply_err(r->req, &e);
+		api__reply_err(r->req, &e);
 		goto out;
 	}
 	if (registry_get(a->reg, c->name)) {
-		api_reply_error(r->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
-		                c->name);
+		api__reply_error(r->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
+		                 c->name);
 		goto out;
 	}
 	if (take_code(a, json_object_get(body, "Code"), c, &e) < 0) {
-		api_reply_err(r->req, &e);
+		api__reply_err(r->req, &e);
 		goto out;
 	}
 	if (commit(a, r->req, c) < 0) {
@@ -130,20 +130,20 @@ void api_create_function(struct api *a, struct api_req *r)
 	registry_put(a->reg, fn_config_ref(c));
 	log_info("api: created function %s (code %.12s, %llu bytes)", c->name, c->code_hex,
 	         (unsigned long long)c->code_size);
-	api_reply_json(r->req, 201, config_json(a, c));
+	api__reply_json(r->req, 201, config_json(a, c));
 out:
 	fn_config_unref(c);
 	json_decref(body);
 }
 
-void api_get_function(struct api *a, struct api_req *r, bool config_only)
+void api__get_function(struct api *a, struct api_req *r, bool config_only)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	if (config_only)
-		return api_reply_json(r->req, 200, config_json(a, c));
+		return api__reply_json(r->req, 200, config_json(a, c));
 	const char *host = front_req_header(r->req, "Host");
 	autofree char *loc =
 	    xasprintf("http://%s/lambdad/v1/code/%s.zip", host ? host : "127.0.0.1", c->code_hex);
@@ -154,10 +154,10 @@ void api_get_function(struct api *a, struct api_req *r, bool config_only)
 	if (sc.reserved >= 0)
 		json_object_set_new(o, "Concurrency",
 		                    json_pack("{s:i}", "ReservedConcurrentExecutions", (int)sc.reserved));
-	api_reply_json(r->req, 200, o);
+	api__reply_json(r->req, 200, o);
 }
 
-void api_list_functions(struct api *a, struct api_req *r)
+void api__list_functions(struct api *a, struct api_req *r)
 {
 	const char *marker = front_req_query(r->req, "Marker");
 	const char *max = front_req_query(r->req, "MaxItems");
@@ -166,7 +166,7 @@ void api_list_functions(struct api *a, struct api_req *r)
 		char *end;
 		maxn = strtol(max, &end, 10);
 		if (!*max || *end || maxn < 1 || maxn > 10000)
-			return api_reply_error(
+			return api__reply_error(
 			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and 10000",
@@ -183,36 +183,36 @@ void api_list_functions(struct api *a, struct api_req *r)
 	json_t *o = json_pack("{s:o}", "Functions", list);
 	if (i < n && last)
 		json_object_set_new(o, "NextMarker", json_string(last->name));
-	api_reply_json(r->req, 200, o);
+	api__reply_json(r->req, 200, o);
 }
 
-void api_delete_function(struct api *a, struct api_req *r)
+void api__delete_function(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && strcmp(q, FN_LATEST) == 0)
-		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                       "$LATEST version cannot be deleted without deleting the function.");
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                        "$LATEST version cannot be deleted without deleting the function.");
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	struct err e = {0};
 	/* Takes the function's scaling settings (reserved, provisioned, keep-alive) with it. */
 	if (store_del(a->store, "functions", name, STORE_REV_ANY, &e) < 0 ||
 	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 || store_commit(a->store, &e) < 0)
-		return api_reply_err(r->req, &e);
+		return api__reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	registry_del(a->reg, name);
-	furl_function_deleted(a, name);
+	api__furl_function_deleted(a, name);
 	if (!fn_scaling_is_default(&sc))
 		sched_set_scaling(a->sched, name, NULL, &FN_SCALING_DEFAULT);
 	sched_function_changed(a->sched, name, NULL);
 	async_function_deleted(a->async, name);
 	drop_unused_code(a, hex);
 	log_info("api: deleted function %s", name);
-	api_reply_json(r->req, 204, NULL);
+	api__reply_json(r->req, 204, NULL);
 }
 
 /* Shared tail of the two updates: RevisionId precondition, new revision, commit, publish. */
@@ -221,14 +221,14 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 {
 	json_t *rev = json_object_get(body, "RevisionId");
 	if (rev && json_is_string(rev) && strcmp(json_string_value(rev), old->revision_id) != 0) {
-		api_reply_error(r->req, LAMBDA_ERR_PRECONDITION_FAILED, NULL,
-		                "The Revision Id provided does not match the latest Revision Id. Call the "
-		                "GetFunction/GetAlias API to retrieve the latest Revision Id");
+		api__reply_error(r->req, LAMBDA_ERR_PRECONDITION_FAILED, NULL,
+		                 "The Revision Id provided does not match the latest Revision Id. Call the "
+		                 "GetFunction/GetAlias API to retrieve the latest Revision Id");
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
 	if (dry_run) {
-		api_reply_json(r->req, 200, config_json(a, c));
+		api__reply_json(r->req, 200, config_json(a, c));
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -247,32 +247,32 @@ static void finish_update(struct api *a, struct api_req *r, json_t *body, struct
 	if (sc.provisioned > 0)
 		sched_set_scaling(a->sched, c->name, c, &sc);
 	drop_unused_code(a, oldhex);
-	api_reply_json(r->req, 200, config_json(a, c));
+	api__reply_json(r->req, 200, config_json(a, c));
 }
 
-void api_update_configuration(struct api *a, struct api_req *r)
+void api__update_configuration(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	json_t *body;
-	struct fn_config *old = api_lookup_body(a, r, name, &body);
+	struct fn_config *old = api__lookup_body(a, r, name, &body);
 	if (!old)
 		return;
 	struct fn_config *c = fn_config_dup(old);
 	struct err e = {0};
 	if (fn_config_apply(c, body, false, &e) < 0 ||
 	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r, c, &e) < 0))
-		api_reply_err(r->req, &e);
+		api__reply_err(r->req, &e);
 	else
 		finish_update(a, r, body, old, c, false);
 	fn_config_unref(c);
 	json_decref(body);
 }
 
-void api_update_code(struct api *a, struct api_req *r)
+void api__update_code(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	json_t *body;
-	struct fn_config *old = api_lookup_body(a, r, name, &body);
+	struct fn_config *old = api__lookup_body(a, r, name, &body);
 	if (!old)
 		return;
 	struct fn_config *c = fn_config_dup(old);
@@ -283,12 +283,12 @@ void api_update_code(struct api *a, struct api_req *r)
 		int rc = fn_config_apply(c, only, false, &e);
 		json_decref(only);
 		if (rc < 0) {
-			api_reply_err(r->req, &e);
+			api__reply_err(r->req, &e);
 			goto out;
 		}
 	}
 	if (take_code(a, body, c, &e) < 0) {
-		api_reply_err(r->req, &e);
+		api__reply_err(r->req, &e);
 		goto out;
 	}
 	finish_update(a, r, body, old, c, json_is_true(json_object_get(body, "DryRun")));
@@ -297,7 +297,7 @@ out:
 	json_decref(body);
 }
 
-void api_account_settings(struct api *a, struct api_req *r)
+void api__account_settings(struct api *a, struct api_req *r)
 {
 	/* Below 0 only when the server restarted with a smaller --account-concurrency. */
 	long long unreserved = (long long)a->account_concurrency - (long long)registry_reserved_sum(a->reg);
@@ -309,5 +309,5 @@ void api_account_settings(struct api *a, struct api_req *r)
 	                      (int)a->account_concurrency, "UnreservedConcurrentExecutions", (int)unreserved,
 	                      "AccountUsage", "TotalCodeSize", (json_int_t)registry_total_code_size(a->reg),
 	                      "FunctionCount", (json_int_t)registry_count(a->reg));
-	api_reply_json(r->req, 200, o);
+	api__reply_json(r->req, 200, o);
 }

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "integ/proxy.h"
 #include "svc/lambda/api_int.h"
 
 /* What awslambda.HttpResponseStream.from() sets: the stream starts with a JSON prelude
@@ -46,15 +47,10 @@ static void add_extra(struct stream_ctx *x)
 		front_reply_header_set(x->req, kv->key, kv->value);
 }
 
-/* Replies {"message": msg} with status code in one piece (before any byte went out). */
-static void reply_message(struct stream_ctx *x, int code, const char *msg)
+/* Replies the integration's answer e in one piece (before any byte went out). */
+static void reply_error(struct stream_ctx *x, enum proxy_error e)
 {
-	front_reply_header(x->req, "Content-Type", "application/json");
-	add_extra(x);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
-	front_reply(x->req, code, b);
-	evbuffer_free(b);
+	proxy_error_reply(x->req, e, &x->extra);
 	x->req = NULL;
 }
 
@@ -163,7 +159,7 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 {
 	struct stream_ctx *x = arg;
 	if (!x->started && (res->function_error || res->system_error)) {
-		reply_message(x, 502, "Internal Server Error");
+		reply_error(x, PROXY_ERR_BAD_GATEWAY);
 	} else if (!x->started && !res->streamed) {
 		/* The function answered without streaming: its response is the body. */
 		front_reply_header(x->req, "Content-Type", "application/json");
@@ -185,8 +181,8 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 	stream_ctx_free(x);
 }
 
-void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg, struct evbuffer *event,
-                          const char *request_id, const struct evkeyvalq *extra)
+void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
+                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
 {
 	struct stream_ctx *x = xcalloc(1, sizeof(*x));
 	x->a = a;
@@ -216,8 +212,7 @@ void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config
 			log_warn("api: streaming invoke of %s: %s", cfg->name, e.msg);
 		if (rc == -EAGAIN)
 			front_reply_header(req, "Retry-After", "1");
-		reply_message(x, rc == -EAGAIN ? 429 : 502,
-		              rc == -EAGAIN ? "Too Many Requests" : "Internal Server Error");
+		reply_error(x, rc == -EAGAIN ? PROXY_ERR_THROTTLED : PROXY_ERR_BAD_GATEWAY);
 		stream_ctx_free(x);
 	}
 }

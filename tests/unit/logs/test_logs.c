@@ -29,7 +29,7 @@ static void test_lines_and_rotation(void **state)
 	assert_non_null(mkdtemp(dir));
 	logs_file_max_bytes = 1000;
 	struct err e = {0};
-	struct logs_file *l = logs_file_open(dir, "f", &e);
+	struct logs_file *l = logs_file_new(dir, "f", &e);
 	assert_non_null(l);
 	char text[40];
 	memset(text, 'x', sizeof(text));
@@ -49,7 +49,7 @@ static void test_lines_and_rotation(void **state)
 	assert_non_null(strstr(line, " stream xxxxxxxx"));
 	assert_int_equal(line[strlen(line) - 1], '\n');
 	/* Reopening continues the count from the file's size. */
-	l = logs_file_open(dir, "f", &e);
+	l = logs_file_new(dir, "f", &e);
 	for (int i = 0; i < 20; i++)
 		logs_file_line(l, "s", text, sizeof(text));
 	logs_file_free(l);
@@ -83,7 +83,7 @@ static void test_multiline_record(void **state)
 	char dir[] = "/tmp/lambdad-test-logs.XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	struct err e = {0};
-	struct logs_file *l = logs_file_open(dir, "m", &e);
+	struct logs_file *l = logs_file_new(dir, "m", &e);
 	assert_non_null(l);
 	const char rec[] = "[ERROR] boom\nTraceback:\n  File x";
 	logs_file_record(l, 1767225600000LL, "s", rec, strlen(rec));

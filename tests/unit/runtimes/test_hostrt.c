@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "runtimes/hostrt.h"
 #include "svc/lambda/errors.h"
 

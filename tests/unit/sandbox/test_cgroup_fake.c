@@ -659,9 +659,9 @@ static struct cg_root *open_ok(void)
 {
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	int rc = cg_root_open("lambdad-4242", &r, &e);
+	int rc = cg_root_new("lambdad-4242", &r, &e);
 	if (rc != 0)
-		fail_msg("cg_root_open: %d %s", rc, e.msg);
+		fail_msg("cg_root_new: %d %s", rc, e.msg);
 	return r;
 }
 
@@ -669,9 +669,9 @@ static struct cg *create_ok(struct cg_root *r, const char *id)
 {
 	struct cg *g = NULL;
 	struct err e = {0};
-	int rc = cg_create(r, id, &g, &e);
+	int rc = cg_new(r, id, &g, &e);
 	if (rc != 0)
-		fail_msg("cg_create: %d %s", rc, e.msg);
+		fail_msg("cg_new: %d %s", rc, e.msg);
 	return g;
 }
 
@@ -718,7 +718,7 @@ static void test_v2_nested_moves_server(void **state)
 	assert_file(SVC "/lambdad-4242/cgroup.subtree_control", "cpu memory pids");
 	struct cg *g = create_ok(r, "env-1");
 	assert_true(there(SVC "/lambdad-4242/env-1/memory.max"));
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 	/* The server is back where it was, and nothing of lambdad remains. */
 	autofree char *after = snapshot();
@@ -731,7 +731,7 @@ static void test_v2_nested_shared_refused(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -EBUSY);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -EBUSY);
 	assert_null(r);
 	assert_contains(e.msg, "another process shares lambdad's cgroup");
 	autofree char *after = snapshot();
@@ -744,7 +744,7 @@ static void test_v2_missing_controller(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOTSUP);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOTSUP);
 	assert_contains(e.msg, "pids controller is not available");
 	autofree char *after = snapshot();
 	assert_string_equal(before, after);
@@ -774,7 +774,7 @@ static void test_v1_missing_pids(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOENT);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOENT);
 	assert_contains(e.msg, "the pids controller is not mounted");
 	autofree char *after = snapshot();
 	assert_string_equal(before, after);
@@ -787,9 +787,9 @@ static void test_no_cgroup_fs(void **state)
 	put("/sys/.keep", "");
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOENT);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOENT);
 	assert_contains(e.msg, "no cgroup filesystem");
-	assert_int_equal(cg_root_open("a/b", &r, &e), -EINVAL);
+	assert_int_equal(cg_root_new("a/b", &r, &e), -EINVAL);
 }
 
 static void test_open_permission(void **state)
@@ -799,7 +799,7 @@ static void test_open_permission(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -EACCES);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -EACCES);
 	assert_contains(e.msg, "mkdir " PIDS "/lambdad-4242: Permission denied");
 	assert_contains(e.msg, "run it as root or in a delegated cgroup");
 	autofree char *after = snapshot();
@@ -823,7 +823,7 @@ static void fail_each(void (*layout)(void))
 			fail_errno = errs[k];
 			struct cg_root *r = NULL;
 			struct err e = {0};
-			int rc = cg_root_open("lambdad-4242", &r, &e);
+			int rc = cg_root_new("lambdad-4242", &r, &e);
 			int made = ncalls;
 			fail_at = -1;
 			if (rc < 0) {
@@ -965,7 +965,7 @@ static void test_v2_limits(void **state)
 	struct cg_limits tiny = {16, 1, 1};
 	assert_int_equal(cg_set_limits(g, &tiny, NULL), 0);
 	assert_file(ENV2 "/cpu.max", "1000 100000"); /* the kernel's minimum quota */
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -978,7 +978,7 @@ static void test_v2_limits_no_swap_accounting(void **state)
 	set_ok(g, 256);
 	assert_file(ENV2 "/memory.max", "268435456");
 	assert_false(there(ENV2 "/memory.swap.max"));
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1009,7 +1009,7 @@ static void test_v1_limits(void **state)
 	assert_file(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes", "-1");
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
 	assert_file(PIDS "/lambdad-4242/env/pids.max", "max");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1022,7 +1022,7 @@ static void test_v1_limits_no_memsw(void **state)
 	assert_file(MEM "/lambdad-4242/env/memory.limit_in_bytes", "134217728");
 	assert_false(there(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes"));
 	assert_file(MEM "/lambdad-4242/env/memory.swappiness", "0");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1044,7 +1044,7 @@ static void test_set_limits_errors(void **state)
 	fail_on("write", "memory.max", EBUSY, 1);
 	assert_int_equal(cg_set_limits(g, &l, &e), -EBUSY);
 	assert_contains(e.msg, "memory.max: Device or resource busy");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1056,24 +1056,24 @@ static void test_create_errors(void **state)
 	struct cg_root *r = open_ok();
 	struct cg *g = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_create(r, "../x", &g, &e), -EINVAL);
-	assert_int_equal(cg_create(r, "", &g, &e), -EINVAL);
+	assert_int_equal(cg_new(r, "../x", &g, &e), -EINVAL);
+	assert_int_equal(cg_new(r, "", &g, &e), -EINVAL);
 	fail_on("mkdir", FRZ, EACCES, 1);
-	assert_int_equal(cg_create(r, "env", &g, &e), -EACCES);
+	assert_int_equal(cg_new(r, "env", &g, &e), -EACCES);
 	assert_null(g);
 	assert_contains(e.msg, "mkdir " FRZ "/lambdad-4242/env: Permission denied");
 	assert_false(there(MEM "/lambdad-4242/env"));
 	assert_false(there(CPU "/lambdad-4242/env"));
 	assert_false(there(PIDS "/lambdad-4242/env"));
 	fail_on("mkdir", CPU, ENOSPC, 1);
-	assert_int_equal(cg_create(r, "env", &g, &e), -ENOSPC);
+	assert_int_equal(cg_new(r, "env", &g, &e), -ENOSPC);
 	assert_false(there(MEM "/lambdad-4242/env"));
 	g = create_ok(r, "env");
 	struct cg *g2 = NULL;
-	assert_int_equal(cg_create(r, "env", &g2, &e), -EEXIST);
+	assert_int_equal(cg_new(r, "env", &g2, &e), -EEXIST);
 	assert_null(g2);
 	assert_true(there(MEM "/lambdad-4242/env")); /* the existing group is untouched */
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1088,11 +1088,11 @@ static void test_attach_v2(void **state)
 	assert_file(SVC "/lambdad-4242/env/cgroup.procs", "500\n");
 	assert_file(SVC "/lambdad-4242-server/cgroup.procs", "4242\n");
 	struct err e = {0};
-	assert_int_equal(cg_destroy(g), -EBUSY);
+	assert_int_equal(cg_remove(g), -EBUSY);
 	assert_true(there(SVC "/lambdad-4242/env"));
 	assert_int_equal(cg_kill(g), 0);
 	assert_int_equal(nkilled, 1);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	assert_false(there(SVC "/lambdad-4242/env"));
 	(void)e;
 	cg_root_free(r);
@@ -1123,7 +1123,7 @@ static void test_attach_v1_partial(void **state)
 	assert_file(FRZ "/lambdad-4242/env/cgroup.procs", "500\n");
 	assert_file(MEM "/cgroup.procs", "4242\n");
 	assert_int_equal(cg_kill(g), 0);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1133,13 +1133,13 @@ static void test_destroy_v1_partial(void **state)
 	struct cg_root *r = open_ok();
 	struct cg *g = create_ok(r, "env");
 	fail_on("rmdir", CPU, EBUSY, 1);
-	assert_int_equal(cg_destroy(g), -EBUSY);
+	assert_int_equal(cg_remove(g), -EBUSY);
 	assert_false(there(MEM "/lambdad-4242/env"));
 	assert_true(there(CPU "/lambdad-4242/env"));
 	assert_false(there(PIDS "/lambdad-4242/env"));
 	fail_on("rmdir", CPU, EIO, 1);
-	assert_int_equal(cg_destroy(g), -EIO);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), -EIO);
+	assert_int_equal(cg_remove(g), 0);
 	assert_false(there(CPU "/lambdad-4242/env"));
 	cg_root_free(r);
 }
@@ -1152,9 +1152,9 @@ static void test_root_free_removes_groups(void **state)
 	alive[nalive++] = 600;
 	assert_int_equal(cg_attach(b, 600, NULL), 0);
 	cg_root_free(r);
-	cg_abandon(a);
-	cg_abandon(b);
-	cg_abandon(NULL);
+	cg_free(a);
+	cg_free(b);
+	cg_free(NULL);
 	cg_root_free(NULL);
 	assert_false(there(MEM "/lambdad-4242"));
 	assert_false(there(CPU "/lambdad-4242"));
@@ -1183,7 +1183,7 @@ static void test_usage_v2(void **state)
 	unlink(peak); /* before Linux 5.19 */
 	assert_int_equal(cg_peak_kb(g, &v), 0);
 	assert_int_equal(v, 4);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1205,7 +1205,7 @@ static void test_usage_v1(void **state)
 	fail_on("read", "max_usage", EIO, 1);
 	assert_int_equal(cg_peak_kb(g, &v), -EIO);
 	assert_int_equal(cg_freeze(g, true), -ENOTSUP); /* no freezer mounted */
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1222,7 +1222,7 @@ static void test_kill_v2_cgroup_kill(void **state)
 	assert_string_equal(wlog, "cgroup.kill=1\n");
 	assert_int_equal(nkilled, 2);
 	assert_file(ENV2 "/cgroup.procs", "");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1249,7 +1249,7 @@ static void test_kill_fork_race(void **state)
 	assert_int_equal(killed[2], 503);
 	assert_int_equal(killed[3], 504);
 	assert_file(ENV2 "/cgroup.procs", "");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1270,7 +1270,7 @@ static void test_kill_v1_freezer(void **state)
 	assert_file(FRZ "/lambdad-4242/env/freezer.state", "FROZEN");
 	assert_int_equal(cg_freeze(g, false), 0);
 	assert_file(FRZ "/lambdad-4242/env/freezer.state", "THAWED");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1284,7 +1284,7 @@ static void test_freeze_v2(void **state)
 	put(ENV2 "/cgroup.freeze", "0\n");
 	assert_int_equal(cg_freeze(g, true), 0);
 	assert_file(ENV2 "/cgroup.freeze", "1");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 

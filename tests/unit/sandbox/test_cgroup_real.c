@@ -69,8 +69,8 @@ static struct cg *create(const char *id, uint32_t mb, uint32_t pids)
 {
 	struct cg *g = NULL;
 	struct err e = {0};
-	if (cg_create(root, id, &g, &e) != 0)
-		fail_msg("cg_create %s: %s", id, e.msg);
+	if (cg_new(root, id, &g, &e) != 0)
+		fail_msg("cg_new %s: %s", id, e.msg);
 	struct cg_limits l;
 	cg_lambda_limits(mb, &l);
 	if (pids)
@@ -84,7 +84,7 @@ static struct cg *create(const char *id, uint32_t mb, uint32_t pids)
 static void destroy(struct cg *g, const char *id)
 {
 	int rc;
-	for (int i = 0; (rc = cg_destroy(g)) == -EBUSY && i < 300; i++)
+	for (int i = 0; (rc = cg_remove(g)) == -EBUSY && i < 300; i++)
 		sleep_ms(10);
 	assert_int_equal(rc, 0);
 	for (unsigned i = 0; cg_root_path(root, i); i++) {
@@ -333,7 +333,7 @@ static void test_destroy_busy_then_free(void **state)
 	pid_t pid = spawn(sleeper, &go, &res);
 	attach_and_go(g, pid, go);
 	close(res);
-	assert_int_equal(cg_destroy(g), -EBUSY);
+	assert_int_equal(cg_remove(g), -EBUSY);
 	autofree char *procs = group_file("busy", "cgroup.procs");
 	assert_non_null(procs); /* still there */
 	int rc = cg_freeze(g, true);
@@ -349,7 +349,7 @@ static void test_destroy_busy_then_free(void **state)
 	close(res);
 	cg_root_free(root);
 	root = NULL;
-	cg_abandon(spare);
+	cg_free(spare);
 	st = wait_for(pid);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	for (unsigned i = 0; root_dirs[i]; i++)
@@ -362,9 +362,9 @@ static int group_setup(void **state)
 	char name[64];
 	snprintf(name, sizeof(name), "lambdad-test-%d", (int)getpid());
 	struct err e = {0};
-	int rc = cg_root_open(name, &root, &e);
+	int rc = cg_root_new(name, &root, &e);
 	if (rc != 0) {
-		printf("cg_root_open: %s\n", e.msg);
+		printf("cg_root_new: %s\n", e.msg);
 		if (rc == -ENOENT || rc == -ENOTSUP) {
 			printf("skipped: no usable cgroup hierarchy\n");
 			exit(77);

@@ -157,14 +157,14 @@ static void fake_destroy(struct sched_benv *h)
 }
 
 static const struct sched_backend_ops fake_ops = {
-    .create = fake_create,
+    .env_new = fake_create,
     .log_fd = fake_log_fd,
     .serve = fake_serve,
     .signal = fake_signal,
     .can_freeze = fake_can_freeze,
     .freeze = fake_freeze,
     .stats = fake_stats,
-    .destroy = fake_destroy,
+    .env_free = fake_destroy,
     .free = NULL,
 };
 
@@ -265,11 +265,11 @@ static void invoke(struct fn_config *cfg, const char *rid, const char *payload)
 	assert_int_equal(invoke_tail(cfg, rid, payload, false, &e), 0);
 }
 
-static void throttled(struct fn_config *cfg, const char *rid, const char *reason)
+static void throttled(struct fn_config *cfg, const char *rid, enum sched_throttle reason)
 {
 	struct err e = {0};
 	assert_int_equal(invoke_tail(cfg, rid, "{}", false, &e), -EAGAIN);
-	assert_string_equal(e.msg, reason);
+	assert_int_equal(e.reason, reason);
 }
 
 /* The backend finishes making environment id (rc 0: it runs). */
@@ -555,9 +555,9 @@ static void test_throttle(void **state)
 	sched_set_scaling(H.s, "g", g, &sc);
 	run();
 	invoke(f, "rid-1", "{}");
-	throttled(f, "rid-2", "ConcurrentInvocationLimitExceeded");
+	throttled(f, "rid-2", SCHED_THROTTLE_ACCOUNT);
 	invoke(g, "rid-3", "{}");
-	throttled(g, "rid-4", "ReservedFunctionConcurrentInvocationLimitExceeded");
+	throttled(g, "rid-4", SCHED_THROTTLE_RESERVED);
 	assert_log("create #1 f 128MB on-demand\ncreate #2 g 128MB on-demand\n");
 	struct sched_counts c;
 	sched_counts(H.s, &c);
@@ -682,7 +682,7 @@ static void test_eviction(void **state)
 	/* b is idle, c busy: b goes for a; then both busy, and a is throttled. */
 	invoke(a, "rid-4", "{}");
 	assert_log("destroy #2\ncreate #4 a 128MB on-demand\n");
-	throttled(b, "rid-5", "ConcurrentInvocationLimitExceeded");
+	throttled(b, "rid-5", SCHED_THROTTLE_ACCOUNT);
 	assert_log("");
 	fn_config_unref(a);
 	fn_config_unref(b);

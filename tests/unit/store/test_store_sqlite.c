@@ -63,8 +63,8 @@ static struct store *open_ok(const char *dir)
 {
 	struct store *st = NULL;
 	struct err e = {0};
-	if (store_open(dir, &st, &e) != 0)
-		fail_msg("store_open %s: %s", dir, e.msg);
+	if (store_new(dir, &st, &e) != 0)
+		fail_msg("store_new %s: %s", dir, e.msg);
 	return st;
 }
 
@@ -570,7 +570,7 @@ static void test_migrate_redone_after_failure(void **state)
 	fclose(junk);
 	struct store *st = NULL;
 	struct err e = {0};
-	assert_true(store_open(f->data, &st, &e) < 0);
+	assert_true(store_new(f->data, &st, &e) < 0);
 	assert_null(st);
 	/* Nothing was taken: the old tables and files are all there. */
 	assert_true(exists(f->data, "async.db"));

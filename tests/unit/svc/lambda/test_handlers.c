@@ -139,14 +139,14 @@ static void fake_destroy(struct sched_benv *h)
 }
 
 static const struct sched_backend_ops fake_ops = {
-    .create = fake_create,
+    .env_new = fake_create,
     .log_fd = fake_log_fd,
     .serve = fake_serve,
     .signal = fake_signal,
     .can_freeze = fake_can_freeze,
     .freeze = fake_freeze,
     .stats = fake_stats,
-    .destroy = fake_destroy,
+    .env_free = fake_destroy,
     .free = NULL,
 };
 
@@ -187,7 +187,7 @@ static void turn(void)
 static void open_all(void)
 {
 	struct err e = {0};
-	assert_int_equal(store_open(H.dir, &H.st, &e), 0);
+	assert_int_equal(store_new(H.dir, &H.st, &e), 0);
 	store_set_loop(H.st, H.base, NULL);
 	struct sched_config scfg = {.logs_dir = H.logs,
 	                            .keep_alive_ms = 600000,
