@@ -59,6 +59,11 @@ static void serve_usage(FILE *f)
 	           "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
 	           "  --runtime-dir DIR           the managed runtimes (python, node), shown read-only at\n"
 	           "                              /var/runtime (default: runtimes/ beside the build dir)\n"
+	           "  --runtime-path ID=PATH      the interpreter of a managed runtime, e.g.\n"
+	           "                              python3.12=/opt/py312/bin/python3 (repeatable; default\n"
+	           "                              /usr/bin/python3 and /usr/bin/node); its directory is\n"
+	           "                              shown read-only in the sandbox\n"
+	           "  --runtime-paths FILE        the same, one ID=PATH a line (# comments)\n"
 	           "  --log-level LEVEL           debug, info, warn or error (default info)\n"
 	           "  -h, --help                  this help\n");
 }
@@ -233,6 +238,8 @@ static int serve(int argc, char **argv)
 	    {"region", required_argument, NULL, 'r'},
 	    {"account-id", required_argument, NULL, 'a'},
 	    {"log-level", required_argument, NULL, 'v'},
+	    {"runtime-path", required_argument, NULL, 'I'},
+	    {"runtime-paths", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -345,6 +352,15 @@ static int serve(int argc, char **argv)
 		case 'R':
 			runtime_dir = optarg;
 			break;
+		case 'I':
+		case 'F': {
+			struct err me = {0};
+			if ((ch == 'I' ? hostrt_map(optarg, &me) : hostrt_map_file(optarg, &me)) < 0) {
+				fprintf(stderr, "lambdad: %s\n", me.msg);
+				return 2;
+			}
+			break;
+		}
 		case 'v':
 			if (strcmp(optarg, "debug") == 0)
 				log_set_level(LOG_DEBUG);
@@ -393,7 +409,13 @@ static int serve(int argc, char **argv)
 		return 2;
 	}
 
-	hostrt_detect();
+	struct err he = {0};
+	if (hostrt_detect(&he) < 0) {
+		fprintf(stderr, "lambdad: %s\n", he.msg);
+		return 2;
+	}
+	const char *interp_dirs[16] = {NULL};
+	hostrt_extra_dirs(interp_dirs, ARRAY_SIZE(interp_dirs) - 1);
 	/* The project's runtimes: beside the binary's directory (build/lambdad -> runtimes/). */
 	autofree char *default_rt = NULL;
 	if (!runtime_dir) {
@@ -439,6 +461,7 @@ static int serve(int argc, char **argv)
 	                               .network = network,
 	                               .state_dir = store_data_dir(st),
 	                               .runtime_dir = runtime_dir,
+	                               .ro_dirs = interp_dirs,
 	                               .pool_size = (unsigned)pool,
 	                               .base = base,
 	                               .reap = reap};

@@ -121,10 +121,14 @@ static void deploy_stamp(const struct deploy *d, char out[16])
 	strftime(out, 16, "[%H:%M:%S] ", &tm);
 }
 
-/* Prints the one-line summary from a FunctionConfiguration answer. */
+/* Prints the one-line summary from a FunctionConfiguration answer, and the server's
+ * warning if it sent one (X-Lambdad-Warning: e.g. an interpreter newer than the runtime). */
 static void deploy_summary(const struct deploy *d, const char *verb, const struct cli_resp *resp,
                            const char *what)
 {
+	const char *warn = cli_resp_header(resp, "X-Lambdad-Warning");
+	if (warn)
+		fprintf(stderr, "lambdad: warning: %s\n", warn);
 	json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
 	const char *fn = json_string_value(json_object_get(j, "FunctionName"));
 	const char *sha = json_string_value(json_object_get(j, "CodeSha256"));

@@ -208,8 +208,12 @@ bool front_sigv4_service(const struct front_req *rq, char *out, size_t outsz)
 	return true;
 }
 
-static void unknown_op(struct front_req *rq, const struct svc *s)
+static void unknown_op(struct front_req *rq, const struct svc *s, const struct op *missing)
 {
+	if (missing)
+		return svc_reply_error(rq, s, s->err_unknown_op, NULL,
+		                       "lambdad does not support the %s operation %s yet",
+		                       s->title ? s->title : s->name, missing->name);
 	if (s->unknown_op_msg)
 		return svc_reply_error(rq, s, s->err_unknown_op, NULL, "%s", s->unknown_op_msg);
 	svc_reply_error(rq, s, s->err_unknown_op, NULL, "No operation at %s %s", front_req_method_name(rq),
@@ -225,8 +229,11 @@ static enum front_class classify_target(struct front_req *rq, const struct svc *
 		const struct op *op = &s->ops[i];
 		if (!op->name || strcmp(op->name, op_name) != 0)
 			continue;
-		if (!op->handler || front_req_method(rq) != FRONT_POST)
+		if (!op->handler || front_req_method(rq) != FRONT_POST) {
+			if (!op->handler && front_req_method(rq) == FRONT_POST)
+				c->missing = op;
 			break;
+		}
 		c->op = op;
 		return FRONT_OP;
 	}
@@ -236,7 +243,8 @@ static enum front_class classify_target(struct front_req *rq, const struct svc *
 /* Tries s's templates (with a query constraint first, pass 0): FRONT_OP when one matches
  * with the method and has a handler (c filled), FRONT_MALFORMED_PATH, or FRONT_UNKNOWN_OP
  * (*near set when a template matched but not the method, or matched an operation lambdad
- * does not implement). */
+ * does not implement; c->missing set to the first operation matched, method and all, that
+ * lambdad does not implement). */
 static enum front_class try_templates(struct front_req *rq, const struct svc *s, struct svc_call *c,
                                       const struct svc **near)
 {
@@ -251,10 +259,14 @@ static enum front_class try_templates(struct front_req *rq, const struct svc *s,
 				return FRONT_MALFORMED_PATH;
 			if (m == 0)
 				continue;
-			if (!op->handler ||
-			    (op->method != FRONT_OTHER && op->method != front_req_method(rq))) {
+			bool method_ok = op->method == FRONT_OTHER || op->method == front_req_method(rq);
+			if (!op->handler || !method_ok) {
 				if (!*near)
 					*near = s;
+				if (!op->handler && method_ok && !c->missing) {
+					c->missing = op;
+					*near = s;
+				}
 				svc_call_fini(c);
 				continue;
 			}
@@ -387,7 +399,7 @@ void front_dispatch(struct front_req *rq, void *arg)
 		c.op->handler(ctx, &c);
 		break;
 	case FRONT_UNKNOWN_OP:
-		unknown_op(rq, c.svc);
+		unknown_op(rq, c.svc, c.missing);
 		break;
 	case FRONT_MALFORMED_PATH:
 		svc_reply_error(rq, f->fallback, f->fallback->err_unknown_op, NULL, "malformed request path");

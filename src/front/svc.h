@@ -36,7 +36,9 @@ struct op {
 };
 
 struct svc {
-	const char *name; /* "lambda", "apigateway", "sqs": SigV4 scope and ARN service */
+	const char *name;  /* "lambda", "apigateway", "sqs": SigV4 scope and ARN service */
+	const char *title; /* "Lambda": the API's name in "lambdad does not support the Lambda
+	                    * operation X yet"; NULL: name */
 	enum proto proto;
 	const char *target_prefix; /* "AmazonSQS." for X-Amz-Target, or NULL */
 	const struct op *ops;
@@ -64,6 +66,9 @@ struct svc_call {
 	struct front_req *rq;
 	const struct svc *svc;
 	const struct op *op;
+	/* FRONT_UNKNOWN_OP: the operation of the model the request is for (its template and
+	 * method, or its X-Amz-Target, matched) that lambdad does not implement, or NULL. */
+	const struct op *missing;
 	size_t nparams;
 	struct {
 		char name[64]; /* the template's {Name} */

@@ -126,7 +126,8 @@ static void add_system_path(struct sbx_plan *p, const char *root, const char *pa
 
 /* The steps every blank sandbox runs: namespaces' insides, then a minimal root with
  * the system read-only, /proc, a small /dev, and pivot_root into it. */
-static void build_blank_plan(struct sbx_plan *p, const char *root, const char *runtime_dir)
+static void build_blank_plan(struct sbx_plan *p, const char *root, const char *runtime_dir,
+                             const char *const *ro_dirs)
 {
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_MOUNT, MS_REC | MS_PRIVATE, 0, NULL, "/", NULL, NULL);
@@ -176,6 +177,15 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 		autofree char *d = xasprintf("%s/var/runtime", root);
 		sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, runtime_dir, d, NULL, NULL);
 		sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, d, NULL, NULL);
+	}
+	/* Interpreters outside the system paths (--runtime-path), at their own paths. */
+	for (size_t i = 0; ro_dirs && ro_dirs[i]; i++) {
+		autofree char *d = xasprintf("%s%s", root, ro_dirs[i]);
+		for (char *q = d + strlen(root) + 1; (q = strchr(q, '/')); *q++ = '/') {
+			*q = 0;
+			sbx_plan_add(p, SBX_MKDIR_OPT, 0755, 0, NULL, d, NULL, NULL);
+		}
+		add_ro_bind(p, ro_dirs[i], d, true);
 	}
 	autofree char *proc = xasprintf("%s/proc", root);
 	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, "proc", proc, "proc", NULL);
@@ -227,7 +237,8 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	autofree char *exe = spec->runtime_exe ? xasprintf("/var/runtime/%s", spec->runtime_exe)
 	                                       : xasprintf("/var/task/%s", spec->exe);
 	char *const argv[] = {exe, NULL};
-	sbx_plan_exec(p, exe, argv, envp);
+	char *const iargv[] = {(char *)spec->interp, exe, NULL};
+	sbx_plan_exec(p, spec->interp ? spec->interp : exe, spec->interp ? iargv : argv, envp);
 }
 
 /* ---- the child ---- */
@@ -861,7 +872,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	autofree char *abs_stage = realpath(stage, NULL);
 	autofree char *abs_rt = o->runtime_dir ? realpath(o->runtime_dir, NULL) : NULL;
-	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt);
+	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt, o->ro_dirs);
 	S.isolated = true;
 	snprintf(S.describe, sizeof(S.describe),
 	         "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s, network %s", S.userns ? ", user" : "",

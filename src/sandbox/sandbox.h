@@ -32,6 +32,9 @@ struct sandbox_options {
 	unsigned pool_size;      /* blank sandboxes kept ready */
 	struct event_base *base; /* the loop every creation step runs on (borrowed) */
 	struct reap *reap;       /* the process's SIGCHLD reaper (borrowed) */
+	/* NULL-terminated host directories shown read-only at their own paths (the
+	 * interpreters of --runtime-path), or NULL. */
+	const char *const *ro_dirs;
 };
 
 /* Decides what isolation this machine gives and prepares it (cgroup subtree, seccomp
@@ -49,6 +52,7 @@ struct sandbox_spec {
 	const char *code_dir;    /* the function's extracted code on the host */
 	const char *exe;         /* the entry point, relative to the code ("bootstrap"), or */
 	const char *runtime_exe; /* relative to the runtime directory ("python/bootstrap") */
+	const char *interp;      /* runs the entry point (argv: interp, entry point), or NULL */
 	char *const *envp;       /* NULL-terminated, borrowed; the sandbox adds
 	                          * AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT */
 	uint32_t memory_mb;      /* the function's MemorySize: memory limit, CPU share */

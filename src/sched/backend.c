@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
 #include "sched/backend.h"
 
@@ -48,9 +49,14 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	/* provided*: the zip's bootstrap; python and node: the project's runtime. */
 	const char *family = fn_runtime_family(cfg->runtime);
 	autofree char *runtime_exe = strcmp(family, "provided") ? xasprintf("%s/bootstrap", family) : NULL;
+	/* Python's bootstrap runs on the runtime's interpreter (--runtime-path); Node's is a
+	 * shell script that finds it in LAMBDAD_NODE. */
+	struct hostrt_info hi;
+	bool python = hostrt_lookup(cfg->runtime, &hi) && strcmp(family, "python") == 0;
 	struct sandbox_spec sspec = {.code_dir = code_dir,
 	                             .exe = "bootstrap",
 	                             .runtime_exe = runtime_exe,
+	                             .interp = python ? hi.path : NULL,
 	                             .envp = spec->envp,
 	                             .memory_mb = cfg->memory_mb,
 	                             .ephemeral_mb = cfg->ephemeral_mb,

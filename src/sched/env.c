@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/codec.h"
+#include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched_int.h"
 
@@ -37,6 +38,7 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 		e->retire = true;
 		if (inv) {
 			sched__env_drain_output(e);
+			snprintf(inv->report_error, sizeof(inv->report_error), "Runtime.InitTimeout");
 			sched__inv_fail(
 			    inv, "Runtime.InitTimeout",
 			    "RequestId: %s Error: Runtime did not ask for an event within %.2f seconds "
@@ -136,6 +138,7 @@ static void env_free_cb(evutil_socket_t fd, short what, void *arg)
 		event_free(e->timer);
 	if (e->freeze_ev)
 		event_free(e->freeze_ev);
+	logs_split_fini(&e->split);
 	fn_config_unref(e->cfg);
 	free(e);
 }
@@ -240,6 +243,14 @@ char **sched__env_build_envp(const struct env *e)
 	envvars_set(&ev, "AWS_ACCESS_KEY_ID", "LAMBDADLOCALKEY");
 	envvars_set(&ev, "AWS_SECRET_ACCESS_KEY", "lambdad-local-secret");
 	envvars_set(&ev, "AWS_SESSION_TOKEN", "lambdad-local-session");
+	/* Our managed runtimes: the interpreter (--runtime-path) and the log framing, one
+	 * frame per record on stdout, as AWS's runtimes write to their telemetry fd. */
+	struct hostrt_info hi;
+	if (hostrt_lookup(c->runtime, &hi)) {
+		if (strcmp(fn_runtime_family(c->runtime), "node") == 0)
+			envvars_set(&ev, "LAMBDAD_NODE", hi.path);
+		envvars_set(&ev, "_LAMBDA_TELEMETRY_LOG_FD", "1");
+	}
 	return ev.v;
 }
 
@@ -266,6 +277,8 @@ static void env_ready_cb(void *arg, int rc, const struct err *err)
 		if (e->inv) {
 			/* The runtime could not be started: Lambda reports this as a function error. */
 			log_warn("sched: cannot start %s: %s", e->cfg->name, err->msg);
+			snprintf(e->inv->report_error, sizeof(e->inv->report_error),
+			         "Runtime.InvalidEntrypoint");
 			sched__inv_fail(e->inv, "Runtime.InvalidEntrypoint", "RequestId: %s Error: %s",
 			                e->inv->request_id, err->msg);
 		} else {
@@ -299,6 +312,7 @@ static void env_exit_cb(void *arg, int status, bool oom)
 		sched__env_logf(e, "RequestId: %s Error: Runtime exited with error: %s", inv->request_id,
 		                why);
 		sched__env_logf(e, "%s", type);
+		snprintf(inv->report_error, sizeof(inv->report_error), "%s", type);
 		sched__inv_fail(inv, type, "RequestId: %s Error: Runtime exited with error: %s",
 		                inv->request_id, why);
 	} else {
@@ -338,6 +352,7 @@ int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	TAILQ_INSERT_TAIL(&s->envs, e, all_link);
 	TAILQ_INSERT_TAIL(&pool->envs, e, pool_link);
 	s->n_envs++;
+	sched__report_init_start(e);
 	if (inv) {
 		e->mem_mb = inv->mem_mb;
 		inv->mem_mb = 0;

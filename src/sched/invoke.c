@@ -265,6 +265,8 @@ static void rt_init_error_cb(void *arg, const char *error_type, struct evbuffer 
 		e->initialized = true;
 		evtimer_del(e->timer);
 		inv->init_ms = (double)(clock_mono_us() - e->created_us) / 1000.0;
+		snprintf(inv->report_error, sizeof(inv->report_error), "%s",
+		         error_type ? error_type : "Runtime.Unknown");
 		sched__env_logf(
 		    e, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
 		    inv->init_ms, error_type ? error_type : "Runtime.Unknown");
@@ -277,10 +279,12 @@ static void rt_init_error_cb(void *arg, const char *error_type, struct evbuffer 
 static void rt_too_large_cb(void *arg, const char *request_id)
 {
 	struct invocation *inv = env_current(arg, request_id);
-	if (inv)
-		sched__inv_fail(inv, "Function.ResponseSizeTooLarge",
-		                "Response payload size exceeded maximum allowed payload size (%u bytes).",
-		                RTAPI_MAX_RESPONSE);
+	if (!inv)
+		return;
+	snprintf(inv->report_error, sizeof(inv->report_error), "Function.ResponseSizeTooLarge");
+	sched__inv_fail(inv, "Function.ResponseSizeTooLarge",
+	                "Response payload size exceeded maximum allowed payload size (%u bytes).",
+	                RTAPI_MAX_RESPONSE);
 }
 
 /* A streamed response began: the invocation is answered piece by piece from now on. */

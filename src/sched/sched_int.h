@@ -11,8 +11,6 @@
 #include "sched/backend.h"
 #include "sched/sched.h"
 
-#define SCHED_LINE_MAX 8192
-
 /* A function invoked at least HOT_MIN_INVOKES times within about HOT_WINDOW_US keeps
  * HOT_KEEP environment(s) past the server's keep-alive. */
 #define SCHED_HOT_WINDOW_US (60 * 1000000LL)
@@ -52,6 +50,8 @@ struct invocation {
 	bool timed_out;
 	bool system_error; /* answered for lambdad's own failure (shutdown) */
 	bool unreserved;   /* counted in sched->unreserved_inflight */
+	/* The platform's error type for REPORT's "Status: error" (Runtime.ExitError), or "". */
+	char report_error[64];
 	double init_ms;
 	uint32_t mem_mb; /* memory held for a cold start not begun yet (sched->memory_mb) */
 	struct fn_pool *pool;
@@ -79,8 +79,7 @@ struct env {
 	struct event *timer;     /* init timeout while starting, keep-alive while idle */
 	struct event *freeze_ev; /* freezes an idle environment shortly after its last answer */
 	bool frozen;
-	char line[SCHED_LINE_MAX];
-	size_t line_len;
+	struct logs_split split; /* its output, cut into log records */
 	char stream[96];
 	int64_t created_us;         /* monotonic µs */
 	TAILQ_ENTRY(env) all_link;  /* sched->envs */
@@ -188,16 +187,19 @@ void sched__count_invoke(struct fn_pool *pool);
 bool sched__pool_hot(struct fn_pool *pool);
 
 /* report.c: an environment's log lines, START/END/REPORT */
-/* One line (text borrowed) to the function's log and the tail of the invocation in flight. */
-void sched__env_log(struct env *e, const char *text, size_t len);
+/* One record (text borrowed; ts_ms epoch ms, 0: now) to the function's log and the tail
+ * of the invocation in flight. */
+void sched__env_log(struct env *e, int64_t ts_ms, const char *text, size_t len);
 void sched__env_logf(struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Reads what the environment wrote so far and logs it line by line. */
+/* Reads what the environment wrote so far and logs it record by record. */
 void sched__env_drain_output(struct env *e);
 void sched__env_flush_partial_line(struct env *e);
 void sched__log_read_cb(evutil_socket_t fd, short what, void *arg);
 void sched__flush_timer_cb(evutil_socket_t fd, short what, void *arg);
 /* The END and REPORT lines of inv, which ran dur_ms in e. */
 void sched__report(struct env *e, const struct invocation *inv, double dur_ms);
+/* INIT_START: the runtime's version, in the function's log as an environment starts. */
+void sched__report_init_start(struct env *e);
 
 /* env.c: execution environments */
 /* Starts an environment of cfg through the backend, with inv its first invocation (a

@@ -206,6 +206,7 @@ static const struct op apigw_ops[APIGW_OP_COUNT] = {
 
 const struct svc apigw_svc = {
     .name = "apigateway",
+    .title = "API Gateway",
     .proto = PROTO_REST_JSON,
     .ops = apigw_ops,
     .nops = APIGW_OP_COUNT,

@@ -88,6 +88,21 @@ static int commit(struct api *a, struct front_req *req, struct fn_config *c)
 	return 0;
 }
 
+/* hostrt_check for c's runtime; an interpreter newer than the runtime identifier is
+ * allowed with a warning, logged and sent in X-Lambdad-Warning (no field of the answer
+ * carries one on AWS, and SDKs ignore headers they do not know; `lambdad deploy` prints it). */
+static int check_runtime(struct api_req *r, const struct fn_config *c, struct err *e)
+{
+	char warn[512];
+	if (hostrt_check(c->runtime, warn, sizeof(warn), e) < 0)
+		return -1;
+	if (warn[0]) {
+		log_warn("api: function %s: %s", c->name, warn);
+		front_reply_header(r->req, "X-Lambdad-Warning", warn);
+	}
+	return 0;
+}
+
 void api__create_function(struct api *a, struct api_req *r)
 {
 	json_t *body = api__body_json(r->req);
@@ -95,7 +110,7 @@ void api__create_function(struct api *a, struct api_req *r)
 		return;
 	struct fn_config *c = fn_config_new();
 	struct err e = {0};
-	if (fn_config_apply(c, body, true, &e) < 0 || hostrt_check(c->runtime, &e) < 0) {
+	if (fn_config_apply(c, body, true, &e) < 0 || check_runtime(r, c, &e) < 0) {
 		api__reply_err(r->req, &e);
 		goto out;
 	}
@@ -245,7 +260,7 @@ void api__update_configuration(struct api *a, struct api_req *r)
 	struct fn_config *c = fn_config_dup(old);
 	struct err e = {0};
 	if (fn_config_apply(c, body, false, &e) < 0 ||
-	    (strcmp(c->runtime, old->runtime) != 0 && hostrt_check(c->runtime, &e) < 0))
+	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r, c, &e) < 0))
 		api__reply_err(r->req, &e);
 	else
 		finish_update(a, r, body, old, c, false);

@@ -127,6 +127,7 @@ void api__front_add(struct front *f, struct api *a)
 
 const struct svc lambda_svc = {
     .name = "lambda",
+    .title = "Lambda",
     .proto = PROTO_REST_JSON,
     .ops = lambda_ops,
     .nops = LAMBDA_OP_COUNT,

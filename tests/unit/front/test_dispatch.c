@@ -112,6 +112,7 @@ static const struct op rest_ops[] = {
 };
 static const struct svc rest = {
     .name = "rest",
+    .title = "Rest",
     .proto = PROTO_REST_JSON,
     .ops = rest_ops,
     .nops = 3,
@@ -215,9 +216,10 @@ static void test_paths(void **state)
 	check(dispatch(f, "PATCH", "/2015-03-31/things/42", NULL),
 	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at PATCH "
 	      "/2015-03-31/things/42\"}");
+	/* An operation of the model without a handler is named. */
 	check(dispatch(f, "DELETE", "/2015-03-31/things/42", NULL),
-	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at DELETE "
-	      "/2015-03-31/things/42\"}");
+	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"lambdad does not support "
+	      "the Rest operation DeleteThing yet\"}");
 	check(dispatch(f, "GET", "/no/such/path", NULL),
 	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at GET "
 	      "/no/such/path\"}");
@@ -274,7 +276,8 @@ static void test_target(void **state)
 	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"No operation at POST /\"}");
 	const char *later[] = {"X-Amz-Target: Tiny_20240101.Later", NULL};
 	check(dispatch(f, "POST", "/", later),
-	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"No operation at POST /\"}");
+	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"lambdad does not support "
+	      "the tiny operation Later yet\"}");
 	/* A prefix no service has: the path decides. */
 	const char *stranger[] = {"X-Amz-Target: Other_1.Ping", NULL};
 	check(dispatch(f, "GET", "/2015-03-31/things/1", stranger), "200 rest GetThing 1");

@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <lambdad/cleanup.h>
 #include <lambdad/xmalloc.h>
 #include <linux/sockios.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/codec.h"
 #include "rtapi/rtapi.h"
 #include "sched/backend.h"
@@ -307,6 +309,35 @@ static void rt_print(int id, const char *line)
 	assert_int_equal(write(H.env[id]->log_w, line, strlen(line)), (ssize_t)strlen(line));
 }
 
+/* Writes one record framed as our runtimes do (AWS's telemetry log format). */
+static void rt_frame(int id, const char *msg)
+{
+	unsigned char buf[512];
+	uint32_t len = (uint32_t)strlen(msg);
+	uint64_t us = (uint64_t)clock_wall_ms() * 1000;
+	const unsigned char hdr[16] = {0xa5,     0x5a,     0x00,     0x03,     len >> 24, len >> 16,
+	                               len >> 8, len,      us >> 56, us >> 48, us >> 40,  us >> 32,
+	                               us >> 24, us >> 16, us >> 8,  us};
+	memcpy(buf, hdr, 16);
+	memcpy(buf + 16, msg, len);
+	assert_int_equal(write(H.env[id]->log_w, buf, 16 + len), (ssize_t)(16 + len));
+}
+
+/* The function's log file as it is now (owned). */
+static char *fn_log(const char *name)
+{
+	sched_flush_logs(H.s, name);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s.log", H.logs_dir, name);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	static char buf[65536];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return xstrdup(buf);
+}
+
 static void rt_respond(int id, const char *rid, const char *body)
 {
 	char req[512];
@@ -444,11 +475,24 @@ static void test_cold(void **state)
 	rt_send(1, NEXT);
 	assert_event(1, "f", "rid-1", "{\"a\":1}");
 	rt_print(1, "hello from f\n");
+	rt_frame(1, "[ERROR] boom\nTraceback:\n  at f\n");
 	rt_respond(1, "rid-1", "{\"ok\":true}");
 	assert_rt(1, ACCEPTED);
 	assert_log("done rid-1 ok {\"ok\":true}\n");
 	assert_non_null(strstr(H.tail, "START RequestId: rid-1 Version: $LATEST\n"));
 	assert_non_null(strstr(H.tail, "hello from f\n"));
+	/* A framed record of several lines: as written in the tail, one record in the file. */
+	assert_non_null(strstr(H.tail, "hello from f\n[ERROR] boom\nTraceback:\n  at f\nEND"));
+	autofree char *log = fn_log("f");
+	assert_non_null(strstr(log, " [ERROR] boom\n\tTraceback:\n\t  at f\n"));
+	/* INIT_START opens the environment's log (not the invocation's tail); REPORT of a
+	 * success ends with a tab, as AWS's. */
+	assert_non_null(strstr(log, "INIT_START Runtime Version: provided:al2023\tRuntime Version ARN: "
+	                            "arn:aws:lambda:us-east-1::runtime:"));
+	assert_true(strstr(log, "INIT_START") < strstr(log, "START RequestId: rid-1"));
+	assert_null(strstr(H.tail, "INIT_START"));
+	assert_non_null(strstr(log, "Init Duration: "));
+	assert_non_null(strstr(strstr(log, "REPORT RequestId: rid-1"), " ms\t\n"));
 	assert_non_null(strstr(H.tail, "END RequestId: rid-1\n"));
 	assert_non_null(strstr(H.tail, "REPORT RequestId: rid-1\tDuration: "));
 	assert_non_null(strstr(H.tail, "Memory Size: 128 MB\tMax Memory Used: 64 MB\tInit Duration: "));
@@ -549,6 +593,10 @@ static void test_timeout(void **state)
 	           "done rid-1 error {\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"RequestId: rid-1 "
 	           "Error: Task timed out after 1.00 seconds\"}\n"
 	           "destroy #1\n");
+	autofree char *log = fn_log("f");
+	const char *report = strstr(log, "REPORT RequestId: rid-1\tDuration: ");
+	assert_non_null(report);
+	assert_non_null(strstr(report, " ms\tStatus: timeout\n"));
 	/* The runtime's late answer goes nowhere. */
 	invoke(f, "rid-2", "{}");
 	assert_log("create #2 f 128MB on-demand\n");
@@ -593,6 +641,15 @@ static void test_crash(void **state)
 	be_exit(3, W_EXITCODE(0, 0), false);
 	assert_log("create #3 f 128MB on-demand\nserve #3\ndone rid-3 ok {}\ndestroy #3\n");
 	counts(0, 0, 0);
+	/* REPORT says how the platform ended each one. */
+	autofree char *log = fn_log("f");
+	assert_non_null(strstr(strstr(log, "REPORT RequestId: rid-1"),
+	                       "\tStatus: error\tError Type: Runtime.ExitError\n"));
+	assert_non_null(strstr(strstr(log, "REPORT RequestId: rid-2"),
+	                       "\tStatus: error\tError Type: Runtime.OutOfMemory\n"));
+	const char *r3 = strstr(log, "REPORT RequestId: rid-3");
+	assert_non_null(r3);
+	assert_null(strstr(r3, "Status:"));
 	fn_config_unref(f);
 }
 
