@@ -89,8 +89,9 @@ static void deploy_config_fields(json_t *obj, const struct deploy_args *a, const
 		json_object_set_new(obj, "Environment", json_pack("{sO}", "Variables", a->env));
 }
 
-/* Sends obj (NULL: no body) as JSON; fills *resp. Returns 0, or -1 after reporting a
- * transport error. */
+/* Sends obj (NULL: no body) as JSON; fills *resp and prints the server's warning if it
+ * sent one (X-Lambdad-Warning: e.g. a runtime older than its interpreter). Returns 0, or
+ * -1 after reporting a transport error. */
 static int deploy_send(struct deploy *d, const char *method, const char *path, json_t *obj,
                        struct cli_resp *resp)
 {
@@ -106,6 +107,9 @@ static int deploy_send(struct deploy *d, const char *method, const char *path, j
 			cli_report_err(&e);
 		return -1;
 	}
+	const char *warn = cli_resp_header(resp, "X-Lambdad-Warning");
+	if (warn)
+		fprintf(stderr, "lambdad: warning: %s\n", warn);
 	return 0;
 }
 
@@ -121,14 +125,10 @@ static void deploy_stamp(const struct deploy *d, char out[16])
 	strftime(out, 16, "[%H:%M:%S] ", &tm);
 }
 
-/* Prints the one-line summary from a FunctionConfiguration answer, and the server's
- * warning if it sent one (X-Lambdad-Warning: e.g. an interpreter newer than the runtime). */
+/* Prints the one-line summary from a FunctionConfiguration answer. */
 static void deploy_summary(const struct deploy *d, const char *verb, const struct cli_resp *resp,
                            const char *what)
 {
-	const char *warn = cli_resp_header(resp, "X-Lambdad-Warning");
-	if (warn)
-		fprintf(stderr, "lambdad: warning: %s\n", warn);
 	json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
 	const char *fn = json_string_value(json_object_get(j, "FunctionName"));
 	const char *sha = json_string_value(json_object_get(j, "CodeSha256"));
