@@ -60,6 +60,7 @@ static struct {
 	bool userns;
 	bool outbound;
 	bool can_freeze;
+	enum sandbox_cpu_limit cpu_limit;
 	char *runtime_dir; /* host path of /var/runtime, or NULL */
 	char describe[160];
 	struct sbx_plan blank_plan;
@@ -598,6 +599,8 @@ static void sb_send_plan(struct sandbox *sb)
 	if (sb->cg) {
 		struct cg_limits lim;
 		cg_lambda_limits(sb->memory_mb, &lim);
+		/* No quota during init in either mode (sandbox_init_done writes it). */
+		lim.cpu_millis = 0;
 		if ((r = cg_set_limits(sb->cg, &lim, &sb->err)) < 0) {
 			sb_fail(sb, r);
 			return;
@@ -828,6 +831,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	bool strict = o->isolation == SANDBOX_STRICT;
 	S.outbound = o->network == SANDBOX_NET_OUTBOUND;
+	S.cpu_limit = o->cpu_limit;
 	if (S.outbound && !net_outbound_helper())
 		return err_make(errp, ENOENT,
 		                "--function-network outbound needs slirp4netns (apt install slirp4netns)");
@@ -874,8 +878,11 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt);
 	S.isolated = true;
 	snprintf(S.describe, sizeof(S.describe),
-	         "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s, network %s", S.userns ? ", user" : "",
+	         "namespaces (mount, pid, net, ipc, uts%s), %s%s%s, %s, network %s", S.userns ? ", user" : "",
 	         S.cgroot ? "cgroup " : "no cgroups", S.cgroot ? cg_root_kind(S.cgroot) : "",
+	         !S.cgroot                          ? ""
+	         : S.cpu_limit == SANDBOX_CPU_QUOTA ? " (CPU quota after init)"
+	                                            : " (CPU weight)",
 	         S.have_seccomp ? "seccomp" : "no seccomp",
 	         S.outbound ? "outbound (slirp4netns)" : "none (loopback only)");
 	if (S.base && S.notify_fd >= 0) {
@@ -1122,9 +1129,8 @@ int sandbox_signal(struct sandbox *sb, int sig)
 		 * process needs CPU to die: lift the CPU quota first, or a thousand
 		 * throttled processes of a fork bomb take seconds to go. */
 		if (sig == SIGKILL && sb->cg) {
-			struct cg_limits unthrottled = {
-			    .memory_mb = sb->memory_mb, .cpu_millis = 0, .pids_max = 1024};
-			cg_set_limits(sb->cg, &unthrottled, NULL);
+			if (sb->cpu_quota_on)
+				cg_set_cpu_quota(sb->cg, 0, NULL);
 			cg_kill(sb->cg);
 			cg_freeze(sb->cg, false); /* frozen processes die only once thawed */
 		}
@@ -1170,6 +1176,18 @@ int sandbox_freeze(struct sandbox *sb, bool frozen)
 	if (!sb->cg)
 		return -ENOTSUP;
 	return cg_freeze(sb->cg, frozen);
+}
+
+int sandbox_init_done(struct sandbox *sb, struct err *errp)
+{
+	if (!sb->cg || S.cpu_limit != SANDBOX_CPU_QUOTA || sb->cpu_quota_on)
+		return 0;
+	struct cg_limits lim;
+	cg_lambda_limits(sb->memory_mb, &lim);
+	int r = cg_set_cpu_quota(sb->cg, lim.cpu_millis, errp);
+	if (r == 0)
+		sb->cpu_quota_on = true;
+	return r;
 }
 
 bool sandbox_oom_killed(struct sandbox *sb)

@@ -3,6 +3,7 @@
  * the sandbox's listening socket. */
 #include <errno.h>
 #include <lambdad/cleanup.h>
+#include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,6 +106,15 @@ static int sbe_stats(struct sched_benv *h, uint64_t *max_rss_kb)
 	return r;
 }
 
+static int sbe_init_done(struct sched_benv *h)
+{
+	struct err e = {0};
+	int r = sandbox_init_done(h->sb, &e);
+	if (r < 0)
+		log_warn("sandbox: the CPU quota after init: %s", e.msg);
+	return r;
+}
+
 static void sbe_destroy(struct sched_benv *h)
 {
 	if (!h)
@@ -126,6 +136,7 @@ static const struct sched_backend_ops sbe_ops = {
     .can_freeze = sbe_can_freeze,
     .freeze = sbe_freeze,
     .stats = sbe_stats,
+    .init_done = sbe_init_done,
     .destroy = sbe_destroy,
     .free = sbe_free,
 };

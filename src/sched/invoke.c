@@ -197,6 +197,10 @@ static void rt_next_cb(void *arg)
 	if (!e->initialized) {
 		e->initialized = true;
 		evtimer_del(e->timer);
+		/* Before its first event: the invocation phase runs under the limits that
+		 * init was spared. */
+		if (e->s->be.ops->init_done)
+			e->s->be.ops->init_done(e->h);
 		if (e->warm)
 			e->pool->warm_failures = 0;
 		if (e->inv)

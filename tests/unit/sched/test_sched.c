@@ -50,6 +50,8 @@ struct sched_benv {
 	int log_r, log_w;
 	struct evbuffer *in; /* what the server sent the runtime */
 	bool ready, destroyed;
+	int init_done;     /* calls of init_done */
+	size_t in_at_init; /* bytes the runtime had been sent when init_done came */
 };
 
 static struct harness {
@@ -145,6 +147,17 @@ static int fake_stats(struct sched_benv *h, uint64_t *kb)
 	return 0;
 }
 
+static void collect(void);
+
+/* Counted, not logged: every transcript would carry it. */
+static int fake_init_done(struct sched_benv *h)
+{
+	collect();
+	h->init_done++;
+	h->in_at_init = evbuffer_get_length(h->in);
+	return 0;
+}
+
 static void fake_destroy(struct sched_benv *h)
 {
 	record("destroy #%d\n", h->id);
@@ -162,6 +175,7 @@ static const struct sched_backend_ops fake_ops = {
     .can_freeze = fake_can_freeze,
     .freeze = fake_freeze,
     .stats = fake_stats,
+    .init_done = fake_init_done,
     .destroy = fake_destroy,
     .free = NULL,
 };
@@ -441,7 +455,11 @@ static void test_cold(void **state)
 	counts(1, 0, 1);
 	be_ready(1, 0);
 	assert_log("serve #1\n");
+	assert_int_equal(H.env[1]->init_done, 0); /* init is not throttled */
 	rt_send(1, NEXT);
+	/* Init ended with the first /next, before its event went out. */
+	assert_int_equal(H.env[1]->init_done, 1);
+	assert_int_equal(H.env[1]->in_at_init, 0);
 	assert_event(1, "f", "rid-1", "{\"a\":1}");
 	rt_print(1, "hello from f\n");
 	rt_respond(1, "rid-1", "{\"ok\":true}");
@@ -481,6 +499,7 @@ static void test_warm(void **state)
 	assert_rt(1, ACCEPTED);
 	assert_log("done rid-2 ok two\n");
 	assert_null(strstr(H.tail, "Init Duration"));
+	assert_int_equal(H.env[1]->init_done, 1); /* once per environment */
 	struct sched_counts c;
 	sched_counts(H.s, &c);
 	assert_int_equal(c.cold_starts, 1);
