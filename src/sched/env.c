@@ -293,6 +293,17 @@ static void env_exit_cb(void *arg, int status, bool oom)
 	sched__env_flush_partial_line(e);
 	struct invocation *inv = e->inv;
 	e->retire = true;
+	if (inv && !inv->delivered && e->initialized && inv->requeues < SCHED_MAX_REQUEUES) {
+		/* It ended between two invocations: after it answered the last one (a runtime
+		 * that reports an uncaught error and exits) and before it asked for inv. inv
+		 * was never sent to it, so it is not this environment's to fail: it goes to
+		 * another one, as on Lambda, where a crashed environment is never reused. */
+		e->inv = NULL;
+		inv->env = NULL;
+		sched__env_kill(e);
+		sched__inv_requeue(inv);
+		return;
+	}
 	if (inv) {
 		/* Killed by the cgroup's OOM killer: Lambda's Runtime.OutOfMemory. */
 		const char *type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
