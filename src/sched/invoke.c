@@ -216,6 +216,11 @@ static void rt_next_cb(void *arg)
 	}
 	if (e->state == ENV_BUSY)
 		sched__env_deliver(e);
+	else if (e->state == ENV_IDLE && e->freeze_ev && !e->frozen) {
+		/* Idle, and now waiting: frozen shortly (freeze_cb). */
+		struct timeval ftv = {0, SCHED_FREEZE_DELAY_MS * 1000};
+		evtimer_add(e->freeze_ev, &ftv);
+	}
 }
 
 static struct invocation *env_current(struct env *e, const char *request_id)

@@ -64,6 +64,7 @@ static struct harness {
 	struct sched_benv *env[MAX_ENVS + 1]; /* by id, from 1 */
 	int nenv;
 	char tail[8192]; /* the log tail of the last answer asked with want_tail */
+	bool can_freeze; /* the fake's environments can be frozen (logged) */
 } H;
 
 static void record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -134,12 +135,15 @@ static int fake_signal(struct sched_benv *h, int sig)
 
 static bool fake_can_freeze(struct sched_benv *h)
 {
-	return false; /* freezing runs on a timer: kept out of the transcripts */
+	return H.can_freeze; /* freezing runs on a timer: kept out of most transcripts */
 }
 
 static int fake_freeze(struct sched_benv *h, bool frozen)
 {
-	return -ENOTSUP;
+	if (!H.can_freeze)
+		return -ENOTSUP;
+	record("freeze #%d %d\n", h->id, frozen);
+	return 0;
 }
 
 static int fake_stats(struct sched_benv *h, uint64_t *kb)
@@ -730,6 +734,41 @@ static void test_exit_requeue_bound(void **state)
 	fn_config_unref(f);
 }
 
+/* Runs the loop for ms, timers included. */
+static void run_for(int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(H.base, &tv);
+	event_base_loop(H.base, 0);
+	collect();
+}
+
+/* An idle environment is frozen only once its runtime waits for the next event: one
+ * that answered and has not asked (it may be exiting) is left to run, and thawed and
+ * given an event as usual when it asks. */
+static void test_freeze_waits_for_next(void **state)
+{
+	start(10, 0);
+	H.can_freeze = true;
+	struct fn_config *f = fn("f", 128, 3);
+	invoke(f, "rid-1", "{}");
+	be_ready(1, 0);
+	rt_send(1, NEXT);
+	assert_event(1, "f", "rid-1", "{}");
+	rt_respond(1, "rid-1", "{}");
+	assert_rt(1, ACCEPTED);
+	assert_log("create #1 f 128MB on-demand\nserve #1\ndone rid-1 ok {}\n");
+	run_for(100); /* ten times the freeze delay */
+	assert_log("");
+	rt_send(1, NEXT);
+	run_until_logged("freeze #1 1\n");
+	assert_log("freeze #1 1\n");
+	invoke(f, "rid-2", "{}");
+	assert_event(1, "f", "rid-2", "{}");
+	assert_log("freeze #1 0\n");
+	fn_config_unref(f);
+}
+
 /* --max-memory: an idle environment, least recently used first, makes room for a cold
  * start; with nothing idle to evict and nothing of its own, a function is throttled. */
 static void test_eviction(void **state)
@@ -906,6 +945,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_crash, teardown),
 	    cmocka_unit_test_teardown(test_exit_after_error, teardown),
 	    cmocka_unit_test_teardown(test_exit_requeue_bound, teardown),
+	    cmocka_unit_test_teardown(test_freeze_waits_for_next, teardown),
 	    cmocka_unit_test_teardown(test_eviction, teardown),
 	    cmocka_unit_test_teardown(test_code_update, teardown),
 	    cmocka_unit_test_teardown(test_provisioned, teardown),
