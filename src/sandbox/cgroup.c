@@ -53,6 +53,7 @@ struct cg_ops {
 	const char *kind;
 	int (*set_limits)(struct cg *g, const struct cg_limits *l, struct err *errp);
 	int (*set_cpu_quota)(struct cg *g, uint32_t cpu_millis, struct err *errp);
+	int (*set_cpu_weight)(struct cg *g, uint32_t cpu_weight, struct err *errp);
 	int (*peak_kb)(struct cg *g, uint64_t *kb);
 	int (*oom_kills)(struct cg *g, uint64_t *n);
 	int (*kill)(struct cg *g);
@@ -737,6 +738,11 @@ int cg_set_cpu_quota(struct cg *g, uint32_t cpu_millis, struct err *errp)
 	return g->r->ops->set_cpu_quota(g, cpu_millis, errp);
 }
 
+int cg_set_cpu_weight(struct cg *g, uint32_t cpu_weight, struct err *errp)
+{
+	return g->r->ops->set_cpu_weight(g, cpu_weight, errp);
+}
+
 int cg_attach(struct cg *g, pid_t pid, struct err *errp)
 {
 	char s[24];
@@ -814,6 +820,11 @@ void cg_lambda_limits(uint32_t memory_mb, struct cg_limits *l)
 	l->cpu_weight = memory_mb;
 }
 
+uint32_t cg_lambda_init_weight(uint32_t memory_mb)
+{
+	return memory_mb < 1769 ? 1769 : memory_mb;
+}
+
 /* w/CG_WEIGHT_MAX_MB of hi, at least lo and at most hi. */
 static uint32_t scale_weight(uint32_t w, uint32_t lo, uint32_t hi)
 {
@@ -856,6 +867,13 @@ static int v2_set_cpu_quota(struct cg *g, uint32_t cpu_millis, struct err *errp)
 	return set_file(errp, g->dir[0], "cpu.max", v);
 }
 
+static int v2_set_cpu_weight(struct cg *g, uint32_t cpu_weight, struct err *errp)
+{
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRIu32, cg_v2_weight(cpu_weight));
+	return set_file(errp, g->dir[0], "cpu.weight", v);
+}
+
 static int v2_set_limits(struct cg *g, const struct cg_limits *l, struct err *errp)
 {
 	const char *d = g->dir[0];
@@ -871,8 +889,7 @@ static int v2_set_limits(struct cg *g, const struct cg_limits *l, struct err *er
 	autofree char *swap = xasprintf("%s/memory.swap.max", d);
 	if (path_exists(swap) && (rc = set_file(errp, d, "memory.swap.max", l->memory_mb ? "0" : "max")) < 0)
 		return rc;
-	snprintf(v, sizeof(v), "%" PRIu32, cg_v2_weight(l->cpu_weight));
-	if ((rc = set_file(errp, d, "cpu.weight", v)) < 0)
+	if ((rc = v2_set_cpu_weight(g, l->cpu_weight, errp)) < 0)
 		return rc;
 	if ((rc = v2_set_cpu_quota(g, l->cpu_millis, errp)) < 0)
 		return rc;
@@ -922,6 +939,7 @@ static const struct cg_ops v2_ops = {
     .kind = "v2",
     .set_limits = v2_set_limits,
     .set_cpu_quota = v2_set_cpu_quota,
+    .set_cpu_weight = v2_set_cpu_weight,
     .peak_kb = v2_peak_kb,
     .oom_kills = v2_oom_kills,
     .kill = v2_kill,
@@ -945,9 +963,16 @@ static int v1_set_cpu_quota(struct cg *g, uint32_t cpu_millis, struct err *errp)
 	return set_file(errp, cd, "cpu.cfs_quota_us", v);
 }
 
+static int v1_set_cpu_weight(struct cg *g, uint32_t cpu_weight, struct err *errp)
+{
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRIu32, cg_v1_shares(cpu_weight));
+	return set_file(errp, ctl_dir(g, CTL_CPU), "cpu.shares", v);
+}
+
 static int v1_set_limits(struct cg *g, const struct cg_limits *l, struct err *errp)
 {
-	const char *md = ctl_dir(g, CTL_MEMORY), *cd = ctl_dir(g, CTL_CPU), *pd = ctl_dir(g, CTL_PIDS);
+	const char *md = ctl_dir(g, CTL_MEMORY), *pd = ctl_dir(g, CTL_PIDS);
 	char v[48];
 	int rc;
 	uint64_t bytes = l->memory_mb ? (uint64_t)l->memory_mb << 20 : UINT64_MAX;
@@ -973,8 +998,7 @@ static int v1_set_limits(struct cg *g, const struct cg_limits *l, struct err *er
 			return rc;
 	}
 	g->mem_limit = bytes;
-	snprintf(v, sizeof(v), "%" PRIu32, cg_v1_shares(l->cpu_weight));
-	if ((rc = set_file(errp, cd, "cpu.shares", v)) < 0)
+	if ((rc = v1_set_cpu_weight(g, l->cpu_weight, errp)) < 0)
 		return rc;
 	if ((rc = v1_set_cpu_quota(g, l->cpu_millis, errp)) < 0)
 		return rc;
@@ -1031,6 +1055,7 @@ static const struct cg_ops v1_ops = {
     .kind = "v1",
     .set_limits = v1_set_limits,
     .set_cpu_quota = v1_set_cpu_quota,
+    .set_cpu_weight = v1_set_cpu_weight,
     .peak_kb = v1_peak_kb,
     .oom_kills = v1_oom_kills,
     .kill = v1_kill,

@@ -31,6 +31,11 @@ struct cg_limits {
  * (cpu_weight = memory_mb), and 1024 pids. */
 void cg_lambda_limits(uint32_t memory_mb, struct cg_limits *l);
 
+/* The cpu_weight of an environment while its runtime initialises: that of one full vCPU
+ * (1769 MB) at least, so that a small function's init is not slowed down, as Lambda's
+ * init is not throttled. */
+uint32_t cg_lambda_init_weight(uint32_t memory_mb);
+
 /* The values cg_set_limits writes for a cpu_weight: v2 cpu.weight (1..10000, 0 gives
  * the default 100) and v1 cpu.shares (2..262144, 0 gives the default 1024). */
 uint32_t cg_v2_weight(uint32_t cpu_weight);
@@ -84,6 +89,10 @@ int cg_set_limits(struct cg *g, const struct cg_limits *l, struct err *errp);
 /* Writes the CPU quota alone (cpu_millis as in struct cg_limits, 0 = none): v2 cpu.max,
  * v1 cpu.cfs_period_us and cpu.cfs_quota_us. 0 or a negative errno naming the file. */
 int cg_set_cpu_quota(struct cg *g, uint32_t cpu_millis, struct err *errp);
+
+/* Writes the CPU weight alone (cpu_weight as in struct cg_limits): v2 cpu.weight, v1
+ * cpu.shares. 0 or a negative errno naming the file. */
+int cg_set_cpu_weight(struct cg *g, uint32_t cpu_weight, struct err *errp);
 
 /* Moves the process pid (all its threads) into the group, in every hierarchy for
  * v1. Returns 0 or a negative errno; on failure pid is moved back to the server's

@@ -599,8 +599,10 @@ static void sb_send_plan(struct sandbox *sb)
 	if (sb->cg) {
 		struct cg_limits lim;
 		cg_lambda_limits(sb->memory_mb, &lim);
-		/* No quota during init in either mode (sandbox_init_done writes it). */
+		/* Init is spared in either mode: no quota, and at least one vCPU's weight;
+		 * sandbox_init_done writes the function's own. */
 		lim.cpu_millis = 0;
+		lim.cpu_weight = cg_lambda_init_weight(sb->memory_mb);
 		if ((r = cg_set_limits(sb->cg, &lim, &sb->err)) < 0) {
 			sb_fail(sb, r);
 			return;
@@ -1180,12 +1182,16 @@ int sandbox_freeze(struct sandbox *sb, bool frozen)
 
 int sandbox_init_done(struct sandbox *sb, struct err *errp)
 {
-	if (!sb->cg || S.cpu_limit != SANDBOX_CPU_QUOTA || sb->cpu_quota_on)
+	if (!sb->cg || sb->init_done)
 		return 0;
+	sb->init_done = true;
 	struct cg_limits lim;
 	cg_lambda_limits(sb->memory_mb, &lim);
-	int r = cg_set_cpu_quota(sb->cg, lim.cpu_millis, errp);
-	if (r == 0)
+	int r = 0;
+	if (lim.cpu_weight != cg_lambda_init_weight(sb->memory_mb))
+		r = cg_set_cpu_weight(sb->cg, lim.cpu_weight, errp);
+	if (r == 0 && S.cpu_limit == SANDBOX_CPU_QUOTA &&
+	    (r = cg_set_cpu_quota(sb->cg, lim.cpu_millis, errp)) == 0)
 		sb->cpu_quota_on = true;
 	return r;
 }

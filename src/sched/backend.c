@@ -111,7 +111,7 @@ static int sbe_init_done(struct sched_benv *h)
 	struct err e = {0};
 	int r = sandbox_init_done(h->sb, &e);
 	if (r < 0)
-		log_warn("sandbox: the CPU quota after init: %s", e.msg);
+		log_warn("sandbox: the CPU limits after init: %s", e.msg);
 	return r;
 }
 

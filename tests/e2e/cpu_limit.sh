@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # CPU that does not punish small functions (--cpu-limit): in weight mode (the default) a
 # 128 MB function's CPU-bound init finishes about as fast as a 1769 MB one's, and its
-# cgroup has a weight in proportion to its MemorySize and no quota; in quota mode the
-# init is not throttled either, and the cgroup's quota file holds Lambda's quota
-# (MemorySize/1769 of a CPU) once init is over, not before. Ratios within one run, never
-# absolute times.
+# cgroup has a weight in proportion to its MemorySize (one vCPU's during init) and no
+# quota; in quota mode the init is not throttled either, and the cgroup's quota file
+# holds Lambda's quota (MemorySize/1769 of a CPU) once init is over, not before. Ratios
+# within one run, never absolute times.
 source "$(dirname "$0")/lib.sh"
 PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
@@ -117,6 +117,32 @@ cold_ratio() {
 	check "$mode: a CPU-bound init at 128 MB takes about as long as at 1769 MB (ratio < 3)" ok "${r#* }"
 }
 
+# gate_check MODE QUOTA_AFTER: a 128 MB function whose init waits for the test: its
+# cgroup's CPU files during init and after it.
+gate_check() {
+	local mode=$1 after=$2 gate
+	mkfn "gate-$mode" "$GATE_ZIP" 128
+	(inv "gate-$mode" '{}' >"$WORK/gate.code"; cp "$WORK/b" "$WORK/gate.json") &
+	gate=$!
+	gate_pid() { pid=$(runtime_pid "gate-$mode"); [ -n "$pid" ]; }
+	pid=""
+	wait_for 20 gate_pid || true
+	check "$mode: the gated function's runtime runs its init" yes "$([ -n "$pid" ] && echo yes || echo no)"
+	local dir
+	dir=$([ -n "$pid" ] && cpu_dir "$pid")
+	if [ -n "$dir" ]; then
+		check "$mode: no quota while init runs" none "$(quota "$dir")"
+		check "$mode: one vCPU's weight (1769 MB's) while init runs" "$(want_weight 1769 "$dir")" "$(weight "$dir")"
+		kill -USR1 "$pid"
+	fi
+	wait $gate
+	check "$mode: the gated init was released by the test" '200 True' "$(cat "$WORK/gate.code") $(pyx 'd["released"]' "$WORK/gate.json")"
+	if [ -n "$dir" ]; then
+		check "$mode: after init, the quota is $after" "$after" "$(quota "$dir")"
+		check "$mode: after init, a weight in proportion to 128 MB" "$(want_weight 128 "$dir")" "$(weight "$dir")"
+	fi
+}
+
 # --- weight (the default)
 start_server
 grep -q "environments run in namespaces" "$WORK/server.log" || { echo "SKIP: no namespaces here: $(grep 'environments run' "$WORK/server.log")"; exit 77; }
@@ -126,15 +152,9 @@ if grep -q "no cgroups" "$WORK/server.log"; then
 fi
 check_contains "the default is the weight" "(CPU weight)" "$(grep 'environments run' "$WORK/server.log")"
 cold_ratio weight
-pid=$(runtime_pid spin-weight-128-1)
-dir=$([ -n "$pid" ] && cpu_dir "$pid")
-check "weight: the 128 MB environment's cgroup found" yes "$([ -n "$dir" ] && echo yes || echo "no (pid '$pid')")"
-if [ -n "$dir" ]; then
-	check "weight: no quota after init" none "$(quota "$dir")"
-	check "weight: a weight in proportion to 128 MB" "$(want_weight 128 "$dir")" "$(weight "$dir")"
-	dir2=$(cpu_dir "$(runtime_pid spin-weight-1769-1)")
-	check "weight: and to 1769 MB" "$(want_weight 1769 "$dir2")" "$(weight "$dir2")"
-fi
+dir=$(cpu_dir "$(runtime_pid spin-weight-1769-1)")
+check "weight: a weight in proportion to 1769 MB, no quota" "$(want_weight 1769 "$dir") none" "$(weight "$dir") $(quota "$dir")"
+gate_check weight none
 stop_server
 
 # --- quota
@@ -142,22 +162,7 @@ rm -rf "$DATA"
 start_server --cpu-limit quota
 check_contains "the quota mode is said" "(CPU quota after init)" "$(grep 'environments run' "$WORK/server.log" | tail -1)"
 cold_ratio quota
-mkfn gate "$GATE_ZIP" 128
-(inv gate '{}' >"$WORK/gate.code"; cp "$WORK/b" "$WORK/gate.json"; hdr X-Amz-Log-Result >"$WORK/gate.tail") &
-gate=$!
-gate_pid() { pid=$(runtime_pid gate); [ -n "$pid" ]; }
-wait_for 20 gate_pid || true
-check "quota: the gated function's runtime runs its init" yes "$([ -n "$pid" ] && echo yes || echo no)"
-dir=$([ -n "$pid" ] && cpu_dir "$pid")
-if [ -n "$dir" ]; then
-	check "quota: no quota while init runs" none "$(quota "$dir")"
-	check "quota: the weight is there from the start" "$(want_weight 128 "$dir")" "$(weight "$dir")"
-	kill -USR1 "$pid"
-fi
-wait $gate
-check "quota: the gated init was released by the test" '200 True' "$(cat "$WORK/gate.code") $(pyx 'd["released"]' "$WORK/gate.json")"
-if [ -n "$dir" ]; then
-	check "quota: Lambda's quota once init is over (128/1769 of a CPU: 7.2 ms per 100 ms)" 7200 "$(quota "$dir")"
-fi
+# Lambda's quota: 128/1769 of a CPU is 7.2 ms per 100 ms.
+gate_check quota 7200
 dir=$(cpu_dir "$(runtime_pid spin-quota-1769-1)")
 check "quota: 1769 MB gets one full CPU after init" 100000 "$(quota "$dir")"

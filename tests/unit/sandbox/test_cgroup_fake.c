@@ -962,6 +962,10 @@ static void test_weight_formula(void **state)
 	/* The ratio between two sizes is kept (to the rounding). */
 	assert_int_equal(cg_v1_shares(1024) / cg_v1_shares(128), 8);
 	assert_int_equal(cg_v2_weight(1024) / cg_v2_weight(128), 8);
+	/* While a runtime initialises: one vCPU's weight at least. */
+	assert_int_equal(cg_lambda_init_weight(128), 1769);
+	assert_int_equal(cg_lambda_init_weight(1769), 1769);
+	assert_int_equal(cg_lambda_init_weight(4096), 4096);
 }
 
 #define ENV2 "/sys/fs/cgroup/lambdad-4242/env"
@@ -1055,8 +1059,8 @@ static void test_v1_limits_no_memsw(void **state)
 	cg_root_free(r);
 }
 
-/* --cpu-limit: a weight and no quota while the runtime initialises, then the quota
- * alone (only the CPU files are written), in the file of each kernel. */
+/* --cpu-limit: one vCPU's weight and no quota while the runtime initialises, then the
+ * function's own weight and quota (only those files are written), in each kernel's. */
 static void test_v2_quota_after_init(void **state)
 {
 	layout_v2("/", "", NULL);
@@ -1065,13 +1069,15 @@ static void test_v2_quota_after_init(void **state)
 	struct cg_limits l;
 	cg_lambda_limits(128, &l);
 	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
 	assert_int_equal(cg_set_limits(g, &l, NULL), 0);
 	assert_file(ENV2 "/cpu.max", "max 100000");
-	assert_file(ENV2 "/cpu.weight", "125");
+	assert_file(ENV2 "/cpu.weight", "1727");
 	wlog[0] = '\0';
 	struct err e = {0};
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), 0);
 	assert_int_equal(cg_set_cpu_quota(g, 72, &e), 0);
-	assert_string_equal(wlog, "cpu.max=7200 100000\n");
+	assert_string_equal(wlog, "cpu.weight=125\ncpu.max=7200 100000\n");
 	assert_file(ENV2 "/cpu.weight", "125");
 	assert_file(ENV2 "/memory.max", "134217728");
 	assert_int_equal(cg_set_cpu_quota(g, 0, &e), 0);
@@ -1089,21 +1095,27 @@ static void test_v1_quota_after_init(void **state)
 	struct cg_root *r = open_ok();
 	struct cg *g = create_ok(r, "env");
 	struct cg_limits l;
-	cg_lambda_limits(1769, &l);
+	cg_lambda_limits(128, &l);
 	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
 	assert_int_equal(cg_set_limits(g, &l, NULL), 0);
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
 	assert_file(CPU "/lambdad-4242/env/cpu.shares", "45286");
 	wlog[0] = '\0';
 	struct err e = {0};
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), 0);
 	assert_int_equal(cg_set_cpu_quota(g, 1000, &e), 0);
-	assert_string_equal(wlog, "cpu.cfs_period_us=100000\ncpu.cfs_quota_us=100000\n");
-	assert_file(CPU "/lambdad-4242/env/cpu.shares", "45286");
+	assert_string_equal(wlog, "cpu.shares=3276\ncpu.cfs_period_us=100000\ncpu.cfs_quota_us=100000\n");
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "3276");
 	assert_int_equal(cg_set_cpu_quota(g, 0, &e), 0);
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
 	fail_on("open", "cpu.cfs_quota_us", EACCES, 1);
 	assert_int_equal(cg_set_cpu_quota(g, 72, &e), -EACCES);
 	assert_contains(e.msg, "cpu.cfs_quota_us: Permission denied");
+	fail_on("write", "cpu.shares", EINVAL, 1);
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), -EINVAL);
+	assert_string_equal(e.msg, "cgroup: writing \"3276\" to " CPU
+	                           "/lambdad-4242/env/cpu.shares: Invalid argument");
 	assert_int_equal(cg_destroy(g), 0);
 	cg_root_free(r);
 }
