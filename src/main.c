@@ -56,6 +56,10 @@ static void serve_usage(FILE *f)
 	           "                              outbound (TCP and UDP out through slirp4netns, never\n"
 	           "                              to the host's loopback), or outbound-with-api (the\n"
 	           "                              same, and the API may listen on a reachable address)\n"
+	           "  --cpu-limit MODE            weight (default: CPU in proportion to MemorySize only\n"
+	           "                              when the machine is contended, never withheld when\n"
+	           "                              idle) or quota (Lambda's strict MemorySize/1769 of a\n"
+	           "                              CPU, from the end of init; init is never throttled)\n"
 	           "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
 	           "  --runtime-dir DIR           the managed runtimes (python, node), shown read-only at\n"
 	           "                              /var/runtime (default: runtimes/ beside the build dir)\n"
@@ -220,10 +224,12 @@ static int serve(int argc, char **argv)
 	const char *runtime_dir = NULL, *port_file = NULL;
 	enum sandbox_isolation isolation = SANDBOX_AUTO;
 	enum sandbox_network network = SANDBOX_NET_NONE;
+	enum sandbox_cpu_limit cpu_limit = SANDBOX_CPU_WEIGHT;
 	bool network_api = false;
 	static const struct option opts[] = {
 	    {"isolation", required_argument, NULL, 'i'},
 	    {"function-network", required_argument, NULL, 'n'},
+	    {"cpu-limit", required_argument, NULL, 'C'},
 	    {"sandbox-pool", required_argument, NULL, 'p'},
 	    {"runtime-dir", required_argument, NULL, 'R'},
 	    {"listen", required_argument, NULL, 'l'},
@@ -336,6 +342,16 @@ static int serve(int argc, char **argv)
 			else {
 				fprintf(stderr,
 				        "lambdad: --function-network: none, outbound or outbound-with-api\n");
+				return 2;
+			}
+			break;
+		case 'C':
+			if (strcmp(optarg, "weight") == 0)
+				cpu_limit = SANDBOX_CPU_WEIGHT;
+			else if (strcmp(optarg, "quota") == 0)
+				cpu_limit = SANDBOX_CPU_QUOTA;
+			else {
+				fprintf(stderr, "lambdad: --cpu-limit: weight or quota: %s\n", optarg);
 				return 2;
 			}
 			break;
@@ -459,6 +475,7 @@ static int serve(int argc, char **argv)
 	logs_dir = xasprintf("%s/logs", store_data_dir(st));
 	struct sandbox_options sopt = {.isolation = isolation,
 	                               .network = network,
+	                               .cpu_limit = cpu_limit,
 	                               .state_dir = store_data_dir(st),
 	                               .runtime_dir = runtime_dir,
 	                               .ro_dirs = interp_dirs,

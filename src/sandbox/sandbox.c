@@ -60,6 +60,7 @@ static struct {
 	bool userns;
 	bool outbound;
 	bool can_freeze;
+	enum sandbox_cpu_limit cpu_limit;
 	char *runtime_dir; /* host path of /var/runtime, or NULL */
 	char describe[160];
 	struct sbx_plan blank_plan;
@@ -601,6 +602,10 @@ static void sb_send_plan(struct sandbox *sb)
 	if (sb->cg) {
 		struct cg_limits lim;
 		cg_lambda_limits(sb->memory_mb, &lim);
+		/* Init is spared in either mode: no quota, and at least one vCPU's weight;
+		 * sandbox_init_done writes the function's own. */
+		lim.cpu_millis = 0;
+		lim.cpu_weight = cg_lambda_init_weight(sb->memory_mb);
 		if ((r = cg_set_limits(sb->cg, &lim, &sb->err)) < 0) {
 			sb_fail(sb, r);
 			return;
@@ -829,6 +834,7 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	bool strict = o->isolation == SANDBOX_STRICT;
 	S.outbound = o->network == SANDBOX_NET_OUTBOUND;
+	S.cpu_limit = o->cpu_limit;
 	if (S.outbound && !sandbox__net_helper())
 		return err_make(errp, ENOENT,
 		                "--function-network outbound needs slirp4netns (apt install slirp4netns)");
@@ -875,8 +881,11 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt, o->ro_dirs);
 	S.isolated = true;
 	snprintf(S.describe, sizeof(S.describe),
-	         "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s, network %s", S.userns ? ", user" : "",
+	         "namespaces (mount, pid, net, ipc, uts%s), %s%s%s, %s, network %s", S.userns ? ", user" : "",
 	         S.cgroot ? "cgroup " : "no cgroups", S.cgroot ? cg_root_kind(S.cgroot) : "",
+	         !S.cgroot                          ? ""
+	         : S.cpu_limit == SANDBOX_CPU_QUOTA ? " (CPU quota after init)"
+	                                            : " (CPU weight)",
 	         S.have_seccomp ? "seccomp" : "no seccomp",
 	         S.outbound ? "outbound (slirp4netns)" : "none (loopback only)");
 	if (S.base && S.notify_fd >= 0) {
@@ -1123,9 +1132,8 @@ int sandbox_signal(struct sandbox *sb, int sig)
 		 * process needs CPU to die: lift the CPU quota first, or a thousand
 		 * throttled processes of a fork bomb take seconds to go. */
 		if (sig == SIGKILL && sb->cg) {
-			struct cg_limits unthrottled = {
-			    .memory_mb = sb->memory_mb, .cpu_millis = 0, .pids_max = 1024};
-			cg_set_limits(sb->cg, &unthrottled, NULL);
+			if (sb->cpu_quota_on)
+				cg_set_cpu_quota(sb->cg, 0, NULL);
 			cg_kill(sb->cg);
 			cg_freeze(sb->cg, false); /* frozen processes die only once thawed */
 		}
@@ -1171,6 +1179,22 @@ int sandbox_freeze(struct sandbox *sb, bool frozen)
 	if (!sb->cg)
 		return -ENOTSUP;
 	return cg_freeze(sb->cg, frozen);
+}
+
+int sandbox_init_done(struct sandbox *sb, struct err *errp)
+{
+	if (!sb->cg || sb->init_done)
+		return 0;
+	sb->init_done = true;
+	struct cg_limits lim;
+	cg_lambda_limits(sb->memory_mb, &lim);
+	int r = 0;
+	if (lim.cpu_weight != cg_lambda_init_weight(sb->memory_mb))
+		r = cg_set_cpu_weight(sb->cg, lim.cpu_weight, errp);
+	if (r == 0 && S.cpu_limit == SANDBOX_CPU_QUOTA &&
+	    (r = cg_set_cpu_quota(sb->cg, lim.cpu_millis, errp)) == 0)
+		sb->cpu_quota_on = true;
+	return r;
 }
 
 bool sandbox_oom_killed(struct sandbox *sb)

@@ -24,9 +24,18 @@ enum sandbox_network {
 	SANDBOX_NET_OUTBOUND, /* TCP and UDP out to the host's network (slirp4netns), not to its loopback */
 };
 
+/* How an environment's CPU is bounded (cgroups only; both in proportion to MemorySize). */
+enum sandbox_cpu_limit {
+	SANDBOX_CPU_WEIGHT, /* a weight (v1 cpu.shares, v2 cpu.weight): a share only under
+	                     * contention, an idle machine's CPU is not withheld (default) */
+	SANDBOX_CPU_QUOTA,  /* the weight, and Lambda's strict quota, MemorySize/1769 of a
+	                     * CPU; both from the end of init on (sandbox_init_done) */
+};
+
 struct sandbox_options {
 	enum sandbox_isolation isolation;
 	enum sandbox_network network;
+	enum sandbox_cpu_limit cpu_limit;
 	const char *state_dir;   /* the server's data dir: a staging directory lives there */
 	const char *runtime_dir; /* host directory shown at /var/runtime, or NULL */
 	unsigned pool_size;      /* blank sandboxes kept ready */
@@ -98,6 +107,12 @@ bool sandbox_can_freeze(const struct sandbox *sb);
 int sandbox_freeze(struct sandbox *sb, bool frozen);
 /* Whether the kernel killed something of the environment for lack of memory. */
 bool sandbox_oom_killed(struct sandbox *sb);
+/* The runtime finished its init (it asked for its first event): the function's own CPU
+ * weight (init runs with at least one vCPU's) and, with --cpu-limit quota, the CPU
+ * quota are written now, so the init phase is never throttled, as on Lambda. Once;
+ * later calls do nothing. 0 or a negative errno with errp (the environment runs on
+ * with its init's limits). */
+int sandbox_init_done(struct sandbox *sb, struct err *errp);
 /* Kills every process of the environment and frees sb, or stops its creation (its
  * exit is collected by the reaper; its cgroup goes once it is empty). No callback runs
  * after it. NULL is a no-op. */

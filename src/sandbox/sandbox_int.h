@@ -46,6 +46,8 @@ struct sandbox {
 	struct cg *cg;                  /* NULL without cgroups */
 	bool isolated;                  /* namespaces (pid is the init of its pid namespace) */
 	uint32_t memory_mb;             /* the cgroup's memory limit */
+	bool init_done;                 /* sandbox_init_done ran: the function's own CPU limits */
+	bool cpu_quota_on;              /* --cpu-limit quota: written at the end of init */
 	struct sbx_net net;
 };
 

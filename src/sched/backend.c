@@ -3,6 +3,7 @@
  * the sandbox's listening socket. */
 #include <errno.h>
 #include <lambdad/cleanup.h>
+#include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,6 +112,15 @@ static int sbe_stats(struct sched_benv *h, uint64_t *max_rss_kb)
 	return r;
 }
 
+static int sbe_init_done(struct sched_benv *h)
+{
+	struct err e = {0};
+	int r = sandbox_init_done(h->sb, &e);
+	if (r < 0)
+		log_warn("sandbox: the CPU limits after init: %s", e.msg);
+	return r;
+}
+
 static void sbe_env_free(struct sched_benv *h)
 {
 	if (!h)
@@ -132,6 +142,7 @@ static const struct sched_backend_ops sbe_ops = {
     .can_freeze = sbe_can_freeze,
     .freeze = sbe_freeze,
     .stats = sbe_stats,
+    .init_done = sbe_init_done,
     .env_free = sbe_env_free,
     .free = sbe_free,
 };

@@ -52,6 +52,12 @@ struct sched_backend_ops {
 	int (*freeze)(struct sched_benv *h, bool frozen);
 	/* Peak memory of the environment (KiB); 0 or a negative errno. */
 	int (*stats)(struct sched_benv *h, uint64_t *max_rss_kb);
+	/* The runtime asked for its first event: its init is over, and what the backend
+	 * holds back during init applies from now on (the function's CPU weight, and with
+	 * --cpu-limit quota its CPU quota).
+	 * Called once per environment, before its first event is delivered. 0 or a
+	 * negative errno (the environment is used all the same). NULL: nothing held back. */
+	int (*init_done)(struct sched_benv *h);
 	/* Kills the environment (or stops its creation) and frees h; no callback of it
 	 * runs afterwards. NULL is a no-op. */
 	void (*env_free)(struct sched_benv *h);

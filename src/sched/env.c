@@ -52,11 +52,15 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* As Lambda does, an idle environment does not run: what a function left running after
  * its answer is frozen (cgroup freezer) shortly after it, until the next event. The
- * delay spares back-to-back invocations a freeze and thaw each. */
+ * delay spares back-to-back invocations a freeze and thaw each. Only a runtime that
+ * waits for its next event is frozen, as on Lambda: one that has not asked yet may be
+ * on its way out (an uncaught error reported, then exit), and frozen it would never
+ * get there; rt_next_cb arms the freeze again when it asks. */
 static void freeze_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct env *e = arg;
-	if (e->state == ENV_IDLE && e->created && !e->frozen && e->s->be.ops->freeze(e->h, true) == 0)
+	if (e->state == ENV_IDLE && e->created && !e->frozen && e->rt && rtapi_ready(e->rt) &&
+	    e->s->be.ops->freeze(e->h, true) == 0)
 		e->frozen = true;
 }
 
@@ -306,6 +310,17 @@ static void env_exit_cb(void *arg, int status, bool oom)
 	sched__env_flush_partial_line(e);
 	struct invocation *inv = e->inv;
 	e->retire = true;
+	if (inv && !inv->delivered && e->initialized && inv->requeues < SCHED_MAX_REQUEUES) {
+		/* It ended between two invocations: after it answered the last one (a runtime
+		 * that reports an uncaught error and exits) and before it asked for inv. inv
+		 * was never sent to it, so it is not this environment's to fail: it goes to
+		 * another one, as on Lambda, where a crashed environment is never reused. */
+		e->inv = NULL;
+		inv->env = NULL;
+		sched__env_kill(e);
+		sched__inv_requeue(inv);
+		return;
+	}
 	if (inv) {
 		/* Killed by the cgroup's OOM killer: Lambda's Runtime.OutOfMemory. */
 		const char *type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";

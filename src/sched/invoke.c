@@ -197,6 +197,10 @@ static void rt_next_cb(void *arg)
 	if (!e->initialized) {
 		e->initialized = true;
 		evtimer_del(e->timer);
+		/* Before its first event: the invocation phase runs under the limits that
+		 * init was spared. */
+		if (e->s->be.ops->init_done)
+			e->s->be.ops->init_done(e->h);
 		if (e->warm)
 			e->pool->warm_failures = 0;
 		if (e->inv)
@@ -212,6 +216,11 @@ static void rt_next_cb(void *arg)
 	}
 	if (e->state == ENV_BUSY)
 		sched__env_deliver(e);
+	else if (e->state == ENV_IDLE && e->freeze_ev && !e->frozen) {
+		/* Idle, and now waiting: frozen shortly (freeze_cb). */
+		struct timeval ftv = {0, SCHED_FREEZE_DELAY_MS * 1000};
+		evtimer_add(e->freeze_ev, &ftv);
+	}
 }
 
 static struct invocation *env_current(struct env *e, const char *request_id)

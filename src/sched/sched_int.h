@@ -21,6 +21,9 @@
 #define SCHED_WARM_MAX_FAILURES 3
 /* An idle environment is frozen this long after its last answer (ms). */
 #define SCHED_FREEZE_DELAY_MS 10
+/* How many times an invocation goes to another environment because the one it was
+ * given ended before the invocation was sent (a bound against a crash loop). */
+#define SCHED_MAX_REQUEUES 3
 
 struct env;
 struct fn_pool;
@@ -55,7 +58,8 @@ struct invocation {
 	double init_ms;
 	uint32_t mem_mb; /* memory held for a cold start not begun yet (sched->memory_mb) */
 	struct fn_pool *pool;
-	bool queued; /* waiting in pool->queued for an environment */
+	bool queued;       /* waiting in pool->queued for an environment */
+	unsigned requeues; /* environments that ended before it was sent to them */
 	TAILQ_ENTRY(invocation) wait_link;
 };
 
@@ -147,7 +151,8 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 void sched__pool_free_all(struct sched *s);
 /* Makes cfg (a new reference is taken) the pool's latest, unless it has that revision. */
 void sched__pool_set_cfg(struct fn_pool *pool, struct fn_config *cfg);
-/* An idle environment of revision, most recently used first, or NULL. */
+/* An idle environment of revision, most recently used first among those whose
+ * runtime already waits for its next event, else most recently used; or NULL. */
 struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision);
 /* An environment of revision starting without an invocation (one may join it), or NULL. */
 struct env *sched__pool_starting_env(struct fn_pool *pool, const char *revision);
@@ -161,6 +166,9 @@ uint32_t sched__pool_live_envs(const struct fn_pool *pool);
 /* Starts an environment for inv now (its token and room are there), evicting for room;
  * a start that cannot begin answers inv (Runtime.InvalidEntrypoint). */
 void sched__cold_start(struct sched *s, struct fn_pool *pool, struct invocation *inv);
+/* Puts inv (in flight, in no environment, never delivered) back at the head of its
+ * pool's queue: an idle environment or a new one takes it on the next loop turn. */
+void sched__inv_requeue(struct invocation *inv);
 /* Serves pool (NULL: every waiting pool) on the next loop turn. */
 void sched__kick(struct sched *s, struct fn_pool *pool);
 void sched__kick_cb(evutil_socket_t fd, short what, void *arg);

@@ -354,8 +354,10 @@ static void populate(const char *path)
 			if (v2_peak)
 				snprintf(buf, sizeof(buf), "%s/memory.peak", path), put(buf, "0\n");
 		}
-		if (sc && has(sc, "cpu"))
+		if (sc && has(sc, "cpu")) {
 			snprintf(buf, sizeof(buf), "%s/cpu.max", path), put(buf, "max 100000\n");
+			snprintf(buf, sizeof(buf), "%s/cpu.weight", path), put(buf, "100\n");
+		}
 		if (sc && has(sc, "pids"))
 			snprintf(buf, sizeof(buf), "%s/pids.max", path), put(buf, "max\n");
 		return;
@@ -515,6 +517,7 @@ static void v1_dir(const char *dir, const char *ctl, bool memsw, const char *pro
 	} else if (strcmp(ctl, "cpu") == 0) {
 		snprintf(p, sizeof(p), "%s/cpu.cfs_period_us", dir), put(p, "100000\n");
 		snprintf(p, sizeof(p), "%s/cpu.cfs_quota_us", dir), put(p, "-1\n");
+		snprintf(p, sizeof(p), "%s/cpu.shares", dir), put(p, "1024\n");
 	} else if (strcmp(ctl, "pids") == 0) {
 		snprintf(p, sizeof(p), "%s/pids.max", dir), put(p, "max\n");
 	} else if (strcmp(ctl, "freezer") == 0) {
@@ -937,6 +940,32 @@ static void test_lambda_formula(void **state)
 	assert_int_equal(l.cpu_millis, 5788);
 	cg_lambda_limits(64, &l);
 	assert_int_equal(l.cpu_millis, 50); /* the floor */
+	assert_int_equal(l.cpu_weight, 64); /* the weight is the MemorySize itself */
+}
+
+/* The weight in each kernel's range, in proportion to MemorySize: Lambda's largest
+ * MemorySize gets the largest weight; the ends are clamped; 0 is the default. */
+static void test_weight_formula(void **state)
+{
+	assert_int_equal(cg_v2_weight(128), 125);
+	assert_int_equal(cg_v2_weight(1769), 1727);
+	assert_int_equal(cg_v2_weight(10240), 10000);
+	assert_int_equal(cg_v2_weight(20000), 10000);
+	assert_int_equal(cg_v2_weight(1), 1);
+	assert_int_equal(cg_v2_weight(0), 100);
+	assert_int_equal(cg_v1_shares(128), 3276);
+	assert_int_equal(cg_v1_shares(1769), 45286);
+	assert_int_equal(cg_v1_shares(10240), 262144);
+	assert_int_equal(cg_v1_shares(20000), 262144);
+	assert_int_equal(cg_v1_shares(0), 1024);
+	assert_int_equal(cg_v1_shares(1), 25);
+	/* The ratio between two sizes is kept (to the rounding). */
+	assert_int_equal(cg_v1_shares(1024) / cg_v1_shares(128), 8);
+	assert_int_equal(cg_v2_weight(1024) / cg_v2_weight(128), 8);
+	/* While a runtime initialises: one vCPU's weight at least. */
+	assert_int_equal(cg_lambda_init_weight(128), 1769);
+	assert_int_equal(cg_lambda_init_weight(1769), 1769);
+	assert_int_equal(cg_lambda_init_weight(4096), 4096);
 }
 
 #define ENV2 "/sys/fs/cgroup/lambdad-4242/env"
@@ -950,19 +979,21 @@ static void test_v2_limits(void **state)
 	assert_file(ENV2 "/memory.max", "134217728");
 	assert_file(ENV2 "/memory.swap.max", "0");
 	assert_file(ENV2 "/cpu.max", "7200 100000"); /* 72 thousandths: 7.2 ms per 100 ms */
+	assert_file(ENV2 "/cpu.weight", "125");
 	assert_file(ENV2 "/pids.max", "1024");
 	set_ok(g, 1769);
 	assert_file(ENV2 "/memory.max", "1854930944");
 	assert_file(ENV2 "/cpu.max", "100000 100000"); /* one full CPU */
 	set_ok(g, 10240);
 	assert_file(ENV2 "/cpu.max", "578800 100000");
-	struct cg_limits none = {0, 0, 0};
+	struct cg_limits none = {0, 0, 0, 0};
 	assert_int_equal(cg_set_limits(g, &none, NULL), 0);
 	assert_file(ENV2 "/memory.max", "max");
 	assert_file(ENV2 "/memory.swap.max", "max");
 	assert_file(ENV2 "/cpu.max", "max 100000");
+	assert_file(ENV2 "/cpu.weight", "100");
 	assert_file(ENV2 "/pids.max", "max");
-	struct cg_limits tiny = {16, 1, 1};
+	struct cg_limits tiny = {16, 1, 1, 0};
 	assert_int_equal(cg_set_limits(g, &tiny, NULL), 0);
 	assert_file(ENV2 "/cpu.max", "1000 100000"); /* the kernel's minimum quota */
 	assert_int_equal(cg_remove(g), 0);
@@ -992,6 +1023,7 @@ static void test_v1_limits(void **state)
 	assert_file(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes", "134217728");
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_period_us", "100000");
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "7200");
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "3276");
 	assert_file(PIDS "/lambdad-4242/env/pids.max", "1024");
 	/* Raising and lowering keep memsw >= the memory limit at every step (the fake
 	 * kernel refuses otherwise, as Linux does). */
@@ -1003,8 +1035,9 @@ static void test_v1_limits(void **state)
 	assert_file(MEM "/lambdad-4242/env/memory.limit_in_bytes", "268435456");
 	assert_file(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes", "268435456");
 	assert_file(MEM "/lambdad-4242/env/memory.swappiness", "60\n");
-	struct cg_limits none = {0, 0, 0};
+	struct cg_limits none = {0, 0, 0, 0};
 	assert_int_equal(cg_set_limits(g, &none, NULL), 0);
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "1024");
 	assert_file(MEM "/lambdad-4242/env/memory.limit_in_bytes", "-1");
 	assert_file(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes", "-1");
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
@@ -1026,6 +1059,67 @@ static void test_v1_limits_no_memsw(void **state)
 	cg_root_free(r);
 }
 
+/* --cpu-limit: one vCPU's weight and no quota while the runtime initialises, then the
+ * function's own weight and quota (only those files are written), in each kernel's. */
+static void test_v2_quota_after_init(void **state)
+{
+	layout_v2("/", "", NULL);
+	struct cg_root *r = open_ok();
+	struct cg *g = create_ok(r, "env");
+	struct cg_limits l;
+	cg_lambda_limits(128, &l);
+	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
+	assert_int_equal(cg_set_limits(g, &l, NULL), 0);
+	assert_file(ENV2 "/cpu.max", "max 100000");
+	assert_file(ENV2 "/cpu.weight", "1727");
+	wlog[0] = '\0';
+	struct err e = {0};
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), 0);
+	assert_int_equal(cg_set_cpu_quota(g, 72, &e), 0);
+	assert_string_equal(wlog, "cpu.weight=125\ncpu.max=7200 100000\n");
+	assert_file(ENV2 "/cpu.weight", "125");
+	assert_file(ENV2 "/memory.max", "134217728");
+	assert_int_equal(cg_set_cpu_quota(g, 0, &e), 0);
+	assert_file(ENV2 "/cpu.max", "max 100000");
+	fail_on("write", "cpu.max", EINVAL, 1);
+	assert_int_equal(cg_set_cpu_quota(g, 72, &e), -EINVAL);
+	assert_string_equal(e.msg, "cgroup: writing \"7200 100000\" to " ENV2 "/cpu.max: Invalid argument");
+	assert_int_equal(cg_remove(g), 0);
+	cg_root_free(r);
+}
+
+static void test_v1_quota_after_init(void **state)
+{
+	layout_v1(true, true, true);
+	struct cg_root *r = open_ok();
+	struct cg *g = create_ok(r, "env");
+	struct cg_limits l;
+	cg_lambda_limits(128, &l);
+	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
+	assert_int_equal(cg_set_limits(g, &l, NULL), 0);
+	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "45286");
+	wlog[0] = '\0';
+	struct err e = {0};
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), 0);
+	assert_int_equal(cg_set_cpu_quota(g, 1000, &e), 0);
+	assert_string_equal(wlog, "cpu.shares=3276\ncpu.cfs_period_us=100000\ncpu.cfs_quota_us=100000\n");
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "3276");
+	assert_int_equal(cg_set_cpu_quota(g, 0, &e), 0);
+	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
+	fail_on("open", "cpu.cfs_quota_us", EACCES, 1);
+	assert_int_equal(cg_set_cpu_quota(g, 72, &e), -EACCES);
+	assert_contains(e.msg, "cpu.cfs_quota_us: Permission denied");
+	fail_on("write", "cpu.shares", EINVAL, 1);
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), -EINVAL);
+	assert_string_equal(e.msg, "cgroup: writing \"3276\" to " CPU
+	                           "/lambdad-4242/env/cpu.shares: Invalid argument");
+	assert_int_equal(cg_remove(g), 0);
+	cg_root_free(r);
+}
+
 static void test_set_limits_errors(void **state)
 {
 	layout_v2("/", "", NULL);
@@ -1041,6 +1135,9 @@ static void test_set_limits_errors(void **state)
 	fail_on("open", "pids.max", EACCES, 1);
 	assert_int_equal(cg_set_limits(g, &l, &e), -EACCES);
 	assert_contains(e.msg, "pids.max: Permission denied");
+	fail_on("write", "cpu.weight", ERANGE, 1);
+	assert_int_equal(cg_set_limits(g, &l, &e), -ERANGE);
+	assert_contains(e.msg, "writing \"125\" to " ENV2 "/cpu.weight");
 	fail_on("write", "memory.max", EBUSY, 1);
 	assert_int_equal(cg_set_limits(g, &l, &e), -EBUSY);
 	assert_contains(e.msg, "memory.max: Device or resource busy");
@@ -1304,6 +1401,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_v2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_v1, setup, teardown),
 	    cmocka_unit_test(test_lambda_formula),
+	    cmocka_unit_test(test_weight_formula),
+	    cmocka_unit_test_setup_teardown(test_v2_quota_after_init, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_quota_after_init, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v2_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v2_limits_no_swap_accounting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v1_limits, setup, teardown),

@@ -174,6 +174,37 @@ static void test_limits_on_disk(void **state)
 	destroy(g, "limits");
 }
 
+/* --cpu-limit on this kernel: the init's weight without a quota, then the function's
+ * weight and quota alone; the kernel takes every value (v1 cpu.shares 2..262144, v2
+ * cpu.weight 1..10000). */
+static void test_cpu_after_init_on_disk(void **state)
+{
+	struct cg *g = NULL;
+	struct err e = {0};
+	if (cg_new(root, "cpu", &g, &e) != 0)
+		fail_msg("cg_new: %s", e.msg);
+	struct cg_limits l;
+	cg_lambda_limits(128, &l);
+	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
+	if (cg_set_limits(g, &l, &e) != 0)
+		fail_msg("cg_set_limits: %s", e.msg);
+	bool v2 = strcmp(cg_root_kind(root), "v2") == 0;
+	autofree char *w = group_file("cpu", v2 ? "cpu.weight" : "cpu.shares");
+	autofree char *q = group_file("cpu", v2 ? "cpu.max" : "cpu.cfs_quota_us");
+	autofree char *w0 = read_text(w), *q0 = read_text(q);
+	assert_string_equal(w0, v2 ? "1727\n" : "45286\n");
+	assert_string_equal(q0, v2 ? "max 100000\n" : "-1\n");
+	if (cg_set_cpu_weight(g, 128, &e) != 0 || cg_set_cpu_quota(g, 72, &e) != 0)
+		fail_msg("after init: %s", e.msg);
+	autofree char *w1 = read_text(w), *q1 = read_text(q);
+	assert_string_equal(w1, v2 ? "125\n" : "3276\n");
+	assert_string_equal(q1, v2 ? "7200 100000\n" : "7200\n");
+	if (cg_set_cpu_weight(g, 10240, &e) != 0 || cg_set_cpu_weight(g, 1, &e) != 0)
+		fail_msg("the ends of the range: %s", e.msg);
+	destroy(g, "cpu");
+}
+
 #define HOG_MB 300
 
 static void hog(int out)
@@ -397,9 +428,12 @@ int main(void)
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_limits_on_disk),         cmocka_unit_test(test_oom_at_limit),
-	    cmocka_unit_test(test_pids_stop_fork_loop),    cmocka_unit_test(test_kill_everything),
-	    cmocka_unit_test(test_destroy_busy_then_free),
+	    cmocka_unit_test(test_limits_on_disk),
+	    cmocka_unit_test(test_cpu_after_init_on_disk),
+	    cmocka_unit_test(test_oom_at_limit),
+	    cmocka_unit_test(test_pids_stop_fork_loop),
+	    cmocka_unit_test(test_kill_everything),
+	    cmocka_unit_test(test_destroy_busy_then_free), /* last: it frees the root */
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,7 +1,8 @@
 /* Transcript tests of the scheduler over a fake backend: the Runtime API's exact bytes
  * in and out over socketpairs (the real rtapi server), an exact log of what the
  * scheduler asked of the backend and of every invocation's answer: cold and warm starts,
- * throttles, a timeout, crashes, eviction for --max-memory, a code update, provisioned
+ * throttles, a timeout, crashes (and a runtime that exits after its answer, just as the
+ * next invocation takes it), eviction for --max-memory, a code update, provisioned
  * concurrency and shutdown. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +53,8 @@ struct sched_benv {
 	int log_r, log_w;
 	struct evbuffer *in; /* what the server sent the runtime */
 	bool ready, destroyed;
+	int init_done;     /* calls of init_done */
+	size_t in_at_init; /* bytes the runtime had been sent when init_done came */
 };
 
 static struct harness {
@@ -63,6 +66,7 @@ static struct harness {
 	struct sched_benv *env[MAX_ENVS + 1]; /* by id, from 1 */
 	int nenv;
 	char tail[8192]; /* the log tail of the last answer asked with want_tail */
+	bool can_freeze; /* the fake's environments can be frozen (logged) */
 } H;
 
 static void record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -133,17 +137,31 @@ static int fake_signal(struct sched_benv *h, int sig)
 
 static bool fake_can_freeze(struct sched_benv *h)
 {
-	return false; /* freezing runs on a timer: kept out of the transcripts */
+	return H.can_freeze; /* freezing runs on a timer: kept out of most transcripts */
 }
 
 static int fake_freeze(struct sched_benv *h, bool frozen)
 {
-	return -ENOTSUP;
+	if (!H.can_freeze)
+		return -ENOTSUP;
+	record("freeze #%d %d\n", h->id, frozen);
+	return 0;
 }
 
 static int fake_stats(struct sched_benv *h, uint64_t *kb)
 {
 	*kb = 64 * 1024;
+	return 0;
+}
+
+static void collect(void);
+
+/* Counted, not logged: every transcript would carry it. */
+static int fake_init_done(struct sched_benv *h)
+{
+	collect();
+	h->init_done++;
+	h->in_at_init = evbuffer_get_length(h->in);
 	return 0;
 }
 
@@ -164,6 +182,7 @@ static const struct sched_backend_ops fake_ops = {
     .can_freeze = fake_can_freeze,
     .freeze = fake_freeze,
     .stats = fake_stats,
+    .init_done = fake_init_done,
     .env_free = fake_destroy,
     .free = NULL,
 };
@@ -472,7 +491,11 @@ static void test_cold(void **state)
 	counts(1, 0, 1);
 	be_ready(1, 0);
 	assert_log("serve #1\n");
+	assert_int_equal(H.env[1]->init_done, 0); /* init is not throttled */
 	rt_send(1, NEXT);
+	/* Init ended with the first /next, before its event went out. */
+	assert_int_equal(H.env[1]->init_done, 1);
+	assert_int_equal(H.env[1]->in_at_init, 0);
 	assert_event(1, "f", "rid-1", "{\"a\":1}");
 	rt_print(1, "hello from f\n");
 	rt_frame(1, "[ERROR] boom\nTraceback:\n  at f\n");
@@ -525,6 +548,7 @@ static void test_warm(void **state)
 	assert_rt(1, ACCEPTED);
 	assert_log("done rid-2 ok two\n");
 	assert_null(strstr(H.tail, "Init Duration"));
+	assert_int_equal(H.env[1]->init_done, 1); /* once per environment */
 	struct sched_counts c;
 	sched_counts(H.s, &c);
 	assert_int_equal(c.cold_starts, 1);
@@ -650,6 +674,155 @@ static void test_crash(void **state)
 	const char *r3 = strstr(log, "REPORT RequestId: rid-3");
 	assert_non_null(r3);
 	assert_null(strstr(r3, "Status:"));
+	fn_config_unref(f);
+}
+
+#define ERR_LATE "{\"errorType\":\"Error\",\"errorMessage\":\"late\"}"
+
+static void rt_error(int id, const char *rid, const char *body)
+{
+	char req[512];
+	snprintf(req, sizeof(req),
+	         "POST " P "invocation/%s/error HTTP/1.1\r\nHost: rt\r\n"
+	         "Lambda-Runtime-Function-Error-Type: Unhandled\r\nContent-Length: %zu\r\n\r\n%s",
+	         rid, strlen(body), body);
+	rt_send(id, req);
+}
+
+/* A runtime that reports an uncaught error and exits (Node.js: an exception thrown from
+ * a timer): the next invocation takes the environment after the error and before the
+ * exit. It was never sent there, so it goes to a new environment and succeeds, and the
+ * dead one gets nothing more; never Runtime.ExitError for the innocent one. */
+static void test_exit_after_error(void **state)
+{
+	start(10, 0);
+	struct fn_config *f = fn("f", 512, 3);
+	invoke(f, "rid-1", "{}");
+	be_ready(1, 0);
+	rt_send(1, NEXT);
+	assert_event(1, "f", "rid-1", "{}");
+	rt_error(1, "rid-1", ERR_LATE);
+	assert_rt(1, ACCEPTED);
+	assert_log("create #1 f 512MB on-demand\nserve #1\ndone rid-1 error " ERR_LATE "\n");
+	counts(1, 1, 0);
+	invoke(f, "rid-2", "{}"); /* takes #1, which does not ask for it */
+	assert_log("");
+	counts(1, 0, 1);
+	be_exit(1, W_EXITCODE(129, 0), false);
+	assert_log("destroy #1\ncreate #2 f 512MB on-demand\n");
+	assert_rt(1, "");
+	counts(1, 0, 1);
+	be_ready(2, 0);
+	rt_send(2, NEXT);
+	assert_event(2, "f", "rid-2", "{}");
+	rt_respond(2, "rid-2", "1");
+	assert_rt(2, ACCEPTED);
+	assert_log("serve #2\ndone rid-2 ok 1\n");
+	struct sched_counts c;
+	sched_counts(H.s, &c);
+	assert_int_equal(c.cold_starts, 2);
+	assert_int_equal(c.warm_starts, 0);
+	/* Two invocations after the error: rid-4 takes #2, rid-5 starts #3; #2 dies,
+	 * and rid-4 goes to a new #4. */
+	rt_send(2, NEXT);
+	invoke(f, "rid-3", "{}");
+	assert_event(2, "f", "rid-3", "{}");
+	rt_error(2, "rid-3", ERR_LATE);
+	assert_rt(2, ACCEPTED);
+	invoke(f, "rid-4", "{}");
+	invoke(f, "rid-5", "{}");
+	assert_log("done rid-3 error " ERR_LATE "\ncreate #3 f 512MB on-demand\n");
+	be_exit(2, W_EXITCODE(129, 0), false);
+	assert_log("destroy #2\ncreate #4 f 512MB on-demand\n");
+	be_ready(3, 0);
+	be_ready(4, 0);
+	rt_send(3, NEXT);
+	rt_send(4, NEXT);
+	assert_event(3, "f", "rid-5", "{}");
+	assert_event(4, "f", "rid-4", "{}");
+	rt_respond(4, "rid-4", "4");
+	rt_respond(3, "rid-5", "5");
+	assert_log("serve #3\nserve #4\ndone rid-4 ok 4\ndone rid-5 ok 5\n");
+	counts(2, 2, 0);
+	fn_config_unref(f);
+}
+
+/* An invocation passed on from environments that keep ending before it is sent is
+ * failed with Runtime.ExitError by the fourth (SCHED_MAX_REQUEUES passes). A crash in
+ * the init of the environment started for it is its own failure (not passed on). */
+static void test_exit_requeue_bound(void **state)
+{
+	start(10, 0);
+	struct fn_config *f = fn("f", 128, 3);
+	const char *rids[] = {"rid-1", "rid-2", "rid-3", "rid-4"};
+	for (int i = 0; i < 4; i++)
+		invoke(f, rids[i], "{}");
+	for (int i = 1; i <= 4; i++) {
+		be_ready(i, 0);
+		rt_send(i, NEXT);
+		assert_event(i, "f", rids[i - 1], "{}");
+	}
+	for (int i = 1; i <= 4; i++) {
+		rt_respond(i, rids[i - 1], "{}");
+		assert_rt(i, ACCEPTED);
+	}
+	evbuffer_drain(H.log, evbuffer_get_length(H.log));
+	counts(4, 4, 0);
+	invoke(f, "rid-x", "{}"); /* the most recently used: #4 */
+	be_exit(4, W_EXITCODE(1, 0), false);
+	assert_log("destroy #4\n");
+	be_exit(3, W_EXITCODE(1, 0), false);
+	assert_log("destroy #3\n");
+	be_exit(2, W_EXITCODE(1, 0), false);
+	assert_log("destroy #2\n");
+	be_exit(1, W_EXITCODE(1, 0), false);
+	assert_log("done rid-x error {\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"RequestId: "
+	           "rid-x Error: Runtime exited with error: exit status 1\"}\n"
+	           "destroy #1\n");
+	counts(0, 0, 0);
+	/* A new environment that dies in its init: rid-y's own cold start failed. */
+	invoke(f, "rid-y", "{}");
+	be_ready(5, 0);
+	be_exit(5, W_EXITCODE(3, 0), false);
+	assert_log("create #5 f 128MB on-demand\nserve #5\n"
+	           "done rid-y error {\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"RequestId: "
+	           "rid-y Error: Runtime exited with error: exit status 3\"}\n"
+	           "destroy #5\n");
+	fn_config_unref(f);
+}
+
+/* Runs the loop for ms, timers included. */
+static void run_for(int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(H.base, &tv);
+	event_base_loop(H.base, 0);
+	collect();
+}
+
+/* An idle environment is frozen only once its runtime waits for the next event: one
+ * that answered and has not asked (it may be exiting) is left to run, and thawed and
+ * given an event as usual when it asks. */
+static void test_freeze_waits_for_next(void **state)
+{
+	start(10, 0);
+	H.can_freeze = true;
+	struct fn_config *f = fn("f", 128, 3);
+	invoke(f, "rid-1", "{}");
+	be_ready(1, 0);
+	rt_send(1, NEXT);
+	assert_event(1, "f", "rid-1", "{}");
+	rt_respond(1, "rid-1", "{}");
+	assert_rt(1, ACCEPTED);
+	assert_log("create #1 f 128MB on-demand\nserve #1\ndone rid-1 ok {}\n");
+	run_for(100); /* ten times the freeze delay */
+	assert_log("");
+	rt_send(1, NEXT);
+	run_until_logged("freeze #1 1\n");
+	assert_log("freeze #1 1\n");
+	invoke(f, "rid-2", "{}");
+	assert_event(1, "f", "rid-2", "{}");
+	assert_log("freeze #1 0\n");
 	fn_config_unref(f);
 }
 
@@ -827,6 +1000,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_throttle, teardown),
 	    cmocka_unit_test_teardown(test_timeout, teardown),
 	    cmocka_unit_test_teardown(test_crash, teardown),
+	    cmocka_unit_test_teardown(test_exit_after_error, teardown),
+	    cmocka_unit_test_teardown(test_exit_requeue_bound, teardown),
+	    cmocka_unit_test_teardown(test_freeze_waits_for_next, teardown),
 	    cmocka_unit_test_teardown(test_eviction, teardown),
 	    cmocka_unit_test_teardown(test_code_update, teardown),
 	    cmocka_unit_test_teardown(test_provisioned, teardown),
