@@ -7,8 +7,10 @@
  *
  * The handler does what the first letter after '/' of each request's path says:
  * b buffer the body, s stream it, d discard it, l decide later (when the harness next
- * runs), r reply before the body, c reply chunked with trailers, u upgrade, h hold the
- * reply until the harness answers it, x abort the connection; anything else, a plain 200.
+ * runs), p stream it paused at its first piece until the harness next runs, r reply
+ * before the body, c reply chunked with trailers, w reply chunked in pieces written on
+ * each drain callback (low watermark 1 KiB), u upgrade, h hold the reply until the harness
+ * answers it, x abort the connection; anything else, a plain 200.
  *
  * Run (after `make fuzz`; new inputs go to the first directory, the seeds stay as they are):
  *   mkdir -p /tmp/http-corpus
@@ -56,7 +58,10 @@ struct rq {
 	struct http_request *req; /* NULL once the engine may have freed it */
 	bool reading;             /* read_body was called */
 	bool ended, aborted, closed, replied;
-	bool held; /* waits for the harness to answer (h), or to choose its body (l) */
+	bool held;   /* waits for the harness to answer (h), or to choose its body (l) */
+	bool paused; /* p: its body is paused (no data may come) */
+	bool resumed;
+	int drains; /* w: drain callbacks so far */
 	char letter;
 };
 
@@ -108,8 +113,12 @@ static void data_cb(void *arg, struct http_request *req, const void *data, size_
 {
 	struct fz *f = arg;
 	struct rq *r = rq_of(req);
-	CHECK(!f->freed && r->reading && !r->ended && !r->aborted && len > 0 && data);
+	CHECK(!f->freed && r->reading && !r->ended && !r->aborted && len > 0 && data && !r->paused);
 	f->progress++;
+	if (r->letter == 'p' && !r->resumed) {
+		http_request_pause_body(req, true);
+		r->paused = true;
+	}
 	maybe_free(f, K_DATA);
 }
 
@@ -151,6 +160,26 @@ static void close_cb(void *arg, struct http_request *req)
 	maybe_free(f, K_CLOSE);
 }
 
+#define W_PIECE 4096
+#define W_LOW 1024
+
+/* w: more of the reply each time what is queued falls to the low watermark. */
+static void drain_cb(void *arg, struct http_request *req)
+{
+	struct fz *f = arg;
+	struct rq *r = rq_of(req);
+	CHECK(!f->freed && !r->closed && !r->replied && http_reply_pending(req) <= W_LOW);
+	f->progress++;
+	static char piece[W_PIECE];
+	if (++r->drains < 4) {
+		http_reply_chunk(req, piece, sizeof(piece));
+		http_reply_on_drain(req, W_LOW, drain_cb, f);
+		return;
+	}
+	http_reply_end(req, NULL);
+	r->replied = true;
+}
+
 static void route_cb(void *arg, struct http_request *req)
 {
 	struct fz *f = arg;
@@ -180,14 +209,23 @@ static void request_cb(void *arg, struct http_request *req)
 	switch (r->letter) {
 	case 'b':
 	case 's':
+	case 'p':
 	case 'd':
 		r->reading = true;
 		http_request_read_body(req,
-		                       r->letter == 'b'   ? HTTP_BODY_BUFFER
-		                       : r->letter == 's' ? HTTP_BODY_STREAM
-		                                          : HTTP_BODY_DISCARD,
+		                       r->letter == 'b'                       ? HTTP_BODY_BUFFER
+		                       : r->letter == 's' || r->letter == 'p' ? HTTP_BODY_STREAM
+		                                                              : HTTP_BODY_DISCARD,
 		                       f->buffer_max, &body_ops, f);
 		break;
+	case 'w': {
+		static char piece[W_PIECE];
+		http_reply_start(req, 200);
+		for (int i = 0; i < 8; i++)
+			http_reply_chunk(req, piece, sizeof(piece));
+		http_reply_on_drain(req, W_LOW, drain_cb, f);
+		break;
+	}
 	case 'l':
 	case 'h':
 		r->held = true;
@@ -244,9 +282,23 @@ static void error_cb(void *arg, struct http_request *req, int status, enum http_
 static const struct http_server_ops ops = {
     .route_cb = route_cb, .request_cb = request_cb, .error_cb = error_cb};
 
-/* The harness answers what waits: held replies, and bodies to choose. */
+/* The harness resumes the bodies paused. */
+static void resume_paused(struct fz *f)
+{
+	for (int i = 0; i < f->nrq && !f->freed; i++) {
+		struct rq *r = &f->rqs[i];
+		if (!r->paused || !r->req || r->closed || r->ended || r->aborted)
+			continue;
+		r->paused = false;
+		r->resumed = true;
+		http_request_pause_body(r->req, false);
+	}
+}
+
+/* The harness answers what waits: held replies, bodies to choose, and paused ones. */
 static void answer_held(struct fz *f)
 {
+	resume_paused(f);
 	for (int i = 0; i < f->nrq && !f->freed; i++) {
 		struct rq *r = &f->rqs[i];
 		if (!r->held || !r->req || r->closed)
@@ -449,6 +501,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((flags & F_CLOSE) && !f.freed) {
 		for (int i = 0; i < nconn; i++)
 			shutdown(f.client[i], SHUT_WR);
+		run_idle(&f);
+		resume_paused(&f); /* a paused body reads nothing, so hears of the end once resumed */
 		run_idle(&f);
 		/* Every request handed over and not answered heard of it. */
 		for (int i = 0; i < f.nrq && !f.freed; i++)

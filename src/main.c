@@ -59,9 +59,18 @@ static void serve_usage(FILE *f)
 	           "                              outbound (TCP and UDP out through slirp4netns, never\n"
 	           "                              to the host's loopback), or outbound-with-api (the\n"
 	           "                              same, and the API may listen on a reachable address)\n"
+	           "  --cpu-limit MODE            weight (default: CPU in proportion to MemorySize only\n"
+	           "                              when the machine is contended, never withheld when\n"
+	           "                              idle) or quota (Lambda's strict MemorySize/1769 of a\n"
+	           "                              CPU, from the end of init; init is never throttled)\n"
 	           "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
 	           "  --runtime-dir DIR           the managed runtimes (python, node), shown read-only at\n"
 	           "                              /var/runtime (default: runtimes/ beside the build dir)\n"
+	           "  --runtime-path ID=PATH      the interpreter of a managed runtime, e.g.\n"
+	           "                              python3.12=/opt/py312/bin/python3 (repeatable; default\n"
+	           "                              /usr/bin/python3 and /usr/bin/node); its directory is\n"
+	           "                              shown read-only in the sandbox\n"
+	           "  --runtime-paths FILE        the same, one ID=PATH a line (# comments)\n"
 	           "  --log-level LEVEL           debug, info, warn or error (default info)\n"
 	           "  -h, --help                  this help\n");
 }
@@ -261,10 +270,12 @@ static int serve(int argc, char **argv)
 	const char *runtime_dir = NULL, *port_file = NULL;
 	enum sandbox_isolation isolation = SANDBOX_AUTO;
 	enum sandbox_network network = SANDBOX_NET_NONE;
+	enum sandbox_cpu_limit cpu_limit = SANDBOX_CPU_WEIGHT;
 	bool network_api = false;
 	static const struct option opts[] = {
 	    {"isolation", required_argument, NULL, 'i'},
 	    {"function-network", required_argument, NULL, 'n'},
+	    {"cpu-limit", required_argument, NULL, 'C'},
 	    {"sandbox-pool", required_argument, NULL, 'p'},
 	    {"runtime-dir", required_argument, NULL, 'R'},
 	    {"listen", required_argument, NULL, 'l'},
@@ -279,6 +290,8 @@ static int serve(int argc, char **argv)
 	    {"region", required_argument, NULL, 'r'},
 	    {"account-id", required_argument, NULL, 'a'},
 	    {"log-level", required_argument, NULL, 'v'},
+	    {"runtime-path", required_argument, NULL, 'I'},
+	    {"runtime-paths", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -378,6 +391,16 @@ static int serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'C':
+			if (strcmp(optarg, "weight") == 0)
+				cpu_limit = SANDBOX_CPU_WEIGHT;
+			else if (strcmp(optarg, "quota") == 0)
+				cpu_limit = SANDBOX_CPU_QUOTA;
+			else {
+				fprintf(stderr, "lambdad: --cpu-limit: weight or quota: %s\n", optarg);
+				return 2;
+			}
+			break;
 		case 'p': {
 			char *end;
 			pool = strtol(optarg, &end, 10);
@@ -391,6 +414,15 @@ static int serve(int argc, char **argv)
 		case 'R':
 			runtime_dir = optarg;
 			break;
+		case 'I':
+		case 'F': {
+			struct err me = {0};
+			if ((ch == 'I' ? hostrt_map(optarg, &me) : hostrt_map_file(optarg, &me)) < 0) {
+				fprintf(stderr, "lambdad: %s\n", me.msg);
+				return 2;
+			}
+			break;
+		}
 		case 'v':
 			if (strcmp(optarg, "debug") == 0)
 				log_set_level(LOG_DEBUG);
@@ -446,7 +478,13 @@ static int serve(int argc, char **argv)
 		fprintf(stderr, "lambdad: %s\n", lock_err.msg);
 		return 2;
 	}
-	hostrt_detect();
+	struct err he = {0};
+	if (hostrt_detect(&he) < 0) {
+		fprintf(stderr, "lambdad: %s\n", he.msg);
+		return 2;
+	}
+	const char *interp_dirs[16] = {NULL};
+	hostrt_extra_dirs(interp_dirs, ARRAY_SIZE(interp_dirs) - 1);
 	/* The project's runtimes: beside the binary's directory (build/lambdad -> runtimes/). */
 	autofree char *default_rt = NULL;
 	if (!runtime_dir) {
@@ -482,7 +520,7 @@ static int serve(int argc, char **argv)
 	bool sandbox_up = false;
 	if (reap_new(base, &reap, &e) < 0)
 		goto out;
-	if (store_open(data, &st, &e) < 0 || pool_new(base, 2, &workers, &e) < 0)
+	if (store_new(data, &st, &e) < 0 || pool_new(base, 2, &workers, &e) < 0)
 		goto out;
 	/* The store's fsyncs run on the pool (two threads: a checkpoint never holds up a
 	 * group's fdatasync); its completions come back to this loop. */
@@ -490,8 +528,10 @@ static int serve(int argc, char **argv)
 	logs_dir = xasprintf("%s/logs", store_data_dir(st));
 	struct sandbox_options sopt = {.isolation = isolation,
 	                               .network = network,
+	                               .cpu_limit = cpu_limit,
 	                               .state_dir = store_data_dir(st),
 	                               .runtime_dir = runtime_dir,
+	                               .ro_dirs = interp_dirs,
 	                               .pool_size = (unsigned)pool,
 	                               .base = base,
 	                               .reap = reap};
@@ -544,7 +584,7 @@ out:
 	api_free(api);
 	sched_free(sc);
 	if (sandbox_up)
-		sandbox_shutdown();
+		sandbox_fini();
 	store_free(st);
 	pool_free(workers);
 	reap_free(reap);

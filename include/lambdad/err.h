@@ -7,6 +7,10 @@
 struct err {
 	int code; /* positive errno, 0 when no error */
 	int svc;  /* a service error: an id from the service's errors.def, 0 when none */
+	/* Which of the failures that share code this is, for a caller that must tell them
+	 * apart (e.g. sched's enum sched_throttle with EAGAIN): a value the failing module's
+	 * header defines, 0 when none. err_make and err_svc clear it. */
+	int reason;
 	char msg[512];
 };
 

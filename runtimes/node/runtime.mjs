@@ -91,13 +91,35 @@ const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
 
 /*
  * Replaces the console methods so every line carries the time, the request id and the
- * level: "<ISO time>\t<request id>\tINFO\t<message>". Newlines inside a message become
- * "\r" so one call stays one log event, as on AWS. AWS_LAMBDA_LOG_FORMAT=JSON and
- * AWS_LAMBDA_LOG_LEVEL are honoured as AWS's runtime honours them.
+ * level: "<ISO time>\t<request id>\tINFO\t<message>". One call stays one log event, as on
+ * AWS: with _LAMBDA_TELEMETRY_LOG_FD (lambdad sets it, as AWS does) each call is one
+ * frame of AWS's telemetry log format on that fd (type 0xa55a0003, length, timestamp in
+ * µs, big-endian, then the message), newlines and all; without it newlines inside a
+ * message become "\r". AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL are honoured
+ * as AWS's runtime honours them.
  */
 function patchConsole() {
 	const json = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
 	const min = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] || LEVELS.TRACE;
+	let telemetryFd = /^\d+$/.test(process.env._LAMBDA_TELEMETRY_LOG_FD || '')
+		? Number(process.env._LAMBDA_TELEMETRY_LOG_FD)
+		: -1;
+	delete process.env._LAMBDA_TELEMETRY_LOG_FD;
+	const frame = (line) => {
+		const msg = Buffer.from(line, 'utf8');
+		const buf = Buffer.allocUnsafe(16 + msg.length);
+		buf.writeUInt32BE(0xa55a0003, 0);
+		buf.writeUInt32BE(msg.length, 4);
+		buf.writeBigUInt64BE(BigInt(Date.now()) * 1000n, 8);
+		msg.copy(buf, 16);
+		try {
+			for (let off = 0; off < buf.length; ) off += fs.writeSync(telemetryFd, buf, off);
+			return true;
+		} catch {
+			telemetryFd = -1; // the fd is gone: plain lines from now on
+			return false;
+		}
+	};
 	const write = (level, args) => {
 		let line;
 		if (json) {
@@ -109,8 +131,9 @@ function patchConsole() {
 			});
 		} else {
 			line = `${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args)}`;
-			line = line.replace(/\n/g, '\r');
 		}
+		if (telemetryFd >= 0 && frame(line + '\n')) return;
+		if (!json) line = line.replace(/\n/g, '\r');
 		process.stdout.write(line + '\n');
 	};
 	const method = (level) => (LEVELS[level] >= min ? (...args) => write(level, args) : () => {});

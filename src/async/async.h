@@ -86,6 +86,10 @@ int async_config_delete(struct async *q, const char *name, struct err *errp);
  * array of {RequestId, FunctionName, Condition, Reason, LastError, ApproximateInvokeCount,
  * AcceptedAt, FailedAt, PayloadBytes}. NULL with -EIO on a store failure. */
 json_t *async_failed_list(struct async *q, const char *name, struct err *errp);
+/* The payload of name's kept event id: 0 and an owned *payload of *len bytes
+ * (NUL-terminated, the NUL not counted), -ENOENT when there is no such event, or -EIO. */
+int async_failed_payload(struct async *q, const char *name, const char *id, char **payload, size_t *len,
+                         struct err *errp);
 /* Delivers again the kept events of name whose request ids are in ids (n of them; all
  * kept events when n is 0): each goes back to the function's queue with its request id,
  * attempts and age starting afresh, and leaves the store in the same transaction.

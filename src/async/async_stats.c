@@ -102,6 +102,13 @@ json_t *async_failed_list(struct async *q, const char *name, struct err *errp)
 	return a;
 }
 
+int async_failed_payload(struct async *q, const char *name, const char *id, char **payload, size_t *len,
+                         struct err *errp)
+{
+	autofree char *key = async__store_failed_key(name, id);
+	return store_get(q->st, ASYNC_FAILED_PAYLOAD, key, payload, len, NULL, errp);
+}
+
 /* The ids of name's kept events (owned array of owned strings, *n of them). */
 static char **all_failed_ids(struct async *q, const char *name, size_t *n)
 {

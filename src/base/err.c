@@ -18,6 +18,7 @@ int err_make(struct err *errp, int code, const char *fmt, ...)
 		va_end(ap);
 		errp->code = code;
 		errp->svc = 0;
+		errp->reason = 0;
 	}
 	return -code;
 }
@@ -31,6 +32,7 @@ int err_svc(struct err *errp, int svc, const char *fmt, ...)
 		va_end(ap);
 		errp->code = 22 /* EINVAL */;
 		errp->svc = svc;
+		errp->reason = 0;
 	}
 	return -22;
 }

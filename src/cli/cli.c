@@ -10,14 +10,19 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/xmalloc.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli_int.h"
+#include "lambdad_version.h"
 
 #define CLI_CONNECT_TIMEOUT_S 10L
-#define CLI_MSG_SHOWN 300 /* bytes of a non-JSON error body quoted in a message */
+#define CLI_MSG_SHOWN 300         /* bytes of a non-JSON error body quoted in a message */
+#define CLI_PROGRESS_EVERY_MS 100 /* between two redraws of the progress line on a terminal */
 
 static const struct cli_verb {
 	const char *name;
@@ -39,7 +44,9 @@ void cli_usage(FILE *f)
 	fprintf(f, "  %-8s  %s\n", "serve", "run the server (lambdad serve --help)");
 	for (size_t i = 0; i < ARRAY_SIZE(cli_verbs); i++)
 		fprintf(f, "  %-8s  %s\n", cli_verbs[i].name, cli_verbs[i].what);
-	fprintf(f, "\nEach verb takes --help and --endpoint URL (default $LAMBDAD_ENDPOINT, else %s).\n",
+	fprintf(f,
+	        "\nEach verb takes --help and --endpoint URL (default $LAMBDAD_ENDPOINT, else %s).\n"
+	        "lambdad --version prints the version.\n",
 	        CLI_DEFAULT_ENDPOINT);
 }
 
@@ -48,6 +55,10 @@ int cli_main(int argc, char **argv)
 	if (argc < 1) {
 		cli_usage(stderr);
 		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "--version") == 0 || strcmp(argv[0], "version") == 0) {
+		printf("lambdad %s\n", LAMBDAD_VERSION);
+		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	}
 	const struct cli_verb *v = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(cli_verbs); i++)
@@ -111,7 +122,22 @@ struct cli_client {
 	CURL *curl;
 	char *endpoint; /* without a trailing '/' */
 	char errbuf[CURL_ERROR_SIZE];
+	const sigset_t *stop; /* borrowed: signals that interrupt a request, or NULL */
+	bool interrupted;     /* the transfer was aborted for one of them */
+	size_t progress_min;  /* request bodies of this many bytes show progress; 0: never */
+	const char *progress_what;
+	bool progress_on; /* this request shows it */
+	bool tty;         /* stderr is a terminal */
+	int64_t started_ms, drawn_ms;
+	bool drawn_all; /* the line says all was sent */
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct cli_client *cli_client_new(const char *endpoint)
 {
@@ -126,6 +152,18 @@ struct cli_client *cli_client_new(const char *endpoint)
 		abort();
 	}
 	return c;
+}
+
+void cli_client_set_interrupt(struct cli_client *c, const sigset_t *set)
+{
+	c->stop = set;
+}
+
+void cli_client_set_progress(struct cli_client *c, size_t min_bytes, const char *what)
+{
+	c->progress_min = min_bytes;
+	c->progress_what = what;
+	c->tty = isatty(STDERR_FILENO) == 1;
 }
 
 void cli_client_free(struct cli_client *c)
@@ -206,6 +244,86 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+static double mb(curl_off_t n)
+{
+	return (double)n / (1024.0 * 1024.0);
+}
+
+/* curl's progress callback: stops the transfer when a stop signal is pending, and draws
+ * the upload's progress on a terminal. */
+static int xfer_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct cli_client *c = ud;
+	if (c->stop) {
+		sigset_t pending;
+		sigpending(&pending);
+		for (int s = 1; s < NSIG; s++)
+			if (sigismember(c->stop, s) == 1 && sigismember(&pending, s) == 1) {
+				c->interrupted = true;
+				return 1;
+			}
+	}
+	if (!c->progress_on || !c->tty || ultotal <= 0)
+		return 0;
+	int64_t now = mono_ms();
+	if (c->drawn_all || (now - c->drawn_ms < CLI_PROGRESS_EVERY_MS && ulnow < ultotal))
+		return 0;
+	c->drawn_all = ulnow == ultotal;
+	c->drawn_ms = now;
+	if (ulnow < ultotal)
+		fprintf(stderr, "\r\033[Klambdad: %s: sent %.1f of %.1f MB (%d%%)", c->progress_what,
+		        mb(ulnow), mb(ultotal), (int)(100 * ulnow / ultotal));
+	else
+		fprintf(stderr, "\r\033[Klambdad: %s: sent %.1f MB, waiting for the server", c->progress_what,
+		        mb(ultotal));
+	return 0;
+}
+
+/* Ends the progress display: the last line says how much was sent in how long. */
+static void progress_done(struct cli_client *c, size_t len, bool ok)
+{
+	if (!c->progress_on)
+		return;
+	double s = (double)(mono_ms() - c->started_ms) / 1000.0;
+	if (c->tty)
+		fputs("\r\033[K", stderr);
+	if (ok)
+		fprintf(stderr, "lambdad: %s: sent %.1f MB in %.1f s\n", c->progress_what,
+		        mb((curl_off_t)len), s);
+	else if (c->tty)
+		fflush(stderr); /* the line cleared: the caller reports the failure */
+}
+
+/* Says what a transport failure means to someone running the CLI: most often that no
+ * server listens at the endpoint. Returns the negative errno. */
+static int request_failed(struct cli_client *c, CURLcode cc, const char *method, const char *url,
+                          struct err *errp)
+{
+	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+	curl_off_t connected_us = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected_us);
+	if (c->interrupted)
+		return err_make(errp, EINTR, "%s %s: interrupted", method, url);
+	switch (cc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return err_make(errp, EINVAL, "bad endpoint %s: %s", c->endpoint, why);
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		if (connected_us == 0)
+			break;
+		return err_make(errp, ETIMEDOUT, "%s %s: %s", method, url, why);
+	default:
+		return err_make(errp, EIO, "%s %s: %s", method, url, why);
+	}
+	return err_make(errp, ECONNREFUSED, "cannot reach lambdad at %s: is `lambdad serve` running? (%s)",
+	                c->endpoint, why);
+}
+
 int cli_request(struct cli_client *c, const char *method, const char *path, const char *content_type,
                 const void *body, size_t len, const char *const *headers, long timeout_s,
                 struct cli_resp *resp, struct err *errp)
@@ -251,15 +369,21 @@ int cli_request(struct cli_client *c, const char *method, const char *path, cons
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	else if (strcmp(method, "POST") != 0 || !body)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	c->interrupted = false;
+	c->progress_on = body && c->progress_min && len >= c->progress_min;
+	c->started_ms = mono_ms();
+	c->drawn_ms = 0;
+	c->drawn_all = false;
+	if (c->stop || c->progress_on) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xfer_cb);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	CURLcode cc = curl_easy_perform(h);
 	curl_slist_free_all(hl);
-	if (cc != CURLE_OK) {
-		const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
-		int code = cc == CURLE_COULDNT_CONNECT      ? ECONNREFUSED
-		           : cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
-		                                            : EIO;
-		return err_make(errp, code, "%s %s: %s", method, url, why);
-	}
+	progress_done(c, len, cc == CURLE_OK);
+	if (cc != CURLE_OK)
+		return request_failed(c, cc, method, url, errp);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (!resp->body)
 		resp->body = xcalloc(1, 1);

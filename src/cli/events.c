@@ -19,6 +19,7 @@ static void events_usage(FILE *f)
 	           "  replay   delivers kept events again (all of them, or those named)\n"
 	           "  stats    queue depth, oldest event age, retries, throttles, dropped by age,\n"
 	           "           dead-lettered, delivery latency\n\n"
+	           "  --payload           failed: print each kept event's payload too\n"
 	           "  --json              print the server's JSON answer as it is\n"
 	           "  --endpoint URL      server (default $LAMBDAD_ENDPOINT, else " CLI_DEFAULT_ENDPOINT ")\n"
 	           "  --help              this help\n");
@@ -39,7 +40,7 @@ static char *one_line(const char *s, size_t max)
 	return o;
 }
 
-static void print_failed(json_t *o)
+static void print_failed(json_t *o, bool payload)
 {
 	json_t *evs = json_object_get(o, "Events");
 	if (json_array_size(evs) == 0) {
@@ -61,6 +62,16 @@ static void print_failed(json_t *o)
 		       json_string_value(json_object_get(ev, "Condition")),
 		       json_string_value(json_object_get(ev, "Reason")));
 		printf("%-36s  last error: %s\n", "", err);
+		if (!payload)
+			continue;
+		const char *p = json_string_value(json_object_get(ev, "Payload"));
+		const char *p64 = json_string_value(json_object_get(ev, "PayloadBase64"));
+		if (p)
+			printf("%-36s  payload: %s%s", "", p, *p && p[strlen(p) - 1] == '\n' ? "" : "\n");
+		else if (p64)
+			printf("%-36s  payload (base64): %s\n", "", p64);
+		else
+			printf("%-36s  payload: (replayed meanwhile)\n", "");
 	}
 }
 
@@ -108,11 +119,12 @@ int cli_events(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"endpoint", required_argument, NULL, 'E'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"payload", no_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *endpoint = cli_default_endpoint();
-	bool raw = false;
+	bool raw = false, payload = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -121,6 +133,9 @@ int cli_events(int argc, char **argv)
 			break;
 		case 'j':
 			raw = true;
+			break;
+		case 'p':
+			payload = true;
 			break;
 		case 'h':
 			events_usage(stdout);
@@ -149,7 +164,13 @@ int cli_events(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	autofree char *ename = cli_urlencode(name);
-	autofree char *path = xasprintf("/lambdad/v1/functions/%s/events/%s", ename, op);
+	if (payload && strcmp(op, "failed") != 0) {
+		fprintf(stderr, "%s: --payload goes with failed\n", argv[0]);
+		events_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	autofree char *path =
+	    xasprintf("/lambdad/v1/functions/%s/events/%s%s", ename, op, payload ? "?payload=true" : "");
 	autofree char *body = NULL;
 	if (replay) {
 		json_t *ids = json_array();
@@ -181,7 +202,7 @@ int cli_events(int argc, char **argv)
 			rc = print_replay(o);
 		} else {
 			if (strcmp(op, "failed") == 0)
-				print_failed(o);
+				print_failed(o, payload);
 			else
 				print_stats(o);
 			rc = CLI_EXIT_OK;

@@ -1,5 +1,6 @@
 /* Zips a directory into memory for `lambdad deploy`: relative names, unix modes kept,
- * symbolic links stored as links and never followed out of the directory. */
+ * symbolic links stored as links and never followed out of the directory, what
+ * .lambdadignore excludes left out. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -24,6 +25,7 @@ struct zipper {
 	size_t len;
 	size_t cap;
 	unsigned char *io; /* ZIP_BLOCK bytes */
+	const struct cli_ignore *ig;
 	struct err *errp;
 };
 
@@ -189,6 +191,8 @@ static int zip_walk(struct zipper *z, int dfd, const char *prefix, size_t depth)
 		struct stat st;
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = zip_sys(z, errno, rel, "stat");
+		} else if (cli_ignore_match(z->ig, rel, S_ISDIR(st.st_mode))) {
+			continue;
 		} else if (S_ISREG(st.st_mode)) {
 			r = zip_file(z, dfd, name, rel);
 		} else if (S_ISDIR(st.st_mode)) {
@@ -228,12 +232,13 @@ static int zip_walk(struct zipper *z, int dfd, const char *prefix, size_t depth)
 	return r;
 }
 
-int cli_zip_dir(const char *dir, unsigned char **out, size_t *outlen, struct err *errp)
+int cli_zip_dir(const char *dir, const struct cli_ignore *ig, unsigned char **out, size_t *outlen,
+                struct err *errp)
 {
 	autoclose int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return err_make(errp, errno, "%s: %s", dir, strerror(errno));
-	struct zipper z = {.root = dir, .errp = errp};
+	struct zipper z = {.root = dir, .ig = ig, .errp = errp};
 	size_t rl = strlen(dir);
 	autofree char *shown = NULL;
 	if (rl > 1 && dir[rl - 1] == '/') {

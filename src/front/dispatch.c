@@ -21,7 +21,7 @@ struct front {
 	} v[FRONT_SVCS_MAX];
 	size_t n;
 	bool draining;
-	bool streams; /* some service added takes a body streamed */
+	bool routes; /* some service added takes a body streamed, or sets a body limit */
 };
 
 struct front *front_new(const struct svc *fallback)
@@ -43,9 +43,9 @@ void front_add(struct front *f, const struct svc *s, void *ctx)
 	f->v[f->n].s = s;
 	f->v[f->n].ctx = ctx;
 	f->n++;
-	f->streams = f->streams || s->serve_streams;
+	f->routes = f->routes || s->serve_streams || s->serve_body_max;
 	for (size_t i = 0; i < s->nops; i++)
-		f->streams = f->streams || s->ops[i].stream_body;
+		f->routes = f->routes || s->ops[i].stream_body || s->ops[i].body_max;
 }
 
 void front_set_draining(struct front *f)
@@ -208,8 +208,12 @@ bool front_sigv4_service(const struct front_req *rq, char *out, size_t outsz)
 	return true;
 }
 
-static void unknown_op(struct front_req *rq, const struct svc *s)
+static void unknown_op(struct front_req *rq, const struct svc *s, const struct op *missing)
 {
+	if (missing)
+		return svc_reply_error(rq, s, s->err_unknown_op, NULL,
+		                       "lambdad does not support the %s operation %s yet",
+		                       s->title ? s->title : s->name, missing->name);
 	if (s->unknown_op_msg)
 		return svc_reply_error(rq, s, s->err_unknown_op, NULL, "%s", s->unknown_op_msg);
 	svc_reply_error(rq, s, s->err_unknown_op, NULL, "No operation at %s %s", front_req_method_name(rq),
@@ -225,8 +229,11 @@ static enum front_class classify_target(struct front_req *rq, const struct svc *
 		const struct op *op = &s->ops[i];
 		if (!op->name || strcmp(op->name, op_name) != 0)
 			continue;
-		if (!op->handler || front_req_method(rq) != FRONT_POST)
+		if (!op->handler || front_req_method(rq) != FRONT_POST) {
+			if (!op->handler && front_req_method(rq) == FRONT_POST)
+				c->missing = op;
 			break;
+		}
 		c->op = op;
 		return FRONT_OP;
 	}
@@ -236,7 +243,8 @@ static enum front_class classify_target(struct front_req *rq, const struct svc *
 /* Tries s's templates (with a query constraint first, pass 0): FRONT_OP when one matches
  * with the method and has a handler (c filled), FRONT_MALFORMED_PATH, or FRONT_UNKNOWN_OP
  * (*near set when a template matched but not the method, or matched an operation lambdad
- * does not implement). */
+ * does not implement; c->missing set to the first operation matched, method and all, that
+ * lambdad does not implement). */
 static enum front_class try_templates(struct front_req *rq, const struct svc *s, struct svc_call *c,
                                       const struct svc **near)
 {
@@ -251,10 +259,14 @@ static enum front_class try_templates(struct front_req *rq, const struct svc *s,
 				return FRONT_MALFORMED_PATH;
 			if (m == 0)
 				continue;
-			if (!op->handler ||
-			    (op->method != FRONT_OTHER && op->method != front_req_method(rq))) {
+			bool method_ok = op->method == FRONT_OTHER || op->method == front_req_method(rq);
+			if (!op->handler || !method_ok) {
 				if (!*near)
 					*near = s;
+				if (!op->handler && method_ok && !c->missing) {
+					c->missing = op;
+					*near = s;
+				}
 				svc_call_fini(c);
 				continue;
 			}
@@ -319,22 +331,59 @@ enum front_class front_classify(struct front *f, struct front_req *rq, struct sv
 	return FRONT_UNKNOWN_OP;
 }
 
-bool front_wants_stream(struct front_req *rq, void *arg)
+bool front_wants_stream(struct front_req *rq, void *arg, uint64_t *body_max)
 {
 	struct front *f = arg;
-	if (!f->streams || f->draining)
+	*body_max = 0;
+	if (!f->routes || f->draining)
 		return false;
 	struct svc_call c;
 	void *ctx;
 	enum front_class k = front_classify(f, rq, &c, &ctx);
-	bool yes = (k == FRONT_CLAIMED && c.svc->serve_streams) || (k == FRONT_OP && c.op->stream_body);
+	bool yes = false;
+	if (k == FRONT_CLAIMED) {
+		yes = c.svc->serve_streams;
+		*body_max = c.svc->serve_body_max;
+	} else if (k == FRONT_OP) {
+		yes = c.op->stream_body;
+		*body_max = c.op->body_max;
+	}
 	svc_call_fini(&c);
 	return yes;
+}
+
+/* The body of rq passed its limit and was not read: 413 in the shape of the service it is
+ * for (its err_too_large), else in text. The connection closes after it. */
+static void refuse_too_large(struct front *f, struct front_req *rq)
+{
+	struct svc_call c;
+	void *ctx;
+	enum front_class k = front_classify(f, rq, &c, &ctx);
+	const struct svc *s = c.svc ? c.svc : f->fallback;
+	unsigned long long max = (unsigned long long)front_req_refused(rq);
+	front_reply_header(rq, "Connection", "close");
+	if (s->err_too_large && k == FRONT_OP)
+		svc_reply_error(rq, s, s->err_too_large, NULL,
+		                "Request must be smaller than %llu bytes for the %s operation", max,
+		                c.op->name);
+	else if (s->err_too_large)
+		svc_reply_error(rq, s, s->err_too_large, NULL, "Request must be smaller than %llu bytes",
+		                max);
+	else {
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add_printf(b, "request body over the limit of %llu bytes\n", max);
+		front_reply_header(rq, "Content-Type", "text/plain; charset=utf-8");
+		front_reply(rq, 413, b);
+		evbuffer_free(b);
+	}
+	svc_call_fini(&c);
 }
 
 void front_dispatch(struct front_req *rq, void *arg)
 {
 	struct front *f = arg;
+	if (front_req_refused(rq))
+		return refuse_too_large(f, rq);
 	if (f->draining) {
 		/* The connection closes, so the client's retry opens a new one, which is refused. */
 		front_reply_header(rq, "Connection", "close");
@@ -350,7 +399,7 @@ void front_dispatch(struct front_req *rq, void *arg)
 		c.op->handler(ctx, &c);
 		break;
 	case FRONT_UNKNOWN_OP:
-		unknown_op(rq, c.svc);
+		unknown_op(rq, c.svc, c.missing);
 		break;
 	case FRONT_MALFORMED_PATH:
 		svc_reply_error(rq, f->fallback, f->fallback->err_unknown_op, NULL, "malformed request path");

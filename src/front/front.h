@@ -79,6 +79,17 @@ void front_reply_start(struct front_req *rq, int status);
 void front_reply_chunk(struct front_req *rq, const void *data, size_t len);
 void front_reply_end(struct front_req *rq);
 
+/* Back-pressure for a chunked answer: the bytes of it queued for the client and not yet
+ * written (0 when none, or the client is gone). */
+size_t front_reply_pending(const struct front_req *rq);
+/* Calls cb(rq, arg) once, when the bytes queued for the client fall to low_water or below
+ * (on a later loop pass when they are already): a handler relaying a large stream stops
+ * its source past a high watermark and resumes it here, so what waits for a slow client
+ * stays bounded. Never called once the client went away (the close callback tells that)
+ * or rq is answered; NULL cb cancels; the last call wins. */
+typedef void (*front_drain_cb)(struct front_req *rq, void *arg);
+void front_reply_on_drain(struct front_req *rq, size_t low_water, front_drain_cb cb, void *arg);
+
 /* Called once when the client goes away before the answer is complete. rq stays valid (the
  * handler still answers it, and the answer is dropped): cb only lets work be cut short. */
 typedef void (*front_close_cb)(struct front_req *rq, void *arg);
@@ -110,11 +121,17 @@ struct front_body_ops {
 	void (*abort)(struct front_req *rq, enum front_body_abort why, void *arg);
 };
 
+/* A request whose body the transport refused unread for passing its limit: returns the
+ * limit (bytes, > 0), and the handler answers 413 in its service's error shape (the
+ * connection closes after it); rq has no body and is not streamed. 0 for any other. */
+uint64_t front_req_refused(const struct front_req *rq);
+
 /* Whether rq was handed over before its body (its handler opted in to streaming). */
 bool front_req_streamed(const struct front_req *rq);
 /* A streamed request: takes its body through ops (borrowed; outlives the body) with arg,
- * at most limit bytes (0: the transport's own limit, which also caps it; a body passing it
- * is answered 413 by the transport), and answers Expect: 100-continue. A handler that
+ * at most limit bytes (0: its route's limit, front_stream_cb's body_max, which also caps
+ * it; a body passing it is answered 413 by the transport, through the handler callback as
+ * a refused request, front_req_refused), and answers Expect: 100-continue. A handler that
  * answers rq without calling this refuses the body (with Expect: 100-continue pending,
  * the connection closes after the answer). Callbacks come from the loop, after this call
  * returns. Called at most once. Returns 0; -EFBIG when the declared Content-Length passes
@@ -137,9 +154,14 @@ struct front_transport {
 	 * through front_req_closed; the front asks for it while a close callback is set or a
 	 * chunked answer is under way. */
 	void (*watch_close)(void *impl, struct front_req *rq, bool on);
-	/* Streamed requests: starts reading the body, at most limit bytes (0: the transport's
+	/* Streamed requests: starts reading the body, at most limit bytes (0: the route's
 	 * limit); front_req_read_body's return values. */
 	int (*read_body)(void *impl, uint64_t limit);
+	/* Optional (back-pressure): the bytes of the answer queued and not yet written, and
+	 * asking (on) for front_req_drained once they fall to low_water or below, or no more
+	 * (off). NULL: nothing is ever queued, and no drained call comes. */
+	size_t (*pending)(void *impl);
+	void (*on_drain)(void *impl, size_t low_water, bool on);
 };
 
 /* What the transport read; all borrowed and valid until the answer is sent (or the
@@ -153,6 +175,8 @@ struct front_req_info {
 	uint16_t peer_port;
 	int http_major, http_minor;
 	bool streamed; /* the body is not read yet: it comes through front_req_body_* */
+	/* > 0: the body passed this limit (bytes) and was refused unread (front_req_refused) */
+	uint64_t refused_max;
 };
 
 /* A request for the handler; owned by the front until it is answered. t must outlive it. */
@@ -168,12 +192,17 @@ void front_req_discard(struct front_req *rq);
 void front_req_body_data(struct front_req *rq, const void *data, size_t len);
 void front_req_body_end(struct front_req *rq, const struct evkeyvalq *trailers);
 void front_req_body_abort(struct front_req *rq, enum front_body_abort why);
+/* The transport, after on_drain(on): the bytes queued fell to the low watermark. */
+void front_req_drained(struct front_req *rq);
 
 /* What a transport calls for each request (the front's dispatch). */
 typedef void (*front_handler_cb)(struct front_req *rq, void *arg);
 /* Optional, asked of each request once its headers are in (rq is a probe: borrowed for the
- * call, its body not there, never answered): whether its handler wants the body streamed.
- * If so the handler gets the request at once, streamed; otherwise once it is read whole. */
-typedef bool (*front_stream_cb)(struct front_req *rq, void *arg);
+ * call, its body not there, never answered): whether its handler wants the body streamed,
+ * and in *body_max (set to 0 before the call) the bytes of body its route takes (0: the
+ * transport's limit). A streamed request goes to the handler at once; one read whole once
+ * it is in, never past the transport's limit (a larger body_max counts for streamed bodies
+ * only). A declared Content-Length over the limit is refused before the body is read. */
+typedef bool (*front_stream_cb)(struct front_req *rq, void *arg, uint64_t *body_max);
 
 #endif

@@ -29,7 +29,9 @@ struct front_req {
 	bool watching;                         /* the transport reports a close */
 	const struct front_body_ops *body_ops; /* a streamed body being read; NULL: none */
 	void *body_arg;
-	bool body_taken; /* front_req_read_body ran */
+	bool body_taken;         /* front_req_read_body ran */
+	front_drain_cb drain_cb; /* NULL: no drain asked for */
+	void *drain_arg;
 };
 
 static enum front_method method_of(const char *m)
@@ -80,8 +82,17 @@ struct front_req *front_req_new(const struct front_transport *t, void *impl, con
 	return rq;
 }
 
+/* Stops the transport's drain report, if one was asked for. */
+static void drain_off(struct front_req *rq)
+{
+	if (rq->drain_cb && rq->impl && rq->t->on_drain)
+		rq->t->on_drain(rq->impl, 0, false);
+	rq->drain_cb = NULL;
+}
+
 static void req_free(struct front_req *rq)
 {
+	drain_off(rq);
 	if (rq->impl && rq->watching && rq->t->watch_close)
 		rq->t->watch_close(rq->impl, rq, false);
 	evhttp_clear_headers(&rq->params);
@@ -109,6 +120,7 @@ void front_req_closed(struct front_req *rq)
 {
 	rq->impl = NULL;
 	rq->watching = false;
+	rq->drain_cb = NULL;
 	front_close_cb cb = rq->close_cb;
 	rq->close_cb = NULL;
 	if (cb)
@@ -213,6 +225,35 @@ bool front_req_streamed(const struct front_req *rq)
 	return rq->in.streamed;
 }
 
+uint64_t front_req_refused(const struct front_req *rq)
+{
+	return rq->in.refused_max;
+}
+
+size_t front_reply_pending(const struct front_req *rq)
+{
+	return rq->impl && rq->t->pending ? rq->t->pending(rq->impl) : 0;
+}
+
+void front_reply_on_drain(struct front_req *rq, size_t low_water, front_drain_cb cb, void *arg)
+{
+	if (!cb || !rq->impl || !rq->t->on_drain) {
+		drain_off(rq);
+		return;
+	}
+	rq->drain_cb = cb;
+	rq->drain_arg = arg;
+	rq->t->on_drain(rq->impl, low_water, true);
+}
+
+void front_req_drained(struct front_req *rq)
+{
+	front_drain_cb cb = rq->drain_cb;
+	rq->drain_cb = NULL;
+	if (cb && rq->impl)
+		cb(rq, rq->drain_arg);
+}
+
 int front_req_read_body(struct front_req *rq, uint64_t limit, const struct front_body_ops *ops, void *arg)
 {
 	if (!rq->in.streamed || rq->body_taken || !rq->t->read_body)
@@ -250,6 +291,7 @@ void front_req_body_abort(struct front_req *rq, enum front_body_abort why)
 	rq->impl = NULL;
 	rq->watching = false;
 	rq->close_cb = NULL;
+	rq->drain_cb = NULL;
 	if (ops && ops->abort)
 		ops->abort(rq, why, rq->body_arg);
 }
@@ -257,6 +299,7 @@ void front_req_body_abort(struct front_req *rq, enum front_body_abort why)
 void front_reply(struct front_req *rq, int status, struct evbuffer *body)
 {
 	if (rq->impl) {
+		drain_off(rq);
 		watch(rq, false);
 		rq->t->send(rq->impl, status, &rq->out, body);
 		rq->impl = NULL;
@@ -289,6 +332,7 @@ void front_reply_chunk(struct front_req *rq, const void *data, size_t len)
 void front_reply_end(struct front_req *rq)
 {
 	if (rq->impl) {
+		drain_off(rq);
 		watch(rq, false);
 		rq->t->end(rq->impl);
 		rq->impl = NULL;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "front/front.h"
 #include "proto/proto.h"
@@ -28,10 +29,16 @@ struct op {
 	svc_op_fn handler;        /* NULL: lambdad does not implement it (UnknownOperationException) */
 	bool stream_body;         /* the handler gets the request at its headers and reads the body
 	                           * through front_req_read_body (S3 uploads); false: read whole */
+	uint64_t body_max;        /* bytes of request body the operation takes (5 GiB for an S3
+	                           * PutObject); 0: the transport's limit. A body read whole is
+	                           * never kept past the transport's limit, whatever this says. A
+	                           * body over it is answered err_too_large before it is read */
 };
 
 struct svc {
-	const char *name; /* "lambda", "apigateway", "sqs": SigV4 scope and ARN service */
+	const char *name;  /* "lambda", "apigateway", "sqs": SigV4 scope and ARN service */
+	const char *title; /* "Lambda": the API's name in "lambdad does not support the Lambda
+	                    * operation X yet"; NULL: name */
 	enum proto proto;
 	const char *target_prefix; /* "AmazonSQS." for X-Amz-Target, or NULL */
 	const struct op *ops;
@@ -42,12 +49,14 @@ struct svc {
 	const char *unknown_op_msg; /* its message; NULL: "No operation at <method> <uri>" */
 	int err_bad_input;          /* the error answering a malformed query string */
 	int err_unavailable;        /* the error answering while lambdad shuts down */
+	int err_too_large;          /* the error answering a body over its limit; 0: a text/plain 413 */
 	unsigned err_flags;         /* proto_reply_error flags (PROTO_ERR_TYPE_FIELD) */
 	/* Host-based data planes (function URLs, execute-api, later S3 virtual hosts): whether
 	 * the service takes rq whole (then serve answers it), before any other rule. NULL: none. */
 	bool (*claims)(void *ctx, const struct front_req *rq);
 	void (*serve)(void *ctx, struct front_req *rq);
-	bool serve_streams; /* serve gets claimed requests streamed (front_req_read_body) */
+	bool serve_streams;      /* serve gets claimed requests streamed (front_req_read_body) */
+	uint64_t serve_body_max; /* bytes of body a claimed request may carry; 0: the transport's */
 };
 
 #define SVC_PARAMS_MAX 8
@@ -57,6 +66,9 @@ struct svc_call {
 	struct front_req *rq;
 	const struct svc *svc;
 	const struct op *op;
+	/* FRONT_UNKNOWN_OP: the operation of the model the request is for (its template and
+	 * method, or its X-Amz-Target, matched) that lambdad does not implement, or NULL. */
+	const struct op *missing;
 	size_t nparams;
 	struct {
 		char name[64]; /* the template's {Name} */
@@ -85,7 +97,9 @@ void front_add(struct front *f, const struct svc *s, void *ctx);
  * "Connection: close" (shutdown). */
 void front_set_draining(struct front *f);
 
-/* Classifies rq and calls its handler, or answers the error (front_handler_cb's shape):
+/* Classifies rq and calls its handler, or answers the error (front_handler_cb's shape).
+ * A refused request (front_req_refused) is answered with its service's err_too_large.
+ * Otherwise:
  * 1. a claims hook that takes it; 2. X-Amz-Target: the service with that prefix (AWS JSON),
  * the operation by name; 3. Action= in the query: a query service by SigV4 scope (none
  * yet); 4. the path against every REST service's templates (the SigV4 scope's service
@@ -94,9 +108,10 @@ void front_set_draining(struct front *f);
 void front_dispatch(struct front_req *rq, void *front);
 
 /* front_stream_cb's shape: whether rq's handler wants its body streamed (an operation's
- * stream_body, a claiming service's serve_streams). At once false when no service added
- * streams. */
-bool front_wants_stream(struct front_req *rq, void *front);
+ * stream_body, a claiming service's serve_streams), and its limit in *body_max (the
+ * operation's body_max, the claiming service's serve_body_max). At once false, with 0,
+ * when no service added streams or limits. */
+bool front_wants_stream(struct front_req *rq, void *front, uint64_t *body_max);
 
 /* What front_classify decided. */
 enum front_class {

@@ -31,7 +31,8 @@ struct front_http {
 	front_handler_cb cb;
 	front_stream_cb wants; /* NULL: every body read whole */
 	void *arg;
-	size_t max_body;         /* bytes of a request body, streamed ones included */
+	size_t max_body;         /* bytes of a request body read whole, and of a streamed one whose
+	                          * route sets no limit */
 	uint16_t port;           /* bound */
 	TAILQ_HEAD(, hreq) reqs; /* handed to the front and not answered */
 };
@@ -54,8 +55,10 @@ static void hreq_free(struct hreq *x)
 {
 	if (x->h)
 		TAILQ_REMOVE(&x->h->reqs, x, link);
-	if (x->req)
+	if (x->req) {
 		http_request_set_close_cb(x->req, NULL, NULL);
+		http_reply_on_drain(x->req, 0, NULL, NULL);
+	}
 	free(x->method);
 	free(x->uri);
 	evhttp_clear_headers(&x->headers);
@@ -213,21 +216,36 @@ static int t_read_body(void *impl, uint64_t limit)
 	struct hreq *x = impl;
 	if (!x->req)
 		return -ECONNRESET;
-	if (!limit || limit > x->h->max_body)
-		limit = x->h->max_body;
-	int64_t cl = http_request_content_length(x->req);
-	if (cl >= 0 && (uint64_t)cl > limit) {
-		struct http_request *req = x->req;
-		http_request_set_close_cb(req, NULL, NULL);
-		x->req = NULL; /* the answer of the front is dropped */
-		http_response_close(req);
-		plain_reply(req, 413, "Content-Length over the limit\n");
-		return -EFBIG;
-	}
+	uint64_t route = http_request_body_max(x->req); /* request_cb set it */
+	if (!limit || limit > route)
+		limit = route;
 	http_request_set_body_max(x->req, limit);
 	x->reading = true;
 	http_request_read_body(x->req, HTTP_BODY_STREAM, 0, &stream_ops, x);
+	if (!x->req) /* a Content-Length over limit, answered 413 at once (error_cb) */
+		return -EFBIG;
 	return 0;
+}
+
+/* Back-pressure: the answer's bytes queued, and the engine's drain report. */
+static size_t t_pending(void *impl)
+{
+	struct hreq *x = impl;
+	return x->req ? http_reply_pending(x->req) : 0;
+}
+
+static void drained_cb(void *arg, struct http_request *req)
+{
+	struct hreq *x = arg;
+	if (x->rq)
+		front_req_drained(x->rq);
+}
+
+static void t_on_drain(void *impl, size_t low_water, bool on)
+{
+	struct hreq *x = impl;
+	if (x->req)
+		http_reply_on_drain(x->req, low_water, on ? drained_cb : NULL, x);
 }
 
 static const struct front_transport http_transport = {
@@ -237,10 +255,13 @@ static const struct front_transport http_transport = {
     .end = t_end,
     .watch_close = t_watch_close,
     .read_body = t_read_body,
+    .pending = t_pending,
+    .on_drain = t_on_drain,
 };
 
-/* The request goes to the front: its body whole (streamed false), or to come. */
-static void hand_over(struct front_http *h, struct http_request *req, bool streamed)
+/* The request goes to the front: its body whole (streamed false), or to come, or refused
+ * for passing the limit refused_max (> 0; no body). */
+static void hand_over(struct front_http *h, struct http_request *req, bool streamed, uint64_t refused_max)
 {
 	struct hreq *x = xcalloc(1, sizeof(*x));
 	x->h = h;
@@ -252,7 +273,7 @@ static void hand_over(struct front_http *h, struct http_request *req, bool strea
 	TAILQ_FOREACH(kv, http_request_headers(req), next)
 		evhttp_add_header(&x->headers, kv->key, kv->value);
 	x->body = evbuffer_new();
-	if (!streamed)
+	if (!streamed && !refused_max)
 		evbuffer_add_buffer(x->body, http_request_body(req));
 	snprintf(x->peer, sizeof(x->peer), "%s", http_request_peer(req));
 	TAILQ_INSERT_TAIL(&h->reqs, x, link);
@@ -267,6 +288,7 @@ static void hand_over(struct front_http *h, struct http_request *req, bool strea
 	    .http_major = 1,
 	    .http_minor = http_request_minor(req),
 	    .streamed = streamed,
+	    .refused_max = refused_max,
 	};
 	x->rq = front_req_new(&http_transport, x, &in);
 	h->cb(x->rq, h->arg);
@@ -275,13 +297,49 @@ static void hand_over(struct front_http *h, struct http_request *req, bool strea
 /* The whole body is in. */
 static void body_end_cb(void *arg, struct http_request *req)
 {
-	hand_over(arg, req, false);
+	hand_over(arg, req, false, 0);
+}
+
+/* The front's request of req, if it has one and is still on the connection. */
+static struct hreq *hreq_of(struct front_http *h, struct http_request *req)
+{
+	struct hreq *x;
+	TAILQ_FOREACH(x, &h->reqs, link)
+		if (x->req == req)
+			return x;
+	return NULL;
+}
+
+/* x's answer is dropped from now on (the connection is about to end). */
+static void hreq_detach(struct hreq *x)
+{
+	http_request_set_close_cb(x->req, NULL, NULL);
+	http_reply_on_drain(x->req, 0, NULL, NULL);
+	x->req = NULL;
+	x->reading = false;
+}
+
+/* The engine refuses a request. With a stream hook (the front routes), a body over the
+ * limit request_cb set (before it was read, or while) is answered by the front in its
+ * service's shape, through a refused request handed to the handler; the engine answers
+ * anything else, and what the handler does not answer within the call, in text. */
+static void error_cb(void *arg, struct http_request *req, int status, enum http_error err, const char *msg)
+{
+	struct front_http *h = arg;
+	if (status != 413 || !h->wants || http_request_data(req) != h)
+		return;
+	struct hreq *x = hreq_of(h, req);
+	if (x) /* a streamed request whose Content-Length passed the handler's own limit */
+		hreq_detach(x);
+	hand_over(h, req, false, http_request_body_max(req));
+	if ((x = hreq_of(h, req)))
+		hreq_detach(x);
 }
 
 static const struct http_body_ops body_ops = {.end_cb = body_end_cb};
 
 /* Asks the stream hook about req, with a probe made of the engine's own strings. */
-static bool wants_stream(struct front_http *h, struct http_request *req)
+static bool wants_stream(struct front_http *h, struct http_request *req, uint64_t *body_max)
 {
 	const char *peer = http_request_peer(req);
 	struct front_req_info in = {
@@ -295,7 +353,8 @@ static bool wants_stream(struct front_http *h, struct http_request *req)
 	    .streamed = true,
 	};
 	struct front_req *probe = front_req_new(&http_transport, NULL, &in);
-	bool yes = h->wants(probe, h->arg);
+	*body_max = 0;
+	bool yes = h->wants(probe, h->arg, body_max);
 	front_req_discard(probe);
 	return yes;
 }
@@ -303,20 +362,29 @@ static bool wants_stream(struct front_http *h, struct http_request *req)
 static void request_cb(void *arg, struct http_request *req)
 {
 	static const char *const served[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"};
+	struct front_http *h = arg;
 	const char *m = http_request_method(req);
 	bool ok = false;
 	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
 		ok = ok || strcmp(m, served[i]) == 0;
+	http_request_set_body_max(req, h->max_body); /* what a refused request's body may be */
 	if (!ok)
 		return plain_reply(req, 501, "Not Implemented\n");
-	struct front_http *h = arg;
-	if (h->wants && wants_stream(h, req))
-		return hand_over(h, req, true);
-	/* The body is kept whole; body_max (the server's) bounds it. */
+	/* The route's limit: a body read whole is kept within the transport's, a streamed one
+	 * within its route's. From here on a 413 is the front's to answer (error_cb). */
+	uint64_t max = 0;
+	bool stream = h->wants && wants_stream(h, req, &max);
+	uint64_t limit = !max ? h->max_body : stream || max < h->max_body ? max : h->max_body;
+	http_request_set_body_max(req, limit);
+	http_request_set_data(req, h);
+	int64_t cl = http_request_content_length(req);
+	if (stream && (cl < 0 || (uint64_t)cl <= limit))
+		return hand_over(h, req, true, 0);
+	/* The body is kept whole, or, declared over the limit, refused at once: error_cb. */
 	http_request_read_body(req, HTTP_BODY_BUFFER, UINT64_MAX, &body_ops, arg);
 }
 
-static const struct http_server_ops server_ops = {.request_cb = request_cb};
+static const struct http_server_ops server_ops = {.request_cb = request_cb, .error_cb = error_cb};
 
 int front_http_new(struct event_base *base, const char *host, uint16_t port, size_t max_body,
                    front_handler_cb cb, void *arg, struct front_http **out, struct err *errp)
@@ -326,8 +394,9 @@ int front_http_new(struct event_base *base, const char *host, uint16_t port, siz
 	h->arg = arg;
 	h->max_body = max_body ? max_body : 80 * 1024 * 1024;
 	TAILQ_INIT(&h->reqs);
+	/* No limit of the engine's own: request_cb sets each request's once it is routed. */
 	struct http_server_cfg cfg = {
-	    .head_max = HEAD_MAX, .body_max = max_body, .read_timeout_ms = READ_TIMEOUT_MS};
+	    .head_max = HEAD_MAX, .body_max = UINT64_MAX, .read_timeout_ms = READ_TIMEOUT_MS};
 	h->srv = http_server_new(base, &cfg, &server_ops, h);
 	if (host) {
 		struct err e = {0};

@@ -15,14 +15,18 @@ struct front_http;
 
 /* Listens on host:port (TCP_NODELAY; host NULL: no listener, connections come through
  * front_http_serve_fd only) and calls cb(rq, arg) for each request read whole; a
- * body over max_body bytes is answered 413 without cb, a method the front does not serve
- * 501. Returns 0 with *out (owned), or -EADDRINUSE / a negative errno with a message.
- * base, cb and arg outlive it. */
+ * body over max_body bytes (0: 80 MiB) is answered 413 without cb (but see
+ * front_http_set_stream), a method the front does not serve 501. Returns 0 with *out (owned), or -EADDRINUSE
+ * / a negative errno with a message. base, cb and arg outlive it. */
 int front_http_new(struct event_base *base, const char *host, uint16_t port, size_t max_body,
                    front_handler_cb cb, void *arg, struct front_http **out, struct err *errp);
-/* From now on asks wants(probe, arg) (cb's arg) of each request once its headers are in;
- * a request it wants streamed goes to cb at once (front_req_read_body takes its body, at
- * most max_body bytes). NULL: every body read whole (the default). */
+/* From now on asks wants(probe, arg, &body_max) (cb's arg) of each request once its
+ * headers are in: a request it wants streamed goes to cb at once (front_req_read_body
+ * takes its body, at most its body_max bytes, or max_body); a body read whole is kept
+ * within body_max and max_body. A body over its limit (declared, or found while read)
+ * goes to cb as a refused request (front_req_refused, no body) for the 413; the client's
+ * connection closes after it. NULL: every body read whole within max_body, a body over it
+ * answered 413 in text (the default). */
 void front_http_set_stream(struct front_http *h, front_stream_cb wants);
 /* The port listened on (the one the kernel picked for port 0), 0 with no listener. */
 uint16_t front_http_port(const struct front_http *h);

@@ -25,6 +25,7 @@
 #define DEFAULT_FIELDS_MAX 128
 #define DEFAULT_BODY_MAX (80 * 1024 * 1024)
 #define DEFAULT_AHEAD_MAX (1024 * 1024)
+#define DEFAULT_WRITE_TIMEOUT_MS (60 * 1000)
 #define CHUNK_LINE_MAX 1024 /* bytes of a chunk-size line with its extensions */
 
 enum conn_state {
@@ -66,6 +67,7 @@ struct http_request {
 	bool body_aborted; /* abort_cb was called */
 	bool overflow;     /* HTTP_BODY_BUFFER: the body passed buffer_max */
 	bool close_after;  /* close the connection once the reply is written */
+	bool paused;       /* HTTP_BODY_STREAM: the handler holds the body back */
 	enum http_body_mode mode;
 	uint64_t buffer_max; /* bytes, HTTP_BODY_BUFFER */
 	uint64_t body_len;   /* bytes of body read so far */
@@ -74,6 +76,9 @@ struct http_request {
 	void *barg;
 	void (*close_cb)(void *arg, struct http_request *req);
 	void *close_arg;
+	void (*drain_cb)(void *arg, struct http_request *req); /* NULL: none asked for */
+	void *drain_arg;
+	size_t drain_low; /* bytes queued at or below which drain_cb runs */
 	void *data;
 	enum reply_state reply;
 };
@@ -177,16 +182,25 @@ static void conn_kick(struct http_conn *c)
 	event_active(c->kick, EV_TIMEOUT, 1);
 }
 
+/* The read timeout when armed (c->timing), and the write timeout, which libevent runs
+ * only while bytes wait to be written and restarts at each write that takes some. */
+static void conn_set_timeouts(struct http_conn *c)
+{
+	unsigned r = c->srv->cfg.read_timeout_ms, w = c->srv->cfg.write_timeout_ms;
+	struct timeval rtv = {.tv_sec = r / 1000, .tv_usec = (r % 1000) * 1000};
+	struct timeval wtv = {.tv_sec = w / 1000, .tv_usec = (w % 1000) * 1000};
+	if (c->bev)
+		bufferevent_set_timeouts(c->bev, r && c->timing ? &rtv : NULL, &wtv);
+}
+
 /* Arms the read timeout while the client owes bytes (a request's head or the body the
  * handler asked for, or the next request), and disarms it while the handler owes. */
 static void conn_expect_input(struct http_conn *c, bool on)
 {
-	unsigned ms = c->srv->cfg.read_timeout_ms;
-	if (!ms || !c->bev || c->timing == on)
+	if (!c->srv->cfg.read_timeout_ms || !c->bev || c->timing == on)
 		return;
 	c->timing = on;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	bufferevent_set_timeouts(c->bev, on ? &tv : NULL, NULL);
+	conn_set_timeouts(c);
 }
 
 /* ---- requests ---- */
@@ -232,6 +246,7 @@ static void notify_gone(struct http_conn *c)
 	struct http_request *req = c->req;
 	if (!req || !req->delivered || srv->dead)
 		return;
+	req->drain_cb = NULL;
 	if (req->mode_set && !req->body_done && !req->body_aborted && req->bops && req->bops->abort_cb) {
 		req->body_aborted = true;
 		CALL(srv, req->bops->abort_cb(req->barg, req, HTTP_ABORT_CLOSED,
@@ -326,7 +341,9 @@ static void reply_done(struct http_request *req)
 {
 	struct http_conn *c = req->conn;
 	req->reply = RS_DONE;
+	req->drain_cb = NULL;
 	evhttp_clear_headers(&req->out_headers);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_WRITE);
 	/* The write callback comes only after a write: with nothing left to write, go on. */
 	if (evbuffer_get_length(conn_output(c)) == 0)
@@ -427,6 +444,36 @@ size_t http_reply_pending(const struct http_request *req)
 	return req->conn->bev ? evbuffer_get_length(bufferevent_get_output(req->conn->bev)) : 0;
 }
 
+void http_reply_on_drain(struct http_request *req, size_t low_water,
+                         void (*cb)(void *arg, struct http_request *req), void *arg)
+{
+	struct http_conn *c = req->conn;
+	req->drain_cb = cb;
+	req->drain_arg = arg;
+	req->drain_low = low_water;
+	if (!c->bev)
+		return;
+	/* The write callback comes when a write leaves no more than the low watermark. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, cb ? low_water : 0, 0);
+	if (cb && evbuffer_get_length(conn_output(c)) <= low_water)
+		conn_kick(c);
+}
+
+/* Runs the drain callback asked for, once, if the bytes queued fell low enough. Returns
+ * false when the callback freed the server or closed c. */
+static bool conn_drain_check(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+	struct http_request *req = c->req;
+	if (!req || !req->drain_cb || !c->bev || evbuffer_get_length(conn_output(c)) > req->drain_low)
+		return true;
+	void (*cb)(void *, struct http_request *) = req->drain_cb;
+	req->drain_cb = NULL;
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	CALL(srv, cb(req->drain_arg, req));
+	return !srv->dead && !c->closing && !c->upgraded;
+}
+
 struct bufferevent *http_upgrade(struct http_request *req)
 {
 	struct http_conn *c = req->conn;
@@ -459,6 +506,7 @@ static void conn_close_soon(struct http_conn *c)
 void http_request_abort(struct http_request *req)
 {
 	req->close_cb = NULL; /* the handler asked: it hears nothing more */
+	req->drain_cb = NULL;
 	req->bops = NULL;
 	conn_close_soon(req->conn);
 }
@@ -555,6 +603,11 @@ void http_request_set_body_max(struct http_request *req, uint64_t bytes)
 	req->body_max = bytes;
 }
 
+uint64_t http_request_body_max(const struct http_request *req)
+{
+	return req->body_max;
+}
+
 void http_request_set_close_cb(struct http_request *req, void (*cb)(void *arg, struct http_request *req),
                                void *arg)
 {
@@ -562,12 +615,22 @@ void http_request_set_close_cb(struct http_request *req, void (*cb)(void *arg, s
 	req->close_arg = arg;
 }
 
+static void fail(struct http_conn *c, enum http_error e);
+
 void http_request_read_body(struct http_request *req, enum http_body_mode mode, uint64_t buffer_max,
                             const struct http_body_ops *ops, void *arg)
 {
 	struct http_conn *c = req->conn;
 	if (req->mode_set)
 		return;
+	/* A limit set after route_cb: the declared length is refused before any of the
+	 * body is asked for (so no 100 Continue) or read. */
+	if (c->state == P_DECIDE && c->bev && c->req == req && req->reply == RS_NONE &&
+	    req->content_length > 0 && (uint64_t)req->content_length > req->body_max) {
+		fail(c, HTTP_E_LENGTH_TOO_LARGE);
+		conn_kick(c);
+		return;
+	}
 	req->mode_set = true;
 	req->mode = mode;
 	req->buffer_max = buffer_max;
@@ -576,6 +639,32 @@ void http_request_read_body(struct http_request *req, enum http_body_mode mode, 
 	if (req->expect && req->reply == RS_NONE && c->state == P_DECIDE && c->bev)
 		evbuffer_add_printf(conn_output(c), "HTTP/1.1 100 Continue\r\n\r\n");
 	conn_kick(c);
+}
+
+/* Whether the connection reads body bytes now (P_BODY to P_TRAILERS). */
+static bool in_body(const struct http_conn *c)
+{
+	return c->state >= P_BODY && c->state <= P_TRAILERS;
+}
+
+void http_request_pause_body(struct http_request *req, bool paused)
+{
+	struct http_conn *c = req->conn;
+	if (req->paused == paused || req->body_done || req->body_aborted || c->req != req || c->closing)
+		return;
+	req->paused = paused;
+	if (!c->bev)
+		return;
+	if (paused) {
+		bufferevent_disable(c->bev, EV_READ);
+		conn_expect_input(c, false);
+		return;
+	}
+	if (c->state != P_DEAD)
+		bufferevent_enable(c->bev, EV_READ);
+	if (in_body(c))
+		conn_expect_input(c, true);
+	conn_kick(c); /* what was read before the pause goes on */
 }
 
 /* ---- parsing ---- */
@@ -750,7 +839,8 @@ static void body_end(struct http_conn *c)
 	conn_expect_input(c, false);
 }
 
-/* Takes n body bytes at the head of input as the handler chose. Returns false when the
+/* Takes up to n body bytes at the head of input as the handler chose, counting them off
+ * c->remaining (fewer when the handler pauses the body midway). Returns false when the
  * state changed under it (a failure, a callback that freed or aborted). */
 static bool body_take(struct http_conn *c, struct evbuffer *in, size_t n)
 {
@@ -764,19 +854,22 @@ static bool body_take(struct http_conn *c, struct evbuffer *in, size_t n)
 		fail(c, HTTP_E_BODY_TOO_LARGE);
 		return false;
 	}
-	req->body_len += n;
 	switch (req->mode) {
 	case HTTP_BODY_BUFFER:
 		if (req->overflow)
 			evbuffer_drain(in, n);
 		else
 			evbuffer_remove_buffer(in, req->body, n);
+		req->body_len += n;
+		c->remaining -= n;
 		return true;
 	case HTTP_BODY_DISCARD:
 		evbuffer_drain(in, n);
+		req->body_len += n;
+		c->remaining -= n;
 		return true;
 	case HTTP_BODY_STREAM:
-		while (n > 0) {
+		while (n > 0 && !req->paused) {
 			struct evbuffer_iovec v;
 			if (evbuffer_peek(in, (ev_ssize_t)n, NULL, &v, 1) < 1)
 				break;
@@ -787,6 +880,8 @@ static bool body_take(struct http_conn *c, struct evbuffer *in, size_t n)
 					return false;
 			}
 			evbuffer_drain(in, k);
+			req->body_len += k;
+			c->remaining -= k;
 			n -= k;
 		}
 		return true;
@@ -823,6 +918,8 @@ static void conn_process(struct http_conn *c)
 		struct evbuffer *in = bufferevent_get_input(c->bev);
 		size_t avail = evbuffer_get_length(in);
 		bool too_long, nul;
+		if (req->paused && in_body(c))
+			return; /* http_request_pause_body kicks when it resumes */
 		char *line;
 		switch (c->state) {
 		case P_LINE:
@@ -903,7 +1000,7 @@ static void conn_process(struct http_conn *c)
 			}
 			c->remaining = req->chunked ? 0 : (uint64_t)req->content_length;
 			c->state = req->chunked ? P_CHUNK_SIZE : P_BODY;
-			conn_expect_input(c, true);
+			conn_expect_input(c, !req->paused);
 			continue;
 		case P_BODY:
 			if (c->remaining == 0) {
@@ -914,7 +1011,6 @@ static void conn_process(struct http_conn *c)
 				return;
 			{
 				size_t n = avail < c->remaining ? avail : (size_t)c->remaining;
-				c->remaining -= n;
 				if (!body_take(c, in, n))
 					continue;
 			}
@@ -933,15 +1029,27 @@ static void conn_process(struct http_conn *c)
 			 * 7.1); strtoull would also take " 5", "+5" and "0x5". */
 			uint64_t sz = 0;
 			size_t i = 0;
-			for (; isxdigit((unsigned char)line[i]) && sz <= req->body_max; i++)
+			bool huge = false; /* more digits than 64 bits hold */
+			for (; isxdigit((unsigned char)line[i]); i++) {
+				if (sz > (UINT64_MAX >> 4)) {
+					huge = true;
+					continue;
+				}
 				sz = sz * 16 + (uint64_t)(isdigit((unsigned char)line[i])
 				                              ? line[i] - '0'
 				                              : (line[i] | 0x20) - 'a' + 10);
-			bool ok = i > 0 && sz <= req->body_max && strlen(line) == n && n <= CHUNK_LINE_MAX &&
+			}
+			bool ok = i > 0 && strlen(line) == n && n <= CHUNK_LINE_MAX &&
 			          (line[i] == 0 || line[i] == ';' || line[i] == ' ' || line[i] == '\t');
 			free(line);
-			if (!ok) {
+			bool dropping = req->mode == HTTP_BODY_BUFFER && req->overflow;
+			if (!ok || ((huge || sz > req->body_max) && dropping)) {
 				fail(c, HTTP_E_BAD_CHUNK_SIZE);
+				continue;
+			}
+			if (huge ||
+			    sz > req->body_max - req->body_len) { /* a chunk declared past the limit */
+				fail(c, HTTP_E_BODY_TOO_LARGE);
 				continue;
 			}
 			if (sz == 0) {
@@ -958,7 +1066,6 @@ static void conn_process(struct http_conn *c)
 				return;
 			{
 				size_t n = avail < c->remaining ? avail : (size_t)c->remaining;
-				c->remaining -= n;
 				if (!body_take(c, in, n))
 					continue;
 			}
@@ -1010,6 +1117,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
+	if (!conn_drain_check(c))
+		return;
 	if ((c->req->reply != RS_DONE && !c->closing) || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
 	conn_process(c);
@@ -1026,6 +1135,8 @@ static void conn_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
 	if (c->srv->dead)
+		return;
+	if (!c->upgraded && !c->closing && !conn_drain_check(c))
 		return;
 	conn_process(c);
 }
@@ -1047,6 +1158,8 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 		srv->cfg.body_max = DEFAULT_BODY_MAX;
 	if (!srv->cfg.input_ahead_max)
 		srv->cfg.input_ahead_max = DEFAULT_AHEAD_MAX;
+	if (!srv->cfg.write_timeout_ms)
+		srv->cfg.write_timeout_ms = DEFAULT_WRITE_TIMEOUT_MS;
 	srv->ops = ops;
 	srv->arg = arg;
 	TAILQ_INIT(&srv->conns);
@@ -1084,6 +1197,7 @@ static int serve(struct http_server *srv, int fd, const struct sockaddr *sa)
 	}
 	c->req = request_new(c);
 	c->state = P_LINE;
+	conn_set_timeouts(c);
 	conn_expect_input(c, true);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);

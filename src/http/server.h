@@ -16,7 +16,8 @@ struct http_server;
 struct http_request;
 
 /* What the engine itself refuses, before or while a request is read. Each comes with a
- * status (400, 413 or 431) and a short message; the connection is closed after the reply. */
+ * status (400, 413 or 431) and a short message; the connection is closed after the reply,
+ * and nothing more of the request is read. */
 enum http_error {
 	HTTP_E_LINE_TOO_LONG,     /* 431 "request line too long" */
 	HTTP_E_HEADERS_TOO_LARGE, /* 431 "header fields too large" (or trailers) */
@@ -26,7 +27,8 @@ enum http_error {
 	HTTP_E_BAD_ENCODING,      /* 400 "unsupported Transfer-Encoding" */
 	HTTP_E_BAD_CHUNK_SIZE,    /* 400 "malformed chunk size" */
 	HTTP_E_BAD_CHUNK,         /* 400 "malformed chunk" */
-	HTTP_E_LENGTH_TOO_LARGE,  /* 413 "Content-Length over the limit" (before the body) */
+	HTTP_E_LENGTH_TOO_LARGE,  /* 413 "Content-Length over the limit" (before the body, and
+	                           * before 100 Continue) */
 	HTTP_E_BODY_TOO_LARGE,    /* 413 "request body too large" (a body passing body_max) */
 };
 
@@ -44,8 +46,11 @@ struct http_server_cfg {
 	size_t input_ahead_max; /* bytes a client may send ahead while its request waits; 0: 1 MiB */
 	/* ms a client may stay silent while it owes bytes (a request's head, a body being
 	 * read, the next request on an idle connection) before the connection is closed;
-	 * never while the handler owes the reply. 0: no limit. */
+	 * never while the handler owes the reply or holds a body back. 0: no limit. */
 	unsigned read_timeout_ms;
+	/* ms a reply may stay queued with none of it taken by the client (a client that
+	 * stops reading) before the connection is closed. 0: 60 s. */
+	unsigned write_timeout_ms;
 };
 
 struct http_server_ops {
@@ -143,18 +148,30 @@ void *http_request_data(const struct http_request *req);
 /* In route_cb: the bytes of request line and header fields allowed (431 past it). */
 void http_request_set_head_max(struct http_request *req, size_t bytes);
 /* In route_cb or request_cb before http_request_read_body: the body bytes allowed. A
- * Content-Length past it (checked after route_cb) is refused with 413 before the body;
- * a body that passes it while read ends with abort_cb(HTTP_ABORT_TOO_LARGE) and 413. */
+ * Content-Length past it is refused with 413 (HTTP_E_LENGTH_TOO_LARGE) before the body:
+ * the one of route_cb's before request_cb, a later one when http_request_read_body is
+ * called; a body that passes it while read ends with abort_cb(HTTP_ABORT_TOO_LARGE) and
+ * 413 (HTTP_E_BODY_TOO_LARGE). */
 void http_request_set_body_max(struct http_request *req, uint64_t bytes);
+/* The body bytes allowed now (the server's body_max unless set). */
+uint64_t http_request_body_max(const struct http_request *req);
 
 /* Takes the body in mode with ops and arg (ops borrowed, may be NULL). For
  * HTTP_BODY_BUFFER, past buffer_max bytes the body's bytes are dropped, the rest of it
  * is read and dropped with no body_max check, and http_request_body_overflow tells so
- * at end_cb. Answers Expect: 100-continue. Callbacks come from the loop, never from
- * inside this call unless it is made in request_cb (they follow its return). Called once
- * per request; a request without a body gets end_cb alone. */
+ * at end_cb. Answers Expect: 100-continue. A declared Content-Length over the request's
+ * body_max is refused here, at once: 413 through error_cb (within this call), no
+ * callback of ops, no 100 Continue, nothing of the body read. Callbacks come from the
+ * loop, never from inside this call unless it is made in request_cb (they follow its
+ * return). Called once per request; a request without a body gets end_cb alone. */
 void http_request_read_body(struct http_request *req, enum http_body_mode mode, uint64_t buffer_max,
                             const struct http_body_ops *ops, void *arg);
+/* HTTP_BODY_STREAM back-pressure: paused, no data_cb comes (not even for bytes already
+ * read; a pause made inside data_cb holds the rest of the piece) and nothing more is
+ * read from the connection, so a client sending on blocks once the socket's buffers
+ * fill; the read timeout does not run. Resumed, the body goes on from the next loop
+ * pass. No-op once the body is read or aborted. */
+void http_request_pause_body(struct http_request *req, bool paused);
 /* Calls cb(arg, req) if the connection ends before the reply was written in full; req
  * is freed after it returns. NULL cb to cancel. */
 void http_request_set_close_cb(struct http_request *req, void (*cb)(void *arg, struct http_request *req),
@@ -184,6 +201,12 @@ void http_reply_chunk_buffer(struct http_request *req, struct evbuffer *buffer);
 void http_reply_end(struct http_request *req, const struct evkeyvalq *trailers);
 /* Bytes of reply queued on the connection and not written yet (for back-pressure). */
 size_t http_reply_pending(const struct http_request *req);
+/* Back-pressure for a reply being written: calls cb(arg, req) once, when the bytes
+ * queued on the connection fall to low_water or below (on the next loop pass when they
+ * are already). NULL cb cancels. Never called once the connection ended (close_cb
+ * tells that) or after the exchange is over; the last call wins. */
+void http_reply_on_drain(struct http_request *req, size_t low_water,
+                         void (*cb)(void *arg, struct http_request *req), void *arg);
 /* Answers 101 Switching Protocols with the headers added (Connection: Upgrade unless
  * added) and hands the connection over: returns its bufferevent (owned, callbacks
  * cleared, input holding what the client sent after the request), or NULL when the

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/http_struct.h>
 #include <lambdad/cleanup.h>
+#include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -524,18 +525,38 @@ void proxy_reply(struct front_req *req, int version, bool function_error, struct
 	if (rc < 0) {
 		if (!function_error)
 			proxy_response_fini(&r);
-		struct evkeyvalq h;
-		TAILQ_INIT(&h);
-		evhttp_add_header(&h, "Content-Type", "application/json");
-		struct evbuffer *b = evbuffer_new();
-		evbuffer_add_printf(b, "{\"message\":\"Internal Server Error\"}");
-		send_with_extra(req, 502, &h, b, extra);
-		evbuffer_free(b);
-		evhttp_clear_headers(&h);
+		proxy_error_reply(req, PROXY_ERR_BAD_GATEWAY, extra);
 		return;
 	}
 	if (strip_cors)
 		cors_strip(&r.headers);
 	send_with_extra(req, r.status, &r.headers, r.body, extra);
 	proxy_response_fini(&r);
+}
+
+static const struct {
+	int status;
+	const char *body;
+} proxy_errors[] = {
+    [PROXY_ERR_BAD_REQUEST] = {400, "{\"message\":\"Bad Request\"}"},
+    [PROXY_ERR_NOT_FOUND] = {404, "{\"message\":\"Not Found\"}"},
+    [PROXY_ERR_TOO_LARGE] = {413, "{\"message\":\"Request Entity Too Large\"}"},
+    [PROXY_ERR_THROTTLED] = {429, "{\"message\":\"Too Many Requests\"}"},
+    [PROXY_ERR_INTERNAL] = {500, "{\"message\":\"Internal Server Error\"}"},
+    [PROXY_ERR_BAD_GATEWAY] = {502, "{\"message\":\"Internal Server Error\"}"},
+    [PROXY_ERR_TIMEOUT] = {503, "{\"message\":\"Service Unavailable\"}"},
+};
+
+void proxy_error_reply(struct front_req *req, enum proxy_error e, const struct evkeyvalq *extra)
+{
+	LD_ASSERT((size_t)e < sizeof(proxy_errors) / sizeof(proxy_errors[0]));
+	front_reply_header(req, "Content-Type", "application/json");
+	struct evkeyval *kv;
+	if (extra)
+		TAILQ_FOREACH(kv, extra, next)
+			front_reply_header(req, kv->key, kv->value);
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, proxy_errors[e].body, strlen(proxy_errors[e].body));
+	front_reply(req, proxy_errors[e].status, b);
+	evbuffer_free(b);
 }

@@ -92,4 +92,22 @@ void proxy_response_fini(struct proxy_response *r);
 void proxy_reply(struct front_req *req, int version, bool function_error, struct evbuffer *body,
                  const struct evkeyvalq *extra, bool strip_cors);
 
+/* The integration's own answers, when no answer of the function's is the reply: one
+ * table of status and {"message": ...} body, shared by function URLs, HTTP APIs
+ * (execute-api) and the streaming data plane. */
+enum proxy_error {
+	PROXY_ERR_BAD_REQUEST, /* 400 {"message":"Bad Request"}: no event can be made */
+	PROXY_ERR_NOT_FOUND,   /* 404 {"message":"Not Found"}: no API, stage, route or function */
+	PROXY_ERR_TOO_LARGE,   /* 413 {"message":"Request Entity Too Large"} */
+	PROXY_ERR_THROTTLED,   /* 429 {"message":"Too Many Requests"} */
+	PROXY_ERR_INTERNAL,    /* 500 {"message":"Internal Server Error"}: lambdad could not invoke */
+	PROXY_ERR_BAD_GATEWAY, /* 502 {"message":"Internal Server Error"}: the function failed,
+	                        * its answer is not one, or (streaming) it could not be invoked */
+	PROXY_ERR_TIMEOUT,     /* 503 {"message":"Service Unavailable"}: the integration timed out */
+};
+
+/* Answers req with e: Content-Type application/json, then the headers of extra (NULL:
+ * none; added, as the caller's CORS headers), then e's status and body. */
+void proxy_error_reply(struct front_req *req, enum proxy_error e, const struct evkeyvalq *extra);
+
 #endif

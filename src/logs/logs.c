@@ -25,7 +25,7 @@ char *logs_file_path(const char *logs_dir, const char *fn_name)
 	return xasprintf("%s/%s.log", logs_dir, fn_name);
 }
 
-struct logs_file *logs_file_open(const char *logs_dir, const char *fn_name, struct err *errp)
+struct logs_file *logs_file_new(const char *logs_dir, const char *fn_name, struct err *errp)
 {
 	mkdir(logs_dir, 0755);
 	char *path = logs_file_path(logs_dir, fn_name);
@@ -74,16 +74,33 @@ void logs_file_free(struct logs_file *l)
 	free(l);
 }
 
-void logs_file_line(struct logs_file *l, const char *stream, const char *text, size_t len)
+void logs_file_record(struct logs_file *l, int64_t ts_ms, const char *stream, const char *text, size_t len)
 {
 	char ts[32];
-	clock_fmt_iso(clock_wall_ms(), ts);
+	clock_fmt_iso(ts_ms > 0 ? ts_ms : clock_wall_ms(), ts);
 	if (l->size >= logs_file_max_bytes)
 		rotate(l);
 	int n = fprintf(l->f, "%s %s ", ts, stream);
-	fwrite(text, 1, len, l->f);
-	fputc('\n', l->f);
-	l->size += (uint64_t)(n > 0 ? n : 0) + len + 1;
+	l->size += (uint64_t)(n > 0 ? n : 0);
+	/* Each further line of the record after a tab: the record stays one. */
+	for (;;) {
+		const char *nl = memchr(text, '\n', len);
+		size_t k = nl ? (size_t)(nl - text) : len;
+		fwrite(text, 1, k, l->f);
+		fputc('\n', l->f);
+		l->size += k + 1;
+		if (!nl)
+			break;
+		fputc('\t', l->f);
+		l->size++;
+		text += k + 1;
+		len -= k + 1;
+	}
+}
+
+void logs_file_line(struct logs_file *l, const char *stream, const char *text, size_t len)
+{
+	logs_file_record(l, 0, stream, text, len);
 }
 
 void logs_file_flush(struct logs_file *l)
@@ -131,4 +148,137 @@ const char *logs_tail_get(const struct logs_tail *t, size_t *len)
 	}
 	*len = LOGS_TAIL_BYTES;
 	return t->buf + t->len - LOGS_TAIL_BYTES;
+}
+
+/* ---- the splitter ---- */
+
+#define FRAME_MAGIC0 0xa5
+#define FRAME_MAGIC1 0x5a
+#define FRAME_TS_SLACK_MS (24LL * 3600 * 1000)
+
+void logs_split_init(struct logs_split *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void logs_split_fini(struct logs_split *s)
+{
+	free(s->frame);
+	memset(s, 0, sizeof(*s));
+}
+
+static void text_byte(struct logs_split *s, char c, logs_record_cb cb, void *arg)
+{
+	if (c == '\n' || s->line_len == sizeof(s->line)) {
+		cb(arg, 0, s->line, s->line_len);
+		s->line_len = 0;
+		if (c == '\n')
+			return;
+	}
+	s->line[s->line_len++] = c;
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Whether the header bytes read so far can still be a frame's. */
+static bool hdr_plausible(const struct logs_split *s, int64_t now_ms)
+{
+	if (s->hdr_len > 1 && s->hdr[1] != FRAME_MAGIC1)
+		return false;
+	if (s->hdr_len > 2 && s->hdr[2] != 0x00)
+		return false;
+	if (s->hdr_len > 3 && (s->hdr[3] & 0xe2) != 0x02)
+		return false;
+	if (s->hdr_len == 16) {
+		int64_t ts_ms = (int64_t)(be(s->hdr + 8, 8) / 1000);
+		if (ts_ms < now_ms - FRAME_TS_SLACK_MS || ts_ms > now_ms + FRAME_TS_SLACK_MS)
+			return false;
+	}
+	return true;
+}
+
+static void frame_end(struct logs_split *s, logs_record_cb cb, void *arg)
+{
+	size_t len = s->frame_len;
+	while (len && (s->frame[len - 1] == '\n' || s->frame[len - 1] == '\r'))
+		len--;
+	if (len)
+		cb(arg, s->frame_ts_ms, s->frame, len);
+	s->in_frame = false;
+	s->frame_len = 0;
+}
+
+static void feed_byte(struct logs_split *s, unsigned char c, int64_t now_ms, logs_record_cb cb, void *arg)
+{
+	if (s->hdr_len == 0 && c != FRAME_MAGIC0) {
+		text_byte(s, (char)c, cb, arg);
+		return;
+	}
+	s->hdr[s->hdr_len++] = c;
+	if (!hdr_plausible(s, now_ms)) {
+		/* Text after all: its first byte is text, the rest is looked at again. */
+		unsigned char again[16];
+		size_t n = s->hdr_len;
+		memcpy(again, s->hdr, n);
+		s->hdr_len = 0;
+		text_byte(s, (char)again[0], cb, arg);
+		for (size_t i = 1; i < n; i++)
+			feed_byte(s, again[i], now_ms, cb, arg);
+		return;
+	}
+	if (s->hdr_len < 16)
+		return;
+	s->hdr_len = 0;
+	s->in_frame = true;
+	s->frame_left = (size_t)be(s->hdr + 4, 4);
+	s->frame_ts_ms = (int64_t)(be(s->hdr + 8, 8) / 1000);
+	s->frame_len = 0;
+	if (s->frame_left == 0)
+		frame_end(s, cb, arg);
+}
+
+void logs_split_feed(struct logs_split *s, const char *buf, size_t n, int64_t now_ms, logs_record_cb cb,
+                     void *arg)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (!s->in_frame) {
+			feed_byte(s, (unsigned char)buf[i++], now_ms, cb, arg);
+			continue;
+		}
+		size_t k = n - i < s->frame_left ? n - i : s->frame_left;
+		size_t keep = s->frame_len < LOGS_EVENT_MAX ? LOGS_EVENT_MAX - s->frame_len : 0;
+		if (keep > k)
+			keep = k;
+		if (keep) {
+			if (s->frame_len + keep > s->frame_cap) {
+				size_t cap = s->frame_cap ? s->frame_cap : 4096;
+				while (cap < s->frame_len + keep)
+					cap *= 2;
+				s->frame = xrealloc(s->frame, cap);
+				s->frame_cap = cap;
+			}
+			memcpy(s->frame + s->frame_len, buf + i, keep);
+			s->frame_len += keep;
+		}
+		i += k;
+		s->frame_left -= k;
+		if (s->frame_left == 0)
+			frame_end(s, cb, arg);
+	}
+}
+
+void logs_split_flush(struct logs_split *s, logs_record_cb cb, void *arg)
+{
+	/* A frame (or its header) half read goes on with the next bytes. */
+	if (s->line_len) {
+		cb(arg, 0, s->line, s->line_len);
+		s->line_len = 0;
+	}
 }

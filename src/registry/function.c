@@ -1,7 +1,8 @@
 /* The function configuration model: defaults, validation of API input, JSON forms. */
-#include "registry/registry.h"
+#include "registry/fn.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
@@ -40,10 +41,28 @@ static const char *const reserved_env[] = {
     "LAMBDA_RUNTIME_DIR",
 };
 
+/* A configuration with its reference count, which only this file sees: holders share
+ * the configuration, never the count. */
+struct fn_config_obj {
+	int refs;
+	struct fn_config c;
+};
+
+static struct fn_config_obj *obj_of(struct fn_config *c)
+{
+	return (struct fn_config_obj *)((char *)c - offsetof(struct fn_config_obj, c));
+}
+
+static struct fn_config *obj_new(void)
+{
+	struct fn_config_obj *o = xcalloc(1, sizeof(*o));
+	o->refs = 1;
+	return &o->c;
+}
+
 struct fn_config *fn_config_new(void)
 {
-	struct fn_config *c = xcalloc(1, sizeof(*c));
-	c->refs = 1;
+	struct fn_config *c = obj_new();
 	c->timeout_s = FN_TIMEOUT_DEFAULT_S;
 	c->memory_mb = FN_MEMORY_DEFAULT_MB;
 	c->ephemeral_mb = FN_EPHEMERAL_DEFAULT_MB;
@@ -57,9 +76,8 @@ struct fn_config *fn_config_new(void)
 
 struct fn_config *fn_config_dup(const struct fn_config *o)
 {
-	struct fn_config *c = xmalloc(sizeof(*c));
+	struct fn_config *c = obj_new();
 	*c = *o;
-	c->refs = 1;
 	c->name = xstrdup(o->name);
 	c->runtime = xstrdup(o->runtime);
 	c->handler = xstrdup(o->handler);
@@ -73,13 +91,20 @@ struct fn_config *fn_config_dup(const struct fn_config *o)
 
 struct fn_config *fn_config_ref(struct fn_config *c)
 {
-	c->refs++;
+	obj_of(c)->refs++;
 	return c;
+}
+
+int fn_config_refs(const struct fn_config *c)
+{
+	const struct fn_config_obj *o =
+	    (const struct fn_config_obj *)((const char *)c - offsetof(struct fn_config_obj, c));
+	return o->refs;
 }
 
 void fn_config_unref(struct fn_config *c)
 {
-	if (!c || --c->refs > 0)
+	if (!c || --obj_of(c)->refs > 0)
 		return;
 	free(c->name);
 	free(c->runtime);
@@ -89,7 +114,7 @@ void fn_config_unref(struct fn_config *c)
 	free(c->tracing_mode);
 	json_decref(c->env_vars);
 	free(c->dlq_arn);
-	free(c);
+	free(obj_of(c));
 }
 
 bool fn_name_valid(const char *name)
@@ -689,4 +714,39 @@ struct fn_config *fn_config_from_stored(const char *text, struct err *errp)
 	c->dlq_arn = dlq && dlq[0] ? xstrdup(dlq) : NULL;
 	json_decref(o);
 	return c;
+}
+
+bool fn_scaling_is_default(const struct fn_scaling *sc)
+{
+	return sc->reserved < 0 && sc->provisioned == 0 && sc->keep_alive_ms < 0;
+}
+
+char *fn_scaling_to_stored(const struct fn_scaling *sc)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "reserved", (json_int_t)sc->reserved, "provisioned",
+	                      (json_int_t)sc->provisioned, "provisioned_modified_ms",
+	                      (json_int_t)sc->provisioned_modified_ms, "keep_alive_ms",
+	                      (json_int_t)sc->keep_alive_ms);
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+struct fn_scaling fn_scaling_from_stored(const char *text)
+{
+	struct fn_scaling sc = FN_SCALING_DEFAULT;
+	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *v;
+	if ((v = json_object_get(o, "reserved")) && json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= INT32_MAX)
+		sc.reserved = (int32_t)json_integer_value(v);
+	if ((v = json_object_get(o, "provisioned")) && json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) <= UINT32_MAX)
+		sc.provisioned = (uint32_t)json_integer_value(v);
+	if ((v = json_object_get(o, "provisioned_modified_ms")) && json_is_integer(v))
+		sc.provisioned_modified_ms = json_integer_value(v);
+	if ((v = json_object_get(o, "keep_alive_ms")) && json_is_integer(v) && json_integer_value(v) >= 0)
+		sc.keep_alive_ms = json_integer_value(v);
+	json_decref(o);
+	return sc;
 }

@@ -101,41 +101,6 @@ uint64_t registry_total_code_size(const struct registry *r)
 	return t;
 }
 
-bool fn_scaling_is_default(const struct fn_scaling *sc)
-{
-	return sc->reserved < 0 && sc->provisioned == 0 && sc->keep_alive_ms < 0;
-}
-
-char *fn_scaling_to_stored(const struct fn_scaling *sc)
-{
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "reserved", (json_int_t)sc->reserved, "provisioned",
-	                      (json_int_t)sc->provisioned, "provisioned_modified_ms",
-	                      (json_int_t)sc->provisioned_modified_ms, "keep_alive_ms",
-	                      (json_int_t)sc->keep_alive_ms);
-	char *s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
-}
-
-struct fn_scaling fn_scaling_from_stored(const char *text)
-{
-	struct fn_scaling sc = FN_SCALING_DEFAULT;
-	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
-	json_t *v;
-	if ((v = json_object_get(o, "reserved")) && json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= INT32_MAX)
-		sc.reserved = (int32_t)json_integer_value(v);
-	if ((v = json_object_get(o, "provisioned")) && json_is_integer(v) && json_integer_value(v) > 0 &&
-	    json_integer_value(v) <= UINT32_MAX)
-		sc.provisioned = (uint32_t)json_integer_value(v);
-	if ((v = json_object_get(o, "provisioned_modified_ms")) && json_is_integer(v))
-		sc.provisioned_modified_ms = json_integer_value(v);
-	if ((v = json_object_get(o, "keep_alive_ms")) && json_is_integer(v) && json_integer_value(v) >= 0)
-		sc.keep_alive_ms = json_integer_value(v);
-	json_decref(o);
-	return sc;
-}
-
 struct fn_scaling registry_get_scaling(const struct registry *r, const char *name)
 {
 	const struct reg_entry *e = map_get(&r->fns, name);

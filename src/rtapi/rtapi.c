@@ -26,8 +26,9 @@ struct rtapi {
 	const struct rtapi_ops *ops;
 	void *arg;
 	struct rtapi_sm sm;
-	struct http_request *parked; /* the waiting /next, if any */
-	bool streaming;              /* a streamed response is open (its request's body is being read) */
+	struct http_request *parked;     /* the waiting /next, if any */
+	bool streaming;                  /* a streamed response is open (its request's body is being read) */
+	struct http_request *stream_req; /* its request, while its body is read */
 	char stream_id[64];
 	bool dead;
 };
@@ -64,6 +65,7 @@ static void stream_end(struct rtapi *rt, const char *etype, struct evbuffer *ebo
 	char id[64];
 	snprintf(id, sizeof(id), "%s", rt->stream_id);
 	rt->streaming = false;
+	rt->stream_req = NULL;
 	rtapi_sm_stream_end(&rt->sm);
 	rt->ops->stream_end_cb(rt->arg, id, etype, ebody, truncated);
 }
@@ -296,8 +298,10 @@ static void request_cb(void *arg, struct http_request *req)
 	struct rtapi *rt = arg;
 	const char *mode = http_request_header(req, "Lambda-Runtime-Function-Response-Mode");
 	if (mode && strcasecmp(mode, "streaming") == 0) {
-		if (stream_open(rt, req))
+		if (stream_open(rt, req)) {
+			rt->stream_req = req;
 			http_request_read_body(req, HTTP_BODY_STREAM, 0, &stream_ops, rt);
+		}
 		return;
 	}
 	char id[256];
@@ -355,6 +359,14 @@ int rtapi_new(struct event_base *base, int listen_fd, const struct rtapi_ops *op
 		}
 	}
 	*out = rt;
+	return 0;
+}
+
+int rtapi_stream_pause(struct rtapi *rt, bool paused)
+{
+	if (!rt->streaming || !rt->stream_req)
+		return -ENOENT;
+	http_request_pause_body(rt->stream_req, paused);
 	return 0;
 }
 

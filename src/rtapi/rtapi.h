@@ -98,6 +98,11 @@ int rtapi_new(struct event_base *base, int listen_fd, const struct rtapi_ops *op
  * tests and the fuzzer hand the server one end of a socketpair through it. Returns 0,
  * or a negative errno with fd closed (-ESHUTDOWN after rtapi_free). */
 int rtapi_serve_fd(struct rtapi *rt, int fd);
+/* Back-pressure on the streamed response being read: paused, no stream_chunk_cb comes
+ * and the runtime's writes block once the socket's buffers fill (its timeout still runs);
+ * resumed, the stream goes on from the next loop pass. Returns 0, or -ENOENT when no
+ * stream is open. */
+int rtapi_stream_pause(struct rtapi *rt, bool paused);
 /* Whether a /next is parked and an event can be delivered now. */
 bool rtapi_ready(const struct rtapi *rt);
 /* Answers the parked /next with ev. Returns 0, or -EAGAIN if none is parked. */

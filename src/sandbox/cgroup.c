@@ -23,6 +23,11 @@
 #define CG_CPU_MIN_QUOTA_US 1000 /* the kernel refuses smaller quotas */
 #define CG_KILL_PASSES 64        /* passes over cgroup.procs before giving up on a forker */
 #define CG_FREE_WAIT_MS 1000     /* how long removal waits for killed processes */
+#define CG_V2_WEIGHT_MAX 10000   /* cpu.weight's range is 1..10000, default 100 */
+#define CG_V2_WEIGHT_DEFAULT 100
+#define CG_V1_SHARES_MIN 2 /* cpu.shares' range is 2..262144, default 1024 */
+#define CG_V1_SHARES_MAX 262144
+#define CG_V1_SHARES_DEFAULT 1024
 
 enum cg_ctl { CTL_MEMORY = 1, CTL_CPU = 2, CTL_PIDS = 4, CTL_FREEZER = 8 };
 
@@ -47,6 +52,8 @@ struct cg_hier {
 struct cg_ops {
 	const char *kind;
 	int (*set_limits)(struct cg *g, const struct cg_limits *l, struct err *errp);
+	int (*set_cpu_quota)(struct cg *g, uint32_t cpu_millis, struct err *errp);
+	int (*set_cpu_weight)(struct cg *g, uint32_t cpu_weight, struct err *errp);
 	int (*peak_kb)(struct cg *g, uint64_t *kb);
 	int (*oom_kills)(struct cg *g, uint64_t *n);
 	int (*kill)(struct cg *g);
@@ -638,7 +645,7 @@ fail:
 	return rc;
 }
 
-int cg_root_open(const char *name, struct cg_root **out, struct err *errp)
+int cg_root_new(const char *name, struct cg_root **out, struct err *errp)
 {
 	if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return err_make(errp, EINVAL, "cgroup: invalid subtree name \"%s\"", name ? name : "");
@@ -680,7 +687,7 @@ void cg_root_free(struct cg_root *r)
 
 /* ---- groups: what both backends share ---- */
 
-int cg_create(struct cg_root *r, const char *id, struct cg **out, struct err *errp)
+int cg_new(struct cg_root *r, const char *id, struct cg **out, struct err *errp)
 {
 	if (!id || !*id || strchr(id, '/') || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
 		return err_make(errp, EINVAL, "cgroup: invalid group name \"%s\"", id ? id : "");
@@ -726,6 +733,16 @@ int cg_set_limits(struct cg *g, const struct cg_limits *l, struct err *errp)
 	return g->r->ops->set_limits(g, l, errp);
 }
 
+int cg_set_cpu_quota(struct cg *g, uint32_t cpu_millis, struct err *errp)
+{
+	return g->r->ops->set_cpu_quota(g, cpu_millis, errp);
+}
+
+int cg_set_cpu_weight(struct cg *g, uint32_t cpu_weight, struct err *errp)
+{
+	return g->r->ops->set_cpu_weight(g, cpu_weight, errp);
+}
+
 int cg_attach(struct cg *g, pid_t pid, struct err *errp)
 {
 	char s[24];
@@ -760,7 +777,7 @@ int cg_freeze(struct cg *g, bool frozen)
 	return g->r->ops->freeze(g, frozen);
 }
 
-int cg_destroy(struct cg *g)
+int cg_remove(struct cg *g)
 {
 	int rc = 0;
 	for (unsigned i = 0; i < g->r->nh; i++) {
@@ -779,7 +796,7 @@ int cg_destroy(struct cg *g)
 	return rc;
 }
 
-void cg_abandon(struct cg *g)
+void cg_free(struct cg *g)
 {
 	if (!g)
 		return;
@@ -800,6 +817,30 @@ void cg_lambda_limits(uint32_t memory_mb, struct cg_limits *l)
 	l->memory_mb = memory_mb;
 	l->cpu_millis = m < 50 ? 50 : (uint32_t)m;
 	l->pids_max = 1024;
+	l->cpu_weight = memory_mb;
+}
+
+uint32_t cg_lambda_init_weight(uint32_t memory_mb)
+{
+	return memory_mb < 1769 ? 1769 : memory_mb;
+}
+
+/* w/CG_WEIGHT_MAX_MB of hi, at least lo and at most hi. */
+static uint32_t scale_weight(uint32_t w, uint32_t lo, uint32_t hi)
+{
+	uint64_t v = (uint64_t)w * hi / CG_WEIGHT_MAX_MB;
+	return v < lo ? lo : v > hi ? hi : (uint32_t)v;
+}
+
+uint32_t cg_v2_weight(uint32_t cpu_weight)
+{
+	return cpu_weight ? scale_weight(cpu_weight, 1, CG_V2_WEIGHT_MAX) : CG_V2_WEIGHT_DEFAULT;
+}
+
+uint32_t cg_v1_shares(uint32_t cpu_weight)
+{
+	return cpu_weight ? scale_weight(cpu_weight, CG_V1_SHARES_MIN, CG_V1_SHARES_MAX)
+	                  : CG_V1_SHARES_DEFAULT;
 }
 
 /* Kills what dir/cgroup.procs lists, frozen meanwhile through freeze_file (NULL: no
@@ -816,6 +857,23 @@ static int kill_frozen(const char *dir, const char *freeze_file, const char *on,
 
 /* ---- cgroup v2 ---- */
 
+static int v2_set_cpu_quota(struct cg *g, uint32_t cpu_millis, struct err *errp)
+{
+	char v[48];
+	if (cpu_millis)
+		snprintf(v, sizeof(v), "%" PRIu64 " %d", cpu_quota_us(cpu_millis), CG_CPU_PERIOD_US);
+	else
+		snprintf(v, sizeof(v), "max %d", CG_CPU_PERIOD_US);
+	return set_file(errp, g->dir[0], "cpu.max", v);
+}
+
+static int v2_set_cpu_weight(struct cg *g, uint32_t cpu_weight, struct err *errp)
+{
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRIu32, cg_v2_weight(cpu_weight));
+	return set_file(errp, g->dir[0], "cpu.weight", v);
+}
+
 static int v2_set_limits(struct cg *g, const struct cg_limits *l, struct err *errp)
 {
 	const char *d = g->dir[0];
@@ -831,11 +889,9 @@ static int v2_set_limits(struct cg *g, const struct cg_limits *l, struct err *er
 	autofree char *swap = xasprintf("%s/memory.swap.max", d);
 	if (path_exists(swap) && (rc = set_file(errp, d, "memory.swap.max", l->memory_mb ? "0" : "max")) < 0)
 		return rc;
-	if (l->cpu_millis)
-		snprintf(v, sizeof(v), "%" PRIu64 " %d", cpu_quota_us(l->cpu_millis), CG_CPU_PERIOD_US);
-	else
-		snprintf(v, sizeof(v), "max %d", CG_CPU_PERIOD_US);
-	if ((rc = set_file(errp, d, "cpu.max", v)) < 0)
+	if ((rc = v2_set_cpu_weight(g, l->cpu_weight, errp)) < 0)
+		return rc;
+	if ((rc = v2_set_cpu_quota(g, l->cpu_millis, errp)) < 0)
 		return rc;
 	if (l->pids_max)
 		snprintf(v, sizeof(v), "%" PRIu32, l->pids_max);
@@ -882,6 +938,8 @@ static int v2_freeze(struct cg *g, bool frozen)
 static const struct cg_ops v2_ops = {
     .kind = "v2",
     .set_limits = v2_set_limits,
+    .set_cpu_quota = v2_set_cpu_quota,
+    .set_cpu_weight = v2_set_cpu_weight,
     .peak_kb = v2_peak_kb,
     .oom_kills = v2_oom_kills,
     .kill = v2_kill,
@@ -890,9 +948,31 @@ static const struct cg_ops v2_ops = {
 
 /* ---- cgroup v1 ---- */
 
+static int v1_set_cpu_quota(struct cg *g, uint32_t cpu_millis, struct err *errp)
+{
+	const char *cd = ctl_dir(g, CTL_CPU);
+	char v[48];
+	int rc;
+	snprintf(v, sizeof(v), "%d", CG_CPU_PERIOD_US);
+	if ((rc = set_file(errp, cd, "cpu.cfs_period_us", v)) < 0)
+		return rc;
+	if (cpu_millis)
+		snprintf(v, sizeof(v), "%" PRIu64, cpu_quota_us(cpu_millis));
+	else
+		snprintf(v, sizeof(v), "-1");
+	return set_file(errp, cd, "cpu.cfs_quota_us", v);
+}
+
+static int v1_set_cpu_weight(struct cg *g, uint32_t cpu_weight, struct err *errp)
+{
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRIu32, cg_v1_shares(cpu_weight));
+	return set_file(errp, ctl_dir(g, CTL_CPU), "cpu.shares", v);
+}
+
 static int v1_set_limits(struct cg *g, const struct cg_limits *l, struct err *errp)
 {
-	const char *md = ctl_dir(g, CTL_MEMORY), *cd = ctl_dir(g, CTL_CPU), *pd = ctl_dir(g, CTL_PIDS);
+	const char *md = ctl_dir(g, CTL_MEMORY), *pd = ctl_dir(g, CTL_PIDS);
 	char v[48];
 	int rc;
 	uint64_t bytes = l->memory_mb ? (uint64_t)l->memory_mb << 20 : UINT64_MAX;
@@ -918,13 +998,9 @@ static int v1_set_limits(struct cg *g, const struct cg_limits *l, struct err *er
 			return rc;
 	}
 	g->mem_limit = bytes;
-	if ((rc = set_file(errp, cd, "cpu.cfs_period_us", "100000")) < 0)
+	if ((rc = v1_set_cpu_weight(g, l->cpu_weight, errp)) < 0)
 		return rc;
-	if (l->cpu_millis)
-		snprintf(v, sizeof(v), "%" PRIu64, cpu_quota_us(l->cpu_millis));
-	else
-		snprintf(v, sizeof(v), "-1");
-	if ((rc = set_file(errp, cd, "cpu.cfs_quota_us", v)) < 0)
+	if ((rc = v1_set_cpu_quota(g, l->cpu_millis, errp)) < 0)
 		return rc;
 	if (l->pids_max)
 		snprintf(v, sizeof(v), "%" PRIu32, l->pids_max);
@@ -978,6 +1054,8 @@ static int v1_freeze(struct cg *g, bool frozen)
 static const struct cg_ops v1_ops = {
     .kind = "v1",
     .set_limits = v1_set_limits,
+    .set_cpu_quota = v1_set_cpu_quota,
+    .set_cpu_weight = v1_set_cpu_weight,
     .peak_kb = v1_peak_kb,
     .oom_kills = v1_oom_kills,
     .kill = v1_kill,

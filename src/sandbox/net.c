@@ -14,7 +14,7 @@
 
 static const char *const slirp_paths[] = {"/usr/bin/slirp4netns", "/usr/local/bin/slirp4netns"};
 
-const char *net_outbound_helper(void)
+const char *sandbox__net_helper(void)
 {
 	for (size_t i = 0; i < sizeof(slirp_paths) / sizeof(slirp_paths[0]); i++)
 		if (access(slirp_paths[i], X_OK) == 0)
@@ -22,9 +22,9 @@ const char *net_outbound_helper(void)
 	return NULL;
 }
 
-int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp)
+int sandbox__net_start(pid_t ns_pid, struct sbx_net *n, struct err *errp)
 {
-	const char *const exe = net_outbound_helper();
+	const char *const exe = sandbox__net_helper();
 	if (!exe)
 		return err_make(errp, ENOENT,
 		                "--function-network outbound needs slirp4netns (apt install slirp4netns)");
@@ -71,7 +71,7 @@ int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp)
 	return 0;
 }
 
-void net_outbound_stop(struct sbx_net *n)
+void sandbox__net_stop(struct sbx_net *n)
 {
 	if (n->pid <= 0)
 		return;

@@ -117,6 +117,7 @@ static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *
 	struct rlimit nofile = {spec->nofile ? spec->nofile : 1024, spec->nofile ? spec->nofile : 1024};
 	struct rlimit nocore = {0, 0};
 	char *const argv[] = {(char *)exe, NULL};
+	char *const iargv[] = {(char *)spec->interp, (char *)exe, NULL};
 	sigset_t all, old;
 	sigfillset(&all);
 	/* No signal handler of ours may run in the child that shares our memory. */
@@ -145,7 +146,7 @@ static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *
 		/* Nothing of the server's may leak into the function. */
 		syscall(__NR_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 		rep.step = STEP_EXEC;
-		execve(exe, argv, envp);
+		execve(spec->interp ? spec->interp : exe, spec->interp ? iargv : argv, envp);
 	fail:
 		rep.err = errno;
 		if (write(errpipe[1], &rep, sizeof(rep)) < 0) {

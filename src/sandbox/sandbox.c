@@ -60,6 +60,7 @@ static struct {
 	bool userns;
 	bool outbound;
 	bool can_freeze;
+	enum sandbox_cpu_limit cpu_limit;
 	char *runtime_dir; /* host path of /var/runtime, or NULL */
 	char describe[160];
 	struct sbx_plan blank_plan;
@@ -126,7 +127,8 @@ static void add_system_path(struct sbx_plan *p, const char *root, const char *pa
 
 /* The steps every blank sandbox runs: namespaces' insides, then a minimal root with
  * the system read-only, /proc, a small /dev, and pivot_root into it. */
-static void build_blank_plan(struct sbx_plan *p, const char *root, const char *runtime_dir)
+static void build_blank_plan(struct sbx_plan *p, const char *root, const char *runtime_dir,
+                             const char *const *ro_dirs)
 {
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_MOUNT, MS_REC | MS_PRIVATE, 0, NULL, "/", NULL, NULL);
@@ -176,6 +178,15 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 		autofree char *d = xasprintf("%s/var/runtime", root);
 		sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, runtime_dir, d, NULL, NULL);
 		sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, d, NULL, NULL);
+	}
+	/* Interpreters outside the system paths (--runtime-path), at their own paths. */
+	for (size_t i = 0; ro_dirs && ro_dirs[i]; i++) {
+		autofree char *d = xasprintf("%s%s", root, ro_dirs[i]);
+		for (char *q = d + strlen(root) + 1; (q = strchr(q, '/')); *q++ = '/') {
+			*q = 0;
+			sbx_plan_add(p, SBX_MKDIR_OPT, 0755, 0, NULL, d, NULL, NULL);
+		}
+		add_ro_bind(p, ro_dirs[i], d, true);
 	}
 	autofree char *proc = xasprintf("%s/proc", root);
 	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, "proc", proc, "proc", NULL);
@@ -227,7 +238,8 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	autofree char *exe = spec->runtime_exe ? xasprintf("/var/runtime/%s", spec->runtime_exe)
 	                                       : xasprintf("/var/task/%s", spec->exe);
 	char *const argv[] = {exe, NULL};
-	sbx_plan_exec(p, exe, argv, envp);
+	char *const iargv[] = {(char *)spec->interp, exe, NULL};
+	sbx_plan_exec(p, spec->interp ? spec->interp : exe, spec->interp ? iargv : argv, envp);
 }
 
 /* ---- the child ---- */
@@ -335,18 +347,15 @@ static int net_of(pid_t pid)
 }
 
 /* Offers an ended environment's network namespace for reuse (takes fd). */
-static void spare_net(int fd)
+static void spare_net(int netns)
 {
+	autoclose int fd = netns; /* closed unless the spares take it */
 	if (fd < 0)
 		return;
 	pthread_mutex_lock(&S.lock);
-	if (S.nspare < SPARE_NET_MAX) {
-		S.spare_net[S.nspare++] = fd;
-		fd = -1;
-	}
+	if (S.nspare < SPARE_NET_MAX)
+		S.spare_net[S.nspare++] = steal_fd(&fd);
 	pthread_mutex_unlock(&S.lock);
-	if (fd >= 0)
-		close(fd);
 }
 
 static void blank_drop(struct blank *b);
@@ -356,28 +365,25 @@ static int blank_new(struct blank *b, struct err *errp)
 	int sv[2], outp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return err_make(errp, errno, "socketpair: %s", strerror(errno));
-	if (pipe2(outp, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(sv[0]);
-		close(sv[1]);
-		return err_make(errp, e, "pipe: %s", strerror(e));
-	}
+	/* Ours until they are handed to b. The child's ends are closed as soon as it has
+	 * them, so that the parent sees the child go (EPIPE on ctl, EOF on out_r). */
+	autoclose int ctl = sv[0];
+	autoclose int child_ctl = sv[1];
+	if (pipe2(outp, O_CLOEXEC) < 0)
+		return err_make(errp, errno, "pipe: %s", strerror(errno));
+	autoclose int out_r = outp[0];
+	autoclose int child_out = outp[1];
 	int buf = MAX_GO_PLAN + 4096;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(ctl, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	b->cg = NULL;
 	if (S.cgroot) {
 		char id[48];
 		snprintf(id, sizeof(id), "env-%lu", __atomic_add_fetch(&S.serial, 1, __ATOMIC_RELAXED));
-		int r = cg_create(S.cgroot, id, &b->cg, errp);
-		if (r < 0) {
-			close(sv[0]);
-			close(sv[1]);
-			close(outp[0]);
-			close(outp[1]);
+		int r = cg_new(S.cgroot, id, &b->cg, errp);
+		if (r < 0)
 			return r;
-		}
 	}
-	int netns = reuse_netns() ? take_spare_net() : -1;
+	autoclose int netns = reuse_netns() ? take_spare_net() : -1;
 	unsigned long flags = (unsigned long)clone_flags() | SIGCHLD;
 	if (netns >= 0)
 		flags &= ~(unsigned long)CLONE_NEWNET;
@@ -386,23 +392,19 @@ static int blank_new(struct blank *b, struct err *errp)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid == 0)
-		child_main(sv[1], outp[1], netns);
+		child_main(child_ctl, child_out, netns);
 	int e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (netns >= 0)
-		close(netns);
-	close(sv[1]);
-	close(outp[1]);
+		close(steal_fd(&netns));
+	close(steal_fd(&child_ctl));
+	close(steal_fd(&child_out));
 	if (pid < 0) {
-		close(sv[0]);
-		close(outp[0]);
 		if (b->cg)
-			cg_destroy(b->cg);
+			cg_remove(b->cg);
 		return err_make(errp, e, "clone: %s", strerror(e));
 	}
 	b->pid = pid;
-	b->ctl = sv[0];
-	b->out_r = outp[0];
 	if (S.userns) {
 		char path[64], map[64];
 		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
@@ -414,16 +416,16 @@ static int blank_new(struct blank *b, struct err *errp)
 		snprintf(map, sizeof(map), "%d %d 1\n", SBX_GID, (int)getegid());
 		if (r == 0)
 			r = write_file(path, map);
-		if (r < 0 || send(b->ctl, "M", 1, MSG_NOSIGNAL) != 1) {
+		if (r < 0 || send(ctl, "M", 1, MSG_NOSIGNAL) != 1) {
 			kill(pid, SIGKILL);
-			close(b->ctl);
-			close(b->out_r);
 			if (b->cg)
-				cg_destroy(b->cg);
+				cg_remove(b->cg);
 			return err_make(errp, r < 0 ? -r : EPIPE, "user namespace map: %s",
 			                strerror(r < 0 ? -r : EPIPE));
 		}
 	}
+	b->ctl = steal_fd(&ctl);
+	b->out_r = steal_fd(&out_r);
 	memset(&b->net, 0, sizeof(b->net));
 	/* Into its cgroup now, off the invoke path: moving a task between cgroups can wait
 	 * for an RCU grace period. The function's limits are written when it comes. */
@@ -435,7 +437,7 @@ static int blank_new(struct blank *b, struct err *errp)
 		}
 	}
 	if (S.outbound) {
-		int r = net_outbound_start(pid, &b->net, errp);
+		int r = sandbox__net_start(pid, &b->net, errp);
 		if (r < 0) {
 			b->net.pid = 0;
 			blank_drop(b);
@@ -460,7 +462,7 @@ static void add_grave(struct cg *cg, pid_t pid)
 /* Lets a blank go (it exits when its control socket closes; killed to be sure). */
 static void blank_drop(struct blank *b)
 {
-	net_outbound_stop(&b->net);
+	sandbox__net_stop(&b->net);
 	kill(b->pid, SIGKILL);
 	close(b->ctl);
 	close(b->out_r);
@@ -485,7 +487,9 @@ static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
 		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	*fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+	/* Only a message received has control data: after a failure (EAGAIN) u.buf is
+	 * whatever the stack held, maybe an older message's descriptor. */
+	for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 	if (n == (ssize_t)sizeof(struct sbx_msg))
@@ -548,7 +552,7 @@ static void sb_ready_cb(evutil_socket_t fd, short what, void *arg)
 	                 sb->phase == SB_RUNNING ? NULL : &sb->err, sb->arg);
 }
 
-/* Calls ready_cb on the next loop turn (never from inside sandbox_start). */
+/* Calls ready_cb on the next loop turn (never from inside sandbox_new). */
 static void sb_ready_soon(struct sandbox *sb)
 {
 	if (sb->ev)
@@ -598,6 +602,10 @@ static void sb_send_plan(struct sandbox *sb)
 	if (sb->cg) {
 		struct cg_limits lim;
 		cg_lambda_limits(sb->memory_mb, &lim);
+		/* Init is spared in either mode: no quota, and at least one vCPU's weight;
+		 * sandbox_init_done writes the function's own. */
+		lim.cpu_millis = 0;
+		lim.cpu_weight = cg_lambda_init_weight(sb->memory_mb);
 		if ((r = cg_set_limits(sb->cg, &lim, &sb->err)) < 0) {
 			sb_fail(sb, r);
 			return;
@@ -665,17 +673,15 @@ static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	struct sandbox *sb = arg;
 	for (;;) {
 		struct sbx_msg m;
-		int pfd;
+		autoclose int pfd = -1; /* a descriptor passed with the message, if any */
 		ssize_t n = ctl_recv(sb->ctl, &m, &pfd, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (sb->phase == SB_WAIT_READY && !sb->got_rtapi && n == 1 && pfd >= 0) {
-			sb->rtapi_fd = pfd;
+			sb->rtapi_fd = steal_fd(&pfd);
 			sb->got_rtapi = true;
 			continue;
 		}
-		if (pfd >= 0)
-			close(pfd);
 		/* Each message moves the creation on (or ends it): the next comes as an event. */
 		if (sb->phase == SB_WAIT_READY)
 			sb_on_ready_msg(sb, n, &m);
@@ -828,7 +834,8 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	bool strict = o->isolation == SANDBOX_STRICT;
 	S.outbound = o->network == SANDBOX_NET_OUTBOUND;
-	if (S.outbound && !net_outbound_helper())
+	S.cpu_limit = o->cpu_limit;
+	if (S.outbound && !sandbox__net_helper())
 		return err_make(errp, ENOENT,
 		                "--function-network outbound needs slirp4netns (apt install slirp4netns)");
 	S.userns = geteuid() != 0;
@@ -853,10 +860,10 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	char name[48];
 	snprintf(name, sizeof(name), "lambdad-%d", (int)S.self);
-	if ((r = cg_root_open(name, &S.cgroot, &e)) < 0) {
+	if ((r = cg_root_new(name, &S.cgroot, &e)) < 0) {
 		S.cgroot = NULL;
 		if (strict) {
-			sandbox_shutdown();
+			sandbox_fini();
 			return err_make(errp, -r, "--isolation strict: cgroups: %s", e.msg);
 		}
 		log_warn("sandbox: no cgroups, so no memory, CPU or process limits: %s", e.msg);
@@ -866,16 +873,19 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	autofree char *stage = xasprintf("%s/sandbox-root", o->state_dir);
 	if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
 		int en = errno;
-		sandbox_shutdown();
+		sandbox_fini();
 		return err_make(errp, en, "cannot create %s: %s", stage, strerror(en));
 	}
 	autofree char *abs_stage = realpath(stage, NULL);
 	autofree char *abs_rt = o->runtime_dir ? realpath(o->runtime_dir, NULL) : NULL;
-	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt);
+	build_blank_plan(&S.blank_plan, abs_stage ? abs_stage : stage, abs_rt, o->ro_dirs);
 	S.isolated = true;
 	snprintf(S.describe, sizeof(S.describe),
-	         "namespaces (mount, pid, net, ipc, uts%s), %s%s, %s, network %s", S.userns ? ", user" : "",
+	         "namespaces (mount, pid, net, ipc, uts%s), %s%s%s, %s, network %s", S.userns ? ", user" : "",
 	         S.cgroot ? "cgroup " : "no cgroups", S.cgroot ? cg_root_kind(S.cgroot) : "",
+	         !S.cgroot                          ? ""
+	         : S.cpu_limit == SANDBOX_CPU_QUOTA ? " (CPU quota after init)"
+	                                            : " (CPU weight)",
 	         S.have_seccomp ? "seccomp" : "no seccomp",
 	         S.outbound ? "outbound (slirp4netns)" : "none (loopback only)");
 	if (S.base && S.notify_fd >= 0) {
@@ -917,14 +927,14 @@ static void bury(bool wait)
 			for (int i = 0; i < 2000 && waitpid(g->pid, NULL, WNOHANG) == 0; i++)
 				nanosleep(&ts, NULL);
 		}
-		int r = cg_destroy(g->cg);
+		int r = cg_remove(g->cg);
 		if (r < 0 && !wait) {
 			g->next = keep;
 			keep = g;
 			continue;
 		}
 		if (r < 0)
-			cg_abandon(g->cg);
+			cg_free(g->cg);
 		free(g);
 	}
 	if (keep) {
@@ -938,7 +948,7 @@ static void bury(bool wait)
 	}
 }
 
-void sandbox_shutdown(void)
+void sandbox_fini(void)
 {
 	if (!S.ready && !S.cgroot && !S.have_seccomp)
 		return;
@@ -1068,8 +1078,8 @@ static void sandbox_pool_fill(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
-int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
-                  struct sandbox **out, struct err *errp)
+int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
+                struct sandbox **out, struct err *errp)
 {
 	LD_ASSERT(S.base);
 	if (spec->runtime_exe && !S.runtime_dir)
@@ -1122,9 +1132,8 @@ int sandbox_signal(struct sandbox *sb, int sig)
 		 * process needs CPU to die: lift the CPU quota first, or a thousand
 		 * throttled processes of a fork bomb take seconds to go. */
 		if (sig == SIGKILL && sb->cg) {
-			struct cg_limits unthrottled = {
-			    .memory_mb = sb->memory_mb, .cpu_millis = 0, .pids_max = 1024};
-			cg_set_limits(sb->cg, &unthrottled, NULL);
+			if (sb->cpu_quota_on)
+				cg_set_cpu_quota(sb->cg, 0, NULL);
 			cg_kill(sb->cg);
 			cg_freeze(sb->cg, false); /* frozen processes die only once thawed */
 		}
@@ -1172,6 +1181,22 @@ int sandbox_freeze(struct sandbox *sb, bool frozen)
 	return cg_freeze(sb->cg, frozen);
 }
 
+int sandbox_init_done(struct sandbox *sb, struct err *errp)
+{
+	if (!sb->cg || sb->init_done)
+		return 0;
+	sb->init_done = true;
+	struct cg_limits lim;
+	cg_lambda_limits(sb->memory_mb, &lim);
+	int r = 0;
+	if (lim.cpu_weight != cg_lambda_init_weight(sb->memory_mb))
+		r = cg_set_cpu_weight(sb->cg, lim.cpu_weight, errp);
+	if (r == 0 && S.cpu_limit == SANDBOX_CPU_QUOTA &&
+	    (r = cg_set_cpu_quota(sb->cg, lim.cpu_millis, errp)) == 0)
+		sb->cpu_quota_on = true;
+	return r;
+}
+
 bool sandbox_oom_killed(struct sandbox *sb)
 {
 	uint64_t n = 0;
@@ -1183,16 +1208,16 @@ static void sb_exit_status(struct sandbox *sb, int *status)
 	if (!sb->isolated || sb->ctl < 0)
 		return;
 	struct sbx_msg m;
-	int fd;
-	while (ctl_recv(sb->ctl, &m, &fd, MSG_DONTWAIT) > 0) {
-		if (fd >= 0)
-			close(fd);
+	for (;;) {
+		autoclose int fd = -1; /* nothing passed now is wanted */
+		if (ctl_recv(sb->ctl, &m, &fd, MSG_DONTWAIT) <= 0)
+			return;
 		if (m.kind == SBX_MSG_EXITED)
 			*status = m.value;
 	}
 }
 
-void sandbox_destroy(struct sandbox *sb)
+void sandbox_free(struct sandbox *sb)
 {
 	if (!sb)
 		return;
@@ -1210,7 +1235,7 @@ void sandbox_destroy(struct sandbox *sb)
 		reap_watch(S.reap, sb->pid, sb_reaped, NULL);
 	sandbox_signal(sb, SIGKILL);
 	spare_net(sb->netns);
-	net_outbound_stop(&sb->net);
+	sandbox__net_stop(&sb->net);
 	close(sb->log_fd);
 	if (sb->ctl >= 0)
 		close(sb->ctl);

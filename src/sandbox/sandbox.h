@@ -24,14 +24,26 @@ enum sandbox_network {
 	SANDBOX_NET_OUTBOUND, /* TCP and UDP out to the host's network (slirp4netns), not to its loopback */
 };
 
+/* How an environment's CPU is bounded (cgroups only; both in proportion to MemorySize). */
+enum sandbox_cpu_limit {
+	SANDBOX_CPU_WEIGHT, /* a weight (v1 cpu.shares, v2 cpu.weight): a share only under
+	                     * contention, an idle machine's CPU is not withheld (default) */
+	SANDBOX_CPU_QUOTA,  /* the weight, and Lambda's strict quota, MemorySize/1769 of a
+	                     * CPU; both from the end of init on (sandbox_init_done) */
+};
+
 struct sandbox_options {
 	enum sandbox_isolation isolation;
 	enum sandbox_network network;
+	enum sandbox_cpu_limit cpu_limit;
 	const char *state_dir;   /* the server's data dir: a staging directory lives there */
 	const char *runtime_dir; /* host directory shown at /var/runtime, or NULL */
 	unsigned pool_size;      /* blank sandboxes kept ready */
 	struct event_base *base; /* the loop every creation step runs on (borrowed) */
 	struct reap *reap;       /* the process's SIGCHLD reaper (borrowed) */
+	/* NULL-terminated host directories shown read-only at their own paths (the
+	 * interpreters of --runtime-path), or NULL. */
+	const char *const *ro_dirs;
 };
 
 /* Decides what isolation this machine gives and prepares it (cgroup subtree, seccomp
@@ -39,7 +51,7 @@ struct sandbox_options {
  * strict mode, when something is missing). */
 int sandbox_init(const struct sandbox_options *o, struct err *errp);
 /* Kills blank sandboxes, waits for every environment process, removes cgroups. */
-void sandbox_shutdown(void);
+void sandbox_fini(void);
 /* A one-line description of the isolation in use ("namespaces, cgroup v1, seccomp"). */
 const char *sandbox_describe(void);
 /* Whether environments run in namespaces (the Runtime API is at 127.0.0.1:9001). */
@@ -49,6 +61,7 @@ struct sandbox_spec {
 	const char *code_dir;    /* the function's extracted code on the host */
 	const char *exe;         /* the entry point, relative to the code ("bootstrap"), or */
 	const char *runtime_exe; /* relative to the runtime directory ("python/bootstrap") */
+	const char *interp;      /* runs the entry point (argv: interp, entry point), or NULL */
 	char *const *envp;       /* NULL-terminated, borrowed; the sandbox adds
 	                          * AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT */
 	uint32_t memory_mb;      /* the function's MemorySize: memory limit, CPU share */
@@ -66,17 +79,17 @@ struct sandbox_cbs {
 	 * negative errno with e (the failing step), nothing left running. Called once. */
 	void (*ready_cb)(struct sandbox *sb, int rc, const struct err *e, void *arg);
 	/* After a ready_cb with 0: the first process was reaped; status is the runtime's
-	 * own wait status. Called at most once, never after sandbox_destroy. */
+	 * own wait status. Called at most once, never after sandbox_free. */
 	void (*exit_cb)(struct sandbox *sb, int status, void *arg);
 };
 
 /* Starts making a sandbox for spec (borrowed for the call) from a blank of the pool.
  * Every step after this call is an event on the loop: none of it blocks. Returns 0 and
- * an owned *out at once (sandbox_destroy cancels a creation under way), with
+ * an owned *out at once (sandbox_free cancels a creation under way), with
  * cbs->ready_cb to come, never from inside this call; or a negative errno, nothing
  * started. */
-int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
-                  struct sandbox **out, struct err *errp);
+int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
+                struct sandbox **out, struct err *errp);
 
 pid_t sandbox_pid(const struct sandbox *sb);
 /* The read end of the output pipe (stdout and stderr), non-blocking; owned by sb. */
@@ -94,10 +107,16 @@ bool sandbox_can_freeze(const struct sandbox *sb);
 int sandbox_freeze(struct sandbox *sb, bool frozen);
 /* Whether the kernel killed something of the environment for lack of memory. */
 bool sandbox_oom_killed(struct sandbox *sb);
+/* The runtime finished its init (it asked for its first event): the function's own CPU
+ * weight (init runs with at least one vCPU's) and, with --cpu-limit quota, the CPU
+ * quota are written now, so the init phase is never throttled, as on Lambda. Once;
+ * later calls do nothing. 0 or a negative errno with errp (the environment runs on
+ * with its init's limits). */
+int sandbox_init_done(struct sandbox *sb, struct err *errp);
 /* Kills every process of the environment and frees sb, or stops its creation (its
  * exit is collected by the reaper; its cgroup goes once it is empty). No callback runs
  * after it. NULL is a no-op. */
-void sandbox_destroy(struct sandbox *sb);
+void sandbox_free(struct sandbox *sb);
 
 /* Describes a wait status as Lambda does ("exit status 1", "signal: killed"). */
 void sandbox_describe_status(int status, char *out, size_t len);

@@ -46,6 +46,8 @@ struct sandbox {
 	struct cg *cg;                  /* NULL without cgroups */
 	bool isolated;                  /* namespaces (pid is the init of its pid namespace) */
 	uint32_t memory_mb;             /* the cgroup's memory limit */
+	bool init_done;                 /* sandbox_init_done ran: the function's own CPU limits */
+	bool cpu_quota_on;              /* --cpu-limit quota: written at the end of init */
 	struct sbx_net net;
 };
 
@@ -56,9 +58,9 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 
 /* net.c: the path of slirp4netns or NULL; start it for the network namespace of
  * ns_pid (n->ready_r becomes readable once it is ready: an event waits for it); stop it. */
-const char *net_outbound_helper(void);
-int net_outbound_start(pid_t ns_pid, struct sbx_net *n, struct err *errp);
-void net_outbound_stop(struct sbx_net *n);
+const char *sandbox__net_helper(void);
+int sandbox__net_start(pid_t ns_pid, struct sbx_net *n, struct err *errp);
+void sandbox__net_stop(struct sbx_net *n);
 
 /* envp plus AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT (owned, free with
  * sandbox_free_envp). */

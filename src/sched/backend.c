@@ -1,12 +1,14 @@
-/* The real backend: an environment is a sandbox (sandbox_start, every step an event)
+/* The real backend: an environment is a sandbox (sandbox_new, every step an event)
  * running the function's code from the store, and its Runtime API is served by rtapi on
  * the sandbox's listening socket. */
 #include <errno.h>
 #include <lambdad/cleanup.h>
+#include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
 #include "sched/backend.h"
 
@@ -36,8 +38,8 @@ static void sb_exit(struct sandbox *sb, int status, void *arg)
 
 static const struct sandbox_cbs sb_cbs = {.ready_cb = sb_ready, .exit_cb = sb_exit};
 
-static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
-                      void *arg, struct sched_benv **out, struct err *errp)
+static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
+                       void *arg, struct sched_benv **out, struct err *errp)
 {
 	struct sbe *be = bep;
 	const struct fn_config *cfg = spec->cfg;
@@ -48,9 +50,14 @@ static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct
 	/* provided*: the zip's bootstrap; python and node: the project's runtime. */
 	const char *family = fn_runtime_family(cfg->runtime);
 	autofree char *runtime_exe = strcmp(family, "provided") ? xasprintf("%s/bootstrap", family) : NULL;
+	/* Python's bootstrap runs on the runtime's interpreter (--runtime-path); Node's is a
+	 * shell script that finds it in LAMBDAD_NODE. */
+	struct hostrt_info hi;
+	bool python = hostrt_lookup(cfg->runtime, &hi) && strcmp(family, "python") == 0;
 	struct sandbox_spec sspec = {.code_dir = code_dir,
 	                             .exe = "bootstrap",
 	                             .runtime_exe = runtime_exe,
+	                             .interp = python ? hi.path : NULL,
 	                             .envp = spec->envp,
 	                             .memory_mb = cfg->memory_mb,
 	                             .ephemeral_mb = cfg->ephemeral_mb,
@@ -59,7 +66,7 @@ static int sbe_create(void *bep, const struct sched_env_spec *spec, const struct
 	h->be = be;
 	h->cbs = *cbs;
 	h->arg = arg;
-	if ((r = sandbox_start(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
+	if ((r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
 		free(h);
 		return r;
 	}
@@ -105,11 +112,20 @@ static int sbe_stats(struct sched_benv *h, uint64_t *max_rss_kb)
 	return r;
 }
 
-static void sbe_destroy(struct sched_benv *h)
+static int sbe_init_done(struct sched_benv *h)
+{
+	struct err e = {0};
+	int r = sandbox_init_done(h->sb, &e);
+	if (r < 0)
+		log_warn("sandbox: the CPU limits after init: %s", e.msg);
+	return r;
+}
+
+static void sbe_env_free(struct sched_benv *h)
 {
 	if (!h)
 		return;
-	sandbox_destroy(h->sb);
+	sandbox_free(h->sb);
 	free(h);
 }
 
@@ -119,14 +135,15 @@ static void sbe_free(void *be)
 }
 
 static const struct sched_backend_ops sbe_ops = {
-    .create = sbe_create,
+    .env_new = sbe_env_new,
     .log_fd = sbe_log_fd,
     .serve = sbe_serve,
     .signal = sbe_signal,
     .can_freeze = sbe_can_freeze,
     .freeze = sbe_freeze,
     .stats = sbe_stats,
-    .destroy = sbe_destroy,
+    .init_done = sbe_init_done,
+    .env_free = sbe_env_free,
     .free = sbe_free,
 };
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "rtapi/rtapi.h"
 #include "sched/sched.h"
 #include "store/store.h"
@@ -24,7 +24,7 @@ struct sched_benv_cbs {
 	void (*ready_cb)(void *arg, int rc, const struct err *e);
 	/* After a ready_cb with 0: its first process ended with the runtime's wait status;
 	 * oom tells that the kernel killed something of it for lack of memory. Called at
-	 * most once, never after destroy. */
+	 * most once, never after env_free. */
 	void (*exit_cb)(void *arg, int status, bool oom);
 };
 
@@ -35,14 +35,14 @@ struct sched_env_spec {
 };
 
 struct sched_backend_ops {
-	/* Starts making an environment. Returns 0 and *out (owned until destroy) with
+	/* Starts making an environment. Returns 0 and *out (owned until env_free) with
 	 * cbs->ready_cb(arg, ...) to come, or a negative errno with errp (nothing started). */
-	int (*create)(void *be, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
-	              void *arg, struct sched_benv **out, struct err *errp);
+	int (*env_new)(void *be, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
+	               void *arg, struct sched_benv **out, struct err *errp);
 	/* The read end of the environment's stdout and stderr, non-blocking; borrowed. */
 	int (*log_fd)(struct sched_benv *h);
 	/* Serves the Runtime API to the environment with ops/arg: 0 and an owned *out
-	 * (free it with rtapi_free before destroy), or a negative errno. Once per env. */
+	 * (free it with rtapi_free before env_free), or a negative errno. Once per env. */
 	int (*serve)(struct sched_benv *h, const struct rtapi_ops *ops, void *arg, struct rtapi **out,
 	             struct err *errp);
 	/* Sends sig to every process of the environment; 0 or a negative errno. */
@@ -52,10 +52,16 @@ struct sched_backend_ops {
 	int (*freeze)(struct sched_benv *h, bool frozen);
 	/* Peak memory of the environment (KiB); 0 or a negative errno. */
 	int (*stats)(struct sched_benv *h, uint64_t *max_rss_kb);
+	/* The runtime asked for its first event: its init is over, and what the backend
+	 * holds back during init applies from now on (the function's CPU weight, and with
+	 * --cpu-limit quota its CPU quota).
+	 * Called once per environment, before its first event is delivered. 0 or a
+	 * negative errno (the environment is used all the same). NULL: nothing held back. */
+	int (*init_done)(struct sched_benv *h);
 	/* Kills the environment (or stops its creation) and frees h; no callback of it
-	 * runs afterwards. */
-	void (*destroy)(struct sched_benv *h);
-	/* Frees the backend itself (every environment destroyed already); NULL ok. */
+	 * runs afterwards. NULL is a no-op. */
+	void (*env_free)(struct sched_benv *h);
+	/* Frees the backend itself (every environment freed with env_free already); NULL ok. */
 	void (*free)(void *be);
 };
 
@@ -64,7 +70,7 @@ struct sched_backend {
 	void *be; /* the backend's state, handed to create and free */
 };
 
-/* The real backend: environments are sandboxes (sandbox_start; sandbox_init done) of
+/* The real backend: environments are sandboxes (sandbox_new; sandbox_init done) of
  * the code in store (borrowed), served by rtapi on base. Fills *out; 0. */
 int sched_backend_sandbox_new(struct event_base *base, struct store *store, struct sched_backend *out,
                               struct err *errp);

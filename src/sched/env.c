@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/codec.h"
+#include "runtimes/hostrt.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched_int.h"
 
@@ -37,6 +38,7 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 		e->retire = true;
 		if (inv) {
 			sched__env_drain_output(e);
+			snprintf(inv->report_error, sizeof(inv->report_error), "Runtime.InitTimeout");
 			sched__inv_fail(
 			    inv, "Runtime.InitTimeout",
 			    "RequestId: %s Error: Runtime did not ask for an event within %.2f seconds "
@@ -50,11 +52,15 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* As Lambda does, an idle environment does not run: what a function left running after
  * its answer is frozen (cgroup freezer) shortly after it, until the next event. The
- * delay spares back-to-back invocations a freeze and thaw each. */
+ * delay spares back-to-back invocations a freeze and thaw each. Only a runtime that
+ * waits for its next event is frozen, as on Lambda: one that has not asked yet may be
+ * on its way out (an uncaught error reported, then exit), and frozen it would never
+ * get there; rt_next_cb arms the freeze again when it asks. */
 static void freeze_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct env *e = arg;
-	if (e->state == ENV_IDLE && e->created && !e->frozen && e->s->be.ops->freeze(e->h, true) == 0)
+	if (e->state == ENV_IDLE && e->created && !e->frozen && e->rt && rtapi_ready(e->rt) &&
+	    e->s->be.ops->freeze(e->h, true) == 0)
 		e->frozen = true;
 }
 
@@ -136,6 +142,7 @@ static void env_free_cb(evutil_socket_t fd, short what, void *arg)
 		event_free(e->timer);
 	if (e->freeze_ev)
 		event_free(e->freeze_ev);
+	logs_split_fini(&e->split);
 	fn_config_unref(e->cfg);
 	free(e);
 }
@@ -171,7 +178,7 @@ void sched__env_kill(struct env *e)
 		evtimer_del(e->freeze_ev);
 	rtapi_free(e->rt);
 	e->rt = NULL;
-	s->be.ops->destroy(e->h);
+	s->be.ops->env_free(e->h);
 	e->h = NULL;
 	e->created = false;
 	struct timeval zero = {0, 0};
@@ -240,6 +247,14 @@ char **sched__env_build_envp(const struct env *e)
 	envvars_set(&ev, "AWS_ACCESS_KEY_ID", "LAMBDADLOCALKEY");
 	envvars_set(&ev, "AWS_SECRET_ACCESS_KEY", "lambdad-local-secret");
 	envvars_set(&ev, "AWS_SESSION_TOKEN", "lambdad-local-session");
+	/* Our managed runtimes: the interpreter (--runtime-path) and the log framing, one
+	 * frame per record on stdout, as AWS's runtimes write to their telemetry fd. */
+	struct hostrt_info hi;
+	if (hostrt_lookup(c->runtime, &hi)) {
+		if (strcmp(fn_runtime_family(c->runtime), "node") == 0)
+			envvars_set(&ev, "LAMBDAD_NODE", hi.path);
+		envvars_set(&ev, "_LAMBDA_TELEMETRY_LOG_FD", "1");
+	}
 	return ev.v;
 }
 
@@ -266,6 +281,8 @@ static void env_ready_cb(void *arg, int rc, const struct err *err)
 		if (e->inv) {
 			/* The runtime could not be started: Lambda reports this as a function error. */
 			log_warn("sched: cannot start %s: %s", e->cfg->name, err->msg);
+			snprintf(e->inv->report_error, sizeof(e->inv->report_error),
+			         "Runtime.InvalidEntrypoint");
 			sched__inv_fail(e->inv, "Runtime.InvalidEntrypoint", "RequestId: %s Error: %s",
 			                e->inv->request_id, err->msg);
 		} else {
@@ -293,12 +310,24 @@ static void env_exit_cb(void *arg, int status, bool oom)
 	sched__env_flush_partial_line(e);
 	struct invocation *inv = e->inv;
 	e->retire = true;
+	if (inv && !inv->delivered && e->initialized && inv->requeues < SCHED_MAX_REQUEUES) {
+		/* It ended between two invocations: after it answered the last one (a runtime
+		 * that reports an uncaught error and exits) and before it asked for inv. inv
+		 * was never sent to it, so it is not this environment's to fail: it goes to
+		 * another one, as on Lambda, where a crashed environment is never reused. */
+		e->inv = NULL;
+		inv->env = NULL;
+		sched__env_kill(e);
+		sched__inv_requeue(inv);
+		return;
+	}
 	if (inv) {
 		/* Killed by the cgroup's OOM killer: Lambda's Runtime.OutOfMemory. */
 		const char *type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
 		sched__env_logf(e, "RequestId: %s Error: Runtime exited with error: %s", inv->request_id,
 		                why);
 		sched__env_logf(e, "%s", type);
+		snprintf(inv->report_error, sizeof(inv->report_error), "%s", type);
 		sched__inv_fail(inv, type, "RequestId: %s Error: Runtime exited with error: %s",
 		                inv->request_id, why);
 	} else {
@@ -329,7 +358,7 @@ int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	e->timer = evtimer_new(s->base, env_timer_cb, e);
 	char **envp = sched__env_build_envp(e);
 	struct sched_env_spec spec = {.cfg = cfg, .envp = envp};
-	int r = s->be.ops->create(s->be.be, &spec, &env_benv_cbs, e, &e->h, errp);
+	int r = s->be.ops->env_new(s->be.be, &spec, &env_benv_cbs, e, &e->h, errp);
 	sched__free_envp(envp);
 	if (r < 0) {
 		env_free_cb(-1, 0, e);
@@ -338,6 +367,7 @@ int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cf
 	TAILQ_INSERT_TAIL(&s->envs, e, all_link);
 	TAILQ_INSERT_TAIL(&pool->envs, e, pool_link);
 	s->n_envs++;
+	sched__report_init_start(e);
 	if (inv) {
 		e->mem_mb = inv->mem_mb;
 		inv->mem_mb = 0;

@@ -197,6 +197,10 @@ static void rt_next_cb(void *arg)
 	if (!e->initialized) {
 		e->initialized = true;
 		evtimer_del(e->timer);
+		/* Before its first event: the invocation phase runs under the limits that
+		 * init was spared. */
+		if (e->s->be.ops->init_done)
+			e->s->be.ops->init_done(e->h);
 		if (e->warm)
 			e->pool->warm_failures = 0;
 		if (e->inv)
@@ -212,6 +216,11 @@ static void rt_next_cb(void *arg)
 	}
 	if (e->state == ENV_BUSY)
 		sched__env_deliver(e);
+	else if (e->state == ENV_IDLE && e->freeze_ev && !e->frozen) {
+		/* Idle, and now waiting: frozen shortly (freeze_cb). */
+		struct timeval ftv = {0, SCHED_FREEZE_DELAY_MS * 1000};
+		evtimer_add(e->freeze_ev, &ftv);
+	}
 }
 
 static struct invocation *env_current(struct env *e, const char *request_id)
@@ -265,6 +274,8 @@ static void rt_init_error_cb(void *arg, const char *error_type, struct evbuffer 
 		e->initialized = true;
 		evtimer_del(e->timer);
 		inv->init_ms = (double)(clock_mono_us() - e->created_us) / 1000.0;
+		snprintf(inv->report_error, sizeof(inv->report_error), "%s",
+		         error_type ? error_type : "Runtime.Unknown");
 		sched__env_logf(
 		    e, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
 		    inv->init_ms, error_type ? error_type : "Runtime.Unknown");
@@ -277,10 +288,12 @@ static void rt_init_error_cb(void *arg, const char *error_type, struct evbuffer 
 static void rt_too_large_cb(void *arg, const char *request_id)
 {
 	struct invocation *inv = env_current(arg, request_id);
-	if (inv)
-		sched__inv_fail(inv, "Function.ResponseSizeTooLarge",
-		                "Response payload size exceeded maximum allowed payload size (%u bytes).",
-		                RTAPI_MAX_RESPONSE);
+	if (!inv)
+		return;
+	snprintf(inv->report_error, sizeof(inv->report_error), "Function.ResponseSizeTooLarge");
+	sched__inv_fail(inv, "Function.ResponseSizeTooLarge",
+	                "Response payload size exceeded maximum allowed payload size (%u bytes).",
+	                RTAPI_MAX_RESPONSE);
 }
 
 /* A streamed response began: the invocation is answered piece by piece from now on. */
@@ -344,6 +357,17 @@ static void rt_stream_end_cb(void *arg, const char *request_id, const char *erro
 	struct evbuffer *empty = evbuffer_new();
 	sched__inv_finish(inv, false, empty);
 	evbuffer_free(empty);
+}
+
+int sched_stream_pause(struct sched *s, const char *request_id, bool paused)
+{
+	struct env *e;
+	TAILQ_FOREACH(e, &s->envs, all_link) {
+		struct invocation *inv = e->rt ? env_current(e, request_id) : NULL;
+		if (inv && inv->streamed)
+			return rtapi_stream_pause(e->rt, paused);
+	}
+	return -ENOENT;
 }
 
 const struct rtapi_ops sched__rtapi_ops = {

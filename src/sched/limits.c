@@ -5,17 +5,15 @@
 #include "base/clock.h"
 #include "sched/sched_int.h"
 
-const char *sched__limit_reached(const struct sched *s, const struct fn_pool *pool)
+int sched__limit_reached(const struct sched *s, const struct fn_pool *pool)
 {
 	uint32_t acct = s->cfg.account_concurrency;
 	if (pool->sc.reserved >= 0)
-		return pool->inflight >= (uint32_t)pool->sc.reserved
-		           ? "ReservedFunctionConcurrentInvocationLimitExceeded"
-		           : NULL;
+		return pool->inflight >= (uint32_t)pool->sc.reserved ? SCHED_THROTTLE_RESERVED : 0;
 	uint32_t unreserved = acct > s->reserved_sum ? acct - s->reserved_sum : 0;
 	if (s->unreserved_inflight >= unreserved || s->inflight >= acct)
-		return "ConcurrentInvocationLimitExceeded";
-	return NULL;
+		return SCHED_THROTTLE_ACCOUNT;
+	return 0;
 }
 
 /* The scaling rate: a bucket of scale_per_10s new environments, refilled over 10 s. */

@@ -18,7 +18,7 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 	struct fn_pool *p = sched__pool_find(s, name);
 	if (p)
 		return p;
-	struct logs_file *log = logs_file_open(s->logs_dir, name, errp);
+	struct logs_file *log = logs_file_new(s->logs_dir, name, errp);
 	if (!log)
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
@@ -49,21 +49,28 @@ void sched__pool_free_all(struct sched *s)
 	map_fini(&s->pools, pool_free);
 }
 
-void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg)
+void sched__pool_set_cfg(struct fn_pool *pool, struct fn_config *cfg)
 {
 	if (cfg && pool->cfg && strcmp(pool->cfg->revision_id, cfg->revision_id) == 0)
 		return;
 	fn_config_unref(pool->cfg);
-	pool->cfg = cfg ? fn_config_ref((struct fn_config *)cfg) : NULL;
+	pool->cfg = cfg ? fn_config_ref(cfg) : NULL;
 }
 
 struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision)
 {
-	struct env *e;
-	TAILQ_FOREACH(e, &pool->idle, idle_link)
-		if (strcmp(e->cfg->revision_id, revision) == 0)
+	/* One that answered but has not asked for more may be on its way out (a runtime
+	 * that exits after reporting an uncaught error): one that waits goes first. */
+	struct env *e, *any = NULL;
+	TAILQ_FOREACH(e, &pool->idle, idle_link) {
+		if (strcmp(e->cfg->revision_id, revision) != 0)
+			continue;
+		if (e->rt && rtapi_ready(e->rt))
 			return e;
-	return NULL;
+		if (!any)
+			any = e;
+	}
+	return any;
 }
 
 struct env *sched__pool_starting_env(struct fn_pool *pool, const char *revision)
@@ -120,6 +127,17 @@ void sched__cold_start(struct sched *s, struct fn_pool *pool, struct invocation 
 		sched__inv_fail(inv, "Runtime.InvalidEntrypoint", "RequestId: %s Error: %s", inv->request_id,
 		                e.msg);
 	}
+}
+
+void sched__inv_requeue(struct invocation *inv)
+{
+	struct fn_pool *pool = inv->pool;
+	inv->requeues++;
+	if (!inv->cold)
+		inv->s->warm_starts--; /* it was counted as one when it took the environment */
+	inv->queued = true;
+	TAILQ_INSERT_HEAD(&pool->queued, inv, wait_link);
+	sched__kick(inv->s, pool);
 }
 
 /* Serves what waits in pool: queued invocations first, then starts without one.

@@ -1,16 +1,19 @@
-/* An environment's log: its output split into lines, platform lines, and the END and
- * REPORT lines of each invocation, to the function's log file and the caller's tail. */
+/* An environment's log: its output cut into records (lines, and the frames of our
+ * runtimes), platform lines, INIT_START, and the END and REPORT lines of each invocation,
+ * to the function's log file and the caller's tail. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "runtimes/hostrt.h"
 #include "sched/sched_int.h"
 
-void sched__env_log(struct env *e, const char *text, size_t len)
+void sched__env_log(struct env *e, int64_t ts_ms, const char *text, size_t len)
 {
-	logs_file_line(e->pool->log, e->stream, text, len);
+	logs_file_record(e->pool->log, ts_ms, e->stream, text, len);
 	if (e->inv && e->inv->want_tail) {
 		logs_tail_add(&e->inv->tail, text, len);
 		logs_tail_add(&e->inv->tail, "\n", 1);
@@ -26,10 +29,15 @@ void sched__env_logf(struct env *e, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	sched__env_log(e, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	sched__env_log(e, 0, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* Reads what the environment wrote so far and splits it into lines. */
+static void record_cb(void *arg, int64_t ts_ms, const char *text, size_t len)
+{
+	sched__env_log(arg, ts_ms, text, len);
+}
+
+/* Reads what the environment wrote so far and cuts it into records. */
 void sched__env_drain_output(struct env *e)
 {
 	if (!e->created || !e->h)
@@ -45,24 +53,13 @@ void sched__env_drain_output(struct env *e)
 				event_del(e->log_ev);
 			return;
 		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n' || e->line_len == sizeof(e->line)) {
-				sched__env_log(e, e->line, e->line_len);
-				e->line_len = 0;
-				if (buf[i] == '\n')
-					continue;
-			}
-			e->line[e->line_len++] = buf[i];
-		}
+		logs_split_feed(&e->split, buf, (size_t)n, clock_wall_ms(), record_cb, e);
 	}
 }
 
 void sched__env_flush_partial_line(struct env *e)
 {
-	if (e->line_len) {
-		sched__env_log(e, e->line, e->line_len);
-		e->line_len = 0;
-	}
+	logs_split_flush(&e->split, record_cb, e);
 }
 
 void sched__log_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -83,7 +80,24 @@ void sched_flush_logs(struct sched *s, const char *name)
 			logs_file_flush(p->log);
 }
 
-/* END and REPORT, as Lambda writes them. */
+/* INIT_START, as Lambda writes it when an environment's init begins: to the function's
+ * log only (the tail of an invocation does not carry it). The version is the
+ * interpreter's own ("python:3.11.2"), the ARN's id a hash of it and its path, so both
+ * change when the interpreter does. */
+void sched__report_init_start(struct env *e)
+{
+	struct hostrt_info hi;
+	hostrt_lookup(e->cfg->runtime, &hi);
+	char line[256];
+	snprintf(line, sizeof(line),
+	         "INIT_START Runtime Version: %s\tRuntime Version ARN: arn:aws:lambda:%s::runtime:%s",
+	         hi.runtime_version, e->s->region, hi.runtime_version_id);
+	logs_file_record(e->pool->log, 0, e->stream, line, strlen(line));
+}
+
+/* END and REPORT, as Lambda writes them: "Status: timeout" when the invocation ran out of
+ * time, "Status: error" with the error type when the platform ended it (the runtime
+ * exited, ran out of memory, failed its init), else a trailing tab. */
 void sched__report(struct env *e, const struct invocation *inv, double dur_ms)
 {
 	uint64_t kb = 0;
@@ -94,9 +108,14 @@ void sched__report(struct env *e, const struct invocation *inv, double dur_ms)
 	char init[64] = "";
 	if (inv->cold)
 		snprintf(init, sizeof(init), "\tInit Duration: %.2f ms", inv->init_ms);
+	char status[96] = "\t";
+	if (inv->timed_out)
+		snprintf(status, sizeof(status), "\tStatus: timeout");
+	else if (inv->report_error[0])
+		snprintf(status, sizeof(status), "\tStatus: error\tError Type: %s", inv->report_error);
 	sched__env_logf(e,
 	                "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\tMemory Size: %u "
-	                "MB\tMax Memory Used: %lu MB%s\t",
+	                "MB\tMax Memory Used: %lu MB%s%s",
 	                inv->request_id, dur_ms, ceil(dur_ms < 1 ? 1 : dur_ms), inv->cfg->memory_mb, used_mb,
-	                init);
+	                init, status);
 }

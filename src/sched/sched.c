@@ -100,7 +100,9 @@ int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err 
 	struct fn_pool *pool = sched__pool_get(s, a->cfg->name, errp);
 	if (!pool)
 		return -errp->code;
-	const char *reason = sched__limit_reached(s, pool);
+	int reason = sched__limit_reached(s, pool);
+	const char *why = reason == SCHED_THROTTLE_RESERVED ? "its reserved concurrency is in use"
+	                                                    : "the account's concurrency limit is reached";
 	const char *rev = a->cfg->revision_id;
 	struct env *e = reason ? NULL : sched__pool_idle_env(pool, rev);
 	struct env *starting = reason || e ? NULL : sched__pool_starting_env(pool, rev);
@@ -108,12 +110,18 @@ int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err 
 	/* Waits for an environment when the scaling rate or memory allows no start now. */
 	bool queue = cold && (!TAILQ_EMPTY(&pool->queued) || !sched__has_token(pool) ||
 	                      !sched__mem_fits(s, a->cfg->memory_mb));
-	if (queue && !sched__mem_fits(s, a->cfg->memory_mb) && !sched__pool_has_env(pool, rev))
-		reason = "ConcurrentInvocationLimitExceeded"; /* nothing of its own would ever free up */
+	if (queue && !sched__mem_fits(s, a->cfg->memory_mb) && !sched__pool_has_env(pool, rev)) {
+		/* Nothing of its own would ever free up: Lambda calls it the account's limit. */
+		reason = SCHED_THROTTLE_ACCOUNT;
+		why = "--max-memory leaves no room for another environment";
+	}
 	if (reason) {
 		pool->st.throttles++;
 		s->throttles++;
-		return err_make(errp, EAGAIN, "%s", reason);
+		err_make(errp, EAGAIN, "%s throttled: %s", a->cfg->name, why);
+		if (errp)
+			errp->reason = reason;
+		return -EAGAIN;
 	}
 	struct invocation *inv = sched__inv_new(s, pool, a);
 	sched__pool_set_cfg(pool, a->cfg);
@@ -138,13 +146,13 @@ int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err 
 	return 0;
 }
 
-void sched_function_changed(struct sched *s, const char *name, const struct fn_config *cur)
+void sched_function_changed(struct sched *s, const char *name, struct fn_config *cur)
 {
 	struct fn_pool *pool = sched__pool_find(s, name);
 	if (!pool)
 		return;
 	fn_config_unref(pool->cfg);
-	pool->cfg = cur ? fn_config_ref((struct fn_config *)cur) : NULL;
+	pool->cfg = cur ? fn_config_ref(cur) : NULL;
 	pool->prewarm = 0;
 	if (!cur) {
 		if (pool->sc.reserved >= 0)
@@ -166,8 +174,7 @@ void sched_function_changed(struct sched *s, const char *name, const struct fn_c
 		sched__kick(s, pool);
 }
 
-void sched_set_scaling(struct sched *s, const char *name, const struct fn_config *cfg,
-                       const struct fn_scaling *sc)
+void sched_set_scaling(struct sched *s, const char *name, struct fn_config *cfg, const struct fn_scaling *sc)
 {
 	struct err e = {0};
 	struct fn_pool *pool = sched__pool_get(s, name, &e);
@@ -210,7 +217,7 @@ void sched_set_scaling(struct sched *s, const char *name, const struct fn_config
 		sched__kick(s, pool);
 }
 
-uint32_t sched_prewarm(struct sched *s, const struct fn_config *cfg, uint32_t n)
+uint32_t sched_prewarm(struct sched *s, struct fn_config *cfg, uint32_t n)
 {
 	struct err e = {0};
 	struct fn_pool *pool = sched__pool_get(s, cfg->name, &e);

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "store/store.h"
 
 struct sched;
@@ -71,30 +71,43 @@ void sched_stop(struct sched *s);
 /* sched_stop, then frees s. NULL is a no-op. */
 void sched_free(struct sched *s);
 
+/* Why sched_invoke throttled: errp->reason with -EAGAIN. Lambda names them in the Reason
+ * of its TooManyRequestsException. */
+enum sched_throttle {
+	SCHED_THROTTLE_ACCOUNT = 1, /* the account's concurrency (or --max-memory) is used up:
+	                             * ConcurrentInvocationLimitExceeded */
+	SCHED_THROTTLE_RESERVED,    /* the function's reserved concurrency is in use:
+	                             * ReservedFunctionConcurrentInvocationLimitExceeded */
+};
+
 /* Starts an invocation; cb runs exactly once, later, on the loop, with a->arg (opaque to
  * the scheduler, held until then). Returns 0, or -EAGAIN when a limit is reached
- * (nothing was started): errp->msg is then Lambda's throttle Reason
- * (ConcurrentInvocationLimitExceeded or ReservedFunctionConcurrentInvocationLimitExceeded);
- * -ESHUTDOWN after sched_stop. */
+ * (nothing was started): errp->reason is then an enum sched_throttle and errp->msg a
+ * message for people; -ESHUTDOWN after sched_stop. */
 int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err *errp);
+/* Back-pressure on the streamed response of invocation request_id (one with stream_cb):
+ * paused, no stream_cb comes and the runtime blocks writing its stream (its timeout still
+ * runs); resumed, the stream goes on. Returns 0, or -ENOENT when no such stream is open. */
+int sched_stream_pause(struct sched *s, const char *request_id, bool paused);
 
 /* The scaling settings of function name (see struct fn_scaling); called at startup for
  * every function that has some, and on every change. Provisioned environments are
- * started (or stopped) to match, with cfg (borrowed; NULL when the function is gone). */
-void sched_set_scaling(struct sched *s, const char *name, const struct fn_config *cfg,
-                       const struct fn_scaling *sc);
+ * started (or stopped) to match, with cfg (borrowed; the scheduler takes its own reference; NULL when the
+ * function is gone). */
+void sched_set_scaling(struct sched *s, const char *name, struct fn_config *cfg, const struct fn_scaling *sc);
 
 /* Starts up to n environments of cfg now, initialised and idle (pre-warming); they
- * live for the keep-alive like any idle one. Returns how many were started (limits
- * and --max-memory may start fewer). */
-uint32_t sched_prewarm(struct sched *s, const struct fn_config *cfg, uint32_t n);
+ * live for the keep-alive like any idle one (each takes a reference to cfg). Returns how many were started
+ * (limits and --max-memory may start fewer). */
+uint32_t sched_prewarm(struct sched *s, struct fn_config *cfg, uint32_t n);
 
 /* Provisioned environments of name that are initialised and ready now. */
 uint32_t sched_provisioned_ready(const struct sched *s, const char *name);
 
-/* The function now has configuration cur (NULL: deleted): idle environments of
+/* The function now has configuration cur (borrowed; the scheduler takes its own
+ * reference; NULL: deleted): idle environments of
  * other revisions are killed at once, busy ones when their invocation ends. */
-void sched_function_changed(struct sched *s, const char *name, const struct fn_config *cur);
+void sched_function_changed(struct sched *s, const char *name, struct fn_config *cur);
 
 /* Writes buffered log lines of a function (all functions if name is NULL). */
 void sched_flush_logs(struct sched *s, const char *name);

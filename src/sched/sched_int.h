@@ -11,8 +11,6 @@
 #include "sched/backend.h"
 #include "sched/sched.h"
 
-#define SCHED_LINE_MAX 8192
-
 /* A function invoked at least HOT_MIN_INVOKES times within about HOT_WINDOW_US keeps
  * HOT_KEEP environment(s) past the server's keep-alive. */
 #define SCHED_HOT_WINDOW_US (60 * 1000000LL)
@@ -23,6 +21,9 @@
 #define SCHED_WARM_MAX_FAILURES 3
 /* An idle environment is frozen this long after its last answer (ms). */
 #define SCHED_FREEZE_DELAY_MS 10
+/* How many times an invocation goes to another environment because the one it was
+ * given ended before the invocation was sent (a bound against a crash loop). */
+#define SCHED_MAX_REQUEUES 3
 
 struct env;
 struct fn_pool;
@@ -52,10 +53,13 @@ struct invocation {
 	bool timed_out;
 	bool system_error; /* answered for lambdad's own failure (shutdown) */
 	bool unreserved;   /* counted in sched->unreserved_inflight */
+	/* The platform's error type for REPORT's "Status: error" (Runtime.ExitError), or "". */
+	char report_error[64];
 	double init_ms;
 	uint32_t mem_mb; /* memory held for a cold start not begun yet (sched->memory_mb) */
 	struct fn_pool *pool;
-	bool queued; /* waiting in pool->queued for an environment */
+	bool queued;       /* waiting in pool->queued for an environment */
+	unsigned requeues; /* environments that ended before it was sent to them */
 	TAILQ_ENTRY(invocation) wait_link;
 };
 
@@ -79,8 +83,7 @@ struct env {
 	struct event *timer;     /* init timeout while starting, keep-alive while idle */
 	struct event *freeze_ev; /* freezes an idle environment shortly after its last answer */
 	bool frozen;
-	char line[SCHED_LINE_MAX];
-	size_t line_len;
+	struct logs_split split; /* its output, cut into log records */
 	char stream[96];
 	int64_t created_us;         /* monotonic µs */
 	TAILQ_ENTRY(env) all_link;  /* sched->envs */
@@ -147,8 +150,9 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 /* Frees every pool (their environments are gone already). */
 void sched__pool_free_all(struct sched *s);
 /* Makes cfg (a new reference is taken) the pool's latest, unless it has that revision. */
-void sched__pool_set_cfg(struct fn_pool *pool, const struct fn_config *cfg);
-/* An idle environment of revision, most recently used first, or NULL. */
+void sched__pool_set_cfg(struct fn_pool *pool, struct fn_config *cfg);
+/* An idle environment of revision, most recently used first among those whose
+ * runtime already waits for its next event, else most recently used; or NULL. */
 struct env *sched__pool_idle_env(struct fn_pool *pool, const char *revision);
 /* An environment of revision starting without an invocation (one may join it), or NULL. */
 struct env *sched__pool_starting_env(struct fn_pool *pool, const char *revision);
@@ -162,13 +166,17 @@ uint32_t sched__pool_live_envs(const struct fn_pool *pool);
 /* Starts an environment for inv now (its token and room are there), evicting for room;
  * a start that cannot begin answers inv (Runtime.InvalidEntrypoint). */
 void sched__cold_start(struct sched *s, struct fn_pool *pool, struct invocation *inv);
+/* Puts inv (in flight, in no environment, never delivered) back at the head of its
+ * pool's queue: an idle environment or a new one takes it on the next loop turn. */
+void sched__inv_requeue(struct invocation *inv);
 /* Serves pool (NULL: every waiting pool) on the next loop turn. */
 void sched__kick(struct sched *s, struct fn_pool *pool);
 void sched__kick_cb(evutil_socket_t fd, short what, void *arg);
 
 /* limits.c: concurrency, the scaling rate and memory */
-/* Lambda's throttle reason for a new invocation of pool now, or NULL (static text). */
-const char *sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
+/* Whether a concurrency limit stops a new invocation of pool now: 0, or the enum
+ * sched_throttle that says which. */
+int sched__limit_reached(const struct sched *s, const struct fn_pool *pool);
 /* Refills the pool's bucket; whether a whole token is there for a new environment. */
 bool sched__has_token(struct fn_pool *pool);
 /* Microseconds until the bucket holds a whole token again. */
@@ -187,16 +195,19 @@ void sched__count_invoke(struct fn_pool *pool);
 bool sched__pool_hot(struct fn_pool *pool);
 
 /* report.c: an environment's log lines, START/END/REPORT */
-/* One line (text borrowed) to the function's log and the tail of the invocation in flight. */
-void sched__env_log(struct env *e, const char *text, size_t len);
+/* One record (text borrowed; ts_ms epoch ms, 0: now) to the function's log and the tail
+ * of the invocation in flight. */
+void sched__env_log(struct env *e, int64_t ts_ms, const char *text, size_t len);
 void sched__env_logf(struct env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Reads what the environment wrote so far and logs it line by line. */
+/* Reads what the environment wrote so far and logs it record by record. */
 void sched__env_drain_output(struct env *e);
 void sched__env_flush_partial_line(struct env *e);
 void sched__log_read_cb(evutil_socket_t fd, short what, void *arg);
 void sched__flush_timer_cb(evutil_socket_t fd, short what, void *arg);
 /* The END and REPORT lines of inv, which ran dur_ms in e. */
 void sched__report(struct env *e, const struct invocation *inv, double dur_ms);
+/* INIT_START: the runtime's version, in the function's log as an environment starts. */
+void sched__report_init_start(struct env *e);
 
 /* env.c: execution environments */
 /* Starts an environment of cfg through the backend, with inv its first invocation (a

@@ -40,7 +40,7 @@ static int mkdir_p(const char *path)
 	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
 }
 
-int store_open(const char *data_dir, struct store **out, struct err *errp)
+int store_new(const char *data_dir, struct store **out, struct err *errp)
 {
 	int r;
 	if ((r = mkdir_p(data_dir)) < 0)
@@ -60,7 +60,7 @@ int store_open(const char *data_dir, struct store **out, struct err *errp)
 		return r;
 	}
 	st->ops = &store_sqlite_ops;
-	if ((r = st->ops->open(abs, &st->be, errp)) < 0) {
+	if ((r = st->ops->new (abs, &st->be, errp)) < 0) {
 		store_free(st);
 		return r;
 	}
@@ -74,7 +74,7 @@ void store_free(struct store *st)
 		return;
 	if (st->be) {
 		st->ops->flush(st->be);
-		st->ops->close(st->be);
+		st->ops->free(st->be);
 	}
 	free(st->dir);
 	free(st->code_dir);

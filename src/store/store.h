@@ -28,7 +28,7 @@ struct pool;
 /* Opens (creating if needed) the store under data_dir: the database and data_dir/code/.
  * Returns 0 and an owned *out, or a negative errno with a message. Until store_set_loop
  * is called every commit is synchronous (store_commit). */
-int store_open(const char *data_dir, struct store **out, struct err *errp);
+int store_new(const char *data_dir, struct store **out, struct err *errp);
 /* Commits what is still open (waiting for it to be durable), runs the completion
  * callbacks not run yet, then closes. NULL is a no-op. */
 void store_free(struct store *st);

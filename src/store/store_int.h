@@ -9,8 +9,8 @@
  * store.h, with the backend's own state (be) in place of the store. */
 struct store_ops {
 	const char *name;
-	int (*open)(const char *data_dir, void **be, struct err *errp);
-	void (*close)(void *be); /* after flush */
+	int (*new)(const char *data_dir, void **be, struct err *errp);
+	void (*free)(void *be); /* after flush */
 	void (*set_loop)(void *be, struct event_base *base, struct pool *pool);
 	int (*get)(void *be, const char *coll, const char *key, char **value, size_t *len, uint64_t *rev,
 	           struct err *errp);

@@ -857,7 +857,7 @@ static const struct {
                                       "RETURNING seq, visible_ms, lease, payload, attrs"},
 };
 
-static void sq_close(void *be)
+static void sq_free(void *be)
 {
 	struct sq *s = be;
 	if (!s)
@@ -894,7 +894,7 @@ static int open_conn(const char *path, sqlite3 **db, struct err *errp)
 	return 0;
 }
 
-static int sq_open(const char *dir, void **be, struct err *errp)
+static int sq_new(const char *dir, void **be, struct err *errp)
 {
 	struct sq *s = xcalloc(1, sizeof(*s));
 	STAILQ_INIT(&s->group);
@@ -906,7 +906,7 @@ static int sq_open(const char *dir, void **be, struct err *errp)
 	int r;
 	if ((r = open_conn(s->path, &s->db, errp)) < 0 || (r = migrate(s, dir, errp)) < 0 ||
 	    (r = open_conn(s->path, &s->ckpt, errp)) < 0) {
-		sq_close(s);
+		sq_free(s);
 		return r;
 	}
 	/* Checkpoints are the pool's (maybe_checkpoint), never inside a COMMIT on the loop. */
@@ -915,7 +915,7 @@ static int sq_open(const char *dir, void **be, struct err *errp)
 		sqlite3_stmt **q = (sqlite3_stmt **)((char *)s + stmts[i].off);
 		if (sqlite3_prepare_v2(s->db, stmts[i].sql, -1, q, NULL) != SQLITE_OK) {
 			r = db_err(s, errp, "prepare");
-			sq_close(s);
+			sq_free(s);
 			return r;
 		}
 	}
@@ -925,8 +925,8 @@ static int sq_open(const char *dir, void **be, struct err *errp)
 
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
-    .open = sq_open,
-    .close = sq_close,
+    .new = sq_new,
+    .free = sq_free,
     .set_loop = sq_set_loop,
     .get = sq_get,
     .put = sq_put,

@@ -164,10 +164,11 @@ cli logs tool
 check "logs reads past the server's 1 MB chunks" 12000 "$(grep -c 'line-[0-9]\{5\}-x' "$WORK/out")"
 check_contains "logs reaches the very end" "REPORT RequestId: " "$(tail -n 1 "$WORK/out")"
 
-# --follow picks up an invocation made after it started, and stops cleanly on a signal.
+# --follow (with --since, to print the history first: alone it starts at the end, see
+# cli_dev.sh) picks up an invocation made after it started, and stops cleanly on a signal.
 follow() { # follow SIGNAL: one follower, stopped with SIGNAL
 	local sig=$1 fo="$WORK/follow-$1.out" pid id rc
-	"$LAMBDAD" logs echo --follow >"$fo" 2>"$WORK/follow-$sig.err" &
+	"$LAMBDAD" logs echo --follow --since 1d >"$fo" 2>"$WORK/follow-$sig.err" &
 	pid=$!
 	for _ in $(seq 1 100); do grep -q "echo: invocation 1" "$fo" 2>/dev/null && break; sleep 0.05; done
 	check_contains "logs --follow ($sig) prints the existing log first" "echo: invocation 1" "$(cat "$fo")"

@@ -9,7 +9,7 @@
 #include <lambdad/err.h>
 #include <stdint.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "svc/apigw/errors.h"
 
 /* The model reports API Gateway's own errors as service errors (err_svc, errp->svc one of
@@ -29,7 +29,7 @@ enum apigw_kind { APIGW_INTEGRATIONS, APIGW_ROUTES, APIGW_STAGES };
 /* Loads every API from st (borrowed; it outlives the result), where changes are
  * committed from then on; account (copied) is the account id that messages name.
  * Returns 0 and *out (owned), or a negative errno with a message. */
-int apigw_open(struct store *st, const char *account, struct apigw **out, struct err *errp);
+int apigw_new(struct store *st, const char *account, struct apigw **out, struct err *errp);
 void apigw_free(struct apigw *g); /* NULL is a no-op */
 
 /* The control plane. Each call validates in (borrowed), commits the change to the

@@ -33,10 +33,11 @@ struct apigw {
 };
 
 /* Calls cb for every stored API in creation order; a row cb refuses is skipped. */
-int gwdb_load(struct apigw *g, int (*cb)(struct apigw *g, const char *id, int64_t created_ms, json_t *doc),
-              struct err *errp);
+int apigw__db_load(struct apigw *g,
+                   int (*cb)(struct apigw *g, const char *id, int64_t created_ms, json_t *doc),
+                   struct err *errp);
 /* Commits doc (borrowed) as API id's state, or deletes it, durably before returning. */
-int gwdb_put(struct apigw *g, const char *id, int64_t created_ms, json_t *doc, struct err *errp);
-int gwdb_del(struct apigw *g, const char *id, struct err *errp);
+int apigw__db_put(struct apigw *g, const char *id, int64_t created_ms, json_t *doc, struct err *errp);
+int apigw__db_del(struct apigw *g, const char *id, struct err *errp);
 
 #endif

@@ -51,8 +51,9 @@ static int by_created(const void *x, const void *y)
 	return strcmp(a->id, b->id);
 }
 
-int gwdb_load(struct apigw *g, int (*cb)(struct apigw *g, const char *id, int64_t created_ms, json_t *doc),
-              struct err *errp)
+int apigw__db_load(struct apigw *g,
+                   int (*cb)(struct apigw *g, const char *id, int64_t created_ms, json_t *doc),
+                   struct err *errp)
 {
 	struct load_ctx c = {0};
 	int r = store_scan(g->st, GWDB_COLL, NULL, NULL, 0, scan_cb, &c, errp);
@@ -68,7 +69,7 @@ int gwdb_load(struct apigw *g, int (*cb)(struct apigw *g, const char *id, int64_
 	return r;
 }
 
-int gwdb_put(struct apigw *g, const char *id, int64_t created_ms, json_t *doc, struct err *errp)
+int apigw__db_put(struct apigw *g, const char *id, int64_t created_ms, json_t *doc, struct err *errp)
 {
 	json_t *o = json_pack("{s:I, s:O}", "created_ms", (json_int_t)created_ms, "doc", doc);
 	autofree char *text = json_dumps(o, JSON_COMPACT);
@@ -79,7 +80,7 @@ int gwdb_put(struct apigw *g, const char *id, int64_t created_ms, json_t *doc, s
 	return 0;
 }
 
-int gwdb_del(struct apigw *g, const char *id, struct err *errp)
+int apigw__db_del(struct apigw *g, const char *id, struct err *errp)
 {
 	if (store_del(g->st, GWDB_COLL, id, STORE_REV_ANY, errp) < 0 || store_commit(g->st, errp) < 0)
 		return err_wrap(errp, "cannot delete API %s", id);

@@ -112,7 +112,7 @@ static void api_free_cb(void *a)
 /* Commits doc (stolen) as a's state and makes it current; on failure a is unchanged. */
 static int commit(struct apigw *g, struct gw_api *a, json_t *doc, struct err *errp)
 {
-	int r = gwdb_put(g, a->id, a->created_ms, doc, errp);
+	int r = apigw__db_put(g, a->id, a->created_ms, doc, errp);
 	if (r < 0) {
 		json_decref(doc);
 		return r;
@@ -531,7 +531,7 @@ int apigw_delete_api(struct apigw *g, const char *api_id, struct err *errp)
 {
 	struct gw_api *a = find(g, api_id);
 	if (a) {
-		int r = gwdb_del(g, api_id, errp);
+		int r = apigw__db_del(g, api_id, errp);
 		if (r < 0)
 			return r;
 		map_del(&g->apis, api_id, NULL);
@@ -704,13 +704,13 @@ static int load_cb(struct apigw *g, const char *id, int64_t created_ms, json_t *
 	return 0;
 }
 
-int apigw_open(struct store *st, const char *account, struct apigw **out, struct err *errp)
+int apigw_new(struct store *st, const char *account, struct apigw **out, struct err *errp)
 {
 	struct apigw *g = xcalloc(1, sizeof(*g));
 	g->st = st;
 	g->account = xstrdup(account);
 	map_init(&g->apis, 0);
-	int r = gwdb_load(g, load_cb, errp);
+	int r = apigw__db_load(g, load_cb, errp);
 	if (r < 0) {
 		apigw_free(g);
 		return r;

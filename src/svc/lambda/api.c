@@ -20,17 +20,17 @@
 
 #define API_MAX_BODY (80 * 1024 * 1024)
 
-void api_add_request_id(struct front_req *req)
+void api__add_request_id(struct front_req *req)
 {
 	proto_request_id(req);
 }
 
-void api_reply_json(struct front_req *req, int status, json_t *o)
+void api__reply_json(struct front_req *req, int status, json_t *o)
 {
 	proto_reply(req, PROTO_REST_JSON, status, o);
 }
 
-void api_reply_error(struct front_req *req, enum lambda_err e, json_t *extra, const char *fmt, ...)
+void api__reply_error(struct front_req *req, enum lambda_err e, json_t *extra, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -43,48 +43,48 @@ void api_reply_error(struct front_req *req, enum lambda_err e, json_t *extra, co
 /* The one place where the Lambda API turns an error into its reply: a service error by
  * its id; the request-shaped errnos of the modules below the API (the store refusing a
  * code package) as InvalidParameterValueException; anything else is lambdad's fault. */
-void api_reply_err(struct front_req *req, const struct err *e)
+void api__reply_err(struct front_req *req, const struct err *e)
 {
 	if (e->svc > LAMBDA_ERR_NONE && e->svc < LAMBDA_ERR_COUNT)
-		return api_reply_error(req, (enum lambda_err)e->svc, NULL, "%s", e->msg);
+		return api__reply_error(req, (enum lambda_err)e->svc, NULL, "%s", e->msg);
 	switch (e->code) {
 	case EINVAL:
 	case EPERM:
 	case EFBIG:
-		return api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "%s", e->msg);
+		return api__reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "%s", e->msg);
 	default:
 		log_error("api: %s", e->msg);
-		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "%s", e->msg);
+		return api__reply_error(req, LAMBDA_ERR_SERVICE, NULL, "%s", e->msg);
 	}
 }
 
-json_t *api_body_json(struct front_req *req)
+json_t *api__body_json(struct front_req *req)
 {
 	char why[512];
 	json_t *o = proto_body_json(req, why, sizeof(why));
 	if (!o)
-		api_reply_error(req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
-		                "Could not parse request body into json: %s", why);
+		api__reply_error(req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
+		                 "Could not parse request body into json: %s", why);
 	return o;
 }
 
-void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual)
+void api__not_found(struct api *a, struct front_req *req, const char *name, const char *qual)
 {
 	autofree char *arn = fn_arn(name, a->region, a->account);
-	api_reply_error(req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn,
-	                qual[0] ? ":" : "", qual);
+	api__reply_error(req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "Function not found: %s%s%s", arn,
+	                 qual[0] ? ":" : "", qual);
 }
 
-int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE])
+int api__parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE])
 {
 	struct err e = {0};
 	if (fn_parse_ref(ref, name, qual, &e) < 0) {
-		api_reply_err(r->req, &e);
+		api__reply_err(r->req, &e);
 		return -1;
 	}
 	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && qual[0] && strcmp(q, qual) != 0) {
-		api_reply_error(
+		api__reply_error(
 		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "The derived qualifier from the function name does not match the specified qualifier.");
 		return -1;
@@ -94,24 +94,25 @@ int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]
 	return 0;
 }
 
-struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1])
+struct fn_config *api__lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1])
 {
 	char qual[FN_QUAL_SIZE];
-	if (api_parse_ref(r, ref, name, qual) < 0)
+	if (api__parse_ref(r, ref, name, qual) < 0)
 		return NULL;
 	struct fn_config *c = registry_get(a->reg, name);
 	/* Versions and aliases come later: only $LATEST exists. */
 	if (!c || (qual[0] && strcmp(qual, FN_LATEST) != 0)) {
-		api_not_found(a, r->req, name, qual);
+		api__not_found(a, r->req, name, qual);
 		return NULL;
 	}
 	return c;
 }
 
-struct fn_config *api_lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1], json_t **body)
+struct fn_config *api__lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
+                                   json_t **body)
 {
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
-	if (!c || !(*body = api_body_json(r->req)))
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
+	if (!c || !(*body = api__body_json(r->req)))
 		return NULL;
 	return c;
 }
@@ -163,7 +164,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	a->account = xstrdup(cfg->account);
 	a->logs_dir = xstrdup(cfg->logs_dir);
 	a->account_concurrency = cfg->account_concurrency;
-	int r = api_deploys_new(a, errp);
+	int r = api__deploys_new(a, errp);
 	if (r < 0) {
 		api_free(a);
 		return r;
@@ -177,7 +178,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
-	if ((r = furl_load(a, errp)) < 0) {
+	if ((r = api__furl_load(a, errp)) < 0) {
 		api_free(a);
 		return r;
 	}
@@ -193,7 +194,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
-	if ((r = apigw_open(st, a->account, &a->apigw, errp)) < 0) {
+	if ((r = apigw_new(st, a->account, &a->apigw, errp)) < 0) {
 		api_free(a);
 		return r;
 	}
@@ -201,7 +202,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	metrics_register(a->metrics, lambda_metrics_collect, a);
 	metrics_register(a->metrics, async_metrics_collect, a->async);
 	a->front = front_new(&lambda_svc);
-	api_front_add(a->front, a);
+	api__front_add(a->front, a);
 	*out = a;
 	return 0;
 }
@@ -210,12 +211,12 @@ void api_free(struct api *a)
 {
 	if (!a)
 		return;
-	api_deploys_free(a); /* its last answers go through the front */
+	api__deploys_free(a); /* its last answers go through the front */
 	front_http_free(a->http);
 	front_free(a->front);
 	metrics_free(a->metrics);
 	async_free(a->async);
-	furl_free(a);
+	api__furl_free(a);
 	apigw_free(a->apigw);
 	registry_free(a->reg);
 	free(a->region);

@@ -6,7 +6,7 @@
 #include <lambdad/err.h>
 #include <stdint.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "sched/sched.h"
 #include "store/store.h"
 

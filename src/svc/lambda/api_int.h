@@ -10,6 +10,7 @@
 #include "front/front.h"
 #include "front/svc.h"
 #include "svc/lambda/errors.h"
+#include "registry/registry.h"
 #include "svc/lambda/api.h"
 
 struct api {
@@ -41,38 +42,38 @@ struct api_req {
 };
 
 /* The decoded URI template parameter name ("FunctionName"), or NULL. */
-static inline const char *api_param(const struct api_req *r, const char *name)
+static inline const char *api__param(const struct api_req *r, const char *name)
 {
 	return svc_param(r->call, name);
 }
 
 /* Replies with the AWS error shape: status, X-Amzn-ErrorType and {"Type","message"}.
  * extra (stolen, may be NULL) adds fields to the body. */
-void api_reply_error(struct front_req *req, enum lambda_err e, json_t *extra, const char *fmt, ...)
+void api__reply_error(struct front_req *req, enum lambda_err e, json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Adds a fresh x-amzn-RequestId to req's answer, as every AWS reply carries one. */
-void api_add_request_id(struct front_req *req);
+void api__add_request_id(struct front_req *req);
 /* Replies with status and JSON o (stolen; NULL sends no body). */
-void api_reply_json(struct front_req *req, int status, json_t *o);
+void api__reply_json(struct front_req *req, int status, json_t *o);
 /* Answers an error from the modules below the API: a service error (err_svc) by its id
  * in errors.def, a store's refusal (EINVAL, EPERM, EFBIG) as InvalidParameterValue, and
  * anything else as ServiceException (logged). The one place errors become replies. */
-void api_reply_err(struct front_req *req, const struct err *e);
+void api__reply_err(struct front_req *req, const struct err *e);
 /* Parses the body as a JSON object; replies InvalidRequestContentException and
  * returns NULL when it is not one. */
-json_t *api_body_json(struct front_req *req);
+json_t *api__body_json(struct front_req *req);
 /* Resolves the {FunctionName} segment and the Qualifier; replies and returns
  * NULL if the function does not exist at that qualifier. */
 /* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier
  * query into name and qual ("" when none); replies and returns -1 when they are
  * malformed or disagree. */
-int api_parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE]);
-struct fn_config *api_lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
-/* api_lookup of the {FunctionName} parameter, then api_body_json: returns the function
+int api__parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE]);
+struct fn_config *api__lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
+/* api__lookup of the {FunctionName} parameter, then api__body_json: returns the function
  * (borrowed) and *body (owned), or NULL with the reply sent and nothing to free. */
-struct fn_config *api_lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
-                                  json_t **body);
-void api_not_found(struct api *a, struct front_req *req, const char *name, const char *qual);
+struct fn_config *api__lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
+                                   json_t **body);
+void api__not_found(struct api *a, struct front_req *req, const char *name, const char *qual);
 
 /* The services on the front (front/svc.h): the Lambda API (service.c), the function URL
  * data plane (furl.c), HTTP APIs' data plane (execute-api) and control plane (apigw.c). */
@@ -81,66 +82,66 @@ extern const struct svc lambda_furl_svc;
 extern const struct svc lambda_execute_api_svc;
 extern const struct svc apigw_svc;
 /* Adds them to f in their order (the data planes' claims first), with ctx a (borrowed). */
-void api_front_add(struct front *f, struct api *a);
+void api__front_add(struct front *f, struct api *a);
 
-/* The deploys' code pool and queue (functions.c): api_deploys_new makes them (0 or a
- * negative errno); api_deploys_free waits for the work under way, answers what is left
+/* The deploys' code pool and queue (functions.c): api__deploys_new makes them (0 or a
+ * negative errno); api__deploys_free waits for the work under way, answers what is left
  * ServiceException without committing it, and frees them (a->deploys NULL: no-op). */
-int api_deploys_new(struct api *a, struct err *errp);
-void api_deploys_free(struct api *a);
+int api__deploys_new(struct api *a, struct err *errp);
+void api__deploys_free(struct api *a);
 
 /* Handlers. */
-void api_create_function(struct api *a, struct api_req *r);
-void api_list_functions(struct api *a, struct api_req *r);
-void api_get_function(struct api *a, struct api_req *r, bool config_only);
-void api_delete_function(struct api *a, struct api_req *r);
-void api_update_configuration(struct api *a, struct api_req *r);
-void api_update_code(struct api *a, struct api_req *r);
-void api_invoke(struct api *a, struct api_req *r);
-void api_invoke_async(struct api *a, struct api_req *r);
-void api_account_settings(struct api *a, struct api_req *r);
-void api_ext_logs(struct api *a, struct api_req *r);
-void api_ext_code(struct api *a, struct api_req *r);
+void api__create_function(struct api *a, struct api_req *r);
+void api__list_functions(struct api *a, struct api_req *r);
+void api__get_function(struct api *a, struct api_req *r, bool config_only);
+void api__delete_function(struct api *a, struct api_req *r);
+void api__update_configuration(struct api *a, struct api_req *r);
+void api__update_code(struct api *a, struct api_req *r);
+void api__invoke(struct api *a, struct api_req *r);
+void api__invoke_async(struct api *a, struct api_req *r);
+void api__account_settings(struct api *a, struct api_req *r);
+void api__ext_logs(struct api *a, struct api_req *r);
+void api__ext_code(struct api *a, struct api_req *r);
 /* Concurrency (concurrency.c): Put/Get/DeleteFunctionConcurrency, and
  * Put/Get/Delete/ListProvisionedConcurrencyConfig(s) by method and query. */
-void api_put_concurrency(struct api *a, struct api_req *r);
-void api_get_concurrency(struct api *a, struct api_req *r);
-void api_delete_concurrency(struct api *a, struct api_req *r);
-void api_provisioned_concurrency(struct api *a, struct api_req *r);
+void api__put_concurrency(struct api *a, struct api_req *r);
+void api__get_concurrency(struct api *a, struct api_req *r);
+void api__delete_concurrency(struct api *a, struct api_req *r);
+void api__provisioned_concurrency(struct api *a, struct api_req *r);
 /* lambdad's own: POST .../prewarm, GET/PUT/DELETE .../keep-alive (concurrency.c). */
-void api_ext_prewarm(struct api *a, struct api_req *r);
-void api_ext_keep_alive(struct api *a, struct api_req *r);
+void api__ext_prewarm(struct api *a, struct api_req *r);
+void api__ext_keep_alive(struct api *a, struct api_req *r);
 /* Event invoke config (eventcfg.c): Put (PUT), Update (POST), Get, Delete by method
  * on .../event-invoke-config, and List on .../event-invoke-config/list; lambdad's
  * GET .../events/failed, POST .../events/replay, GET .../events/stats. */
-void api_event_invoke_config(struct api *a, struct api_req *r);
-void api_list_event_invoke_configs(struct api *a, struct api_req *r);
-void api_ext_events(struct api *a, struct api_req *r);
+void api__event_invoke_config(struct api *a, struct api_req *r);
+void api__list_event_invoke_configs(struct api *a, struct api_req *r);
+void api__ext_events(struct api *a, struct api_req *r);
 /* Function URLs (furl.c): the control plane on /2021-10-31/functions/{Name}/url
  * (POST create, GET, PUT update, DELETE) and .../urls (GET list); the data plane takes
  * requests whose Host is <url-id>.lambda-url.<region>.localhost[:port] or whose path
  * starts with /lambda-url/<function-name>/ (lambda_furl_svc claims them). */
-void api_function_url(struct api *a, struct api_req *r);
-void api_list_function_urls(struct api *a, struct api_req *r);
+void api__function_url(struct api *a, struct api_req *r);
+void api__list_function_urls(struct api *a, struct api_req *r);
 
 /* Loads the stored function URL configs into a->furls (at startup, after the
- * functions); returns 0 or a negative errno. furl_free releases them (NULL-safe).
- * furl_function_deleted drops the URL of a deleted function (store and memory). */
-int furl_load(struct api *a, struct err *errp);
-void furl_free(struct api *a);
-void furl_function_deleted(struct api *a, const char *name);
+ * functions); returns 0 or a negative errno. api__furl_free releases them (NULL-safe).
+ * api__furl_function_deleted drops the URL of a deleted function (store and memory). */
+int api__furl_load(struct api *a, struct err *errp);
+void api__furl_free(struct api *a);
+void api__furl_function_deleted(struct api *a, const char *name);
 /* InvokeMode RESPONSE_STREAM (stream.c): invokes cfg with event (drained) and relays
  * what the function streams to req as it comes (status, headers and cookies from its
  * prelude, then the body chunk by chunk); request_id is the one the event carries
  * (requestContext.requestId), kept by the invocation; extra (may be NULL) are headers to
  * add, the CORS ones. Replies itself in every case, errors included. */
-void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg, struct evbuffer *event,
-                          const char *request_id, const struct evkeyvalq *extra);
+void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
+                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * lambda_execute_api_svc claims those; apigw_svc is the control plane. */
 
 /* GET /metrics, Prometheus text format (metrics.c). */
-void api_metrics(struct api *a, struct api_req *r);
+void api__metrics(struct api *a, struct api_req *r);
 
 #endif

@@ -73,7 +73,7 @@ static void reply_obj(struct api_req *r, int status, json_t *o, const struct err
 {
 	if (!o)
 		return gw_reply_err(r->req, e);
-	api_reply_json(r->req, status, is_api ? with_endpoint(r->req, o) : o);
+	api__reply_json(r->req, status, is_api ? with_endpoint(r->req, o) : o);
 }
 
 static void reply_items(struct api_req *r, json_t *arr, const struct err *e, bool is_api)
@@ -86,7 +86,7 @@ static void reply_items(struct api_req *r, json_t *arr, const struct err *e, boo
 		json_array_foreach(arr, i, v)
 			with_endpoint(r->req, v);
 	}
-	api_reply_json(r->req, 200, json_pack("{s:o}", "items", arr));
+	api__reply_json(r->req, 200, json_pack("{s:o}", "items", arr));
 }
 
 /* The kind of a sub-resource operation's name (CreateIntegration, GetRoutes, ...), or -1. */
@@ -112,7 +112,7 @@ static void gw_op(void *ctx, const struct svc_call *c)
 	struct api_req *r = &rr;
 	struct apigw *g = a->apigw;
 	const char *op = c->op->name;
-	const char *api_id = api_param(r, "apiId");
+	const char *api_id = api__param(r, "apiId");
 	struct err e = {0};
 	json_t *in = NULL;
 	if (strncmp(op, "Create", 6) == 0 || strncmp(op, "Update", 6) == 0) {
@@ -123,7 +123,7 @@ static void gw_op(void *ctx, const struct svc_call *c)
 	const char *rest = op + (strncmp(op, "Get", 3) == 0 ? 3 : 6);
 	int kind = kind_of(rest, &plural);
 	static const char *const id_param[] = {"integrationId", "routeId", "stageName"};
-	const char *sub = kind >= 0 ? api_param(r, id_param[kind]) : NULL;
+	const char *sub = kind >= 0 ? api__param(r, id_param[kind]) : NULL;
 	if (strcmp(op, "CreateApi") == 0) {
 		reply_obj(r, 201, apigw_create_api(g, in, &e), &e, true);
 	} else if (strcmp(op, "GetApis") == 0) {
@@ -136,12 +136,12 @@ static void gw_op(void *ctx, const struct svc_call *c)
 		if (apigw_delete_api(g, api_id, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
-			api_reply_json(r->req, 204, NULL);
+			api__reply_json(r->req, 204, NULL);
 	} else if (strcmp(op, "DeleteCorsConfiguration") == 0) {
 		if (apigw_delete_cors(g, api_id, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
-			api_reply_json(r->req, 204, NULL);
+			api__reply_json(r->req, 204, NULL);
 	} else if (kind >= 0 && strncmp(op, "Create", 6) == 0) {
 		reply_obj(r, 201, apigw_create(g, api_id, kind, in, &e), &e, false);
 	} else if (kind >= 0 && plural) {
@@ -154,7 +154,7 @@ static void gw_op(void *ctx, const struct svc_call *c)
 		if (apigw_delete(g, api_id, kind, sub, &e) < 0)
 			gw_reply_err(r->req, &e);
 		else
-			api_reply_json(r->req, 204, NULL);
+			api__reply_json(r->req, 204, NULL);
 	} else {
 		gw_error(r->req, APIGW_ERR_NOT_FOUND, apigw_svc.unknown_op_msg);
 	}
@@ -206,6 +206,7 @@ static const struct op apigw_ops[APIGW_OP_COUNT] = {
 
 const struct svc apigw_svc = {
     .name = "apigateway",
+    .title = "API Gateway",
     .proto = PROTO_REST_JSON,
     .ops = apigw_ops,
     .nops = APIGW_OP_COUNT,
@@ -227,18 +228,6 @@ static void add_headers(struct front_req *req, const struct evkeyvalq *extra)
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
 			front_reply_header(req, kv->key, kv->value);
-}
-
-/* API Gateway's own answers: {"message": ...} with its status, and the CORS headers of
- * extra (NULL: none). */
-static void gw_message(struct front_req *req, int status, const char *msg, const struct evkeyvalq *extra)
-{
-	front_reply_header(req, "Content-Type", "application/json");
-	add_headers(req, extra);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
-	front_reply(req, status, b);
-	evbuffer_free(b);
 }
 
 /* An invocation on its way: answered by the function, or by the integration timeout
@@ -264,7 +253,7 @@ static void flight_done_cb(const struct sched_result *res, void *arg)
 	struct gw_flight *f = arg;
 	if (!f->answered) {
 		if (res->system_error)
-			gw_message(f->req, 500, "Internal Server Error", &f->extra);
+			proxy_error_reply(f->req, PROXY_ERR_INTERNAL, &f->extra);
 		else
 			/* With a CORS configuration, the function's own CORS headers are dropped. */
 			proxy_reply(f->req, f->version, res->function_error, res->body,
@@ -277,7 +266,7 @@ static void flight_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_flight *f = arg;
 	f->answered = true;
-	gw_message(f->req, 503, "Service Unavailable", &f->extra);
+	proxy_error_reply(f->req, PROXY_ERR_TIMEOUT, &f->extra);
 }
 
 /* The api-id of Host <api-id>.execute-api.<anything>[:port], into id; false when the
@@ -316,10 +305,10 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	struct apigw_target t;
 	const char *method = front_req_method_name(req);
 	if (apigw_resolve(a->apigw, api_id, method, path, &t) < 0)
-		return gw_message(req, 404, "Not Found", extra);
+		return proxy_error_reply(req, PROXY_ERR_NOT_FOUND, extra);
 	if (!t.has_integration) {
 		apigw_target_fini(&t);
-		return gw_message(req, 404, "Not Found", extra);
+		return proxy_error_reply(req, PROXY_ERR_NOT_FOUND, extra);
 	}
 	/* Only $LATEST exists; another qualifier names nothing the integration can call. */
 	struct fn_config *cfg = registry_get(a->reg, t.fn_name);
@@ -327,7 +316,7 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 		log_warn("apigw: API %s route %s: function %s%s%s does not exist", api_id, t.route_key,
 		         t.fn_name, t.fn_qual[0] ? ":" : "", t.fn_qual);
 		apigw_target_fini(&t);
-		return gw_message(req, 500, "Internal Server Error", extra);
+		return proxy_error_reply(req, PROXY_ERR_INTERNAL, extra);
 	}
 	struct proxy_ctx ctx = {
 	    .version = t.version,
@@ -352,9 +341,9 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	if (r < 0) {
 		evbuffer_free(event);
 		if (r == -E2BIG)
-			return gw_message(req, 413, "Request Entity Too Large", extra);
+			return proxy_error_reply(req, PROXY_ERR_TOO_LARGE, extra);
 		log_warn("apigw: API %s: %s", api_id, e.msg);
-		return gw_message(req, 400, "Bad Request", extra);
+		return proxy_error_reply(req, PROXY_ERR_BAD_REQUEST, extra);
 	}
 	struct gw_flight *f = xcalloc(1, sizeof(*f));
 	f->req = req;
@@ -371,9 +360,9 @@ static void route(struct api *a, struct front_req *req, const char *api_id, cons
 	if (r < 0) {
 		flight_free(f);
 		if (r == -EAGAIN)
-			return gw_message(req, 429, "Too Many Requests", extra);
+			return proxy_error_reply(req, PROXY_ERR_THROTTLED, extra);
 		log_error("apigw: API %s: %s", api_id, e.msg);
-		return gw_message(req, 500, "Internal Server Error", extra);
+		return proxy_error_reply(req, PROXY_ERR_INTERNAL, extra);
 	}
 	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	evtimer_add(f->timer, &tv);
@@ -422,14 +411,14 @@ static void gw_serve(void *ctx, struct front_req *req)
 	bool by_host = host && host_api_id(host, id, sizeof(id));
 	const char *path = front_req_path(req);
 	if (!path || path[0] != '/') {
-		gw_message(req, 404, "Not Found", NULL);
+		proxy_error_reply(req, PROXY_ERR_NOT_FOUND, NULL);
 		return;
 	}
 	if (!by_host) {
 		const char *p = path + 6;
 		size_t len = strcspn(p, "/");
 		if (len == 0 || len >= sizeof(id)) {
-			gw_message(req, 404, "Not Found", NULL);
+			proxy_error_reply(req, PROXY_ERR_NOT_FOUND, NULL);
 			return;
 		}
 		memcpy(id, p, len);

@@ -20,7 +20,7 @@
 /* Makes sc the scaling settings of the function: committed (the row is dropped when
  * sc asks for nothing), then kept in the registry and handed to the scheduler.
  * Replies ServiceException and returns -1, changing nothing, if the store fails. */
-static int apply_scaling(struct api *a, struct front_req *req, const struct fn_config *c,
+static int apply_scaling(struct api *a, struct front_req *req, struct fn_config *c,
                          const struct fn_scaling *sc)
 {
 	struct err e = {0};
@@ -31,7 +31,7 @@ static int apply_scaling(struct api *a, struct front_req *req, const struct fn_c
 		r = store_commit(a->store, &e);
 	if (r < 0) {
 		log_error("api: scaling settings of %s: %s", c->name, e.msg);
-		api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "%s", e.msg);
+		api__reply_error(req, LAMBDA_ERR_SERVICE, NULL, "%s", e.msg);
 		return -1;
 	}
 	registry_set_scaling(a->reg, c->name, sc);
@@ -48,7 +48,7 @@ static int required_int(struct front_req *req, json_t *body, const char *key, co
 {
 	json_t *v = json_object_get(body, key);
 	if (!v || json_is_null(v)) {
-		api_reply_error(
+		api__reply_error(
 		    req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member "
 		    "must not be null",
@@ -56,12 +56,12 @@ static int required_int(struct front_req *req, json_t *body, const char *key, co
 		return -1;
 	}
 	if (!json_is_integer(v)) {
-		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "%s must be an integer", key);
+		api__reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "%s must be an integer", key);
 		return -1;
 	}
 	long long n = json_integer_value(v);
 	if (n < lo || n > hi) {
-		api_reply_error(
+		api__reply_error(
 		    req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: Member "
 		    "must have value %s %lld",
@@ -88,11 +88,11 @@ static long long unreserved_with(struct api *a, const char *name, int32_t reserv
 /* ---- reserved concurrency ---- */
 
 /* PUT /2017-10-31/functions/{Name}/concurrency {"ReservedConcurrentExecutions": N} */
-void api_put_concurrency(struct api *a, struct api_req *r)
+void api__put_concurrency(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	json_t *body;
-	struct fn_config *c = api_lookup_body(a, r, name, &body);
+	struct fn_config *c = api__lookup_body(a, r, name, &body);
 	if (!c)
 		return;
 	long long n;
@@ -101,14 +101,14 @@ void api_put_concurrency(struct api *a, struct api_req *r)
 		goto out;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (unreserved_with(a, name, (int32_t)n) < UNRESERVED_MIN) {
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                "Specified ReservedConcurrentExecutions for function decreases account's "
-		                "UnreservedConcurrentExecution below its minimum value of [%d].",
-		                UNRESERVED_MIN);
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "Specified ReservedConcurrentExecutions for function decreases account's "
+		                 "UnreservedConcurrentExecution below its minimum value of [%d].",
+		                 UNRESERVED_MIN);
 		goto out;
 	}
 	if (sc.provisioned > 0 && n < (long long)sc.provisioned) {
-		api_reply_error(
+		api__reply_error(
 		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "Specified ReservedConcurrentExecutions for function is less than the function's "
 		    "ProvisionedConcurrentExecutions of [%u].",
@@ -119,29 +119,29 @@ void api_put_concurrency(struct api *a, struct api_req *r)
 	if (apply_scaling(a, r->req, c, &sc) < 0)
 		goto out;
 	log_info("api: %s: reserved concurrency %lld", name, n);
-	api_reply_json(r->req, 200, json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)n));
+	api__reply_json(r->req, 200, json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)n));
 out:
 	json_decref(body);
 }
 
 /* GET /2019-09-30/functions/{Name}/concurrency: {"ReservedConcurrentExecutions": N} or {}. */
-void api_get_concurrency(struct api *a, struct api_req *r)
+void api__get_concurrency(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	json_t *o = json_object();
 	if (sc.reserved >= 0)
 		json_object_set_new(o, "ReservedConcurrentExecutions", json_integer(sc.reserved));
-	api_reply_json(r->req, 200, o);
+	api__reply_json(r->req, 200, o);
 }
 
 /* DELETE /2017-10-31/functions/{Name}/concurrency: back to the unreserved pool. */
-void api_delete_concurrency(struct api *a, struct api_req *r)
+void api__delete_concurrency(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
@@ -151,7 +151,7 @@ void api_delete_concurrency(struct api *a, struct api_req *r)
 			return;
 		log_info("api: %s: reserved concurrency removed", name);
 	}
-	api_reply_json(r->req, 204, NULL);
+	api__reply_json(r->req, 204, NULL);
 }
 
 /* ---- provisioned concurrency ---- */
@@ -177,20 +177,20 @@ static void list_provisioned(struct api *a, struct api_req *r)
 {
 	const char *list = front_req_query(r->req, "List");
 	if (strcmp(list, "ALL") != 0)
-		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "List must be ALL");
+		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "List must be ALL");
 	const char *max = front_req_query(r->req, "MaxItems");
 	if (max) {
 		char *end;
 		long n = strtol(max, &end, 10);
 		if (!*max || *end || n < 1 || n > PROVISIONED_LIST_MAX)
-			return api_reply_error(
+			return api__reply_error(
 			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and %d",
 			    max, PROVISIONED_LIST_MAX);
 	}
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	json_t *configs = json_array();
@@ -201,13 +201,13 @@ static void list_provisioned(struct api *a, struct api_req *r)
 		json_object_set_new(o, "FunctionArn", json_string(qarn));
 		json_array_append_new(configs, o);
 	}
-	api_reply_json(r->req, 200, json_pack("{s:o}", "ProvisionedConcurrencyConfigs", configs));
+	api__reply_json(r->req, 200, json_pack("{s:o}", "ProvisionedConcurrencyConfigs", configs));
 }
 
 /* PUT .../provisioned-concurrency?Qualifier= {"ProvisionedConcurrentExecutions": N} */
 static void put_provisioned(struct api *a, struct api_req *r, struct fn_config *c)
 {
-	json_t *body = api_body_json(r->req);
+	json_t *body = api__body_json(r->req);
 	if (!body)
 		return;
 	long long n;
@@ -216,17 +216,17 @@ static void put_provisioned(struct api *a, struct api_req *r, struct fn_config *
 		goto out;
 	struct fn_scaling sc = registry_get_scaling(a->reg, c->name);
 	if (sc.reserved >= 0 && n > sc.reserved) {
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                "Requested Provisioned Concurrency should not be greater than the "
-		                "reservedConcurrentExecution for function");
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "Requested Provisioned Concurrency should not be greater than the "
+		                 "reservedConcurrentExecution for function");
 		goto out;
 	}
 	/* Without a reservation the environments come out of the unreserved pool. */
 	if (sc.reserved < 0 && unreserved_with(a, c->name, -1) - n < UNRESERVED_MIN) {
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                "Specified ProvisionedConcurrentExecutions for function decreases account's "
-		                "UnreservedConcurrentExecution below its minimum value of [%d].",
-		                UNRESERVED_MIN);
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "Specified ProvisionedConcurrentExecutions for function decreases account's "
+		                 "UnreservedConcurrentExecution below its minimum value of [%d].",
+		                 UNRESERVED_MIN);
 		goto out;
 	}
 	sc.provisioned = (uint32_t)n;
@@ -234,31 +234,31 @@ static void put_provisioned(struct api *a, struct api_req *r, struct fn_config *
 	if (apply_scaling(a, r->req, c, &sc) < 0)
 		goto out;
 	log_info("api: %s: provisioned concurrency %lld", c->name, n);
-	api_reply_json(r->req, 202, provisioned_json(a, c->name, &sc));
+	api__reply_json(r->req, 202, provisioned_json(a, c->name, &sc));
 out:
 	json_decref(body);
 }
 
-void api_provisioned_concurrency(struct api *a, struct api_req *r)
+void api__provisioned_concurrency(struct api *a, struct api_req *r)
 {
 	enum front_method m = r->cmd;
 	if (m != FRONT_GET && m != FRONT_PUT && m != FRONT_DELETE)
-		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
-		                       "provisioned-concurrency takes GET, PUT or DELETE");
+		return api__reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
+		                        "provisioned-concurrency takes GET, PUT or DELETE");
 	if (m == FRONT_GET && front_req_query(r->req, "List"))
 		return list_provisioned(a, r);
-	/* AWS wants a version or an alias; $LATEST is all lambdad has (api_lookup refuses
+	/* AWS wants a version or an alias; $LATEST is all lambdad has (api__lookup refuses
 	 * any other), in the name (name:$LATEST) or as ?Qualifier=. */
 	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	struct err e = {0};
-	if (fn_parse_ref(api_param(r, "FunctionName"), name, qual, &e) < 0)
-		return api_reply_err(r->req, &e);
+	if (fn_parse_ref(api__param(r, "FunctionName"), name, qual, &e) < 0)
+		return api__reply_err(r->req, &e);
 	if (!qual[0] && !front_req_query(r->req, "Qualifier"))
-		return api_reply_error(
+		return api__reply_error(
 		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "Qualifier is required: provisioned concurrency is configured on a version or "
 		    "alias (lambdad has only $LATEST)");
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	if (m == FRONT_PUT)
@@ -266,10 +266,10 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (m == FRONT_GET) {
 		if (sc.provisioned == 0)
-			return api_reply_error(r->req, LAMBDA_ERR_PROVISIONED_CONCURRENCY_CONFIG_NOT_FOUND,
-			                       NULL,
-			                       "No Provisioned Concurrency Config found for this function");
-		return api_reply_json(r->req, 200, provisioned_json(a, name, &sc));
+			return api__reply_error(r->req, LAMBDA_ERR_PROVISIONED_CONCURRENCY_CONFIG_NOT_FOUND,
+			                        NULL,
+			                        "No Provisioned Concurrency Config found for this function");
+		return api__reply_json(r->req, 200, provisioned_json(a, name, &sc));
 	}
 	if (sc.provisioned > 0) {
 		sc.provisioned = 0;
@@ -278,7 +278,7 @@ void api_provisioned_concurrency(struct api *a, struct api_req *r)
 			return;
 		log_info("api: %s: provisioned concurrency removed", name);
 	}
-	api_reply_json(r->req, 204, NULL);
+	api__reply_json(r->req, 204, NULL);
 }
 
 /* ---- lambdad's own ---- */
@@ -293,8 +293,8 @@ static int ext_int(struct front_req *req, json_t *body, const char *key, long lo
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		api_reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                "%s must be an integer from %lld to %lld", key, lo, hi);
+		api__reply_error(req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "%s must be an integer from %lld to %lld", key, lo, hi);
 		return -1;
 	}
 	*out = json_integer_value(v);
@@ -303,18 +303,18 @@ static int ext_int(struct front_req *req, json_t *body, const char *key, long lo
 
 /* POST /lambdad/v1/functions/{Name}/prewarm {"Count": N}: starts N idle environments
  * now; 202 {"Started": n} (the scheduler's limits may start fewer). */
-void api_ext_prewarm(struct api *a, struct api_req *r)
+void api__ext_prewarm(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	json_t *body;
-	struct fn_config *c = api_lookup_body(a, r, name, &body);
+	struct fn_config *c = api__lookup_body(a, r, name, &body);
 	if (!c)
 		return;
 	long long n = 1;
 	if (ext_int(r->req, body, "Count", 1, PREWARM_MAX, &n) >= 0) {
 		uint32_t started = sched_prewarm(a->sched, c, (uint32_t)n);
 		log_info("api: %s: pre-warming %u of %lld environments", name, started, n);
-		api_reply_json(r->req, 202, json_pack("{s:I}", "Started", (json_int_t)started));
+		api__reply_json(r->req, 202, json_pack("{s:I}", "Started", (json_int_t)started));
 	}
 	json_decref(body);
 }
@@ -322,22 +322,22 @@ void api_ext_prewarm(struct api *a, struct api_req *r)
 /* GET|PUT|DELETE /lambdad/v1/functions/{Name}/keep-alive: how long idle environments of
  * the function live, {"KeepAliveSeconds": S} (0: never reused); DELETE returns to the
  * server's --keep-alive. */
-void api_ext_keep_alive(struct api *a, struct api_req *r)
+void api__ext_keep_alive(struct api *a, struct api_req *r)
 {
 	enum front_method m = r->cmd;
 	if (m != FRONT_GET && m != FRONT_PUT && m != FRONT_DELETE)
-		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
-		                       "keep-alive takes GET, PUT or DELETE");
+		return api__reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
+		                        "keep-alive takes GET, PUT or DELETE");
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (m == FRONT_GET) {
 		if (sc.keep_alive_ms < 0)
-			return api_reply_json(r->req, 200,
-			                      json_pack("{s:n, s:b}", "KeepAliveSeconds", "Default", true));
-		return api_reply_json(
+			return api__reply_json(r->req, 200,
+			                       json_pack("{s:n, s:b}", "KeepAliveSeconds", "Default", true));
+		return api__reply_json(
 		    r->req, 200,
 		    json_pack("{s:I}", "KeepAliveSeconds", (json_int_t)(sc.keep_alive_ms / 1000)));
 	}
@@ -348,23 +348,23 @@ void api_ext_keep_alive(struct api *a, struct api_req *r)
 				return;
 			log_info("api: %s: keep-alive back to the server's", name);
 		}
-		return api_reply_json(r->req, 204, NULL);
+		return api__reply_json(r->req, 204, NULL);
 	}
-	json_t *body = api_body_json(r->req);
+	json_t *body = api__body_json(r->req);
 	if (!body)
 		return;
 	long long s = 0;
 	int got = ext_int(r->req, body, "KeepAliveSeconds", 0, KEEP_ALIVE_MAX_S, &s);
 	if (got == 0)
-		api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                "KeepAliveSeconds is required (an integer from 0 to %d)", KEEP_ALIVE_MAX_S);
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "KeepAliveSeconds is required (an integer from 0 to %d)", KEEP_ALIVE_MAX_S);
 	if (got <= 0)
 		goto out;
 	sc.keep_alive_ms = s * 1000;
 	if (apply_scaling(a, r->req, c, &sc) < 0)
 		goto out;
 	log_info("api: %s: keep-alive %lld s", name, s);
-	api_reply_json(r->req, 200, json_pack("{s:I}", "KeepAliveSeconds", (json_int_t)s));
+	api__reply_json(r->req, 200, json_pack("{s:I}", "KeepAliveSeconds", (json_int_t)s));
 out:
 	json_decref(body);
 }

@@ -8,11 +8,12 @@
 
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
+#include "base/codec.h"
 
-void api_event_invoke_config(struct api *a, struct api_req *r)
+void api__event_invoke_config(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
 	struct err e = {0};
 	json_t *out = NULL;
@@ -20,7 +21,7 @@ void api_event_invoke_config(struct api *a, struct api_req *r)
 	switch (r->cmd) {
 	case FRONT_PUT:
 	case FRONT_POST: {
-		json_t *body = api_body_json(r->req);
+		json_t *body = api__body_json(r->req);
 		if (!body)
 			return;
 		rc = async_config_put(a->async, name, body, r->cmd == FRONT_PUT, &out, &e);
@@ -32,85 +33,104 @@ void api_event_invoke_config(struct api *a, struct api_req *r)
 		break;
 	case FRONT_DELETE:
 		if ((rc = async_config_delete(a->async, name, &e)) == 0)
-			return api_reply_json(r->req, 204, NULL);
+			return api__reply_json(r->req, 204, NULL);
 		break;
 	default:
-		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
-		                       "event-invoke-config takes PUT, POST, GET or DELETE");
+		return api__reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
+		                        "event-invoke-config takes PUT, POST, GET or DELETE");
 	}
 	if (rc < 0)
-		return api_reply_err(r->req, &e);
-	api_reply_json(r->req, 200, out);
+		return api__reply_err(r->req, &e);
+	api__reply_json(r->req, 200, out);
 }
 
-void api_list_event_invoke_configs(struct api *a, struct api_req *r)
+void api__list_event_invoke_configs(struct api *a, struct api_req *r)
 {
 	const char *max = front_req_query(r->req, "MaxItems");
 	if (max) {
 		char *end;
 		long n = strtol(max, &end, 10);
 		if (!*max || *end || n < 1 || n > 50)
-			return api_reply_error(
+			return api__reply_error(
 			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and 50",
 			    max);
 	}
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
 	/* Only $LATEST exists (no versions or aliases yet): at most one config. */
 	json_t *list = json_array(), *one = NULL;
 	const char *marker = front_req_query(r->req, "Marker");
 	if ((!marker || !*marker) && async_config_get(a->async, name, &one, NULL) == 0)
 		json_array_append_new(list, one);
-	api_reply_json(r->req, 200, json_pack("{s:o}", "FunctionEventInvokeConfigs", list));
+	api__reply_json(r->req, 200, json_pack("{s:o}", "FunctionEventInvokeConfigs", list));
 }
 
-/* GET .../events/failed, POST .../events/replay {"RequestIds": [...]} (none: all),
+/* GET .../events/failed (?payload=true: with the payloads), POST .../events/replay
+ * {"RequestIds": [...]} (none: all),
  * GET .../events/stats. failed and stats work for a deleted function too. */
-void api_ext_events(struct api *a, struct api_req *r)
+void api__ext_events(struct api *a, struct api_req *r)
 {
-	const char *op = api_param(r, "Op");
+	const char *op = api__param(r, "Op");
 	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
 	struct err e = {0};
 	if (strcmp(op, "replay") == 0 && r->cmd == FRONT_POST) {
-		if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+		if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 			return;
-		json_t *body = api_body_json(r->req);
+		json_t *body = api__body_json(r->req);
 		if (!body)
 			return;
 		json_t *ids = json_object_get(body, "RequestIds");
 		if (ids && !json_is_null(ids) && !json_is_array(ids)) {
 			json_decref(body);
-			return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-			                       "RequestIds must be a list of request ids");
+			return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+			                        "RequestIds must be a list of request ids");
 		}
 		size_t n = json_array_size(ids);
 		autofree const char **v = xcalloc(n + 1, sizeof(*v));
 		for (size_t i = 0; i < n; i++)
 			if (!(v[i] = json_string_value(json_array_get(ids, i)))) {
 				json_decref(body);
-				return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-				                       "RequestIds must be a list of strings");
+				return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+				                        "RequestIds must be a list of strings");
 			}
 		json_t *out = async_failed_replay(a->async, name, v, n, &e);
 		json_decref(body);
 		if (!out)
-			return api_reply_err(r->req, &e);
-		return api_reply_json(r->req, 200, out);
+			return api__reply_err(r->req, &e);
+		return api__reply_json(r->req, 200, out);
 	}
 	if (r->cmd != FRONT_GET || (strcmp(op, "failed") != 0 && strcmp(op, "stats") != 0))
-		return api_reply_error(
+		return api__reply_error(
 		    r->req, LAMBDA_ERR_UNKNOWN_OPERATION, NULL,
 		    "No operation at %s (GET events/failed, POST events/replay, GET events/stats)",
 		    front_req_uri(r->req));
-	if (fn_parse_ref(api_param(r, "FunctionName"), name, qual, &e) < 0)
-		return api_reply_err(r->req, &e);
+	if (fn_parse_ref(api__param(r, "FunctionName"), name, qual, &e) < 0)
+		return api__reply_err(r->req, &e);
 	if (strcmp(op, "stats") == 0)
-		return api_reply_json(r->req, 200, async_stats(a->async, name));
+		return api__reply_json(r->req, 200, async_stats(a->async, name));
 	json_t *list = async_failed_list(a->async, name, &e);
 	if (!list)
-		return api_reply_err(r->req, &e);
-	api_reply_json(r->req, 200, json_pack("{s:s, s:o}", "FunctionName", name, "Events", list));
+		return api__reply_err(r->req, &e);
+	/* ?payload=true: each event with its payload, as a string (base64 if not UTF-8). */
+	const char *with = front_req_query(r->req, "payload");
+	bool payloads = with && strcmp(with, "true") == 0;
+	for (size_t i = 0; payloads && i < json_array_size(list); i++) {
+		json_t *ev = json_array_get(list, i);
+		autofree char *p = NULL;
+		size_t n = 0;
+		if (async_failed_payload(a->async, name, json_string_value(json_object_get(ev, "RequestId")),
+		                         &p, &n, &e) < 0)
+			continue; /* replayed since the list was read */
+		json_t *s = json_stringn(p, n);
+		if (!s) {
+			autofree char *b = b64_encode(p, n);
+			json_object_set_new(ev, "PayloadBase64", json_string(b));
+		} else {
+			json_object_set_new(ev, "Payload", s);
+		}
+	}
+	api__reply_json(r->req, 200, json_pack("{s:s, s:o}", "FunctionName", name, "Events", list));
 }

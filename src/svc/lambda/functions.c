@@ -199,20 +199,35 @@ static json_t *config_json(struct api *a, const struct fn_config *c)
 	return fn_config_to_api(c, a->region, a->account);
 }
 
+/* hostrt_check for c's runtime; an interpreter newer than the runtime identifier is
+ * allowed with a warning, logged and sent in X-Lambdad-Warning (no field of the answer
+ * carries one on AWS, and SDKs ignore headers they do not know; `lambdad deploy` prints it). */
+static int check_runtime(struct front_req *req, const struct fn_config *c, struct err *e)
+{
+	char warn[512];
+	if (hostrt_check(c->runtime, warn, sizeof(warn), e) < 0)
+		return -1;
+	if (warn[0]) {
+		log_warn("api: function %s: %s", c->name, warn);
+		front_reply_header(req, "X-Lambdad-Warning", warn);
+	}
+	return 0;
+}
+
 /* The code d stored, into c; or the reply why not (its code error, or a package without
  * the bootstrap c's runtime starts), returning -1. */
 static int deploy_set_code(struct deploy *d, struct fn_config *c)
 {
 	struct api *a = d->a;
 	if (d->code_rc < 0) {
-		api_reply_err(d->req, &d->code_err);
+		api__reply_err(d->req, &d->code_err);
 		return -1;
 	}
 	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap) {
-		api_reply_error(d->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                "The deployment package has no executable file named 'bootstrap' at its "
-		                "root; runtime %s starts /var/task/bootstrap",
-		                c->runtime);
+		api__reply_error(d->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "The deployment package has no executable file named 'bootstrap' at its "
+		                 "root; runtime %s starts /var/task/bootstrap",
+		                 c->runtime);
 		drop_unused_code(a, d->hex);
 		return -1;
 	}
@@ -229,7 +244,7 @@ static int commit(struct api *a, struct front_req *req, struct fn_config *c)
 	struct err e = {0};
 	if (store_put(a->store, "functions", c->name, txt, strlen(txt), STORE_REV_ANY, NULL, &e) < 0 ||
 	    store_commit(a->store, &e) < 0) {
-		api_reply_err(req, &e);
+		api__reply_err(req, &e);
 		return -1;
 	}
 	return 0;
@@ -241,14 +256,14 @@ static void deploy_finish_create(struct deploy *d)
 	struct fn_config *c = fn_config_new();
 	struct err e = {0};
 	/* The configuration's errors come before the code's, as when it was checked first. */
-	if (fn_config_apply(c, d->json, true, &e) < 0 || hostrt_check(c->runtime, &e) < 0) {
-		api_reply_err(d->req, &e);
+	if (fn_config_apply(c, d->json, true, &e) < 0 || check_runtime(d->req, c, &e) < 0) {
+		api__reply_err(d->req, &e);
 		drop_unused_code(a, d->hex);
 		goto out;
 	}
 	if (registry_get(a->reg, c->name)) {
-		api_reply_error(d->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
-		                c->name);
+		api__reply_error(d->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL, "Function already exist: %s",
+		                 c->name);
 		drop_unused_code(a, d->hex);
 		goto out;
 	}
@@ -261,7 +276,7 @@ static void deploy_finish_create(struct deploy *d)
 	registry_put(a->reg, fn_config_ref(c));
 	log_info("api: created function %s (code %.12s, %llu bytes)", c->name, c->code_hex,
 	         (unsigned long long)c->code_size);
-	api_reply_json(d->req, 201, config_json(a, c));
+	api__reply_json(d->req, 201, config_json(a, c));
 out:
 	fn_config_unref(c);
 }
@@ -289,19 +304,19 @@ static void deploy_start(struct api *a, struct front_req *req, enum deploy_op op
 	pool_submit(ds->pool, deploy_work, deploy_done, d);
 }
 
-void api_create_function(struct api *a, struct api_req *r)
+void api__create_function(struct api *a, struct api_req *r)
 {
 	deploy_start(a, r->req, DEPLOY_CREATE, "");
 }
 
-void api_get_function(struct api *a, struct api_req *r, bool config_only)
+void api__get_function(struct api *a, struct api_req *r, bool config_only)
 {
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	if (config_only)
-		return api_reply_json(r->req, 200, config_json(a, c));
+		return api__reply_json(r->req, 200, config_json(a, c));
 	const char *host = front_req_header(r->req, "Host");
 	autofree char *loc =
 	    xasprintf("http://%s/lambdad/v1/code/%s.zip", host ? host : "127.0.0.1", c->code_hex);
@@ -312,10 +327,10 @@ void api_get_function(struct api *a, struct api_req *r, bool config_only)
 	if (sc.reserved >= 0)
 		json_object_set_new(o, "Concurrency",
 		                    json_pack("{s:i}", "ReservedConcurrentExecutions", (int)sc.reserved));
-	api_reply_json(r->req, 200, o);
+	api__reply_json(r->req, 200, o);
 }
 
-void api_list_functions(struct api *a, struct api_req *r)
+void api__list_functions(struct api *a, struct api_req *r)
 {
 	const char *marker = front_req_query(r->req, "Marker");
 	const char *max = front_req_query(r->req, "MaxItems");
@@ -324,7 +339,7 @@ void api_list_functions(struct api *a, struct api_req *r)
 		char *end;
 		maxn = strtol(max, &end, 10);
 		if (!*max || *end || maxn < 1 || maxn > 10000)
-			return api_reply_error(
+			return api__reply_error(
 			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and 10000",
@@ -341,36 +356,36 @@ void api_list_functions(struct api *a, struct api_req *r)
 	json_t *o = json_pack("{s:o}", "Functions", list);
 	if (i < n && last)
 		json_object_set_new(o, "NextMarker", json_string(last->name));
-	api_reply_json(r->req, 200, o);
+	api__reply_json(r->req, 200, o);
 }
 
-void api_delete_function(struct api *a, struct api_req *r)
+void api__delete_function(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	const char *q = front_req_query(r->req, "Qualifier");
 	if (q && strcmp(q, FN_LATEST) == 0)
-		return api_reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		                       "$LATEST version cannot be deleted without deleting the function.");
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                        "$LATEST version cannot be deleted without deleting the function.");
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	struct err e = {0};
 	/* Takes the function's scaling settings (reserved, provisioned, keep-alive) with it. */
 	if (store_del(a->store, "functions", name, STORE_REV_ANY, &e) < 0 ||
 	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 || store_commit(a->store, &e) < 0)
-		return api_reply_err(r->req, &e);
+		return api__reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	registry_del(a->reg, name);
-	furl_function_deleted(a, name);
+	api__furl_function_deleted(a, name);
 	if (!fn_scaling_is_default(&sc))
 		sched_set_scaling(a->sched, name, NULL, &FN_SCALING_DEFAULT);
 	sched_function_changed(a->sched, name, NULL);
 	async_function_deleted(a->async, name);
 	drop_unused_code(a, hex);
 	log_info("api: deleted function %s", name);
-	api_reply_json(r->req, 204, NULL);
+	api__reply_json(r->req, 204, NULL);
 }
 
 /* Shared tail of the two updates: RevisionId precondition, new revision, commit, publish. */
@@ -379,14 +394,14 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 {
 	json_t *rev = json_object_get(body, "RevisionId");
 	if (rev && json_is_string(rev) && strcmp(json_string_value(rev), old->revision_id) != 0) {
-		api_reply_error(req, LAMBDA_ERR_PRECONDITION_FAILED, NULL,
-		                "The Revision Id provided does not match the latest Revision Id. Call the "
-		                "GetFunction/GetAlias API to retrieve the latest Revision Id");
+		api__reply_error(req, LAMBDA_ERR_PRECONDITION_FAILED, NULL,
+		                 "The Revision Id provided does not match the latest Revision Id. Call the "
+		                 "GetFunction/GetAlias API to retrieve the latest Revision Id");
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
 	if (dry_run) {
-		api_reply_json(req, 200, config_json(a, c));
+		api__reply_json(req, 200, config_json(a, c));
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -405,21 +420,21 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	if (sc.provisioned > 0)
 		sched_set_scaling(a->sched, c->name, c, &sc);
 	drop_unused_code(a, oldhex);
-	api_reply_json(req, 200, config_json(a, c));
+	api__reply_json(req, 200, config_json(a, c));
 }
 
-void api_update_configuration(struct api *a, struct api_req *r)
+void api__update_configuration(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	json_t *body;
-	struct fn_config *old = api_lookup_body(a, r, name, &body);
+	struct fn_config *old = api__lookup_body(a, r, name, &body);
 	if (!old)
 		return;
 	struct fn_config *c = fn_config_dup(old);
 	struct err e = {0};
 	if (fn_config_apply(c, body, false, &e) < 0 ||
-	    (strcmp(c->runtime, old->runtime) != 0 && hostrt_check(c->runtime, &e) < 0))
-		api_reply_err(r->req, &e);
+	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r->req, c, &e) < 0))
+		api__reply_err(r->req, &e);
 	else
 		finish_update(a, r->req, body, old, c, false);
 	fn_config_unref(c);
@@ -433,7 +448,7 @@ static void deploy_finish_update(struct deploy *d)
 	 * one arrived is kept, and RevisionId is checked against the latest revision. */
 	struct fn_config *old = registry_get(a->reg, d->name);
 	if (!old) {
-		api_not_found(a, d->req, d->name, "");
+		api__not_found(a, d->req, d->name, "");
 		drop_unused_code(a, d->hex);
 		return;
 	}
@@ -445,7 +460,7 @@ static void deploy_finish_update(struct deploy *d)
 		int rc = fn_config_apply(c, only, false, &e);
 		json_decref(only);
 		if (rc < 0) {
-			api_reply_err(d->req, &e);
+			api__reply_err(d->req, &e);
 			drop_unused_code(a, d->hex);
 			goto out;
 		}
@@ -457,10 +472,10 @@ out:
 	fn_config_unref(c);
 }
 
-void api_update_code(struct api *a, struct api_req *r)
+void api__update_code(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, api_param(r, "FunctionName"), name))
+	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
 	deploy_start(a, r->req, DEPLOY_UPDATE, name);
 }
@@ -470,11 +485,11 @@ static void deploy_finish(struct deploy *d)
 {
 	struct api *a = d->a;
 	if (d->a->deploys->stopping) {
-		api_reply_error(d->req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down");
+		api__reply_error(d->req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down");
 		drop_unused_code(a, d->hex);
 	} else if (!d->json) {
-		api_reply_error(d->req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
-		                "Could not parse request body into json: %s", d->parse_err);
+		api__reply_error(d->req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
+		                 "Could not parse request body into json: %s", d->parse_err);
 	} else if (d->op == DEPLOY_CREATE) {
 		deploy_finish_create(d);
 	} else {
@@ -501,7 +516,7 @@ static void deploy_done(void *arg)
 	drop_deferred_code(a);
 }
 
-int api_deploys_new(struct api *a, struct err *errp)
+int api__deploys_new(struct api *a, struct err *errp)
 {
 	struct deploys *ds = xcalloc(1, sizeof(*ds));
 	TAILQ_INIT(&ds->list);
@@ -514,7 +529,7 @@ int api_deploys_new(struct api *a, struct err *errp)
 	return 0;
 }
 
-void api_deploys_free(struct api *a)
+void api__deploys_free(struct api *a)
 {
 	struct deploys *ds = a->deploys;
 	if (!ds)
@@ -543,7 +558,7 @@ unsigned api_deploys_in_flight(const struct api *a)
 	return n;
 }
 
-void api_account_settings(struct api *a, struct api_req *r)
+void api__account_settings(struct api *a, struct api_req *r)
 {
 	/* Below 0 only when the server restarted with a smaller --account-concurrency. */
 	long long unreserved = (long long)a->account_concurrency - (long long)registry_reserved_sum(a->reg);
@@ -555,5 +570,5 @@ void api_account_settings(struct api *a, struct api_req *r)
 	                      (int)a->account_concurrency, "UnreservedConcurrentExecutions", (int)unreserved,
 	                      "AccountUsage", "TotalCodeSize", (json_int_t)registry_total_code_size(a->reg),
 	                      "FunctionCount", (json_int_t)registry_count(a->reg));
-	api_reply_json(r->req, 200, o);
+	api__reply_json(r->req, 200, o);
 }

@@ -102,7 +102,7 @@ static void table_remove(struct api *a, struct furl *f)
 	furl_del(f);
 }
 
-void furl_free(struct api *a)
+void api__furl_free(struct api *a)
 {
 	if (!a->furls)
 		return;
@@ -181,7 +181,7 @@ static int load_cb(const struct store_item *it, void *arg)
 	return 0;
 }
 
-int furl_load(struct api *a, struct err *errp)
+int api__furl_load(struct api *a, struct err *errp)
 {
 	struct load_ctx ctx = {a, json_array()};
 	int r = store_scan(a->store, "function_urls", NULL, NULL, 0, load_cb, &ctx, errp);
@@ -199,7 +199,7 @@ int furl_load(struct api *a, struct err *errp)
 	return r;
 }
 
-void furl_function_deleted(struct api *a, const char *name)
+void api__furl_function_deleted(struct api *a, const char *name)
 {
 	struct furl *f = find_name(a, name);
 	if (!f)
@@ -234,7 +234,7 @@ static json_t *api_form(struct api *a, const struct furl *f, bool with_modified)
 /* Replies ValidationException about field and returns -1. */
 static int invalid(struct api_req *r, const char *value, const char *field, const char *constraint)
 {
-	api_reply_error(
+	api__reply_error(
 	    r->req, LAMBDA_ERR_VALIDATION, NULL,
 	    "1 validation error detected: Value '%.200s' at '%s' failed to satisfy constraint: %s", value,
 	    field, constraint);
@@ -247,7 +247,7 @@ static int check_cors(struct api_req *r, json_t *c, struct cors **out)
 {
 	struct err e = {0};
 	if (cors_from_furl(c, out, &e) < 0) {
-		api_reply_error(r->req, LAMBDA_ERR_VALIDATION, NULL, "%s", e.msg);
+		api__reply_error(r->req, LAMBDA_ERR_VALIDATION, NULL, "%s", e.msg);
 		return -1;
 	}
 	return 0;
@@ -262,7 +262,7 @@ static int check_auth(struct api_req *r, json_t *v, bool required)
 		return invalid(r, s ? s : "(not a string)", "authType",
 		               "Member must satisfy enum value set: [AWS_IAM, NONE]");
 	if (strcmp(s, "AWS_IAM") == 0) {
-		api_reply_error(
+		api__reply_error(
 		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "AuthType AWS_IAM is not supported by lambdad yet: it does not verify SigV4 "
 		    "signatures on function URL requests, and refuses the setting rather than accept "
@@ -289,7 +289,7 @@ static int check_mode(struct api_req *r, json_t *v)
 static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1])
 {
 	char qual[FN_QUAL_SIZE];
-	if (api_parse_ref(r, api_param(r, "FunctionName"), name, qual) < 0)
+	if (api__parse_ref(r, api__param(r, "FunctionName"), name, qual) < 0)
 		return NULL;
 	if (qual[0]) {
 		bool digits = strspn(qual, "0123456789") == strlen(qual);
@@ -304,7 +304,7 @@ static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_N
 	}
 	struct fn_config *c = registry_get(a->reg, name);
 	if (!c || qual[0]) {
-		api_not_found(a, r->req, name, qual);
+		api__not_found(a, r->req, name, qual);
 		return NULL;
 	}
 	return c;
@@ -312,8 +312,8 @@ static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_N
 
 static void not_found(struct api_req *r)
 {
-	api_reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
-	                "The resource you requested does not exist.");
+	api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
+	                 "The resource you requested does not exist.");
 }
 
 static int persist(struct api *a, struct api_req *r, const struct furl *f)
@@ -322,7 +322,7 @@ static int persist(struct api *a, struct api_req *r, const struct furl *f)
 	struct err e = {0};
 	if (store_put(a->store, "function_urls", f->name, txt, strlen(txt), STORE_REV_ANY, NULL, &e) < 0 ||
 	    store_commit(a->store, &e) < 0) {
-		api_reply_err(r->req, &e);
+		api__reply_err(r->req, &e);
 		return -1;
 	}
 	return 0;
@@ -334,12 +334,12 @@ static void create_url(struct api *a, struct api_req *r, const char *name)
 {
 	autofree char *arn = fn_arn(name, a->region, a->account);
 	if (find_name(a, name))
-		return api_reply_error(
+		return api__reply_error(
 		    r->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL,
 		    "Failed to create function url config for [functionArn = %s]. Error message:  "
 		    "FunctionUrlConfig exists for this Lambda function",
 		    arn);
-	json_t *body = api_body_json(r->req);
+	json_t *body = api__body_json(r->req);
 	if (!body)
 		return;
 	struct cors *cors = NULL;
@@ -365,12 +365,12 @@ static void create_url(struct api *a, struct api_req *r, const char *name)
 	}
 	table_add(a, f);
 	log_info("api: function URL %s for %s", f->id, name);
-	api_reply_json(r->req, 201, api_form(a, f, false));
+	api__reply_json(r->req, 201, api_form(a, f, false));
 }
 
 static void update_url(struct api *a, struct api_req *r, struct furl *f)
 {
-	json_t *body = api_body_json(r->req);
+	json_t *body = api__body_json(r->req);
 	if (!body)
 		return;
 	struct cors *cors = NULL;
@@ -402,10 +402,10 @@ static void update_url(struct api *a, struct api_req *r, struct furl *f)
 	memcpy(f->auth_type, next.auth_type, sizeof(f->auth_type));
 	memcpy(f->invoke_mode, next.invoke_mode, sizeof(f->invoke_mode));
 	f->modified_ms = next.modified_ms;
-	api_reply_json(r->req, 200, api_form(a, f, true));
+	api__reply_json(r->req, 200, api_form(a, f, true));
 }
 
-void api_function_url(struct api *a, struct api_req *r)
+void api__function_url(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	if (!lookup(a, r, name))
@@ -417,7 +417,7 @@ void api_function_url(struct api *a, struct api_req *r)
 	case FRONT_GET:
 		if (!f)
 			return not_found(r);
-		return api_reply_json(r->req, 200, api_form(a, f, true));
+		return api__reply_json(r->req, 200, api_form(a, f, true));
 	case FRONT_PUT:
 		if (!f)
 			return not_found(r);
@@ -428,18 +428,18 @@ void api_function_url(struct api *a, struct api_req *r)
 		struct err e = {0};
 		if (store_del(a->store, "function_urls", name, STORE_REV_ANY, &e) < 0 ||
 		    store_commit(a->store, &e) < 0)
-			return api_reply_err(r->req, &e);
+			return api__reply_err(r->req, &e);
 		log_info("api: function URL %s of %s deleted", f->id, name);
 		table_remove(a, f);
-		return api_reply_json(r->req, 204, NULL);
+		return api__reply_json(r->req, 204, NULL);
 	}
 	default:
-		return api_reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
-		                       "The method is not allowed on a function URL config");
+		return api__reply_error(r->req, LAMBDA_ERR_METHOD_NOT_ALLOWED, NULL,
+		                        "The method is not allowed on a function URL config");
 	}
 }
 
-void api_list_function_urls(struct api *a, struct api_req *r)
+void api__list_function_urls(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	if (!lookup(a, r, name))
@@ -457,7 +457,7 @@ void api_list_function_urls(struct api *a, struct api_req *r)
 	struct furl *f = find_name(a, name);
 	if (f)
 		json_array_append_new(list, api_form(a, f, true));
-	api_reply_json(r->req, 200, json_pack("{s:o}", "FunctionUrlConfigs", list));
+	api__reply_json(r->req, 200, json_pack("{s:o}", "FunctionUrlConfigs", list));
 }
 
 /* ---------------------------------------------------------------- data plane */
@@ -564,7 +564,7 @@ static void serve(struct api *a, struct front_req *req, struct furl *f, const ch
 	} else if (rc < 0) {
 		url_error(req, FURL_ERR_SERVICE, e.msg, &c->extra);
 	} else if (strcmp(f->invoke_mode, "RESPONSE_STREAM") == 0) {
-		api_invoke_streaming(a, req, cfg, event, c->request_id, &c->extra);
+		api__invoke_streaming(a, req, cfg, event, c->request_id, &c->extra);
 	} else {
 		struct sched_invoke_args args = {
 		    .cfg = cfg,
@@ -643,6 +643,7 @@ const struct svc lambda_furl_svc = {
     .proto = PROTO_REST_JSON,
     .errors = furl_errors,
     .nerrors = FURL_ERR_COUNT,
+    .err_too_large = FURL_ERR_TOO_LARGE,
     .err_flags = PROTO_ERR_MESSAGE_UPPER,
     .claims = furl_claims,
     .serve = furl_serve,

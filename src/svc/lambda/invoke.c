@@ -17,7 +17,7 @@ static void invoke_done_cb(const struct sched_result *res, void *arg)
 {
 	struct front_req *req = arg;
 	if (res->system_error) /* lambdad failed (it is stopping), not the function: SDKs retry a 500 */
-		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
+		return api__reply_error(req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
 	front_reply_header(req, "Content-Type", "application/json");
 	front_reply_header(req, "X-Amz-Executed-Version", FN_LATEST);
 	front_reply_header(req, "x-amzn-RequestId", res->request_id);
@@ -40,9 +40,9 @@ static bool payload_json(struct front_req *req, struct evbuffer *payload)
 	json_error_t je;
 	json_t *o = json_loadb((const char *)evbuffer_pullup(payload, -1), plen, JSON_DECODE_ANY, &je);
 	if (!o) {
-		api_reply_error(req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
-		                "Could not parse request body into json: %s (line %d, column %d)", je.text,
-		                je.line, je.column);
+		api__reply_error(req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
+		                 "Could not parse request body into json: %s (line %d, column %d)", je.text,
+		                 je.line, je.column);
 		return false;
 	}
 	json_decref(o);
@@ -55,7 +55,7 @@ static void accepted_reply(struct front_req *req, int status, const char *reques
 {
 	front_reply_header(req, "x-amzn-RequestId", request_id);
 	if (status < 0)
-		return api_reply_error(req, LAMBDA_ERR_SERVICE, NULL, "the event could not be stored");
+		return api__reply_error(req, LAMBDA_ERR_SERVICE, NULL, "the event could not be stored");
 	struct evbuffer *b = evbuffer_new();
 	if (legacy) {
 		front_reply_header(req, "Content-Type", "application/json");
@@ -88,33 +88,40 @@ static void enqueue(struct api *a, struct api_req *r, const char *name, struct e
 
 /* The deprecated InvokeAsync (POST /2014-11-13/functions/{Name}/invoke-async/): an
  * Event invocation with a 256 KB limit, answered 202 {"Status":202}. */
-void api_invoke_async(struct api *a, struct api_req *r)
+void api__invoke_async(struct api *a, struct api_req *r)
 {
 	struct evbuffer *payload = front_req_body(r->req);
 	if (evbuffer_get_length(payload) > ASYNC_LEGACY_PAYLOAD_MAX)
-		return api_reply_error(r->req, LAMBDA_ERR_REQUEST_TOO_LARGE, NULL,
-		                       "Request must be smaller than %u bytes for the InvokeAsync operation",
-		                       ASYNC_LEGACY_PAYLOAD_MAX);
+		return api__reply_error(r->req, LAMBDA_ERR_REQUEST_TOO_LARGE, NULL,
+		                        "Request must be smaller than %u bytes for the InvokeAsync operation",
+		                        ASYNC_LEGACY_PAYLOAD_MAX);
 	char name[FN_NAME_MAX + 1];
-	if (!api_lookup(a, r, api_param(r, "FunctionName"), name) || !payload_json(r->req, payload))
+	if (!api__lookup(a, r, api__param(r, "FunctionName"), name) || !payload_json(r->req, payload))
 		return;
 	enqueue(a, r, name, payload, legacy_accepted_cb);
 }
 
-void api_invoke(struct api *a, struct api_req *r)
+/* Lambda's Reason for a throttle of the scheduler's (an enum sched_throttle). */
+static const char *throttle_reason(int reason)
+{
+	return reason == SCHED_THROTTLE_RESERVED ? "ReservedFunctionConcurrentInvocationLimitExceeded"
+	                                         : "ConcurrentInvocationLimitExceeded";
+}
+
+void api__invoke(struct api *a, struct api_req *r)
 {
 	const char *type = front_req_header(r->req, "X-Amz-Invocation-Type");
 	if (!type)
 		type = "RequestResponse";
 	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "Event") != 0 && strcmp(type, "DryRun") != 0)
-		return api_reply_error(
+		return api__reply_error(
 		    r->req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value '%.40s' at 'invocationType' failed to satisfy "
 		    "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
 		    type);
 	const char *logtype = front_req_header(r->req, "X-Amz-Log-Type");
 	if (logtype && strcmp(logtype, "Tail") != 0 && strcmp(logtype, "None") != 0)
-		return api_reply_error(
+		return api__reply_error(
 		    r->req, LAMBDA_ERR_VALIDATION, NULL,
 		    "1 validation error detected: Value '%.40s' at 'logType' failed to satisfy "
 		    "constraint: Member must satisfy enum value set: [Tail, None]",
@@ -123,17 +130,17 @@ void api_invoke(struct api *a, struct api_req *r)
 	size_t plen = evbuffer_get_length(payload);
 	bool event = strcmp(type, "Event") == 0;
 	if (plen > (event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX))
-		return api_reply_error(
+		return api__reply_error(
 		    r->req, LAMBDA_ERR_REQUEST_TOO_LARGE, NULL,
 		    "Request must be smaller than %u bytes for the InvokeFunction operation",
 		    event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX);
 	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api_lookup(a, r, api_param(r, "FunctionName"), name);
+	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
 	if (strcmp(type, "DryRun") == 0) {
 		front_reply_header(r->req, "X-Amz-Executed-Version", FN_LATEST);
-		return api_reply_json(r->req, 204, NULL);
+		return api__reply_json(r->req, 204, NULL);
 	}
 	if (!payload_json(r->req, payload))
 		return;
@@ -151,7 +158,7 @@ void api_invoke(struct api *a, struct api_req *r)
 		bool ok = json_is_object(o);
 		json_decref(o);
 		if (!ok)
-			return api_reply_error(
+			return api__reply_error(
 			    r->req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
 			    "Client context must be a base64-encoded JSON object of at most %u bytes",
 			    CLIENT_CONTEXT_MAX);
@@ -168,10 +175,11 @@ void api_invoke(struct api *a, struct api_req *r)
 	int rc = sched_invoke(a->sched, &args, &e);
 	if (rc == -EAGAIN) {
 		front_reply_header(r->req, "Retry-After", "1");
-		return api_reply_error(r->req, LAMBDA_ERR_TOO_MANY_REQUESTS,
-		                       json_pack("{s:s, s:s}", "Reason", e.msg, "retryAfterSeconds", "1"),
-		                       "Rate Exceeded.");
+		return api__reply_error(
+		    r->req, LAMBDA_ERR_TOO_MANY_REQUESTS,
+		    json_pack("{s:s, s:s}", "Reason", throttle_reason(e.reason), "retryAfterSeconds", "1"),
+		    "Rate Exceeded.");
 	}
 	if (rc < 0)
-		api_reply_err(r->req, &e);
+		api__reply_err(r->req, &e);
 }

@@ -173,11 +173,11 @@ void lambda_metrics_collect(struct metrics_scrape *s, void *arg)
 	free(col.fns);
 }
 
-void api_metrics(struct api *a, struct api_req *r)
+void api__metrics(struct api *a, struct api_req *r)
 {
 	struct evbuffer *b = evbuffer_new();
 	metrics_render(a->metrics, b);
-	api_add_request_id(r->req);
+	api__add_request_id(r->req);
 	front_reply_header(r->req, "Content-Type", METRICS_CONTENT_TYPE);
 	front_reply(r->req, 200, b);
 	evbuffer_free(b);

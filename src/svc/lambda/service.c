@@ -27,30 +27,30 @@ enum lambda_op {
 		fn(ctx, &r, ##__VA_ARGS__);                                                                  \
 	}
 
-BIND(h_create_function, api_create_function)
-BIND(h_list_functions, api_list_functions)
-BIND(h_get_function, api_get_function, false)
-BIND(h_get_function_configuration, api_get_function, true)
-BIND(h_delete_function, api_delete_function)
-BIND(h_update_configuration, api_update_configuration)
-BIND(h_update_code, api_update_code)
-BIND(h_invoke, api_invoke)
-BIND(h_invoke_async, api_invoke_async)
-BIND(h_account_settings, api_account_settings)
-BIND(h_put_concurrency, api_put_concurrency)
-BIND(h_get_concurrency, api_get_concurrency)
-BIND(h_delete_concurrency, api_delete_concurrency)
-BIND(h_provisioned_concurrency, api_provisioned_concurrency)
-BIND(h_event_invoke_config, api_event_invoke_config)
-BIND(h_list_event_invoke_configs, api_list_event_invoke_configs)
-BIND(h_function_url, api_function_url)
-BIND(h_list_function_urls, api_list_function_urls)
-BIND(h_ext_logs, api_ext_logs)
-BIND(h_ext_prewarm, api_ext_prewarm)
-BIND(h_ext_keep_alive, api_ext_keep_alive)
-BIND(h_ext_events, api_ext_events)
-BIND(h_ext_code, api_ext_code)
-BIND(h_metrics, api_metrics)
+BIND(h_create_function, api__create_function)
+BIND(h_list_functions, api__list_functions)
+BIND(h_get_function, api__get_function, false)
+BIND(h_get_function_configuration, api__get_function, true)
+BIND(h_delete_function, api__delete_function)
+BIND(h_update_configuration, api__update_configuration)
+BIND(h_update_code, api__update_code)
+BIND(h_invoke, api__invoke)
+BIND(h_invoke_async, api__invoke_async)
+BIND(h_account_settings, api__account_settings)
+BIND(h_put_concurrency, api__put_concurrency)
+BIND(h_get_concurrency, api__get_concurrency)
+BIND(h_delete_concurrency, api__delete_concurrency)
+BIND(h_provisioned_concurrency, api__provisioned_concurrency)
+BIND(h_event_invoke_config, api__event_invoke_config)
+BIND(h_list_event_invoke_configs, api__list_event_invoke_configs)
+BIND(h_function_url, api__function_url)
+BIND(h_list_function_urls, api__list_function_urls)
+BIND(h_ext_logs, api__ext_logs)
+BIND(h_ext_prewarm, api__ext_prewarm)
+BIND(h_ext_keep_alive, api__ext_keep_alive)
+BIND(h_ext_events, api__ext_events)
+BIND(h_ext_code, api__ext_code)
+BIND(h_metrics, api__metrics)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -117,7 +117,7 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
 };
 #pragma GCC diagnostic pop
 
-void api_front_add(struct front *f, struct api *a)
+void api__front_add(struct front *f, struct api *a)
 {
 	front_add(f, &lambda_furl_svc, a);
 	front_add(f, &lambda_execute_api_svc, a);
@@ -127,6 +127,7 @@ void api_front_add(struct front *f, struct api *a)
 
 const struct svc lambda_svc = {
     .name = "lambda",
+    .title = "Lambda",
     .proto = PROTO_REST_JSON,
     .ops = lambda_ops,
     .nops = LAMBDA_OP_COUNT,
@@ -135,5 +136,6 @@ const struct svc lambda_svc = {
     .err_unknown_op = LAMBDA_ERR_UNKNOWN_OPERATION,
     .err_bad_input = LAMBDA_ERR_INVALID_PARAMETER_VALUE,
     .err_unavailable = LAMBDA_ERR_SHUTTING_DOWN,
+    .err_too_large = LAMBDA_ERR_REQUEST_TOO_LARGE,
     .err_flags = PROTO_ERR_TYPE_FIELD,
 };

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "integ/proxy.h"
 #include "svc/lambda/api_int.h"
 
 /* What awslambda.HttpResponseStream.from() sets: the stream starts with a JSON prelude
@@ -16,6 +17,10 @@
 #define PRELUDE_CTYPE "application/vnd.awslambda.http-integration-response"
 #define PRELUDE_SEP_LEN 8
 #define PRELUDE_MAX (64 * 1024) /* a longer "prelude" is taken as body */
+/* Back-pressure: past HIGH_WATER bytes queued for a slow client the function's stream is
+ * paused (the runtime blocks writing it), and resumed once they fall to LOW_WATER. */
+#define HIGH_WATER (1024 * 1024)
+#define LOW_WATER (256 * 1024)
 
 struct stream_ctx {
 	struct api *a;
@@ -23,6 +28,8 @@ struct stream_ctx {
 	struct evkeyvalq extra; /* headers to add (a copy), x-amzn-RequestId included */
 	struct evbuffer *pre;   /* bytes held until the prelude is whole */
 	bool started;           /* the status and headers went out */
+	bool paused;            /* the function's stream waits for the client to drain */
+	char request_id[64];
 };
 
 static void stream_ctx_free(struct stream_ctx *x)
@@ -32,11 +39,26 @@ static void stream_ctx_free(struct stream_ctx *x)
 	free(x);
 }
 
+/* The function's stream goes on (paused false) or waits for the client (true). */
+static void pause_stream(struct stream_ctx *x, bool paused)
+{
+	if (x->paused == paused)
+		return;
+	x->paused = paused;
+	sched_stream_pause(x->a->sched, x->request_id, paused);
+}
+
 /* The client closed its connection: what the function still sends is dropped (the
  * front drops it), and the request is answered at the end as always. */
 static void client_closed_cb(struct front_req *rq, void *arg)
 {
 	log_debug("api: streaming client went away");
+	pause_stream(arg, false);
+}
+
+static void drained_cb(struct front_req *rq, void *arg)
+{
+	pause_stream(arg, false);
 }
 
 static void add_extra(struct stream_ctx *x)
@@ -46,15 +68,10 @@ static void add_extra(struct stream_ctx *x)
 		front_reply_header_set(x->req, kv->key, kv->value);
 }
 
-/* Replies {"message": msg} with status code in one piece (before any byte went out). */
-static void reply_message(struct stream_ctx *x, int code, const char *msg)
+/* Replies the integration's answer e in one piece (before any byte went out). */
+static void reply_error(struct stream_ctx *x, enum proxy_error e)
 {
-	front_reply_header(x->req, "Content-Type", "application/json");
-	add_extra(x);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add_printf(b, "{\"message\":\"%s\"}", msg);
-	front_reply(x->req, code, b);
-	evbuffer_free(b);
+	proxy_error_reply(x->req, e, &x->extra);
 	x->req = NULL;
 }
 
@@ -115,6 +132,10 @@ static bool start_reply(struct stream_ctx *x, json_t *prelude, const char *conte
 static void send_chunk(struct stream_ctx *x, const void *data, size_t len)
 {
 	front_reply_chunk(x->req, data, len);
+	if (!x->paused && front_reply_pending(x->req) > HIGH_WATER) {
+		pause_stream(x, true);
+		front_reply_on_drain(x->req, LOW_WATER, drained_cb, x);
+	}
 }
 
 /* Takes what is held in x->pre: the prelude once it is whole (then the bytes after it
@@ -163,7 +184,7 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 {
 	struct stream_ctx *x = arg;
 	if (!x->started && (res->function_error || res->system_error)) {
-		reply_message(x, 502, "Internal Server Error");
+		reply_error(x, PROXY_ERR_BAD_GATEWAY);
 	} else if (!x->started && !res->streamed) {
 		/* The function answered without streaming: its response is the body. */
 		front_reply_header(x->req, "Content-Type", "application/json");
@@ -185,13 +206,14 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 	stream_ctx_free(x);
 }
 
-void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg, struct evbuffer *event,
-                          const char *request_id, const struct evkeyvalq *extra)
+void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
+                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
 {
 	struct stream_ctx *x = xcalloc(1, sizeof(*x));
 	x->a = a;
 	x->req = req;
 	x->pre = evbuffer_new();
+	snprintf(x->request_id, sizeof(x->request_id), "%s", request_id);
 	TAILQ_INIT(&x->extra);
 	const struct evkeyval *kv;
 	if (extra)
@@ -216,8 +238,7 @@ void api_invoke_streaming(struct api *a, struct front_req *req, struct fn_config
 			log_warn("api: streaming invoke of %s: %s", cfg->name, e.msg);
 		if (rc == -EAGAIN)
 			front_reply_header(req, "Retry-After", "1");
-		reply_message(x, rc == -EAGAIN ? 429 : 502,
-		              rc == -EAGAIN ? "Too Many Requests" : "Internal Server Error");
+		reply_error(x, rc == -EAGAIN ? PROXY_ERR_THROTTLED : PROXY_ERR_BAD_GATEWAY);
 		stream_ctx_free(x);
 	}
 }

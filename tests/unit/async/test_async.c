@@ -40,7 +40,7 @@ static void up(struct fx *f)
 	struct err e = {0};
 	f->base = event_base_new();
 	assert_int_equal(pool_new(f->base, 1, &f->pool, &e), 0);
-	assert_int_equal(store_open(f->tmp, &f->st, &e), 0);
+	assert_int_equal(store_new(f->tmp, &f->st, &e), 0);
 	store_set_loop(f->st, f->base, f->pool);
 	f->reg = registry_new();
 	struct async_config cfg = {.store = f->st, .region = "us-east-1", .account = "000000000000"};

@@ -132,7 +132,7 @@ static void test_zip_tree(void **state)
 	unsigned char *zip = NULL;
 	size_t len = 0;
 	struct err e = {0};
-	assert_int_equal(cli_zip_dir(dir, &zip, &len, &e), 0);
+	assert_int_equal(cli_zip_dir(dir, NULL, &zip, &len, &e), 0);
 	assert_true(len > 22); /* more than an empty zip's end record */
 	assert_memory_equal(zip, "PK\003\004", 4);
 
@@ -205,11 +205,11 @@ static void test_zip_same_tree_same_bytes(void **state)
 	unsigned char *z1 = NULL, *z2 = NULL;
 	size_t l1 = 0, l2 = 0;
 	struct err e = {0};
-	assert_int_equal(cli_zip_dir(dir, &z1, &l1, &e), 0);
+	assert_int_equal(cli_zip_dir(dir, NULL, &z1, &l1, &e), 0);
 	/* A trailing slash on the directory changes nothing. */
 	char slashed[4096];
 	snprintf(slashed, sizeof(slashed), "%s/", dir);
-	assert_int_equal(cli_zip_dir(slashed, &z2, &l2, &e), 0);
+	assert_int_equal(cli_zip_dir(slashed, NULL, &z2, &l2, &e), 0);
 	assert_int_equal(l1, l2);
 	assert_memory_equal(z1, z2, l1);
 	struct got got[8];
@@ -228,7 +228,7 @@ static void test_zip_empty_dir(void **state)
 	unsigned char *zip = NULL;
 	size_t len = 0;
 	struct err e = {0};
-	assert_int_equal(cli_zip_dir(*state, &zip, &len, &e), 0);
+	assert_int_equal(cli_zip_dir(*state, NULL, &zip, &len, &e), 0);
 	struct got got[1];
 	assert_int_equal(read_zip(zip, len, got, 1), 0);
 	free(zip);
@@ -239,7 +239,7 @@ static void expect_refused(const char *dir, int code, const char *needle)
 	unsigned char *zip = (unsigned char *)"untouched";
 	size_t len = 7;
 	struct err e = {0};
-	assert_int_equal(cli_zip_dir(dir, &zip, &len, &e), -code);
+	assert_int_equal(cli_zip_dir(dir, NULL, &zip, &len, &e), -code);
 	assert_int_equal(e.code, code);
 	if (!strstr(e.msg, needle))
 		fail_msg("message [%s] lacks [%s]", e.msg, needle);

@@ -25,6 +25,14 @@ struct fake {
 	int sends, starts, chunks, ends;
 	bool watching;
 	struct front_req *rq;
+	/* Back-pressure (flow set by the test): chunks are counted, not kept, and count as
+	 * queued for the client until fake_consume takes them; a drain asked for is answered
+	 * there once they fall to its low watermark. */
+	bool flow;
+	uint64_t chunk_bytes;
+	size_t queued, queued_max;
+	bool drain_on;
+	size_t drain_low;
 };
 
 static inline void fake_send(void *impl, int status, const struct evkeyvalq *h, struct evbuffer *body)
@@ -53,7 +61,39 @@ static inline void fake_chunk(void *impl, struct evbuffer *data)
 {
 	struct fake *f = impl;
 	f->chunks++;
+	if (f->flow) {
+		size_t n = evbuffer_get_length(data);
+		f->chunk_bytes += n;
+		f->queued += n;
+		if (f->queued > f->queued_max)
+			f->queued_max = f->queued;
+		evbuffer_drain(data, n);
+		return;
+	}
 	evbuffer_add_buffer(f->body, data);
+}
+
+static inline size_t fake_pending(void *impl)
+{
+	struct fake *f = impl;
+	return f->flow ? f->queued : 0;
+}
+
+static inline void fake_on_drain(void *impl, size_t low_water, bool on)
+{
+	struct fake *f = impl;
+	f->drain_on = on;
+	f->drain_low = low_water;
+}
+
+/* The client takes up to n queued bytes; a drain asked for is answered if they are low. */
+static inline void fake_consume(struct fake *f, size_t n)
+{
+	f->queued -= n < f->queued ? n : f->queued;
+	if (f->drain_on && f->queued <= f->drain_low && !f->sends && !f->ends) {
+		f->drain_on = false;
+		front_req_drained(f->rq);
+	}
 }
 
 static inline void fake_end(void *impl)
@@ -66,13 +106,21 @@ static inline void fake_watch(void *impl, struct front_req *rq, bool on)
 	((struct fake *)impl)->watching = on;
 }
 
-static const struct front_transport fake_transport = {fake_send, fake_start, fake_chunk,
-                                                      fake_end,  fake_watch, NULL};
+static const struct front_transport fake_transport = {
+    .send = fake_send,
+    .start = fake_start,
+    .chunk = fake_chunk,
+    .end = fake_end,
+    .watch_close = fake_watch,
+    .pending = fake_pending,
+    .on_drain = fake_on_drain,
+};
 
-/* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL. The fake
- * outlives the request; free it with fake_free once the request was answered. */
-static inline struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs,
-                                    const char *body)
+/* A request: hdrs is a NULL-terminated list of "Name: value"; body may be NULL; refused_max
+ * > 0 makes it one whose body the transport refused (front_req_refused). The fake outlives
+ * the request; free it with fake_free once the request was answered. */
+static inline struct fake *fake_make(const char *method, const char *uri, const char *const *hdrs,
+                                     const char *body, uint64_t refused_max)
 {
 	struct fake *f = xcalloc(1, sizeof(*f));
 	TAILQ_INIT(&f->in);
@@ -101,9 +149,16 @@ static inline struct fake *fake_new(const char *method, const char *uri, const c
 	    .peer_port = 40000,
 	    .http_major = 1,
 	    .http_minor = 1,
+	    .refused_max = refused_max,
 	};
 	f->rq = front_req_new(&fake_transport, f, &info);
 	return f;
+}
+
+static inline struct fake *fake_new(const char *method, const char *uri, const char *const *hdrs,
+                                    const char *body)
+{
+	return fake_make(method, uri, hdrs, body, 0);
 }
 
 /* The answer's body as a string (owned). */

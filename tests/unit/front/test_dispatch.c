@@ -94,20 +94,25 @@ static void data_serve(void *ctx, struct front_req *rq)
 	front_reply(rq, 200, NULL);
 }
 
-enum { E_NONE, E_UNKNOWN, E_BAD, E_DOWN, E_COUNT };
+enum { E_NONE, E_UNKNOWN, E_BAD, E_DOWN, E_LARGE, E_COUNT };
 static const struct svc_error errs[E_COUNT] = {
     [E_UNKNOWN] = {"UnknownOperationException", 404, true},
     [E_BAD] = {"InvalidParameterValueException", 400, true},
     [E_DOWN] = {"ServiceException", 503, false},
+    [E_LARGE] = {"RequestTooLargeException", 413, true},
 };
 
 static const struct op rest_ops[] = {
-    {"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record, false},
-    {"ListThings", FRONT_GET, "/2015-03-31/things", record, false},
-    {"DeleteThing", FRONT_DELETE, "/2015-03-31/things/{Id}", NULL, false}, /* not implemented */
+    {.name = "GetThing", .method = FRONT_GET, .uri = "/2015-03-31/things/{Id}", .handler = record},
+    {.name = "ListThings", .method = FRONT_GET, .uri = "/2015-03-31/things", .handler = record},
+    {.name = "DeleteThing",
+     .method = FRONT_DELETE,
+     .uri = "/2015-03-31/things/{Id}",
+     .handler = NULL}, /* not implemented */
 };
 static const struct svc rest = {
     .name = "rest",
+    .title = "Rest",
     .proto = PROTO_REST_JSON,
     .ops = rest_ops,
     .nops = 3,
@@ -119,7 +124,8 @@ static const struct svc rest = {
     .err_flags = PROTO_ERR_TYPE_FIELD,
 };
 /* Another REST service with the same template: the SigV4 scope tells them apart. */
-static const struct op other_ops[] = {{"GetThing", FRONT_GET, "/2015-03-31/things/{Id}", record, false}};
+static const struct op other_ops[] = {
+    {.name = "GetThing", .method = FRONT_GET, .uri = "/2015-03-31/things/{Id}", .handler = record}};
 static const struct svc other = {
     .name = "other",
     .proto = PROTO_REST_JSON,
@@ -129,8 +135,8 @@ static const struct svc other = {
     .nerrors = E_COUNT,
     .err_unknown_op = E_UNKNOWN,
 };
-static const struct op tiny_ops[] = {{"Ping", FRONT_POST, NULL, record, false},
-                                     {"Later", FRONT_POST, NULL, NULL, false}};
+static const struct op tiny_ops[] = {{.name = "Ping", .method = FRONT_POST, .uri = NULL, .handler = record},
+                                     {.name = "Later", .method = FRONT_POST, .uri = NULL, .handler = NULL}};
 static const struct svc tiny = {
     .name = "tiny",
     .proto = PROTO_AWS_JSON_1_0,
@@ -144,15 +150,34 @@ static const struct svc tiny = {
 static const struct svc data = {.name = "data", .claims = data_claims, .serve = data_serve};
 
 /* A service with one operation that takes its body streamed, and a claims hook that does. */
-static const struct op up_ops[] = {{"PutBlob", FRONT_PUT, "/blobs/{Key}", record, true},
-                                   {"GetBlob", FRONT_GET, "/blobs/{Key}", record, false}};
-static const struct svc up = {.name = "up", .proto = PROTO_REST_JSON, .ops = up_ops, .nops = 2};
+#define GIB (1024ull * 1024 * 1024)
+static const struct op up_ops[] = {
+    {.name = "PutBlob",
+     .method = FRONT_PUT,
+     .uri = "/blobs/{Key}",
+     .handler = record,
+     .stream_body = true,
+     .body_max = 5 * GIB},
+    {.name = "GetBlob", .method = FRONT_GET, .uri = "/blobs/{Key}", .handler = record},
+    {.name = "PostNote", .method = FRONT_POST, .uri = "/notes", .handler = record, .body_max = 16},
+};
+static const struct svc up = {.name = "up",
+                              .proto = PROTO_REST_JSON,
+                              .ops = up_ops,
+                              .nops = 3,
+                              .errors = errs,
+                              .nerrors = E_COUNT,
+                              .err_too_large = E_LARGE,
+                              .err_flags = PROTO_ERR_TYPE_FIELD};
 static bool up_claims(void *ctx, const struct front_req *rq)
 {
 	return front_req_header(rq, "X-Up-Data") != NULL;
 }
-static const struct svc updata = {
-    .name = "updata", .claims = up_claims, .serve = data_serve, .serve_streams = true};
+static const struct svc updata = {.name = "updata",
+                                  .claims = up_claims,
+                                  .serve = data_serve,
+                                  .serve_streams = true,
+                                  .serve_body_max = 1000};
 
 static struct front *front_of(void)
 {
@@ -191,9 +216,10 @@ static void test_paths(void **state)
 	check(dispatch(f, "PATCH", "/2015-03-31/things/42", NULL),
 	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at PATCH "
 	      "/2015-03-31/things/42\"}");
+	/* An operation of the model without a handler is named. */
 	check(dispatch(f, "DELETE", "/2015-03-31/things/42", NULL),
-	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at DELETE "
-	      "/2015-03-31/things/42\"}");
+	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"lambdad does not support "
+	      "the Rest operation DeleteThing yet\"}");
 	check(dispatch(f, "GET", "/no/such/path", NULL),
 	      "404 UnknownOperationException {\"Type\":\"User\",\"message\":\"No operation at GET "
 	      "/no/such/path\"}");
@@ -250,7 +276,8 @@ static void test_target(void **state)
 	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"No operation at POST /\"}");
 	const char *later[] = {"X-Amz-Target: Tiny_20240101.Later", NULL};
 	check(dispatch(f, "POST", "/", later),
-	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"No operation at POST /\"}");
+	      "404 - {\"__type\":\"UnknownOperationException\",\"message\":\"lambdad does not support "
+	      "the tiny operation Later yet\"}");
 	/* A prefix no service has: the path decides. */
 	const char *stranger[] = {"X-Amz-Target: Other_1.Ping", NULL};
 	check(dispatch(f, "GET", "/2015-03-31/things/1", stranger), "200 rest GetThing 1");
@@ -267,6 +294,45 @@ static void test_claims_and_drain(void **state)
 	check(dispatch(f, "GET", "/2015-03-31/things/1", NULL),
 	      "503 ServiceException {\"Type\":\"Service\",\"message\":\"lambdad is shutting down\"} "
 	      "close:close");
+	front_free(f);
+}
+
+/* A body the transport refused for its size: 413 in the shape of the service it was for,
+ * naming the operation and the limit; text where the service has no such error. */
+static void test_refused(void **state)
+{
+	struct front *f = front_of();
+	front_add(f, &up, NULL);
+	seen[0] = 0;
+	struct fake *k = fake_make("POST", "/notes", NULL, NULL, 16);
+	assert_int_equal(front_req_refused(k->rq), 16);
+	front_dispatch(k->rq, f);
+	assert_int_equal(k->sends, 1);
+	assert_int_equal(k->status, 413);
+	assert_string_equal(fake_header(k, "X-Amzn-ErrorType"), "RequestTooLargeException");
+	assert_string_equal(fake_header(k, "Connection"), "close");
+	char *body = fake_body(k);
+	assert_string_equal(body,
+	                    "{\"Type\":\"User\",\"message\":\"Request must be smaller than 16 bytes for "
+	                    "the PostNote operation\"}");
+	free(body);
+	assert_string_equal(seen, ""); /* the handler never saw it */
+	fake_free(k);
+	/* No operation there: the service's error all the same, without the operation. */
+	k = fake_make("PUT", "/blobs", NULL, NULL, 5368709120ull);
+	front_dispatch(k->rq, f);
+	assert_int_equal(k->status, 413);
+	fake_free(k);
+	/* The fallback service has no err_too_large: text. */
+	k = fake_make("POST", "/2015-03-31/things", NULL, NULL, 1024);
+	front_dispatch(k->rq, f);
+	assert_int_equal(k->status, 413);
+	assert_null(fake_header(k, "X-Amzn-ErrorType"));
+	assert_string_equal(fake_header(k, "Content-Type"), "text/plain; charset=utf-8");
+	body = fake_body(k);
+	assert_string_equal(body, "request body over the limit of 1024 bytes\n");
+	free(body);
+	fake_free(k);
 	front_free(f);
 }
 
@@ -349,10 +415,15 @@ static void test_wants_stream(void **state)
 		const char *method, *uri;
 		const char *const *hdrs;
 		bool with_up, want;
+		uint64_t body_max;
 	} cases[] = {
-	    {"PUT", "/blobs/k", NULL, true, true},   {"GET", "/blobs/k", NULL, true, false},
-	    {"PUT", "/other", NULL, true, false},    {"GET", "/x", claimed, true, true},
-	    {"PUT", "/blobs/k", NULL, false, false}, {"GET", "/2015-03-31/things/a", NULL, true, false},
+	    {"PUT", "/blobs/k", NULL, true, true, 5 * GIB},
+	    {"GET", "/blobs/k", NULL, true, false, 0},
+	    {"PUT", "/other", NULL, true, false, 0},
+	    {"GET", "/x", claimed, true, true, 1000},
+	    {"PUT", "/blobs/k", NULL, false, false, 0},
+	    {"GET", "/2015-03-31/things/a", NULL, true, false, 0},
+	    {"POST", "/notes", NULL, true, false, 16},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct front *f = front_of();
@@ -361,7 +432,9 @@ static void test_wants_stream(void **state)
 			front_add(f, &up, NULL);
 		}
 		struct fake *k = fake_new(cases[i].method, cases[i].uri, cases[i].hdrs, NULL);
-		assert_int_equal(front_wants_stream(k->rq, f), cases[i].want);
+		uint64_t max = 99;
+		assert_int_equal(front_wants_stream(k->rq, f, &max), cases[i].want);
+		assert_int_equal(max, cases[i].body_max);
 		front_reply(k->rq, 200, NULL);
 		fake_free(k);
 		front_free(f);
@@ -379,6 +452,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_and_close),
 	    cmocka_unit_test(test_request),
 	    cmocka_unit_test(test_wants_stream),
+	    cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

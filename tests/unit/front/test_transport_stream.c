@@ -51,7 +51,7 @@ static struct harness {
 	enum front_body_abort why;
 	int read_rc; /* front_req_read_body's return */
 	bool early;  /* /s/early answered */
-	int streamed, whole;
+	int streamed, whole, refused;
 } H;
 
 static void s_data(struct front_req *rq, const void *data, size_t len, void *arg)
@@ -102,7 +102,7 @@ static void s_abort(struct front_req *rq, enum front_body_abort why, void *arg)
 
 static const struct front_body_ops ops = {.data = s_data, .end = s_end, .abort = s_abort};
 
-static bool wants(struct front_req *rq, void *arg)
+static bool wants(struct front_req *rq, void *arg, uint64_t *body_max)
 {
 	return front_req_path(rq) && strncmp(front_req_path(rq), "/s/", 3) == 0;
 }
@@ -111,6 +111,16 @@ static void handler(struct front_req *rq, void *arg)
 {
 	const char *path = front_req_path(rq);
 	H.progress++;
+	if (front_req_refused(rq)) { /* the front's 413: with the route's limit */
+		H.refused++;
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add_printf(b, "refused %s over %llu", path,
+		                    (unsigned long long)front_req_refused(rq));
+		front_reply_header(rq, "Content-Type", "text/plain");
+		front_reply(rq, 413, b);
+		evbuffer_free(b);
+		return;
+	}
 	if (!front_req_streamed(rq)) {
 		H.whole++;
 		struct evbuffer *b = evbuffer_new();
@@ -389,8 +399,9 @@ static void test_limit_chunked(void **state)
 	       "50\r\n01234567890123456789012345678901234567890123456789012345678901234567890123456789\r\n"
 	       "50\r\n01234567890123456789012345678901234567890123456789012345678901234567890123456789\r\n"
 	       "0\r\n\r\n");
-	assert_reply("HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	             "Content-Length: 23\r\nConnection: close\r\n\r\nrequest body too large\n");
+	assert_reply("HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n"
+	             "Date: D\r\nConnection: close\r\n\r\nrefused /s/up over 100");
+	assert_int_equal(H.refused, 1);
 	assert_int_equal(H.aborts, 1);
 	assert_int_equal(H.why, FRONT_BODY_TOO_LARGE);
 	assert_true(H.got <= 100);
@@ -413,8 +424,9 @@ static void test_limit_length(void **state)
 {
 	send_s("PUT /s/up?limit=100 HTTP/1.1\r\nContent-Length: 101\r\nExpect: 100-continue\r\n\r\n");
 	assert_int_equal(H.read_rc, -EFBIG);
-	assert_reply("HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	             "Content-Length: 30\r\nConnection: close\r\n\r\nContent-Length over the limit\n");
+	assert_reply("HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n"
+	             "Date: D\r\nConnection: close\r\n\r\nrefused /s/up over 100");
+	assert_int_equal(H.refused, 1);
 	assert_int_equal(H.aborts, 0);
 	assert_true(H.eof);
 }

@@ -35,7 +35,9 @@
 struct client {
 	int fd;
 	struct evbuffer *in;
-	bool eof; /* the server closed the connection */
+	bool eof;    /* the server closed the connection */
+	bool deaf;   /* reads nothing (a client that stopped reading) */
+	size_t slow; /* > 0: reads at most this many bytes per pass */
 };
 
 static struct harness {
@@ -142,6 +144,8 @@ static void close_cb(void *arg, struct http_request *req)
 
 static void route_cb(void *arg, struct http_request *req)
 {
+	if (strcmp(http_request_path(req), "/later") == 0)
+		http_request_set_body_max(req, 1024 * 1024 * 1024);
 	if (strncmp(http_request_path(req), "/small", 6) == 0) {
 		http_request_set_head_max(req, 128);
 		http_request_set_body_max(req, 10);
@@ -259,7 +263,10 @@ static void collect(void)
 	for (int i = 0; i < H.ncl; i++) {
 		struct client *c = &H.cl[i];
 		ssize_t n = -1;
-		while (c->fd >= 0 && !c->eof && (n = read(c->fd, buf, sizeof(buf))) != 0) {
+		if (c->deaf)
+			continue;
+		size_t want = c->slow ? c->slow : sizeof(buf);
+		while (c->fd >= 0 && !c->eof && (n = read(c->fd, buf, want)) != 0) {
 			if (n < 0) {
 				assert_true(errno == EAGAIN || errno == ECONNRESET);
 				c->eof = errno == ECONNRESET;
@@ -267,6 +274,8 @@ static void collect(void)
 			}
 			evbuffer_add(c->in, buf, (size_t)n);
 			H.progress += (uint64_t)n;
+			if (c->slow)
+				break;
 		}
 		if (n == 0)
 			c->eof = true;
@@ -276,7 +285,7 @@ static void collect(void)
 static bool unread(void)
 {
 	for (int i = 0; i < H.ncl; i++) {
-		if (!H.cl[i].eof && transcript_unsent(H.cl[i].fd))
+		if (!H.cl[i].eof && !H.cl[i].deaf && transcript_unsent(H.cl[i].fd))
 			return true;
 	}
 	return false;
@@ -642,6 +651,155 @@ static void test_read_timeout(void **state)
 	           "abort 0 the connection closed before the end of the body\n");
 }
 
+static void tick_cb(evutil_socket_t fd, short what, void *arg) {}
+
+/* A client that stops reading a reply is cut off once write_timeout_ms pass with none
+ * of it taken; the handler hears it (close_cb) and the server goes on. */
+static void test_write_timeout(void **state)
+{
+	http_server_free(H.srv);
+	struct http_server_cfg cfg = {.write_timeout_ms = 20};
+	H.srv = http_server_new(H.base, &cfg, &ops, NULL);
+	int c = connect_client();
+	send_s(c, "GET /hold HTTP/1.1\r\n\r\n");
+	H.cl[c].deaf = true;
+	struct http_request *req = H.held;
+	http_reply_start(req, 200);
+	static char piece[65536];
+	memset(piece, 'p', sizeof(piece));
+	for (int i = 0; i < 64; i++) /* 4 MiB: more than the socket holds */
+		http_reply_chunk(req, piece, sizeof(piece));
+	assert_true(http_reply_pending(req) > 0);
+	/* A tick, so that each pass ends within 10 ms whatever the engine does. */
+	struct event *tick = event_new(H.base, -1, EV_PERSIST, tick_cb, NULL);
+	struct timeval tv = {0, 10000};
+	event_add(tick, &tv);
+	for (int i = 0; i < 2000 && H.held; i++) /* up to 20 s */
+		event_base_loop(H.base, EVLOOP_ONCE);
+	event_free(tick);
+	assert_null(H.held);
+	assert_log("request GET /hold\nclosed /hold\n");
+	int d = connect_client();
+	send_s(d, "GET /alive HTTP/1.1\r\n\r\n");
+	assert_text_reply(d, 200, "OK", "/alive", "");
+}
+
+static size_t drain_low; /* the low watermark asked for */
+static void drain_cb(void *arg, struct http_request *req)
+{
+	record("drained %s\n", http_reply_pending(req) <= drain_low ? "low" : "HIGH");
+}
+
+/* The drain callback comes once the bytes queued fall to the low watermark: never while
+ * the client reads nothing, once as it reads on, on the next pass when they are low
+ * already, and not at all once cancelled. */
+static void test_drain(void **state)
+{
+	int c = connect_client();
+	send_s(c, "GET /hold HTTP/1.1\r\n\r\n");
+	H.cl[c].deaf = true;
+	struct http_request *req = H.held;
+	http_reply_start(req, 200);
+	static char piece[65536];
+	memset(piece, 'p', sizeof(piece));
+	for (int i = 0; i < 32; i++) /* 2 MiB */
+		http_reply_chunk(req, piece, sizeof(piece));
+	drain_low = 128 * 1024;
+	assert_true(http_reply_pending(req) > drain_low);
+	http_reply_on_drain(req, drain_low, drain_cb, NULL);
+	for (int i = 0; i < 100; i++)
+		event_base_loop(H.base, EVLOOP_NONBLOCK);
+	assert_log("request GET /hold\n");
+	H.cl[c].deaf = false;
+	H.cl[c].slow = 4096;
+	for (int i = 0; i < 100000 && evbuffer_get_length(H.log) == 0; i++) {
+		event_base_loop(H.base, EVLOOP_NONBLOCK);
+		collect();
+	}
+	assert_log("drained low\n");
+	assert_true(http_reply_pending(req) > 0); /* called at the mark, not once all was written */
+	/* Low already: on a later pass, not inside the call. */
+	drain_low = 64 * 1024 * 1024;
+	http_reply_on_drain(req, drain_low, drain_cb, NULL);
+	assert_log("");
+	event_base_loop(H.base, EVLOOP_NONBLOCK);
+	assert_log("drained low\n");
+	/* Cancelled: nothing. */
+	http_reply_on_drain(req, drain_low, drain_cb, NULL);
+	http_reply_on_drain(req, 0, NULL, NULL);
+	H.cl[c].slow = 0;
+	http_reply_end(req, NULL);
+	H.held = NULL;
+	run();
+	assert_log("");
+	assert_int_equal(evbuffer_get_length(H.cl[c].in), 32 * (65536 + 9) + 5 + 47);
+}
+
+/* A streamed body paused by its handler: no data comes, and nothing more is read (the
+ * client blocks once the socket is full), until it is resumed; then the rest, and its end. */
+static struct http_request *pausing;
+static uint64_t paused_got;
+static void pause_data_cb(void *arg, struct http_request *req, const void *data, size_t len)
+{
+	if (!pausing) {
+		record("data %zu\n", len);
+		pausing = req;
+		http_request_pause_body(req, true);
+	}
+	paused_got += len;
+}
+
+static const struct http_body_ops pause_ops = {.data_cb = pause_data_cb, .end_cb = stream_end_cb};
+
+static void test_pause_body(void **state)
+{
+	int c = connect_client();
+	pausing = NULL;
+	paused_got = 0;
+	send_s(c, "POST /later HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	http_request_read_body(H.held, HTTP_BODY_STREAM, 0, &pause_ops, NULL);
+	H.held = NULL;
+	send_s(c, "3\r\nabc\r\n");
+	assert_log("request POST /later\ndata 3\n");
+	/* 16 MiB more, written as the socket takes it: it stops taking it. */
+	struct evbuffer *out = evbuffer_new();
+	static char junk[65536];
+	for (int i = 0; i < 256; i++) {
+		evbuffer_add_printf(out, "%zx\r\n", sizeof(junk));
+		evbuffer_add(out, junk, sizeof(junk));
+		evbuffer_add(out, "\r\n", 2);
+	}
+	evbuffer_add(out, "0\r\n\r\n", 5);
+	size_t total = evbuffer_get_length(out);
+	for (int i = 0; i < 1000; i++) {
+		size_t n = evbuffer_get_length(out);
+		ssize_t w = write(H.cl[c].fd, evbuffer_pullup(out, (ev_ssize_t)(n < 65536 ? n : 65536)),
+		                  n < 65536 ? n : 65536);
+		if (w > 0)
+			evbuffer_drain(out, (size_t)w);
+		event_base_loop(H.base, EVLOOP_NONBLOCK);
+	}
+	assert_true(evbuffer_get_length(out) > total / 2); /* held back */
+	assert_int_equal(paused_got, 3);
+	assert_log("");
+	http_request_pause_body(pausing, false);
+	for (int i = 0; i < 1000000 && evbuffer_get_length(out) > 0; i++) {
+		size_t n = evbuffer_get_length(out);
+		ssize_t w = write(H.cl[c].fd, evbuffer_pullup(out, (ev_ssize_t)(n < 65536 ? n : 65536)),
+		                  n < 65536 ? n : 65536);
+		if (w > 0)
+			evbuffer_drain(out, (size_t)w);
+		event_base_loop(H.base, EVLOOP_NONBLOCK);
+		collect();
+	}
+	assert_int_equal(evbuffer_get_length(out), 0);
+	evbuffer_free(out);
+	run();
+	assert_int_equal(paused_got, 3 + 256 * 65536);
+	assert_log("end /later\n");
+	assert_text_reply(c, 200, "OK", "streamed", "");
+}
+
 /* ---- replies ---- */
 
 static void test_chunked_reply(void **state)
@@ -892,6 +1050,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pause_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunked_reply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_head, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_headers, setup, teardown),

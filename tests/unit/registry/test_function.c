@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry/registry.h"
+#include "registry/fn.h"
 #include "svc/lambda/errors.h"
 
 #define ROLE "arn:aws:iam::123456789012:role/lambda-role"
@@ -268,7 +268,7 @@ static void test_parse_ref_malformed(void **state)
 static void test_create_minimal_defaults(void **state)
 {
 	struct fn_config *c = created();
-	assert_int_equal(c->refs, 1);
+	assert_int_equal(fn_config_refs(c), 1);
 	assert_string_equal(c->name, "hello");
 	assert_string_equal(c->runtime, "provided.al2023");
 	assert_string_equal(c->handler, "bootstrap");
@@ -867,13 +867,13 @@ static void test_ref_dup(void **state)
 	memcpy(c->code_hex, HEX64, 65);
 	c->code_size = 77;
 	assert_ptr_equal(fn_config_ref(c), c);
-	assert_int_equal(c->refs, 2);
+	assert_int_equal(fn_config_refs(c), 2);
 	fn_config_unref(c);
-	assert_int_equal(c->refs, 1);
+	assert_int_equal(fn_config_refs(c), 1);
 
 	struct fn_config *d = fn_config_dup(c);
 	assert_ptr_not_equal(d, c);
-	assert_int_equal(d->refs, 1);
+	assert_int_equal(fn_config_refs(d), 1);
 	assert_string_equal(d->name, c->name);
 	assert_ptr_not_equal(d->name, c->name);
 	assert_ptr_not_equal(d->env_vars, c->env_vars);
@@ -1012,7 +1012,7 @@ static void test_stored_round_trip(void **state)
 	struct fn_config *d = fn_config_from_stored(s, &e);
 	if (!d)
 		fail_msg("from_stored refused its own text: %s: %s", e.msg, s);
-	assert_int_equal(d->refs, 1);
+	assert_int_equal(fn_config_refs(d), 1);
 	assert_string_equal(d->name, c->name);
 	assert_string_equal(d->runtime, c->runtime);
 	assert_string_equal(d->handler, c->handler);

@@ -115,14 +115,14 @@ static void test_put_replaces(void **state)
 	registry_put(r, old);
 	registry_put(r, cfg("c", hexof('3'), 30));
 	fn_config_ref(old); /* keep it alive to watch its count */
-	assert_int_equal(old->refs, 2);
+	assert_int_equal(fn_config_refs(old), 2);
 
 	struct fn_config *nu = cfg("a", hexof('4'), 40);
 	registry_put(r, nu);
 	assert_int_equal(registry_count(r), 3);
 	assert_ptr_equal(registry_get(r, "a"), nu);
 	assert_ptr_equal(registry_at(r, 0), nu);
-	assert_int_equal(old->refs, 1);
+	assert_int_equal(fn_config_refs(old), 1);
 	assert_false(registry_code_in_use(r, hexof('2')));
 	assert_true(registry_code_in_use(r, hexof('4')));
 	assert_int_equal(registry_total_code_size(r), 10 + 30 + 40);
@@ -132,7 +132,7 @@ static void test_put_replaces(void **state)
 	fn_config_ref(nu);
 	registry_put(r, nu);
 	assert_int_equal(registry_count(r), 3);
-	assert_int_equal(nu->refs, 1);
+	assert_int_equal(fn_config_refs(nu), 1);
 	registry_free(r);
 }
 
@@ -145,7 +145,7 @@ static void test_del(void **state)
 	/* A reference held elsewhere survives the removal. */
 	struct fn_config *c = fn_config_ref(registry_get(r, "c"));
 	assert_true(registry_del(r, "c")); /* middle */
-	assert_int_equal(c->refs, 1);
+	assert_int_equal(fn_config_refs(c), 1);
 	fn_config_unref(c);
 	assert_false(registry_del(r, "c"));
 	assert_null(registry_get(r, "c"));

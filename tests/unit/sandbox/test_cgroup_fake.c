@@ -354,8 +354,10 @@ static void populate(const char *path)
 			if (v2_peak)
 				snprintf(buf, sizeof(buf), "%s/memory.peak", path), put(buf, "0\n");
 		}
-		if (sc && has(sc, "cpu"))
+		if (sc && has(sc, "cpu")) {
 			snprintf(buf, sizeof(buf), "%s/cpu.max", path), put(buf, "max 100000\n");
+			snprintf(buf, sizeof(buf), "%s/cpu.weight", path), put(buf, "100\n");
+		}
 		if (sc && has(sc, "pids"))
 			snprintf(buf, sizeof(buf), "%s/pids.max", path), put(buf, "max\n");
 		return;
@@ -515,6 +517,7 @@ static void v1_dir(const char *dir, const char *ctl, bool memsw, const char *pro
 	} else if (strcmp(ctl, "cpu") == 0) {
 		snprintf(p, sizeof(p), "%s/cpu.cfs_period_us", dir), put(p, "100000\n");
 		snprintf(p, sizeof(p), "%s/cpu.cfs_quota_us", dir), put(p, "-1\n");
+		snprintf(p, sizeof(p), "%s/cpu.shares", dir), put(p, "1024\n");
 	} else if (strcmp(ctl, "pids") == 0) {
 		snprintf(p, sizeof(p), "%s/pids.max", dir), put(p, "max\n");
 	} else if (strcmp(ctl, "freezer") == 0) {
@@ -659,9 +662,9 @@ static struct cg_root *open_ok(void)
 {
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	int rc = cg_root_open("lambdad-4242", &r, &e);
+	int rc = cg_root_new("lambdad-4242", &r, &e);
 	if (rc != 0)
-		fail_msg("cg_root_open: %d %s", rc, e.msg);
+		fail_msg("cg_root_new: %d %s", rc, e.msg);
 	return r;
 }
 
@@ -669,9 +672,9 @@ static struct cg *create_ok(struct cg_root *r, const char *id)
 {
 	struct cg *g = NULL;
 	struct err e = {0};
-	int rc = cg_create(r, id, &g, &e);
+	int rc = cg_new(r, id, &g, &e);
 	if (rc != 0)
-		fail_msg("cg_create: %d %s", rc, e.msg);
+		fail_msg("cg_new: %d %s", rc, e.msg);
 	return g;
 }
 
@@ -718,7 +721,7 @@ static void test_v2_nested_moves_server(void **state)
 	assert_file(SVC "/lambdad-4242/cgroup.subtree_control", "cpu memory pids");
 	struct cg *g = create_ok(r, "env-1");
 	assert_true(there(SVC "/lambdad-4242/env-1/memory.max"));
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 	/* The server is back where it was, and nothing of lambdad remains. */
 	autofree char *after = snapshot();
@@ -731,7 +734,7 @@ static void test_v2_nested_shared_refused(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -EBUSY);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -EBUSY);
 	assert_null(r);
 	assert_contains(e.msg, "another process shares lambdad's cgroup");
 	autofree char *after = snapshot();
@@ -744,7 +747,7 @@ static void test_v2_missing_controller(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOTSUP);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOTSUP);
 	assert_contains(e.msg, "pids controller is not available");
 	autofree char *after = snapshot();
 	assert_string_equal(before, after);
@@ -774,7 +777,7 @@ static void test_v1_missing_pids(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOENT);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOENT);
 	assert_contains(e.msg, "the pids controller is not mounted");
 	autofree char *after = snapshot();
 	assert_string_equal(before, after);
@@ -787,9 +790,9 @@ static void test_no_cgroup_fs(void **state)
 	put("/sys/.keep", "");
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -ENOENT);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -ENOENT);
 	assert_contains(e.msg, "no cgroup filesystem");
-	assert_int_equal(cg_root_open("a/b", &r, &e), -EINVAL);
+	assert_int_equal(cg_root_new("a/b", &r, &e), -EINVAL);
 }
 
 static void test_open_permission(void **state)
@@ -799,7 +802,7 @@ static void test_open_permission(void **state)
 	autofree char *before = snapshot();
 	struct cg_root *r = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_root_open("lambdad-4242", &r, &e), -EACCES);
+	assert_int_equal(cg_root_new("lambdad-4242", &r, &e), -EACCES);
 	assert_contains(e.msg, "mkdir " PIDS "/lambdad-4242: Permission denied");
 	assert_contains(e.msg, "run it as root or in a delegated cgroup");
 	autofree char *after = snapshot();
@@ -823,7 +826,7 @@ static void fail_each(void (*layout)(void))
 			fail_errno = errs[k];
 			struct cg_root *r = NULL;
 			struct err e = {0};
-			int rc = cg_root_open("lambdad-4242", &r, &e);
+			int rc = cg_root_new("lambdad-4242", &r, &e);
 			int made = ncalls;
 			fail_at = -1;
 			if (rc < 0) {
@@ -937,6 +940,32 @@ static void test_lambda_formula(void **state)
 	assert_int_equal(l.cpu_millis, 5788);
 	cg_lambda_limits(64, &l);
 	assert_int_equal(l.cpu_millis, 50); /* the floor */
+	assert_int_equal(l.cpu_weight, 64); /* the weight is the MemorySize itself */
+}
+
+/* The weight in each kernel's range, in proportion to MemorySize: Lambda's largest
+ * MemorySize gets the largest weight; the ends are clamped; 0 is the default. */
+static void test_weight_formula(void **state)
+{
+	assert_int_equal(cg_v2_weight(128), 125);
+	assert_int_equal(cg_v2_weight(1769), 1727);
+	assert_int_equal(cg_v2_weight(10240), 10000);
+	assert_int_equal(cg_v2_weight(20000), 10000);
+	assert_int_equal(cg_v2_weight(1), 1);
+	assert_int_equal(cg_v2_weight(0), 100);
+	assert_int_equal(cg_v1_shares(128), 3276);
+	assert_int_equal(cg_v1_shares(1769), 45286);
+	assert_int_equal(cg_v1_shares(10240), 262144);
+	assert_int_equal(cg_v1_shares(20000), 262144);
+	assert_int_equal(cg_v1_shares(0), 1024);
+	assert_int_equal(cg_v1_shares(1), 25);
+	/* The ratio between two sizes is kept (to the rounding). */
+	assert_int_equal(cg_v1_shares(1024) / cg_v1_shares(128), 8);
+	assert_int_equal(cg_v2_weight(1024) / cg_v2_weight(128), 8);
+	/* While a runtime initialises: one vCPU's weight at least. */
+	assert_int_equal(cg_lambda_init_weight(128), 1769);
+	assert_int_equal(cg_lambda_init_weight(1769), 1769);
+	assert_int_equal(cg_lambda_init_weight(4096), 4096);
 }
 
 #define ENV2 "/sys/fs/cgroup/lambdad-4242/env"
@@ -950,22 +979,24 @@ static void test_v2_limits(void **state)
 	assert_file(ENV2 "/memory.max", "134217728");
 	assert_file(ENV2 "/memory.swap.max", "0");
 	assert_file(ENV2 "/cpu.max", "7200 100000"); /* 72 thousandths: 7.2 ms per 100 ms */
+	assert_file(ENV2 "/cpu.weight", "125");
 	assert_file(ENV2 "/pids.max", "1024");
 	set_ok(g, 1769);
 	assert_file(ENV2 "/memory.max", "1854930944");
 	assert_file(ENV2 "/cpu.max", "100000 100000"); /* one full CPU */
 	set_ok(g, 10240);
 	assert_file(ENV2 "/cpu.max", "578800 100000");
-	struct cg_limits none = {0, 0, 0};
+	struct cg_limits none = {0, 0, 0, 0};
 	assert_int_equal(cg_set_limits(g, &none, NULL), 0);
 	assert_file(ENV2 "/memory.max", "max");
 	assert_file(ENV2 "/memory.swap.max", "max");
 	assert_file(ENV2 "/cpu.max", "max 100000");
+	assert_file(ENV2 "/cpu.weight", "100");
 	assert_file(ENV2 "/pids.max", "max");
-	struct cg_limits tiny = {16, 1, 1};
+	struct cg_limits tiny = {16, 1, 1, 0};
 	assert_int_equal(cg_set_limits(g, &tiny, NULL), 0);
 	assert_file(ENV2 "/cpu.max", "1000 100000"); /* the kernel's minimum quota */
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -978,7 +1009,7 @@ static void test_v2_limits_no_swap_accounting(void **state)
 	set_ok(g, 256);
 	assert_file(ENV2 "/memory.max", "268435456");
 	assert_false(there(ENV2 "/memory.swap.max"));
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -992,6 +1023,7 @@ static void test_v1_limits(void **state)
 	assert_file(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes", "134217728");
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_period_us", "100000");
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "7200");
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "3276");
 	assert_file(PIDS "/lambdad-4242/env/pids.max", "1024");
 	/* Raising and lowering keep memsw >= the memory limit at every step (the fake
 	 * kernel refuses otherwise, as Linux does). */
@@ -1003,13 +1035,14 @@ static void test_v1_limits(void **state)
 	assert_file(MEM "/lambdad-4242/env/memory.limit_in_bytes", "268435456");
 	assert_file(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes", "268435456");
 	assert_file(MEM "/lambdad-4242/env/memory.swappiness", "60\n");
-	struct cg_limits none = {0, 0, 0};
+	struct cg_limits none = {0, 0, 0, 0};
 	assert_int_equal(cg_set_limits(g, &none, NULL), 0);
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "1024");
 	assert_file(MEM "/lambdad-4242/env/memory.limit_in_bytes", "-1");
 	assert_file(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes", "-1");
 	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
 	assert_file(PIDS "/lambdad-4242/env/pids.max", "max");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1022,7 +1055,68 @@ static void test_v1_limits_no_memsw(void **state)
 	assert_file(MEM "/lambdad-4242/env/memory.limit_in_bytes", "134217728");
 	assert_false(there(MEM "/lambdad-4242/env/memory.memsw.limit_in_bytes"));
 	assert_file(MEM "/lambdad-4242/env/memory.swappiness", "0");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
+	cg_root_free(r);
+}
+
+/* --cpu-limit: one vCPU's weight and no quota while the runtime initialises, then the
+ * function's own weight and quota (only those files are written), in each kernel's. */
+static void test_v2_quota_after_init(void **state)
+{
+	layout_v2("/", "", NULL);
+	struct cg_root *r = open_ok();
+	struct cg *g = create_ok(r, "env");
+	struct cg_limits l;
+	cg_lambda_limits(128, &l);
+	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
+	assert_int_equal(cg_set_limits(g, &l, NULL), 0);
+	assert_file(ENV2 "/cpu.max", "max 100000");
+	assert_file(ENV2 "/cpu.weight", "1727");
+	wlog[0] = '\0';
+	struct err e = {0};
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), 0);
+	assert_int_equal(cg_set_cpu_quota(g, 72, &e), 0);
+	assert_string_equal(wlog, "cpu.weight=125\ncpu.max=7200 100000\n");
+	assert_file(ENV2 "/cpu.weight", "125");
+	assert_file(ENV2 "/memory.max", "134217728");
+	assert_int_equal(cg_set_cpu_quota(g, 0, &e), 0);
+	assert_file(ENV2 "/cpu.max", "max 100000");
+	fail_on("write", "cpu.max", EINVAL, 1);
+	assert_int_equal(cg_set_cpu_quota(g, 72, &e), -EINVAL);
+	assert_string_equal(e.msg, "cgroup: writing \"7200 100000\" to " ENV2 "/cpu.max: Invalid argument");
+	assert_int_equal(cg_remove(g), 0);
+	cg_root_free(r);
+}
+
+static void test_v1_quota_after_init(void **state)
+{
+	layout_v1(true, true, true);
+	struct cg_root *r = open_ok();
+	struct cg *g = create_ok(r, "env");
+	struct cg_limits l;
+	cg_lambda_limits(128, &l);
+	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
+	assert_int_equal(cg_set_limits(g, &l, NULL), 0);
+	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "45286");
+	wlog[0] = '\0';
+	struct err e = {0};
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), 0);
+	assert_int_equal(cg_set_cpu_quota(g, 1000, &e), 0);
+	assert_string_equal(wlog, "cpu.shares=3276\ncpu.cfs_period_us=100000\ncpu.cfs_quota_us=100000\n");
+	assert_file(CPU "/lambdad-4242/env/cpu.shares", "3276");
+	assert_int_equal(cg_set_cpu_quota(g, 0, &e), 0);
+	assert_file(CPU "/lambdad-4242/env/cpu.cfs_quota_us", "-1");
+	fail_on("open", "cpu.cfs_quota_us", EACCES, 1);
+	assert_int_equal(cg_set_cpu_quota(g, 72, &e), -EACCES);
+	assert_contains(e.msg, "cpu.cfs_quota_us: Permission denied");
+	fail_on("write", "cpu.shares", EINVAL, 1);
+	assert_int_equal(cg_set_cpu_weight(g, 128, &e), -EINVAL);
+	assert_string_equal(e.msg, "cgroup: writing \"3276\" to " CPU
+	                           "/lambdad-4242/env/cpu.shares: Invalid argument");
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1041,10 +1135,13 @@ static void test_set_limits_errors(void **state)
 	fail_on("open", "pids.max", EACCES, 1);
 	assert_int_equal(cg_set_limits(g, &l, &e), -EACCES);
 	assert_contains(e.msg, "pids.max: Permission denied");
+	fail_on("write", "cpu.weight", ERANGE, 1);
+	assert_int_equal(cg_set_limits(g, &l, &e), -ERANGE);
+	assert_contains(e.msg, "writing \"125\" to " ENV2 "/cpu.weight");
 	fail_on("write", "memory.max", EBUSY, 1);
 	assert_int_equal(cg_set_limits(g, &l, &e), -EBUSY);
 	assert_contains(e.msg, "memory.max: Device or resource busy");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1056,24 +1153,24 @@ static void test_create_errors(void **state)
 	struct cg_root *r = open_ok();
 	struct cg *g = NULL;
 	struct err e = {0};
-	assert_int_equal(cg_create(r, "../x", &g, &e), -EINVAL);
-	assert_int_equal(cg_create(r, "", &g, &e), -EINVAL);
+	assert_int_equal(cg_new(r, "../x", &g, &e), -EINVAL);
+	assert_int_equal(cg_new(r, "", &g, &e), -EINVAL);
 	fail_on("mkdir", FRZ, EACCES, 1);
-	assert_int_equal(cg_create(r, "env", &g, &e), -EACCES);
+	assert_int_equal(cg_new(r, "env", &g, &e), -EACCES);
 	assert_null(g);
 	assert_contains(e.msg, "mkdir " FRZ "/lambdad-4242/env: Permission denied");
 	assert_false(there(MEM "/lambdad-4242/env"));
 	assert_false(there(CPU "/lambdad-4242/env"));
 	assert_false(there(PIDS "/lambdad-4242/env"));
 	fail_on("mkdir", CPU, ENOSPC, 1);
-	assert_int_equal(cg_create(r, "env", &g, &e), -ENOSPC);
+	assert_int_equal(cg_new(r, "env", &g, &e), -ENOSPC);
 	assert_false(there(MEM "/lambdad-4242/env"));
 	g = create_ok(r, "env");
 	struct cg *g2 = NULL;
-	assert_int_equal(cg_create(r, "env", &g2, &e), -EEXIST);
+	assert_int_equal(cg_new(r, "env", &g2, &e), -EEXIST);
 	assert_null(g2);
 	assert_true(there(MEM "/lambdad-4242/env")); /* the existing group is untouched */
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1088,11 +1185,11 @@ static void test_attach_v2(void **state)
 	assert_file(SVC "/lambdad-4242/env/cgroup.procs", "500\n");
 	assert_file(SVC "/lambdad-4242-server/cgroup.procs", "4242\n");
 	struct err e = {0};
-	assert_int_equal(cg_destroy(g), -EBUSY);
+	assert_int_equal(cg_remove(g), -EBUSY);
 	assert_true(there(SVC "/lambdad-4242/env"));
 	assert_int_equal(cg_kill(g), 0);
 	assert_int_equal(nkilled, 1);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	assert_false(there(SVC "/lambdad-4242/env"));
 	(void)e;
 	cg_root_free(r);
@@ -1123,7 +1220,7 @@ static void test_attach_v1_partial(void **state)
 	assert_file(FRZ "/lambdad-4242/env/cgroup.procs", "500\n");
 	assert_file(MEM "/cgroup.procs", "4242\n");
 	assert_int_equal(cg_kill(g), 0);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1133,13 +1230,13 @@ static void test_destroy_v1_partial(void **state)
 	struct cg_root *r = open_ok();
 	struct cg *g = create_ok(r, "env");
 	fail_on("rmdir", CPU, EBUSY, 1);
-	assert_int_equal(cg_destroy(g), -EBUSY);
+	assert_int_equal(cg_remove(g), -EBUSY);
 	assert_false(there(MEM "/lambdad-4242/env"));
 	assert_true(there(CPU "/lambdad-4242/env"));
 	assert_false(there(PIDS "/lambdad-4242/env"));
 	fail_on("rmdir", CPU, EIO, 1);
-	assert_int_equal(cg_destroy(g), -EIO);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), -EIO);
+	assert_int_equal(cg_remove(g), 0);
 	assert_false(there(CPU "/lambdad-4242/env"));
 	cg_root_free(r);
 }
@@ -1152,9 +1249,9 @@ static void test_root_free_removes_groups(void **state)
 	alive[nalive++] = 600;
 	assert_int_equal(cg_attach(b, 600, NULL), 0);
 	cg_root_free(r);
-	cg_abandon(a);
-	cg_abandon(b);
-	cg_abandon(NULL);
+	cg_free(a);
+	cg_free(b);
+	cg_free(NULL);
 	cg_root_free(NULL);
 	assert_false(there(MEM "/lambdad-4242"));
 	assert_false(there(CPU "/lambdad-4242"));
@@ -1183,7 +1280,7 @@ static void test_usage_v2(void **state)
 	unlink(peak); /* before Linux 5.19 */
 	assert_int_equal(cg_peak_kb(g, &v), 0);
 	assert_int_equal(v, 4);
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1205,7 +1302,7 @@ static void test_usage_v1(void **state)
 	fail_on("read", "max_usage", EIO, 1);
 	assert_int_equal(cg_peak_kb(g, &v), -EIO);
 	assert_int_equal(cg_freeze(g, true), -ENOTSUP); /* no freezer mounted */
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1222,7 +1319,7 @@ static void test_kill_v2_cgroup_kill(void **state)
 	assert_string_equal(wlog, "cgroup.kill=1\n");
 	assert_int_equal(nkilled, 2);
 	assert_file(ENV2 "/cgroup.procs", "");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1249,7 +1346,7 @@ static void test_kill_fork_race(void **state)
 	assert_int_equal(killed[2], 503);
 	assert_int_equal(killed[3], 504);
 	assert_file(ENV2 "/cgroup.procs", "");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1270,7 +1367,7 @@ static void test_kill_v1_freezer(void **state)
 	assert_file(FRZ "/lambdad-4242/env/freezer.state", "FROZEN");
 	assert_int_equal(cg_freeze(g, false), 0);
 	assert_file(FRZ "/lambdad-4242/env/freezer.state", "THAWED");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1284,7 +1381,7 @@ static void test_freeze_v2(void **state)
 	put(ENV2 "/cgroup.freeze", "0\n");
 	assert_int_equal(cg_freeze(g, true), 0);
 	assert_file(ENV2 "/cgroup.freeze", "1");
-	assert_int_equal(cg_destroy(g), 0);
+	assert_int_equal(cg_remove(g), 0);
 	cg_root_free(r);
 }
 
@@ -1304,6 +1401,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_v2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_v1, setup, teardown),
 	    cmocka_unit_test(test_lambda_formula),
+	    cmocka_unit_test(test_weight_formula),
+	    cmocka_unit_test_setup_teardown(test_v2_quota_after_init, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_quota_after_init, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v2_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v2_limits_no_swap_accounting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v1_limits, setup, teardown),

@@ -69,8 +69,8 @@ static struct cg *create(const char *id, uint32_t mb, uint32_t pids)
 {
 	struct cg *g = NULL;
 	struct err e = {0};
-	if (cg_create(root, id, &g, &e) != 0)
-		fail_msg("cg_create %s: %s", id, e.msg);
+	if (cg_new(root, id, &g, &e) != 0)
+		fail_msg("cg_new %s: %s", id, e.msg);
 	struct cg_limits l;
 	cg_lambda_limits(mb, &l);
 	if (pids)
@@ -84,7 +84,7 @@ static struct cg *create(const char *id, uint32_t mb, uint32_t pids)
 static void destroy(struct cg *g, const char *id)
 {
 	int rc;
-	for (int i = 0; (rc = cg_destroy(g)) == -EBUSY && i < 300; i++)
+	for (int i = 0; (rc = cg_remove(g)) == -EBUSY && i < 300; i++)
 		sleep_ms(10);
 	assert_int_equal(rc, 0);
 	for (unsigned i = 0; cg_root_path(root, i); i++) {
@@ -172,6 +172,37 @@ static void test_limits_on_disk(void **state)
 		}
 	}
 	destroy(g, "limits");
+}
+
+/* --cpu-limit on this kernel: the init's weight without a quota, then the function's
+ * weight and quota alone; the kernel takes every value (v1 cpu.shares 2..262144, v2
+ * cpu.weight 1..10000). */
+static void test_cpu_after_init_on_disk(void **state)
+{
+	struct cg *g = NULL;
+	struct err e = {0};
+	if (cg_new(root, "cpu", &g, &e) != 0)
+		fail_msg("cg_new: %s", e.msg);
+	struct cg_limits l;
+	cg_lambda_limits(128, &l);
+	l.cpu_millis = 0;
+	l.cpu_weight = cg_lambda_init_weight(128);
+	if (cg_set_limits(g, &l, &e) != 0)
+		fail_msg("cg_set_limits: %s", e.msg);
+	bool v2 = strcmp(cg_root_kind(root), "v2") == 0;
+	autofree char *w = group_file("cpu", v2 ? "cpu.weight" : "cpu.shares");
+	autofree char *q = group_file("cpu", v2 ? "cpu.max" : "cpu.cfs_quota_us");
+	autofree char *w0 = read_text(w), *q0 = read_text(q);
+	assert_string_equal(w0, v2 ? "1727\n" : "45286\n");
+	assert_string_equal(q0, v2 ? "max 100000\n" : "-1\n");
+	if (cg_set_cpu_weight(g, 128, &e) != 0 || cg_set_cpu_quota(g, 72, &e) != 0)
+		fail_msg("after init: %s", e.msg);
+	autofree char *w1 = read_text(w), *q1 = read_text(q);
+	assert_string_equal(w1, v2 ? "125\n" : "3276\n");
+	assert_string_equal(q1, v2 ? "7200 100000\n" : "7200\n");
+	if (cg_set_cpu_weight(g, 10240, &e) != 0 || cg_set_cpu_weight(g, 1, &e) != 0)
+		fail_msg("the ends of the range: %s", e.msg);
+	destroy(g, "cpu");
 }
 
 #define HOG_MB 300
@@ -333,7 +364,7 @@ static void test_destroy_busy_then_free(void **state)
 	pid_t pid = spawn(sleeper, &go, &res);
 	attach_and_go(g, pid, go);
 	close(res);
-	assert_int_equal(cg_destroy(g), -EBUSY);
+	assert_int_equal(cg_remove(g), -EBUSY);
 	autofree char *procs = group_file("busy", "cgroup.procs");
 	assert_non_null(procs); /* still there */
 	int rc = cg_freeze(g, true);
@@ -349,7 +380,7 @@ static void test_destroy_busy_then_free(void **state)
 	close(res);
 	cg_root_free(root);
 	root = NULL;
-	cg_abandon(spare);
+	cg_free(spare);
 	st = wait_for(pid);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	for (unsigned i = 0; root_dirs[i]; i++)
@@ -362,9 +393,9 @@ static int group_setup(void **state)
 	char name[64];
 	snprintf(name, sizeof(name), "lambdad-test-%d", (int)getpid());
 	struct err e = {0};
-	int rc = cg_root_open(name, &root, &e);
+	int rc = cg_root_new(name, &root, &e);
 	if (rc != 0) {
-		printf("cg_root_open: %s\n", e.msg);
+		printf("cg_root_new: %s\n", e.msg);
 		if (rc == -ENOENT || rc == -ENOTSUP) {
 			printf("skipped: no usable cgroup hierarchy\n");
 			exit(77);
@@ -397,9 +428,12 @@ int main(void)
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_limits_on_disk),         cmocka_unit_test(test_oom_at_limit),
-	    cmocka_unit_test(test_pids_stop_fork_loop),    cmocka_unit_test(test_kill_everything),
-	    cmocka_unit_test(test_destroy_busy_then_free),
+	    cmocka_unit_test(test_limits_on_disk),
+	    cmocka_unit_test(test_cpu_after_init_on_disk),
+	    cmocka_unit_test(test_oom_at_limit),
+	    cmocka_unit_test(test_pids_stop_fork_loop),
+	    cmocka_unit_test(test_kill_everything),
+	    cmocka_unit_test(test_destroy_busy_then_free), /* last: it frees the root */
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,4 +1,4 @@
-/* sandbox_start's creation on the loop: a runtime started as a process group (any user)
+/* sandbox_new's creation on the loop: a runtime started as a process group (any user)
  * and in namespaces (root only, else skipped): ready_cb comes later, never from inside
  * the call; its output is on the log fd; exit_cb reports its exit status through the
  * reaper; a failing step is reported with its name; a creation destroyed half-way
@@ -81,7 +81,7 @@ static int up(enum sandbox_isolation iso)
 
 static void down(void)
 {
-	sandbox_shutdown();
+	sandbox_fini();
 	reap_free(T.reap);
 	event_base_free(T.base);
 	char cmd[128];
@@ -109,8 +109,8 @@ static void start_print_exit(void)
 	struct sandbox_spec spec = {.code_dir = T.code, .exe = "bootstrap", .envp = envp, .memory_mb = 128};
 	struct sandbox *sb = NULL;
 	struct err e = {0};
-	assert_int_equal(sandbox_start(&spec, &cbs, NULL, &sb, &e), 0);
-	assert_int_equal(T.calls, 0); /* never from inside sandbox_start */
+	assert_int_equal(sandbox_new(&spec, &cbs, NULL, &sb, &e), 0);
+	assert_int_equal(T.calls, 0); /* never from inside sandbox_new */
 	RUN_UNTIL(T.ready_rc != 1);
 	assert_int_equal(T.ready_rc, 0);
 	char buf[256] = "";
@@ -132,7 +132,7 @@ static void start_print_exit(void)
 	assert_true(WIFEXITED(T.exit_status));
 	assert_int_equal(WEXITSTATUS(T.exit_status), 3);
 	assert_int_equal(T.calls, 2);
-	sandbox_destroy(sb);
+	sandbox_free(sb);
 }
 
 /* A creation destroyed before it ends calls nothing. */
@@ -143,8 +143,8 @@ static void start_destroy(void)
 	struct sandbox *sb = NULL;
 	struct err e = {0};
 	int calls = T.calls;
-	assert_int_equal(sandbox_start(&spec, &cbs, NULL, &sb, &e), 0);
-	sandbox_destroy(sb);
+	assert_int_equal(sandbox_new(&spec, &cbs, NULL, &sb, &e), 0);
+	sandbox_free(sb);
 	for (int i = 0; i < 20; i++)
 		event_base_loop(T.base, EVLOOP_NONBLOCK);
 	assert_int_equal(T.calls, calls);
@@ -162,7 +162,7 @@ static void test_process_group(void **state)
 	struct sandbox_spec spec = {.code_dir = gone, .exe = "bootstrap", .envp = envp, .memory_mb = 128};
 	struct sandbox *sb = NULL;
 	struct err e = {0};
-	assert_true(sandbox_start(&spec, &cbs, NULL, &sb, &e) < 0);
+	assert_true(sandbox_new(&spec, &cbs, NULL, &sb, &e) < 0);
 	assert_non_null(strstr(e.msg, "chdir"));
 	down();
 }
@@ -185,11 +185,11 @@ static void test_namespaces(void **state)
 	struct sandbox_spec spec = {.code_dir = gone, .exe = "bootstrap", .envp = envp, .memory_mb = 128};
 	struct sandbox *sb = NULL;
 	struct err e = {0};
-	assert_int_equal(sandbox_start(&spec, &cbs, NULL, &sb, &e), 0);
+	assert_int_equal(sandbox_new(&spec, &cbs, NULL, &sb, &e), 0);
 	RUN_UNTIL(T.ready_rc != 1);
 	assert_int_equal(T.ready_rc, -ENOENT);
 	assert_non_null(strstr(T.ready_msg, "sandbox setup failed at "));
-	sandbox_destroy(sb);
+	sandbox_free(sb);
 	down();
 }
 

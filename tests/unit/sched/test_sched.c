@@ -1,7 +1,8 @@
 /* Transcript tests of the scheduler over a fake backend: the Runtime API's exact bytes
  * in and out over socketpairs (the real rtapi server), an exact log of what the
  * scheduler asked of the backend and of every invocation's answer: cold and warm starts,
- * throttles, a timeout, crashes, eviction for --max-memory, a code update, provisioned
+ * throttles, a timeout, crashes (and a runtime that exits after its answer, just as the
+ * next invocation takes it), eviction for --max-memory, a code update, provisioned
  * concurrency and shutdown. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <lambdad/cleanup.h>
 #include <lambdad/xmalloc.h>
 #include <linux/sockios.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/codec.h"
 #include "rtapi/rtapi.h"
 #include "sched/backend.h"
@@ -50,6 +53,8 @@ struct sched_benv {
 	int log_r, log_w;
 	struct evbuffer *in; /* what the server sent the runtime */
 	bool ready, destroyed;
+	int init_done;     /* calls of init_done */
+	size_t in_at_init; /* bytes the runtime had been sent when init_done came */
 };
 
 static struct harness {
@@ -61,6 +66,7 @@ static struct harness {
 	struct sched_benv *env[MAX_ENVS + 1]; /* by id, from 1 */
 	int nenv;
 	char tail[8192]; /* the log tail of the last answer asked with want_tail */
+	bool can_freeze; /* the fake's environments can be frozen (logged) */
 } H;
 
 static void record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -131,17 +137,31 @@ static int fake_signal(struct sched_benv *h, int sig)
 
 static bool fake_can_freeze(struct sched_benv *h)
 {
-	return false; /* freezing runs on a timer: kept out of the transcripts */
+	return H.can_freeze; /* freezing runs on a timer: kept out of most transcripts */
 }
 
 static int fake_freeze(struct sched_benv *h, bool frozen)
 {
-	return -ENOTSUP;
+	if (!H.can_freeze)
+		return -ENOTSUP;
+	record("freeze #%d %d\n", h->id, frozen);
+	return 0;
 }
 
 static int fake_stats(struct sched_benv *h, uint64_t *kb)
 {
 	*kb = 64 * 1024;
+	return 0;
+}
+
+static void collect(void);
+
+/* Counted, not logged: every transcript would carry it. */
+static int fake_init_done(struct sched_benv *h)
+{
+	collect();
+	h->init_done++;
+	h->in_at_init = evbuffer_get_length(h->in);
 	return 0;
 }
 
@@ -155,14 +175,15 @@ static void fake_destroy(struct sched_benv *h)
 }
 
 static const struct sched_backend_ops fake_ops = {
-    .create = fake_create,
+    .env_new = fake_create,
     .log_fd = fake_log_fd,
     .serve = fake_serve,
     .signal = fake_signal,
     .can_freeze = fake_can_freeze,
     .freeze = fake_freeze,
     .stats = fake_stats,
-    .destroy = fake_destroy,
+    .init_done = fake_init_done,
+    .env_free = fake_destroy,
     .free = NULL,
 };
 
@@ -263,11 +284,11 @@ static void invoke(struct fn_config *cfg, const char *rid, const char *payload)
 	assert_int_equal(invoke_tail(cfg, rid, payload, false, &e), 0);
 }
 
-static void throttled(struct fn_config *cfg, const char *rid, const char *reason)
+static void throttled(struct fn_config *cfg, const char *rid, enum sched_throttle reason)
 {
 	struct err e = {0};
 	assert_int_equal(invoke_tail(cfg, rid, "{}", false, &e), -EAGAIN);
-	assert_string_equal(e.msg, reason);
+	assert_int_equal(e.reason, reason);
 }
 
 /* The backend finishes making environment id (rc 0: it runs). */
@@ -305,6 +326,35 @@ static void rt_send(int id, const char *s)
 static void rt_print(int id, const char *line)
 {
 	assert_int_equal(write(H.env[id]->log_w, line, strlen(line)), (ssize_t)strlen(line));
+}
+
+/* Writes one record framed as our runtimes do (AWS's telemetry log format). */
+static void rt_frame(int id, const char *msg)
+{
+	unsigned char buf[512];
+	uint32_t len = (uint32_t)strlen(msg);
+	uint64_t us = (uint64_t)clock_wall_ms() * 1000;
+	const unsigned char hdr[16] = {0xa5,     0x5a,     0x00,     0x03,     len >> 24, len >> 16,
+	                               len >> 8, len,      us >> 56, us >> 48, us >> 40,  us >> 32,
+	                               us >> 24, us >> 16, us >> 8,  us};
+	memcpy(buf, hdr, 16);
+	memcpy(buf + 16, msg, len);
+	assert_int_equal(write(H.env[id]->log_w, buf, 16 + len), (ssize_t)(16 + len));
+}
+
+/* The function's log file as it is now (owned). */
+static char *fn_log(const char *name)
+{
+	sched_flush_logs(H.s, name);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s.log", H.logs_dir, name);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	static char buf[65536];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return xstrdup(buf);
 }
 
 static void rt_respond(int id, const char *rid, const char *body)
@@ -441,14 +491,31 @@ static void test_cold(void **state)
 	counts(1, 0, 1);
 	be_ready(1, 0);
 	assert_log("serve #1\n");
+	assert_int_equal(H.env[1]->init_done, 0); /* init is not throttled */
 	rt_send(1, NEXT);
+	/* Init ended with the first /next, before its event went out. */
+	assert_int_equal(H.env[1]->init_done, 1);
+	assert_int_equal(H.env[1]->in_at_init, 0);
 	assert_event(1, "f", "rid-1", "{\"a\":1}");
 	rt_print(1, "hello from f\n");
+	rt_frame(1, "[ERROR] boom\nTraceback:\n  at f\n");
 	rt_respond(1, "rid-1", "{\"ok\":true}");
 	assert_rt(1, ACCEPTED);
 	assert_log("done rid-1 ok {\"ok\":true}\n");
 	assert_non_null(strstr(H.tail, "START RequestId: rid-1 Version: $LATEST\n"));
 	assert_non_null(strstr(H.tail, "hello from f\n"));
+	/* A framed record of several lines: as written in the tail, one record in the file. */
+	assert_non_null(strstr(H.tail, "hello from f\n[ERROR] boom\nTraceback:\n  at f\nEND"));
+	autofree char *log = fn_log("f");
+	assert_non_null(strstr(log, " [ERROR] boom\n\tTraceback:\n\t  at f\n"));
+	/* INIT_START opens the environment's log (not the invocation's tail); REPORT of a
+	 * success ends with a tab, as AWS's. */
+	assert_non_null(strstr(log, "INIT_START Runtime Version: provided:al2023\tRuntime Version ARN: "
+	                            "arn:aws:lambda:us-east-1::runtime:"));
+	assert_true(strstr(log, "INIT_START") < strstr(log, "START RequestId: rid-1"));
+	assert_null(strstr(H.tail, "INIT_START"));
+	assert_non_null(strstr(log, "Init Duration: "));
+	assert_non_null(strstr(strstr(log, "REPORT RequestId: rid-1"), " ms\t\n"));
 	assert_non_null(strstr(H.tail, "END RequestId: rid-1\n"));
 	assert_non_null(strstr(H.tail, "REPORT RequestId: rid-1\tDuration: "));
 	assert_non_null(strstr(H.tail, "Memory Size: 128 MB\tMax Memory Used: 64 MB\tInit Duration: "));
@@ -481,6 +548,7 @@ static void test_warm(void **state)
 	assert_rt(1, ACCEPTED);
 	assert_log("done rid-2 ok two\n");
 	assert_null(strstr(H.tail, "Init Duration"));
+	assert_int_equal(H.env[1]->init_done, 1); /* once per environment */
 	struct sched_counts c;
 	sched_counts(H.s, &c);
 	assert_int_equal(c.cold_starts, 1);
@@ -511,9 +579,9 @@ static void test_throttle(void **state)
 	sched_set_scaling(H.s, "g", g, &sc);
 	run();
 	invoke(f, "rid-1", "{}");
-	throttled(f, "rid-2", "ConcurrentInvocationLimitExceeded");
+	throttled(f, "rid-2", SCHED_THROTTLE_ACCOUNT);
 	invoke(g, "rid-3", "{}");
-	throttled(g, "rid-4", "ReservedFunctionConcurrentInvocationLimitExceeded");
+	throttled(g, "rid-4", SCHED_THROTTLE_RESERVED);
 	assert_log("create #1 f 128MB on-demand\ncreate #2 g 128MB on-demand\n");
 	struct sched_counts c;
 	sched_counts(H.s, &c);
@@ -549,6 +617,10 @@ static void test_timeout(void **state)
 	           "done rid-1 error {\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"RequestId: rid-1 "
 	           "Error: Task timed out after 1.00 seconds\"}\n"
 	           "destroy #1\n");
+	autofree char *log = fn_log("f");
+	const char *report = strstr(log, "REPORT RequestId: rid-1\tDuration: ");
+	assert_non_null(report);
+	assert_non_null(strstr(report, " ms\tStatus: timeout\n"));
 	/* The runtime's late answer goes nowhere. */
 	invoke(f, "rid-2", "{}");
 	assert_log("create #2 f 128MB on-demand\n");
@@ -593,6 +665,164 @@ static void test_crash(void **state)
 	be_exit(3, W_EXITCODE(0, 0), false);
 	assert_log("create #3 f 128MB on-demand\nserve #3\ndone rid-3 ok {}\ndestroy #3\n");
 	counts(0, 0, 0);
+	/* REPORT says how the platform ended each one. */
+	autofree char *log = fn_log("f");
+	assert_non_null(strstr(strstr(log, "REPORT RequestId: rid-1"),
+	                       "\tStatus: error\tError Type: Runtime.ExitError\n"));
+	assert_non_null(strstr(strstr(log, "REPORT RequestId: rid-2"),
+	                       "\tStatus: error\tError Type: Runtime.OutOfMemory\n"));
+	const char *r3 = strstr(log, "REPORT RequestId: rid-3");
+	assert_non_null(r3);
+	assert_null(strstr(r3, "Status:"));
+	fn_config_unref(f);
+}
+
+#define ERR_LATE "{\"errorType\":\"Error\",\"errorMessage\":\"late\"}"
+
+static void rt_error(int id, const char *rid, const char *body)
+{
+	char req[512];
+	snprintf(req, sizeof(req),
+	         "POST " P "invocation/%s/error HTTP/1.1\r\nHost: rt\r\n"
+	         "Lambda-Runtime-Function-Error-Type: Unhandled\r\nContent-Length: %zu\r\n\r\n%s",
+	         rid, strlen(body), body);
+	rt_send(id, req);
+}
+
+/* A runtime that reports an uncaught error and exits (Node.js: an exception thrown from
+ * a timer): the next invocation takes the environment after the error and before the
+ * exit. It was never sent there, so it goes to a new environment and succeeds, and the
+ * dead one gets nothing more; never Runtime.ExitError for the innocent one. */
+static void test_exit_after_error(void **state)
+{
+	start(10, 0);
+	struct fn_config *f = fn("f", 512, 3);
+	invoke(f, "rid-1", "{}");
+	be_ready(1, 0);
+	rt_send(1, NEXT);
+	assert_event(1, "f", "rid-1", "{}");
+	rt_error(1, "rid-1", ERR_LATE);
+	assert_rt(1, ACCEPTED);
+	assert_log("create #1 f 512MB on-demand\nserve #1\ndone rid-1 error " ERR_LATE "\n");
+	counts(1, 1, 0);
+	invoke(f, "rid-2", "{}"); /* takes #1, which does not ask for it */
+	assert_log("");
+	counts(1, 0, 1);
+	be_exit(1, W_EXITCODE(129, 0), false);
+	assert_log("destroy #1\ncreate #2 f 512MB on-demand\n");
+	assert_rt(1, "");
+	counts(1, 0, 1);
+	be_ready(2, 0);
+	rt_send(2, NEXT);
+	assert_event(2, "f", "rid-2", "{}");
+	rt_respond(2, "rid-2", "1");
+	assert_rt(2, ACCEPTED);
+	assert_log("serve #2\ndone rid-2 ok 1\n");
+	struct sched_counts c;
+	sched_counts(H.s, &c);
+	assert_int_equal(c.cold_starts, 2);
+	assert_int_equal(c.warm_starts, 0);
+	/* Two invocations after the error: rid-4 takes #2, rid-5 starts #3; #2 dies,
+	 * and rid-4 goes to a new #4. */
+	rt_send(2, NEXT);
+	invoke(f, "rid-3", "{}");
+	assert_event(2, "f", "rid-3", "{}");
+	rt_error(2, "rid-3", ERR_LATE);
+	assert_rt(2, ACCEPTED);
+	invoke(f, "rid-4", "{}");
+	invoke(f, "rid-5", "{}");
+	assert_log("done rid-3 error " ERR_LATE "\ncreate #3 f 512MB on-demand\n");
+	be_exit(2, W_EXITCODE(129, 0), false);
+	assert_log("destroy #2\ncreate #4 f 512MB on-demand\n");
+	be_ready(3, 0);
+	be_ready(4, 0);
+	rt_send(3, NEXT);
+	rt_send(4, NEXT);
+	assert_event(3, "f", "rid-5", "{}");
+	assert_event(4, "f", "rid-4", "{}");
+	rt_respond(4, "rid-4", "4");
+	rt_respond(3, "rid-5", "5");
+	assert_log("serve #3\nserve #4\ndone rid-4 ok 4\ndone rid-5 ok 5\n");
+	counts(2, 2, 0);
+	fn_config_unref(f);
+}
+
+/* An invocation passed on from environments that keep ending before it is sent is
+ * failed with Runtime.ExitError by the fourth (SCHED_MAX_REQUEUES passes). A crash in
+ * the init of the environment started for it is its own failure (not passed on). */
+static void test_exit_requeue_bound(void **state)
+{
+	start(10, 0);
+	struct fn_config *f = fn("f", 128, 3);
+	const char *rids[] = {"rid-1", "rid-2", "rid-3", "rid-4"};
+	for (int i = 0; i < 4; i++)
+		invoke(f, rids[i], "{}");
+	for (int i = 1; i <= 4; i++) {
+		be_ready(i, 0);
+		rt_send(i, NEXT);
+		assert_event(i, "f", rids[i - 1], "{}");
+	}
+	for (int i = 1; i <= 4; i++) {
+		rt_respond(i, rids[i - 1], "{}");
+		assert_rt(i, ACCEPTED);
+	}
+	evbuffer_drain(H.log, evbuffer_get_length(H.log));
+	counts(4, 4, 0);
+	invoke(f, "rid-x", "{}"); /* the most recently used: #4 */
+	be_exit(4, W_EXITCODE(1, 0), false);
+	assert_log("destroy #4\n");
+	be_exit(3, W_EXITCODE(1, 0), false);
+	assert_log("destroy #3\n");
+	be_exit(2, W_EXITCODE(1, 0), false);
+	assert_log("destroy #2\n");
+	be_exit(1, W_EXITCODE(1, 0), false);
+	assert_log("done rid-x error {\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"RequestId: "
+	           "rid-x Error: Runtime exited with error: exit status 1\"}\n"
+	           "destroy #1\n");
+	counts(0, 0, 0);
+	/* A new environment that dies in its init: rid-y's own cold start failed. */
+	invoke(f, "rid-y", "{}");
+	be_ready(5, 0);
+	be_exit(5, W_EXITCODE(3, 0), false);
+	assert_log("create #5 f 128MB on-demand\nserve #5\n"
+	           "done rid-y error {\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"RequestId: "
+	           "rid-y Error: Runtime exited with error: exit status 3\"}\n"
+	           "destroy #5\n");
+	fn_config_unref(f);
+}
+
+/* Runs the loop for ms, timers included. */
+static void run_for(int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(H.base, &tv);
+	event_base_loop(H.base, 0);
+	collect();
+}
+
+/* An idle environment is frozen only once its runtime waits for the next event: one
+ * that answered and has not asked (it may be exiting) is left to run, and thawed and
+ * given an event as usual when it asks. */
+static void test_freeze_waits_for_next(void **state)
+{
+	start(10, 0);
+	H.can_freeze = true;
+	struct fn_config *f = fn("f", 128, 3);
+	invoke(f, "rid-1", "{}");
+	be_ready(1, 0);
+	rt_send(1, NEXT);
+	assert_event(1, "f", "rid-1", "{}");
+	rt_respond(1, "rid-1", "{}");
+	assert_rt(1, ACCEPTED);
+	assert_log("create #1 f 128MB on-demand\nserve #1\ndone rid-1 ok {}\n");
+	run_for(100); /* ten times the freeze delay */
+	assert_log("");
+	rt_send(1, NEXT);
+	run_until_logged("freeze #1 1\n");
+	assert_log("freeze #1 1\n");
+	invoke(f, "rid-2", "{}");
+	assert_event(1, "f", "rid-2", "{}");
+	assert_log("freeze #1 0\n");
 	fn_config_unref(f);
 }
 
@@ -625,7 +855,7 @@ static void test_eviction(void **state)
 	/* b is idle, c busy: b goes for a; then both busy, and a is throttled. */
 	invoke(a, "rid-4", "{}");
 	assert_log("destroy #2\ncreate #4 a 128MB on-demand\n");
-	throttled(b, "rid-5", "ConcurrentInvocationLimitExceeded");
+	throttled(b, "rid-5", SCHED_THROTTLE_ACCOUNT);
 	assert_log("");
 	fn_config_unref(a);
 	fn_config_unref(b);
@@ -770,6 +1000,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_throttle, teardown),
 	    cmocka_unit_test_teardown(test_timeout, teardown),
 	    cmocka_unit_test_teardown(test_crash, teardown),
+	    cmocka_unit_test_teardown(test_exit_after_error, teardown),
+	    cmocka_unit_test_teardown(test_exit_requeue_bound, teardown),
+	    cmocka_unit_test_teardown(test_freeze_waits_for_next, teardown),
 	    cmocka_unit_test_teardown(test_eviction, teardown),
 	    cmocka_unit_test_teardown(test_code_update, teardown),
 	    cmocka_unit_test_teardown(test_provisioned, teardown),

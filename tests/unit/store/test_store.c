@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "base/codec.h"
-#include "registry/registry.h"
+#include "registry/fn.h"
 
 /* Per test: a private temporary directory; the store lives in tmp/data. */
 struct fx {
@@ -58,8 +58,8 @@ static struct store *open_ok(const char *dir)
 {
 	struct store *st = NULL;
 	struct err e = {0};
-	if (store_open(dir, &st, &e) != 0)
-		fail_msg("store_open %s: %s", dir, e.msg);
+	if (store_new(dir, &st, &e) != 0)
+		fail_msg("store_new %s: %s", dir, e.msg);
 	assert_non_null(st);
 	return st;
 }
@@ -696,7 +696,7 @@ static void test_open_failures(void **state)
 
 	/* The parent does not exist (the store does not create whole paths). */
 	autofree char *deep = xasprintf("%s/no/such/dir", f->tmp);
-	int r = store_open(deep, &st, &e);
+	int r = store_new(deep, &st, &e);
 	assert_int_equal(r, -ENOENT);
 	assert_int_equal(e.code, ENOENT);
 	assert_non_null(strstr(e.msg, deep));
@@ -706,7 +706,7 @@ static void test_open_failures(void **state)
 	autofree char *file = xasprintf("%s/file", f->tmp);
 	touch(file);
 	memset(&e, 0, sizeof(e));
-	r = store_open(file, &st, &e);
+	r = store_new(file, &st, &e);
 	assert_true(r < 0);
 	assert_int_equal(r, -e.code);
 	assert_int_equal(e.code, ENOTDIR);
@@ -721,7 +721,7 @@ static void test_open_failures(void **state)
 		fputs("not a database ", fp);
 	fclose(fp);
 	memset(&e, 0, sizeof(e));
-	r = store_open(f->data, &st, &e);
+	r = store_new(f->data, &st, &e);
 	assert_true(r < 0);
 	assert_int_equal(r, -e.code);
 	assert_int_equal(e.code, EIO);
@@ -732,13 +732,13 @@ static void test_open_failures(void **state)
 	assert_int_equal(unlink(db), 0);
 	assert_int_equal(mkdir(db, 0755), 0);
 	memset(&e, 0, sizeof(e));
-	r = store_open(f->data, &st, &e);
+	r = store_new(f->data, &st, &e);
 	assert_true(r < 0);
 	assert_int_equal(r, -e.code);
 	assert_ptr_equal(st, (struct store *)0x1);
 }
 
-/* A regular file where data/code should be makes store_open fail (ENOTDIR) instead of
+/* A regular file where data/code should be makes store_new fail (ENOTDIR) instead of
  * every later code upload. */
 static void test_open_code_is_file(void **state)
 {
@@ -748,7 +748,7 @@ static void test_open_code_is_file(void **state)
 	touch(code);
 	struct store *st = NULL;
 	struct err e = {0};
-	int r = store_open(f->data, &st, &e);
+	int r = store_new(f->data, &st, &e);
 	store_free(st);
 	assert_true(r < 0);
 	assert_int_equal(e.code, ENOTDIR);

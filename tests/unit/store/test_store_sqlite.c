@@ -63,8 +63,8 @@ static struct store *open_ok(const char *dir)
 {
 	struct store *st = NULL;
 	struct err e = {0};
-	if (store_open(dir, &st, &e) != 0)
-		fail_msg("store_open %s: %s", dir, e.msg);
+	if (store_new(dir, &st, &e) != 0)
+		fail_msg("store_new %s: %s", dir, e.msg);
 	return st;
 }
 
@@ -516,6 +516,7 @@ static void check_migrated(struct store *st, const char *data)
 	autofree char *fa = get_text(st, "functions", "fa");
 	assert_string_equal(fa, "{\"FunctionName\":\"fa\"}");
 	autofree char *fb = get_text(st, "functions", "fb");
+	assert_non_null(fb);
 	autofree char *sc = get_text(st, "scaling", "fa");
 	assert_string_equal(sc, "{\"reserved\":5,\"provisioned\":2,\"provisioned_modified_ms\":1764000000123,"
 	                        "\"keep_alive_ms\":-1}");
@@ -570,7 +571,7 @@ static void test_migrate_redone_after_failure(void **state)
 	fclose(junk);
 	struct store *st = NULL;
 	struct err e = {0};
-	assert_true(store_open(f->data, &st, &e) < 0);
+	assert_true(store_new(f->data, &st, &e) < 0);
 	assert_null(st);
 	/* Nothing was taken: the old tables and files are all there. */
 	assert_true(exists(f->data, "async.db"));

@@ -20,8 +20,8 @@ static struct store *gw_store;
 
 static int gw_open(struct apigw **g, struct err *e)
 {
-	int r = store_open(dir, &gw_store, e);
-	return r < 0 ? r : apigw_open(gw_store, "000000000000", g, e);
+	int r = store_new(dir, &gw_store, e);
+	return r < 0 ? r : apigw_new(gw_store, "000000000000", g, e);
 }
 
 static void gw_free(struct apigw *g)

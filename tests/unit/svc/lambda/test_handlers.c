@@ -139,14 +139,14 @@ static void fake_destroy(struct sched_benv *h)
 }
 
 static const struct sched_backend_ops fake_ops = {
-    .create = fake_create,
+    .env_new = fake_create,
     .log_fd = fake_log_fd,
     .serve = fake_serve,
     .signal = fake_signal,
     .can_freeze = fake_can_freeze,
     .freeze = fake_freeze,
     .stats = fake_stats,
-    .destroy = fake_destroy,
+    .env_free = fake_destroy,
     .free = NULL,
 };
 
@@ -187,7 +187,7 @@ static void turn(void)
 static void open_all(void)
 {
 	struct err e = {0};
-	assert_int_equal(store_open(H.dir, &H.st, &e), 0);
+	assert_int_equal(store_new(H.dir, &H.st, &e), 0);
 	store_set_loop(H.st, H.base, NULL);
 	struct sched_config scfg = {.logs_dir = H.logs,
 	                            .keep_alive_ms = 600000,
@@ -654,6 +654,96 @@ static void test_invoke(void **state)
 	answer_fini(&an);
 }
 
+/* The runtime of env id asks for its next event: returns the request id (owned). */
+static char *rt_next_any(int id)
+{
+	static const char next[] = "GET " RT "invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n";
+	assert_int_equal(write(H.env[id]->rt_fd, next, sizeof(next) - 1), (ssize_t)(sizeof(next) - 1));
+	struct evbuffer *in = H.env[id]->in;
+	UNTIL(evbuffer_search(in, "\r\n\r\n", 4, NULL).pos >= 0);
+	size_t head = (size_t)evbuffer_search(in, "\r\n\r\n", 4, NULL).pos + 4;
+	char *s = xstrndup((const char *)evbuffer_pullup(in, (ev_ssize_t)head), head);
+	const char *cl = strstr(s, "Content-Length: ");
+	assert_non_null(cl);
+	size_t len = strtoul(cl + 16, NULL, 10);
+	UNTIL(evbuffer_get_length(in) >= head + len);
+	evbuffer_drain(in, head + len);
+	const char *k = "Lambda-Runtime-Aws-Request-Id: ";
+	char *p = strstr(s, k);
+	assert_non_null(p);
+	p += strlen(k);
+	char *rid = xstrndup(p, strcspn(p, "\r"));
+	free(s);
+	return rid;
+}
+
+#define STREAM_TOTAL (128 * 1024 * 1024) /* bytes the function streams */
+#define CLIENT_PER_PASS 32768            /* bytes the slow client takes per loop pass */
+
+/* A RESPONSE_STREAM function URL whose function streams 128 MiB to a client that reads
+ * slowly (32 KiB a loop pass): the relay pauses the runtime's stream past its high
+ * watermark and resumes it as the client drains, so what waits for the client stays
+ * bounded (the runtime blocks instead), and every byte arrives. */
+static void test_stream_slow_client(void **state)
+{
+	create("st");
+	struct answer an = req("POST", "/2021-10-31/functions/st/url",
+	                       "{\"AuthType\":\"NONE\",\"InvokeMode\":\"RESPONSE_STREAM\"}");
+	assert_int_equal(an.status, 201);
+	answer_fini(&an);
+	const char *h[] = {"Host: 127.0.0.1:9001", NULL};
+	struct fake *f = fake_new("GET", "/lambda-url/st/", h, NULL);
+	f->flow = true;
+	front_dispatch(f->rq, H.a->front);
+	UNTIL(H.nenv == 1);
+	char *rid = rt_next_any(1);
+	struct evbuffer *out = evbuffer_new();
+	evbuffer_add_printf(out,
+	                    "POST " RT "invocation/%s/response HTTP/1.1\r\nHost: rt\r\n"
+	                    "Lambda-Runtime-Function-Response-Mode: streaming\r\nContent-Type: "
+	                    "application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+	                    rid);
+	static char piece[65536];
+	memset(piece, 's', sizeof(piece));
+	uint64_t generated = 0;
+	int blocked = 0; /* passes in which the runtime could write nothing */
+	int fd = H.env[1]->rt_fd;
+	for (int pass = 0; pass < 20000000 && f->ends == 0; pass++) {
+		while (generated < STREAM_TOTAL && evbuffer_get_length(out) < 4 * sizeof(piece)) {
+			evbuffer_add_printf(out, "%zx\r\n", sizeof(piece));
+			evbuffer_add(out, piece, sizeof(piece));
+			evbuffer_add(out, "\r\n", 2);
+			generated += sizeof(piece);
+			if (generated == STREAM_TOTAL)
+				evbuffer_add(out, "0\r\n\r\n", 5);
+		}
+		size_t n = evbuffer_get_length(out);
+		if (n > 0) {
+			ssize_t w = write(fd, evbuffer_pullup(out, (ev_ssize_t)(n < 65536 ? n : 65536)),
+			                  n < 65536 ? n : 65536);
+			if (w > 0)
+				evbuffer_drain(out, (size_t)w);
+			else
+				blocked++;
+		}
+		event_base_loop(H.base, EVLOOP_NONBLOCK);
+		collect();
+		fake_consume(f, CLIENT_PER_PASS);
+	}
+	evbuffer_free(out);
+	assert_int_equal(f->ends, 1);
+	assert_int_equal(f->status, 200);
+	assert_int_equal(f->chunk_bytes, STREAM_TOTAL);
+	assert_true(f->queued_max < 2 * 1024 * 1024); /* 1 MiB high watermark and a piece */
+	assert_true(blocked > 0);
+	print_message("128 MiB streamed to a slow client: at most %zu bytes queued for it, the runtime "
+	              "held back in %d passes\n",
+	              f->queued_max, blocked);
+	UNTIL(evbuffer_search(H.env[1]->in, "202 Accepted", 12, NULL).pos >= 0);
+	fake_free(f);
+	free(rid);
+}
+
 static void test_invoke_throttled(void **state)
 {
 	create("t");
@@ -730,9 +820,15 @@ static void test_invoke_event_not_stored(void **state)
 
 static void test_unknown_operation(void **state)
 {
+	/* An operation of Lambda's model that lambdad lacks is named; a path of none is not. */
 	struct answer an = req("POST", "/2015-03-31/functions/f/versions", "{}");
 	assert_error(&an, 404, "UnknownOperationException",
-	             "No operation at POST /2015-03-31/functions/f/versions");
+	             "lambdad does not support the Lambda operation PublishVersion yet");
+	an = req("GET", "/2018-10-31/layers", NULL);
+	assert_error(&an, 404, "UnknownOperationException",
+	             "lambdad does not support the Lambda operation ListLayers yet");
+	an = req("GET", "/2015-03-31/no/such/thing", NULL);
+	assert_error(&an, 404, "UnknownOperationException", "No operation at GET /2015-03-31/no/such/thing");
 }
 
 static void test_drain(void **state)
@@ -752,6 +848,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_update_configuration_and_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_slow_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_throttled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_event, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_event_not_stored, setup, teardown),

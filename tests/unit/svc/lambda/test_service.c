@@ -17,7 +17,7 @@
 static char *classify(const char *method, const char *uri, const char *host)
 {
 	struct front *fr = front_new(&lambda_svc);
-	api_front_add(fr, NULL);
+	api__front_add(fr, NULL);
 	char hh[128];
 	snprintf(hh, sizeof(hh), "Host: %s", host ? host : "127.0.0.1:4566");
 	const char *h[] = {hh, NULL};
