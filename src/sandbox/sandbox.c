@@ -188,10 +188,10 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 		sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, d, NULL, NULL);
 		/* The runtime's AWS SDK for ES modules too: an import resolves through the
 		 * node_modules of the importing file's directory and its parents, never
-		 * NODE_PATH, so /node_modules leads there (after /var/task/node_modules: a
+		 * NODE_PATH, so /var/node_modules leads there (after /var/task/node_modules: a
 		 * function's own copy wins), as AWS's runtimes find theirs from NODE_PATH. */
 		autofree char *nm = xasprintf("%s/node_modules", runtime_dir);
-		autofree char *link = xasprintf("%s/node_modules", root);
+		autofree char *link = xasprintf("%s/var/node_modules", root);
 		struct stat st;
 		if (stat(nm, &st) == 0 && S_ISDIR(st.st_mode))
 			sbx_plan_add(p, SBX_SYMLINK, 0, 0, "/var/runtime/node_modules", link, NULL, NULL);
