@@ -78,3 +78,7 @@ code=$(inv py '{"op":"invoke","target":"target","payload":{"op":"echo","value":"
 check "isolation none: boto3 invoke answers 200" "200 on-host" "$code $(jq_ 'd["result"]["echo"]')"
 code=$(inv nodecjs '{"op":"invoke","target":"target","payload":{"op":"echo","value":"on-host-js"}}')
 check "isolation none: LambdaClient invoke answers 200" "200 on-host-js" "$code $(jq_ 'd["result"]["echo"]')"
+code=$(inv nodeesm '{"op":"invoke","target":"target","payload":{"op":"echo","value":"on-host-esm"}}')
+check "isolation none: an .mjs handler imports the runtime's SDK and invokes" "200 on-host-esm" "$code $(jq_ 'd["result"]["echo"]')"
+inv nodebundledesm '{}' >/dev/null
+check "isolation none: a bundled @aws-sdk/client-lambda still wins for import" True "$(jq_ 'd["bundled"]')"
