@@ -47,6 +47,8 @@ fi
 check "python: region and credentials are set" "us-east-1 us-east-1 True True True" \
 	"$(jq_ 'd["AWS_REGION"], d["AWS_DEFAULT_REGION"], bool(d["AWS_ACCESS_KEY_ID"]), bool(d["AWS_SECRET_ACCESS_KEY"]), bool(d["AWS_SESSION_TOKEN"])' | tr -d "(),'")"
 check_contains "python: boto3 is the runtime's (Debian's)" "/usr/lib/python3/dist-packages/boto3/" "$(jq_ 'd["boto3_file"]')"
+check "python: a client's default endpoint is AWS_ENDPOINT_URL (botocore 1.29 does not read it: the runtime does)" "$(jq_ 'd["AWS_ENDPOINT_URL"]')" "$(jq_ 'd["default_endpoint"]')"
+check "python: an endpoint_url given in the code is kept" http://127.0.0.1:1 "$(jq_ 'd["explicit_endpoint"]')"
 inv nodecjs '{"op":"env"}' >/dev/null
 check "node: AWS_EXECUTION_ENV" "AWS_Lambda_$NRT" "$(jq_ 'd["exec"]')"
 check_contains "node (require): the SDK is the runtime's" "/node_modules/@aws-sdk/client-lambda/" "$(jq_ 'd["sdk"]')"
@@ -57,6 +59,7 @@ check "node (import): S3 and lib-dynamodb are there too" "function function" "$(
 # --- A function's own copy wins over the runtime's.
 inv pybundled '{}' >/dev/null
 check "python: a bundled boto3 wins" "True /var/task/boto3/__init__.py" "$(jq_ 'd["bundled"], d["boto3_file"]' | tr -d "(),'" | sed "s#$DATA/code/[0-9a-f]*#/var/task#")"
+check "python: the runtime's endpoint hook loads no botocore of its own" False "$(jq_ 'd["botocore_loaded"]')"
 inv nodebundled '{}' >/dev/null
 check "node (require): a bundled @aws-sdk/client-lambda wins" True "$(jq_ 'd["bundled"]')"
 inv nodebundledesm '{}' >/dev/null
