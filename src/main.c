@@ -63,6 +63,9 @@ static void serve_usage(FILE *f)
 	           "                              when the machine is contended, never withheld when\n"
 	           "                              idle) or quota (Lambda's strict MemorySize/1769 of a\n"
 	           "                              CPU, from the end of init; init is never throttled)\n"
+	           "  --function-host-port PORT   127.0.0.1:PORT inside each sandbox reaches 127.0.0.1:PORT\n"
+	           "                              on the host (a database on this machine, say), relayed\n"
+	           "                              by the server; repeatable, up to 16 ports\n"
 	           "  --sandbox-pool N            blank sandboxes kept ready ahead of demand (default 4)\n"
 	           "  --runtime-dir DIR           the managed runtimes (python, node), shown read-only at\n"
 	           "                              /var/runtime (default: runtimes/ beside the build dir)\n"
@@ -272,7 +275,10 @@ static int serve(int argc, char **argv)
 	enum sandbox_network network = SANDBOX_NET_NONE;
 	enum sandbox_cpu_limit cpu_limit = SANDBOX_CPU_WEIGHT;
 	bool network_api = false;
+	uint16_t host_ports[16];
+	unsigned nhost_ports = 0;
 	static const struct option opts[] = {
+	    {"function-host-port", required_argument, NULL, 'H'},
 	    {"isolation", required_argument, NULL, 'i'},
 	    {"function-network", required_argument, NULL, 'n'},
 	    {"cpu-limit", required_argument, NULL, 'C'},
@@ -401,6 +407,24 @@ static int serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'H': {
+			char *end;
+			long hp = strtol(optarg, &end, 10);
+			/* 9001 and 4566 inside are the Runtime API's and lambdad's own. */
+			if (*end || end == optarg || hp < 1 || hp > 65535 || hp == 9001 || hp == 4566) {
+				fprintf(stderr,
+				        "lambdad: --function-host-port: a TCP port from 1 to 65535, not "
+				        "9001 or 4566 (the Runtime API's and lambdad's inside): %s\n",
+				        optarg);
+				return 2;
+			}
+			if (nhost_ports == sizeof(host_ports) / sizeof(host_ports[0])) {
+				fprintf(stderr, "lambdad: --function-host-port: at most 16 ports\n");
+				return 2;
+			}
+			host_ports[nhost_ports++] = (uint16_t)hp;
+			break;
+		}
 		case 'p': {
 			char *end;
 			pool = strtol(optarg, &end, 10);
@@ -517,6 +541,7 @@ static int serve(int argc, char **argv)
 	struct drain drain = {.base = base, .grace_ms = grace_ms};
 	int rc = 1;
 	autofree char *logs_dir = NULL;
+	autofree char *host_url = NULL;
 	bool sandbox_up = false;
 	if (reap_new(base, &reap, &e) < 0)
 		goto out;
@@ -534,7 +559,9 @@ static int serve(int argc, char **argv)
 	                               .ro_dirs = interp_dirs,
 	                               .pool_size = (unsigned)pool,
 	                               .base = base,
-	                               .reap = reap};
+	                               .reap = reap,
+	                               .host_ports = host_ports,
+	                               .nhost_ports = nhost_ports};
 	if (sandbox_init(&sopt, &e) < 0)
 		goto out;
 	sandbox_up = true;
@@ -561,6 +588,13 @@ static int serve(int argc, char **argv)
 	if (api_listen(api, host, (uint16_t)port, &e) < 0)
 		goto out;
 	port = api_port(api);
+	/* Functions reach the API: inside a sandbox on its own 127.0.0.1:4566, served as
+	 * this port is; on the host (isolation none) at this address. */
+	host_url =
+	    xasprintf("http://%s:%ld", strcmp(host, "0.0.0.0") == 0 || !host[0] ? "127.0.0.1" : host, port);
+	struct sandbox_api sapi = {
+	    .serve = api_serve_listener, .unserve = api_unserve_listener, .arg = api, .host_url = host_url};
+	sandbox_set_api(&sapi);
 	if (port_file && write_port_file(port_file, (uint16_t)port, &e) < 0)
 		goto out;
 	drain.api = api;

@@ -19,6 +19,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "front/transport_http.h"
 #include "http/server.h"
@@ -27,6 +28,7 @@
 #define READ_TIMEOUT_MS (3600 * 1000) /* a client silent mid-request, or idle, this long is cut off */
 
 struct front_http {
+	struct event_base *base;
 	struct http_server *srv;
 	front_handler_cb cb;
 	front_stream_cb wants; /* NULL: every body read whole */
@@ -35,6 +37,13 @@ struct front_http {
 	                          * route sets no limit */
 	uint16_t port;           /* bound */
 	TAILQ_HEAD(, hreq) reqs; /* handed to the front and not answered */
+	TAILQ_HEAD(, front_http_listener) extra; /* front_http_listen_fd's */
+};
+
+struct front_http_listener {
+	struct front_http *h; /* NULL once h is freed */
+	struct evconnlistener *l;
+	TAILQ_ENTRY(front_http_listener) link;
 };
 
 /* One request handed to the front (the transport's impl). */
@@ -394,6 +403,8 @@ int front_http_new(struct event_base *base, const char *host, uint16_t port, siz
 	h->arg = arg;
 	h->max_body = max_body ? max_body : 80 * 1024 * 1024;
 	TAILQ_INIT(&h->reqs);
+	TAILQ_INIT(&h->extra);
+	h->base = base;
 	/* No limit of the engine's own: request_cb sets each request's once it is routed. */
 	struct http_server_cfg cfg = {
 	    .head_max = HEAD_MAX, .body_max = UINT64_MAX, .read_timeout_ms = READ_TIMEOUT_MS};
@@ -428,6 +439,44 @@ int front_http_serve_fd(struct front_http *h, int fd)
 	return http_server_serve_fd(h->srv, fd);
 }
 
+static void extra_accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                            void *arg)
+{
+	struct front_http_listener *l = arg;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	http_server_serve_fd(l->h->srv, fd); /* closes fd on failure */
+}
+
+int front_http_listen_fd(struct front_http *h, int lfd, struct front_http_listener **out, struct err *errp)
+{
+	struct front_http_listener *l = xcalloc(1, sizeof(*l));
+	l->h = h;
+	evutil_make_socket_nonblocking(lfd);
+	/* backlog 0: the socket is listening already. */
+	l->l = evconnlistener_new(h->base, extra_accept_cb, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                          0, lfd);
+	if (!l->l) {
+		close(lfd);
+		free(l);
+		return err_make(errp, EIO, "cannot serve HTTP on socket %d", lfd);
+	}
+	TAILQ_INSERT_TAIL(&h->extra, l, link);
+	*out = l;
+	return 0;
+}
+
+void front_http_listener_free(struct front_http_listener *l)
+{
+	if (!l)
+		return;
+	if (l->h) {
+		TAILQ_REMOVE(&l->h->extra, l, link);
+		evconnlistener_free(l->l);
+	}
+	free(l);
+}
+
 void front_http_stop_accepting(struct front_http *h)
 {
 	if (h)
@@ -453,6 +502,13 @@ void front_http_free(struct front_http *h)
 			hreq_free(x);
 			front_req_body_abort(rq, FRONT_BODY_GONE);
 		}
+	}
+	/* The extra listeners' handles stay with their owners, closed. */
+	struct front_http_listener *l;
+	while ((l = TAILQ_FIRST(&h->extra))) {
+		TAILQ_REMOVE(&h->extra, l, link);
+		evconnlistener_free(l->l);
+		l->h = NULL;
 	}
 	http_server_free(h->srv);
 	free(h);

@@ -33,6 +33,14 @@ uint16_t front_http_port(const struct front_http *h);
 /* Tests and the fuzzer: serves the already-connected socket fd (taken) as if accepted.
  * Returns 0 or a negative errno (fd closed). */
 int front_http_serve_fd(struct front_http *h, int fd);
+/* One more listening socket whose connections h serves as its own port's. */
+struct front_http_listener;
+/* Accepts connections on lfd (a listening socket, taken; closed on failure) and serves
+ * them as h's own: the API's port made inside a sandbox. Returns 0 with *out (owned:
+ * front_http_listener_free), or a negative errno. front_http_free closes it too. */
+int front_http_listen_fd(struct front_http *h, int lfd, struct front_http_listener **out, struct err *errp);
+/* Closes the socket (connections already accepted stay) and frees l; NULL is a no-op. */
+void front_http_listener_free(struct front_http_listener *l);
 /* Closes the listening socket: new connections are refused; connections already open
  * still carry requests and answers. Idempotent. */
 void front_http_stop_accepting(struct front_http *h);

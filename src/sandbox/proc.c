@@ -56,19 +56,25 @@ struct child_report {
 static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *envp, struct sandbox *sb,
                  struct err *errp);
 
-char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *task_root)
+char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *task_root,
+                         const char *endpoint)
 {
 	size_t n = 0;
 	while (envp[n])
 		n++;
-	char **out = xcalloc(n + 3, sizeof(char *));
+	char **out = xcalloc(n + 4, sizeof(char *));
 	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(envp[i], "AWS_ENDPOINT_URL=", 17) == 0)
+			endpoint = NULL; /* the function's own setting wins */
 		if (strncmp(envp[i], "AWS_LAMBDA_RUNTIME_API=", 23) != 0 &&
 		    strncmp(envp[i], "LAMBDA_TASK_ROOT=", 17) != 0)
 			out[k++] = xstrdup(envp[i]);
+	}
 	out[k++] = xasprintf("AWS_LAMBDA_RUNTIME_API=%s", rtapi_addr);
 	out[k++] = xasprintf("LAMBDA_TASK_ROOT=%s", task_root);
+	if (endpoint)
+		out[k++] = xasprintf("AWS_ENDPOINT_URL=%s", endpoint);
 	return out;
 }
 
@@ -80,7 +86,7 @@ void sandbox_free_envp(char **envp)
 }
 
 int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
-                         struct err *errp)
+                         const char *endpoint, struct err *errp)
 {
 	uint16_t port = 0;
 	int lfd = rtapi_listener(&port, errp);
@@ -90,7 +96,7 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	autofree char *exe = spec->runtime_exe ? xasprintf("%s/%s", runtime_dir, spec->runtime_exe)
 	                                       : xasprintf("%s/%s", spec->code_dir, spec->exe);
-	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir);
+	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir, endpoint);
 	int r = spawn(spec, exe, envp, sb, errp);
 	sandbox_free_envp(envp);
 	if (r < 0) {

@@ -61,7 +61,11 @@ static struct {
 	bool outbound;
 	bool can_freeze;
 	enum sandbox_cpu_limit cpu_limit;
-	char *runtime_dir; /* host path of /var/runtime, or NULL */
+	char *runtime_dir;                       /* host path of /var/runtime, or NULL */
+	uint16_t host_ports[SBX_HOST_PORTS_MAX]; /* --function-host-port */
+	unsigned nhost_ports;
+	struct sandbox_api api; /* who serves the API inside (serve NULL: nobody yet) */
+	char *api_host_url;     /* AWS_ENDPOINT_URL of functions on the host, or NULL */
 	char describe[160];
 	struct sbx_plan blank_plan;
 	struct sock_fprog seccomp;
@@ -133,7 +137,11 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_MOUNT, MS_REC | MS_PRIVATE, 0, NULL, "/", NULL, NULL);
 	sbx_plan_add(p, SBX_LOOPBACK_UP, 0, 0, NULL, NULL, NULL, NULL);
-	sbx_plan_add(p, SBX_RTAPI_LISTEN, RTAPI_PORT, 0, NULL, NULL, NULL, NULL);
+	sbx_plan_add(p, SBX_RTAPI_LISTEN, RTAPI_PORT, SBX_LISTEN_RTAPI, NULL, NULL, NULL, NULL);
+	/* lambdad's API and the host ports, made here too: a cold start waits for none. */
+	sbx_plan_add(p, SBX_RTAPI_LISTEN, SANDBOX_API_PORT, SBX_LISTEN_API, NULL, NULL, NULL, NULL);
+	for (unsigned i = 0; i < S.nhost_ports; i++)
+		sbx_plan_add(p, SBX_RTAPI_LISTEN, S.host_ports[i], SBX_LISTEN_HOST, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_MOUNT, MS_NOSUID | MS_NODEV, 0, "tmpfs", root, "tmpfs", "mode=0755,size=1m");
 	static const char *const sys_paths[] = {"/usr",   "/bin",   "/sbin",  "/lib",
 	                                        "/lib64", "/lib32", "/libx32"};
@@ -178,6 +186,15 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 		autofree char *d = xasprintf("%s/var/runtime", root);
 		sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, runtime_dir, d, NULL, NULL);
 		sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, d, NULL, NULL);
+		/* The runtime's AWS SDK for ES modules too: an import resolves through the
+		 * node_modules of the importing file's directory and its parents, never
+		 * NODE_PATH, so /var/node_modules leads there (after /var/task/node_modules: a
+		 * function's own copy wins), as AWS's runtimes find theirs from NODE_PATH. */
+		autofree char *nm = xasprintf("%s/node_modules", runtime_dir);
+		autofree char *link = xasprintf("%s/var/node_modules", root);
+		struct stat st;
+		if (stat(nm, &st) == 0 && S_ISDIR(st.st_mode))
+			sbx_plan_add(p, SBX_SYMLINK, 0, 0, "/var/runtime/node_modules", link, NULL, NULL);
 	}
 	/* Interpreters outside the system paths (--runtime-path), at their own paths. */
 	for (size_t i = 0; ro_dirs && ro_dirs[i]; i++) {
@@ -472,13 +489,13 @@ static void blank_drop(struct blank *b)
 
 /* Receives one message from a child; *fd gets a passed descriptor or -1. With
  * MSG_DONTWAIT (the loop's calls) it returns -1 with EAGAIN when none is there. */
-static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
+static ssize_t ctl_recv_head(int ctl, struct sbx_msg *r, int *fd, unsigned char head[3], int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	char data[sizeof(struct sbx_msg)];
+	char data[sizeof(struct sbx_msg)] = {0};
 	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
 	struct msghdr msg = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
@@ -496,7 +513,14 @@ static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
 		memcpy(r, data, sizeof(*r));
 	else
 		r->kind = 0;
+	if (head)
+		memcpy(head, data, 3);
 	return n;
+}
+
+static ssize_t ctl_recv(int ctl, struct sbx_msg *r, int *fd, int flags)
+{
+	return ctl_recv_head(ctl, r, fd, NULL, flags);
 }
 
 static int child_error(struct err *errp, const struct sbx_msg *r, const unsigned char *plan, size_t len)
@@ -512,6 +536,8 @@ static void bury(bool wait);
 static void bury_soon(void);
 static void sandbox_pool_fill(void);
 static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg);
+static void sb_close_listeners(struct sandbox *sb);
+static void sb_serve_listeners(struct sandbox *sb);
 static void sb_net_cb(evutil_socket_t fd, short what, void *arg);
 static void serve_waiting(void);
 static void sb_exit_status(struct sandbox *sb, int *status);
@@ -569,6 +595,7 @@ static void sb_fail(struct sandbox *sb, int rc)
 	if (sb->rtapi_fd >= 0)
 		close(sb->rtapi_fd);
 	sb->rtapi_fd = -1;
+	sb_close_listeners(sb);
 	if (sb->phase != SB_WAIT_BLANK) {
 		struct blank b = {
 		    .pid = sb->pid, .ctl = sb->ctl, .out_r = sb->log_fd, .cg = sb->cg, .net = sb->net};
@@ -589,6 +616,7 @@ static void sb_running(struct sandbox *sb)
 	fcntl(sb->ctl, F_SETFL, O_NONBLOCK);
 	fcntl(sb->log_fd, F_SETFL, O_NONBLOCK);
 	fcntl(sb->rtapi_fd, F_SETFL, O_NONBLOCK);
+	sb_serve_listeners(sb);
 	sb->netns = net_of(sb->pid);
 	sb->isolated = true;
 	sb->phase = SB_RUNNING;
@@ -667,19 +695,73 @@ static void sb_on_exec_msg(struct sandbox *sb, ssize_t n, const struct sbx_msg *
 		sb_fail(sb, err_make(&sb->err, EIO, "sandbox: the child ended before exec"));
 }
 
-/* The blank's messages: its Runtime API socket, READY, then EXECED after the plan. */
+/* A listening socket the blank made (head: its tag and port): whether sb took it. */
+static bool sb_take_listener(struct sandbox *sb, const unsigned char head[3], int fd)
+{
+	uint16_t port = (uint16_t)(head[1] | head[2] << 8);
+	if (head[0] == SBX_LISTEN_RTAPI && !sb->got_rtapi) {
+		sb->rtapi_fd = fd;
+		sb->got_rtapi = true;
+		return true;
+	}
+	if (head[0] == SBX_LISTEN_API && sb->api_fd < 0) {
+		sb->api_fd = fd;
+		return true;
+	}
+	if (head[0] == SBX_LISTEN_HOST && sb->nhost < SBX_HOST_PORTS_MAX) {
+		sb->host_fd[sb->nhost] = fd;
+		sb->host_port[sb->nhost++] = port;
+		return true;
+	}
+	return false;
+}
+
+/* Closes the listeners not handed on yet, and stops those that were. */
+static void sb_close_listeners(struct sandbox *sb)
+{
+	if (sb->api_fd >= 0)
+		close(sb->api_fd);
+	sb->api_fd = -1;
+	if (sb->api_handle && S.api.unserve)
+		S.api.unserve(S.api.arg, sb->api_handle);
+	sb->api_handle = NULL;
+	for (unsigned i = 0; i < sb->nhost; i++) {
+		if (sb->host_fd[i] >= 0)
+			close(sb->host_fd[i]);
+		relay_listener_free(sb->relay[i]);
+		sb->relay[i] = NULL;
+	}
+	sb->nhost = 0;
+}
+
+/* The runtime runs: 127.0.0.1:4566 inside is served as the API's own port, and each host
+ * port relayed to the host. */
+static void sb_serve_listeners(struct sandbox *sb)
+{
+	if (sb->api_fd >= 0 && S.api.serve) {
+		fcntl(sb->api_fd, F_SETFL, O_NONBLOCK);
+		sb->api_handle = S.api.serve(S.api.arg, sb->api_fd);
+		sb->api_fd = -1;
+	}
+	for (unsigned i = 0; i < sb->nhost; i++) {
+		sb->relay[i] = relay_listener_new(S.base, sb->host_fd[i], sb->host_port[i]);
+		sb->host_fd[i] = -1;
+	}
+}
+
+/* The blank's messages: its listening sockets, READY, then EXECED after the plan. */
 static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sandbox *sb = arg;
 	for (;;) {
 		struct sbx_msg m;
 		autoclose int pfd = -1; /* a descriptor passed with the message, if any */
-		ssize_t n = ctl_recv(sb->ctl, &m, &pfd, MSG_DONTWAIT);
+		unsigned char head[3];
+		ssize_t n = ctl_recv_head(sb->ctl, &m, &pfd, head, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (sb->phase == SB_WAIT_READY && !sb->got_rtapi && n == 1 && pfd >= 0) {
-			sb->rtapi_fd = steal_fd(&pfd);
-			sb->got_rtapi = true;
+		if (sb->phase == SB_WAIT_READY && n == 3 && pfd >= 0 && sb_take_listener(sb, head, pfd)) {
+			pfd = -1; /* sb has it */
 			continue;
 		}
 		/* Each message moves the creation on (or ends it): the next comes as an event. */
@@ -781,7 +863,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 static int ns_start(const struct sandbox_spec *spec, struct sandbox *sb, struct err *errp)
 {
 	sbx_plan_init(&sb->go);
-	char **envp = sandbox_envp_with(spec->envp, "127.0.0.1:9001", "/var/task");
+	char **envp = sandbox_envp_with(spec->envp, "127.0.0.1:9001", "/var/task", "http://127.0.0.1:4566");
 	build_go_plan(&sb->go, spec, envp);
 	sandbox_free_envp(envp);
 	if (sb->go.len > MAX_GO_PLAN) {
@@ -826,6 +908,11 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	S.self = getpid();
 	S.pool_size = o->pool_size > BLANK_MAX ? BLANK_MAX : o->pool_size;
 	S.runtime_dir = o->runtime_dir ? realpath(o->runtime_dir, NULL) : NULL;
+	if (o->nhost_ports > SBX_HOST_PORTS_MAX)
+		return err_make(errp, E2BIG, "--function-host-port: at most %d ports", SBX_HOST_PORTS_MAX);
+	for (unsigned i = 0; i < o->nhost_ports; i++)
+		S.host_ports[i] = o->host_ports[i];
+	S.nhost_ports = o->nhost_ports;
 	sbx_plan_init(&S.blank_plan);
 	if (o->isolation == SANDBOX_NONE) {
 		snprintf(S.describe, sizeof(S.describe), "process groups (isolation none)");
@@ -898,6 +985,14 @@ int sandbox_init(const struct sandbox_options *o, struct err *errp)
 	}
 	S.ready = true;
 	return 0;
+}
+
+void sandbox_set_api(const struct sandbox_api *api)
+{
+	S.api = *api;
+	S.api.host_url = NULL;
+	free(S.api_host_url);
+	S.api_host_url = api->host_url ? xstrdup(api->host_url) : NULL;
 }
 
 const char *sandbox_describe(void)
@@ -974,6 +1069,10 @@ void sandbox_fini(void)
 	sbx_plan_fini(&S.blank_plan);
 	free(S.runtime_dir);
 	S.runtime_dir = NULL;
+	relay_shutdown();
+	free(S.api_host_url);
+	S.api_host_url = NULL;
+	memset(&S.api, 0, sizeof(S.api));
 	if (S.notify_ev)
 		event_free(S.notify_ev);
 	S.notify_ev = NULL;
@@ -1092,10 +1191,11 @@ int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, 
 	sb->ctl = -1;
 	sb->log_fd = -1;
 	sb->netns = -1;
+	sb->api_fd = -1;
 	int r;
 	if (S.isolated) {
 		r = ns_start(spec, sb, errp);
-	} else if ((r = sandbox__proc_create(spec, sb, S.runtime_dir, errp)) == 0) {
+	} else if ((r = sandbox__proc_create(spec, sb, S.runtime_dir, S.api_host_url, errp)) == 0) {
 		sb->phase = SB_RUNNING;
 		if (S.reap)
 			reap_watch(S.reap, sb->pid, sb_reaped, sb);
@@ -1241,6 +1341,7 @@ void sandbox_free(struct sandbox *sb)
 		close(sb->ctl);
 	if (sb->rtapi_fd >= 0)
 		close(sb->rtapi_fd);
+	sb_close_listeners(sb);
 	if (sb->cg) {
 		add_grave(sb->cg, sb->pid);
 		bury_soon();

@@ -44,7 +44,30 @@ struct sandbox_options {
 	/* NULL-terminated host directories shown read-only at their own paths (the
 	 * interpreters of --runtime-path), or NULL. */
 	const char *const *ro_dirs;
+	/* Ports of the host's loopback that 127.0.0.1:port inside each sandbox reaches (the
+	 * server relays the connections); none of them 9001 or 4566. */
+	const uint16_t *host_ports;
+	unsigned nhost_ports;
 };
+
+/* Inside a sandbox, 127.0.0.1:4566 is lambdad's own API, and AWS_ENDPOINT_URL says so. */
+#define SANDBOX_API_PORT 4566
+
+/* Who serves lambdad's API to functions. */
+struct sandbox_api {
+	/* Serves the listening socket fd (taken, non-blocking) made inside a sandbox as the
+	 * API's own port; returns a handle for unserve, or NULL with fd closed. */
+	void *(*serve)(void *arg, int fd);
+	/* Stops accepting on what serve returned (connections already open stay). */
+	void (*unserve)(void *arg, void *handle);
+	void *arg;
+	/* AWS_ENDPOINT_URL of functions that run on the host (isolation none): the API's
+	 * own address, e.g. "http://127.0.0.1:4566" (copied). */
+	const char *host_url;
+};
+/* Sets who serves the API inside sandboxes made from now on (borrowed until
+ * sandbox_fini); before it, their API listener is closed. */
+void sandbox_set_api(const struct sandbox_api *api);
 
 /* Decides what isolation this machine gives and prepares it (cgroup subtree, seccomp
  * program, root plan). Logs what is missing. Returns 0 or a negative errno (in

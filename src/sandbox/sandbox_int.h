@@ -9,6 +9,9 @@
 #include "sandbox/steps.h"
 
 struct cg;
+struct relay_listener;
+
+#define SBX_HOST_PORTS_MAX 16 /* --function-host-port at most this many times */
 
 /* A sandbox's outbound network helper (slirp4netns), or pid 0 for none. */
 struct sbx_net {
@@ -49,12 +52,18 @@ struct sandbox {
 	bool init_done;                 /* sandbox_init_done ran: the function's own CPU limits */
 	bool cpu_quota_on;              /* --cpu-limit quota: written at the end of init */
 	struct sbx_net net;
+	int api_fd;                      /* lambdad's API listener inside (4566) until served, or -1 */
+	void *api_handle;                /* what sandbox_api's serve returned for it */
+	int host_fd[SBX_HOST_PORTS_MAX]; /* host-port listeners until relayed, or -1 */
+	uint16_t host_port[SBX_HOST_PORTS_MAX];
+	unsigned nhost;
+	struct relay_listener *relay[SBX_HOST_PORTS_MAX];
 };
 
 /* The process-group backend: vfork + exec, rlimits, a listener on an ephemeral
- * loopback port. Fills sb. */
+ * loopback port; endpoint (or NULL) is the functions' AWS_ENDPOINT_URL. Fills sb. */
 int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
-                         struct err *errp);
+                         const char *endpoint, struct err *errp);
 
 /* net.c: the path of slirp4netns or NULL; start it for the network namespace of
  * ns_pid (n->ready_r becomes readable once it is ready: an event waits for it); stop it. */
@@ -62,9 +71,17 @@ const char *sandbox__net_helper(void);
 int sandbox__net_start(pid_t ns_pid, struct sbx_net *n, struct err *errp);
 void sandbox__net_stop(struct sbx_net *n);
 
-/* envp plus AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT (owned, free with
- * sandbox_free_envp). */
-char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *task_root);
+/* envp plus AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT, and AWS_ENDPOINT_URL=endpoint
+ * unless envp has one or endpoint is NULL (owned, free with sandbox_free_envp). */
+char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *task_root,
+                         const char *endpoint);
+
+/* relay.c: relays the connections accepted on lfd (a listening socket, taken) to
+ * 127.0.0.1:port on the host; NULL (lfd closed) when libevent refuses it. Freeing the
+ * listener leaves its connections open; relay_shutdown closes every one. */
+struct relay_listener *relay_listener_new(struct event_base *base, int lfd, uint16_t port);
+void relay_listener_free(struct relay_listener *rl);
+void relay_shutdown(void);
 void sandbox_free_envp(char **envp);
 
 #endif

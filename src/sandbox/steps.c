@@ -214,8 +214,9 @@ static int loopback_up(void)
 	return r;
 }
 
-/* Listens on 127.0.0.1:port inside the namespace and hands the socket to the server. */
-static int rtapi_listen(int ctl_fd, uint16_t port)
+/* Listens on 127.0.0.1:port inside the namespace and hands the socket to the server,
+ * tagged (which listener it is) and with its port. */
+static int rtapi_listen(int ctl_fd, uint16_t port, char tag)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -234,8 +235,9 @@ static int rtapi_listen(int ctl_fd, uint16_t port)
 		nanosleep(&ms, NULL);
 	if (r < 0 || listen(fd, 64) < 0)
 		goto fail;
-	char tag = 'L';
-	struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+	unsigned char head[3] = {(unsigned char)tag, (unsigned char)(port & 0xff),
+	                         (unsigned char)(port >> 8)};
+	struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -412,7 +414,7 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 	case SBX_LOOPBACK_UP:
 		return loopback_up();
 	case SBX_RTAPI_LISTEN:
-		return rtapi_listen(ctx->ctl_fd, (uint16_t)st->n);
+		return rtapi_listen(ctx->ctl_fd, (uint16_t)st->n, st->m ? (char)st->m : SBX_LISTEN_RTAPI);
 	case SBX_RLIMIT: {
 		struct rlimit rl = {(rlim_t)st->m, (rlim_t)st->m};
 		return setrlimit((int)st->n, &rl);

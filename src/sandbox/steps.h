@@ -24,7 +24,8 @@ enum sbx_op {
 	SBX_CHDIR,         /* b: path */
 	SBX_HOSTNAME,      /* a: name */
 	SBX_LOOPBACK_UP,   /* brings up "lo" */
-	SBX_RTAPI_LISTEN,  /* listens on 127.0.0.1:n and sends the socket over the control fd */
+	SBX_RTAPI_LISTEN,  /* listens on 127.0.0.1:n and sends the socket over the control fd,
+	                    * in a message of 3 bytes: tag m ('L' when 0), then n (u16) */
 	SBX_RLIMIT,        /* n: resource, m: limit (soft = hard) */
 	SBX_STDIO,         /* stdin from /dev/null (b), stdout and stderr to the output fd */
 	SBX_DROP_CAPS,     /* empties the bounding set (for the exec'd program) */
@@ -53,6 +54,13 @@ void sbx_plan_add(struct sbx_plan *p, enum sbx_op op, uint64_t n, uint64_t m, co
 void sbx_plan_exec(struct sbx_plan *p, const char *path, char *const *argv, char *const *envp);
 /* A readable name for step index i of the plan ("bind /usr on /var/...") into out. */
 void sbx_plan_describe(const unsigned char *buf, size_t len, unsigned index, char *out, size_t outlen);
+
+/* The tags of the listening sockets a blank sends (SBX_RTAPI_LISTEN's m). */
+enum sbx_listen_tag {
+	SBX_LISTEN_RTAPI = 'L', /* the Runtime API (9001) */
+	SBX_LISTEN_API = 'A',   /* lambdad's own API, served by the front (4566) */
+	SBX_LISTEN_HOST = 'H',  /* relayed to the same port on the host's loopback */
+};
 
 /* What a child tells the server on its control socket, one message each. */
 enum sbx_msg_kind {

@@ -243,6 +243,11 @@ char **sched__env_build_envp(const struct env *e)
 	            e->provisioned ? "provisioned-concurrency" : "on-demand");
 	envvars_set(&ev, "AWS_REGION", s->region);
 	envvars_set(&ev, "AWS_DEFAULT_REGION", s->region);
+	/* As Lambda's managed runtimes say which they are (provided* ones say nothing). */
+	if (strcmp(fn_runtime_family(c->runtime), "provided") != 0) {
+		autofree char *exec_env = xasprintf("AWS_Lambda_%s", c->runtime);
+		envvars_set(&ev, "AWS_EXECUTION_ENV", exec_env);
+	}
 	/* No STS here: the role's credentials are placeholders a local endpoint accepts. */
 	envvars_set(&ev, "AWS_ACCESS_KEY_ID", "LAMBDADLOCALKEY");
 	envvars_set(&ev, "AWS_SECRET_ACCESS_KEY", "lambdad-local-secret");

@@ -57,8 +57,10 @@ for v in "$A" $B; do
 	check "python$v: 200" 200 "$(inv "py${v/./}" '{}')"
 	check "python$v: runs on the mapped interpreter" "${OTHER[$v]}" "$(jq_ 'd["exe"]')"
 	check "python$v: reports its version" "$v" "$(jq_ 'd["version"].rsplit(".", 1)[0]')"
+	# The function's log file is written after the reply: poll for the line.
+	wait_for 10 grep -q "INIT_START Runtime Version: python:$v\." "$DATA/logs/py${v/./}.log" || true
 	check_contains "python$v: INIT_START names the interpreter's version" \
-		"INIT_START Runtime Version: python:$v." "$(cat "$DATA/logs/py${v/./}.log")"
+		"INIT_START Runtime Version: python:$v." "$(cat "$DATA/logs/py${v/./}.log" 2>/dev/null)"
 done
 mk nd "$NODERT" index.handler "$WORK/nd"
 check "$NODERT: 200" 200 "$(inv nd '{}')"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "front/transport_http.h"
 #include "proto/proto.h"
@@ -234,6 +235,27 @@ int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp)
 	/* Port 0: the kernel picked one; URLs the API hands out (function URLs) carry it. */
 	a->port = front_http_port(a->http);
 	return 0;
+}
+
+void *api_serve_listener(void *arg, int fd)
+{
+	struct api *a = arg;
+	struct front_http_listener *l = NULL;
+	struct err e = {0};
+	if (!a->http) {
+		close(fd);
+		return NULL;
+	}
+	if (front_http_listen_fd(a->http, fd, &l, &e) < 0) {
+		log_warn("api: cannot serve a sandbox's API socket: %s", e.msg);
+		return NULL;
+	}
+	return l;
+}
+
+void api_unserve_listener(void *arg, void *handle)
+{
+	front_http_listener_free(handle);
 }
 
 uint16_t api_port(const struct api *a)

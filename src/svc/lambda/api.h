@@ -26,6 +26,12 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 void api_free(struct api *a);
 /* Serves the API on host:port (0: any free port, see api_port). Returns 0 or a negative errno. */
 int api_listen(struct api *a, const char *host, uint16_t port, struct err *errp);
+/* Serves fd, a listening socket made elsewhere (inside a sandbox: taken, closed on
+ * failure), as the API's own port; returns a handle for api_unserve_listener or NULL.
+ * arg is the api (the shape of struct sandbox_api's calls). */
+void *api_serve_listener(void *arg, int fd);
+/* Closes what api_serve_listener returned (NULL is a no-op); open connections stay. */
+void api_unserve_listener(void *arg, void *handle);
 /* The port api_listen bound (a borrowed api): the one the kernel chose when it was given 0. */
 uint16_t api_port(const struct api *a);
 /* Shutdown: closes the listening socket, so new connections are refused, and answers
