@@ -384,9 +384,10 @@ static int extract_entry(struct xtract *x, struct archive_entry *e)
 		return extract_symlink(x, dfd, leaf, norm, depth, name, archive_entry_symlink(e),
 		                       has_mt ? &mt : NULL);
 	default: {
-		/* Readable by all (the function runs as another uid), executable by whom the
-		 * zip says; never setuid, setgid or sticky. */
-		mode_t mode = 0644 | (archive_entry_perm(e) & 0111);
+		/* Readable by all, and executable by all if the zip makes it executable for
+		 * anyone: the function runs as another uid than the files' owner, and a zip
+		 * made under umask 027 must still run. Never setuid, setgid or sticky. */
+		mode_t mode = (archive_entry_perm(e) & 0111) ? 0755 : 0644;
 		if (depth == 1 && strcmp(leaf, "bootstrap") == 0)
 			mode = 0755;
 		return extract_file(x, dfd, leaf, name, mode, has_mt ? &mt : NULL);

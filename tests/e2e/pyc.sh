@@ -77,7 +77,7 @@ check "it is timestamp-based (flags 0)" 0 "$(jq_ 'd["pyc_flags"]')"
 check "inside the sandbox the source's mtime is the zip's entry time" "$ZIP_TIME" "$(jq_ 'int(d["source_mtime"])')"
 check "so the pyc is valid against it" "$ZIP_TIME" "$(jq_ 'd["pyc_source_mtime"]')"
 check "and Python compiled nothing from source" "[]" "$(jq_ 'd["compiled"]')"
-check "execute bits as the zip says (0750 -> 0754)" 0o754 "$(jq_ 'd["tool_mode"]')"
+check "executable by all if the zip makes it executable (0750 -> 0755)" 0o755 "$(jq_ 'd["tool_mode"]')"
 check "every file is readable (0600 -> 0644)" 0o644 "$(jq_ 'd["data_mode"]')"
 
 # The same code deployed again through UpdateFunctionCode: a new cold start, same answer.

@@ -336,7 +336,7 @@ static void test_good_zip(void **state)
 	assert_dir(f, ".");
 	assert_file(f, "bootstrap", "#!/bin/sh\necho hi\n", 0755);
 	assert_dir(f, "bin");
-	assert_file(f, "bin/tool", "tool", 0754); /* executable by whom the zip says */
+	assert_file(f, "bin/tool", "tool", 0755); /* executable by all if by anyone */
 	assert_dir(f, "lib");
 	assert_dir(f, "lib/sub");
 	assert_file(f, "lib/sub/deep.txt", "deep", 0644);
@@ -902,7 +902,7 @@ static void test_dos_mtime(void **state)
 	assert_int_equal(mtime_of(f, "a.txt"), mktime(&tm)); /* raw_zip writes 1980-01-01 00:00 */
 }
 
-/* Execute bits follow the zip's external attributes class by class; read bits are
+/* Any execute bit of the zip's external attributes makes a file executable by all; read bits are
  * given to all; setuid, setgid and sticky never survive. */
 static void test_exec_bits(void **state)
 {
@@ -918,12 +918,12 @@ static void test_exec_bits(void **state)
 	zb_file(z, "sub/bootstrap", 0644, "not the root one");
 	struct codezip_info info;
 	expect_ok_zb(f, z, &info);
-	assert_file(f, "owner", "o", 0744);
-	assert_file(f, "group", "g", 0754);
+	assert_file(f, "owner", "o", 0755);
+	assert_file(f, "group", "g", 0755);
 	assert_file(f, "all", "a", 0755);
 	assert_file(f, "plain", "p", 0644);
 	assert_file(f, "suid", "s", 0755);
-	assert_file(f, "sgid", "s", 0754);
+	assert_file(f, "sgid", "s", 0755);
 	assert_file(f, "sticky", "s", 0644);
 	assert_file(f, "sub/bootstrap", "not the root one", 0644);
 }
