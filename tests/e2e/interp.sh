@@ -43,7 +43,12 @@ mkdir -p "$WORK/py" "$WORK/nd"
 cat >"$WORK/py/app.py" <<'EOF'
 import sys
 def handler(event, context):
-    return {"exe": sys.executable, "version": sys.version.split()[0]}
+    out = {"exe": sys.executable, "version": sys.version.split()[0]}
+    if event.get("sdk"):
+        import boto3  # the runtime's SDK, on any mapped interpreter
+        names = boto3.client("lambda").list_functions()["Functions"]
+        out["functions"] = sorted(f["FunctionName"] for f in names)
+    return out
 EOF
 cat >"$WORK/nd/index.mjs" <<'EOF'
 export const handler = async () => ({ argv0: process.argv0, version: process.versions.node });
@@ -57,6 +62,8 @@ for v in "$A" $B; do
 	check "python$v: 200" 200 "$(inv "py${v/./}" '{}')"
 	check "python$v: runs on the mapped interpreter" "${OTHER[$v]}" "$(jq_ 'd["exe"]')"
 	check "python$v: reports its version" "$v" "$(jq_ 'd["version"].rsplit(".", 1)[0]')"
+	check "python$v: imports the runtime's boto3 and reaches lambdad" 200 "$(inv "py${v/./}" '{"sdk":1}')"
+	check_contains "python$v: boto3 lists the functions" "py${v/./}" "$(jq_ 'd["functions"]')"
 	# The function's log file is written after the reply: poll for the line.
 	wait_for 10 grep -q "INIT_START Runtime Version: python:$v\." "$DATA/logs/py${v/./}.log" || true
 	check_contains "python$v: INIT_START names the interpreter's version" \
