@@ -200,7 +200,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		return r;
 	}
 	a->metrics = metrics_new();
-	metrics_register(a->metrics, lambda_metrics_collect, a);
+	metrics_register(a->metrics, api_metrics_collect, a);
 	metrics_register(a->metrics, async_metrics_collect, a->async);
 	a->front = front_new(&lambda_svc);
 	api__front_add(a->front, a);

@@ -82,8 +82,8 @@ static uint64_t series_at(const struct sched_fn_stats *st, size_t k)
 	return fn_series[k].u32 ? u32_at(st, fn_series[k].off) : u64_at(st, fn_series[k].off);
 }
 
-void lambda_metrics_fill(struct metrics_scrape *s, const struct sched_counts *c, const struct metrics_fn *fns,
-                         size_t nfns, uint32_t account_concurrency)
+void api_metrics_fill(struct metrics_scrape *s, const struct sched_counts *c, const struct metrics_fn *fns,
+                      size_t nfns, uint32_t account_concurrency)
 {
 	for (size_t k = 0; k < ARRAY_SIZE(fn_series); k++) {
 		uint64_t sum = 0;
@@ -158,7 +158,7 @@ static int by_name(const void *x, const void *y)
 	return strcmp(((const struct metrics_fn *)x)->name, ((const struct metrics_fn *)y)->name);
 }
 
-void lambda_metrics_collect(struct metrics_scrape *s, void *arg)
+void api_metrics_collect(struct metrics_scrape *s, void *arg)
 {
 	struct api *a = arg;
 	struct sched_counts c = {0};
@@ -167,7 +167,7 @@ void lambda_metrics_collect(struct metrics_scrape *s, void *arg)
 	sched_foreach_fn(a->sched, collect_cb, &col);
 	if (col.n > 1)
 		qsort(col.fns, col.n, sizeof(*col.fns), by_name);
-	lambda_metrics_fill(s, &c, col.fns, col.n, a->account_concurrency);
+	api_metrics_fill(s, &c, col.fns, col.n, a->account_concurrency);
 	for (size_t i = 0; i < col.n; i++)
 		free((char *)col.fns[i].name);
 	free(col.fns);

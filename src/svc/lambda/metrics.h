@@ -1,4 +1,4 @@
-/* GET /metrics: the scheduler's series, as the collector lambda_metrics_collect gives
+/* GET /metrics: the scheduler's series, as the collector api_metrics_collect gives
  * them to the metrics registry (metrics/metrics.h). The filling is pure, so unit tests
  * can check its text without a server. */
 #ifndef LAMBDAD_API_METRICS_H
@@ -21,10 +21,10 @@ struct metrics_fn {
  * all functions (no function label) followed by one series per function in the order of
  * fns (borrowed). Totals of per-function metrics are sums over fns; c (borrowed) supplies
  * the server-wide warm starts, evictions and memory. Histograms are in seconds. Never fails. */
-void lambda_metrics_fill(struct metrics_scrape *s, const struct sched_counts *c, const struct metrics_fn *fns,
-                         size_t nfns, uint32_t account_concurrency);
+void api_metrics_fill(struct metrics_scrape *s, const struct sched_counts *c, const struct metrics_fn *fns,
+                      size_t nfns, uint32_t account_concurrency);
 /* The collector (metrics_collect_fn) of the Lambda service: arg is its struct api
  * (borrowed); reads the scheduler's counts and per-function stats, sorted by name. */
-void lambda_metrics_collect(struct metrics_scrape *s, void *arg);
+void api_metrics_collect(struct metrics_scrape *s, void *arg);
 
 #endif

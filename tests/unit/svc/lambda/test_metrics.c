@@ -1,5 +1,5 @@
 /* svc/lambda/metrics: the Prometheus text the registry renders from what
- * lambda_metrics_fill adds for known counts. */
+ * api_metrics_fill adds for known counts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +21,7 @@ struct fill_args {
 static void fill(struct metrics_scrape *s, void *arg)
 {
 	const struct fill_args *f = arg;
-	lambda_metrics_fill(s, f->c, f->fns, f->n, f->limit);
+	api_metrics_fill(s, f->c, f->fns, f->n, f->limit);
 }
 
 /* Renders and returns the text, owned and NUL-terminated. */
