@@ -12,6 +12,13 @@
  * FULL. Meanwhile the loop goes on building the next group; at most one fdatasync is
  * in flight, and the group open while it runs stays open (one transaction, however many
  * loop passes) until it returns, then is committed and synced in turn.
+ * A committed group that nobody waits for (a queue ack, a retry's new time: writes no
+ * caller is told about) starts no fdatasync of its own: the next group somebody waits
+ * for covers it, or the lazy timer syncs it store_sqlite_lazy_sync_ms later. Otherwise
+ * such a group's fdatasync, in flight when the next accepted write arrives, would hold
+ * that write's group open for a whole fdatasync before its own could start (two in a
+ * row on the path of every 1-client request). Until then it is in the page cache:
+ * it survives kill -9, and a power cut can only undo it (an event delivered again).
  * SQLite's own checkpoints would fsync on the loop: the automatic checkpoint is off
  * (a WAL hook counts frames instead) and every SQ_CHECKPOINT_FRAMES new frames a
  * PASSIVE checkpoint runs on the pool on a second connection (ckpt) that only that job
@@ -55,6 +62,8 @@
 #define SQ_CHECKPOINT_FRAMES 1000 /* a pool checkpoint starts after this many new WAL frames */
 #define SQ_WAL_MAX_FRAMES 20000   /* past this the loop checkpoints itself, so the WAL restarts */
 
+int store_sqlite_lazy_sync_ms = 50; /* ms; store_int.h */
+
 struct sq_waiter {
 	store_done_cb cb;
 	void *arg;
@@ -73,6 +82,8 @@ struct sq {
 	struct pool *pool;
 	struct event *commit_ev; /* the end of the loop pass that opened the group */
 	struct event *notify_ev; /* runs the waiters in done */
+	struct event *lazy_ev;   /* syncs what nobody waits for (store_sqlite_lazy_sync_ms) */
+	bool lazy_due;           /* lazy_ev fired: the next start_sync runs without waiters */
 	bool in_txn, txn_failed;
 	struct sq_waiters group;   /* wait for the open group */
 	struct sq_waiters pending; /* committed, wait for the next fdatasync */
@@ -169,11 +180,23 @@ static void sync_done(void *arg)
 }
 
 /* Starts an fdatasync for what was committed since the last one, unless one is in
- * flight (its completion starts the next). */
+ * flight (its completion starts the next) or nobody waits for it yet (then the lazy
+ * timer is armed, if it is not already: the bound runs from the first such commit). */
 static void start_sync(struct sq *s)
 {
 	if (s->sync_inflight || !s->dirty)
 		return;
+	if (STAILQ_EMPTY(&s->pending) && !s->lazy_due && s->lazy_ev) {
+		if (!evtimer_pending(s->lazy_ev, NULL)) {
+			int ms = store_sqlite_lazy_sync_ms;
+			struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+			evtimer_add(s->lazy_ev, &tv);
+		}
+		return;
+	}
+	s->lazy_due = false;
+	if (s->lazy_ev)
+		evtimer_del(s->lazy_ev);
 	s->dirty = false;
 	s->sync_inflight = true;
 	STAILQ_CONCAT(&s->syncing, &s->pending);
@@ -183,6 +206,13 @@ static void start_sync(struct sq *s)
 		sync_work(s);
 		sync_done(s);
 	}
+}
+
+static void lazy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sq *s = arg;
+	s->lazy_due = true;
+	start_sync(s); /* or, when one is in flight, its completion */
 }
 
 static void ckpt_work(void *arg)
@@ -327,6 +357,9 @@ static int sq_commit(void *be, struct err *errp)
 		return 0;
 	/* Blocking, on the loop: the control plane's commit-before-return. */
 	s->dirty = false;
+	s->lazy_due = false;
+	if (s->lazy_ev)
+		evtimer_del(s->lazy_ev);
 	r = sync_wal(s->wal_path);
 	if (r < 0)
 		err_make(errp, -r, "store: fdatasync %s: %s", s->wal_path, strerror(-r));
@@ -355,6 +388,7 @@ static void sq_set_loop(void *be, struct event_base *base, struct pool *pool)
 	s->pool = pool;
 	s->commit_ev = event_new(base, -1, 0, commit_cb, s);
 	s->notify_ev = event_new(base, -1, 0, notify_cb, s);
+	s->lazy_ev = evtimer_new(base, lazy_cb, s);
 }
 
 /* ---- collections ---- */
@@ -872,6 +906,8 @@ static void sq_close(void *be)
 		event_free(s->commit_ev);
 	if (s->notify_ev)
 		event_free(s->notify_ev);
+	if (s->lazy_ev)
+		event_free(s->lazy_ev);
 	free(s->path);
 	free(s->wal_path);
 	free(s);
