@@ -55,11 +55,16 @@ static void *worker(void *arg)
 		bool was_empty = STAILQ_EMPTY(&p->done);
 		STAILQ_INSERT_TAIL(&p->done, j, link);
 		pthread_cond_broadcast(&p->idle_cv);
-		/* One byte per batch: the loop takes every finished job when it wakes. */
+		/* One byte per batch: the loop takes every finished job when it wakes. Written
+		 * after unlocking: the loop wakes at once and takes the mutex (run_done), and
+		 * must not find it still held here. A job taken before its byte arrives leaves
+		 * an empty wake-up, never a lost one (the byte follows the insertion). */
 		if (was_empty) {
+			pthread_mutex_unlock(&p->mu);
 			char c = 1;
 			while (write(p->wake[1], &c, 1) < 0 && errno == EINTR)
 				;
+			pthread_mutex_lock(&p->mu);
 		}
 	}
 	pthread_mutex_unlock(&p->mu);

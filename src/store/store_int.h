@@ -34,6 +34,9 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+/* How long (ms) a committed group that nobody waits for may stay without its fdatasync
+ * when no waited group comes to cover it (store_sqlite.c); tests change it. */
+extern int store_sqlite_lazy_sync_ms;
 
 /* Syscalls of the durable path, replaceable by tests (sqlite's aSyscall[] style). */
 struct store_sys {

@@ -12,6 +12,15 @@
  * FULL. Meanwhile the loop goes on building the next group; at most one fdatasync is
  * in flight, and the group open while it runs stays open (one transaction, however many
  * loop passes) until it returns, then is committed and synced in turn.
+ * A committed group that nobody waits for (a queue ack, a retry's new time: writes no
+ * caller is told about) starts no fdatasync of its own: the next group somebody waits
+ * for covers it, or the lazy timer syncs it store_sqlite_lazy_sync_ms later. Otherwise
+ * such a group's fdatasync, in flight when the next accepted write arrives, would hold
+ * that write's group open for a whole fdatasync before its own could start (two in a
+ * row on the path of every 1-client request). Until then it is in the page cache:
+ * it survives kill -9, and a power cut can only undo it (an event delivered again).
+ * The WAL is kept written ahead of its last frame (wal_extend), so that fdatasync
+ * writes the frames and not also the inode of a file grown by each group.
  * SQLite's own checkpoints would fsync on the loop: the automatic checkpoint is off
  * (a WAL hook counts frames instead) and every SQ_CHECKPOINT_FRAMES new frames a
  * PASSIVE checkpoint runs on the pool on a second connection (ckpt) that only that job
@@ -54,6 +63,10 @@
 #define SQ_SCHEMA_VERSION 1
 #define SQ_CHECKPOINT_FRAMES 1000 /* a pool checkpoint starts after this many new WAL frames */
 #define SQ_WAL_MAX_FRAMES 20000   /* past this the loop checkpoints itself, so the WAL restarts */
+#define SQ_WAL_SLACK (64 * 1024)  /* bytes: written WAL kept ahead of SQLite's last frame, at least */
+#define SQ_WAL_CHUNK (256 * 1024) /* bytes of zeros appended to the WAL at a time */
+
+int store_sqlite_lazy_sync_ms = 50; /* ms; store_int.h */
 
 struct sq_waiter {
 	store_done_cb cb;
@@ -73,6 +86,8 @@ struct sq {
 	struct pool *pool;
 	struct event *commit_ev; /* the end of the loop pass that opened the group */
 	struct event *notify_ev; /* runs the waiters in done */
+	struct event *lazy_ev;   /* syncs what nobody waits for (store_sqlite_lazy_sync_ms) */
+	bool lazy_due;           /* lazy_ev fired: the next start_sync runs without waiters */
 	bool in_txn, txn_failed;
 	struct sq_waiters group;   /* wait for the open group */
 	struct sq_waiters pending; /* committed, wait for the next fdatasync */
@@ -82,6 +97,8 @@ struct sq {
 	bool sync_inflight;
 	int sync_result; /* of the job in flight: 0 or -errno (written by the worker) */
 	int wal_frames;  /* frames in the WAL (the hook's count) */
+	int page_size;   /* bytes; a WAL frame is one page and a 24-byte header */
+	off_t wal_size;  /* bytes of the WAL file when wal_extend last looked */
 	int ckpt_frames; /* wal_frames when the last pool checkpoint started */
 	bool ckpt_inflight;
 };
@@ -169,11 +186,23 @@ static void sync_done(void *arg)
 }
 
 /* Starts an fdatasync for what was committed since the last one, unless one is in
- * flight (its completion starts the next). */
+ * flight (its completion starts the next) or nobody waits for it yet (then the lazy
+ * timer is armed, if it is not already: the bound runs from the first such commit). */
 static void start_sync(struct sq *s)
 {
 	if (s->sync_inflight || !s->dirty)
 		return;
+	if (STAILQ_EMPTY(&s->pending) && !s->lazy_due && s->lazy_ev) {
+		if (!evtimer_pending(s->lazy_ev, NULL)) {
+			int ms = store_sqlite_lazy_sync_ms;
+			struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+			evtimer_add(s->lazy_ev, &tv);
+		}
+		return;
+	}
+	s->lazy_due = false;
+	if (s->lazy_ev)
+		evtimer_del(s->lazy_ev);
 	s->dirty = false;
 	s->sync_inflight = true;
 	STAILQ_CONCAT(&s->syncing, &s->pending);
@@ -183,6 +212,13 @@ static void start_sync(struct sq *s)
 		sync_work(s);
 		sync_done(s);
 	}
+}
+
+static void lazy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sq *s = arg;
+	s->lazy_due = true;
+	start_sync(s); /* or, when one is in flight, its completion */
 }
 
 static void ckpt_work(void *arg)
@@ -267,11 +303,41 @@ static int end_txn(struct sq *s, struct err *errp)
 	return 0;
 }
 
+/* Keeps at least SQ_WAL_SLACK written bytes past SQLite's last frame by appending
+ * SQ_WAL_CHUNK of zeros past the file's end (never over anything SQLite wrote), here on
+ * the loop, the WAL's only writer, as page-cache writes; the pool's next fdatasync
+ * persists them with the frames. The WAL only restarts (is written over from its start)
+ * when a checkpoint finished with no write overlapping it, which the pool's rarely get,
+ * so without this every group's frames extend the file and its fdatasync also writes
+ * the inode (size, new blocks): about twice the time of one that writes the data alone
+ * (ext4). SQLite reads a WAL up to its first invalid frame, and zeros never are one
+ * (their salts do not match the header's), as frames left from before a restart. */
+static void wal_extend(struct sq *s)
+{
+	off_t end = 32 + (off_t)s->wal_frames * (s->page_size + 24);
+	if (!s->page_size || s->wal_size - end >= SQ_WAL_SLACK)
+		return;
+	autoclose int fd = open(s->wal_path, O_WRONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size < end)
+		return; /* (the last: the hook's count is not this file's; write nothing) */
+	static const char zeros[64 * 1024];
+	off_t off = sb.st_size;
+	while (off - end < SQ_WAL_SLACK || off - sb.st_size < SQ_WAL_CHUNK) {
+		ssize_t n = pwrite(fd, zeros, sizeof(zeros), off);
+		if (n <= 0)
+			break; /* ENOSPC and the like: the next commit reports what matters */
+		off += n;
+	}
+	s->wal_size = off;
+}
+
 /* Commits the open group and starts its fdatasync. */
 static void group_close(struct sq *s)
 {
 	struct err e = {0};
 	end_txn(s, &e);
+	wal_extend(s);
 	start_sync(s);
 	/* Under steady writes the pool's checkpoints never find the WAL idle, so it never
 	 * restarts; past SQ_WAL_MAX_FRAMES (tens of MB) one checkpoint runs here, between
@@ -327,6 +393,9 @@ static int sq_commit(void *be, struct err *errp)
 		return 0;
 	/* Blocking, on the loop: the control plane's commit-before-return. */
 	s->dirty = false;
+	s->lazy_due = false;
+	if (s->lazy_ev)
+		evtimer_del(s->lazy_ev);
 	r = sync_wal(s->wal_path);
 	if (r < 0)
 		err_make(errp, -r, "store: fdatasync %s: %s", s->wal_path, strerror(-r));
@@ -355,6 +424,7 @@ static void sq_set_loop(void *be, struct event_base *base, struct pool *pool)
 	s->pool = pool;
 	s->commit_ev = event_new(base, -1, 0, commit_cb, s);
 	s->notify_ev = event_new(base, -1, 0, notify_cb, s);
+	s->lazy_ev = evtimer_new(base, lazy_cb, s);
 }
 
 /* ---- collections ---- */
@@ -872,6 +942,8 @@ static void sq_free(void *be)
 		event_free(s->commit_ev);
 	if (s->notify_ev)
 		event_free(s->notify_ev);
+	if (s->lazy_ev)
+		event_free(s->lazy_ev);
 	free(s->path);
 	free(s->wal_path);
 	free(s);
@@ -911,6 +983,12 @@ static int sq_new(const char *dir, void **be, struct err *errp)
 	}
 	/* Checkpoints are the pool's (maybe_checkpoint), never inside a COMMIT on the loop. */
 	sqlite3_wal_hook(s->db, wal_hook, s);
+	sqlite3_stmt *ps;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &ps, NULL) == SQLITE_OK) {
+		if (sqlite3_step(ps) == SQLITE_ROW)
+			s->page_size = sqlite3_column_int(ps, 0);
+		sqlite3_finalize(ps);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(stmts); i++) {
 		sqlite3_stmt **q = (sqlite3_stmt **)((char *)s + stmts[i].off);
 		if (sqlite3_prepare_v2(s->db, stmts[i].sql, -1, q, NULL) != SQLITE_OK) {

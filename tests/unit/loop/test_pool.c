@@ -1,6 +1,6 @@
 /* Tests for the worker pool: work runs off the loop thread, every completion runs on
- * the loop thread after its work, pool_drain waits for all, and a completion may
- * submit again. */
+ * the loop thread after its work, pool_drain waits for all, a completion may
+ * submit again, and no completion waits for a wake-up that never comes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,11 +112,44 @@ static void test_drain(void **state)
 	event_base_free(base);
 }
 
+struct burst {
+	struct pool *p;
+	int submitted, ndone;
+};
+
+static void burst_done(void *arg)
+{
+	struct burst *b = arg;
+	b->ndone++;
+}
+
+/* Many jobs that finish at once on two threads, in waves submitted from the loop: every
+ * completion still reaches the loop through its wake-up (the loop blocks in
+ * EVLOOP_ONCE until it does; a lost wake-up would hang here). */
+static void test_wakeups_not_lost(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct err e = {0};
+	struct burst b = {0};
+	assert_int_equal(pool_new(base, 2, &b.p, &e), 0);
+	for (int wave = 0; wave < 200; wave++) {
+		for (int i = 0; i < 1 + wave % 7; i++, b.submitted++)
+			pool_submit(b.p, nop_work, burst_done, &b);
+		while (b.ndone < b.submitted)
+			event_base_loop(base, EVLOOP_ONCE);
+	}
+	assert_int_equal(b.ndone, b.submitted);
+	assert_int_equal(pool_pending(b.p), 0);
+	pool_free(b.p);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_completions_on_loop),
 	    cmocka_unit_test(test_drain),
+	    cmocka_unit_test(test_wakeups_not_lost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /* Tests for the store interface on its SQLite backend: collections (revisions, scan
  * order and paging), queues (lease deadline, ack, redelivery, change-visibility),
  * group commit (callbacks only once durable, one commit and one fdatasync for many
- * writes, an fdatasync failure told to every waiter) and the migration of a data
+ * writes, an fdatasync failure told to every waiter, a group nobody waits for synced
+ * with the next one or by the lazy timer, the WAL written over zeros kept ahead rather
+ * than grown) and the migration of a data
  * directory of the previous format, built here with raw SQL. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -411,6 +413,126 @@ static void test_group_fsync_failure(void **state)
 	store_sys.fdatasync = fdatasync;
 }
 
+/* A group nobody waits for (a queue ack) starts no fdatasync of its own: the next group
+ * somebody waits for is not held behind one, and one fdatasync covers both. */
+static void test_group_unwaited_rides_on_next(void **state)
+{
+	struct fx *f = *state;
+	open_loop(f);
+	store_sys.fdatasync = fake_fdatasync;
+	atomic_store(&sync_errno, 0);
+	atomic_store(&syncs, 0);
+	int lazy_ms = store_sqlite_lazy_sync_ms;
+	store_sqlite_lazy_sync_ms = 3600 * 1000; /* the lazy timer stays out of this test */
+	struct err e = {0};
+	struct store_receipt rc;
+	assert_int_equal(store_qappend(f->st, "q", "x", 1, NULL, 0, &rc, &e), 0);
+	store_flush(f->st);
+	atomic_store(&syncs, 0);
+	/* The ack's group is committed at the end of its pass, and not synced. */
+	assert_int_equal(store_qack(f->st, "q", &rc, &e), 0);
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	assert_int_equal(pool_pending(f->pool), 0);
+	assert_int_equal(atomic_load(&syncs), 0);
+	/* The next accepted write: its waiter hears after exactly one fdatasync. */
+	int ncalled = 0;
+	struct waiter w = {.ncalled = &ncalled};
+	assert_int_equal(store_qappend(f->st, "q", "y", 1, NULL, 0, NULL, &e), 0);
+	store_group_wait(f->st, waiter_cb, &w);
+	run_until(f->base, &ncalled, 1);
+	assert_int_equal(w.status, 0);
+	assert_int_equal(w.syncs_then, 1);
+	assert_int_equal(atomic_load(&syncs), 1);
+	store_sqlite_lazy_sync_ms = lazy_ms;
+	store_sys.fdatasync = fdatasync;
+}
+
+/* ... and when none comes, the lazy timer makes it durable on its own. */
+static void test_group_unwaited_synced_later(void **state)
+{
+	struct fx *f = *state;
+	open_loop(f);
+	store_sys.fdatasync = fake_fdatasync;
+	atomic_store(&sync_errno, 0);
+	atomic_store(&syncs, 0);
+	int lazy_ms = store_sqlite_lazy_sync_ms;
+	store_sqlite_lazy_sync_ms = 1;
+	struct err e = {0};
+	assert_int_equal(store_qappend(f->st, "q", "x", 1, NULL, 0, NULL, &e), 0);
+	for (int turns = 0; atomic_load(&syncs) == 0 && turns < 100000; turns++)
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_int_equal(atomic_load(&syncs), 1);
+	pool_drain(f->pool);
+	/* Nothing left to sync: a waiter now is told without another fdatasync. */
+	int ncalled = 0;
+	struct waiter w = {.ncalled = &ncalled};
+	store_group_wait(f->st, waiter_cb, &w);
+	run_until(f->base, &ncalled, 1);
+	assert_int_equal(w.status, 0);
+	assert_int_equal(atomic_load(&syncs), 1);
+	store_sqlite_lazy_sync_ms = lazy_ms;
+	store_sys.fdatasync = fdatasync;
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* Group commits write over zeros kept ahead of the WAL's last frame instead of growing
+ * the file each time (an fdatasync that must also write the inode); a copy of the
+ * files as a crash leaves them (WAL not checkpointed, zeros after its frames) opens
+ * with every committed row. */
+static void test_group_wal_written_ahead(void **state)
+{
+	struct fx *f = *state;
+	open_loop(f);
+	struct err e = {0};
+	autofree char *wal = xasprintf("%s/lambdad.db-wal", f->data);
+	int ncalled = 0, growths = 0;
+	off_t size = -1;
+	static struct waiter w[NWAIT];
+	for (int i = 0; i < NWAIT; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%03d", i);
+		w[i] = (struct waiter){.ncalled = &ncalled};
+		assert_int_equal(store_put(f->st, "g", key, "v", 1, 0, NULL, &e), 0);
+		store_group_wait(f->st, waiter_cb, &w[i]);
+		run_until(f->base, &ncalled, i + 1); /* one group, one fdatasync each */
+		assert_int_equal(w[i].status, 0);
+		off_t now = file_size(wal);
+		growths += now != size;
+		size = now;
+	}
+	/* NWAIT groups of a page or more each: the file grew a few times, not each time. */
+	assert_true(size > NWAIT * 4096);
+	assert_true(growths <= 1 + NWAIT * (4096 + 24) * 3 / (256 * 1024));
+	/* What a crash leaves: the database file and this WAL, zeros after its frames. */
+	autofree char *copy = xasprintf("%s/copy", f->tmp);
+	assert_int_equal(mkdir(copy, 0755), 0);
+	autofree char *db = xasprintf("%s/lambdad.db", f->data);
+	autofree char *db_copy = xasprintf("%s/lambdad.db", copy);
+	autofree char *wal_copy = xasprintf("%s/lambdad.db-wal", copy);
+	copy_file(db, db_copy);
+	copy_file(wal, wal_copy);
+	assert_int_equal(count_items(copy, "g"), NWAIT);
+}
+
 static void exec_sql(const char *path, const char *sql)
 {
 	sqlite3 *db;
@@ -593,6 +715,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_lease_ack, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_group_fsync_failure, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_unwaited_rides_on_next, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_unwaited_synced_later, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_wal_written_ahead, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_group_write_failure, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_old_dir, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_redone_after_failure, fx_setup, fx_teardown),
