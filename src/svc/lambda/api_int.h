@@ -124,6 +124,22 @@ void api__ext_events(struct api *a, struct api_req *r);
 void api__function_url(struct api *a, struct api_req *r);
 void api__list_function_urls(struct api *a, struct api_req *r);
 
+/* Resource-based policies (policy.c): AddPermission (POST), GetPolicy (GET) and
+ * RemovePermission (DELETE) on .../policy[/{StatementId}], kept in the store's "policies"
+ * collection by function name (DeleteFunction deletes the row). */
+#define API_POLICY_MAX 20480 /* bytes of a policy document (PolicyLengthExceededException) */
+void api__policy(struct api *a, struct api_req *r);
+/* The statement AddPermission's body (borrowed) asks for on resource (an ARN): validated
+ * as AWS validates it, Principal and Condition blocks written as AWS writes them. Returns
+ * it (owned), or NULL with a service error in *errp naming the field. */
+json_t *api__policy_statement(json_t *body, const char *resource, struct err *errp);
+/* Appends statement st (stolen) to the policy document doc; -EINVAL (ResourceConflict)
+ * when its Sid is there already, -EFBIG (PolicyLengthExceeded) when the document would
+ * grow past API_POLICY_MAX; doc is unchanged on failure. */
+int api__policy_add(json_t *doc, json_t *st, struct err *errp);
+/* Removes the statement sid from doc; -EINVAL (ResourceNotFound) when it has none. */
+int api__policy_remove(json_t *doc, const char *sid, struct err *errp);
+
 /* Loads the stored function URL configs into a->furls (at startup, after the
  * functions); returns 0 or a negative errno. api__furl_free releases them (NULL-safe).
  * api__furl_function_deleted drops the URL of a deleted function (store and memory). */

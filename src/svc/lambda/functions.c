@@ -370,9 +370,11 @@ void api__delete_function(struct api *a, struct api_req *r)
 	if (!c)
 		return;
 	struct err e = {0};
-	/* Takes the function's scaling settings (reserved, provisioned, keep-alive) with it. */
+	/* Takes the function's scaling settings (reserved, provisioned, keep-alive) and its
+	 * resource-based policy with it. */
 	if (store_del(a->store, "functions", name, STORE_REV_ANY, &e) < 0 ||
-	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 || store_commit(a->store, &e) < 0)
+	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 ||
+	    store_del(a->store, "policies", name, STORE_REV_ANY, &e) < 0 || store_commit(a->store, &e) < 0)
 		return api__reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));

@@ -51,6 +51,7 @@ BIND(h_ext_keep_alive, api__ext_keep_alive)
 BIND(h_ext_events, api__ext_events)
 BIND(h_ext_code, api__ext_code)
 BIND(h_metrics, api__metrics)
+BIND(h_policy, api__policy)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -114,6 +115,9 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_UpdateFunctionUrlConfig].handler = h_function_url,
     [LAMBDA_OP_DeleteFunctionUrlConfig].handler = h_function_url,
     [LAMBDA_OP_ListFunctionUrlConfigs].handler = h_list_function_urls,
+    [LAMBDA_OP_AddPermission].handler = h_policy,
+    [LAMBDA_OP_GetPolicy].handler = h_policy,
+    [LAMBDA_OP_RemovePermission].handler = h_policy,
 };
 #pragma GCC diagnostic pop
 
