@@ -188,11 +188,12 @@ int api__policy_add(json_t *doc, json_t *st, struct err *errp)
 	json_array_foreach(list, i, s) {
 		const char *other = json_string_value(json_object_get(s, "Sid"));
 		if (other && strcmp(other, sid) == 0) {
-			json_decref(st);
-			return err_svc(errp, LAMBDA_ERR_RESOURCE_CONFLICT,
-			               "The statement id (%s) provided already exists. Please specify a new "
-			               "statement id, or remove the existing statement.",
-			               sid);
+			int r = err_svc(errp, LAMBDA_ERR_RESOURCE_CONFLICT,
+			                "The statement id (%s) provided already exists. Please specify a new "
+			                "statement id, or remove the existing statement.",
+			                sid);
+			json_decref(st); /* sid was st's */
+			return r;
 		}
 	}
 	json_array_append_new(list, st);
