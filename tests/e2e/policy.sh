@@ -120,6 +120,9 @@ awsl remove-permission --function-name alpha --statement-id withrev --revision-i
 check "RemovePermission with the current RevisionId succeeds" "False" \
 	"$(awsl get-policy --function-name alpha | py '"withrev" in d["Policy"]')"
 check "RemovePermission is 204 on the wire" 204 "$(raw DELETE /2015-03-31/functions/alpha/policy/wire)"
+b3 lambda remove_permission '{"FunctionName":"alpha","StatementId":"role"}' >/dev/null
+check "RemovePermission through boto3 takes that statement only" "sns acct org alexa url urlinv" \
+	"$(b3 lambda get_policy '{"FunctionName":"alpha"}' | py '" ".join(s["Sid"] for s in json.loads(d["result"]["Policy"])["Statement"])')"
 
 # --- A second function's policy is its own; removing the last statement removes it.
 awsl add-permission --function-name beta --statement-id only --action lambda:InvokeFunction --principal events.amazonaws.com >/dev/null

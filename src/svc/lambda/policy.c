@@ -170,6 +170,7 @@ json_t *api__policy_statement(json_t *body, const char *resource, struct err *er
 		add_condition(st, "StringEquals", "lambda:FunctionUrlAuthType", auth);
 	if (src_arn)
 		add_condition(st, "ArnLike", "AWS:SourceArn", src_arn);
+	/* The Bool operator for InvokedViaFunctionUrl is unconfirmed against a real policy. */
 	if (invoked_via_url)
 		add_condition(st, "Bool", "lambda:InvokedViaFunctionUrl", "true");
 	return st;
