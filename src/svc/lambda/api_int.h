@@ -157,6 +157,35 @@ void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_confi
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * lambda_execute_api_svc claims those; apigw_svc is the control plane. */
 
+/* Tags (tags.c): TagResource (POST), UntagResource (DELETE), ListTags (GET) on
+ * /2017-03-31/tags/{Resource}, a function's or a code signing config's ARN. */
+#define API_TAGS_MAX 50
+#define API_TAG_KEY_MAX 128
+#define API_TAG_VALUE_MAX 256
+void api__tags(struct api *a, struct api_req *r);
+/* Checks a Tags object as AWS does (at most API_TAGS_MAX, keys 1-128 and values 0-256
+ * characters of AWS's set, no aws: prefix): 0 or -EINVAL with the service error. */
+int api__tags_check(json_t *tags, struct err *errp);
+/* The tags of the resource arn (owned object, {} when none). */
+json_t *api__tags_get(struct api *a, const char *arn);
+/* Checks tags and merges them into arn's, not committed: 0 or a negative errno. */
+int api__tags_add(struct api *a, const char *arn, json_t *tags, struct err *errp);
+/* Drops arn's tags (with the resource), not committed: 0 or a negative errno. */
+int api__tags_drop(struct api *a, const char *arn, struct err *errp);
+/* Code signing configs (csc.c): the collection (functions: the GET of
+ * ListFunctionsByCodeSigningConfig) and a function's binding. */
+void api__csc(struct api *a, struct api_req *r, bool functions);
+void api__function_csc(struct api *a, struct api_req *r);
+/* Whether id has the shape csc-<17 of [a-z0-9]>; whether such a config is stored. */
+bool api__csc_id_valid(const char *id);
+bool api__csc_exists(struct api *a, const char *id);
+/* Binds function name to the config ARN arn (a JSON string), not committed: 0, or
+ * -EINVAL with ValidationException / CodeSigningConfigNotFoundException. name NULL:
+ * only checks arn. */
+int api__csc_bind(struct api *a, const char *name, json_t *arn, struct err *errp);
+/* Drops name's binding, not committed (none: 0). */
+int api__csc_unbind(struct api *a, const char *name, struct err *errp);
+
 /* GET /metrics, Prometheus text format (metrics.c). */
 void api__metrics(struct api *a, struct api_req *r);
 

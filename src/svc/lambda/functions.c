@@ -255,6 +255,7 @@ static void deploy_finish_create(struct deploy *d)
 	struct api *a = d->a;
 	struct fn_config *c = fn_config_new();
 	struct err e = {0};
+	autofree char *arn = NULL;
 	/* The configuration's errors come before the code's, as when it was checked first. */
 	if (fn_config_apply(c, d->json, true, &e) < 0 || check_runtime(d->req, c, &e) < 0) {
 		api__reply_err(d->req, &e);
@@ -267,8 +268,26 @@ static void deploy_finish_create(struct deploy *d)
 		drop_unused_code(a, d->hex);
 		goto out;
 	}
+	/* Tags and a code signing config are checked before the code is taken, and written
+	 * in the same commit as the function. */
+	json_t *tags = json_object_get(d->json, "Tags");
+	json_t *csc = json_object_get(d->json, "CodeSigningConfigArn");
+	tags = json_is_null(tags) ? NULL : tags;
+	csc = json_is_null(csc) ? NULL : csc;
+	if ((tags && api__tags_check(tags, &e) < 0) || (csc && api__csc_bind(a, NULL, csc, &e) < 0)) {
+		api__reply_err(d->req, &e);
+		drop_unused_code(a, d->hex);
+		goto out;
+	}
 	if (deploy_set_code(d, c) < 0)
 		goto out;
+	arn = fn_arn(c->name, a->region, a->account);
+	if ((csc && api__csc_bind(a, c->name, csc, &e) < 0) ||
+	    (tags && api__tags_add(a, arn, tags, &e) < 0)) {
+		api__reply_err(d->req, &e);
+		drop_unused_code(a, c->code_hex);
+		goto out;
+	}
 	if (commit(a, d->req, c) < 0) {
 		drop_unused_code(a, c->code_hex);
 		goto out;
@@ -320,8 +339,9 @@ void api__get_function(struct api *a, struct api_req *r, bool config_only)
 	const char *host = front_req_header(r->req, "Host");
 	autofree char *loc =
 	    xasprintf("http://%s/lambdad/v1/code/%s.zip", host ? host : "127.0.0.1", c->code_hex);
-	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:{}}", "Configuration", config_json(a, c), "Code",
-	                      "RepositoryType", "S3", "Location", loc, "Tags");
+	autofree char *arn = fn_arn(name, a->region, a->account);
+	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:o}", "Configuration", config_json(a, c), "Code",
+	                      "RepositoryType", "S3", "Location", loc, "Tags", api__tags_get(a, arn));
 	/* As on AWS, Concurrency appears only when the function has a reservation. */
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (sc.reserved >= 0)
@@ -370,10 +390,12 @@ void api__delete_function(struct api *a, struct api_req *r)
 	if (!c)
 		return;
 	struct err e = {0};
-	/* Takes the function's scaling settings (reserved, provisioned, keep-alive) and its
-	 * resource-based policy with it. */
+	/* Takes the function's scaling settings (reserved, provisioned, keep-alive), tags,
+	 * code signing config binding and resource-based policy with it. */
+	autofree char *arn = fn_arn(name, a->region, a->account);
 	if (store_del(a->store, "functions", name, STORE_REV_ANY, &e) < 0 ||
-	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 ||
+	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 || api__tags_drop(a, arn, &e) < 0 ||
+	    api__csc_unbind(a, name, &e) < 0 ||
 	    store_del(a->store, "policies", name, STORE_REV_ANY, &e) < 0 || store_commit(a->store, &e) < 0)
 		return api__reply_err(r->req, &e);
 	char hex[65];

@@ -45,6 +45,10 @@ BIND(h_event_invoke_config, api__event_invoke_config)
 BIND(h_list_event_invoke_configs, api__list_event_invoke_configs)
 BIND(h_function_url, api__function_url)
 BIND(h_list_function_urls, api__list_function_urls)
+BIND(h_tags, api__tags)
+BIND(h_csc, api__csc, false)
+BIND(h_csc_functions, api__csc, true)
+BIND(h_function_csc, api__function_csc)
 BIND(h_ext_logs, api__ext_logs)
 BIND(h_ext_prewarm, api__ext_prewarm)
 BIND(h_ext_keep_alive, api__ext_keep_alive)
@@ -115,6 +119,18 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_UpdateFunctionUrlConfig].handler = h_function_url,
     [LAMBDA_OP_DeleteFunctionUrlConfig].handler = h_function_url,
     [LAMBDA_OP_ListFunctionUrlConfigs].handler = h_list_function_urls,
+    [LAMBDA_OP_TagResource].handler = h_tags,
+    [LAMBDA_OP_UntagResource].handler = h_tags,
+    [LAMBDA_OP_ListTags].handler = h_tags,
+    [LAMBDA_OP_CreateCodeSigningConfig].handler = h_csc,
+    [LAMBDA_OP_ListCodeSigningConfigs].handler = h_csc,
+    [LAMBDA_OP_GetCodeSigningConfig].handler = h_csc,
+    [LAMBDA_OP_UpdateCodeSigningConfig].handler = h_csc,
+    [LAMBDA_OP_DeleteCodeSigningConfig].handler = h_csc,
+    [LAMBDA_OP_ListFunctionsByCodeSigningConfig].handler = h_csc_functions,
+    [LAMBDA_OP_PutFunctionCodeSigningConfig].handler = h_function_csc,
+    [LAMBDA_OP_GetFunctionCodeSigningConfig].handler = h_function_csc,
+    [LAMBDA_OP_DeleteFunctionCodeSigningConfig].handler = h_function_csc,
     [LAMBDA_OP_AddPermission].handler = h_policy,
     [LAMBDA_OP_GetPolicy].handler = h_policy,
     [LAMBDA_OP_RemovePermission].handler = h_policy,
