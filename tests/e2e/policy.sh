@@ -64,6 +64,9 @@ check "principals and conditions as AWS writes them, in order" \
 # --- Qualifiers: $LATEST and none are the same policy; a version does not exist yet.
 check "GetPolicy with Qualifier \$LATEST reads the same policy" "$(policy alpha)" \
 	"$(awsl get-policy --function-name alpha --qualifier '$LATEST' | py 'json.dumps(json.loads(d["Policy"]), sort_keys=True)')"
+out=$(aws_err add-permission --function-name alpha --qualifier '$LATEST' --statement-id l1 --action lambda:InvokeFunction --principal '*')
+check_contains "AddPermission on \$LATEST is refused as AWS refuses it" \
+	"(InvalidParameterValueException) when calling the AddPermission operation: We currently do not support adding policies for \$LATEST." "$out"
 out=$(aws_err add-permission --function-name alpha --qualifier 1 --statement-id v1 --action lambda:InvokeFunction --principal '*')
 check_contains "AddPermission on a version is ResourceNotFoundException" "(ResourceNotFoundException)" "$out"
 out=$(aws_err get-policy --function-name alpha --qualifier 1)

@@ -290,6 +290,13 @@ static void add_permission(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
 	json_t *body;
+	/* AWS keeps $LATEST's statements on the unqualified function and refuses the name. */
+	const char *q = front_req_query(r->req, "Qualifier");
+	if (q && strcmp(q, FN_LATEST) == 0) {
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "We currently do not support adding policies for $LATEST.");
+		return;
+	}
 	if (!api__lookup_body(a, r, name, &body))
 		return;
 	struct err e = {0};
