@@ -123,6 +123,13 @@ void api__ext_events(struct api *a, struct api_req *r);
  * starts with /lambda-url/<function-name>/ (lambda_furl_svc claims them). */
 void api__function_url(struct api *a, struct api_req *r);
 void api__list_function_urls(struct api *a, struct api_req *r);
+/* Recursion, runtime management and function scaling configs (fncfg.c), GET or PUT
+ * each; stored in the API_FNCFG_COLL collection under the function's name, which
+ * DeleteFunction deletes with the function. */
+#define API_FNCFG_COLL "fncfg"
+void api__recursion_config(struct api *a, struct api_req *r);
+void api__runtime_management_config(struct api *a, struct api_req *r);
+void api__function_scaling_config(struct api *a, struct api_req *r);
 
 /* Resource-based policies (policy.c): AddPermission (POST), GetPolicy (GET) and
  * RemovePermission (DELETE) on .../policy[/{StatementId}], kept in the store's "policies"

@@ -391,12 +391,15 @@ void api__delete_function(struct api *a, struct api_req *r)
 		return;
 	struct err e = {0};
 	/* Takes the function's scaling settings (reserved, provisioned, keep-alive), tags,
-	 * code signing config binding and resource-based policy with it. */
+	 * code signing config binding, resource-based policy, and recursion and runtime
+	 * management configs (fncfg.c) with it. */
 	autofree char *arn = fn_arn(name, a->region, a->account);
 	if (store_del(a->store, "functions", name, STORE_REV_ANY, &e) < 0 ||
 	    store_del(a->store, "scaling", name, STORE_REV_ANY, &e) < 0 || api__tags_drop(a, arn, &e) < 0 ||
 	    api__csc_unbind(a, name, &e) < 0 ||
-	    store_del(a->store, "policies", name, STORE_REV_ANY, &e) < 0 || store_commit(a->store, &e) < 0)
+	    store_del(a->store, "policies", name, STORE_REV_ANY, &e) < 0 ||
+	    store_del(a->store, API_FNCFG_COLL, name, STORE_REV_ANY, &e) < 0 ||
+	    store_commit(a->store, &e) < 0)
 		return api__reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));

@@ -56,6 +56,9 @@ BIND(h_ext_events, api__ext_events)
 BIND(h_ext_code, api__ext_code)
 BIND(h_metrics, api__metrics)
 BIND(h_policy, api__policy)
+BIND(h_recursion_config, api__recursion_config)
+BIND(h_runtime_management_config, api__runtime_management_config)
+BIND(h_function_scaling_config, api__function_scaling_config)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -134,6 +137,12 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_AddPermission].handler = h_policy,
     [LAMBDA_OP_GetPolicy].handler = h_policy,
     [LAMBDA_OP_RemovePermission].handler = h_policy,
+    [LAMBDA_OP_PutFunctionRecursionConfig].handler = h_recursion_config,
+    [LAMBDA_OP_GetFunctionRecursionConfig].handler = h_recursion_config,
+    [LAMBDA_OP_PutRuntimeManagementConfig].handler = h_runtime_management_config,
+    [LAMBDA_OP_GetRuntimeManagementConfig].handler = h_runtime_management_config,
+    [LAMBDA_OP_PutFunctionScalingConfig].handler = h_function_scaling_config,
+    [LAMBDA_OP_GetFunctionScalingConfig].handler = h_function_scaling_config,
 };
 #pragma GCC diagnostic pop
 
