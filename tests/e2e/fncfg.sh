@@ -114,6 +114,12 @@ check "Qualifier \$LATEST is the same config" "Manual $RT_ARN" \
 	"$(awsl get-runtime-management-config --function-name alpha --qualifier '$LATEST' | pyx '"%s %s" % (d["UpdateRuntimeOn"], d["RuntimeVersionArn"])')"
 check "... as is name:\$LATEST" Manual \
 	"$(awsl get-runtime-management-config --function-name 'alpha:$LATEST' | pyx 'd["UpdateRuntimeOn"]')"
+check "GetFunctionConfiguration shows the pinned RuntimeVersionConfig" "$RT_ARN" \
+	"$(awsl get-function-configuration --function-name alpha | pyx 'd["RuntimeVersionConfig"]["RuntimeVersionArn"]')"
+check "... and GetFunction" "$RT_ARN" \
+	"$(b3v get_function '{"FunctionName":"alpha"}' 'd["result"]["Configuration"]["RuntimeVersionConfig"]["RuntimeVersionArn"]')"
+check "an unpinned function has no RuntimeVersionConfig" absent \
+	"$(awsl get-function-configuration --function-name beta | pyx 'd.get("RuntimeVersionConfig", "absent")')"
 check "PutRuntimeManagementConfig keeps the RevisionId" "$rev" "$(revision alpha)"
 check "Put and Get are 200 on the wire" "200 200" \
 	"$(raw PUT "$RTM/beta/runtime-management-config" '{"UpdateRuntimeOn":"Auto"}') $(raw GET "$RTM/beta/runtime-management-config?Qualifier=$LATEST")"
@@ -152,6 +158,8 @@ check_contains "Put of an unknown function: ResourceNotFoundException" "Resource
 	"$(b3e put_runtime_management_config '{"FunctionName":"nope","UpdateRuntimeOn":"Auto"}')"
 check "Auto again drops the RuntimeVersionArn" "Auto None" \
 	"$(b3v put_runtime_management_config '{"FunctionName":"beta","UpdateRuntimeOn":"Auto"}' '"%s %s" % (d["result"]["UpdateRuntimeOn"], d["result"].get("RuntimeVersionArn"))')"
+check "... and the RuntimeVersionConfig" absent \
+	"$(awsl get-function-configuration --function-name beta | pyx 'd.get("RuntimeVersionConfig", "absent")')"
 
 # --- Function scaling config: only with a capacity provider, which lambdad has none of.
 check_contains "GetFunctionScalingConfig \$LATEST.PUBLISHED of a function without a capacity provider is refused" \

@@ -130,6 +130,9 @@ void api__list_function_urls(struct api *a, struct api_req *r);
 void api__recursion_config(struct api *a, struct api_req *r);
 void api__runtime_management_config(struct api *a, struct api_req *r);
 void api__function_scaling_config(struct api *a, struct api_req *r);
+/* Adds RuntimeVersionConfig {"RuntimeVersionArn"} to config (a GetFunctionConfiguration
+ * answer of function name) when its runtime is pinned (UpdateRuntimeOn Manual). */
+void api__fncfg_runtime_version(struct api *a, const char *name, json_t *config);
 
 /* Resource-based policies (policy.c): AddPermission (POST), GetPolicy (GET) and
  * RemovePermission (DELETE) on .../policy[/{StatementId}], kept in the store's "policies"

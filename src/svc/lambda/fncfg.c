@@ -294,6 +294,27 @@ void api__runtime_management_config(struct api *a, struct api_req *r)
 	json_decref(row);
 }
 
+/* lambdad's runtimes are not AWS's runtime versions: only a version the user pinned
+ * (Manual) is shown; a read failure shows none (logged). */
+void api__fncfg_runtime_version(struct api *a, const char *name, json_t *config)
+{
+	struct err e = {0};
+	autofree char *txt = NULL;
+	size_t len = 0;
+	int r = store_get(a->store, API_FNCFG_COLL, name, &txt, &len, NULL, &e);
+	if (r < 0) {
+		if (r != -ENOENT)
+			log_warn("api: settings of %s: %s", name, e.msg);
+		return;
+	}
+	json_t *row = json_loadb(txt, len, 0, NULL);
+	json_t *arn = json_object_get(row, "RuntimeVersionArn");
+	if (json_is_string(arn))
+		json_object_set_new(config, "RuntimeVersionConfig",
+		                    json_pack("{s:O}", "RuntimeVersionArn", arn));
+	json_decref(row);
+}
+
 /* ---- function scaling (Lambda Managed Instances) ---- */
 
 /* 0 when the FunctionScalingConfig member of body, if any, has the model's shape

@@ -334,14 +334,16 @@ void api__get_function(struct api *a, struct api_req *r, bool config_only)
 	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
 	if (!c)
 		return;
+	json_t *cfg = config_json(a, c);
+	api__fncfg_runtime_version(a, name, cfg);
 	if (config_only)
-		return api__reply_json(r->req, 200, config_json(a, c));
+		return api__reply_json(r->req, 200, cfg);
 	const char *host = front_req_header(r->req, "Host");
 	autofree char *loc =
 	    xasprintf("http://%s/lambdad/v1/code/%s.zip", host ? host : "127.0.0.1", c->code_hex);
 	autofree char *arn = fn_arn(name, a->region, a->account);
-	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:o}", "Configuration", config_json(a, c), "Code",
-	                      "RepositoryType", "S3", "Location", loc, "Tags", api__tags_get(a, arn));
+	json_t *o = json_pack("{s:o, s:{s:s, s:s}, s:o}", "Configuration", cfg, "Code", "RepositoryType",
+	                      "S3", "Location", loc, "Tags", api__tags_get(a, arn));
 	/* As on AWS, Concurrency appears only when the function has a reservation. */
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	if (sc.reserved >= 0)
