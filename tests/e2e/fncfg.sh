@@ -189,6 +189,22 @@ check "FunctionScalingConfig not an object is 400 naming it" "400 InvalidParamet
 check "a qualified name is 400 ValidationException" "400 ValidationException" \
 	"$(err "$(raw GET "$FSC/alpha:1/function-scaling-config?Qualifier=1")")"
 
+# --- A store that cannot commit (another writer holds the database longer than the
+# server's 5 s busy timeout): 500 ServiceException, and the setting stays as it was.
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True); time.sleep(60)' "$DATA/lambdad.db" >"$WORK/lock" &
+locker=$!
+for _ in $(seq 200); do grep -q locked "$WORK/lock" && break; sleep 0.05; done
+check "a store failure on PutFunctionRecursionConfig is 500 ServiceException" "500 ServiceException" \
+	"$(err "$(raw PUT $REC/beta/recursion-config '{"RecursiveLoop":"Allow"}')")"
+check "... and on PutRuntimeManagementConfig" "500 ServiceException" \
+	"$(err "$(raw PUT "$RTM/beta/runtime-management-config" '{"UpdateRuntimeOn":"FunctionUpdate"}')")"
+kill "$locker" 2>/dev/null || true
+wait "$locker" 2>/dev/null || true
+check "the failed commits left beta's settings as they were" "Terminate Auto" \
+	"$(b3v get_function_recursion_config '{"FunctionName":"beta"}' 'd["result"]["RecursiveLoop"]') $(awsl get-runtime-management-config --function-name beta | pyx 'd["UpdateRuntimeOn"]')"
+
 # --- Settings survive a restart, and RevisionIds stay.
 snapshot() {
 	for f in alpha beta; do
