@@ -24,6 +24,12 @@ int err_make(struct err *errp, int code, const char *fmt, ...) __attribute__((fo
  * the error reply of its protocol. */
 int err_svc(struct err *errp, int svc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Whether value is one of allowed (NULL-terminated): 0; or the service error svc with
+ * AWS's validation message naming field and the allowed set, in allowed's order
+ * ("1 validation error detected: Value 'x' at 'field' failed to satisfy constraint:
+ * Member must satisfy enum value set: [A, B]"), returning -EINVAL. */
+int err_svc_enum(struct err *errp, int svc, const char *field, const char *value, const char *const *allowed);
+
 /* Makes the error already in *errp (a callee's, e.g. a parser's EINVAL) the service error
  * svc, keeping its message. Returns -EINVAL. */
 int err_as_svc(struct err *errp, int svc);

@@ -37,6 +37,23 @@ int err_svc(struct err *errp, int svc, const char *fmt, ...)
 	return -22;
 }
 
+int err_svc_enum(struct err *errp, int svc, const char *field, const char *value, const char *const *allowed)
+{
+	char set[256] = "";
+	size_t n = 0;
+	for (size_t i = 0; allowed[i]; i++) {
+		if (strcmp(value, allowed[i]) == 0)
+			return 0;
+		int w = snprintf(set + n, sizeof(set) - n, "%s%s", i ? ", " : "", allowed[i]);
+		if (w > 0 && (size_t)w < sizeof(set) - n)
+			n += (size_t)w;
+	}
+	return err_svc(errp, svc,
+	               "1 validation error detected: Value '%.64s' at '%s' failed to satisfy "
+	               "constraint: Member must satisfy enum value set: [%s]",
+	               value, field, set);
+}
+
 int err_as_svc(struct err *errp, int svc)
 {
 	if (errp) {

@@ -596,13 +596,9 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 		if ((r = get_str(tr, "Mode", &s, errp)) < 0)
 			return r;
 		if (r) {
-			if (strcmp(s, "Active") != 0 && strcmp(s, "PassThrough") != 0)
-				return err_svc(
-				    errp, LAMBDA_ERR_VALIDATION,
-				    "1 validation error detected: Value '%.50s' at 'tracingConfig.mode' "
-				    "failed to satisfy constraint: Member must satisfy enum value set: "
-				    "[Active, PassThrough]",
-				    s);
+			static const char *const modes[] = {"Active", "PassThrough", NULL};
+			if (err_svc_enum(errp, LAMBDA_ERR_VALIDATION, "tracingConfig.mode", s, modes) < 0)
+				return -EINVAL;
 			set_str(&c->tracing_mode, s);
 		}
 	}

@@ -163,13 +163,11 @@ static int csc_apply(json_t *o, json_t *body, bool create, struct err *errp)
 			    "Warn or Enforce");
 		if (json_is_string(u)) {
 			policy = json_string_value(u);
-			if (strcmp(policy, "Warn") != 0 && strcmp(policy, "Enforce") != 0)
-				return err_svc(
-				    errp, LAMBDA_ERR_VALIDATION,
-				    "1 validation error detected: Value '%.40s' at "
-				    "'codeSigningPolicies.untrustedArtifactOnDeployment' failed to satisfy "
-				    "constraint: Member must satisfy enum value set: [Warn, Enforce]",
-				    policy);
+			static const char *const modes[] = {"Warn", "Enforce", NULL};
+			if (err_svc_enum(errp, LAMBDA_ERR_VALIDATION,
+			                 "codeSigningPolicies.untrustedArtifactOnDeployment", policy,
+			                 modes) < 0)
+				return -EINVAL;
 		} else if (!create) {
 			policy = "Warn";
 		}

@@ -102,17 +102,15 @@ static const char *required_enum(struct front_req *req, json_t *body, const char
 		return NULL;
 	}
 	const char *s = json_string_value(v);
-	char set[128] = "";
-	for (size_t i = 0; values[i]; i++) {
-		if (strcmp(s, values[i]) == 0)
-			return values[i];
-		snprintf(set + strlen(set), sizeof(set) - strlen(set), "%s%s", i ? ", " : "", values[i]);
+	struct err e = {0};
+	if (err_svc_enum(&e, LAMBDA_ERR_VALIDATION, field, s, values) < 0) {
+		api__reply_err(req, &e);
+		return NULL;
 	}
-	api__reply_error(req, LAMBDA_ERR_VALIDATION, NULL,
-	                 "1 validation error detected: Value '%.64s' at '%s' failed to satisfy constraint: "
-	                 "Member must satisfy enum value set: [%s]",
-	                 s, field, set);
-	return NULL;
+	size_t i = 0;
+	while (strcmp(s, values[i]) != 0)
+		i++;
+	return values[i]; /* static, unlike s */
 }
 
 /* The function of the {FunctionName} segment when it must be unqualified (the model's

@@ -113,19 +113,13 @@ void api__invoke(struct api *a, struct api_req *r)
 	const char *type = front_req_header(r->req, "X-Amz-Invocation-Type");
 	if (!type)
 		type = "RequestResponse";
-	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "Event") != 0 && strcmp(type, "DryRun") != 0)
-		return api__reply_error(
-		    r->req, LAMBDA_ERR_VALIDATION, NULL,
-		    "1 validation error detected: Value '%.40s' at 'invocationType' failed to satisfy "
-		    "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
-		    type);
+	static const char *const types[] = {"Event", "RequestResponse", "DryRun", NULL};
+	static const char *const logtypes[] = {"Tail", "None", NULL};
+	struct err ve = {0};
 	const char *logtype = front_req_header(r->req, "X-Amz-Log-Type");
-	if (logtype && strcmp(logtype, "Tail") != 0 && strcmp(logtype, "None") != 0)
-		return api__reply_error(
-		    r->req, LAMBDA_ERR_VALIDATION, NULL,
-		    "1 validation error detected: Value '%.40s' at 'logType' failed to satisfy "
-		    "constraint: Member must satisfy enum value set: [Tail, None]",
-		    logtype);
+	if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "invocationType", type, types) < 0 ||
+	    (logtype && err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "logType", logtype, logtypes) < 0))
+		return api__reply_err(r->req, &ve);
 	struct evbuffer *payload = front_req_body(r->req);
 	size_t plen = evbuffer_get_length(payload);
 	bool event = strcmp(type, "Event") == 0;

@@ -135,14 +135,9 @@ json_t *api__policy_statement(json_t *body, const char *resource, struct err *er
 	    (org && check_str(org, "principalOrgID", "o-[a-z0-9]{10,32}", 12, 34, errp) < 0) ||
 	    (token && check_str(token, "eventSourceToken", "[a-zA-Z0-9._-]+", 0, TOKEN_MAX, errp) < 0))
 		return NULL;
-	if (auth && strcmp(auth, "NONE") != 0 && strcmp(auth, "AWS_IAM") != 0) {
-		err_svc(
-		    errp, LAMBDA_ERR_VALIDATION,
-		    "1 validation error detected: Value '%.32s' at 'functionUrlAuthType' failed to satisfy "
-		    "constraint: Member must satisfy enum value set: [NONE, AWS_IAM]",
-		    auth);
+	static const char *const auth_types[] = {"NONE", "AWS_IAM", NULL};
+	if (auth && err_svc_enum(errp, LAMBDA_ERR_VALIDATION, "functionUrlAuthType", auth, auth_types) < 0)
 		return NULL;
-	}
 	json_t *via = json_object_get(body, "InvokedViaFunctionUrl");
 	if (via && !json_is_null(via) && !json_is_boolean(via)) {
 		err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "InvokedViaFunctionUrl must be a boolean");
