@@ -3,10 +3,14 @@
 #ifndef LAMBDAD_TESTS_TRANSCRIPT_H
 #define LAMBDAD_TESTS_TRANSCRIPT_H
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <linux/sockios.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 /* Whether bytes written to fd still wait in its socket for the peer to read them. */
@@ -32,6 +36,39 @@ static inline bool transcript_run(struct event_base *base, const uint64_t *progr
 		quiet = *progress == before && !unread() ? quiet + 1 : 0;
 	}
 	return true;
+}
+
+/* Replaces every match of the extended regex pattern in s with with (no longer than the
+ * match), in place. Aborts on a bad pattern (a broken test). */
+static inline void transcript_mask(char *s, const char *pattern, const char *with)
+{
+	regex_t re;
+	if (regcomp(&re, pattern, REG_EXTENDED) != 0)
+		abort();
+	size_t w = strlen(with);
+	regmatch_t m;
+	while (regexec(&re, s, 1, &m, 0) == 0) {
+		memcpy(s + m.rm_so, with, w);
+		memmove(s + m.rm_so + w, s + m.rm_eo, strlen(s + m.rm_eo) + 1);
+	}
+	regfree(&re);
+}
+
+/* Everything in 'in' as an owned string, taken out of it, with each Date header's value
+ * (the time) made "D". */
+static inline char *transcript_take(struct evbuffer *in)
+{
+	size_t n = evbuffer_get_length(in);
+	char *s = malloc(n + 1);
+	if (!s)
+		abort();
+	evbuffer_remove(in, s, n);
+	s[n] = 0;
+	transcript_mask(s,
+	                "Date: [A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] [0-9]{4} "
+	                "[0-9][0-9]:[0-9][0-9]:[0-9][0-9] GMT",
+	                "Date: D");
+	return s;
 }
 
 #endif
