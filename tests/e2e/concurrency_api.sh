@@ -10,17 +10,6 @@ start_server --account-concurrency 150
 
 # raw METHOD PATH [BODY]: a request with curl; body to $WORK/b, headers to $WORK/h
 # (read them with jq_ and hdr); prints the HTTP status.
-raw() {
-	local args=(-s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X "$1")
-	[ $# -ge 3 ] && args+=(--data-binary "$3")
-	curl "${args[@]}" "$ENDPOINT$2"
-}
-# aws_err ARGS...: runs awsl expecting a failure; prints "rc=<nonzero?> <stderr>".
-aws_err() {
-	local rc=0
-	awsl "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-	echo "failed=$([ $rc -ne 0 ] && echo yes || echo no) $(tr '\n' ' ' <"$WORK/err")"
-}
 # py EXPR: a Python expression on stdin parsed as JSON d ("" stdin gives d = None),
 # evaluated in the driver (pyx), not in a python3 started for it.
 py() { pyx "$1"; }

@@ -8,13 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 start_server
 
-# raw METHOD PATH [BODY]: a request with curl; body to $WORK/b, headers to $WORK/h
-# (read them with jq_ and hdr); prints the HTTP status.
-raw() {
-	local args=(-s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X "$1")
-	[ $# -ge 3 ] && args+=(--data-binary "$3")
-	curl "${args[@]}" "$ENDPOINT$2"
-}
 # The CLI's botocore (the driver's) predates recursion and scaling configs and drops
 # GetRuntimeManagementConfig's FunctionArn: those go through a second driver on the
 # machine's newest boto3 (python3 on PATH), on fds 16 and 17 (bash has one coprocess).

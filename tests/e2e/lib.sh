@@ -277,6 +277,19 @@ inv() {
 	curl -s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X POST --data-binary "$payload" -H 'X-Amz-Log-Type: Tail' \
 		"$@" "$ENDPOINT/2015-03-31/functions/$name/invocations"
 }
+# raw METHOD PATH [BODY]: a request with curl; body to $WORK/b, headers to $WORK/h;
+# prints the HTTP status (for what the clients refuse before sending).
+raw() {
+	local args=(-s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X "$1")
+	[ $# -ge 3 ] && args+=(--data-binary "$3")
+	curl "${args[@]}" "$ENDPOINT$2"
+}
+# aws_err ARGS...: runs awsl expecting a failure; prints "failed=yes|no <stderr>".
+aws_err() {
+	local rc=0
+	awsl "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	echo "failed=$([ $rc -ne 0 ] && echo yes || echo no) $(tr '\n' ' ' <"$WORK/err")"
+}
 # hdr NAME: a header of the last inv.
 hdr() { grep -i "^$1:" "$WORK/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 # jq_ EXPR: a Python expression on the last body, parsed as d; "missing: ..." if it cannot be.

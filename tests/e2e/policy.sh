@@ -7,18 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 start_server
 
-# raw METHOD PATH [BODY]: a request with curl; body to $WORK/b; prints the HTTP status.
-raw() {
-	local args=(-s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X "$1")
-	[ $# -ge 3 ] && args+=(--data-binary "$3")
-	curl "${args[@]}" "$ENDPOINT$2"
-}
-# aws_err ARGS...: runs awsl expecting a failure; prints "failed=yes|no <stderr>".
-aws_err() {
-	local rc=0
-	awsl "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-	echo "failed=$([ $rc -ne 0 ] && echo yes || echo no) $(tr '\n' ' ' <"$WORK/err")"
-}
 py() { pyx "$1"; }
 # policy NAME: GetPolicy's document as compact JSON (sorted keys), via the CLI.
 policy() { awsl get-policy --function-name "$1" | py 'json.dumps(json.loads(d["Policy"]), sort_keys=True)'; }

@@ -9,16 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 start_server
 
-raw() {
-	local args=(-s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -X "$1")
-	[ $# -ge 3 ] && args+=(--data-binary "$3")
-	curl "${args[@]}" "$ENDPOINT$2"
-}
-aws_err() {
-	local rc=0
-	awsl "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-	echo "failed=$([ $rc -ne 0 ] && echo yes || echo no) $(tr '\n' ' ' <"$WORK/err")"
-}
 py() { pyx "$1"; }
 ACCT=000000000000
 ARN_PREFIX="arn:aws:lambda:us-east-1:$ACCT"
