@@ -3,6 +3,7 @@
 #ifndef LAMBDAD_TESTS_TRANSCRIPT_H
 #define LAMBDAD_TESTS_TRANSCRIPT_H
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <linux/sockios.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 /* Whether bytes written to fd still wait in its socket for the peer to read them. */
 static inline bool transcript_unsent(int fd)
@@ -36,6 +38,24 @@ static inline bool transcript_run(struct event_base *base, const uint64_t *progr
 		quiet = *progress == before && !unread() ? quiet + 1 : 0;
 	}
 	return true;
+}
+
+/* A client's side: reads what fd (non-blocking) has into in, adding the bytes to
+ * *progress; *eof becomes true at the end of the stream or a reset. */
+static inline void transcript_read(int fd, struct evbuffer *in, uint64_t *progress, bool *eof)
+{
+	char buf[65536];
+	ssize_t n = -1;
+	while (fd >= 0 && !*eof && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			*eof = errno == ECONNRESET;
+			return;
+		}
+		evbuffer_add(in, buf, (size_t)n);
+		*progress += (uint64_t)n;
+	}
+	if (fd >= 0 && n == 0)
+		*eof = true;
 }
 
 /* Replaces every match of the extended regex pattern in s with with (no longer than the

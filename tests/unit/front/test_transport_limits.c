@@ -194,7 +194,6 @@ static void generate(void)
  * what comes, until nothing moves for a few passes. */
 static void run(void)
 {
-	char buf[65536];
 	int quiet = 0;
 	for (int pass = 0; quiet < 3; pass++) {
 		assert_true(pass < 10000000);
@@ -212,17 +211,7 @@ static void run(void)
 			H.progress += (uint64_t)w;
 			generate();
 		}
-		ssize_t n = -1;
-		while (H.fd >= 0 && !H.eof && (n = read(H.fd, buf, sizeof(buf))) != 0) {
-			if (n < 0) {
-				H.eof = errno == ECONNRESET;
-				break;
-			}
-			evbuffer_add(H.in, buf, (size_t)n);
-			H.progress += (uint64_t)n;
-		}
-		if (H.fd >= 0 && !H.eof && n == 0)
-			H.eof = true;
+		transcript_read(H.fd, H.in, &H.progress, &H.eof);
 		bool unread = !H.eof && transcript_unsent(H.fd);
 		quiet = H.progress == before && !unread ? quiet + 1 : 0;
 	}

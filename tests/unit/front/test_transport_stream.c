@@ -190,7 +190,6 @@ static int teardown(void **state)
  * what comes, until nothing moves for a few passes. */
 static void run(void)
 {
-	char buf[65536];
 	int quiet = 0;
 	for (int pass = 0; quiet < 3; pass++) {
 		assert_true(pass < 2000000);
@@ -206,17 +205,7 @@ static void run(void)
 			H.sent += (uint64_t)w;
 			H.progress += (uint64_t)w;
 		}
-		ssize_t n;
-		while (H.fd >= 0 && !H.eof && (n = read(H.fd, buf, sizeof(buf))) != 0) {
-			if (n < 0) {
-				H.eof = errno == ECONNRESET;
-				break;
-			}
-			evbuffer_add(H.in, buf, (size_t)n);
-			H.progress += (uint64_t)n;
-		}
-		if (H.fd >= 0 && !H.eof && n == 0)
-			H.eof = true;
+		transcript_read(H.fd, H.in, &H.progress, &H.eof);
 		bool unread = !H.eof && transcript_unsent(H.fd);
 		quiet = H.progress == before && !unread ? quiet + 1 : 0;
 	}
