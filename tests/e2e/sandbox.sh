@@ -13,11 +13,29 @@ SBX_UID=993
 # fn_procs: the function processes of this server (its descendants that are not lambdad:
 # sandbox inits are the server's own forks).
 fn_procs() { count_descendants . '^[^ ]*lambdad serve '; }
-# netns_alive FILE: how many network namespaces of FILE (not the host's) a process still has.
+# netns_alive FILE TICKS: how many network namespaces of FILE (not the host's) a process
+# that started before TICKS (clock ticks since boot) still has. The kernel hands a freed
+# namespace's inode number to the next namespace made, so a sandbox of another test that
+# ctest runs in parallel may carry the same net:[N] later: only older processes count.
 netns_alive() {
 	cut -d' ' -f3 "$1" | sort -u | grep -v -x -F -e '' -e "$(readlink /proc/self/ns/net)" >"$1.ns" || true
-	for p in /proc/[0-9]*/ns/net; do readlink "$p" 2>/dev/null; done | sort -u | comm -12 - "$1.ns" | wc -l
+	python3 -c '
+import os, sys
+ns, before = set(open(sys.argv[1]).read().split()), int(sys.argv[2])
+held = set()
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        n = os.readlink("/proc/%s/ns/net" % pid)
+        start = int(open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError):
+        continue
+    if n in ns and start < before:
+        held.add(n)
+        print("held by", pid, n, file=sys.stderr)
+print(len(held))' "$1.ns" "$2"
 }
+# ticks_now: clock ticks since boot, the unit of a process's start time in /proc/PID/stat.
+ticks_now() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", $1 * hz }' /proc/uptime; }
 start_server --isolation strict --keep-alive 30s
 grep -q "environments run in namespaces" "$WORK/server.log" && pass "server says it runs namespaces" || fail "isolation line: $(grep 'environments run' "$WORK/server.log")"
 
@@ -147,12 +165,13 @@ spid=$SERVER_PID
 tree_snapshot "$WORK/tree"
 n_tree=$(wc -l <"$WORK/tree")
 if [ "$n_tree" -ge 2 ]; then pass "the server's sandboxes are found ($n_tree processes)"; else fail "the server's sandboxes: $(cat "$WORK/tree")"; fi
+t_stop=$(ticks_now)
 stop_server
 for _ in $(seq 1 100); do [ "$(snapshot_alive "$WORK/tree")" = 0 ] && break; sleep 0.05; done
 check "no process of a function remains" 0 "$(snapshot_alive "$WORK/tree")"
 check "no cgroup of the server remains" "" "$(find /sys/fs/cgroup -maxdepth 4 -name "lambdad-$spid*" 2>/dev/null)"
 check "no sandbox mount remains" "" "$(grep -l sandbox-root /proc/[0-9]*/mountinfo 2>/dev/null || true)"
-check "no network namespace of its sandboxes remains" 0 "$(netns_alive "$WORK/tree")"
+check "no network namespace of its sandboxes remains" 0 "$(netns_alive "$WORK/tree" "$t_stop")"
 
 # --- Network namespaces are reused after their environment ends, and carry nothing over.
 start_server --isolation strict --sandbox-pool 0
