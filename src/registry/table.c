@@ -1,8 +1,10 @@
 /* The table of current functions: a map in name order (MAP_SORTED), so that lookup is
  * by hash and ListFunctions pages by index. Each entry also holds the function's scaling
- * settings, which live as long as it does. */
+ * settings, published versions and aliases, which live as long as it does. */
 #include <lambdad/map.h>
 #include <lambdad/xmalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "registry/registry.h"
@@ -10,7 +12,31 @@
 struct reg_entry {
 	struct fn_config *c; /* owned reference */
 	struct fn_scaling sc;
+	/* Published versions by their number written in 10 digits with leading zeros, so
+	 * that the map's order (MAP_SORTED) is the numbers' order: -> struct fn_config (an
+	 * owned reference). */
+	struct map versions;
+	uint32_t last_version;
+	struct map aliases; /* alias name -> struct fn_alias (owned), MAP_SORTED */
 };
+
+static void version_unref(void *p)
+{
+	fn_config_unref(p);
+}
+
+static void alias_free(void *p)
+{
+	fn_alias_free(p);
+}
+
+/* The versions map's key of ver: "" when ver is not a version number. */
+static void version_key(const char *ver, char key[16])
+{
+	key[0] = 0;
+	if (ver && fn_qual_kind(ver) == FN_QUAL_VERSION)
+		snprintf(key, 16, "%010lu", strtoul(ver, NULL, 10));
+}
 
 struct registry {
 	struct map fns; /* name -> struct reg_entry (owned) */
@@ -20,6 +46,8 @@ static void reg_entry_free(void *p)
 {
 	struct reg_entry *e = p;
 	fn_config_unref(e->c);
+	map_fini(&e->versions, version_unref);
+	map_fini(&e->aliases, alias_free);
 	free(e);
 }
 
@@ -54,6 +82,8 @@ void registry_put(struct registry *r, struct fn_config *c)
 	}
 	e = xmalloc(sizeof(*e));
 	*e = (struct reg_entry){.c = c, .sc = FN_SCALING_DEFAULT};
+	map_init(&e->versions, MAP_SORTED);
+	map_init(&e->aliases, MAP_SORTED);
 	map_put(&r->fns, c->name, e, NULL);
 }
 
@@ -86,9 +116,14 @@ struct fn_config *registry_at(const struct registry *r, size_t i)
 bool registry_code_in_use(const struct registry *r, const char *hex)
 {
 	struct reg_entry *e;
-	MAP_FOREACH_VALUE(&r->fns, e)
+	struct fn_config *v;
+	MAP_FOREACH_VALUE(&r->fns, e) {
 		if (strcmp(e->c->code_hex, hex) == 0)
 			return true;
+		MAP_FOREACH_VALUE(&e->versions, v)
+			if (strcmp(v->code_hex, hex) == 0)
+				return true;
+	}
 	return false;
 }
 
@@ -123,4 +158,139 @@ uint64_t registry_reserved_sum(const struct registry *r)
 		if (e->sc.reserved > 0)
 			t += (uint64_t)e->sc.reserved;
 	return t;
+}
+
+struct fn_config *registry_version_get(const struct registry *r, const char *name, const char *ver)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	char key[16];
+	version_key(ver, key);
+	return e && key[0] ? map_get(&e->versions, key) : NULL;
+}
+
+bool registry_version_put(struct registry *r, struct fn_config *c)
+{
+	struct reg_entry *e = map_get(&r->fns, c->name);
+	char key[16];
+	version_key(c->version, key);
+	if (!e || !key[0]) {
+		fn_config_unref(c);
+		return false;
+	}
+	void *old = NULL;
+	map_put(&e->versions, key, c, &old);
+	fn_config_unref(old);
+	uint32_t n = (uint32_t)strtoul(c->version, NULL, 10);
+	if (n > e->last_version)
+		e->last_version = n;
+	return true;
+}
+
+bool registry_version_del(struct registry *r, const char *name, const char *ver)
+{
+	struct reg_entry *e = map_get(&r->fns, name);
+	char key[16];
+	version_key(ver, key);
+	void *old;
+	if (!e || !key[0] || !map_del(&e->versions, key, &old))
+		return false;
+	fn_config_unref(old);
+	return true;
+}
+
+size_t registry_version_count(const struct registry *r, const char *name)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e ? map_count(&e->versions) : 0;
+}
+
+struct fn_config *registry_version_at(const struct registry *r, const char *name, size_t i)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e && i < map_count(&e->versions) ? map_value_at(&e->versions, i) : NULL;
+}
+
+size_t registry_version_after(const struct registry *r, const char *name, const char *ver)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	char key[16];
+	version_key(ver, key);
+	if (!e || !key[0])
+		return 0;
+	return map_upper_bound(&e->versions, key);
+}
+
+uint32_t registry_version_last(const struct registry *r, const char *name)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e ? e->last_version : 0;
+}
+
+bool registry_version_set_last(struct registry *r, const char *name, uint32_t n)
+{
+	struct reg_entry *e = map_get(&r->fns, name);
+	if (e && n > e->last_version)
+		e->last_version = n;
+	return e != NULL;
+}
+
+struct fn_alias *registry_alias_get(const struct registry *r, const char *name, const char *aname)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e ? map_get(&e->aliases, aname) : NULL;
+}
+
+bool registry_alias_put(struct registry *r, const char *name, struct fn_alias *a)
+{
+	struct reg_entry *e = map_get(&r->fns, name);
+	if (!e) {
+		fn_alias_free(a);
+		return false;
+	}
+	void *old = NULL;
+	map_put(&e->aliases, a->name, a, &old);
+	fn_alias_free(old);
+	return true;
+}
+
+bool registry_alias_del(struct registry *r, const char *name, const char *aname)
+{
+	struct reg_entry *e = map_get(&r->fns, name);
+	void *old;
+	if (!e || !map_del(&e->aliases, aname, &old))
+		return false;
+	fn_alias_free(old);
+	return true;
+}
+
+size_t registry_alias_count(const struct registry *r, const char *name)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e ? map_count(&e->aliases) : 0;
+}
+
+struct fn_alias *registry_alias_at(const struct registry *r, const char *name, size_t i)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e && i < map_count(&e->aliases) ? map_value_at(&e->aliases, i) : NULL;
+}
+
+size_t registry_alias_after(const struct registry *r, const char *name, const char *marker)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	if (!e || !marker || !marker[0])
+		return 0;
+	return map_upper_bound(&e->aliases, marker);
+}
+
+bool registry_version_aliased(const struct registry *r, const char *name, const char *ver)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	struct fn_alias *a;
+	if (!e)
+		return false;
+	MAP_FOREACH_VALUE(&e->aliases, a)
+		if (strcmp(a->version, ver) == 0 || strcmp(a->extra_version, ver) == 0)
+			return true;
+	return false;
 }

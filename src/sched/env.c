@@ -232,7 +232,7 @@ char **sched__env_build_envp(const struct env *e)
 	envvars_set(&ev, "_HANDLER", c->handler);
 	envvars_set(&ev, "LAMBDA_RUNTIME_DIR", "/var/runtime");
 	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_NAME", c->name);
-	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_VERSION", FN_LATEST);
+	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_VERSION", fn_version(e->cfg));
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%u", c->memory_mb);
 	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", buf);

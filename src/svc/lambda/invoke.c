@@ -19,7 +19,6 @@ static void invoke_done_cb(const struct sched_result *res, void *arg)
 	if (res->system_error) /* lambdad failed (it is stopping), not the function: SDKs retry a 500 */
 		return api__reply_error(req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
 	front_reply_header(req, "Content-Type", "application/json");
-	front_reply_header(req, "X-Amz-Executed-Version", FN_LATEST);
 	front_reply_header(req, "x-amzn-RequestId", res->request_id);
 	if (res->function_error)
 		front_reply_header(req, "X-Amz-Function-Error", "Unhandled");
@@ -128,14 +127,16 @@ void api__invoke(struct api *a, struct api_req *r)
 		    r->req, LAMBDA_ERR_REQUEST_TOO_LARGE, NULL,
 		    "Request must be smaller than %u bytes for the InvokeFunction operation",
 		    event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX);
-	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
+	const char *executed = FN_LATEST;
+	/* An alias's weights pick the version here, once per invocation. */
+	struct fn_config *c =
+	    api__lookup_qual(a, r, api__param(r, "FunctionName"), name, qual, true, &executed);
 	if (!c)
 		return;
-	if (strcmp(type, "DryRun") == 0) {
-		front_reply_header(r->req, "X-Amz-Executed-Version", FN_LATEST);
+	front_reply_header(r->req, "X-Amz-Executed-Version", executed);
+	if (strcmp(type, "DryRun") == 0)
 		return api__reply_json(r->req, 204, NULL);
-	}
 	if (!payload_json(r->req, payload))
 		return;
 	/* Answered 202 once the event is committed with this loop pass's group. The client
@@ -157,8 +158,10 @@ void api__invoke(struct api *a, struct api_req *r)
 			    "Client context must be a base64-encoded JSON object of at most %u bytes",
 			    CLIENT_CONTEXT_MAX);
 	}
+	autofree char *invoked = qual[0] ? fn_arn_qualified(name, qual, a->region, a->account) : NULL;
 	struct sched_invoke_args args = {
 	    .cfg = c,
+	    .invoked_arn = invoked,
 	    .payload = payload,
 	    .client_context = ctx,
 	    .want_tail = logtype && strcmp(logtype, "Tail") == 0,

@@ -59,6 +59,9 @@ BIND(h_policy, api__policy)
 BIND(h_recursion_config, api__recursion_config)
 BIND(h_runtime_management_config, api__runtime_management_config)
 BIND(h_function_scaling_config, api__function_scaling_config)
+BIND(h_publish_version, api__publish_version)
+BIND(h_list_versions, api__list_versions)
+BIND(h_aliases, api__aliases)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -143,6 +146,13 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_GetRuntimeManagementConfig].handler = h_runtime_management_config,
     [LAMBDA_OP_PutFunctionScalingConfig].handler = h_function_scaling_config,
     [LAMBDA_OP_GetFunctionScalingConfig].handler = h_function_scaling_config,
+    [LAMBDA_OP_PublishVersion].handler = h_publish_version,
+    [LAMBDA_OP_ListVersionsByFunction].handler = h_list_versions,
+    [LAMBDA_OP_CreateAlias].handler = h_aliases,
+    [LAMBDA_OP_GetAlias].handler = h_aliases,
+    [LAMBDA_OP_UpdateAlias].handler = h_aliases,
+    [LAMBDA_OP_DeleteAlias].handler = h_aliases,
+    [LAMBDA_OP_ListAliases].handler = h_aliases,
 };
 #pragma GCC diagnostic pop
 
