@@ -145,7 +145,98 @@ awsl update-function-configuration --function-name vf --memory-size 256 >/dev/nu
 check "the next version after deleting 3 is 4: numbers are never given again" 4 \
 	"$(awsl publish-version --function-name vf | pyx 'd["Version"]')"
 
-# --- Versions survive a restart: their configurations, code and the last number given.
+# --- Aliases: CreateAlias and its errors.
+out=$(b3v create_alias '{"FunctionName":"vf","Name":"live","FunctionVersion":"1","Description":"prod"}' \
+	'"%s %s %s %s %s" % (d["status"], d["result"]["AliasArn"], d["result"]["Name"], d["result"]["FunctionVersion"], d["result"]["Description"])')
+check "CreateAlias live -> 1 answers 201 with the alias ARN" "201 $ARN:vf:live live 1 prod" "$out"
+check "a second alias of the same name is ResourceConflictException" \
+	"ResourceConflictException: Alias already exists: $ARN:vf:live" \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"live","FunctionVersion":"2"}')"
+check_contains "an all-digit alias name is refused, naming the field" \
+	"ValidationException: 1 validation error detected: Value '123' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern" \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"123","FunctionVersion":"1"}')"
+check_contains "an alias name with a dot is refused" "Value 'a.b' at 'name'" \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"a.b","FunctionVersion":"1"}')"
+check_contains "an alias name of 129 characters is refused" "Member must have length less than or equal to 128" \
+	"$(b3e create_alias "{\"FunctionName\":\"vf\",\"Name\":\"$(printf 'a%.0s' $(seq 1 129))\",\"FunctionVersion\":\"1\"}")"
+check "an alias of a version that does not exist is ResourceNotFoundException" \
+	"ResourceNotFoundException: Function not found: $ARN:vf:9" \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"nine","FunctionVersion":"9"}')"
+check "an alias of an alias is refused (FunctionVersion is a version)" "ValidationException" \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"other","FunctionVersion":"live"}' | cut -d: -f1)"
+check "routing from \$LATEST is refused" \
+	'InvalidParameterValueException: $LATEST is not supported for an alias pointing to more than 1 version' \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"wl","FunctionVersion":"$LATEST","RoutingConfig":{"AdditionalVersionWeights":{"1":0.5}}}')"
+check "two additional versions are refused" \
+	"InvalidParameterValueException: Number of items in AdditionalVersionWeights cannot be greater than 1" \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"w2","FunctionVersion":"1","RoutingConfig":{"AdditionalVersionWeights":{"2":0.1,"4":0.1}}}')"
+check "an additional version that does not exist is ResourceNotFoundException" \
+	"ResourceNotFoundException: Function not found: $ARN:vf:7" \
+	"$(b3e create_alias '{"FunctionName":"vf","Name":"w7","FunctionVersion":"1","RoutingConfig":{"AdditionalVersionWeights":{"7":0.1}}}')"
+code=$(raw POST /2015-03-31/functions/vf/aliases '{"Name":"w","FunctionVersion":"1","RoutingConfig":{"AdditionalVersionWeights":{"2":1.5}}}')
+check_contains "a weight above 1.0 is refused (400 ValidationException)" \
+	"400 ValidationException 1 validation error detected: Value '1.5' at 'routingConfig.additionalVersionWeights'" \
+	"$code $(hdr X-Amzn-ErrorType) $(jq_ 'd["message"]')"
+check "an alias of an unknown function is ResourceNotFoundException" \
+	"ResourceNotFoundException: Function not found: $ARN:nofn" \
+	"$(b3e create_alias '{"FunctionName":"nofn","Name":"a","FunctionVersion":"1"}')"
+
+# --- GetAlias, Invoke through an alias.
+check "GetAlias live" "live 1 prod" \
+	"$(awsl get-alias --function-name vf --name live | pyx '"%s %s %s" % (d["Name"], d["FunctionVersion"], d["Description"])')"
+check "GetAlias of an unknown alias" "ResourceNotFoundException: Cannot find alias arn: $ARN:vf:nope" \
+	"$(b3e get_alias '{"FunctionName":"vf","Name":"nope"}')"
+code=$(inv vf:live '{}')
+check "Invoke vf:live runs version 1 and says so in X-Amz-Executed-Version" "200 1 one" \
+	"$code $(hdr X-Amz-Executed-Version) $(jq_ 'd["code"]')"
+check "... the runtime's invokedFunctionArn is the alias ARN" "$ARN:vf:live" "$(jq_ 'd["arn"]')"
+awsl invoke --function-name "$ARN:vf:live" --cli-binary-format raw-in-base64-out --payload '{}' "$WORK/o.json" >"$WORK/meta.json"
+check "the CLI invoking the alias ARN: ExecutedVersion 1" "1 one" \
+	"$(pyx 'd["ExecutedVersion"]' "$WORK/meta.json") $(pyx 'd["code"]' "$WORK/o.json")"
+check "GetFunctionConfiguration --qualifier live: the alias's version, under the alias ARN" "1 $ARN:vf:live" \
+	"$(awsl get-function-configuration --function-name vf --qualifier live | pyx '"%s %s" % (d["Version"], d["FunctionArn"])')"
+
+# --- UpdateAlias with its RevisionId precondition.
+arev=$(awsl get-alias --function-name vf --name live | pyx 'd["RevisionId"]')
+check "UpdateAlias with a stale RevisionId is PreconditionFailedException" "PreconditionFailedException" \
+	"$(b3e update_alias '{"FunctionName":"vf","Name":"live","FunctionVersion":"2","RevisionId":"00000000-0000-0000-0000-000000000000"}' | cut -d: -f1)"
+out=$(b3v update_alias "{\"FunctionName\":\"vf\",\"Name\":\"live\",\"FunctionVersion\":\"2\",\"RevisionId\":\"$arev\"}" \
+	'"%s %s %s" % (d["result"]["FunctionVersion"], d["result"]["Description"], d["result"]["RevisionId"] != "'"$arev"'")')
+check "UpdateAlias live -> 2 keeps the description and gives a new RevisionId" "2 prod True" "$out"
+check "Invoke vf:live now runs version 2" "two 2" \
+	"$(b3v invoke '{"FunctionName":"vf","Qualifier":"live","Payload":"{}"}' '(lambda p: p["code"] + " " + d["result"]["ExecutedVersion"])(__import__("json").loads(d["result"]["Payload"]))')"
+check "UpdateAlias of an unknown alias is ResourceNotFoundException" "ResourceNotFoundException" \
+	"$(b3e update_alias '{"FunctionName":"vf","Name":"nope","FunctionVersion":"2"}' | cut -d: -f1)"
+
+# --- ListAliases with the FunctionVersion filter and paging.
+awsl create-alias --function-name vf --name beta --function-version 4 >/dev/null
+awsl create-alias --function-name vf --name gamma --function-version '$LATEST' >/dev/null
+check "ListAliases lists them in name order" "beta gamma live" \
+	"$(awsl list-aliases --function-name vf | pyx '" ".join(a["Name"] for a in d["Aliases"])')"
+check "ListAliases --function-version 2" "live" \
+	"$(awsl list-aliases --function-name vf --function-version 2 | pyx '" ".join(a["Name"] for a in d["Aliases"])')"
+check "ListAliases MaxItems 2: a page and a NextMarker" "beta gamma|gamma" \
+	"$(b3v list_aliases '{"FunctionName":"vf","MaxItems":2}' '" ".join(a["Name"] for a in d["result"]["Aliases"]) + "|" + str(d["result"].get("NextMarker"))')"
+check "... and the rest from the Marker" "live|None" \
+	"$(b3v list_aliases '{"FunctionName":"vf","MaxItems":2,"Marker":"gamma"}' '" ".join(a["Name"] for a in d["result"]["Aliases"]) + "|" + str(d["result"].get("NextMarker"))')"
+check "a version an alias points at cannot be deleted" \
+	'ResourceConflictException: Unable to delete version because the following aliases reference it: ["live"]' \
+	"$(b3e delete_function '{"FunctionName":"vf","Qualifier":"2"}')"
+check "an alias cannot be deleted through DeleteFunction" "InvalidParameterValueException" \
+	"$(b3e delete_function '{"FunctionName":"vf:gamma"}' | cut -d: -f1)"
+check "DeleteAlias gamma answers 204" 204 "$(b3v delete_alias '{"FunctionName":"vf","Name":"gamma"}' 'd["status"]')"
+check "... and again (AWS's DeleteAlias does not say not found)" 204 \
+	"$(b3v delete_alias '{"FunctionName":"vf","Name":"gamma"}' 'd["status"]')"
+check "... gamma is gone" "beta live" \
+	"$(awsl list-aliases --function-name vf | pyx '" ".join(a["Name"] for a in d["Aliases"])')"
+
+# --- Weighted routing: live is version 1, with 10% of invocations to version 2.
+out=$(awsl update-alias --function-name vf --name live --function-version 1 \
+	--routing-config 'AdditionalVersionWeights={2=0.1}')
+check "UpdateAlias with RoutingConfig answers it" '1 {"2": 0.1}' \
+	"$(echo "$out" | pyx 'd["FunctionVersion"] + " " + __import__("json").dumps(d["RoutingConfig"]["AdditionalVersionWeights"])')"
+
+# --- Versions and aliases survive a restart: configurations, code, the last number given.
 stop_server
 start_server
 check "after a restart the versions are listed" '$LATEST 1 2 4' \
@@ -156,3 +247,54 @@ check "... and runs it" "two 2 1" "$(call vf:2)"
 check "... version 1 too" "one 1 1" "$(call vf:1)"
 awsl update-function-configuration --function-name vf --memory-size 320 >/dev/null
 check "... and the next number is still 5" 5 "$(awsl publish-version --function-name vf | pyx 'd["Version"]')"
+check "... the aliases and their routing too" 'beta:4:{} live:1:{"2": 0.1}' \
+	"$(awsl list-aliases --function-name vf | pyx '" ".join("%s:%s:%s" % (a["Name"], a["FunctionVersion"], __import__("json").dumps(a.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))) for a in d["Aliases"])')"
+check "... and beta still invokes version 4" "three 4" \
+	"$(b3v invoke '{"FunctionName":"vf:beta","Payload":"{}"}' '(lambda p: p["code"] + " " + d["result"]["ExecutedVersion"])(__import__("json").loads(d["result"]["Payload"]))')"
+
+# --- The distribution: N invokes of live (weight 0.1 to version 2) through the newest
+# boto3 on 4 threads. Each answer's ExecutedVersion must match the code that ran and the
+# invokedFunctionArn be the alias's; version 2's share must be within 6%-14% (the
+# binomial standard deviation at N=2400 is 0.6%: the bound is ~6.5 of them).
+N=2400
+python3 - "$ENDPOINT" "$N" >"$WORK/dist.txt" 2>&1 <<'PYEOF' || true
+import json, sys, collections
+from concurrent.futures import ThreadPoolExecutor
+import boto3
+from botocore.config import Config
+c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="x", aws_secret_access_key="x",
+                 config=Config(retries={"total_max_attempts": 1}, max_pool_connections=8))
+n = int(sys.argv[2])
+def one(_):
+    r = c.invoke(FunctionName="vf", Qualifier="live", Payload=b"{}")
+    p = json.loads(r["Payload"].read())
+    return r["ExecutedVersion"], p["code"], p["arn"]
+with ThreadPoolExecutor(4) as ex:
+    res = list(ex.map(one, range(n)))
+count = collections.Counter(v for v, _, _ in res)
+match = all({"1": "one", "2": "two"}.get(v) == code for v, code, _ in res)
+arns = set(a for _, _, a in res)
+print("v1=%d v2=%d share=%.4f match=%s arns=%s" % (count["1"], count["2"], count["2"] / n, match, ",".join(sorted(arns))))
+PYEOF
+dist=$(cat "$WORK/dist.txt")
+echo "# distribution over $N invokes: $dist"
+check "every invoke ran version 1 or 2 with that version's code, under the alias ARN" \
+	"match=True arns=$ARN:vf:live" "$(echo "$dist" | grep -o 'match=.*')"
+share=$(echo "$dist" | sed -n 's/.*share=\([0-9.]*\).*/\1/p')
+check "version 2 took $share of $N invokes: within 0.06-0.14 of a 0.1 weight" yes \
+	"$(python3 -c "print('yes' if 0.06 <= float('${share:-0}') <= 0.14 else 'no')")"
+check "... all $N invokes answered" "$N" "$(echo "$dist" | python3 -c 'import re,sys; t=sys.stdin.read(); m=re.search(r"v1=(\d+) v2=(\d+)", t); print(int(m[1])+int(m[2]) if m else t)')"
+
+# --- DeleteFunction without a qualifier takes the versions and aliases with it.
+awsl delete-function --function-name vf
+awsl create-function --function-name vf --runtime $PY --handler app.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$Z1" >/dev/null
+check "a new function of the same name has no versions" '$LATEST' \
+	"$(awsl list-versions-by-function --function-name vf | pyx '" ".join(v["Version"] for v in d["Versions"])')"
+check "... and no aliases" "" "$(awsl list-aliases --function-name vf | pyx '" ".join(a["Name"] for a in d["Aliases"])')"
+check "... its first version is 1 again" 1 "$(awsl publish-version --function-name vf | pyx 'd["Version"]')"
+stop_server
+start_server
+check "... also after a restart (the old rows are gone)" '$LATEST 1' \
+	"$(awsl list-versions-by-function --function-name vf | pyx '" ".join(v["Version"] for v in d["Versions"])')"
