@@ -289,7 +289,9 @@ static void dispatch_fn(struct async *q, struct async_fn *f)
 	while (!q->stopping && (ev = TAILQ_FIRST(&f->ready))) {
 		if (f->blocked_until_ms > now)
 			return; /* unblock_cb or an answer kicks it again */
-		struct fn_config *c = registry_get(q->reg, f->name);
+		/* f->name is "name" or "name:qualifier" (a version or an alias, whose weights
+		 * pick the version of each attempt). */
+		struct fn_config *c = registry_resolve(q->reg, f->name, drand48());
 		if (!c) {
 			TAILQ_REMOVE(&f->ready, ev, link);
 			finish_gone(q, ev);
@@ -311,8 +313,13 @@ static void dispatch_fn(struct async *q, struct async_fn *f)
 		}
 		struct evbuffer *b = evbuffer_new();
 		evbuffer_add(b, p, len);
-		struct sched_invoke_args a = {
-		    .cfg = c, .payload = b, .request_id = ev->id, .cb = done_cb, .arg = ev};
+		autofree char *invoked = strchr(f->name, ':') ? fn_arn(f->name, q->region, q->account) : NULL;
+		struct sched_invoke_args a = {.cfg = c,
+		                              .payload = b,
+		                              .request_id = ev->id,
+		                              .cb = done_cb,
+		                              .arg = ev,
+		                              .invoked_arn = invoked};
 		struct err e = {0};
 		int rc = sched_invoke(q->sc, &a, &e);
 		evbuffer_free(b);
@@ -363,7 +370,7 @@ static char *make_record(struct async *q, struct async_ev *ev, const char *condi
 	char ts[32];
 	clock_fmt_iso(clock_wall_ms(), ts);
 	autofree char *arn = fn_arn(ev->fn->name, q->region, q->account);
-	autofree char *qarn = xasprintf("%s:$LATEST", arn);
+	autofree char *qarn = strchr(ev->fn->name, ':') ? xstrdup(arn) : xasprintf("%s:$LATEST", arn);
 	json_t *o =
 	    json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}, s:o}", "version", "1.0", "timestamp", ts,
 	              "requestContext", "requestId", ev->id, "functionArn", qarn, "condition", condition,

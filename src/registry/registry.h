@@ -89,6 +89,10 @@ size_t registry_alias_count(const struct registry *r, const char *name);
 /* The i-th alias of name in name order (borrowed), or NULL. */
 struct fn_alias *registry_alias_at(const struct registry *r, const char *name, size_t i);
 size_t registry_alias_after(const struct registry *r, const char *name, const char *marker);
+/* The configuration a key names (borrowed), or NULL: a function name ($LATEST), or
+ * "name:qualifier" for $LATEST, a version, or an alias (its version chosen by its weights
+ * with u uniform in [0, 1)). The queue of Event invocations keys events this way. */
+struct fn_config *registry_resolve(const struct registry *r, const char *key, double u);
 /* Whether an alias of name routes to version ver (main or extra). */
 bool registry_version_aliased(const struct registry *r, const char *name, const char *ver);
 #endif

@@ -294,3 +294,35 @@ bool registry_version_aliased(const struct registry *r, const char *name, const 
 			return true;
 	return false;
 }
+
+struct fn_config *registry_resolve(const struct registry *r, const char *key, double u)
+{
+	const char *colon = strchr(key, ':');
+	if (!colon) {
+		const struct reg_entry *e = map_get(&r->fns, key);
+		return e ? e->c : NULL;
+	}
+	char name[FN_NAME_MAX + 1];
+	if ((size_t)(colon - key) > FN_NAME_MAX)
+		return NULL;
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - key), key);
+	const struct reg_entry *e = map_get(&r->fns, name);
+	const char *q = colon + 1;
+	if (!e)
+		return NULL;
+	switch (fn_qual_kind(q)) {
+	case FN_QUAL_LATEST:
+		return e->c;
+	case FN_QUAL_VERSION:
+		return registry_version_get(r, name, q);
+	case FN_QUAL_ALIAS: {
+		const struct fn_alias *a = map_get(&e->aliases, q);
+		const char *v = a ? fn_alias_pick(a, u) : NULL;
+		if (!v)
+			return NULL;
+		return strcmp(v, FN_LATEST) == 0 ? e->c : registry_version_get(r, name, v);
+	}
+	default:
+		return NULL;
+	}
+}

@@ -230,6 +230,36 @@ check "... and again (AWS's DeleteAlias does not say not found)" 204 \
 check "... gamma is gone" "beta live" \
 	"$(awsl list-aliases --function-name vf | pyx '" ".join(a["Name"] for a in d["Aliases"])')"
 
+# --- Event invocations of a version and of an alias run that version; event invoke
+# configs are kept per qualifier.
+evstart() { curl -s "$ENDPOINT/lambdad/v1/functions/vf/logs" | grep -o "START RequestId: $1 Version: [^ ]*" | awk '{print $NF}'; }
+code=$(inv vf:2 '{}' -H 'X-Amz-Invocation-Type: Event')
+id2=$(hdr x-amzn-RequestId)
+check "an Event invoke of vf:2 is accepted (202)" 202 "$code"
+wait_for 60 test -n "$(evstart "$id2")"
+check "... and runs version 2" 2 "$(evstart "$id2")"
+idl=$(b3v invoke '{"FunctionName":"vf","Qualifier":"live","InvocationType":"Event","Payload":"{}"}' 'd["headers"]["x-amzn-requestid"]')
+wait_for 60 test -n "$(evstart "$idl")"
+check "an Event invoke of the alias live runs its version (2)" 2 "$(evstart "$idl")"
+out=$(awsl put-function-event-invoke-config --function-name vf --qualifier 1 --maximum-retry-attempts 1)
+check "PutFunctionEventInvokeConfig --qualifier 1 names the version's ARN" "$ARN:vf:1 1" \
+	"$(echo "$out" | pyx '"%s %s" % (d["FunctionArn"], d["MaximumRetryAttempts"])')"
+awsl put-function-event-invoke-config --function-name vf:live --maximum-event-age-in-seconds 120 >/dev/null
+awsl put-function-event-invoke-config --function-name vf --maximum-retry-attempts 0 >/dev/null
+check "GetFunctionEventInvokeConfig reads each qualifier's own" "1 120 0" \
+	"$(awsl get-function-event-invoke-config --function-name vf --qualifier 1 | pyx 'd["MaximumRetryAttempts"]') $(awsl get-function-event-invoke-config --function-name vf --qualifier live | pyx 'd["MaximumEventAgeInSeconds"]') $(awsl get-function-event-invoke-config --function-name vf | pyx 'd["MaximumRetryAttempts"]')"
+check "a version without one says so" \
+	"ResourceNotFoundException: The function $ARN:vf:4 doesn't have an EventInvokeConfig" \
+	"$(b3e get_function_event_invoke_config '{"FunctionName":"vf","Qualifier":"4"}')"
+check "a config of a version that does not exist is ResourceNotFoundException" \
+	"ResourceNotFoundException: Function not found: $ARN:vf:9" \
+	"$(b3e put_function_event_invoke_config '{"FunctionName":"vf","Qualifier":"9","MaximumRetryAttempts":1}')"
+check "ListFunctionEventInvokeConfigs lists \$LATEST's, version 1's and live's" "$ARN:vf:\$LATEST $ARN:vf:1 $ARN:vf:live" \
+	"$(awsl list-function-event-invoke-configs --function-name vf | pyx '" ".join(c["FunctionArn"] for c in d["FunctionEventInvokeConfigs"])')"
+awsl delete-function-event-invoke-config --function-name vf --qualifier 1
+check "DeleteFunctionEventInvokeConfig --qualifier 1 deletes that one only" "$ARN:vf:\$LATEST $ARN:vf:live" \
+	"$(awsl list-function-event-invoke-configs --function-name vf | pyx '" ".join(c["FunctionArn"] for c in d["FunctionEventInvokeConfigs"])')"
+
 # --- Weighted routing: live is version 1, with 10% of invocations to version 2.
 out=$(awsl update-alias --function-name vf --name live --function-version 1 \
 	--routing-config 'AdditionalVersionWeights={2=0.1}')
@@ -249,6 +279,8 @@ awsl update-function-configuration --function-name vf --memory-size 320 >/dev/nu
 check "... and the next number is still 5" 5 "$(awsl publish-version --function-name vf | pyx 'd["Version"]')"
 check "... the aliases and their routing too" 'beta:4:{} live:1:{"2": 0.1}' \
 	"$(awsl list-aliases --function-name vf | pyx '" ".join("%s:%s:%s" % (a["Name"], a["FunctionVersion"], __import__("json").dumps(a.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))) for a in d["Aliases"])')"
+check "... the event invoke configs per qualifier too" "$ARN:vf:\$LATEST $ARN:vf:live" \
+	"$(awsl list-function-event-invoke-configs --function-name vf | pyx '" ".join(c["FunctionArn"] for c in d["FunctionEventInvokeConfigs"])')"
 check "... and beta still invokes version 4" "three 4" \
 	"$(b3v invoke '{"FunctionName":"vf:beta","Payload":"{}"}' '(lambda p: p["code"] + " " + d["result"]["ExecutedVersion"])(__import__("json").loads(d["result"]["Payload"]))')"
 

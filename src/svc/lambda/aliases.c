@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "svc/lambda/api_int.h"
+#include "async/async.h"
 #include "base/codec.h"
 
 #define ALIAS_PATTERN "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
@@ -266,6 +267,8 @@ void api__aliases(struct api *a, struct api_req *r)
 		/* DeleteAlias of an alias that is not there succeeds, as AWS's does. */
 		struct err e = {0};
 		autofree char *key = xasprintf("%s:%s", name, aname);
+		if (al)
+			async_function_deleted(a->async, key); /* its event invoke config and events */
 		if (al && (store_del(a->store, API_ALIASES_COLL, key, STORE_REV_ANY, &e) < 0 ||
 		           store_commit(a->store, &e) < 0))
 			return api__reply_err(r->req, &e);

@@ -410,6 +410,8 @@ static void delete_version(struct api *a, struct api_req *r, const char *name, c
 	}
 	struct err e = {0};
 	autofree char *key = xasprintf("%s:%s", name, qual);
+	/* Its event invoke config goes with it, and its queued events to the dead-letter store. */
+	async_function_deleted(a->async, key);
 	if (store_del(a->store, API_VERSIONS_COLL, key, STORE_REV_ANY, &e) < 0 ||
 	    store_commit(a->store, &e) < 0)
 		return api__reply_err(r->req, &e);

@@ -141,8 +141,13 @@ void api__invoke(struct api *a, struct api_req *r)
 		return;
 	/* Answered 202 once the event is committed with this loop pass's group. The client
 	 * context and the log tail apply to synchronous invocations only, as on Lambda. */
-	if (event)
-		return enqueue(a, r, name, payload, event_accepted_cb);
+	if (event) {
+		/* Queued under "name:qualifier" for a version or an alias: its own event invoke
+		 * config, and an alias's weights pick the version at each attempt. */
+		autofree char *key =
+		    qual[0] && strcmp(qual, FN_LATEST) != 0 ? xasprintf("%s:%s", name, qual) : xstrdup(name);
+		return enqueue(a, r, key, payload, event_accepted_cb);
+	}
 	autofree char *ctx = NULL;
 	const char *ctx64 = front_req_header(r->req, "X-Amz-Client-Context");
 	if (ctx64) {

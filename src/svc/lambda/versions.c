@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "svc/lambda/api_int.h"
+#include "async/async.h"
 #include "base/clock.h"
 #include "base/codec.h"
 
@@ -214,11 +215,13 @@ int api__versions_drop(struct api *a, const char *name, struct err *errp)
 		if ((r = store_del(a->store, API_VERSIONS_COLL, key, STORE_REV_ANY, errp)) < 0)
 			return r;
 		sched_function_changed(a->sched, key, NULL);
+		async_function_deleted(a->async, key);
 	}
 	for (size_t i = registry_alias_count(a->reg, name); i-- > 0;) {
 		autofree char *key = xasprintf("%s:%s", name, registry_alias_at(a->reg, name, i)->name);
 		if ((r = store_del(a->store, API_ALIASES_COLL, key, STORE_REV_ANY, errp)) < 0)
 			return r;
+		async_function_deleted(a->async, key);
 	}
 	return store_del(a->store, API_VERNUM_COLL, name, STORE_REV_ANY, errp);
 }
