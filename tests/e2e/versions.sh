@@ -260,6 +260,30 @@ awsl delete-function-event-invoke-config --function-name vf --qualifier 1
 check "DeleteFunctionEventInvokeConfig --qualifier 1 deletes that one only" "$ARN:vf:\$LATEST $ARN:vf:live" \
 	"$(awsl list-function-event-invoke-configs --function-name vf | pyx '" ".join(c["FunctionArn"] for c in d["FunctionEventInvokeConfigs"])')"
 
+# --- Function URLs on an alias, with their CORS.
+out=$(awsl create-function-url-config --function-name vf --qualifier beta --auth-type NONE \
+	--cors 'AllowOrigins=https://a.example,AllowMethods=GET')
+check "CreateFunctionUrlConfig --qualifier beta names the alias ARN" "$ARN:vf:beta" "$(echo "$out" | pyx 'd["FunctionArn"]')"
+URL=$(echo "$out" | pyx 'd["FunctionUrl"]')
+code=$(curl -s -o "$WORK/b" -D "$WORK/h" -w '%{http_code}' -H 'Origin: https://a.example' "$URL")
+check "the alias's URL runs the alias's version (4) as the alias" "200 three 4 $ARN:vf:beta" \
+	"$code $(jq_ 'd["code"]') $(jq_ 'd["version"]') $(jq_ 'd["arn"]')"
+check "... with its CORS headers" "https://a.example" "$(hdr Access-Control-Allow-Origin)"
+code=$(curl -s -o /dev/null -D "$WORK/h" -w '%{http_code}' -X OPTIONS -H 'Origin: https://a.example' \
+	-H 'Access-Control-Request-Method: GET' "$URL")
+check "... and answers its preflight" "200 GET" "$code $(hdr Access-Control-Allow-Methods)"
+check "GetFunctionUrlConfig --qualifier beta" "$URL" \
+	"$(awsl get-function-url-config --function-name vf --qualifier beta | pyx 'd["FunctionUrl"]')"
+check "\$LATEST has no URL of its own" "ResourceNotFoundException" \
+	"$(b3e get_function_url_config '{"FunctionName":"vf"}' | cut -d: -f1)"
+check "ListFunctionUrlConfigs lists the alias's" "$ARN:vf:beta" \
+	"$(awsl list-function-url-configs --function-name vf | pyx '" ".join(c["FunctionArn"] for c in d["FunctionUrlConfigs"])')"
+check "a URL on an alias that does not exist is ResourceNotFoundException" \
+	"ResourceNotFoundException: Function not found: $ARN:vf:nope" \
+	"$(b3e create_function_url_config '{"FunctionName":"vf","Qualifier":"nope","AuthType":"NONE"}')"
+check_contains "a URL on a version is refused (the qualifier is an alias name)" "ValidationException" \
+	"$(b3e create_function_url_config '{"FunctionName":"vf","Qualifier":"2","AuthType":"NONE"}')"
+
 # --- Weighted routing: live is version 1, with 10% of invocations to version 2.
 out=$(awsl update-alias --function-name vf --name live --function-version 1 \
 	--routing-config 'AdditionalVersionWeights={2=0.1}')
@@ -281,6 +305,8 @@ check "... the aliases and their routing too" 'beta:4:{} live:1:{"2": 0.1}' \
 	"$(awsl list-aliases --function-name vf | pyx '" ".join("%s:%s:%s" % (a["Name"], a["FunctionVersion"], __import__("json").dumps(a.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))) for a in d["Aliases"])')"
 check "... the event invoke configs per qualifier too" "$ARN:vf:\$LATEST $ARN:vf:live" \
 	"$(awsl list-function-event-invoke-configs --function-name vf | pyx '" ".join(c["FunctionArn"] for c in d["FunctionEventInvokeConfigs"])')"
+code=$(curl -s -o "$WORK/b" -w '%{http_code}' "$URL")
+check "... the alias's function URL still serves version 4" "200 three 4" "$code $(jq_ 'd["code"]') $(jq_ 'd["version"]')"
 check "... and beta still invokes version 4" "three 4" \
 	"$(b3v invoke '{"FunctionName":"vf:beta","Payload":"{}"}' '(lambda p: p["code"] + " " + d["result"]["ExecutedVersion"])(__import__("json").loads(d["result"]["Payload"]))')"
 
@@ -324,6 +350,7 @@ awsl create-function --function-name vf --runtime $PY --handler app.handler \
 	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$Z1" >/dev/null
 check "a new function of the same name has no versions" '$LATEST' \
 	"$(awsl list-versions-by-function --function-name vf | pyx '" ".join(v["Version"] for v in d["Versions"])')"
+check "... and the old alias's function URL is gone (403)" 403 "$(curl -s -o /dev/null -w '%{http_code}' "$URL")"
 check "... and no aliases" "" "$(awsl list-aliases --function-name vf | pyx '" ".join(a["Name"] for a in d["Aliases"])')"
 check "... its first version is 1 again" 1 "$(awsl publish-version --function-name vf | pyx 'd["Version"]')"
 stop_server

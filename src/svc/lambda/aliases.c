@@ -273,6 +273,7 @@ void api__aliases(struct api *a, struct api_req *r)
 		           store_commit(a->store, &e) < 0))
 			return api__reply_err(r->req, &e);
 		if (al) {
+			api__furl_function_deleted(a, key); /* its function URL, if it has one */
 			registry_alias_del(a->reg, name, aname);
 			log_info("api: deleted alias %s of %s", aname, name);
 		}

@@ -464,6 +464,10 @@ void api__delete_function(struct api *a, struct api_req *r)
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	for (size_t i = 0, n = registry_alias_count(a->reg, name); i < n; i++) {
+		autofree char *key = xasprintf("%s:%s", name, registry_alias_at(a->reg, name, i)->name);
+		api__furl_function_deleted(a, key); /* the aliases' function URLs */
+	}
 	registry_del(a->reg, name);
 	api__furl_function_deleted(a, name);
 	if (!fn_scaling_is_default(&sc))
