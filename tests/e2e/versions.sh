@@ -16,10 +16,13 @@ PY=python3.11
 app() {
 	mkdir -p "$WORK/app-$1"
 	cat >"$WORK/app-$1/app.py" <<PYEOF
+import time
 n = 0
 def handler(event, context):
     global n
     n += 1
+    if isinstance(event, dict) and event.get("sleep"):
+        time.sleep(event["sleep"])
     return {"code": "$1", "version": context.function_version,
             "arn": context.invoked_function_arn, "served": n}
 PYEOF
@@ -236,10 +239,11 @@ evstart() { curl -s "$ENDPOINT/lambdad/v1/functions/vf/logs" | grep -o "START Re
 code=$(inv vf:2 '{}' -H 'X-Amz-Invocation-Type: Event')
 id2=$(hdr x-amzn-RequestId)
 check "an Event invoke of vf:2 is accepted (202)" 202 "$code"
-wait_for 60 test -n "$(evstart "$id2")"
+started() { [ -n "$(evstart "$1")" ]; }
+wait_for 60 started "$id2"
 check "... and runs version 2" 2 "$(evstart "$id2")"
 idl=$(b3v invoke '{"FunctionName":"vf","Qualifier":"live","InvocationType":"Event","Payload":"{}"}' 'd["headers"]["x-amzn-requestid"]')
-wait_for 60 test -n "$(evstart "$idl")"
+wait_for 60 started "$idl"
 check "an Event invoke of the alias live runs its version (2)" 2 "$(evstart "$idl")"
 out=$(awsl put-function-event-invoke-config --function-name vf --qualifier 1 --maximum-retry-attempts 1)
 check "PutFunctionEventInvokeConfig --qualifier 1 names the version's ARN" "$ARN:vf:1 1" \
@@ -283,6 +287,25 @@ check "a URL on an alias that does not exist is ResourceNotFoundException" \
 	"$(b3e create_function_url_config '{"FunctionName":"vf","Qualifier":"nope","AuthType":"NONE"}')"
 check_contains "a URL on a version is refused (the qualifier is an alias name)" "ValidationException" \
 	"$(b3e create_function_url_config '{"FunctionName":"vf","Qualifier":"2","AuthType":"NONE"}')"
+
+# --- Reserved concurrency is the function's: all its versions count toward it.
+inflight() { curl -s "$ENDPOINT/metrics" | awk -v p="lambdad_concurrent_executions{function=\"$1\"}" 'index($0, p) == 1 { print $NF }'; }
+awsl put-function-concurrency --function-name vf --reserved-concurrent-executions 1 >/dev/null
+curl -s -o "$WORK/slow.json" -X POST --data-binary '{"sleep":2.5}' "$ENDPOINT/2015-03-31/functions/vf:1/invocations" &
+SLOW=$!
+one_inflight() { [ "$(inflight vf:1)" = 1 ]; }
+wait_for 60 one_inflight
+check "a slow invoke of version 1 is in flight" 1 "$(inflight vf:1)"
+code=$(inv vf:2 '{}')
+check "with reserved concurrency 1 in use by version 1, version 2 is throttled (429)" \
+	"429 TooManyRequestsException ReservedFunctionConcurrentInvocationLimitExceeded" \
+	"$code $(hdr X-Amzn-ErrorType) $(jq_ 'd["Reason"]')"
+code=$(inv vf '{}')
+check "... and so is \$LATEST" "429" "$code"
+wait "$SLOW"
+check "... the slow one answered" one "$(pyx 'd["code"]' "$WORK/slow.json")"
+check "once it is done version 2 runs" "two 2" "$(call vf:2 | cut -d' ' -f1,2)"
+awsl delete-function-concurrency --function-name vf
 
 # --- Weighted routing: live is version 1, with 10% of invocations to version 2.
 out=$(awsl update-alias --function-name vf --name live --function-version 1 \
