@@ -89,6 +89,22 @@ size_t registry_alias_count(const struct registry *r, const char *name);
 /* The i-th alias of name in name order (borrowed), or NULL. */
 struct fn_alias *registry_alias_at(const struct registry *r, const char *name, size_t i);
 size_t registry_alias_after(const struct registry *r, const char *name, const char *marker);
+/* Provisioned concurrency configs of a function, by qualifier (a version or an alias):
+ * how many environments to keep initialised, and when that was set (epoch ms). */
+struct fn_prov {
+	uint32_t n;
+	int64_t modified_ms;
+};
+/* Whether name has a config on qual (*out set then). */
+bool registry_prov_get(const struct registry *r, const char *name, const char *qual, struct fn_prov *out);
+/* Sets name's config on qual (p->n 0: removes it); false when there is no such function. */
+bool registry_prov_set(struct registry *r, const char *name, const char *qual, const struct fn_prov *p);
+size_t registry_prov_count(const struct registry *r, const char *name);
+/* The i-th config of name in qualifier order: its qualifier (borrowed) and *out. */
+const char *registry_prov_at(const struct registry *r, const char *name, size_t i, struct fn_prov *out);
+/* The environments all of name's configs ask for. */
+uint64_t registry_prov_total(const struct registry *r, const char *name);
+
 /* The configuration a key names (borrowed), or NULL: a function name ($LATEST), or
  * "name:qualifier" for $LATEST, a version, or an alias (its version chosen by its weights
  * with u uniform in [0, 1)). The queue of Event invocations keys events this way. */

@@ -18,6 +18,7 @@ struct reg_entry {
 	struct map versions;
 	uint32_t last_version;
 	struct map aliases; /* alias name -> struct fn_alias (owned), MAP_SORTED */
+	struct map prov;    /* qualifier -> struct fn_prov (owned), MAP_SORTED */
 };
 
 static void version_unref(void *p)
@@ -48,6 +49,7 @@ static void reg_entry_free(void *p)
 	fn_config_unref(e->c);
 	map_fini(&e->versions, version_unref);
 	map_fini(&e->aliases, alias_free);
+	map_fini(&e->prov, free);
 	free(e);
 }
 
@@ -84,6 +86,7 @@ void registry_put(struct registry *r, struct fn_config *c)
 	*e = (struct reg_entry){.c = c, .sc = FN_SCALING_DEFAULT};
 	map_init(&e->versions, MAP_SORTED);
 	map_init(&e->aliases, MAP_SORTED);
+	map_init(&e->prov, MAP_SORTED);
 	map_put(&r->fns, c->name, e, NULL);
 }
 
@@ -325,4 +328,57 @@ struct fn_config *registry_resolve(const struct registry *r, const char *key, do
 	default:
 		return NULL;
 	}
+}
+
+bool registry_prov_get(const struct registry *r, const char *name, const char *qual, struct fn_prov *out)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	const struct fn_prov *p = e ? map_get(&e->prov, qual) : NULL;
+	if (p && out)
+		*out = *p;
+	return p != NULL;
+}
+
+bool registry_prov_set(struct registry *r, const char *name, const char *qual, const struct fn_prov *p)
+{
+	struct reg_entry *e = map_get(&r->fns, name);
+	if (!e)
+		return false;
+	void *old = NULL;
+	if (p->n == 0) {
+		if (map_del(&e->prov, qual, &old))
+			free(old);
+		return true;
+	}
+	struct fn_prov *n = xmalloc(sizeof(*n));
+	*n = *p;
+	map_put(&e->prov, qual, n, &old);
+	free(old);
+	return true;
+}
+
+size_t registry_prov_count(const struct registry *r, const char *name)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	return e ? map_count(&e->prov) : 0;
+}
+
+const char *registry_prov_at(const struct registry *r, const char *name, size_t i, struct fn_prov *out)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	if (!e || i >= map_count(&e->prov))
+		return NULL;
+	*out = *(const struct fn_prov *)map_value_at(&e->prov, i);
+	return map_key_at(&e->prov, i);
+}
+
+uint64_t registry_prov_total(const struct registry *r, const char *name)
+{
+	const struct reg_entry *e = map_get(&r->fns, name);
+	uint64_t t = 0;
+	const struct fn_prov *p;
+	if (e)
+		MAP_FOREACH_VALUE(&e->prov, p)
+			t += p->n;
+	return t;
 }

@@ -240,10 +240,10 @@ code=$(inv vf:2 '{}' -H 'X-Amz-Invocation-Type: Event')
 id2=$(hdr x-amzn-RequestId)
 check "an Event invoke of vf:2 is accepted (202)" 202 "$code"
 started() { [ -n "$(evstart "$1")" ]; }
-wait_for 60 started "$id2"
+wait_for 60 started "$id2" || true
 check "... and runs version 2" 2 "$(evstart "$id2")"
 idl=$(b3v invoke '{"FunctionName":"vf","Qualifier":"live","InvocationType":"Event","Payload":"{}"}' 'd["headers"]["x-amzn-requestid"]')
-wait_for 60 started "$idl"
+wait_for 60 started "$idl" || true
 check "an Event invoke of the alias live runs its version (2)" 2 "$(evstart "$idl")"
 out=$(awsl put-function-event-invoke-config --function-name vf --qualifier 1 --maximum-retry-attempts 1)
 check "PutFunctionEventInvokeConfig --qualifier 1 names the version's ARN" "$ARN:vf:1 1" \
@@ -294,7 +294,7 @@ awsl put-function-concurrency --function-name vf --reserved-concurrent-execution
 curl -s -o "$WORK/slow.json" -X POST --data-binary '{"sleep":2.5}' "$ENDPOINT/2015-03-31/functions/vf:1/invocations" &
 SLOW=$!
 one_inflight() { [ "$(inflight vf:1)" = 1 ]; }
-wait_for 60 one_inflight
+wait_for 60 one_inflight || true
 check "a slow invoke of version 1 is in flight" 1 "$(inflight vf:1)"
 code=$(inv vf:2 '{}')
 check "with reserved concurrency 1 in use by version 1, version 2 is throttled (429)" \
@@ -306,6 +306,32 @@ wait "$SLOW"
 check "... the slow one answered" one "$(pyx 'd["code"]' "$WORK/slow.json")"
 check "once it is done version 2 runs" "two 2" "$(call vf:2 | cut -d' ' -f1,2)"
 awsl delete-function-concurrency --function-name vf
+
+# --- Provisioned concurrency on a version and on an alias (refused on $LATEST).
+check "PutProvisionedConcurrencyConfig on \$LATEST is refused with AWS's message" \
+	"InvalidParameterValueException: Provisioned Concurrency Configs cannot be applied to unpublished function versions." \
+	"$(b3e put_provisioned_concurrency_config '{"FunctionName":"vf","Qualifier":"$LATEST","ProvisionedConcurrentExecutions":1}')"
+check "... and on a version that does not exist" "ResourceNotFoundException: Function not found: $ARN:vf:9" \
+	"$(b3e put_provisioned_concurrency_config '{"FunctionName":"vf","Qualifier":"9","ProvisionedConcurrentExecutions":1}')"
+check "PutProvisionedConcurrencyConfig on version 4 answers 202" "202 1" \
+	"$(b3v put_provisioned_concurrency_config '{"FunctionName":"vf","Qualifier":"4","ProvisionedConcurrentExecutions":1}' '"%s %s" % (d["status"], d["result"]["RequestedProvisionedConcurrentExecutions"])')"
+awsl put-provisioned-concurrency-config --function-name vf --qualifier live --provisioned-concurrent-executions 2 >/dev/null
+prov_status() { awsl get-provisioned-concurrency-config --function-name vf --qualifier "$1" | pyx 'd["Status"] + " " + str(d["AvailableProvisionedConcurrentExecutions"])'; }
+ready4() { [ "$(prov_status 4)" = "READY 1" ]; }
+readylive() { [ "$(prov_status live)" = "READY 2" ]; }
+wait_for 60 ready4 || true
+check "version 4's provisioned environment becomes READY" "READY 1" "$(prov_status 4)"
+wait_for 60 readylive || true
+check "the alias live's two (on its version 2) become READY" "READY 2" "$(prov_status live)"
+check "... they are version 2's environments, kept past the keep-alive" 2 "$(curl -s "$ENDPOINT/metrics" | awk '/^lambdad_provisioned_ready\{function="vf:2"\}/ { print $NF }')"
+check "ListProvisionedConcurrencyConfigs lists both under their ARNs" "$ARN:vf:4=1 $ARN:vf:live=2" \
+	"$(awsl list-provisioned-concurrency-configs --function-name vf | pyx '" ".join("%s=%d" % (c["FunctionArn"], c["RequestedProvisionedConcurrentExecutions"]) for c in d["ProvisionedConcurrencyConfigs"])')"
+code=$(inv vf:live '{}')
+check "an invoke of live finds a provisioned environment (no Init Duration)" "200 no" \
+	"$code $(hdr X-Amz-Log-Result | base64 -d | grep -q 'Init Duration' && echo yes || echo no)"
+awsl delete-provisioned-concurrency-config --function-name vf --qualifier 4
+check "DeleteProvisionedConcurrencyConfig --qualifier 4" "ProvisionedConcurrencyConfigNotFoundException" \
+	"$(b3e get_provisioned_concurrency_config '{"FunctionName":"vf","Qualifier":"4"}' | cut -d: -f1)"
 
 # --- Weighted routing: live is version 1, with 10% of invocations to version 2.
 out=$(awsl update-alias --function-name vf --name live --function-version 1 \
@@ -330,6 +356,9 @@ check "... the event invoke configs per qualifier too" "$ARN:vf:\$LATEST $ARN:vf
 	"$(awsl list-function-event-invoke-configs --function-name vf | pyx '" ".join(c["FunctionArn"] for c in d["FunctionEventInvokeConfigs"])')"
 code=$(curl -s -o "$WORK/b" -w '%{http_code}' "$URL")
 check "... the alias's function URL still serves version 4" "200 three 4" "$code $(jq_ 'd["code"]') $(jq_ 'd["version"]')"
+wait_for 60 readylive || true
+check "... live's provisioned concurrency is READY again (now on version 1)" "READY 2" "$(prov_status live)"
+check "... on version 1's environments" 2 "$(curl -s "$ENDPOINT/metrics" | awk '/^lambdad_provisioned_ready\{function="vf:1"\}/ { print $NF }')"
 check "... and beta still invokes version 4" "three 4" \
 	"$(b3v invoke '{"FunctionName":"vf:beta","Payload":"{}"}' '(lambda p: p["code"] + " " + d["result"]["ExecutedVersion"])(__import__("json").loads(d["result"]["Payload"]))')"
 

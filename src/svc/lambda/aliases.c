@@ -269,12 +269,14 @@ void api__aliases(struct api *a, struct api_req *r)
 		autofree char *key = xasprintf("%s:%s", name, aname);
 		if (al)
 			async_function_deleted(a->async, key); /* its event invoke config and events */
-		if (al && (store_del(a->store, API_ALIASES_COLL, key, STORE_REV_ANY, &e) < 0 ||
+		if (al && (api__provisioned_drop(a, name, aname, &e) < 0 ||
+		           store_del(a->store, API_ALIASES_COLL, key, STORE_REV_ANY, &e) < 0 ||
 		           store_commit(a->store, &e) < 0))
 			return api__reply_err(r->req, &e);
 		if (al) {
 			api__furl_function_deleted(a, key); /* its function URL, if it has one */
 			registry_alias_del(a->reg, name, aname);
+			api__provisioned_sync(a, name);
 			log_info("api: deleted alias %s of %s", aname, name);
 		}
 		return api__reply_json(r->req, 204, NULL);
@@ -302,6 +304,7 @@ void api__aliases(struct api *a, struct api_req *r)
 	} else if (alias_commit(a, name, nal, &e) < 0) {
 		api__reply_err(r->req, &e);
 	} else {
+		api__provisioned_sync(a, name); /* its provisioned environments follow its version */
 		api__reply_json(r->req, 200, fn_alias_to_api(nal, name, a->region, a->account));
 	}
 	json_decref(body);

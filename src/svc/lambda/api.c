@@ -210,7 +210,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
-	if ((r = api__furl_load(a, errp)) < 0) {
+	if ((r = api__furl_load(a, errp)) < 0 || (r = api__provisioned_load(a, errp)) < 0) {
 		api_free(a);
 		return r;
 	}

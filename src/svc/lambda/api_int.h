@@ -138,6 +138,15 @@ void api__put_concurrency(struct api *a, struct api_req *r);
 void api__get_concurrency(struct api *a, struct api_req *r);
 void api__delete_concurrency(struct api *a, struct api_req *r);
 void api__provisioned_concurrency(struct api *a, struct api_req *r);
+/* Provisioned concurrency configs on versions and aliases (concurrency.c), kept in the
+ * registry and the store's "provisioned" collection: api__provisioned_load reads them at
+ * startup (after versions and aliases); api__provisioned_sync hands the scheduler each
+ * version's environments (its own config's and its aliases'), after any change to the
+ * configs, the function's keep-alive or an alias; api__provisioned_drop removes name's
+ * config on qual (NULL: all), not committed. */
+int api__provisioned_load(struct api *a, struct err *errp);
+void api__provisioned_sync(struct api *a, const char *name);
+int api__provisioned_drop(struct api *a, const char *name, const char *qual, struct err *errp);
 /* lambdad's own: POST .../prewarm, GET/PUT/DELETE .../keep-alive (concurrency.c). */
 void api__ext_prewarm(struct api *a, struct api_req *r);
 void api__ext_keep_alive(struct api *a, struct api_req *r);

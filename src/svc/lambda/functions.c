@@ -412,7 +412,8 @@ static void delete_version(struct api *a, struct api_req *r, const char *name, c
 	autofree char *key = xasprintf("%s:%s", name, qual);
 	/* Its event invoke config goes with it, and its queued events to the dead-letter store. */
 	async_function_deleted(a->async, key);
-	if (store_del(a->store, API_VERSIONS_COLL, key, STORE_REV_ANY, &e) < 0 ||
+	if (api__provisioned_drop(a, name, qual, &e) < 0 ||
+	    store_del(a->store, API_VERSIONS_COLL, key, STORE_REV_ANY, &e) < 0 ||
 	    store_commit(a->store, &e) < 0)
 		return api__reply_err(r->req, &e);
 	char hex[65];
@@ -457,7 +458,8 @@ void api__delete_function(struct api *a, struct api_req *r)
 	    api__csc_unbind(a, name, &e) < 0 ||
 	    store_del(a->store, "policies", name, STORE_REV_ANY, &e) < 0 ||
 	    store_del(a->store, API_FNCFG_COLL, name, STORE_REV_ANY, &e) < 0 ||
-	    api__versions_drop(a, name, &e) < 0 || store_commit(a->store, &e) < 0) {
+	    api__versions_drop(a, name, &e) < 0 || api__provisioned_drop(a, name, NULL, &e) < 0 ||
+	    store_commit(a->store, &e) < 0) {
 		free(vhex);
 		return api__reply_err(r->req, &e);
 	}
