@@ -376,7 +376,8 @@ static char *make_record(struct async *q, struct async_ev *ev, const char *condi
 	              "requestContext", "requestId", ev->id, "functionArn", qarn, "condition", condition,
 	              "approximateInvokeCount", (int)ev->attempts, "requestPayload", as_json(payload, plen));
 	if (resp) {
-		json_t *rc = json_pack("{s:i, s:s}", "statusCode", 200, "executedVersion", FN_LATEST);
+		json_t *rc = json_pack("{s:i, s:s}", "statusCode", 200, "executedVersion",
+		                       ev->executed_version[0] ? ev->executed_version : FN_LATEST);
 		if (function_error)
 			json_object_set_new(rc, "functionError", json_string("Unhandled"));
 		json_object_set_new(o, "responseContext", rc);
@@ -512,6 +513,8 @@ static void done_cb(const struct sched_result *res, void *arg)
 		return;
 	}
 	ev->attempts++;
+	snprintf(ev->executed_version, sizeof(ev->executed_version), "%s",
+	         res->executed_version ? res->executed_version : FN_LATEST);
 	size_t blen = res->body ? evbuffer_get_length(res->body) : 0;
 	const char *body = blen ? (const char *)evbuffer_pullup(res->body, -1) : "";
 	if (!res->function_error) {

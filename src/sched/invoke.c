@@ -115,6 +115,7 @@ void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuf
 	                           .system_error = inv->system_error,
 	                           .body = body,
 	                           .request_id = inv->request_id,
+	                           .executed_version = fn_version(inv->cfg),
 	                           .streamed = inv->streamed,
 	                           .content_type = inv->content_type};
 	if (inv->want_tail)

@@ -33,8 +33,9 @@ struct sched_result {
 	const char *log_tail;  /* last 4 KB of the invocation's log, when asked */
 	size_t log_tail_len;
 	const char *request_id;
-	bool streamed;            /* the runtime streamed its response (see stream_cb) */
-	const char *content_type; /* of a streamed response, else NULL */
+	const char *executed_version; /* the version that ran: its number, or $LATEST */
+	bool streamed;                /* the runtime streamed its response (see stream_cb) */
+	const char *content_type;     /* of a streamed response, else NULL */
 };
 typedef void (*sched_done_cb)(const struct sched_result *res, void *arg);
 /* A piece of a streamed response, as the runtime sends it; data is borrowed for the

@@ -245,6 +245,20 @@ check "... and runs version 2" 2 "$(evstart "$id2")"
 idl=$(b3v invoke '{"FunctionName":"vf","Qualifier":"live","InvocationType":"Event","Payload":"{}"}' 'd["headers"]["x-amzn-requestid"]')
 wait_for 60 started "$idl" || true
 check "an Event invoke of the alias live runs its version (2)" 2 "$(evstart "$idl")"
+# A destination record says which version ran.
+mkdir -p "$WORK/sink"
+printf 'import json\ndef handler(event, context):\n    print("DEST " + json.dumps(event.get("responseContext")))\n    return {}\n' >"$WORK/sink/app.py"
+awsl create-function --function-name sink --runtime $PY --handler app.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip sink "$WORK/sink")" >/dev/null
+awsl put-function-event-invoke-config --function-name vf --qualifier 2 \
+	--destination-config "OnSuccess={Destination=$ARN:sink}" >/dev/null
+inv vf:2 '{}' -H 'X-Amz-Invocation-Type: Event' >/dev/null
+dest() { curl -s "$ENDPOINT/lambdad/v1/functions/sink/logs" | grep -o 'DEST {.*}' | head -1; }
+has_dest() { [ -n "$(dest)" ]; }
+wait_for 60 has_dest || true
+check "the on-success record of version 2's event says executedVersion 2" \
+	'DEST {"statusCode": 200, "executedVersion": "2"}' "$(dest)"
+awsl delete-function-event-invoke-config --function-name vf --qualifier 2
 out=$(awsl put-function-event-invoke-config --function-name vf --qualifier 1 --maximum-retry-attempts 1)
 check "PutFunctionEventInvokeConfig --qualifier 1 names the version's ARN" "$ARN:vf:1 1" \
 	"$(echo "$out" | pyx '"%s %s" % (d["FunctionArn"], d["MaximumRetryAttempts"])')"
