@@ -347,6 +347,22 @@ awsl delete-provisioned-concurrency-config --function-name vf --qualifier 4
 check "DeleteProvisionedConcurrencyConfig --qualifier 4" "ProvisionedConcurrencyConfigNotFoundException" \
 	"$(b3e get_provisioned_concurrency_config '{"FunctionName":"vf","Qualifier":"4"}' | cut -d: -f1)"
 
+# --- ListFunctions with FunctionVersion=ALL: every function's $LATEST and versions.
+allv() { pyx '" ".join("%s:%s" % (f["FunctionName"], f["Version"]) for f in d["Functions"])'; }
+check "list-functions --function-version ALL (the CLI pages through it)" 'sink:$LATEST vf:$LATEST vf:1 vf:2 vf:4' \
+	"$(awsl list-functions --function-version ALL --max-items 100 | allv)"
+check "... MaxItems 2: the first page" 'sink:$LATEST vf:$LATEST|vf:$LATEST' \
+	"$(b3v list_functions '{"FunctionVersion":"ALL","MaxItems":2}' '" ".join("%s:%s" % (f["FunctionName"], f["Version"]) for f in d["result"]["Functions"]) + "|" + str(d["result"].get("NextMarker"))')"
+check "... the next from its marker" 'vf:1 vf:2|vf:2' \
+	"$(b3v list_functions '{"FunctionVersion":"ALL","MaxItems":2,"Marker":"vf:$LATEST"}' '" ".join("%s:%s" % (f["FunctionName"], f["Version"]) for f in d["result"]["Functions"]) + "|" + str(d["result"].get("NextMarker"))')"
+check "... and the last" 'vf:4|None' \
+	"$(b3v list_functions '{"FunctionVersion":"ALL","MaxItems":2,"Marker":"vf:2"}' '" ".join("%s:%s" % (f["FunctionName"], f["Version"]) for f in d["result"]["Functions"]) + "|" + str(d["result"].get("NextMarker"))')"
+check "without FunctionVersion only \$LATEST is listed" 'sink:$LATEST vf:$LATEST' "$(awsl list-functions | allv)"
+code=$(raw GET '/2015-03-31/functions/?FunctionVersion=SOME')
+check_contains "FunctionVersion other than ALL is a ValidationException naming it" \
+	"400 ValidationException 1 validation error detected: Value 'SOME' at 'functionVersion' failed to satisfy constraint" \
+	"$code $(hdr X-Amzn-ErrorType) $(jq_ 'd["message"]')"
+
 # --- Weighted routing: live is version 1, with 10% of invocations to version 2.
 out=$(awsl update-alias --function-name vf --name live --function-version 1 \
 	--routing-config 'AdditionalVersionWeights={2=0.1}')

@@ -360,6 +360,55 @@ void api__get_function(struct api *a, struct api_req *r, bool config_only)
 	api__reply_json(r->req, 200, o);
 }
 
+/* Appends the versions of function name from index from ($LATEST is 0, version i is
+ * i + 1) to list, up to maxn items; *last is the marker of the last one appended, and
+ * the return whether some were left. */
+static bool append_versions(struct api *a, const char *name, size_t from, json_t *list, long maxn,
+                            char **last)
+{
+	size_t n = registry_version_count(a->reg, name) + 1;
+	for (size_t i = from; i < n; i++) {
+		if ((long)json_array_size(list) >= maxn)
+			return true;
+		struct fn_config *c =
+		    i == 0 ? registry_get(a->reg, name) : registry_version_at(a->reg, name, i - 1);
+		json_array_append_new(list, config_json(a, c));
+		free(*last);
+		*last = xasprintf("%s:%s", name, fn_version(c));
+	}
+	return false;
+}
+
+/* ListFunctions with FunctionVersion=ALL: every function's $LATEST and versions, in name
+ * then version order; a marker is "name:version" of the last item of the previous page. */
+static void list_all_versions(struct api *a, struct api_req *r, const char *marker, long maxn)
+{
+	json_t *list = json_array();
+	autofree char *last = NULL;
+	char mname[FN_NAME_MAX + 1] = "";
+	const char *mver = NULL;
+	if (marker && *marker) {
+		const char *colon = strchr(marker, ':');
+		size_t len = colon ? (size_t)(colon - marker) : strlen(marker);
+		snprintf(mname, sizeof(mname), "%.*s", (int)(len > FN_NAME_MAX ? FN_NAME_MAX : len), marker);
+		mver = colon ? colon + 1 : FN_LATEST;
+	}
+	bool more = false;
+	if (mname[0] && registry_get(a->reg, mname)) {
+		/* The rest of the marker's function: after $LATEST comes version index 1. */
+		size_t from =
+		    strcmp(mver, FN_LATEST) == 0 ? 1 : registry_version_after(a->reg, mname, mver) + 1;
+		more = append_versions(a, mname, from, list, maxn, &last);
+	}
+	size_t n = registry_count(a->reg);
+	for (size_t i = registry_after(a->reg, mname); !more && i < n; i++)
+		more = append_versions(a, registry_at(a->reg, i)->name, 0, list, maxn, &last);
+	json_t *o = json_pack("{s:o}", "Functions", list);
+	if (more && last)
+		json_object_set_new(o, "NextMarker", json_string(last));
+	api__reply_json(r->req, 200, o);
+}
+
 void api__list_functions(struct api *a, struct api_req *r)
 {
 	const char *marker = front_req_query(r->req, "Marker");
@@ -374,6 +423,14 @@ void api__list_functions(struct api *a, struct api_req *r)
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
 			    "constraint: Member must have value between 1 and 10000",
 			    max);
+	}
+	const char *fv = front_req_query(r->req, "FunctionVersion");
+	if (fv) {
+		static const char *const all[] = {"ALL", NULL};
+		struct err ve = {0};
+		if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "functionVersion", fv, all) < 0)
+			return api__reply_err(r->req, &ve);
+		return list_all_versions(a, r, marker, maxn);
 	}
 	json_t *list = json_array();
 	size_t i = registry_after(a->reg, marker);
