@@ -321,6 +321,14 @@ check "... the slow one answered" one "$(pyx 'd["code"]' "$WORK/slow.json")"
 check "once it is done version 2 runs" "two 2" "$(call vf:2 | cut -d' ' -f1,2)"
 awsl delete-function-concurrency --function-name vf
 
+# --- lambdad's per-function keep-alive applies to the versions' environments too.
+call vf:2 >/dev/null
+check "version 2 has an idle environment" 1 "$(envs vf:2 idle)"
+check "PUT keep-alive 0 for vf" 200 "$(raw PUT /lambdad/v1/functions/vf/keep-alive '{"KeepAliveSeconds":0}')"
+wait_for 30 no_envs vf:2 || true
+check "... and version 2's idle environment is stopped" 0 "$(envs vf:2)"
+raw DELETE /lambdad/v1/functions/vf/keep-alive >/dev/null
+
 # --- Provisioned concurrency on a version and on an alias (refused on $LATEST).
 check "PutProvisionedConcurrencyConfig on \$LATEST is refused with AWS's message" \
 	"InvalidParameterValueException: Provisioned Concurrency Configs cannot be applied to unpublished function versions." \

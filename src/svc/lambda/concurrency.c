@@ -36,7 +36,7 @@ static int apply_scaling(struct api *a, struct front_req *req, struct fn_config 
 	}
 	registry_set_scaling(a->reg, c->name, sc);
 	sched_set_scaling(a->sched, c->name, c, sc);
-	if (registry_prov_count(a->reg, c->name))
+	if (registry_version_count(a->reg, c->name))
 		api__provisioned_sync(a, c->name); /* the versions' keep-alive */
 	return 0;
 }
@@ -216,7 +216,10 @@ int api__provisioned_load(struct api *a, struct err *errp)
 		return r;
 	for (size_t i = 0, n = registry_count(a->reg); i < n; i++) {
 		const char *name = registry_at(a->reg, i)->name;
-		if (registry_prov_count(a->reg, name))
+		/* The versions' provisioned environments and the function's keep-alive. */
+		if (registry_prov_count(a->reg, name) ||
+		    (registry_version_count(a->reg, name) &&
+		     registry_get_scaling(a->reg, name).keep_alive_ms >= 0))
 			api__provisioned_sync(a, name);
 	}
 	return 0;
