@@ -131,10 +131,10 @@ static void invoke(struct api *a, struct api_req *r, bool stream)
 	static const char *const types[] = {"Event", "RequestResponse", "DryRun", NULL};
 	static const char *const stream_types[] = {"RequestResponse", "DryRun", NULL};
 	static const char *const logtypes[] = {"Tail", "None", NULL};
+	const char *const *allowed = stream ? stream_types : types;
 	struct err ve = {0};
 	const char *logtype = front_req_header(r->req, "X-Amz-Log-Type");
-	if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "invocationType", type, stream ? stream_types : types) <
-	        0 ||
+	if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "invocationType", type, allowed) < 0 ||
 	    (logtype && err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "logType", logtype, logtypes) < 0))
 		return api__reply_err(r->req, &ve);
 	struct evbuffer *payload = front_req_body(r->req);
