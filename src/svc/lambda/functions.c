@@ -111,6 +111,18 @@ static void drop_unused_code(struct api *a, const char *hex)
 
 static void drop_deferred_code(struct api *a);
 
+/* The blobs of layers (a function's former Layers, borrowed) that nothing uses now. */
+static void drop_unused_layers(struct api *a, json_t *layers)
+{
+	size_t i;
+	json_t *l;
+	json_array_foreach(layers, i, l) {
+		const char *hex = json_string_value(json_object_get(l, "Sha"));
+		if (hex)
+			drop_unused_code(a, hex);
+	}
+}
+
 /* Another module's work on the code pool (api__code_job): counted as a deploy's work,
  * so the removals of code blobs wait for it. */
 struct code_job {
@@ -452,6 +464,7 @@ void api__delete_function(struct api *a, struct api_req *r)
 		return api__reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));
+	json_t *layers = json_incref(c->layers);
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	registry_del(a->reg, name);
 	api__furl_function_deleted(a, name);
@@ -460,6 +473,8 @@ void api__delete_function(struct api *a, struct api_req *r)
 	sched_function_changed(a->sched, name, NULL);
 	async_function_deleted(a->async, name);
 	drop_unused_code(a, hex);
+	drop_unused_layers(a, layers);
+	json_decref(layers);
 	log_info("api: deleted function %s", name);
 	api__reply_json(r->req, 204, NULL);
 }
@@ -485,7 +500,9 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	uuid_v4(c->revision_id);
 	char oldhex[65];
 	memcpy(oldhex, old->code_hex, sizeof(oldhex));
+	json_t *old_layers = json_incref(old->layers);
 	if (commit(a, req, c) < 0) {
+		json_decref(old_layers);
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -496,6 +513,8 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	if (sc.provisioned > 0)
 		sched_set_scaling(a->sched, c->name, c, &sc);
 	drop_unused_code(a, oldhex);
+	drop_unused_layers(a, old_layers);
+	json_decref(old_layers);
 	api__reply_json(req, 200, config_json(a, c));
 }
 
