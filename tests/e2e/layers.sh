@@ -261,6 +261,35 @@ check "python: ... both modules, the later file" "layer one|layer two|two" "$(jq
 check "node: the layers after a restart" "200 pkg one|pkg two|shared from two" "$(inv nodel '{}') $(jq_ 'd["one"] + "|" + d["two"] + "|" + d["shared"]')"
 check "the deleted layer's user after a restart" '200 "layer two"' "$(inv gonefn '{}') $(cat "$WORK/b")"
 
+# --- Isolation none: no mount namespace, so no /opt of the function's own; our runtimes
+# find the layers' directories from LAMBDAD_LAYERS, and PATH has their bin.
+mkdir -p "$WORK/pynone" "$WORK/nodenone"
+cat >"$WORK/pynone/app.py" <<'EOF'
+import subprocess
+import mod_one, mod_two, shared_mod
+
+def handler(event, context):
+    tool = subprocess.run(["layer-tool"], capture_output=True, text=True).stdout.strip()
+    return mod_one.WHO + "|" + mod_two.WHO + "|" + shared_mod.WHO + "|" + tool
+EOF
+cat >"$WORK/nodenone/index.js" <<'EOF'
+exports.handler = async () => [require("pkg-one"), require("pkg-two"), require("shared")].join("|");
+EOF
+awsl create-function --function-name pynone --runtime "python$PYV" --handler app.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip pynone "$WORK/pynone")" \
+	--layers "$LARN:one:1" "$LARN:two:1" >/dev/null
+awsl create-function --function-name nodenone --runtime "nodejs$NODEV.x" --handler index.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip nodenone "$WORK/nodenone")" \
+	--layers "$LARN:one:1" "$LARN:two:1" >/dev/null
+stop_server
+start_server --isolation none
+check "isolation none, python: a module from each layer, the later file, bin on PATH" \
+	'200 "layer one|layer two|two|tool one"' "$(inv pynone '{}') $(cat "$WORK/b")"
+check "isolation none, node: a package from each layer, the later file" \
+	'200 "pkg one|pkg two|shared from two"' "$(inv nodenone '{}') $(cat "$WORK/b")"
+stop_server
+start_server
+
 # --- Rootless (a user namespace): the same /opt, from the same data directory.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 	setpriv --reuid 65534 --regid 65534 --clear-groups unshare --user --map-root-user --mount true 2>/dev/null &&
