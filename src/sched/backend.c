@@ -56,6 +56,12 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 			r = err_make(errp, EINVAL, "function %s: layer %zu has no content", cfg->name, i + 1);
 		else if ((r = store_ensure_code(be->store, hex, errp)) >= 0)
 			layer_dirs[i] = store_code_dir(be->store, hex);
+		/* More than one are an overlay's lowerdir list, which these characters split. */
+		if (r >= 0 && nl > 1 && strpbrk(layer_dirs[i], ":,\\"))
+			r = err_make(errp, EINVAL,
+			             "function %s: layers cannot be merged from %s (a ':', ',' or '\\' in "
+			             "the data directory's path)",
+			             cfg->name, layer_dirs[i]);
 	}
 	if (r < 0) {
 		for (size_t i = 0; i < nl; i++)

@@ -96,6 +96,10 @@ check "ListLayers by CompatibleArchitecture" "one:1" \
 p1=$(b3 lambda list_layers '{"MaxItems":1}' | py '" ".join(l["LayerName"] for l in d["result"]["Layers"]) + " NextMarker=" + d["result"]["NextMarker"]')
 p2=$(b3 lambda list_layers '{"MaxItems":1,"Marker":"one"}' | py '" ".join(l["LayerName"] for l in d["result"]["Layers"]) + ("" if "NextMarker" not in d["result"] else " more")')
 check "ListLayers pages with MaxItems and Marker" "one NextMarker=one; two" "$p1; $p2"
+awsl publish-layer-version --layer-name one-b --zip-file "fileb://$Z2" >/dev/null
+check "the CLI's own paging walks every layer, one-b before one (key order) too" "one-b one two" \
+	"$(awsl list-layers --page-size 1 | py '" ".join(l["LayerName"] for l in d["Layers"])')"
+awsl delete-layer-version --layer-name one-b --version-number 1
 check "ListLayerVersions: newest first" "3 2 1" \
 	"$(awsl list-layer-versions --layer-name one | py '" ".join(str(v["Version"]) for v in d["LayerVersions"])')"
 check "ListLayerVersions by CompatibleRuntime" "2" \

@@ -247,6 +247,8 @@ bool api__code_in_use(struct api *a, const char *hex);
 /* Runs work(arg) on the code pool (functions.c), in order with the deploys and the
  * removals of code blobs, then done(arg) on the loop. */
 void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), void *arg);
+/* Whether the server is stopping: a code job's done answers ServiceException then. */
+bool api__code_stopping(const struct api *a);
 /* Removes the code blob hex (on the code pool) when api__code_in_use says no. */
 void api__code_drop_unused(struct api *a, const char *hex);
 

@@ -156,6 +156,11 @@ void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), vo
 	pool_submit(a->deploys->pool, code_job_work, code_job_done, j);
 }
 
+bool api__code_stopping(const struct api *a)
+{
+	return a->deploys->stopping;
+}
+
 void api__code_drop_unused(struct api *a, const char *hex)
 {
 	drop_unused_code(a, hex);

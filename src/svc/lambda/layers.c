@@ -581,8 +581,17 @@ static void list_layer_versions(struct api *a, struct api_req *r)
 	api__reply_json(r->req, 200, o);
 }
 
-/* GET /2018-10-31/layers: each layer with its newest version matching the filters, by
- * name; Marker is the last name of the previous page. */
+/* Whether layer name comes after marker in the store's key order ("<name>:..."), the
+ * order ListLayers walks: "a-b" comes before "a" there, as '-' sorts before ':'. */
+static bool name_after(const char *name, const char *marker)
+{
+	autofree char *k1 = xasprintf("%s:", name);
+	autofree char *k2 = xasprintf("%s:", marker);
+	return strcmp(k1, k2) > 0;
+}
+
+/* GET /2018-10-31/layers: each layer with its newest version matching the filters, in
+ * the store's key order; Marker is the last name of the previous page. */
 static void list_layers(struct api *a, struct api_req *r)
 {
 	const char *rt, *arch;
@@ -605,7 +614,7 @@ static void list_layers(struct api *a, struct api_req *r)
 				latest = json_array_get(recs, end);
 			end++;
 		}
-		if (latest && (!marker || strcmp(name, marker) > 0)) {
+		if (latest && (!marker || name_after(name, marker))) {
 			if ((long)json_array_size(list) == max) {
 				json_object_set(
 				    o, "NextMarker",
@@ -851,7 +860,10 @@ static void publish_done(void *arg)
 	struct api *a = p->a;
 	struct err e = {0};
 	json_t *rec = NULL;
-	if (!p->json) {
+	if (api__code_stopping(a)) {
+		/* As the deploys: nothing half-done is committed while the server stops. */
+		api__reply_error(p->req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down");
+	} else if (!p->json) {
 		api__reply_error(p->req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
 		                 "Could not parse request body into json: %s", p->parse_err);
 	} else if (p->code_rc < 0) {
