@@ -204,6 +204,15 @@ check "node: a package from each layer (nodejs/node_modules, nodejs/node$NODEV/n
 check "node: the later layer's file wins" "shared from two" "$(jq_ 'd["shared"]')"
 check "node: /opt is read-only" "EROFS" "$(jq_ 'd["wrote"]')"
 
+# --- Two layers of the same content: one directory at /opt.
+awsl publish-layer-version --layer-name dup --zip-file "fileb://$Z1" >/dev/null
+mkdir -p "$WORK/dupfn"
+printf 'import mod_one\ndef handler(e, c):\n    return mod_one.WHO\n' >"$WORK/dupfn/app.py"
+awsl create-function --function-name dupfn --runtime "python$PYV" --handler app.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip dupfn "$WORK/dupfn")" \
+	--layers "$LARN:one:1" "$LARN:dup:1" >/dev/null
+check "two layers of the same content work" '200 "layer one"' "$(inv dupfn '{}') $(cat "$WORK/b")"
+
 # --- The Layers field's errors
 out=$(aws_err update-function-configuration --function-name pyl --layers "$LARN:one:3")
 check_contains "a deleted layer version is refused, naming it" \
