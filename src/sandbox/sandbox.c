@@ -290,6 +290,7 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_SECCOMP, 0, 0, NULL, NULL, NULL, NULL);
 	autofree char *exe = spec->runtime_exe ? xasprintf("/var/runtime/%s", spec->runtime_exe)
+	                     : spec->exe_layer ? xasprintf("/opt/%s", spec->exe)
 	                                       : xasprintf("/var/task/%s", spec->exe);
 	char *const argv[] = {exe, NULL};
 	char *const iargv[] = {(char *)spec->interp, exe, NULL};

@@ -91,6 +91,8 @@ struct sandbox_spec {
 	 * their bin and lib. */
 	const char *const *layer_dirs; /* at most SANDBOX_LAYERS_MAX */
 	const char *exe;               /* the entry point, relative to the code ("bootstrap"), or */
+	const char *exe_layer;         /* not NULL: exe is in this one of layer_dirs (a custom
+	                                * runtime's /opt/bootstrap), not in the code; or */
 	const char *runtime_exe;       /* relative to the runtime directory ("python/bootstrap") */
 	const char *interp;            /* runs the entry point (argv: interp, entry point), or NULL */
 	char *const *envp;             /* NULL-terminated, borrowed; the sandbox adds

@@ -6,6 +6,7 @@
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtimes/hostrt.h"
@@ -75,7 +76,22 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	 * shell script that finds it in LAMBDAD_NODE. */
 	struct hostrt_info hi;
 	bool python = hostrt_lookup(cfg->runtime, &hi) && strcmp(family, "python") == 0;
+	/* provided*: a code without bootstrap runs the one its layers give at /opt (the
+	 * last layer that has one is on top). A stat only for functions with layers. */
+	const char *exe_layer = NULL;
+	if (nl && strcmp(family, "provided") == 0) {
+		autofree char *boot = xasprintf("%s/bootstrap", code_dir);
+		struct stat st;
+		for (size_t i = nl; stat(boot, &st) < 0 && i-- > 0;) {
+			autofree char *lb = xasprintf("%s/bootstrap", layer_dirs[i]);
+			if (stat(lb, &st) == 0 && S_ISREG(st.st_mode)) {
+				exe_layer = layer_dirs[i];
+				break;
+			}
+		}
+	}
 	struct sandbox_spec sspec = {.code_dir = code_dir,
+	                             .exe_layer = exe_layer,
 	                             .layer_dirs = (const char *const *)layer_dirs,
 	                             .exe = "bootstrap",
 	                             .runtime_exe = runtime_exe,

@@ -213,6 +213,21 @@ awsl create-function --function-name dupfn --runtime "python$PYV" --handler app.
 	--layers "$LARN:one:1" "$LARN:dup:1" >/dev/null
 check "two layers of the same content work" '200 "layer one"' "$(inv dupfn '{}') $(cat "$WORK/b")"
 
+# --- A custom runtime from a layer: provided.al2023 code without bootstrap runs the
+# layer's /opt/bootstrap.
+mkdir -p "$WORK/rt" "$WORK/noboot"
+cp "$FIXTURES/echo/bootstrap" "$WORK/rt/bootstrap"
+echo "just data" >"$WORK/noboot/README"
+awsl publish-layer-version --layer-name rt --zip-file "fileb://$(make_zip rt "$WORK/rt")" >/dev/null
+awsl create-function --function-name optboot --runtime provided.al2023 --handler x \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip noboot "$WORK/noboot")" \
+	--layers "$LARN:rt:1" >/dev/null
+check "provided.al2023 without bootstrap runs the layer's /opt/bootstrap" '200 {"from":"opt"}' \
+	"$(inv optboot '{"from":"opt"}') $(cat "$WORK/b")"
+b3 lambda update_function_configuration '{"FunctionName":"optboot","Layers":[]}' >/dev/null || true
+check_contains "taking that layer away is refused, naming /opt/bootstrap" \
+	"nor has any of its layers; runtime provided.al2023 starts /var/task/bootstrap or /opt/bootstrap" "$DRV_ANSWER"
+
 # --- The Layers field's errors
 out=$(aws_err update-function-configuration --function-name pyl --layers "$LARN:one:3")
 check_contains "a deleted layer version is refused, naming it" \
@@ -300,6 +315,8 @@ check "isolation none, python: a module from each layer, the later file, bin on 
 	'200 "layer one|layer two|two|tool one"' "$(inv pynone '{}') $(cat "$WORK/b")"
 check "isolation none, node: a package from each layer, the later file" \
 	'200 "pkg one|pkg two|shared from two"' "$(inv nodenone '{}') $(cat "$WORK/b")"
+check "isolation none: a custom runtime's bootstrap from its layer" '200 {"from":"none"}' \
+	"$(inv optboot '{"from":"none"}') $(cat "$WORK/b")"
 stop_server
 start_server
 

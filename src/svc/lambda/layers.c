@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "svc/lambda/api_int.h"
 #include "base/clock.h"
@@ -1131,6 +1132,23 @@ int api__layers_apply(struct api *a, struct fn_config *c, json_t *list, struct e
 	}
 	json_decref(old);
 	return 0;
+}
+
+bool api__layers_have_bootstrap(struct api *a, const struct fn_config *c)
+{
+	size_t i;
+	json_t *l;
+	json_array_foreach(c->layers, i, l) {
+		const char *hex = json_string_value(json_object_get(l, "Sha"));
+		if (!hex)
+			continue;
+		autofree char *dir = store_code_dir(a->store, hex);
+		autofree char *boot = xasprintf("%s/bootstrap", dir);
+		struct stat st;
+		if (stat(boot, &st) == 0 && S_ISREG(st.st_mode))
+			return true;
+	}
+	return false;
 }
 
 int api__layers_size_check(const struct fn_config *c, struct err *errp)
