@@ -3,8 +3,9 @@
 # refuse before sending): every layer operation and its errors, version numbers never
 # reused, the layer permissions, then functions with two layers: Python importing a module
 # from each and Node.js requiring a package from each, the later layer's file over the
-# earlier one's, /opt read-only, the 250 MB limit of code plus layers, and all of it
-# surviving a restart.
+# earlier one's, /opt read-only, a custom runtime's /opt/bootstrap, the 250 MB limit of
+# code plus layers, all of it surviving a restart, and the same /opt under --isolation
+# none (LAMBDAD_LAYERS) and rootless (an overlay in a user namespace).
 source "$(dirname "$0")/lib.sh"
 start_server
 
