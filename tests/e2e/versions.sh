@@ -119,6 +119,11 @@ check "... the runtime was given the version's ARN" "$ARN:vf:2" "$(jq_ 'd["arn"]
 code=$(inv vf '{}')
 check "an unqualified Invoke answers X-Amz-Executed-Version: \$LATEST" '200 $LATEST' "$code $(hdr X-Amz-Executed-Version)"
 check "... and the unqualified ARN" "$ARN:vf" "$(jq_ 'd["arn"]')"
+code=$(curl -s -o "$WORK/es" -D "$WORK/h" -w '%{http_code}' -X POST --data-binary '{}' \
+	"$ENDPOINT/2021-11-15/functions/vf:2/response-streaming-invocations")
+check "InvokeWithResponseStream of vf:2: one X-Amz-Executed-Version, 2" "200 1 2" \
+	"$code $(grep -ci '^X-Amz-Executed-Version:' "$WORK/h") $(hdr X-Amz-Executed-Version)"
+check_contains "... and version 2's code in its PayloadChunk" '"code": "two"' "$(tr -d '\0' <"$WORK/es")"
 code=$(inv vf:1 '{}' -H 'X-Amz-Invocation-Type: DryRun')
 check "a DryRun of version 1 answers 204 with X-Amz-Executed-Version: 1" "204 1" "$code $(hdr X-Amz-Executed-Version)"
 awsl invoke --function-name vf --qualifier 1 --cli-binary-format raw-in-base64-out --payload '{}' "$WORK/o.json" >"$WORK/meta.json"
