@@ -730,6 +730,22 @@ enum sigv4_status sigv4_verify(const struct sigv4_msg *m, const struct sigv4_aut
 			free(alt);
 		}
 	}
+	/* Signers that encode the path once and keep it as it is (libcurl's CURLOPT_AWS_SIGV4,
+	 * curl --aws-sigv4) sign with S3's rules for every service: the same request, the
+	 * same secret, so that signature is accepted too. */
+	if (!ok && !m->s3 && m->path &&
+	    (strchr(m->path, '%') || strstr(m->path, "//") || strstr(m->path, "/."))) {
+		struct sigv4_msg once = *m;
+		once.s3 = true;
+		char *alt = canonical_request(&once, a, payload_hash, false, NULL, 0);
+		if (alt && signed_by(a, alt, key)) {
+			free(creq);
+			creq = alt;
+			ok = true;
+		} else {
+			free(alt);
+		}
+	}
 	if (creq_out)
 		*creq_out = creq;
 	else
