@@ -162,17 +162,17 @@ int auth_new(struct store *st, struct pool *pool, const struct auth_config *cfg,
 		auth_free(au);
 		return r;
 	}
+	if (au->test_credentials)
+		add_key(au, "test", "test", "", false);
+	/* After every add_key: it may move the table. */
+	au->root = &au->keys[0];
 	for (size_t i = 0; i < au->nkeys; i++)
 		if (au->keys[i].root)
 			au->root = &au->keys[i];
-	if (!au->root)
-		au->root = &au->keys[0];
-	if (au->test_credentials)
-		add_key(au, "test", "test", au->root->arn, false);
-	/* add_key may have moved the table. */
-	for (size_t i = 0; i < au->nkeys; i++)
-		if (strcmp(au->keys[i].akid, au->root->akid) == 0 || (!au->root && au->keys[i].root))
-			au->root = &au->keys[i];
+	if (au->test_credentials) {
+		free(au->keys[au->nkeys - 1].arn);
+		au->keys[au->nkeys - 1].arn = xstrdup(au->root->arn);
+	}
 	*out = au;
 	return 0;
 }
