@@ -252,19 +252,26 @@ static void sha256_evbuffer(struct evbuffer *b, char out[65])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	struct evbuffer_ptr pos;
-	evbuffer_ptr_set(b, &pos, 0, EVBUFFER_PTR_SET);
+	/* evbuffer_peek fills at most 16 extents a call (whatever it says it needs), so
+	 * walk by offset until the whole length is hashed. */
+	size_t total = evbuffer_get_length(b), done = 0;
 	struct evbuffer_iovec v[16];
-	for (;;) {
-		int n = evbuffer_peek(b, -1, &pos, v, 16);
-		int use = n < 16 ? n : 16;
-		size_t got = 0;
-		for (int i = 0; i < use; i++) {
-			EVP_DigestUpdate(ctx, v[i].iov_base, v[i].iov_len);
-			got += v[i].iov_len;
-		}
-		if (n <= 16 || evbuffer_ptr_set(b, &pos, got, EVBUFFER_PTR_ADD) < 0)
+	while (done < total) {
+		struct evbuffer_ptr pos;
+		if (evbuffer_ptr_set(b, &pos, done, EVBUFFER_PTR_SET) < 0)
 			break;
+		int n = evbuffer_peek(b, (ev_ssize_t)(total - done), &pos, v, 16);
+		size_t got = 0;
+		for (int i = 0; i < n && i < 16; i++) {
+			size_t l = v[i].iov_len;
+			if (got + l > total - done)
+				l = total - done - got;
+			EVP_DigestUpdate(ctx, v[i].iov_base, l);
+			got += l;
+		}
+		if (got == 0)
+			break;
+		done += got;
 	}
 	unsigned char d[32];
 	unsigned int dl = 32;

@@ -93,6 +93,15 @@ check "curl --aws-sigv4 Invoke; boto3 inside the sandbox calls Invoke on another
 code=$(inv caller '{"op":"env"}' "${SIGN[@]}")
 check "the environment holds the root key id and no session token" "200 $AKID True None" \
 	"$code $(jq_ 'd["AWS_ACCESS_KEY_ID"], d["AWS_SECRET_ACCESS_KEY"] == "'"$SECRET"'", d["AWS_SESSION_TOKEN"]' | tr -d "(),'")"
+check "boto3 Invoke of a 300 kB payload (its hash taken on the worker pool)" "ok 300000" "$(b3c "$AKID" "$SECRET" invoke target 300000)"
+check "boto3 Invoke of a 1 kB payload" "ok 1000" "$(b3c "$AKID" "$SECRET" invoke target 1000)"
+for size in 1000 300000; do
+	out=$(b3c "$AKID" "$SECRET" tamper target $size)
+	check "a $size-byte body other than the one signed, X-Amz-Content-SHA256 signed: refused" \
+		"403 InvalidSignatureException: The provided 'x-amz-content-sha256' header does not match what was computed." "${out%% | *}"
+	check_contains "a $size-byte body other than the one signed: the signature does not match" \
+		"403 InvalidSignatureException: The request signature we calculated does not match" "${out##* | }"
+done
 code=$(inv caller '{"op":"env"}')
 check "an unsigned Invoke is refused before the handler" "403 MissingAuthenticationTokenException" "$code $(hdr X-Amzn-ErrorType)"
 

@@ -8,7 +8,16 @@ for (tests/e2e/sigv4.sh). Prints one line: "ok <count>" for a call that succeede
   sigv4_client.py ENDPOINT AKID SECRET presign EXPIRES [AGE_SECONDS]
       a presigned GET of ListFunctions (botocore's SigV4QueryAuth), signed AGE_SECONDS ago
       with X-Amz-Expires EXPIRES, fetched with urllib.
+  sigv4_client.py ENDPOINT AKID SECRET invoke NAME SIZE
+      Invoke NAME by boto3 with {"op":"echo","value":"x"*SIZE}; prints "ok <len of echo>".
+  sigv4_client.py ENDPOINT AKID SECRET tamper NAME SIZE
+      an Invoke signed by botocore's SigV4Auth for one body of SIZE bytes and sent with
+      another of the same size: once with X-Amz-Content-SHA256 signed, once without;
+      prints both answers, joined by " | ".
 """
+import hashlib
+import http.client
+import urllib.parse
 import datetime
 import json
 import sys
@@ -57,3 +66,35 @@ elif what == "presign":
     except urllib.error.HTTPError as e:
         body = json.loads(e.read() or b"{}")
         print("%d %s: %s" % (e.code, e.headers.get("x-amzn-ErrorType"), body.get("message")))
+elif what == "invoke":
+    c = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=akid,
+                     aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+    payload = json.dumps({"op": "echo", "value": "x" * int(args[1])})
+    try:
+        r = c.invoke(FunctionName=args[0], Payload=payload)
+        print("ok %d" % len(json.loads(r["Payload"].read())["echo"]))
+    except c.exceptions.ClientError as e:
+        err = e.response["Error"]
+        print("%d %s: %s" % (e.response["ResponseMetadata"]["HTTPStatusCode"], err.get("Code"),
+                             err.get("Message")))
+elif what == "tamper":
+    size = int(args[1])
+    signed = json.dumps({"op": "echo", "value": "a" * size}).encode()
+    sent = json.dumps({"op": "echo", "value": "b" * size}).encode()
+    url = endpoint + "/2015-03-31/functions/%s/invocations" % args[0]
+    out = []
+    for with_hash in (True, False):
+        headers = {"Content-Type": "application/json"}
+        if with_hash:
+            headers["X-Amz-Content-SHA256"] = hashlib.sha256(signed).hexdigest()
+        req = botocore.awsrequest.AWSRequest(method="POST", url=url, data=signed, headers=headers)
+        botocore.auth.SigV4Auth(botocore.credentials.Credentials(akid, secret), "lambda",
+                                "us-east-1").add_auth(req)
+        u = urllib.parse.urlsplit(endpoint)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        conn.request("POST", urllib.parse.urlsplit(url).path, body=sent, headers=dict(req.headers))
+        r = conn.getresponse()
+        body = json.loads(r.read() or b"{}")
+        out.append("%d %s: %s" % (r.status, r.getheader("x-amzn-ErrorType"), body.get("message")))
+        conn.close()
+    print(" | ".join(out))
