@@ -561,7 +561,8 @@ static bool canonical_query(struct sb *b, const char *q, bool presigned, bool sk
 			q++;
 	}
 	if (ok) {
-		qsort(v, n, sizeof(*v), qpair_cmp);
+		if (n > 1)
+			qsort(v, n, sizeof(*v), qpair_cmp);
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				sb_ch(b, '&');
