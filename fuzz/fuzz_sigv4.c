@@ -31,8 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(why[0] != 0);
 	}
 	/* The bytes as a header of a request, and as its path and query. */
-	struct sigv4_hdr h[] = {{"Authorization", s}, {"Host", "localhost:4566"}, {"X-Amz-Date", "20150830T123600Z"}};
-	struct sigv4_msg m = {.method = "GET", .path = s, .query = s, .headers = h, .nheaders = 3};
+	struct sigv4_hdr h[] = {
+	    {"Authorization", s}, {"Host", "localhost:4566"}, {"X-Amz-Date", "20150830T123600Z"}};
+	/* A path as the front has it: from its leading '/'. */
+	char *path = malloc(size + 2);
+	path[0] = '/';
+	memcpy(path + 1, s, size + 1);
+	struct sigv4_msg m = {.method = "GET", .path = path, .query = s, .headers = h, .nheaders = 3};
 	st = sigv4_parse(&m, &a, why, sizeof(why));
 	CHECK(st == SIGV4_OK || st == SIGV4_INCOMPLETE);
 	if (st != SIGV4_OK) {
@@ -45,10 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m.s3 = s3;
 		char *creq = sigv4_canonical_request(&m, &a, SIGV4_EMPTY_SHA256, why, sizeof(why));
 		if (creq) {
-			CHECK(strncmp(creq, "GET\n/", 5) == 0 || strncmp(creq, "GET\n%", 5) == 0);
+			CHECK(strncmp(creq, "GET\n/", 5) == 0);
 			free(creq);
 		}
 	}
+	free(path);
 	free(s);
 	return 0;
 }
