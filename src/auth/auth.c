@@ -251,7 +251,7 @@ static bool is_hex64(const char *s)
 static void sha256_evbuffer(struct evbuffer *b, char out[65])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(ctx, sigv4_md(), NULL);
 	/* evbuffer_peek fills at most 16 extents a call (whatever it says it needs), so
 	 * walk by offset until the whole length is hashed. */
 	size_t total = evbuffer_get_length(b), done = 0;

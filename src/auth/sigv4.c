@@ -8,15 +8,13 @@
 #include <lambdad/xmalloc.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#include "base/codec.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 
@@ -31,7 +29,7 @@ struct sb {
 static void sb_add(struct sb *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
+		b->cap = (b->len + n + 1) * 2 < 512 ? 512 : (b->len + n + 1) * 2;
 		b->p = xrealloc(b->p, b->cap);
 	}
 	memcpy(b->p + b->len, s, n);
@@ -118,10 +116,53 @@ static void hex_of(const unsigned char *d, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
+static EVP_MD *sha256_md;
+
+static void fetch_md(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!sha256_md)
+		abort(); /* OpenSSL without SHA-256: nothing here can work */
+}
+
+const EVP_MD *sigv4_md(void)
+{
+	/* Fetched once: OpenSSL 3 looks an algorithm up on every call given EVP_sha256(),
+	 * and HMAC() also fetches its MAC, which cost more than the hashing itself. */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fetch_md);
+	return sha256_md;
+}
+
+static void digest(const void *data, size_t len, unsigned char out[32])
+{
+	EVP_Digest(data, len, out, NULL, sigv4_md(), NULL);
+}
+
+/* HMAC-SHA256 (RFC 2104) over the fetched SHA-256. */
 static void hmac(const void *key, size_t keylen, const void *data, size_t len, unsigned char out[32])
 {
-	unsigned int outlen = 32;
-	HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &outlen);
+	unsigned char k[64] = {0}, pad[64], inner[32];
+	if (keylen > 64)
+		digest(key, keylen, k);
+	else
+		memcpy(k, key, keylen);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	for (int i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	EVP_DigestInit_ex(c, sigv4_md(), NULL);
+	EVP_DigestUpdate(c, pad, 64);
+	EVP_DigestUpdate(c, data, len);
+	EVP_DigestFinal_ex(c, inner, NULL);
+	for (int i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	EVP_DigestInit_ex(c, sigv4_md(), NULL);
+	EVP_DigestUpdate(c, pad, 64);
+	EVP_DigestUpdate(c, inner, 32);
+	EVP_DigestFinal_ex(c, out, NULL);
+	EVP_MD_CTX_free(c);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
 }
 
 static void setwhy(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -665,7 +706,7 @@ char *sigv4_string_to_sign(const struct sigv4_auth *a, const char *creq)
 {
 	unsigned char h[32];
 	char hex[65];
-	sha256(creq, strlen(creq), h);
+	digest(creq, strlen(creq), h);
 	hex_of(h, 32, hex);
 	return xasprintf(ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", a->amz_date, a->date, a->region,
 	                 a->service, hex);

@@ -6,6 +6,7 @@
 #ifndef LAMBDAD_AUTH_SIGV4_H
 #define LAMBDAD_AUTH_SIGV4_H
 
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,6 +103,9 @@ enum sigv4_status sigv4_verify(const struct sigv4_msg *m, const struct sigv4_aut
  * SIGV4_SKEWED, SIGV4_EXPIRED or SIGV4_INCOMPLETE (a malformed date), with why. */
 enum sigv4_status sigv4_check_time(const struct sigv4_auth *a, int64_t now_s, int64_t window_s, char *why,
                                    size_t whylen);
+
+/* SHA-256, fetched once (thread-safe); borrowed, never freed. */
+const EVP_MD *sigv4_md(void);
 
 /* Seconds since the epoch of "YYYYMMDDTHHMMSSZ", or -1 when malformed. */
 int64_t sigv4_parse_amz_date(const char *s);

@@ -24,6 +24,8 @@ struct front {
 	bool routes; /* some service added takes a body streamed, or sets a body limit */
 	front_verify_fn verify;
 	void *verify_arg;
+	struct front_req *verifying; /* the request verify is running for, or NULL */
+	bool verified_now;           /* verify passed it before returning */
 };
 
 void front_set_verify(struct front *f, front_verify_fn fn, void *arg)
@@ -412,6 +414,10 @@ static void run(struct front *f, struct front_req *rq, enum front_class k, struc
 static void dispatch_verified(struct front_req *rq, void *arg)
 {
 	struct front *f = arg;
+	if (f->verifying == rq) { /* passed at once: front_dispatch runs the call it has */
+		f->verified_now = true;
+		return;
+	}
 	struct svc_call c;
 	void *ctx;
 	enum front_class k = front_classify(f, rq, &c, &ctx);
@@ -433,10 +439,16 @@ void front_dispatch(struct front_req *rq, void *arg)
 	void *ctx;
 	enum front_class k = front_classify(f, rq, &c, &ctx);
 	if (f->verify && k != FRONT_CLAIMED) {
-		/* Classified again once verified: the call's parameters need not wait. */
-		const struct svc *s = c.svc;
-		svc_call_fini(&c);
-		return f->verify(f->verify_arg, rq, s, dispatch_verified, f);
+		/* Passed at once (the common case): the call runs as classified. Passed later (a
+		 * body hashed on the pool): classified again then, so c need not wait. */
+		f->verifying = rq;
+		f->verified_now = false;
+		f->verify(f->verify_arg, rq, c.svc, dispatch_verified, f);
+		f->verifying = NULL;
+		if (!f->verified_now) {
+			svc_call_fini(&c);
+			return;
+		}
 	}
 	run(f, rq, k, &c, ctx);
 }
