@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +154,19 @@ int auth_new(struct store *st, struct pool *pool, const struct auth_config *cfg,
 	au->skew_s = cfg->skew_s > 0 ? cfg->skew_s : 15 * 60;
 	au->account = xstrdup(cfg->account ? cfg->account : "000000000000");
 	au->root_file = xasprintf("%s/credentials", store_data_dir(st));
+	/* The store's database (store_sqlite.c: DATA/lambdad.db, WAL) holds the secrets of
+	 * the key table: readable by its owner only, as DATA/credentials is. SQLite gives a
+	 * new -wal and -shm the database's mode. */
+	static const char *const db_files[] = {"lambdad.db", "lambdad.db-wal", "lambdad.db-shm"};
+	for (size_t i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		autofree char *p = xasprintf("%s/%s", store_data_dir(st), db_files[i]);
+		if (chmod(p, 0600) < 0 && errno != ENOENT) {
+			int e = errno;
+			auth_free(au);
+			return err_make(errp, e, "auth: cannot make %s private (chmod 0600): %s", p,
+			                strerror(e));
+		}
+	}
 	int r = store_scan(st, AUTH_COLL, NULL, NULL, 0, load_cb, au, errp);
 	if (r < 0) {
 		auth_free(au);

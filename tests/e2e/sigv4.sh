@@ -31,6 +31,7 @@ wait $OPEN_PID 2>/dev/null || true
 start_server --auth sigv4 --auth-test-credentials
 ROOT_FILE="$DATA/credentials"
 check "the root key file is mode 600" 600 "$(stat -c %a "$ROOT_FILE")"
+check "the store's database, which holds the key table, is mode 600 with its WAL" "600 600" "$(stat -c %a "$DATA/lambdad.db" "$DATA/lambdad.db-wal" | tr '\n' ' ' | sed 's/ $//')"
 AKID=$(sed -n 's/^aws_access_key_id = //p' "$ROOT_FILE")
 SECRET=$(sed -n 's/^aws_secret_access_key = //p' "$ROOT_FILE")
 check "the root key: a 20-character AKIA id and a 40-character secret" "AKIA 20 40" "${AKID:0:4} ${#AKID} ${#SECRET}"
