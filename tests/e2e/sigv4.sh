@@ -27,6 +27,13 @@ check "--auth none --i-know starts on 0.0.0.0" 1 "$([ -s "$WORK/open.port" ] && 
 kill $OPEN_PID 2>/dev/null || true
 wait $OPEN_PID 2>/dev/null || true
 
+rc=0
+out=$("$LAMBDAD" serve --listen 127.0.0.1:0 --auth bogus --data "$WORK/open" 2>&1) || rc=$?
+check "--auth bogus: exit 2, naming the choices" "2 lambdad: --auth: none or sigv4, not bogus" "$rc $out"
+rc=0
+out=$("$LAMBDAD" serve --listen 127.0.0.1:0 --auth-test-credentials --data "$WORK/open" 2>&1) || rc=$?
+check "--auth-test-credentials without --auth sigv4: exit 2" "2 lambdad: --auth-test-credentials needs --auth sigv4" "$rc $out"
+
 # --- sigv4 mode; the driver and the JS driver sign with test/test (--auth-test-credentials).
 start_server --auth sigv4 --auth-test-credentials
 ROOT_FILE="$DATA/credentials"
@@ -117,6 +124,8 @@ out=$(AWS_SHARED_CREDENTIALS_FILE="$ROOT_FILE" "$LAMBDAD" ls --endpoint "$ENDPOI
 check_contains "lambdad ls --profile lambdad lists the functions" "caller" "$out"
 out=$(AWS_ACCESS_KEY_ID="$AKID" AWS_SECRET_ACCESS_KEY="$SECRET" "$LAMBDAD" invoke --endpoint "$ENDPOINT" target '{"op":"echo","value":"cli"}' 2>&1) || true
 check_contains "lambdad invoke with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY" '"echo": "cli"' "$(echo "$out" | sed 's/"echo":"/"echo": "/')"
+out=$(AWS_SHARED_CREDENTIALS_FILE="$ROOT_FILE" "$LAMBDAD" logs target --since 10m -n 50 --endpoint "$ENDPOINT" --profile lambdad 2>&1) || true
+check_contains "lambdad logs --since (a signed query string) reads the log" "REPORT RequestId:" "$out"
 rc=0
 out=$(AWS_ACCESS_KEY_ID="$AKID" AWS_SECRET_ACCESS_KEY="bad" "$LAMBDAD" ls --endpoint "$ENDPOINT" 2>&1) || rc=$?
 check_contains "lambdad ls with a wrong secret fails with Lambda's error" "InvalidSignatureException" "$out"
