@@ -183,6 +183,10 @@ int auth_new(struct store *st, struct pool *pool, const struct auth_config *cfg,
 	for (size_t i = 0; i < au->nkeys; i++)
 		if (au->keys[i].root)
 			au->root = &au->keys[i];
+	if (access(au->root_file, F_OK) < 0)
+		log_warn("auth: %s is missing: the root access key %s is still valid, its secret only in the "
+		         "store",
+		         au->root_file, au->root->akid);
 	if (au->test_credentials) {
 		free(au->keys[au->nkeys - 1].arn);
 		au->keys[au->nkeys - 1].arn = xstrdup(au->root->arn);
