@@ -23,6 +23,9 @@ struct sched_config {
 	int64_t init_timeout_ms;      /* a runtime must ask for its first event within this */
 	const char *region;
 	const char *account;
+	/* The credentials each environment gets (--auth sigv4: the root key, borrowed, outliving
+	 * the scheduler); NULL: placeholders a local endpoint in --auth none accepts. */
+	const char *access_key_id, *secret_access_key;
 };
 
 /* What an invocation ended with, handed to its callback once. */

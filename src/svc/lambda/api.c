@@ -235,6 +235,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	metrics_register(a->metrics, async_metrics_collect, a->async);
 	a->front = front_new(&lambda_svc);
 	api__front_add(a->front, a);
+	front_set_verify(a->front, cfg->verify, cfg->verify_arg);
 	*out = a;
 	return 0;
 }
