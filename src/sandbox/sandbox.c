@@ -174,7 +174,8 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	             "root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:993:990::/tmp:/sbin/nologin\n",
 	             passwd, NULL, NULL);
 	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "root:x:0:\nsbx_user1051:x:990:\n", group, NULL, NULL);
-	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "127.0.0.1 localhost\n::1 localhost\n", hosts, NULL, NULL);
+	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "127.0.0.1 localhost sandbox.localdomain\n::1 localhost\n",
+	             hosts, NULL, NULL);
 
 	static const char *const dirs[] = {"/var", "/var/task", "/var/runtime", "/opt",
 	                                   "/tmp", "/proc",     "/dev",         "/.host"};
@@ -248,6 +249,8 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	             NULL);
 	sbx_plan_add(p, SBX_RLIMIT, RLIMIT_CORE, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_INIT, 0, 0, NULL, NULL, NULL, NULL);
+	for (size_t i = 0; spec->extensions && spec->extensions[i]; i++)
+		sbx_plan_add(p, SBX_EXTENSION, 0, 0, spec->extensions[i], NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_DROP_CAPS, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_SETID, SBX_UID, SBX_GID, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);

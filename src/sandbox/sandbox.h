@@ -90,6 +90,10 @@ struct sandbox_spec {
 	uint32_t memory_mb;      /* the function's MemorySize: memory limit, CPU share */
 	uint32_t ephemeral_mb;   /* size of /tmp */
 	uint32_t nofile;         /* RLIMIT_NOFILE (Lambda: 1024) */
+	/* External extensions, NULL-terminated, or NULL: executables started before the
+	 * runtime, as the same user under the same limits, with its environment. Paths as
+	 * the environment sees them (/opt/extensions/NAME), on the host with isolation none. */
+	const char *const *extensions;
 };
 
 struct sandbox_stats {

@@ -178,13 +178,14 @@ void sbx_plan_describe(const unsigned char *buf, size_t len, unsigned index, cha
 	    [SBX_DEATHSIG] = "death signal",
 	    [SBX_EXEC] = "execve",
 	    [SBX_INIT] = "fork the runtime",
+	    [SBX_EXTENSION] = "start the extension",
 	};
 	size_t off = 0;
 	struct step st;
 	for (unsigned i = 0; next_step(buf, len, &off, &st); i++) {
 		if (i != index)
 			continue;
-		const char *name = st.op > 0 && st.op <= SBX_EXEC ? names[st.op] : "?";
+		const char *name = st.op > 0 && st.op <= SBX_EXTENSION ? names[st.op] : "?";
 		if (st.op == SBX_MOUNT && st.s0[0])
 			snprintf(out, outlen, "step %u: mount %s on %s", i, st.s0, st.s1);
 		else
@@ -270,7 +271,7 @@ static int drop_caps(void)
 	return 0;
 }
 
-static int run_exec(const struct step *st)
+static int run_exec(const struct step *st, const struct sbx_child_ctx *ctx)
 {
 	/* argv and envp pointer arrays on the stack: the child may not allocate. */
 	const char *ptrs[MAX_STRS + 2];
@@ -297,6 +298,12 @@ static int run_exec(const struct step *st)
 	ptrs[k] = NULL;
 	char *const *argv = (char *const *)ptrs;
 	char *const *envp = (char *const *)(ptrs + na + 1);
+	if (ctx->exec_path) {
+		/* An extension: its own path, alone in its argv, in the runtime's environment. */
+		const char *xargv[] = {ctx->exec_path, NULL};
+		execve(ctx->exec_path, (char *const *)xargv, envp);
+		return -1;
+	}
 	execve(path, argv, envp);
 	return -1;
 }
@@ -342,6 +349,26 @@ static int runtime_main(void *p)
 static int become_init(const unsigned char *buf, size_t len, size_t off, unsigned first,
                        struct sbx_child_ctx *ctx)
 {
+	/* The extensions first (SBX_EXTENSION steps), each as the runtime will be: same
+	 * steps, its own exec. Each one's exec is waited for, as the runtime's is. */
+	size_t o = off;
+	struct step st;
+	for (unsigned idx = first; next_step(buf, len, &o, &st); idx++) {
+		if (st.op != SBX_EXTENSION)
+			continue;
+		struct init_args x = {
+		    .buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
+		x.ctx.exec_path = st.s0;
+		pid_t xp = clone(runtime_main, runtime_stack + sizeof(runtime_stack),
+		                 CLONE_VM | CLONE_VFORK | SIGCHLD, &x);
+		if (xp < 0)
+			return -1;
+		if (x.err) {
+			/* Its exec (past its own step) is reported as its step. */
+			send_msg(ctx->ctl_fd, SBX_MSG_FAILED, x.err, x.failed >= idx ? idx : x.failed, 1);
+			_exit(127);
+		}
+	}
 	struct init_args a = {.buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
 	pid_t pid =
 	    clone(runtime_main, runtime_stack + sizeof(runtime_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
@@ -464,7 +491,9 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 		}
 		return 0;
 	case SBX_EXEC:
-		return run_exec(st);
+		return run_exec(st, ctx);
+	case SBX_EXTENSION:
+		return 0; /* the init starts it (become_init) */
 	case SBX_INIT:
 		break; /* run_range handles it: it needs the rest of the plan */
 	}

@@ -35,6 +35,9 @@ enum sbx_op {
 	SBX_INIT,          /* forks: the child runs the rest of the plan, this process stays the
 	                    * namespace's init, reaps, and reports the runtime's exit */
 	SBX_EXEC,          /* a: path; then argv strings; NULL; then envp strings */
+	SBX_EXTENSION,     /* a: path. After SBX_INIT: the init starts it before the runtime,
+	                    * running the runtime's steps (identity, limits, seccomp) and
+	                    * its exec with path instead (argv: path; the same envp) */
 };
 
 /* The serialised plan: records of {op u8, n u64, m u64, nstr u16, strings (u32 len,
@@ -83,6 +86,7 @@ struct sbx_child_ctx {
 	int out_fd;                       /* write end of the output pipe */
 	pid_t server_pid;                 /* for the death signal check */
 	const struct sock_fprog *seccomp; /* built once in the parent */
+	const char *exec_path;            /* SBX_EXEC runs this instead (an extension), or NULL */
 };
 
 /* Syscalls the runner makes, overridable by tests to inject failures. */

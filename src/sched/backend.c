@@ -1,11 +1,14 @@
 /* The real backend: an environment is a sandbox (sandbox_new, every step an event)
  * running the function's code from the store, and its Runtime API is served by rtapi on
  * the sandbox's listening socket. */
+#include <dirent.h>
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtimes/hostrt.h"
@@ -22,7 +25,72 @@ struct sched_benv {
 	struct sandbox *sb;
 	struct sched_benv_cbs cbs;
 	void *arg;
+	unsigned n_ext; /* extensions started: init waits for each to register */
 };
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The external extensions of a function whose /opt is made of layer_dirs (host
+ * directories, NULL-terminated, in order; a later layer's file of the same name wins):
+ * the regular files of each one's extensions/ folder, by name. Returns the paths to
+ * start (owned, NULL-terminated, NULL when there are none): /opt/extensions/NAME in a
+ * sandbox, the host file with isolation none. *n gets their count (at most RTAPI_EXT_MAX). */
+static char **ext_list(const char *const *layer_dirs, bool isolated, unsigned *n)
+{
+	char *names[RTAPI_EXT_MAX + 1];
+	char *paths[RTAPI_EXT_MAX + 1];
+	unsigned k = 0;
+	*n = 0;
+	for (size_t i = 0; layer_dirs && layer_dirs[i]; i++) {
+		autofree char *dir = xasprintf("%s/extensions", layer_dirs[i]);
+		DIR *d = opendir(dir);
+		if (!d)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			struct stat st;
+			autofree char *path = xasprintf("%s/%s", dir, de->d_name);
+			if (de->d_name[0] == '.' || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			unsigned j = 0;
+			while (j < k && strcmp(names[j], de->d_name) != 0)
+				j++;
+			if (j == k) {
+				if (k == RTAPI_EXT_MAX) {
+					log_warn(
+					    "sched: more than %d extensions in %s: the rest are not started",
+					    RTAPI_EXT_MAX, dir);
+					continue;
+				}
+				names[k] = xstrdup(de->d_name);
+				paths[k++] = NULL;
+			}
+			free(paths[j]);
+			paths[j] = isolated ? xasprintf("/opt/extensions/%s", de->d_name) : steal_ptr(&path);
+		}
+		closedir(d);
+	}
+	if (k == 0)
+		return NULL;
+	qsort(paths, k, sizeof(char *), cmp_str);
+	char **out = xcalloc(k + 1, sizeof(char *));
+	for (unsigned j = 0; j < k; j++) {
+		out[j] = paths[j];
+		free(names[j]);
+	}
+	*n = k;
+	return out;
+}
+
+static void ext_list_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
 
 static void sb_ready(struct sandbox *sb, int rc, const struct err *e, void *arg)
 {
@@ -54,6 +122,9 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	 * shell script that finds it in LAMBDAD_NODE. */
 	struct hostrt_info hi;
 	bool python = hostrt_lookup(cfg->runtime, &hi) && strcmp(family, "python") == 0;
+	/* The layers' extensions: none means nothing new on the cold start's path. */
+	unsigned n_ext = 0;
+	char **exts = ext_list(NULL, sandbox_isolated(), &n_ext);
 	struct sandbox_spec sspec = {.code_dir = code_dir,
 	                             .exe = "bootstrap",
 	                             .runtime_exe = runtime_exe,
@@ -61,12 +132,16 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	                             .envp = spec->envp,
 	                             .memory_mb = cfg->memory_mb,
 	                             .ephemeral_mb = cfg->ephemeral_mb,
-	                             .nofile = 1024};
+	                             .nofile = 1024,
+	                             .extensions = (const char *const *)exts};
 	struct sched_benv *h = xcalloc(1, sizeof(*h));
 	h->be = be;
 	h->cbs = *cbs;
 	h->arg = arg;
-	if ((r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
+	h->n_ext = n_ext;
+	r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp);
+	ext_list_free(exts);
+	if (r < 0) {
 		free(h);
 		return r;
 	}
@@ -86,6 +161,8 @@ static int sbe_serve(struct sched_benv *h, const struct rtapi_ops *ops, void *ar
 	int r = rtapi_new(h->be->base, lfd, ops, arg, out, errp);
 	if (r < 0 && lfd >= 0)
 		close(lfd);
+	if (r == 0)
+		rtapi_expect_extensions(*out, h->n_ext);
 	return r;
 }
 

@@ -78,44 +78,52 @@ static double inv_duration_ms(const struct invocation *inv)
 }
 
 /* Ends an invocation: END and REPORT lines, the callback, and the environment
- * goes back to the pool (or away). body is drained by the callback. */
+ * goes back to the pool (or away). body is drained by the callback. With extensions
+ * still at work on it, the caller is answered now and the rest waits for them
+ * (ext_done_cb), or for the timeout, or for the environment's end. */
 void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuffer *body)
 {
 	struct env *e = inv->env;
 	struct sched *s = inv->s;
-	if (e) {
+	bool wait_ext = e && e->state == ENV_BUSY && !e->retire && e->rt && rtapi_ext_busy(e->rt);
+	if (e && !wait_ext) {
 		sched__env_drain_output(e);
 		sched__env_flush_partial_line(e);
 		sched__report(e, inv, inv_duration_ms(inv));
 		e->inv = NULL;
 	}
+	struct fn_pool *pool = inv->pool;
+	if (!inv->answered) {
+		double ms = inv_duration_ms(inv);
+		pool->st.invocations++;
+		if (function_error)
+			pool->st.errors++;
+		if (inv->timed_out)
+			pool->st.timeouts++;
+		sched__hist_observe(&pool->st.duration, ms);
+		if (inv->cold) {
+			pool->st.cold_starts++;
+			sched__hist_observe(&pool->st.init_duration, inv->init_ms);
+		}
+		struct sched_result res = {.function_error = function_error,
+		                           .system_error = inv->system_error,
+		                           .body = body,
+		                           .request_id = inv->request_id,
+		                           .streamed = inv->streamed,
+		                           .content_type = inv->content_type};
+		if (inv->want_tail)
+			res.log_tail = logs_tail_get(&inv->tail, &res.log_tail_len);
+		inv->answered = true;
+		inv->cb(&res, inv->arg);
+	}
+	if (wait_ext)
+		return;
 	if (inv->timer)
 		event_del(inv->timer);
 	s->inflight--;
-	struct fn_pool *pool = inv->pool;
 	pool->inflight--;
 	if (inv->unreserved)
 		s->unreserved_inflight--;
-	double ms = inv_duration_ms(inv);
-	pool->st.invocations++;
-	if (function_error)
-		pool->st.errors++;
-	if (inv->timed_out)
-		pool->st.timeouts++;
-	sched__hist_observe(&pool->st.duration, ms);
-	if (inv->cold) {
-		pool->st.cold_starts++;
-		sched__hist_observe(&pool->st.init_duration, inv->init_ms);
-	}
-	struct sched_result res = {.function_error = function_error,
-	                           .system_error = inv->system_error,
-	                           .body = body,
-	                           .request_id = inv->request_id,
-	                           .streamed = inv->streamed,
-	                           .content_type = inv->content_type};
-	if (inv->want_tail)
-		res.log_tail = logs_tail_get(&inv->tail, &res.log_tail_len);
-	inv->cb(&res, inv->arg);
 	inv_free(inv);
 	if (e && e->state != ENV_DEAD) {
 		bool stale = e->pool->cfg && strcmp(e->pool->cfg->revision_id, e->cfg->revision_id) != 0;
@@ -154,9 +162,12 @@ static void inv_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		sched__env_drain_output(e);
 		sched__env_logf(e, "%s %s Task timed out after %.2f seconds", ts, inv->request_id,
 		                (double)inv->cfg->timeout_s);
-		/* The environment is killed: a function that ran out of time is not reused. */
+		/* The environment is killed: a function that ran out of time is not reused.
+		 * Extensions registered for SHUTDOWN hear of it first (sched__env_kill). */
 		e->retire = true;
-		if (e->created)
+		if (e->rt && rtapi_wants_shutdown(e->rt))
+			e->shutdown_reason = "timeout";
+		else if (e->created)
 			e->s->be.ops->signal(e->h, SIGKILL);
 	}
 	sched__inv_fail(inv, "Sandbox.Timedout", "RequestId: %s Error: Task timed out after %.2f seconds",
@@ -194,6 +205,8 @@ int sched__env_deliver(struct env *e)
 static void rt_next_cb(void *arg)
 {
 	struct env *e = arg;
+	if (e->state == ENV_DEAD)
+		return; /* shutting down */
 	if (!e->initialized) {
 		e->initialized = true;
 		evtimer_del(e->timer);
@@ -370,6 +383,43 @@ int sched_stream_pause(struct sched *s, const char *request_id, bool paused)
 	return -ENOENT;
 }
 
+/* The extensions are done with the last event: the invocation they held ends, or the
+ * SHUTDOWN wait does. */
+static void rt_ext_done_cb(void *arg)
+{
+	struct env *e = arg;
+	if (e->shutting)
+		sched__env_shutdown_done(e);
+	else if (e->inv && e->inv->answered)
+		sched__inv_finish(e->inv, false, NULL);
+}
+
+static void rt_ext_error_cb(void *arg, const char *name, bool init, const char *error_type)
+{
+	struct env *e = arg;
+	sched__env_drain_output(e);
+	if (init) {
+		/* As the runtime's own init/error: the environment fails its init. */
+		json_t *o = json_pack("{s:s, s:s}", "errorMessage",
+		                      "an extension reported an error during init", "errorType", error_type);
+		char *txt = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add(b, txt, strlen(txt));
+		free(txt);
+		sched__env_logf(e, "EXTENSION\tName: %s\tState: InitError\tEvents: []\tError Type: %s", name,
+		                error_type);
+		rt_init_error_cb(e, error_type, b);
+		evbuffer_free(b);
+		return;
+	}
+	/* exit/error: the extension goes, and the environment with it once free. */
+	sched__env_logf(e, "EXTENSION\tName: %s\tState: ExitError\tError Type: %s", name, error_type);
+	e->retire = true;
+	if (!e->inv && e->state != ENV_DEAD)
+		sched__env_kill(e);
+}
+
 const struct rtapi_ops sched__rtapi_ops = {
     .next_cb = rt_next_cb,
     .response_cb = rt_response_cb,
@@ -379,4 +429,6 @@ const struct rtapi_ops sched__rtapi_ops = {
     .stream_begin_cb = rt_stream_begin_cb,
     .stream_chunk_cb = rt_stream_chunk_cb,
     .stream_end_cb = rt_stream_end_cb,
+    .ext_done_cb = rt_ext_done_cb,
+    .ext_error_cb = rt_ext_error_cb,
 };
