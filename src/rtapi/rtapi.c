@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "base/codec.h"
+#include "rtapi/telemetry.h"
 
 #define PREFIX "/2018-06-01/runtime/"
 #define BODY_MAX (4 * (uint64_t)RTAPI_MAX_RESPONSE) /* a buffered body; past the 6 MB limit on purpose */
@@ -40,6 +41,7 @@ struct rtapi {
 	char *fn_name, *fn_version, *fn_handler, *fn_account;
 	char shutdown_reason[16];
 	int64_t shutdown_deadline_ms;
+	struct telem *telem; /* Telemetry API subscriptions */
 };
 
 static void ext_ready_changed(struct rtapi *rt, bool was_ready, bool was_busy);
@@ -358,6 +360,25 @@ static void ext_ready_changed(struct rtapi *rt, bool was_ready, bool was_busy)
 		rt->ops->next_cb(rt->arg);
 }
 
+/* PUT /2022-07-01/telemetry or /2020-08-15/logs. */
+static void handle_subscribe(struct rtapi *rt, struct http_request *req, bool logs_api)
+{
+	int i = ext_of(rt, req);
+	if (i < 0)
+		return;
+	struct evbuffer *b = http_request_body(req);
+	char msg[256];
+	int code =
+	    telem_subscribe(rt->telem, rt->sm.ext[i].id, logs_api, (const char *)evbuffer_pullup(b, -1),
+	                    evbuffer_get_length(b), msg, sizeof(msg));
+	if (code != 200)
+		return ext_reply_error(req, code, "ValidationError", "%s", msg);
+	struct evbuffer *ok = evbuffer_new();
+	evbuffer_add(ok, "OK", 2);
+	http_reply(req, 200, ok);
+	evbuffer_free(ok);
+}
+
 /* Extensions and the Telemetry API: whether path is theirs (then req was answered). */
 static bool dispatch_ext(struct rtapi *rt, struct http_request *req, const char *path, const char *method)
 {
@@ -374,6 +395,14 @@ static bool dispatch_ext(struct rtapi *rt, struct http_request *req, const char 
 			handle_ext_error(rt, req, false);
 		else
 			reply_error(req, 404, "NotFound", "unknown path");
+		return true;
+	}
+	bool telemetry = strcmp(path, "/2022-07-01/telemetry") == 0;
+	if (telemetry || strcmp(path, "/2020-08-15/logs") == 0) {
+		if (strcmp(method, "PUT") != 0)
+			reply_error(req, 405, "MethodNotAllowed", "use PUT");
+		else
+			handle_subscribe(rt, req, !telemetry);
 		return true;
 	}
 	return false;
@@ -563,6 +592,7 @@ int rtapi_new(struct event_base *base, int listen_fd, const struct rtapi_ops *op
 	rt->ops = ops;
 	rt->arg = arg;
 	rtapi_sm_init(&rt->sm);
+	rt->telem = telem_new(base);
 	/* Any Content-Length up to the stream limit is read: a response over 6 MB is
 	 * refused with 413 once read, and the connection goes on. */
 	struct http_server_cfg cfg = {.body_max = RTAPI_MAX_STREAM};
@@ -571,6 +601,7 @@ int rtapi_new(struct event_base *base, int listen_fd, const struct rtapi_ops *op
 		int r = http_server_listen_fd(rt->srv, listen_fd, errp);
 		if (r < 0) {
 			http_server_free(rt->srv);
+			telem_free(rt->telem);
 			free(rt);
 			return err_wrap(errp, "cannot serve the runtime API socket");
 		}
@@ -604,6 +635,28 @@ void rtapi_set_function(struct rtapi *rt, const struct rtapi_function *fn)
 	rt->fn_account = xstrdup(fn->account);
 }
 
+void rtapi_set_socket_fn(struct rtapi *rt,
+                         int (*fn)(void *arg, void (*cb)(void *cb_arg, int fd), void *cb_arg), void *arg)
+{
+	telem_set_socket_fn(rt->telem, fn, arg);
+}
+
+void rtapi_telemetry(struct rtapi *rt, unsigned type, const char *name, json_t *record)
+{
+	if (!rtapi_telemetry_wanted(rt) || (!telem_subscribed(rt->telem) && type != TELEM_PLATFORM)) {
+		json_decref(record);
+		return;
+	}
+	telem_emit(rt->telem, type, name, record);
+}
+
+bool rtapi_telemetry_wanted(const struct rtapi *rt)
+{
+	/* During init, with extensions to come, platform events are kept for them. */
+	return !rt->dead &&
+	       (telem_subscribed(rt->telem) || (rt->sm.state == RTAPI_INIT && rt->sm.ext_expected > 0));
+}
+
 void rtapi_expect_extensions(struct rtapi *rt, unsigned n)
 {
 	rt->sm.ext_expected = n > RTAPI_EXT_MAX ? RTAPI_EXT_MAX : n;
@@ -625,6 +678,7 @@ unsigned rtapi_shutdown(struct rtapi *rt, const char *reason, int64_t deadline_m
 		return 0;
 	snprintf(rt->shutdown_reason, sizeof(rt->shutdown_reason), "%s", reason);
 	rt->shutdown_deadline_ms = deadline_ms;
+	telem_flush(rt->telem); /* what is queued goes before the end */
 	unsigned n = rtapi_sm_shutdown(&rt->sm);
 	for (unsigned i = 0; i < rt->sm.n_ext; i++)
 		if (rt->ext_parked[i] && rtapi_sm_ext_take_shutdown(&rt->sm, (int)i) == 0)
@@ -639,6 +693,7 @@ int rtapi_deliver(struct rtapi *rt, const struct rtapi_event *ev)
 	memcpy(ext_reqs, rt->ext_parked, sizeof(ext_reqs));
 	if (!req || rt->dead || rtapi_sm_deliver(&rt->sm, ev->request_id) < 0)
 		return -EAGAIN;
+	telem_init_over(rt->telem);
 	/* The extensions registered for INVOKE hear of it first (the state machine has
 	 * marked them busy). */
 	for (unsigned i = 0; i < rt->sm.n_ext; i++) {
@@ -688,6 +743,8 @@ void rtapi_free(struct rtapi *rt)
 	rt->parked = NULL;
 	memset(rt->ext_parked, 0, sizeof(rt->ext_parked));
 	http_server_free(rt->srv);
+	telem_free(rt->telem);
+	rt->telem = NULL;
 	/* rt may be on the stack of the callback that called this: freed on the next turn. */
 	struct timeval zero = {0, 0};
 	event_base_once(rt->base, -1, EV_TIMEOUT, deferred_free_cb, rt, &zero);

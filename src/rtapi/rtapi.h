@@ -4,6 +4,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <lambdad/err.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -194,6 +195,17 @@ bool rtapi_wants_shutdown(const struct rtapi *rt);
  * no invocation is delivered after it. Returns how many are owed it (0: nothing to
  * wait for; else ext_done_cb comes once each has asked for another event). */
 unsigned rtapi_shutdown(struct rtapi *rt, const char *reason, int64_t deadline_ms);
+
+/* Telemetry API: how the server makes a socket that reaches the sandbox's loopback
+ * (see telem_socket_fn in rtapi/telemetry.h); without one nothing is delivered. */
+void rtapi_set_socket_fn(struct rtapi *rt,
+                         int (*fn)(void *arg, void (*cb)(void *cb_arg, int fd), void *cb_arg), void *arg);
+/* An event for the Telemetry API's subscribers: type is TELEM_PLATFORM, _FUNCTION or
+ * _EXTENSION (rtapi/telemetry.h), name its "type" ("platform.report", "function"),
+ * record taken. Cheap when nobody subscribed. */
+void rtapi_telemetry(struct rtapi *rt, unsigned type, const char *name, json_t *record);
+/* Whether an extension subscribed to the Telemetry or Logs API. */
+bool rtapi_telemetry_wanted(const struct rtapi *rt);
 
 /* Stops serving and frees everything; safe to call from inside an ops callback
  * (the HTTP server itself is freed on the next loop turn). NULL is a no-op. */

@@ -619,6 +619,8 @@ static void sb_running(struct sandbox *sb)
 	fcntl(sb->ctl, F_SETFL, O_NONBLOCK);
 	fcntl(sb->log_fd, F_SETFL, O_NONBLOCK);
 	fcntl(sb->rtapi_fd, F_SETFL, O_NONBLOCK);
+	if (sb->ext_log_fd >= 0)
+		fcntl(sb->ext_log_fd, F_SETFL, O_NONBLOCK);
 	sb_serve_listeners(sb);
 	sb->netns = net_of(sb->pid);
 	sb->isolated = true;
@@ -765,6 +767,11 @@ static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (sb->phase == SB_WAIT_READY && n == 3 && pfd >= 0 && sb_take_listener(sb, head, pfd)) {
 			pfd = -1; /* sb has it */
+			continue;
+		}
+		if (sb->phase == SB_WAIT_EXEC && n == 3 && pfd >= 0 && head[0] == SBX_EXT_OUTPUT &&
+		    sb->ext_log_fd < 0) {
+			sb->ext_log_fd = steal_fd(&pfd);
 			continue;
 		}
 		/* Each message moves the creation on (or ends it): the next comes as an event. */
@@ -1195,6 +1202,8 @@ int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, 
 	sb->log_fd = -1;
 	sb->netns = -1;
 	sb->api_fd = -1;
+	sb->ext_log_fd = -1;
+	sb->sock_tail = &sb->sock_head;
 	int r;
 	if (S.isolated) {
 		r = ns_start(spec, sb, errp);
@@ -1306,8 +1315,79 @@ bool sandbox_oom_killed(struct sandbox *sb)
 	return sb->cg && cg_oom_kills(sb->cg, &n) == 0 && n > 0;
 }
 
+int sandbox_ext_log_fd(const struct sandbox *sb)
+{
+	return sb->ext_log_fd;
+}
+
+/* The init's answers to sandbox_socket, and its EXITED, as they come. */
+static void sb_running_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	for (;;) {
+		struct sbx_msg m;
+		int pfd = -1;
+		unsigned char head[3];
+		ssize_t n = ctl_recv_head(sb->ctl, &m, &pfd, head, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == 3 && head[0] == SBX_SOCKET && sb->sock_head) {
+			struct sb_sock_wait *w = sb->sock_head;
+			if (!(sb->sock_head = w->next))
+				sb->sock_tail = &sb->sock_head;
+			w->cb(w->arg, pfd >= 0 ? pfd : -EMFILE);
+			free(w);
+			continue;
+		}
+		if (pfd >= 0)
+			close(pfd);
+		if (n == (ssize_t)sizeof(m) && m.kind == SBX_MSG_EXITED) {
+			sb->got_exited = true;
+			sb->exited_status = m.value;
+			continue;
+		}
+		if (n <= 0) {
+			/* The init is gone: nothing more comes; the waiters hear it. */
+			event_del(sb->ctl_ev);
+			struct sb_sock_wait *w;
+			while ((w = sb->sock_head)) {
+				sb->sock_head = w->next;
+				w->cb(w->arg, -EPIPE);
+				free(w);
+			}
+			sb->sock_tail = &sb->sock_head;
+			return;
+		}
+	}
+}
+
+int sandbox_socket(struct sandbox *sb, void (*cb)(void *arg, int fd), void *arg)
+{
+	if (!sb->isolated) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (sb->phase != SB_RUNNING || sb->ext_log_fd < 0 || sb->ctl < 0)
+		return -ENOTSUP;
+	char c = SBX_SOCKET;
+	if (send(sb->ctl, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+		return -errno;
+	if (!sb->ctl_ev) {
+		sb->ctl_ev = event_new(S.base, sb->ctl, EV_READ | EV_PERSIST, sb_running_ctl_cb, sb);
+		event_add(sb->ctl_ev, NULL);
+	}
+	struct sb_sock_wait *w = xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	*sb->sock_tail = w;
+	sb->sock_tail = &w->next;
+	return -EINPROGRESS;
+}
+
 static void sb_exit_status(struct sandbox *sb, int *status)
 {
+	if (sb->got_exited)
+		*status = sb->exited_status;
 	if (!sb->isolated || sb->ctl < 0)
 		return;
 	struct sbx_msg m;
@@ -1326,6 +1406,15 @@ void sandbox_free(struct sandbox *sb)
 		return;
 	if (sb->ev)
 		event_free(sb->ev);
+	if (sb->ctl_ev)
+		event_free(sb->ctl_ev);
+	while (sb->sock_head) { /* no callback after sandbox_free */
+		struct sb_sock_wait *w = sb->sock_head;
+		sb->sock_head = w->next;
+		free(w);
+	}
+	if (sb->ext_log_fd >= 0)
+		close(sb->ext_log_fd);
 	sbx_plan_fini(&sb->go);
 	if (sb->phase == SB_WAIT_BLANK)
 		TAILQ_REMOVE(&waiting, sb, wait_link);

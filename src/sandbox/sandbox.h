@@ -124,6 +124,14 @@ int sandbox_log_fd(const struct sandbox *sb);
 /* The Runtime API listening socket, non-blocking; the caller owns it after this
  * call (a second call returns -1). */
 int sandbox_take_rtapi_fd(struct sandbox *sb);
+/* The read end of the extensions' stdout and stderr, non-blocking, owned by sb; -1
+ * when it has no extensions (their output is then the runtime's). */
+int sandbox_ext_log_fd(const struct sandbox *sb);
+/* A TCP socket of the environment's network namespace, unconnected, to reach its
+ * loopback (127.0.0.1 as its processes see it): returns it (the caller owns it), or
+ * -EINPROGRESS with cb(arg, fd or -errno) to come on the loop (never after
+ * sandbox_free), or a negative errno (-ENOTSUP: an environment without extensions). */
+int sandbox_socket(struct sandbox *sb, void (*cb)(void *arg, int fd), void *arg);
 /* Sends sig to every process of the environment. */
 int sandbox_signal(struct sandbox *sb, int sig);
 /* Reads usage figures; 0 or a negative errno. */

@@ -58,6 +58,19 @@ struct sandbox {
 	uint16_t host_port[SBX_HOST_PORTS_MAX];
 	unsigned nhost;
 	struct relay_listener *relay[SBX_HOST_PORTS_MAX];
+	/* With extensions: their output pipe, and sockets asked of the init (sandbox_socket)
+	 * whose answers ctl_ev reads, in order; the runtime's exit status if it read it. */
+	int ext_log_fd;
+	struct event *ctl_ev;
+	struct sb_sock_wait *sock_head, **sock_tail;
+	bool got_exited;
+	int exited_status;
+};
+
+struct sb_sock_wait {
+	void (*cb)(void *arg, int fd);
+	void *arg;
+	struct sb_sock_wait *next;
 };
 
 /* The process-group backend: vfork + exec, rlimits, a listener on an ephemeral

@@ -63,6 +63,12 @@ enum sbx_listen_tag {
 	SBX_LISTEN_RTAPI = 'L', /* the Runtime API (9001) */
 	SBX_LISTEN_API = 'A',   /* lambdad's own API, served by the front (4566) */
 	SBX_LISTEN_HOST = 'H',  /* relayed to the same port on the host's loopback */
+	/* With extensions, the init sends, before EXECED, the read end of their output
+	 * pipe ('X'), and later answers each 'S' byte the server sends with a new TCP
+	 * socket of the namespace ('S'), unconnected: the server connects it to the
+	 * sandbox's loopback (the Telemetry API's listeners). */
+	SBX_EXT_OUTPUT = 'X',
+	SBX_SOCKET = 'S',
 };
 
 /* What a child tells the server on its control socket, one message each. */
@@ -87,6 +93,7 @@ struct sbx_child_ctx {
 	pid_t server_pid;                 /* for the death signal check */
 	const struct sock_fprog *seccomp; /* built once in the parent */
 	const char *exec_path;            /* SBX_EXEC runs this instead (an extension), or NULL */
+	int ext_out_fd;                   /* an extension's stdout and stderr (with exec_path) */
 };
 
 /* Syscalls the runner makes, overridable by tests to inject failures. */

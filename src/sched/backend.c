@@ -154,6 +154,18 @@ static int sbe_log_fd(struct sched_benv *h)
 	return sandbox_log_fd(h->sb);
 }
 
+static int sbe_ext_log_fd(struct sched_benv *h)
+{
+	return sandbox_ext_log_fd(h->sb);
+}
+
+/* The Telemetry API's sockets: made in the sandbox's network namespace. */
+static int sbe_socket(void *arg, void (*cb)(void *cb_arg, int fd), void *cb_arg)
+{
+	struct sched_benv *h = arg;
+	return sandbox_socket(h->sb, cb, cb_arg);
+}
+
 static int sbe_serve(struct sched_benv *h, const struct rtapi_ops *ops, void *arg, struct rtapi **out,
                      struct err *errp)
 {
@@ -161,8 +173,10 @@ static int sbe_serve(struct sched_benv *h, const struct rtapi_ops *ops, void *ar
 	int r = rtapi_new(h->be->base, lfd, ops, arg, out, errp);
 	if (r < 0 && lfd >= 0)
 		close(lfd);
-	if (r == 0)
+	if (r == 0 && h->n_ext) {
 		rtapi_expect_extensions(*out, h->n_ext);
+		rtapi_set_socket_fn(*out, sbe_socket, h);
+	}
 	return r;
 }
 
@@ -214,6 +228,7 @@ static void sbe_free(void *be)
 static const struct sched_backend_ops sbe_ops = {
     .env_new = sbe_env_new,
     .log_fd = sbe_log_fd,
+    .ext_log_fd = sbe_ext_log_fd,
     .serve = sbe_serve,
     .signal = sbe_signal,
     .can_freeze = sbe_can_freeze,

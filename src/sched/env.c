@@ -138,6 +138,9 @@ static void env_free_cb(evutil_socket_t fd, short what, void *arg)
 	struct env *e = arg;
 	if (e->log_ev)
 		event_free(e->log_ev);
+	if (e->ext_log_ev)
+		event_free(e->ext_log_ev);
+	logs_split_fini(&e->ext_split);
 	if (e->timer)
 		event_free(e->timer);
 	if (e->freeze_ev)
@@ -158,9 +161,12 @@ static void env_destroy(struct env *e, bool drain)
 		/* What its extensions wrote at SHUTDOWN. */
 		sched__env_drain_output(e);
 		sched__env_flush_partial_line(e);
+		sched__env_drain_ext_output(e);
 	}
 	if (e->log_ev)
 		event_del(e->log_ev);
+	if (e->ext_log_ev)
+		event_del(e->ext_log_ev);
 	if (e->shutdown_ev)
 		evtimer_del(e->shutdown_ev);
 	rtapi_free(e->rt);
@@ -351,6 +357,15 @@ static void env_ready_cb(void *arg, int rc, const struct err *err)
 		e->freeze_ev = evtimer_new(s->base, freeze_cb, e);
 	e->log_ev = event_new(s->base, s->be.ops->log_fd(e->h), EV_READ | EV_PERSIST, sched__log_read_cb, e);
 	event_add(e->log_ev, NULL);
+	int xfd = s->be.ops->ext_log_fd ? s->be.ops->ext_log_fd(e->h) : -1;
+	if (xfd >= 0) {
+		e->ext_log_ev = event_new(s->base, xfd, EV_READ | EV_PERSIST, sched__ext_log_read_cb, e);
+		event_add(e->ext_log_ev, NULL);
+	}
+	sched__telemetry(e, "platform.initStart",
+	                 json_pack("{s:s, s:s, s:s, s:s}", "initializationType",
+	                           e->provisioned ? "provisioned-concurrency" : "on-demand", "phase", "init",
+	                           "functionName", e->cfg->name, "functionVersion", FN_LATEST));
 	struct timeval tv = {.tv_sec = s->cfg.init_timeout_ms / 1000,
 	                     .tv_usec = (s->cfg.init_timeout_ms % 1000) * 1000};
 	evtimer_add(e->timer, &tv);

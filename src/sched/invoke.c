@@ -95,6 +95,16 @@ void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuf
 	struct fn_pool *pool = inv->pool;
 	if (!inv->answered) {
 		double ms = inv_duration_ms(inv);
+		if (e && inv->delivered)
+			sched__telemetry(e, "platform.runtimeDone",
+			                 json_pack("{s:s, s:s, s:{s:f, s:I}}", "requestId", inv->request_id,
+			                           "status",
+			                           inv->timed_out         ? "timeout"
+			                           : inv->report_error[0] ? "error"
+			                           : function_error       ? "failure"
+			                                                  : "success",
+			                           "metrics", "durationMs", ms, "producedBytes",
+			                           (json_int_t)(body ? evbuffer_get_length(body) : 0)));
 		pool->st.invocations++;
 		if (function_error)
 			pool->st.errors++;
@@ -190,6 +200,9 @@ int sched__env_deliver(struct env *e)
 	    .payload = inv->payload,
 	};
 	sched__env_logf(e, "START RequestId: %s Version: $LATEST", inv->request_id);
+	sched__telemetry(e, "platform.start",
+	                 json_pack("{s:s, s:s, s:{s:s, s:s}}", "requestId", inv->request_id, "version",
+	                           FN_LATEST, "tracing", "type", "X-Amzn-Trace-Id", "value", inv->trace_id));
 	inv->start_us = clock_mono_us();
 	if (rtapi_deliver(e->rt, &ev) < 0)
 		return -EAGAIN;
@@ -218,6 +231,15 @@ static void rt_next_cb(void *arg)
 			e->pool->warm_failures = 0;
 		if (e->inv)
 			e->inv->init_ms = (double)(clock_mono_us() - e->created_us) / 1000.0;
+		double init_ms = (double)(clock_mono_us() - e->created_us) / 1000.0;
+		sched__telemetry(e, "platform.initRuntimeDone",
+		                 json_pack("{s:s, s:s, s:s}", "initializationType",
+		                           e->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
+		                           "init", "status", "success"));
+		sched__telemetry(e, "platform.initReport",
+		                 json_pack("{s:s, s:s, s:s, s:{s:f}}", "initializationType",
+		                           e->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
+		                           "init", "status", "success", "metrics", "durationMs", init_ms));
 	}
 	if (e->state == ENV_STARTING) {
 		if (e->inv) {

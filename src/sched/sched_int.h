@@ -2,6 +2,7 @@
 #ifndef LAMBDAD_SCHED_INT_H
 #define LAMBDAD_SCHED_INT_H
 
+#include <jansson.h>
 #include <lambdad/map.h>
 #include <stdarg.h>
 #include <sys/queue.h>
@@ -92,7 +93,9 @@ struct env {
 	bool no_shutdown;            /* its processes are gone: nobody to tell */
 	const char *shutdown_reason; /* "spindown" (default), "timeout" */
 	struct event *shutdown_ev;
-	struct logs_split split; /* its output, cut into log records */
+	struct logs_split split;  /* its output, cut into log records */
+	struct event *ext_log_ev; /* its extensions' output, when apart */
+	struct logs_split ext_split;
 	char stream[96];
 	int64_t created_us;         /* monotonic µs */
 	TAILQ_ENTRY(env) all_link;  /* sched->envs */
@@ -213,6 +216,11 @@ void sched__env_logf(struct env *e, const char *fmt, ...) __attribute__((format(
 void sched__env_drain_output(struct env *e);
 void sched__env_flush_partial_line(struct env *e);
 void sched__log_read_cb(evutil_socket_t fd, short what, void *arg);
+/* The same for the extensions' output (the Telemetry API's "extension" events). */
+void sched__env_drain_ext_output(struct env *e);
+void sched__ext_log_read_cb(evutil_socket_t fd, short what, void *arg);
+/* A platform event (record taken) for the environment's Telemetry API subscribers. */
+void sched__telemetry(struct env *e, const char *type, json_t *record);
 void sched__flush_timer_cb(evutil_socket_t fd, short what, void *arg);
 /* The END and REPORT lines of inv, which ran dur_ms in e. */
 void sched__report(struct env *e, const struct invocation *inv, double dur_ms);
