@@ -81,7 +81,13 @@ const char *sandbox_describe(void);
 bool sandbox_isolated(void);
 
 struct sandbox_spec {
-	const char *code_dir;    /* the function's extracted code on the host */
+	const char *code_dir; /* the function's extracted code on the host */
+	/* NULL-terminated host directories of the function's layers, in the function's
+	 * order, shown read-only at /opt with later ones over earlier ones (AWS extracts
+	 * them in order); NULL or empty: no layers, /opt stays empty. Isolation none has no
+	 * /opt: LAMBDAD_LAYERS lists them, last first, and PATH and LD_LIBRARY_PATH take
+	 * their bin and lib. */
+	const char *const *layer_dirs;
 	const char *exe;         /* the entry point, relative to the code ("bootstrap"), or */
 	const char *runtime_exe; /* relative to the runtime directory ("python/bootstrap") */
 	const char *interp;      /* runs the entry point (argv: interp, entry point), or NULL */

@@ -115,6 +115,21 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	if ((r = store_ensure_code(be->store, cfg->code_hex, errp)) < 0)
 		return r;
 	autofree char *code_dir = store_code_dir(be->store, cfg->code_hex);
+	/* The layers' extracted content, each once per sha as code is. */
+	size_t nl = json_array_size(cfg->layers);
+	autofree char **layer_dirs = nl ? xcalloc(nl + 1, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < nl && r >= 0; i++) {
+		const char *hex = json_string_value(json_object_get(json_array_get(cfg->layers, i), "Sha"));
+		if (!hex || strlen(hex) != 64)
+			r = err_make(errp, EINVAL, "function %s: layer %zu has no content", cfg->name, i + 1);
+		else if ((r = store_ensure_code(be->store, hex, errp)) >= 0)
+			layer_dirs[i] = store_code_dir(be->store, hex);
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < nl; i++)
+			free(layer_dirs[i]);
+		return r;
+	}
 	/* provided*: the zip's bootstrap; python and node: the project's runtime. */
 	const char *family = fn_runtime_family(cfg->runtime);
 	autofree char *runtime_exe = strcmp(family, "provided") ? xasprintf("%s/bootstrap", family) : NULL;
@@ -124,8 +139,9 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	bool python = hostrt_lookup(cfg->runtime, &hi) && strcmp(family, "python") == 0;
 	/* The layers' extensions: none means nothing new on the cold start's path. */
 	unsigned n_ext = 0;
-	char **exts = ext_list(NULL, sandbox_isolated(), &n_ext);
+	char **exts = ext_list((const char *const *)layer_dirs, sandbox_isolated(), &n_ext);
 	struct sandbox_spec sspec = {.code_dir = code_dir,
+	                             .layer_dirs = (const char *const *)layer_dirs,
 	                             .exe = "bootstrap",
 	                             .runtime_exe = runtime_exe,
 	                             .interp = python ? hi.path : NULL,
@@ -141,6 +157,8 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	h->n_ext = n_ext;
 	r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp);
 	ext_list_free(exts);
+	for (size_t i = 0; i < nl; i++)
+		free(layer_dirs[i]);
 	if (r < 0) {
 		free(h);
 		return r;

@@ -196,6 +196,60 @@ int api__csc_bind(struct api *a, const char *name, json_t *arn, struct err *errp
 /* Drops name's binding, not committed (none: 0). */
 int api__csc_unbind(struct api *a, const char *name, struct err *errp);
 
+/* Layers (layers.c): PublishLayerVersion, Get/Delete/ListLayerVersion(s), ListLayers,
+ * GetLayerVersionByArn and the layer version permissions, by op; and a function's Layers. */
+#define API_LAYER_NAME_MAX 140
+#define API_LAYERS_MAX 5 /* layers of one function */
+enum api_layer_op {
+	API_LAYER_PUBLISH,
+	API_LAYER_GET,
+	API_LAYER_GET_BY_ARN,
+	API_LAYER_LIST,
+	API_LAYER_LIST_VERSIONS,
+	API_LAYER_DELETE,
+	API_LAYER_ADD_PERMISSION,
+	API_LAYER_GET_POLICY,
+	API_LAYER_REMOVE_PERMISSION,
+};
+void api__layers(struct api *a, struct api_req *r, enum api_layer_op op);
+/* A layer (version) ARN's parts; region and account "" for a bare name, version 0 for a
+ * layer ARN. */
+struct api_layer_ref {
+	char region[32];
+	char account[13];
+	char name[API_LAYER_NAME_MAX + 1];
+	uint64_t version;
+};
+/* Parses arn:P:lambda:REGION:ACCOUNT:layer:NAME:VERSION into *ref: 0, or -EINVAL with
+ * AWS's ValidationException naming 'arn'. */
+int api__layer_parse_version_arn(const char *arn, struct api_layer_ref *ref, struct err *errp);
+/* Parses a {LayerName}: a name (1-140 of [a-zA-Z0-9-_]) or a layer ARN; 0 or -EINVAL
+ * naming 'layerName'. */
+int api__layer_parse_name(const char *s, struct api_layer_ref *ref, struct err *errp);
+/* Checks a function's Layers (borrowed): a list of at most API_LAYERS_MAX layer version
+ * ARNs, no two of the same layer; their parts into refs[0..*count). 0 or -EINVAL with
+ * the service error naming the field. */
+int api__layers_check(json_t *list, struct api_layer_ref refs[API_LAYERS_MAX], size_t *count,
+                      struct err *errp);
+/* The statement AddLayerVersionPermission's body (borrowed) asks for on resource (the
+ * version's ARN), as AWS writes it; owned, or NULL with the service error naming the field. */
+json_t *api__layer_statement(json_t *body, const char *resource, struct err *errp);
+/* Resolves list (a Layers request member, borrowed) into c->layers: every version must
+ * exist, and the function's unzipped code (c->code_unzipped) plus the layers' must stay
+ * within 250 MB. 0 or -EINVAL with AWS's InvalidParameterValueException; c unchanged
+ * on failure. */
+int api__layers_apply(struct api *a, struct fn_config *c, json_t *list, struct err *errp);
+/* The same limit on c as it is (its code changed): 0 or -EINVAL. */
+int api__layers_size_check(const struct fn_config *c, struct err *errp);
+/* Whether the code blob hex is a function's code, one of its layers, or a layer
+ * version's content. */
+bool api__code_in_use(struct api *a, const char *hex);
+/* Runs work(arg) on the code pool (functions.c), in order with the deploys and the
+ * removals of code blobs, then done(arg) on the loop. */
+void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), void *arg);
+/* Removes the code blob hex (on the code pool) when api__code_in_use says no. */
+void api__code_drop_unused(struct api *a, const char *hex);
+
 /* GET /metrics, Prometheus text format (metrics.c). */
 void api__metrics(struct api *a, struct api_req *r);
 

@@ -59,6 +59,15 @@ BIND(h_policy, api__policy)
 BIND(h_recursion_config, api__recursion_config)
 BIND(h_runtime_management_config, api__runtime_management_config)
 BIND(h_function_scaling_config, api__function_scaling_config)
+BIND(h_layer_publish, api__layers, API_LAYER_PUBLISH)
+BIND(h_layer_get, api__layers, API_LAYER_GET)
+BIND(h_layer_get_by_arn, api__layers, API_LAYER_GET_BY_ARN)
+BIND(h_layer_list, api__layers, API_LAYER_LIST)
+BIND(h_layer_list_versions, api__layers, API_LAYER_LIST_VERSIONS)
+BIND(h_layer_delete, api__layers, API_LAYER_DELETE)
+BIND(h_layer_add_permission, api__layers, API_LAYER_ADD_PERMISSION)
+BIND(h_layer_get_policy, api__layers, API_LAYER_GET_POLICY)
+BIND(h_layer_remove_permission, api__layers, API_LAYER_REMOVE_PERMISSION)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -143,6 +152,15 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_GetRuntimeManagementConfig].handler = h_runtime_management_config,
     [LAMBDA_OP_PutFunctionScalingConfig].handler = h_function_scaling_config,
     [LAMBDA_OP_GetFunctionScalingConfig].handler = h_function_scaling_config,
+    [LAMBDA_OP_PublishLayerVersion].handler = h_layer_publish,
+    [LAMBDA_OP_GetLayerVersion].handler = h_layer_get,
+    [LAMBDA_OP_GetLayerVersionByArn].handler = h_layer_get_by_arn,
+    [LAMBDA_OP_ListLayers].handler = h_layer_list,
+    [LAMBDA_OP_ListLayerVersions].handler = h_layer_list_versions,
+    [LAMBDA_OP_DeleteLayerVersion].handler = h_layer_delete,
+    [LAMBDA_OP_AddLayerVersionPermission].handler = h_layer_add_permission,
+    [LAMBDA_OP_GetLayerVersionPolicy].handler = h_layer_get_policy,
+    [LAMBDA_OP_RemoveLayerVersionPermission].handler = h_layer_remove_permission,
 };
 #pragma GCC diagnostic pop
 

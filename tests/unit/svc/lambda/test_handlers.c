@@ -824,9 +824,18 @@ static void test_unknown_operation(void **state)
 	struct answer an = req("POST", "/2015-03-31/functions/f/versions", "{}");
 	assert_error(&an, 404, "UnknownOperationException",
 	             "lambdad does not support the Lambda operation PublishVersion yet");
-	an = req("GET", "/2018-10-31/layers", NULL);
+	/* Capacity providers stay out of lambdad (issue 14). */
+	an = req("GET", "/2025-11-30/capacity-providers", NULL);
 	assert_error(&an, 404, "UnknownOperationException",
-	             "lambdad does not support the Lambda operation ListLayers yet");
+	             "lambdad does not support the Lambda operation ListCapacityProviders yet");
+	/* ListLayers is answered; GetLayerVersionByArn shares its path and takes find=. */
+	an = req("GET", "/2018-10-31/layers", NULL);
+	assert_int_equal(an.status, 200);
+	assert_int_equal(json_array_size(json_object_get(an.json, "Layers")), 0);
+	an = req("GET",
+	         "/2018-10-31/layers?find=LayerVersion&Arn=arn:aws:lambda:us-east-1:000000000000:layer:x:1",
+	         NULL);
+	assert_error(&an, 404, "ResourceNotFoundException", "The resource you requested does not exist.");
 	an = req("GET", "/2015-03-31/no/such/thing", NULL);
 	assert_error(&an, 404, "UnknownOperationException", "No operation at GET /2015-03-31/no/such/thing");
 }
