@@ -657,6 +657,14 @@ bool rtapi_telemetry_wanted(const struct rtapi *rt)
 	       (telem_subscribed(rt->telem) || (rt->sm.state == RTAPI_INIT && rt->sm.ext_expected > 0));
 }
 
+bool rtapi_telemetry_flush(struct rtapi *rt)
+{
+	if (rt->dead || !telem_pending(rt->telem))
+		return false;
+	telem_flush(rt->telem);
+	return telem_pending(rt->telem);
+}
+
 void rtapi_expect_extensions(struct rtapi *rt, unsigned n)
 {
 	rt->sm.ext_expected = n > RTAPI_EXT_MAX ? RTAPI_EXT_MAX : n;

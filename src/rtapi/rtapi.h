@@ -206,6 +206,9 @@ void rtapi_set_socket_fn(struct rtapi *rt,
 void rtapi_telemetry(struct rtapi *rt, unsigned type, const char *name, json_t *record);
 /* Whether an extension subscribed to the Telemetry or Logs API. */
 bool rtapi_telemetry_wanted(const struct rtapi *rt);
+/* Sends the queued telemetry now; whether some is still queued or on its way (an
+ * environment is frozen only once its listeners have it). */
+bool rtapi_telemetry_flush(struct rtapi *rt);
 
 /* Stops serving and frees everything; safe to call from inside an ops callback
  * (the HTTP server itself is freed on the next loop turn). NULL is a no-op. */

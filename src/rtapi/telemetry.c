@@ -397,3 +397,13 @@ bool telem_subscribed(const struct telem *t)
 {
 	return t->nsubs > 0;
 }
+
+bool telem_pending(const struct telem *t)
+{
+	for (unsigned i = 0; i < t->nsubs; i++) {
+		const struct telem_sub *s = t->subs[i];
+		if (json_array_size(s->queue) || s->bev || s->waiting_socket)
+			return true;
+	}
+	return false;
+}

@@ -40,5 +40,7 @@ void telem_init_over(struct telem *t);
 /* Sends what is queued now, without waiting for timeoutMs. */
 void telem_flush(struct telem *t);
 bool telem_subscribed(const struct telem *t);
+/* Whether events are queued or a batch is on its way. */
+bool telem_pending(const struct telem *t);
 
 #endif

@@ -59,6 +59,12 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void freeze_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct env *e = arg;
+	if (e->state == ENV_IDLE && e->created && !e->frozen && e->rt && rtapi_telemetry_flush(e->rt)) {
+		/* Its telemetry listeners get what is queued first. */
+		struct timeval ftv = {0, SCHED_FREEZE_DELAY_MS * 1000};
+		evtimer_add(e->freeze_ev, &ftv);
+		return;
+	}
 	if (e->state == ENV_IDLE && e->created && !e->frozen && e->rt && rtapi_ready(e->rt) &&
 	    e->s->be.ops->freeze(e->h, true) == 0)
 		e->frozen = true;

@@ -87,6 +87,7 @@ void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuf
 	struct sched *s = inv->s;
 	bool wait_ext = e && e->state == ENV_BUSY && !e->retire && e->rt && rtapi_ext_busy(e->rt);
 	if (e && !wait_ext) {
+		sched__env_drain_ext_output(e);
 		sched__env_drain_output(e);
 		sched__env_flush_partial_line(e);
 		sched__report(e, inv, inv_duration_ms(inv));
