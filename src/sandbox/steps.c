@@ -31,6 +31,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define STACK_REUSED(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define STACK_REUSED(p, n) ((void)(p), (void)(n))
+#endif
+
 #define MAX_STRS 4096 /* strings in one step: an exec's argv and envp */
 
 static int sys_pivot_root(const char *new_root, const char *put_old)
@@ -356,9 +363,12 @@ static int runtime_main(void *p)
 {
 	struct init_args *a = p;
 	unsigned failed = 0;
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL); /* the init blocks SIGCHLD for its signalfd */
+	if (a->ctx.unblock_sigchld) {
+		/* The init blocks SIGCHLD for its signalfd. A raw system call: this task shares
+		 * the init's memory, and a sanitizer's interceptor would take it for the init. */
+		uint64_t none = 0;
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+	}
 	if (a->ctx.exec_path && (dup2(a->ctx.ext_out_fd, 1) < 0 || dup2(a->ctx.ext_out_fd, 2) < 0)) {
 		a->err = errno;
 		_exit(127);
@@ -449,10 +459,14 @@ static int become_init(const unsigned char *buf, size_t len, size_t off, unsigne
 		    .buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
 		x.ctx.exec_path = st.s0;
 		x.ctx.ext_out_fd = xout[1];
+		x.ctx.unblock_sigchld = true;
 		pid_t xp = clone(runtime_main, runtime_stack + sizeof(runtime_stack),
 		                 CLONE_VM | CLONE_VFORK | SIGCHLD, &x);
 		if (xp < 0)
 			return -1;
+		/* The next child runs on the same stack: the frames this one left behind (it
+		 * exec'd, they never returned) are nothing to a sanitizer now. */
+		STACK_REUSED(runtime_stack, sizeof(runtime_stack));
 		if (x.err) {
 			/* Its exec (past its own step) is reported as its step. */
 			send_msg(ctx->ctl_fd, SBX_MSG_FAILED, x.err, x.failed >= idx ? idx : x.failed, 1);
@@ -460,6 +474,7 @@ static int become_init(const unsigned char *buf, size_t len, size_t off, unsigne
 		}
 	}
 	struct init_args a = {.buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
+	a.ctx.unblock_sigchld = sfd >= 0;
 	pid_t pid =
 	    clone(runtime_main, runtime_stack + sizeof(runtime_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	if (pid < 0)

@@ -4,6 +4,7 @@
 #ifndef LAMBDAD_SANDBOX_STEPS_H
 #define LAMBDAD_SANDBOX_STEPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -94,6 +95,7 @@ struct sbx_child_ctx {
 	const struct sock_fprog *seccomp; /* built once in the parent */
 	const char *exec_path;            /* SBX_EXEC runs this instead (an extension), or NULL */
 	int ext_out_fd;                   /* an extension's stdout and stderr (with exec_path) */
+	bool unblock_sigchld;             /* the init blocked it: the child's exec must not inherit that */
 };
 
 /* Syscalls the runner makes, overridable by tests to inject failures. */
