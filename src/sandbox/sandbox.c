@@ -1216,6 +1216,15 @@ static void sandbox_pool_fill(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
+/* An extension of an environment with isolation none ended: its pid is no longer its. */
+static void ext_reaped(pid_t pid, int status, void *arg)
+{
+	struct sandbox *sb = arg;
+	for (unsigned i = 0; i < sb->n_ext_pid; i++)
+		if (sb->ext_pid[i] == pid)
+			sb->ext_pid[i] = sb->ext_pid[--sb->n_ext_pid];
+}
+
 int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
                 struct sandbox **out, struct err *errp)
 {
@@ -1240,6 +1249,8 @@ int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, 
 		sb->phase = SB_RUNNING;
 		if (S.reap)
 			reap_watch(S.reap, sb->pid, sb_reaped, sb);
+		for (unsigned i = 0; S.reap && i < sb->n_ext_pid; i++)
+			reap_watch(S.reap, sb->ext_pid[i], ext_reaped, sb);
 		sb_ready_soon(sb);
 	}
 	if (r < 0) {
@@ -1280,6 +1291,8 @@ int sandbox_signal(struct sandbox *sb, int sig)
 		}
 		return kill(sb->pid, sig) < 0 ? -errno : 0;
 	}
+	for (unsigned i = 0; i < sb->n_ext_pid; i++)
+		kill(-sb->ext_pid[i], sig);
 	if (kill(-sb->pid, sig) < 0 && kill(sb->pid, sig) < 0)
 		return -errno;
 	return 0;
@@ -1455,6 +1468,8 @@ void sandbox_free(struct sandbox *sb)
 	if (S.reap && !sb->reaped)
 		reap_watch(S.reap, sb->pid, sb_reaped, NULL);
 	sandbox_signal(sb, SIGKILL);
+	for (unsigned i = 0; S.reap && i < sb->n_ext_pid; i++)
+		reap_unwatch(S.reap, sb->ext_pid[i]);
 	spare_net(sb->netns);
 	sandbox__net_stop(&sb->net);
 	close(sb->log_fd);

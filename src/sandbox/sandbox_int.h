@@ -11,7 +11,8 @@
 struct cg;
 struct relay_listener;
 
-#define SBX_HOST_PORTS_MAX 16 /* --function-host-port at most this many times */
+#define SBX_HOST_PORTS_MAX 16
+#define SBX_EXT_PIDS_MAX 16 /* --function-host-port at most this many times */
 
 /* A sandbox's outbound network helper (slirp4netns), or pid 0 for none. */
 struct sbx_net {
@@ -65,6 +66,10 @@ struct sandbox {
 	struct sb_sock_wait *sock_head, **sock_tail;
 	bool got_exited;
 	int exited_status;
+	/* Isolation none: the extensions' process groups (each in a session of its own, as
+	 * the runtime is), signalled with the runtime's. */
+	pid_t ext_pid[SBX_EXT_PIDS_MAX];
+	unsigned n_ext_pid;
 };
 
 struct sb_sock_wait {

@@ -20,11 +20,13 @@ cat >"$L1/extensions/counter" <<'EOF'
 #!/bin/bash
 set -euo pipefail
 API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
-curl -sS -D /tmp/counter.h -o /tmp/counter.reg -X POST "$API/register" \
+H=$(mktemp) B=$(mktemp)
+curl -sS -D "$H" -o "$B" -X POST "$API/register" \
 	-H "Lambda-Extension-Name: $(basename "$0")" -d '{"events":["INVOKE","SHUTDOWN"]}'
-ID=$(grep -i '^lambda-extension-identifier:' /tmp/counter.h | cut -d' ' -f2 | tr -d '\r')
-echo "counter: registered $(cat /tmp/counter.reg)"
-# A second event/next while one waits, and an unknown identifier, are refused.
+ID=$(grep -i '^lambda-extension-identifier:' "$H" | cut -d' ' -f2 | tr -d '\r')
+echo "counter: registered $(cat "$B")"
+rm -f "$H" "$B"
+# An unknown identifier is refused.
 echo "counter: unknown id $(curl -sS -o /dev/null -w '%{http_code}' -H 'Lambda-Extension-Identifier: nope' "$API/event/next")"
 n=0
 while true; do
@@ -190,3 +192,16 @@ check "the server's stop told the new environment's extensions" 1 \
 start_server
 create_fn plain echo >/dev/null
 check "a function without extensions still answers" 200 "$(inv plain '{"x":1}')"
+
+# --- Isolation none: the extension runs on the host, in the runtime's process group.
+stop_server TERM
+start_server --isolation none
+awsl create-function --function-name extnone --runtime "python$PYV" --handler app.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$WORK/fn.zip" --layers "$LA1" >/dev/null
+for n in 1 2; do
+	awsl invoke --function-name extnone --cli-binary-format raw-in-base64-out --payload "{\"n\":$n}" "$WORK/none$n.json" >/dev/null
+	check "isolation none: invocation $n answers" "$n" "$(pyx 'd["n"]' <"$WORK/none$n.json")"
+done
+stop_server TERM
+check_contains "isolation none: the extension counted both at SHUTDOWN" "counter: SHUTDOWN after 2 INVOKE events" \
+	"$(cat "$DATA/logs/extnone.log")"
