@@ -670,6 +670,34 @@ void rtapi_expect_extensions(struct rtapi *rt, unsigned n)
 	rt->sm.ext_expected = n > RTAPI_EXT_MAX ? RTAPI_EXT_MAX : n;
 }
 
+void rtapi_ext_exited(struct rtapi *rt, const char *name)
+{
+	if (rt->dead)
+		return;
+	bool was_ready = rtapi_sm_ready(&rt->sm), was_busy = rtapi_sm_ext_busy(&rt->sm);
+	bool init = rt->sm.state == RTAPI_INIT && !rt->sm.shutdown;
+	int i = -1;
+	for (unsigned k = 0; k < rt->sm.n_ext; k++)
+		if (strcmp(rt->sm.ext[k].name, name) == 0)
+			i = (int)k;
+	if (i >= 0) {
+		if (rt->ext_parked[i]) {
+			http_request_set_close_cb(rt->ext_parked[i], NULL, NULL);
+			rt->ext_parked[i] = NULL;
+		}
+		rtapi_sm_ext_gone(&rt->sm, i);
+	}
+	if (!rt->sm.shutdown && rt->ops->ext_error_cb) {
+		if (init)
+			rt->sm.state = RTAPI_FAILED;
+		rt->ops->ext_error_cb(rt->arg, name, init, "Extension.Crash");
+		if (rt->dead)
+			return;
+	}
+	if (i >= 0)
+		ext_ready_changed(rt, was_ready, was_busy);
+}
+
 bool rtapi_ext_busy(const struct rtapi *rt)
 {
 	return rtapi_sm_ext_busy(&rt->sm);

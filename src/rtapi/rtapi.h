@@ -38,6 +38,7 @@ struct rtapi_ext {
 	bool busy;       /* it was given an event and has not asked for the next one yet */
 	bool failed;     /* it reported init/error or exit/error */
 	bool owed;       /* SHUTDOWN is due to it and was not sent yet */
+	bool gone;       /* its process ended: nothing is waited for from it any more */
 };
 
 struct rtapi_sm {
@@ -94,6 +95,8 @@ void rtapi_sm_ext_unpark(struct rtapi_sm *sm, int i);
  * (202) of extension i: it is marked failed. */
 int rtapi_sm_ext_init_error(struct rtapi_sm *sm, int i);
 int rtapi_sm_ext_exit_error(struct rtapi_sm *sm, int i);
+/* The process of extension i ended. */
+void rtapi_sm_ext_gone(struct rtapi_sm *sm, int i);
 /* Whether an event can be delivered: the runtime's /next is parked, every extension
  * started has registered, and every registered one waits in event/next. */
 bool rtapi_sm_ready(const struct rtapi_sm *sm);
@@ -186,6 +189,10 @@ void rtapi_set_function(struct rtapi *rt, const struct rtapi_function *fn);
 /* n extension executables were started: no event is delivered before each registered
  * and asked for its first one (the end of init). 0 (the default): none waited for. */
 void rtapi_expect_extensions(struct rtapi *rt, unsigned n);
+/* The extension started as name (its file name) ended: during init the environment
+ * fails it (ext_error_cb "Extension.Crash", init), later it is retired (the same, not
+ * init) and nothing more is waited for from it. */
+void rtapi_ext_exited(struct rtapi *rt, const char *name);
 /* Whether an extension still works on the last event (ext_done_cb comes when not). */
 bool rtapi_ext_busy(const struct rtapi *rt);
 /* Whether an extension registered for SHUTDOWN. */

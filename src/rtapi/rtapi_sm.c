@@ -147,7 +147,7 @@ bool rtapi_sm_ready(const struct rtapi_sm *sm)
 	    sm->n_ext < sm->ext_expected)
 		return false;
 	for (unsigned i = 0; i < sm->n_ext; i++)
-		if (!sm->ext[i].parked)
+		if (!sm->ext[i].parked && !sm->ext[i].gone)
 			return false;
 	return true;
 }
@@ -155,7 +155,7 @@ bool rtapi_sm_ready(const struct rtapi_sm *sm)
 bool rtapi_sm_ext_busy(const struct rtapi_sm *sm)
 {
 	for (unsigned i = 0; i < sm->n_ext; i++)
-		if (sm->ext[i].busy)
+		if (sm->ext[i].busy && !sm->ext[i].gone)
 			return true;
 	return false;
 }
@@ -163,7 +163,7 @@ bool rtapi_sm_ext_busy(const struct rtapi_sm *sm)
 bool rtapi_sm_wants_shutdown(const struct rtapi_sm *sm)
 {
 	for (unsigned i = 0; i < sm->n_ext; i++)
-		if (sm->ext[i].events & RTAPI_EXT_SHUTDOWN)
+		if ((sm->ext[i].events & RTAPI_EXT_SHUTDOWN) && !sm->ext[i].gone)
 			return true;
 	return false;
 }
@@ -174,7 +174,7 @@ unsigned rtapi_sm_shutdown(struct rtapi_sm *sm)
 	sm->shutdown = true;
 	for (unsigned i = 0; i < sm->n_ext; i++) {
 		struct rtapi_ext *x = &sm->ext[i];
-		x->owed = x->busy = (x->events & RTAPI_EXT_SHUTDOWN) != 0;
+		x->owed = x->busy = (x->events & RTAPI_EXT_SHUTDOWN) != 0 && !x->gone;
 		n += x->owed;
 	}
 	return n;
@@ -188,4 +188,11 @@ int rtapi_sm_ext_take_shutdown(struct rtapi_sm *sm, int i)
 	x->owed = false;
 	x->parked = false;
 	return 0;
+}
+
+void rtapi_sm_ext_gone(struct rtapi_sm *sm, int i)
+{
+	struct rtapi_ext *x = &sm->ext[i];
+	x->gone = true;
+	x->busy = x->owed = x->parked = false;
 }

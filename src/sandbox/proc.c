@@ -179,6 +179,7 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 		/* The runtime started, an extension did not: the environment does not start. */
 		for (unsigned i = 0; i < sb->n_ext_pid; i++)
 			kill(-sb->ext_pid[i], SIGKILL);
+		sb->n_ext_pid = 0;
 		kill(-sb->pid, SIGKILL);
 		waitpid(sb->pid, NULL, 0);
 		close(sb->log_fd);

@@ -642,14 +642,20 @@ static void sb_fail(struct sandbox *sb, int rc)
 	sb_ready_soon(sb);
 }
 
+static void sb_running_ctl_cb(evutil_socket_t fd, short what, void *arg);
+
 static void sb_running(struct sandbox *sb)
 {
 	sbx_plan_fini(&sb->go);
 	fcntl(sb->ctl, F_SETFL, O_NONBLOCK);
 	fcntl(sb->log_fd, F_SETFL, O_NONBLOCK);
 	fcntl(sb->rtapi_fd, F_SETFL, O_NONBLOCK);
-	if (sb->ext_log_fd >= 0)
+	if (sb->ext_log_fd >= 0) {
+		/* Its init tells when an extension ends. */
 		fcntl(sb->ext_log_fd, F_SETFL, O_NONBLOCK);
+		sb->ctl_ev = event_new(S.base, sb->ctl, EV_READ | EV_PERSIST, sb_running_ctl_cb, sb);
+		event_add(sb->ctl_ev, NULL);
+	}
 	sb_serve_listeners(sb);
 	sb->netns = net_of(sb->pid);
 	sb->isolated = true;
@@ -1221,8 +1227,12 @@ static void ext_reaped(pid_t pid, int status, void *arg)
 {
 	struct sandbox *sb = arg;
 	for (unsigned i = 0; i < sb->n_ext_pid; i++)
-		if (sb->ext_pid[i] == pid)
-			sb->ext_pid[i] = sb->ext_pid[--sb->n_ext_pid];
+		if (sb->ext_pid[i] == pid) {
+			sb->ext_pid[i] = 0;
+			if (sb->phase == SB_RUNNING && !sb->ev && sb->cbs.ext_exit_cb)
+				sb->cbs.ext_exit_cb(sb, i, status, sb->arg);
+			return;
+		}
 }
 
 int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
@@ -1292,7 +1302,8 @@ int sandbox_signal(struct sandbox *sb, int sig)
 		return kill(sb->pid, sig) < 0 ? -errno : 0;
 	}
 	for (unsigned i = 0; i < sb->n_ext_pid; i++)
-		kill(-sb->ext_pid[i], sig);
+		if (sb->ext_pid[i] > 0)
+			kill(-sb->ext_pid[i], sig);
 	if (kill(-sb->pid, sig) < 0 && kill(sb->pid, sig) < 0)
 		return -errno;
 	return 0;
@@ -1388,6 +1399,11 @@ static void sb_running_ctl_cb(evutil_socket_t fd, short what, void *arg)
 			sb->exited_status = m.value;
 			continue;
 		}
+		if (n == (ssize_t)sizeof(m) && m.kind == SBX_MSG_EXT_EXITED) {
+			if (sb->phase == SB_RUNNING && !sb->ev && sb->cbs.ext_exit_cb)
+				sb->cbs.ext_exit_cb(sb, m.step, m.value, sb->arg);
+			return; /* sb may be gone: the next message comes as an event */
+		}
 		if (n <= 0) {
 			/* The init is gone: nothing more comes; the waiters hear it. */
 			event_del(sb->ctl_ev);
@@ -1469,7 +1485,8 @@ void sandbox_free(struct sandbox *sb)
 		reap_watch(S.reap, sb->pid, sb_reaped, NULL);
 	sandbox_signal(sb, SIGKILL);
 	for (unsigned i = 0; S.reap && i < sb->n_ext_pid; i++)
-		reap_unwatch(S.reap, sb->ext_pid[i]);
+		if (sb->ext_pid[i] > 0)
+			reap_unwatch(S.reap, sb->ext_pid[i]);
 	spare_net(sb->netns);
 	sandbox__net_stop(&sb->net);
 	close(sb->log_fd);

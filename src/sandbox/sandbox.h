@@ -114,6 +114,9 @@ struct sandbox_cbs {
 	/* After a ready_cb with 0: the first process was reaped; status is the runtime's
 	 * own wait status. Called at most once, never after sandbox_free. */
 	void (*exit_cb)(struct sandbox *sb, int status, void *arg);
+	/* After a ready_cb with 0: extension index (of spec->extensions) ended with its wait
+	 * status. NULL ok. */
+	void (*ext_exit_cb)(struct sandbox *sb, unsigned index, int status, void *arg);
 };
 
 /* Starts making a sandbox for spec (borrowed for the call) from a blank of the pool.

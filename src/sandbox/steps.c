@@ -383,6 +383,10 @@ static int runtime_main(void *p)
  * (signalfd sfd), and answers each 'S' the server sends on ctl with a new socket of the
  * namespace. Returns only when the server's end is closed (then the caller just
  * reaps); exits when the runtime (pid) does, as the plain init. */
+#define INIT_EXT_MAX 16
+static pid_t init_ext_pids[INIT_EXT_MAX]; /* the extensions this init started, in order */
+static unsigned init_n_ext;
+
 static void serve_init(int ctl, int sfd, pid_t pid)
 {
 	for (;;) {
@@ -398,11 +402,15 @@ static void serve_init(int ctl, int sfd, pid_t pid)
 			}
 			int status;
 			pid_t w;
-			while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+			while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
 				if (w == pid) {
 					send_msg(ctl, SBX_MSG_EXITED, status, 0, 1);
 					_exit(0);
 				}
+				for (unsigned k = 0; k < init_n_ext; k++)
+					if (init_ext_pids[k] == w)
+						send_msg(ctl, SBX_MSG_EXT_EXITED, status, k, 1);
+			}
 		}
 		if (p[1].revents & (POLLHUP | POLLERR))
 			return;
@@ -464,6 +472,8 @@ static int become_init(const unsigned char *buf, size_t len, size_t off, unsigne
 		                 CLONE_VM | CLONE_VFORK | SIGCHLD, &x);
 		if (xp < 0)
 			return -1;
+		if (init_n_ext < INIT_EXT_MAX)
+			init_ext_pids[init_n_ext++] = xp;
 		/* The next child runs on the same stack: the frames this one left behind (it
 		 * exec'd, they never returned) are nothing to a sanitizer now. */
 		STACK_REUSED(runtime_stack, sizeof(runtime_stack));

@@ -74,10 +74,12 @@ enum sbx_listen_tag {
 
 /* What a child tells the server on its control socket, one message each. */
 enum sbx_msg_kind {
-	SBX_MSG_READY = 1, /* the blank part is done: waiting for the function's plan */
-	SBX_MSG_FAILED,    /* value: errno; step: index; phase: 0 blank, 1 function */
-	SBX_MSG_EXECED,    /* the runtime runs */
-	SBX_MSG_EXITED,    /* value: the runtime's wait status */
+	SBX_MSG_READY = 1,  /* the blank part is done: waiting for the function's plan */
+	SBX_MSG_FAILED,     /* value: errno; step: index; phase: 0 blank, 1 function */
+	SBX_MSG_EXECED,     /* the runtime runs */
+	SBX_MSG_EXITED,     /* value: the runtime's wait status */
+	SBX_MSG_EXT_EXITED, /* value: an extension's wait status; step: which (0, 1, ... in
+	                     * the order of the plan's SBX_EXTENSION steps) */
 };
 struct sbx_msg {
 	int kind;

@@ -25,7 +25,8 @@ struct sched_benv {
 	struct sandbox *sb;
 	struct sched_benv_cbs cbs;
 	void *arg;
-	unsigned n_ext; /* extensions started: init waits for each to register */
+	unsigned n_ext;                 /* extensions started: init waits for each to register */
+	char *ext_names[RTAPI_EXT_MAX]; /* their file names, in the order started */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -104,7 +105,15 @@ static void sb_exit(struct sandbox *sb, int status, void *arg)
 	h->cbs.exit_cb(h->arg, status, sandbox_oom_killed(sb));
 }
 
-static const struct sandbox_cbs sb_cbs = {.ready_cb = sb_ready, .exit_cb = sb_exit};
+static void sb_ext_exit(struct sandbox *sb, unsigned index, int status, void *arg)
+{
+	struct sched_benv *h = arg;
+	if (index < h->n_ext && h->cbs.ext_exit_cb)
+		h->cbs.ext_exit_cb(h->arg, h->ext_names[index]);
+}
+
+static const struct sandbox_cbs sb_cbs = {
+    .ready_cb = sb_ready, .exit_cb = sb_exit, .ext_exit_cb = sb_ext_exit};
 
 static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
                        void *arg, struct sched_benv **out, struct err *errp)
@@ -155,11 +164,17 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	h->cbs = *cbs;
 	h->arg = arg;
 	h->n_ext = n_ext;
+	for (unsigned i = 0; i < n_ext; i++) {
+		const char *slash = strrchr(exts[i], '/');
+		h->ext_names[i] = xstrdup(slash ? slash + 1 : exts[i]);
+	}
 	r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp);
 	ext_list_free(exts);
 	for (size_t i = 0; i < nl; i++)
 		free(layer_dirs[i]);
 	if (r < 0) {
+		for (unsigned i = 0; i < n_ext; i++)
+			free(h->ext_names[i]);
 		free(h);
 		return r;
 	}
@@ -235,6 +250,8 @@ static void sbe_env_free(struct sched_benv *h)
 	if (!h)
 		return;
 	sandbox_free(h->sb);
+	for (unsigned i = 0; i < h->n_ext; i++)
+		free(h->ext_names[i]);
 	free(h);
 }
 

@@ -26,6 +26,9 @@ struct sched_benv_cbs {
 	 * oom tells that the kernel killed something of it for lack of memory. Called at
 	 * most once, never after env_free. */
 	void (*exit_cb)(void *arg, int status, bool oom);
+	/* After a ready_cb with 0: the extension started from a file named name ended.
+	 * NULL ok. */
+	void (*ext_exit_cb)(void *arg, const char *name);
 };
 
 /* One environment to make. */

@@ -418,7 +418,19 @@ static void env_exit_cb(void *arg, int status, bool oom)
 	}
 }
 
-static const struct sched_benv_cbs env_benv_cbs = {.ready_cb = env_ready_cb, .exit_cb = env_exit_cb};
+/* An extension's process ended: nothing more is waited for from it (and an environment
+ * whose extension crashed is not reused). */
+static void env_ext_exit_cb(void *arg, const char *name)
+{
+	struct env *e = arg;
+	if (e->rt) {
+		sched__env_drain_ext_output(e);
+		rtapi_ext_exited(e->rt, name);
+	}
+}
+
+static const struct sched_benv_cbs env_benv_cbs = {
+    .ready_cb = env_ready_cb, .exit_cb = env_exit_cb, .ext_exit_cb = env_ext_exit_cb};
 
 int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cfg, struct invocation *inv,
                      bool provisioned, struct err *errp)

@@ -437,7 +437,8 @@ static void rt_ext_error_cb(void *arg, const char *name, bool init, const char *
 		return;
 	}
 	/* exit/error: the extension goes, and the environment with it once free. */
-	sched__env_logf(e, "EXTENSION\tName: %s\tState: ExitError\tError Type: %s", name, error_type);
+	sched__env_logf(e, "EXTENSION\tName: %s\tState: %s\tError Type: %s", name,
+	                strcmp(error_type, "Extension.Crash") == 0 ? "Crashed" : "ExitError", error_type);
 	e->retire = true;
 	if (!e->inv && e->state != ENV_DEAD)
 		sched__env_kill(e);

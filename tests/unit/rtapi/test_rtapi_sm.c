@@ -565,6 +565,29 @@ static void test_ext_shutdown(void **state)
 	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1);
 }
 
+/* An extension whose process ended is waited for no more: not at an invocation's end,
+ * not for the next event, not at SHUTDOWN. */
+static void test_ext_gone(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE | RTAPI_EXT_SHUTDOWN, XA), 200);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "b", RTAPI_EXT_INVOKE, XB), 200);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 1), 0);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 1), 0);
+	assert_true(rtapi_sm_ext_busy(&sm)); /* a works on ID1 */
+	rtapi_sm_ext_gone(&sm, 0);           /* ... and crashes */
+	assert_false(rtapi_sm_ext_busy(&sm));
+	assert_true(rtapi_sm_ready(&sm));
+	assert_false(rtapi_sm_wants_shutdown(&sm));
+	assert_int_equal(rtapi_sm_shutdown(&sm), 0);
+}
+
 static void test_ext_errors(void **state)
 {
 	struct rtapi_sm sm;
@@ -620,6 +643,7 @@ int main(void)
 	    cmocka_unit_test(test_ext_next_twice_refused),
 	    cmocka_unit_test(test_ext_shutdown),
 	    cmocka_unit_test(test_ext_errors),
+	    cmocka_unit_test(test_ext_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
