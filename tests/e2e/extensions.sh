@@ -117,8 +117,12 @@ chmod 755 "$L2/extensions/telemetry-sub"
 F="$WORK/fn"
 mkdir -p "$F"
 cat >"$F/app.py" <<'EOF'
+import time
+
+
 def handler(event, context):
     print("hello from the function", event["n"])
+    time.sleep(event.get("sleep", 0))
     return {"n": event["n"], "rid": context.aws_request_id}
 EOF
 
@@ -209,6 +213,17 @@ CLOG="$DATA/logs/crashy.log"
 wait_for 20 grep -q "State: Crashed" "$CLOG" || true
 check_contains "the crash is logged" "EXTENSION	Name: crasher	State: Crashed	Error Type: Extension.Crash" "$(cat "$CLOG")"
 check "each invocation had an environment of its own" 2 "$(grep -c INIT_START "$CLOG")"
+
+# --- An invocation that runs out of time: SHUTDOWN says "timeout".
+awsl create-function --function-name slow --runtime "python$PYV" --handler app.handler --timeout 1 \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$WORK/fn.zip" --layers "$LA1" >/dev/null
+awsl invoke --function-name slow --cli-binary-format raw-in-base64-out --payload '{"n":1,"sleep":30}' "$WORK/slow.json" >"$WORK/slow.meta"
+check "the slow invocation times out" "Unhandled Sandbox.Timedout" \
+	"$(pyx 'd.get("FunctionError")' <"$WORK/slow.meta") $(pyx 'd["errorType"]' <"$WORK/slow.json")"
+SLOG="$DATA/logs/slow.log"
+wait_for 20 grep -q "counter: SHUTDOWN" "$SLOG" || true
+check_contains "its extension heard SHUTDOWN with the reason timeout" \
+	'counter: SHUTDOWN after 1 INVOKE events: {"eventType":"SHUTDOWN","shutdownReason":"timeout"' "$(cat "$SLOG")"
 
 # --- SHUTDOWN at server stop: a new environment, then TERM.
 awsl invoke --function-name ext --cli-binary-format raw-in-base64-out --payload '{"n":4}' "$WORK/out4.json" >/dev/null
