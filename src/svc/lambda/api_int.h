@@ -98,6 +98,12 @@ void api__delete_function(struct api *a, struct api_req *r);
 void api__update_configuration(struct api *a, struct api_req *r);
 void api__update_code(struct api *a, struct api_req *r);
 void api__invoke(struct api *a, struct api_req *r);
+/* InvokeWithResponseStream: Invoke's checks (RequestResponse or DryRun only), then the
+ * answer as an event stream (api__invoke_events). */
+void api__invoke_with_response_stream(struct api *a, struct api_req *r);
+/* Answers an invocation sched_invoke refused (rc, *e) as Invoke does: -EAGAIN is 429
+ * TooManyRequestsException with its Reason and Retry-After, anything else api__reply_err. */
+void api__reply_invoke_refused(struct front_req *req, int rc, const struct err *e);
 void api__invoke_async(struct api *a, struct api_req *r);
 void api__account_settings(struct api *a, struct api_req *r);
 void api__ext_logs(struct api *a, struct api_req *r);
@@ -163,6 +169,14 @@ void api__furl_function_deleted(struct api *a, const char *name);
  * add, the CORS ones. Replies itself in every case, errors included. */
 void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
                            struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
+/* InvokeWithResponseStream's answer (stream.c): starts the invocation args (cfg, payload,
+ * client context and want_tail set; cb, stream_cb, arg and request_id are set here) and
+ * answers req 200 application/vnd.amazon.eventstream once the function streams or ends:
+ * a PayloadChunk event for each piece as it comes (a function that does not stream: its
+ * whole response in one), then InvokeComplete (ErrorCode and ErrorDetails when it failed,
+ * LogResult when want_tail). A refused start (throttle) or lambdad's own failure before
+ * any byte answers as Invoke does. Replies itself in every case. */
+void api__invoke_events(struct api *a, struct front_req *req, struct sched_invoke_args *args);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * lambda_execute_api_svc claims those; apigw_svc is the control plane. */

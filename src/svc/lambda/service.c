@@ -36,6 +36,7 @@ BIND(h_update_configuration, api__update_configuration)
 BIND(h_update_code, api__update_code)
 BIND(h_invoke, api__invoke)
 BIND(h_invoke_async, api__invoke_async)
+BIND(h_invoke_with_response_stream, api__invoke_with_response_stream)
 BIND(h_account_settings, api__account_settings)
 BIND(h_put_concurrency, api__put_concurrency)
 BIND(h_get_concurrency, api__get_concurrency)
@@ -113,6 +114,7 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_UpdateFunctionCode].handler = h_update_code,
     [LAMBDA_OP_Invoke].handler = h_invoke,
     [LAMBDA_OP_InvokeAsync].handler = h_invoke_async,
+    [LAMBDA_OP_InvokeWithResponseStream].handler = h_invoke_with_response_stream,
     [LAMBDA_OP_GetAccountSettings].handler = h_account_settings,
     [LAMBDA_OP_PutFunctionConcurrency].handler = h_put_concurrency,
     [LAMBDA_OP_GetFunctionConcurrency].handler = h_get_concurrency,
