@@ -4,7 +4,7 @@
 # and SHUTDOWN, logs each INVOKE and prints its count at SHUTDOWN; a Node.js one that
 # subscribes to the Telemetry API and prints the platform.report and function events its
 # listener receives. Layers and the function go through the AWS CLI, invokes through the
-# CLI and boto3; the extensions' lines are read from the function's log.
+# CLI, boto3 and the JS SDK; the extensions' lines are read from the function's log.
 source "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || missing_dep "curl (the shell extension uses it)"
 command -v node >/dev/null || missing_dep "node (the telemetry extension is written in Node.js)"
@@ -143,6 +143,10 @@ done
 b3 lambda invoke '{"FunctionName":"ext","Payload":"{\"n\":3}"}' >/dev/null
 RIDS+=("$(pyx 'json.loads(d["result"]["Payload"])["rid"]' <<<"$DRV_ANSWER")")
 check "boto3's invocation answers with its request id" 36 "${#RIDS[2]}"
+js_start
+printf '{"n":4}' >"$WORK/p4.json"
+RIDS+=("$(jsv lambda Invoke "{\"FunctionName\":\"ext\",\"Payload\":\"fileb://$WORK/p4.json\"}" 'json.loads(d["result"]["Payload"])["rid"]')")
+check "the JS SDK's invocation answers with its request id" 36 "${#RIDS[3]}"
 
 has_line() { grep -qF -- "$1" "$LOG" 2>/dev/null; }
 for rid in "${RIDS[@]}"; do
@@ -163,7 +167,7 @@ check_contains "a subscription with a bad buffering is refused naming the field"
 	'telemetry: bad subscribe 400 {"errorMessage":"buffering.timeoutMs must be an integer from 25 to 30000","errorType":"ValidationError"}' \
 	"$(cat "$LOG")"
 check_contains "the subscription is accepted" "telemetry: subscribe 200 OK" "$(cat "$LOG")"
-for i in 0 1 2; do
+for i in 0 1 2 3; do
 	rid=${RIDS[$i]}
 	wait_for 20 has_line "telemetry: platform.report $rid success 128" || true
 	check_contains "the listener got platform.report of $rid" "telemetry: platform.report $rid success 128" "$(cat "$LOG")"
@@ -181,8 +185,8 @@ check "its own lines are extension events, never sent back to it as function eve
 shut_total() { awk '/counter: SHUTDOWN after/ { for (i = 1; i <= NF; i++) if ($i == "after") n += $(i + 1) } END { print n + 0 }' "$LOG"; }
 shut_is() { [ "$(shut_total)" = "$1" ]; }
 wait_for 30 no_envs ext || true
-wait_for 20 shut_is 3 || true
-check "the counter extensions printed their counts at SHUTDOWN: 3 in all" 3 "$(shut_total)"
+wait_for 20 shut_is 4 || true
+check "the counter extensions printed their counts at SHUTDOWN: 4 in all" 4 "$(shut_total)"
 check_contains "... a spindown with its deadline" '"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":' "$(cat "$LOG")"
 check_contains "the telemetry extension got SHUTDOWN too" "telemetry: SHUTDOWN spindown" "$(cat "$LOG")"
 
@@ -226,10 +230,10 @@ check_contains "its extension heard SHUTDOWN with the reason timeout" \
 	'counter: SHUTDOWN after 1 INVOKE events: {"eventType":"SHUTDOWN","shutdownReason":"timeout"' "$(cat "$SLOG")"
 
 # --- SHUTDOWN at server stop: a new environment, then TERM.
-awsl invoke --function-name ext --cli-binary-format raw-in-base64-out --payload '{"n":4}' "$WORK/out4.json" >/dev/null
-check "a new environment answers" 4 "$(pyx 'd["n"]' <"$WORK/out4.json")"
+awsl invoke --function-name ext --cli-binary-format raw-in-base64-out --payload '{"n":5}' "$WORK/out5.json" >/dev/null
+check "a new environment answers" 5 "$(pyx 'd["n"]' <"$WORK/out5.json")"
 stop_server TERM
-check "the server's stop told the new environment's extension (4 in all now)" 4 "$(shut_total)"
+check "the server's stop told the new environment's extension (5 in all now)" 5 "$(shut_total)"
 
 # --- A function without layers is unchanged.
 start_server
