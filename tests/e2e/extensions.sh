@@ -151,6 +151,7 @@ check "the JS SDK's invocation answers with its request id" 36 "${#RIDS[3]}"
 has_line() { grep -qF -- "$1" "$LOG" 2>/dev/null; }
 for rid in "${RIDS[@]}"; do
 	wait_for 20 has_line "counter: invoke $rid" || true
+	wait_for 20 has_line "REPORT RequestId: $rid" || true
 	check_contains "the counter extension got INVOKE $rid" "counter: invoke $rid" "$(cat "$LOG")"
 	# The invocation ended (REPORT) only after the extension asked for its next event.
 	order=$(awk -v a="counter: invoke $rid" -v b="REPORT RequestId: $rid" \
