@@ -194,7 +194,12 @@ static void ext_reply_error(struct http_request *req, int code, const char *type
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A message quoting what the extension sent may not be UTF-8 (or be cut inside a
+	 * character): it then says only what failed. */
 	json_t *o = json_pack("{s:s, s:s}", "errorMessage", msg, "errorType", type);
+	if (!o)
+		o = json_pack("{s:s, s:s}", "errorMessage", "the request was refused (its text is not UTF-8)",
+		              "errorType", type);
 	char *txt = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	reply_json(req, code, txt);
@@ -203,6 +208,10 @@ static void ext_reply_error(struct http_request *req, int code, const char *type
 
 static void reply_json_obj(struct http_request *req, int code, json_t *o)
 {
+	if (!o) {
+		reply_error(req, 500, "ServiceException", "the answer could not be encoded");
+		return;
+	}
 	char *txt = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	reply_json(req, code, txt);
@@ -231,10 +240,13 @@ static void handle_ext_register(struct rtapi *rt, struct http_request *req)
 	if (!name || !*name)
 		return ext_reply_error(req, 400, "Extension.MissingHeader",
 		                       "Missing Lambda-Extension-Name header");
-	if (strlen(name) >= sizeof(rt->sm.ext[0].name) || strchr(name, '/'))
+	bool printable = true;
+	for (const char *p = name; *p; p++)
+		printable = printable && *p > ' ' && *p < 0x7f && *p != '/';
+	if (strlen(name) >= sizeof(rt->sm.ext[0].name) || !printable)
 		return ext_reply_error(req, 400, "Extension.InvalidExtensionName",
 		                       "Lambda-Extension-Name must be the extension's file name, "
-		                       "under 64 characters");
+		                       "under 64 printable characters");
 	struct evbuffer *b = http_request_body(req);
 	size_t len = evbuffer_get_length(b);
 	json_error_t je;
