@@ -369,9 +369,13 @@ void telem_emit(struct telem *t, unsigned type, const char *name, json_t *record
 		json_decref(record);
 		return;
 	}
+	if (!record)
+		return; /* a record that could not be made (not UTF-8) */
 	char ts[32];
 	clock_fmt_iso(clock_wall_ms(), ts);
 	json_t *ev = json_pack("{s:s, s:s, s:o}", "time", ts, "type", name, "record", record);
+	if (!ev)
+		return;
 	size_t bytes = 64 + (json_is_string(record) ? json_string_length(record) : 256);
 	if (type == TELEM_PLATFORM && !t->init_over && json_array_size(t->backlog) < BACKLOG_MAX)
 		json_array_append(t->backlog, ev);

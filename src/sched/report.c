@@ -2,12 +2,15 @@
  * runtimes), platform lines, INIT_START, and the END and REPORT lines of each invocation,
  * to the function's log file and the caller's tail. */
 #include <errno.h>
+#include <lambdad/xmalloc.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/utf8.h"
 #include "rtapi/telemetry.h"
 #include "runtimes/hostrt.h"
 #include "sched/sched_int.h"
@@ -33,12 +36,28 @@ void sched__env_logf(struct env *e, const char *fmt, ...)
 	sched__env_log(e, 0, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
+/* A log record as a JSON string: its bytes that are not UTF-8 become '?'. */
+static json_t *record_string(const char *text, size_t len)
+{
+	json_t *j = json_stringn(text, len);
+	if (j)
+		return j;
+	char *copy = xstrndup(text, len);
+	for (size_t i = 0; i < len; i++)
+		if (!copy[i])
+			copy[i] = '?'; /* an embedded NUL would cut the record */
+	utf8_sanitize(copy);
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 static void record_cb(void *arg, int64_t ts_ms, const char *text, size_t len)
 {
 	struct env *e = arg;
 	sched__env_log(e, ts_ms, text, len);
 	if (e->rt && rtapi_telemetry_wanted(e->rt))
-		rtapi_telemetry(e->rt, TELEM_FUNCTION, "function", json_stringn(text, len));
+		rtapi_telemetry(e->rt, TELEM_FUNCTION, "function", record_string(text, len));
 }
 
 static void ext_record_cb(void *arg, int64_t ts_ms, const char *text, size_t len)
@@ -46,7 +65,7 @@ static void ext_record_cb(void *arg, int64_t ts_ms, const char *text, size_t len
 	struct env *e = arg;
 	sched__env_log(e, ts_ms, text, len);
 	if (e->rt && rtapi_telemetry_wanted(e->rt))
-		rtapi_telemetry(e->rt, TELEM_EXTENSION, "extension", json_stringn(text, len));
+		rtapi_telemetry(e->rt, TELEM_EXTENSION, "extension", record_string(text, len));
 }
 
 void sched__telemetry(struct env *e, const char *type, json_t *record)
