@@ -79,6 +79,15 @@ static void test_subscribe_validation(void **state)
 	        msg),
 	    200);
 	assert_true(telem_subscribed(t));
+	/* The Logs API (2020-08-15) takes the same shape, without the Telemetry API's schemas;
+	 * a new subscription of the same extension replaces its old one. */
+	const char *logs = "{\"types\":[\"platform\",\"function\"],\"buffering\":{\"timeoutMs\":100},"
+	                   "\"destination\":{\"protocol\":\"HTTP\",\"URI\":\"http://sandbox:1234/logs\"}}";
+	assert_int_equal(telem_subscribe(t, ID, true, logs, strlen(logs), msg, sizeof(msg)), 200);
+	const char *bad_logs =
+	    "{\"types\":[\"platform\"],\"destination\":{\"protocol\":\"TCP\",\"URI\":\"x\"}}";
+	assert_int_equal(telem_subscribe(t, ID, true, bad_logs, strlen(bad_logs), msg, sizeof(msg)), 400);
+	assert_string_equal(msg, "destination.protocol must be HTTP");
 	telem_free(t);
 	event_base_free(base);
 }
