@@ -153,6 +153,7 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	autofree char *exe = spec->runtime_exe ? xasprintf("%s/%s", runtime_dir, spec->runtime_exe)
+	                     : spec->exe_layer ? xasprintf("%s/%s", spec->exe_layer, spec->exe)
 	                                       : xasprintf("%s/%s", spec->code_dir, spec->exe);
 	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir, endpoint);
 	envp_add_layers(&envp, spec->layer_dirs);

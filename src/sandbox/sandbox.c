@@ -237,24 +237,32 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
  * the plan is what it was (no cost to a cold start without layers). */
 static void add_layers(struct sbx_plan *p, const char *const *dirs)
 {
+	/* Layers of the same content are one directory: overlayfs refuses a lower
+	 * directory twice (ELOOP), and the later copy is the one on top anyway. */
+	const char *keep[SANDBOX_LAYERS_MAX];
 	size_t n = 0;
-	while (dirs && dirs[n])
-		n++;
+	for (size_t i = 0; dirs && dirs[i] && n < SANDBOX_LAYERS_MAX; i++) {
+		bool later = false;
+		for (size_t j = i + 1; dirs[j]; j++)
+			later = later || strcmp(dirs[i], dirs[j]) == 0;
+		if (!later)
+			keep[n++] = dirs[i];
+	}
 	if (n == 0)
 		return;
 	if (n == 1) {
-		autofree char *src = xasprintf("/.host%s", dirs[0]);
+		autofree char *src = xasprintf("/.host%s", keep[0]);
 		sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, src, "/opt", NULL, NULL);
 		sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, "/opt", NULL, NULL);
 		return;
 	}
 	size_t len = strlen("lowerdir=");
 	for (size_t i = 0; i < n; i++)
-		len += strlen("/.host") + strlen(dirs[i]) + 1;
+		len += strlen("/.host") + strlen(keep[i]) + 1;
 	autofree char *opts = xmalloc(len + 1);
 	char *q = stpcpy(opts, "lowerdir=");
 	for (size_t i = n; i-- > 0;)
-		q += sprintf(q, "%s/.host%s", i + 1 < n ? ":" : "", dirs[i]);
+		q += sprintf(q, "%s/.host%s", i + 1 < n ? ":" : "", keep[i]);
 	sbx_plan_add(p, SBX_MOUNT, MS_RDONLY | MS_NOSUID | MS_NODEV, 0, "overlay", "/opt", "overlay", opts);
 }
 
@@ -285,6 +293,7 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_SECCOMP, 0, 0, NULL, NULL, NULL, NULL);
 	autofree char *exe = spec->runtime_exe ? xasprintf("/var/runtime/%s", spec->runtime_exe)
+	                     : spec->exe_layer ? xasprintf("/opt/%s", spec->exe)
 	                                       : xasprintf("/var/task/%s", spec->exe);
 	char *const argv[] = {exe, NULL};
 	char *const iargv[] = {(char *)spec->interp, exe, NULL};

@@ -133,6 +133,12 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 			r = err_make(errp, EINVAL, "function %s: layer %zu has no content", cfg->name, i + 1);
 		else if ((r = store_ensure_code(be->store, hex, errp)) >= 0)
 			layer_dirs[i] = store_code_dir(be->store, hex);
+		/* More than one are an overlay's lowerdir list, which these characters split. */
+		if (r >= 0 && nl > 1 && strpbrk(layer_dirs[i], ":,\\"))
+			r = err_make(errp, EINVAL,
+			             "function %s: layers cannot be merged from %s (a ':', ',' or '\\' in "
+			             "the data directory's path)",
+			             cfg->name, layer_dirs[i]);
 	}
 	if (r < 0) {
 		for (size_t i = 0; i < nl; i++)
@@ -146,10 +152,25 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	 * shell script that finds it in LAMBDAD_NODE. */
 	struct hostrt_info hi;
 	bool python = hostrt_lookup(cfg->runtime, &hi) && strcmp(family, "python") == 0;
+	/* provided*: a code without bootstrap runs the one its layers give at /opt (the
+	 * last layer that has one is on top). A stat only for functions with layers. */
+	const char *exe_layer = NULL;
+	if (nl && strcmp(family, "provided") == 0) {
+		autofree char *boot = xasprintf("%s/bootstrap", code_dir);
+		struct stat st;
+		for (size_t i = nl; stat(boot, &st) < 0 && i-- > 0;) {
+			autofree char *lb = xasprintf("%s/bootstrap", layer_dirs[i]);
+			if (stat(lb, &st) == 0 && S_ISREG(st.st_mode)) {
+				exe_layer = layer_dirs[i];
+				break;
+			}
+		}
+	}
 	/* The layers' extensions: none means nothing new on the cold start's path. */
 	unsigned n_ext = 0;
 	char **exts = ext_list((const char *const *)layer_dirs, sandbox_isolated(), &n_ext);
 	struct sandbox_spec sspec = {.code_dir = code_dir,
+	                             .exe_layer = exe_layer,
 	                             .layer_dirs = (const char *const *)layer_dirs,
 	                             .exe = "bootstrap",
 	                             .runtime_exe = runtime_exe,

@@ -3,8 +3,9 @@
 # refuse before sending): every layer operation and its errors, version numbers never
 # reused, the layer permissions, then functions with two layers: Python importing a module
 # from each and Node.js requiring a package from each, the later layer's file over the
-# earlier one's, /opt read-only, the 250 MB limit of code plus layers, and all of it
-# surviving a restart.
+# earlier one's, /opt read-only, a custom runtime's /opt/bootstrap, the 250 MB limit of
+# code plus layers, all of it surviving a restart, and the same /opt under --isolation
+# none (LAMBDAD_LAYERS) and rootless (an overlay in a user namespace).
 source "$(dirname "$0")/lib.sh"
 start_server
 
@@ -96,6 +97,10 @@ check "ListLayers by CompatibleArchitecture" "one:1" \
 p1=$(b3 lambda list_layers '{"MaxItems":1}' | py '" ".join(l["LayerName"] for l in d["result"]["Layers"]) + " NextMarker=" + d["result"]["NextMarker"]')
 p2=$(b3 lambda list_layers '{"MaxItems":1,"Marker":"one"}' | py '" ".join(l["LayerName"] for l in d["result"]["Layers"]) + ("" if "NextMarker" not in d["result"] else " more")')
 check "ListLayers pages with MaxItems and Marker" "one NextMarker=one; two" "$p1; $p2"
+awsl publish-layer-version --layer-name one-b --zip-file "fileb://$Z2" >/dev/null
+check "the CLI's own paging walks every layer, one-b before one (key order) too" "one-b one two" \
+	"$(awsl list-layers --page-size 1 | py '" ".join(l["LayerName"] for l in d["Layers"])')"
+awsl delete-layer-version --layer-name one-b --version-number 1
 check "ListLayerVersions: newest first" "3 2 1" \
 	"$(awsl list-layer-versions --layer-name one | py '" ".join(str(v["Version"]) for v in d["LayerVersions"])')"
 check "ListLayerVersions by CompatibleRuntime" "2" \
@@ -200,6 +205,30 @@ check "node: a package from each layer (nodejs/node_modules, nodejs/node$NODEV/n
 check "node: the later layer's file wins" "shared from two" "$(jq_ 'd["shared"]')"
 check "node: /opt is read-only" "EROFS" "$(jq_ 'd["wrote"]')"
 
+# --- Two layers of the same content: one directory at /opt.
+awsl publish-layer-version --layer-name dup --zip-file "fileb://$Z1" >/dev/null
+mkdir -p "$WORK/dupfn"
+printf 'import mod_one\ndef handler(e, c):\n    return mod_one.WHO\n' >"$WORK/dupfn/app.py"
+awsl create-function --function-name dupfn --runtime "python$PYV" --handler app.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip dupfn "$WORK/dupfn")" \
+	--layers "$LARN:one:1" "$LARN:dup:1" >/dev/null
+check "two layers of the same content work" '200 "layer one"' "$(inv dupfn '{}') $(cat "$WORK/b")"
+
+# --- A custom runtime from a layer: provided.al2023 code without bootstrap runs the
+# layer's /opt/bootstrap.
+mkdir -p "$WORK/rt" "$WORK/noboot"
+cp "$FIXTURES/echo/bootstrap" "$WORK/rt/bootstrap"
+echo "just data" >"$WORK/noboot/README"
+awsl publish-layer-version --layer-name rt --zip-file "fileb://$(make_zip rt "$WORK/rt")" >/dev/null
+awsl create-function --function-name optboot --runtime provided.al2023 --handler x \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip noboot "$WORK/noboot")" \
+	--layers "$LARN:rt:1" >/dev/null
+check "provided.al2023 without bootstrap runs the layer's /opt/bootstrap" '200 {"from":"opt"}' \
+	"$(inv optboot '{"from":"opt"}') $(cat "$WORK/b")"
+b3 lambda update_function_configuration '{"FunctionName":"optboot","Layers":[]}' >/dev/null || true
+check_contains "taking that layer away is refused, naming /opt/bootstrap" \
+	"nor has any of its layers; runtime provided.al2023 starts /var/task/bootstrap or /opt/bootstrap" "$DRV_ANSWER"
+
 # --- The Layers field's errors
 out=$(aws_err update-function-configuration --function-name pyl --layers "$LARN:one:3")
 check_contains "a deleted layer version is refused, naming it" \
@@ -260,6 +289,37 @@ check "python: the layers after a restart" 200 "$(inv pyl '{}')"
 check "python: ... both modules, the later file" "layer one|layer two|two" "$(jq_ 'd["one"] + "|" + d["two"] + "|" + d["shared"]')"
 check "node: the layers after a restart" "200 pkg one|pkg two|shared from two" "$(inv nodel '{}') $(jq_ 'd["one"] + "|" + d["two"] + "|" + d["shared"]')"
 check "the deleted layer's user after a restart" '200 "layer two"' "$(inv gonefn '{}') $(cat "$WORK/b")"
+
+# --- Isolation none: no mount namespace, so no /opt of the function's own; our runtimes
+# find the layers' directories from LAMBDAD_LAYERS, and PATH has their bin.
+mkdir -p "$WORK/pynone" "$WORK/nodenone"
+cat >"$WORK/pynone/app.py" <<'EOF'
+import subprocess
+import mod_one, mod_two, shared_mod
+
+def handler(event, context):
+    tool = subprocess.run(["layer-tool"], capture_output=True, text=True).stdout.strip()
+    return mod_one.WHO + "|" + mod_two.WHO + "|" + shared_mod.WHO + "|" + tool
+EOF
+cat >"$WORK/nodenone/index.js" <<'EOF'
+exports.handler = async () => [require("pkg-one"), require("pkg-two"), require("shared")].join("|");
+EOF
+awsl create-function --function-name pynone --runtime "python$PYV" --handler app.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip pynone "$WORK/pynone")" \
+	--layers "$LARN:one:1" "$LARN:two:1" >/dev/null
+awsl create-function --function-name nodenone --runtime "nodejs$NODEV.x" --handler index.handler \
+	--role arn:aws:iam::000000000000:role/r --zip-file "fileb://$(make_zip nodenone "$WORK/nodenone")" \
+	--layers "$LARN:one:1" "$LARN:two:1" >/dev/null
+stop_server
+start_server --isolation none
+check "isolation none, python: a module from each layer, the later file, bin on PATH" \
+	'200 "layer one|layer two|two|tool one"' "$(inv pynone '{}') $(cat "$WORK/b")"
+check "isolation none, node: a package from each layer, the later file" \
+	'200 "pkg one|pkg two|shared from two"' "$(inv nodenone '{}') $(cat "$WORK/b")"
+check "isolation none: a custom runtime's bootstrap from its layer" '200 {"from":"none"}' \
+	"$(inv optboot '{"from":"none"}') $(cat "$WORK/b")"
+stop_server
+start_server
 
 # --- Rootless (a user namespace): the same /opt, from the same data directory.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&

@@ -253,6 +253,9 @@ json_t *api__layer_statement(json_t *body, const char *resource, struct err *err
  * within 250 MB. 0 or -EINVAL with AWS's InvalidParameterValueException; c unchanged
  * on failure. */
 int api__layers_apply(struct api *a, struct fn_config *c, json_t *list, struct err *errp);
+/* Whether one of c's layers has a regular file "bootstrap" at its root (at /opt, where a
+ * custom runtime's code without one finds it). */
+bool api__layers_have_bootstrap(struct api *a, const struct fn_config *c);
 /* The same limit on c as it is (its code changed): 0 or -EINVAL. */
 int api__layers_size_check(const struct fn_config *c, struct err *errp);
 /* Whether the code blob hex is a function's code, one of its layers, or a layer
@@ -261,6 +264,8 @@ bool api__code_in_use(struct api *a, const char *hex);
 /* Runs work(arg) on the code pool (functions.c), in order with the deploys and the
  * removals of code blobs, then done(arg) on the loop. */
 void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), void *arg);
+/* Whether the server is stopping: a code job's done answers ServiceException then. */
+bool api__code_stopping(const struct api *a);
 /* Removes the code blob hex (on the code pool) when api__code_in_use says no. */
 void api__code_drop_unused(struct api *a, const char *hex);
 

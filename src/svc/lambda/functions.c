@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "svc/lambda/api_int.h"
@@ -156,6 +157,11 @@ void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), vo
 	pool_submit(a->deploys->pool, code_job_work, code_job_done, j);
 }
 
+bool api__code_stopping(const struct api *a)
+{
+	return a->deploys->stopping;
+}
+
 void api__code_drop_unused(struct api *a, const char *hex)
 {
 	drop_unused_code(a, hex);
@@ -275,10 +281,12 @@ static int deploy_set_code(struct deploy *d, struct fn_config *c)
 		api__reply_err(d->req, &d->code_err);
 		return -1;
 	}
-	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap) {
+	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap &&
+	    !api__layers_have_bootstrap(a, c)) {
 		api__reply_error(d->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                 "The deployment package has no executable file named 'bootstrap' at its "
-		                 "root; runtime %s starts /var/task/bootstrap",
+		                 "root, nor has any of its layers; runtime %s starts /var/task/bootstrap "
+		                 "or /opt/bootstrap",
 		                 c->runtime);
 		drop_unused_code(a, d->hex);
 		return -1;
@@ -332,14 +340,18 @@ static void deploy_finish_create(struct deploy *d)
 		drop_unused_code(a, d->hex);
 		goto out;
 	}
+	/* Layers before the code's bootstrap check: one of them may carry the bootstrap. */
+	json_t *layers = json_object_get(d->json, "Layers");
+	if (d->code_rc == 0 && layers && !json_is_null(layers)) {
+		c->code_unzipped = d->info.unzipped_bytes;
+		if (api__layers_apply(a, c, layers, &e) < 0) {
+			api__reply_err(d->req, &e);
+			drop_unused_code(a, d->hex);
+			goto out;
+		}
+	}
 	if (deploy_set_code(d, c) < 0)
 		goto out;
-	json_t *layers = json_object_get(d->json, "Layers");
-	if (layers && !json_is_null(layers) && api__layers_apply(a, c, layers, &e) < 0) {
-		api__reply_err(d->req, &e);
-		drop_unused_code(a, c->code_hex);
-		goto out;
-	}
 	arn = fn_arn(c->name, a->region, a->account);
 	if ((csc && api__csc_bind(a, c->name, csc, &e) < 0) ||
 	    (tags && api__tags_add(a, arn, tags, &e) < 0)) {
@@ -518,6 +530,15 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	api__reply_json(req, 200, config_json(a, c));
 }
 
+/* Whether c's extracted code has a regular file "bootstrap" at its root. */
+static bool code_has_bootstrap(struct api *a, const struct fn_config *c)
+{
+	autofree char *dir = store_code_dir(a->store, c->code_hex);
+	autofree char *boot = xasprintf("%s/bootstrap", dir);
+	struct stat st;
+	return stat(boot, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 void api__update_configuration(struct api *a, struct api_req *r)
 {
 	char name[FN_NAME_MAX + 1];
@@ -532,6 +553,14 @@ void api__update_configuration(struct api *a, struct api_req *r)
 	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r->req, c, &e) < 0) ||
 	    (layers && !json_is_null(layers) && api__layers_apply(a, c, layers, &e) < 0))
 		api__reply_err(r->req, &e);
+	else if ((strcmp(c->runtime, old->runtime) != 0 || (layers && !json_is_null(layers))) &&
+	         fn_runtime_needs_bootstrap(c->runtime) && !code_has_bootstrap(a, c) &&
+	         !api__layers_have_bootstrap(a, c))
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "The deployment package has no executable file named 'bootstrap' at its "
+		                 "root, nor has any of its layers; runtime %s starts /var/task/bootstrap "
+		                 "or /opt/bootstrap",
+		                 c->runtime);
 	else
 		finish_update(a, r->req, body, old, c, false);
 	fn_config_unref(c);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "svc/lambda/api_int.h"
 #include "base/clock.h"
@@ -581,8 +582,17 @@ static void list_layer_versions(struct api *a, struct api_req *r)
 	api__reply_json(r->req, 200, o);
 }
 
-/* GET /2018-10-31/layers: each layer with its newest version matching the filters, by
- * name; Marker is the last name of the previous page. */
+/* Whether layer name comes after marker in the store's key order ("<name>:..."), the
+ * order ListLayers walks: "a-b" comes before "a" there, as '-' sorts before ':'. */
+static bool name_after(const char *name, const char *marker)
+{
+	autofree char *k1 = xasprintf("%s:", name);
+	autofree char *k2 = xasprintf("%s:", marker);
+	return strcmp(k1, k2) > 0;
+}
+
+/* GET /2018-10-31/layers: each layer with its newest version matching the filters, in
+ * the store's key order; Marker is the last name of the previous page. */
 static void list_layers(struct api *a, struct api_req *r)
 {
 	const char *rt, *arch;
@@ -605,7 +615,7 @@ static void list_layers(struct api *a, struct api_req *r)
 				latest = json_array_get(recs, end);
 			end++;
 		}
-		if (latest && (!marker || strcmp(name, marker) > 0)) {
+		if (latest && (!marker || name_after(name, marker))) {
 			if ((long)json_array_size(list) == max) {
 				json_object_set(
 				    o, "NextMarker",
@@ -851,7 +861,10 @@ static void publish_done(void *arg)
 	struct api *a = p->a;
 	struct err e = {0};
 	json_t *rec = NULL;
-	if (!p->json) {
+	if (api__code_stopping(a)) {
+		/* As the deploys: nothing half-done is committed while the server stops. */
+		api__reply_error(p->req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down");
+	} else if (!p->json) {
 		api__reply_error(p->req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
 		                 "Could not parse request body into json: %s", p->parse_err);
 	} else if (p->code_rc < 0) {
@@ -1119,6 +1132,23 @@ int api__layers_apply(struct api *a, struct fn_config *c, json_t *list, struct e
 	}
 	json_decref(old);
 	return 0;
+}
+
+bool api__layers_have_bootstrap(struct api *a, const struct fn_config *c)
+{
+	size_t i;
+	json_t *l;
+	json_array_foreach(c->layers, i, l) {
+		const char *hex = json_string_value(json_object_get(l, "Sha"));
+		if (!hex)
+			continue;
+		autofree char *dir = store_code_dir(a->store, hex);
+		autofree char *boot = xasprintf("%s/bootstrap", dir);
+		struct stat st;
+		if (stat(boot, &st) == 0 && S_ISREG(st.st_mode))
+			return true;
+	}
+	return false;
 }
 
 int api__layers_size_check(const struct fn_config *c, struct err *errp)

@@ -980,6 +980,7 @@ static void test_unknown_operation(void **state)
 	an = req("GET", "/2018-10-31/layers", NULL);
 	assert_int_equal(an.status, 200);
 	assert_int_equal(json_array_size(json_object_get(an.json, "Layers")), 0);
+	answer_fini(&an);
 	an = req("GET",
 	         "/2018-10-31/layers?find=LayerVersion&Arn=arn:aws:lambda:us-east-1:000000000000:layer:x:1",
 	         NULL);
