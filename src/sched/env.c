@@ -292,7 +292,7 @@ char **sched__env_build_envp(const struct env *e)
 	envvars_set(&ev, "_HANDLER", c->handler);
 	envvars_set(&ev, "LAMBDA_RUNTIME_DIR", "/var/runtime");
 	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_NAME", c->name);
-	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_VERSION", FN_LATEST);
+	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_VERSION", fn_version(e->cfg));
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%u", c->memory_mb);
 	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", buf);
@@ -356,8 +356,10 @@ static void env_ready_cb(void *arg, int rc, const struct err *err)
 		}
 		return;
 	}
-	struct rtapi_function rf = {
-	    .name = e->cfg->name, .version = FN_LATEST, .handler = e->cfg->handler, .account = s->account};
+	struct rtapi_function rf = {.name = e->cfg->name,
+	                            .version = fn_version(e->cfg),
+	                            .handler = e->cfg->handler,
+	                            .account = s->account};
 	rtapi_set_function(e->rt, &rf);
 	if (s->be.ops->can_freeze(e->h))
 		e->freeze_ev = evtimer_new(s->base, freeze_cb, e);
@@ -371,7 +373,7 @@ static void env_ready_cb(void *arg, int rc, const struct err *err)
 	sched__telemetry(e, "platform.initStart",
 	                 json_pack("{s:s, s:s, s:s, s:s}", "initializationType",
 	                           e->provisioned ? "provisioned-concurrency" : "on-demand", "phase", "init",
-	                           "functionName", e->cfg->name, "functionVersion", FN_LATEST));
+	                           "functionName", e->cfg->name, "functionVersion", fn_version(e->cfg)));
 	struct timeval tv = {.tv_sec = s->cfg.init_timeout_ms / 1000,
 	                     .tv_usec = (s->cfg.init_timeout_ms % 1000) * 1000};
 	evtimer_add(e->timer, &tv);

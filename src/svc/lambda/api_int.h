@@ -69,6 +69,14 @@ json_t *api__body_json(struct front_req *req);
  * malformed or disagree. */
 int api__parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE]);
 struct fn_config *api__lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
+/* Like api__lookup, for the operations that take versions and aliases: the configuration
+ * ref and the Qualifier name (borrowed), $LATEST's, a version's, or for an alias its
+ * version's (pick: chosen by the alias's weights, else its main version). qual gets the
+ * qualifier ("" when none), *executed (may be NULL) the version's number or $LATEST.
+ * Replies ResourceNotFoundException and returns NULL when there is no such qualifier. */
+struct fn_config *api__lookup_qual(struct api *a, struct api_req *r, const char *ref,
+                                   char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE], bool pick,
+                                   const char **executed);
 /* api__lookup of the {FunctionName} parameter, then api__body_json: returns the function
  * (borrowed) and *body (owned), or NULL with the reply sent and nothing to free. */
 struct fn_config *api__lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
@@ -89,6 +97,28 @@ void api__front_add(struct front *f, struct api *a);
  * ServiceException without committing it, and frees them (a->deploys NULL: no-op). */
 int api__deploys_new(struct api *a, struct err *errp);
 void api__deploys_free(struct api *a);
+
+/* Versions and aliases (versions.c, aliases.c), kept in the store's collections
+ * API_VERSIONS_COLL ("name:N" -> the version's stored configuration), API_VERNUM_COLL
+ * (name -> the last number given) and API_ALIASES_COLL ("name:alias" -> the alias). */
+#define API_VERSIONS_COLL "versions"
+#define API_VERNUM_COLL "versions.last"
+#define API_ALIASES_COLL "aliases"
+/* Reads them into the registry at startup (after the functions): 0 or a negative errno. */
+int api__versions_load(struct api *a, struct err *errp);
+/* Publishes latest (the function's $LATEST, borrowed) as its next version, committed, with
+ * description (NULL: latest's): *out (borrowed from the registry) is the new version, or
+ * the last one when code and configuration did not change since. 0 or a negative errno. */
+int api__publish(struct api *a, struct fn_config *latest, const char *description, struct fn_config **out,
+                 struct err *errp);
+/* Drops every version and alias row of function name, not committed, and stops their
+ * environments (DeleteFunction of the whole function): 0 or a negative errno. */
+int api__versions_drop(struct api *a, const char *name, struct err *errp);
+void api__publish_version(struct api *a, struct api_req *r);
+void api__list_versions(struct api *a, struct api_req *r);
+/* CreateAlias (POST .../aliases), ListAliases (GET .../aliases), Get/Update/Delete by
+ * method on .../aliases/{Name}. */
+void api__aliases(struct api *a, struct api_req *r);
 
 /* Handlers. */
 void api__create_function(struct api *a, struct api_req *r);
@@ -114,6 +144,15 @@ void api__put_concurrency(struct api *a, struct api_req *r);
 void api__get_concurrency(struct api *a, struct api_req *r);
 void api__delete_concurrency(struct api *a, struct api_req *r);
 void api__provisioned_concurrency(struct api *a, struct api_req *r);
+/* Provisioned concurrency configs on versions and aliases (concurrency.c), kept in the
+ * registry and the store's "provisioned" collection: api__provisioned_load reads them at
+ * startup (after versions and aliases); api__provisioned_sync hands the scheduler each
+ * version's environments (its own config's and its aliases'), after any change to the
+ * configs, the function's keep-alive or an alias; api__provisioned_drop removes name's
+ * config on qual (NULL: all), not committed. */
+int api__provisioned_load(struct api *a, struct err *errp);
+void api__provisioned_sync(struct api *a, const char *name);
+int api__provisioned_drop(struct api *a, const char *name, const char *qual, struct err *errp);
 /* lambdad's own: POST .../prewarm, GET/PUT/DELETE .../keep-alive (concurrency.c). */
 void api__ext_prewarm(struct api *a, struct api_req *r);
 void api__ext_keep_alive(struct api *a, struct api_req *r);

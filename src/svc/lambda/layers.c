@@ -653,12 +653,16 @@ bool api__code_in_use(struct api *a, const char *hex)
 	size_t n = registry_count(a->reg);
 	for (size_t i = 0; i < n; i++) {
 		const struct fn_config *c = registry_at(a->reg, i);
-		size_t j;
-		json_t *l;
-		json_array_foreach(c->layers, j, l) {
-			const char *h = json_string_value(json_object_get(l, "Sha"));
-			if (h && strcmp(h, hex) == 0)
-				return true;
+		/* $LATEST's layers, then each published version's (versions keep theirs). */
+		for (size_t k = 0, nv = registry_version_count(a->reg, c->name); c;
+		     c = k < nv ? registry_version_at(a->reg, registry_at(a->reg, i)->name, k++) : NULL) {
+			size_t j;
+			json_t *l;
+			json_array_foreach(c->layers, j, l) {
+				const char *h = json_string_value(json_object_get(l, "Sha"));
+				if (h && strcmp(h, hex) == 0)
+					return true;
+			}
 		}
 	}
 	struct err e = {0};

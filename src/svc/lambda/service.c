@@ -69,6 +69,9 @@ BIND(h_layer_delete, api__layers, API_LAYER_DELETE)
 BIND(h_layer_add_permission, api__layers, API_LAYER_ADD_PERMISSION)
 BIND(h_layer_get_policy, api__layers, API_LAYER_GET_POLICY)
 BIND(h_layer_remove_permission, api__layers, API_LAYER_REMOVE_PERMISSION)
+BIND(h_publish_version, api__publish_version)
+BIND(h_list_versions, api__list_versions)
+BIND(h_aliases, api__aliases)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -163,6 +166,13 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_AddLayerVersionPermission].handler = h_layer_add_permission,
     [LAMBDA_OP_GetLayerVersionPolicy].handler = h_layer_get_policy,
     [LAMBDA_OP_RemoveLayerVersionPermission].handler = h_layer_remove_permission,
+    [LAMBDA_OP_PublishVersion].handler = h_publish_version,
+    [LAMBDA_OP_ListVersionsByFunction].handler = h_list_versions,
+    [LAMBDA_OP_CreateAlias].handler = h_aliases,
+    [LAMBDA_OP_GetAlias].handler = h_aliases,
+    [LAMBDA_OP_UpdateAlias].handler = h_aliases,
+    [LAMBDA_OP_DeleteAlias].handler = h_aliases,
+    [LAMBDA_OP_ListAliases].handler = h_aliases,
 };
 #pragma GCC diagnostic pop
 

@@ -236,11 +236,10 @@ static const struct framing furl_framing = {.piece = furl_piece, .done = furl_do
 /* ---- InvokeWithResponseStream: the event stream ---- */
 
 /* The status and headers of an event stream: 200, the event-stream content type, the
- * version that ran, the request id. */
+ * request id (X-Amz-Executed-Version is Invoke's, set before the invocation). */
 static void es_start(struct stream_ctx *x)
 {
 	front_reply_header(x->req, "Content-Type", EVENTSTREAM_CONTENT_TYPE);
-	front_reply_header(x->req, "X-Amz-Executed-Version", FN_LATEST);
 	add_extra(x);
 	front_reply_start(x->req, 200);
 	x->started = true;

@@ -969,9 +969,9 @@ static void test_invoke_event_not_stored(void **state)
 static void test_unknown_operation(void **state)
 {
 	/* An operation of Lambda's model that lambdad lacks is named; a path of none is not. */
-	struct answer an = req("POST", "/2015-03-31/functions/f/versions", "{}");
+	struct answer an = req("POST", "/2025-11-30/capacity-providers", "{}");
 	assert_error(&an, 404, "UnknownOperationException",
-	             "lambdad does not support the Lambda operation PublishVersion yet");
+	             "lambdad does not support the Lambda operation CreateCapacityProvider yet");
 	/* Capacity providers stay out of lambdad (issue 14). */
 	an = req("GET", "/2025-11-30/capacity-providers", NULL);
 	assert_error(&an, 404, "UnknownOperationException",
