@@ -53,8 +53,8 @@ struct child_report {
 	int step;
 };
 
-static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *envp, struct sandbox *sb,
-                 struct err *errp);
+static int spawn(const struct sandbox_spec *spec, const char *exe, const char *interp, char *const *envp,
+                 int out_w, pid_t *pidp, int *out_r, struct err *errp);
 
 char **sandbox_envp_with(char *const *envp, const char *rtapi_addr, const char *task_root,
                          const char *endpoint)
@@ -157,7 +157,38 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 	                                       : xasprintf("%s/%s", spec->code_dir, spec->exe);
 	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir, endpoint);
 	envp_add_layers(&envp, spec->layer_dirs);
-	int r = spawn(spec, exe, envp, sb, errp);
+	int r = spawn(spec, exe, spec->interp, envp, -1, &sb->pid, &sb->log_fd, errp);
+	/* Extensions: sessions of their own (signalled and killed with the runtime's), their
+	 * output on a pipe of its own. */
+	size_t nx = 0;
+	while (r == 0 && spec->extensions && spec->extensions[nx])
+		nx++;
+	int xp[2] = {-1, -1};
+	if (nx && pipe2(xp, O_CLOEXEC) < 0)
+		r = err_make(errp, errno, "pipe: %s", strerror(errno));
+	for (size_t i = 0; r == 0 && i < nx && i < SBX_EXT_PIDS_MAX; i++)
+		if ((r = spawn(spec, spec->extensions[i], NULL, envp, xp[1], &sb->ext_pid[i], NULL, errp)) ==
+		    0)
+			sb->n_ext_pid++;
+	if (xp[1] >= 0)
+		close(xp[1]);
+	if (xp[0] >= 0) {
+		fcntl(xp[0], F_SETFL, O_NONBLOCK);
+		sb->ext_log_fd = xp[0];
+	}
+	if (r < 0 && nx && sb->pid > 0) {
+		/* The runtime started, an extension did not: the environment does not start. */
+		for (unsigned i = 0; i < sb->n_ext_pid; i++)
+			kill(-sb->ext_pid[i], SIGKILL);
+		sb->n_ext_pid = 0;
+		kill(-sb->pid, SIGKILL);
+		waitpid(sb->pid, NULL, 0);
+		close(sb->log_fd);
+		sb->log_fd = -1;
+		if (sb->ext_log_fd >= 0)
+			close(sb->ext_log_fd);
+		sb->ext_log_fd = -1;
+	}
 	sandbox_free_envp(envp);
 	if (r < 0) {
 		close(lfd);
@@ -167,23 +198,27 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 	return 0;
 }
 
-static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *envp, struct sandbox *sb,
-                 struct err *errp)
+/* Starts exe (run by interp when not NULL) with envp in a new session; its stdout and
+ * stderr to out_w, or to a new pipe whose read end (non-blocking) goes to *out_r. */
+static int spawn(const struct sandbox_spec *spec, const char *exe, const char *interp, char *const *envp,
+                 int out_w, pid_t *pidp, int *out_r, struct err *errp)
 {
-	int outp[2], errpipe[2];
-	if (pipe2(outp, O_CLOEXEC) < 0)
+	int outp[2] = {-1, out_w}, errpipe[2];
+	if (out_w < 0 && pipe2(outp, O_CLOEXEC) < 0)
 		return err_make(errp, errno, "pipe: %s", strerror(errno));
 	if (pipe2(errpipe, O_CLOEXEC) < 0) {
 		int e = errno;
-		close(outp[0]);
-		close(outp[1]);
+		if (out_w < 0) {
+			close(outp[0]);
+			close(outp[1]);
+		}
 		return err_make(errp, e, "pipe: %s", strerror(e));
 	}
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	struct rlimit nofile = {spec->nofile ? spec->nofile : 1024, spec->nofile ? spec->nofile : 1024};
 	struct rlimit nocore = {0, 0};
 	char *const argv[] = {(char *)exe, NULL};
-	char *const iargv[] = {(char *)spec->interp, (char *)exe, NULL};
+	char *const iargv[] = {(char *)interp, (char *)exe, NULL};
 	sigset_t all, old;
 	sigfillset(&all);
 	/* No signal handler of ours may run in the child that shares our memory. */
@@ -212,7 +247,7 @@ static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *
 		/* Nothing of the server's may leak into the function. */
 		syscall(__NR_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 		rep.step = STEP_EXEC;
-		execve(spec->interp ? spec->interp : exe, spec->interp ? iargv : argv, envp);
+		execve(interp ? interp : exe, interp ? iargv : argv, envp);
 	fail:
 		rep.err = errno;
 		if (write(errpipe[1], &rep, sizeof(rep)) < 0) {
@@ -221,12 +256,14 @@ static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *
 	}
 	int vfork_errno = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(outp[1]);
+	if (out_w < 0)
+		close(outp[1]);
 	close(errpipe[1]);
 	if (devnull >= 0)
 		close(devnull);
 	if (pid < 0) {
-		close(outp[0]);
+		if (out_w < 0)
+			close(outp[0]);
 		close(errpipe[0]);
 		return err_make(errp, vfork_errno, "vfork: %s", strerror(vfork_errno));
 	}
@@ -239,14 +276,17 @@ static int spawn(const struct sandbox_spec *spec, const char *exe, char *const *
 	if (n == (ssize_t)sizeof(rep)) {
 		/* The child failed before exec and exits; reap it here. */
 		waitpid(pid, NULL, 0);
-		close(outp[0]);
+		if (out_w < 0)
+			close(outp[0]);
 		return err_make(errp, rep.err, "starting %s: %s: %s", exe,
 		                rep.step > 0 && rep.step < (int)ARRAY_SIZE(step_names) ? step_names[rep.step]
 		                                                                       : "?",
 		                strerror(rep.err));
 	}
-	fcntl(outp[0], F_SETFL, O_NONBLOCK);
-	sb->pid = pid;
-	sb->log_fd = outp[0];
+	*pidp = pid;
+	if (out_w < 0) {
+		fcntl(outp[0], F_SETFL, O_NONBLOCK);
+		*out_r = outp[0];
+	}
 	return 0;
 }

@@ -174,7 +174,8 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	             "root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:993:990::/tmp:/sbin/nologin\n",
 	             passwd, NULL, NULL);
 	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "root:x:0:\nsbx_user1051:x:990:\n", group, NULL, NULL);
-	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "127.0.0.1 localhost\n::1 localhost\n", hosts, NULL, NULL);
+	sbx_plan_add(p, SBX_WRITE_FILE, 0644, 0, "127.0.0.1 localhost sandbox.localdomain\n::1 localhost\n",
+	             hosts, NULL, NULL);
 
 	static const char *const dirs[] = {"/var", "/var/task", "/var/runtime", "/opt",
 	                                   "/tmp", "/proc",     "/dev",         "/.host"};
@@ -285,6 +286,8 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	             NULL);
 	sbx_plan_add(p, SBX_RLIMIT, RLIMIT_CORE, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_INIT, 0, 0, NULL, NULL, NULL, NULL);
+	for (size_t i = 0; spec->extensions && spec->extensions[i]; i++)
+		sbx_plan_add(p, SBX_EXTENSION, 0, 0, spec->extensions[i], NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_DROP_CAPS, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_SETID, SBX_UID, SBX_GID, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
@@ -648,12 +651,20 @@ static void sb_fail(struct sandbox *sb, int rc)
 	sb_ready_soon(sb);
 }
 
+static void sb_running_ctl_cb(evutil_socket_t fd, short what, void *arg);
+
 static void sb_running(struct sandbox *sb)
 {
 	sbx_plan_fini(&sb->go);
 	fcntl(sb->ctl, F_SETFL, O_NONBLOCK);
 	fcntl(sb->log_fd, F_SETFL, O_NONBLOCK);
 	fcntl(sb->rtapi_fd, F_SETFL, O_NONBLOCK);
+	if (sb->ext_log_fd >= 0) {
+		/* Its init tells when an extension ends. */
+		fcntl(sb->ext_log_fd, F_SETFL, O_NONBLOCK);
+		sb->ctl_ev = event_new(S.base, sb->ctl, EV_READ | EV_PERSIST, sb_running_ctl_cb, sb);
+		event_add(sb->ctl_ev, NULL);
+	}
 	sb_serve_listeners(sb);
 	sb->netns = net_of(sb->pid);
 	sb->isolated = true;
@@ -800,6 +811,11 @@ static void sb_ctl_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (sb->phase == SB_WAIT_READY && n == 3 && pfd >= 0 && sb_take_listener(sb, head, pfd)) {
 			pfd = -1; /* sb has it */
+			continue;
+		}
+		if (sb->phase == SB_WAIT_EXEC && n == 3 && pfd >= 0 && head[0] == SBX_EXT_OUTPUT &&
+		    sb->ext_log_fd < 0) {
+			sb->ext_log_fd = steal_fd(&pfd);
 			continue;
 		}
 		/* Each message moves the creation on (or ends it): the next comes as an event. */
@@ -1215,6 +1231,19 @@ static void sandbox_pool_fill(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
+/* An extension of an environment with isolation none ended: its pid is no longer its. */
+static void ext_reaped(pid_t pid, int status, void *arg)
+{
+	struct sandbox *sb = arg;
+	for (unsigned i = 0; i < sb->n_ext_pid; i++)
+		if (sb->ext_pid[i] == pid) {
+			sb->ext_pid[i] = 0;
+			if (sb->phase == SB_RUNNING && !sb->ev && sb->cbs.ext_exit_cb)
+				sb->cbs.ext_exit_cb(sb, i, status, sb->arg);
+			return;
+		}
+}
+
 int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, void *arg,
                 struct sandbox **out, struct err *errp)
 {
@@ -1230,6 +1259,8 @@ int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, 
 	sb->log_fd = -1;
 	sb->netns = -1;
 	sb->api_fd = -1;
+	sb->ext_log_fd = -1;
+	sb->sock_tail = &sb->sock_head;
 	int r;
 	if (S.isolated) {
 		r = ns_start(spec, sb, errp);
@@ -1237,6 +1268,8 @@ int sandbox_new(const struct sandbox_spec *spec, const struct sandbox_cbs *cbs, 
 		sb->phase = SB_RUNNING;
 		if (S.reap)
 			reap_watch(S.reap, sb->pid, sb_reaped, sb);
+		for (unsigned i = 0; S.reap && i < sb->n_ext_pid; i++)
+			reap_watch(S.reap, sb->ext_pid[i], ext_reaped, sb);
 		sb_ready_soon(sb);
 	}
 	if (r < 0) {
@@ -1277,6 +1310,9 @@ int sandbox_signal(struct sandbox *sb, int sig)
 		}
 		return kill(sb->pid, sig) < 0 ? -errno : 0;
 	}
+	for (unsigned i = 0; i < sb->n_ext_pid; i++)
+		if (sb->ext_pid[i] > 0)
+			kill(-sb->ext_pid[i], sig);
 	if (kill(-sb->pid, sig) < 0 && kill(sb->pid, sig) < 0)
 		return -errno;
 	return 0;
@@ -1341,8 +1377,84 @@ bool sandbox_oom_killed(struct sandbox *sb)
 	return sb->cg && cg_oom_kills(sb->cg, &n) == 0 && n > 0;
 }
 
+int sandbox_ext_log_fd(const struct sandbox *sb)
+{
+	return sb->ext_log_fd;
+}
+
+/* The init's answers to sandbox_socket, and its EXITED, as they come. */
+static void sb_running_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	for (;;) {
+		struct sbx_msg m;
+		int pfd = -1;
+		unsigned char head[3];
+		ssize_t n = ctl_recv_head(sb->ctl, &m, &pfd, head, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == 3 && head[0] == SBX_SOCKET && sb->sock_head) {
+			struct sb_sock_wait *w = sb->sock_head;
+			if (!(sb->sock_head = w->next))
+				sb->sock_tail = &sb->sock_head;
+			w->cb(w->arg, pfd >= 0 ? pfd : -EMFILE);
+			free(w);
+			continue;
+		}
+		if (pfd >= 0)
+			close(pfd);
+		if (n == (ssize_t)sizeof(m) && m.kind == SBX_MSG_EXITED) {
+			sb->got_exited = true;
+			sb->exited_status = m.value;
+			continue;
+		}
+		if (n == (ssize_t)sizeof(m) && m.kind == SBX_MSG_EXT_EXITED) {
+			if (sb->phase == SB_RUNNING && !sb->ev && sb->cbs.ext_exit_cb)
+				sb->cbs.ext_exit_cb(sb, m.step, m.value, sb->arg);
+			return; /* sb may be gone: the next message comes as an event */
+		}
+		if (n <= 0) {
+			/* The init is gone: nothing more comes; the waiters hear it. */
+			event_del(sb->ctl_ev);
+			struct sb_sock_wait *w;
+			while ((w = sb->sock_head)) {
+				sb->sock_head = w->next;
+				w->cb(w->arg, -EPIPE);
+				free(w);
+			}
+			sb->sock_tail = &sb->sock_head;
+			return;
+		}
+	}
+}
+
+int sandbox_socket(struct sandbox *sb, void (*cb)(void *arg, int fd), void *arg)
+{
+	if (!sb->isolated) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (sb->phase != SB_RUNNING || sb->ext_log_fd < 0 || sb->ctl < 0)
+		return -ENOTSUP;
+	char c = SBX_SOCKET;
+	if (send(sb->ctl, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+		return -errno;
+	if (!sb->ctl_ev) {
+		sb->ctl_ev = event_new(S.base, sb->ctl, EV_READ | EV_PERSIST, sb_running_ctl_cb, sb);
+		event_add(sb->ctl_ev, NULL);
+	}
+	struct sb_sock_wait *w = xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	*sb->sock_tail = w;
+	sb->sock_tail = &w->next;
+	return -EINPROGRESS;
+}
+
 static void sb_exit_status(struct sandbox *sb, int *status)
 {
+	if (sb->got_exited)
+		*status = sb->exited_status;
 	if (!sb->isolated || sb->ctl < 0)
 		return;
 	struct sbx_msg m;
@@ -1361,6 +1473,15 @@ void sandbox_free(struct sandbox *sb)
 		return;
 	if (sb->ev)
 		event_free(sb->ev);
+	if (sb->ctl_ev)
+		event_free(sb->ctl_ev);
+	while (sb->sock_head) { /* no callback after sandbox_free */
+		struct sb_sock_wait *w = sb->sock_head;
+		sb->sock_head = w->next;
+		free(w);
+	}
+	if (sb->ext_log_fd >= 0)
+		close(sb->ext_log_fd);
 	sbx_plan_fini(&sb->go);
 	if (sb->phase == SB_WAIT_BLANK)
 		TAILQ_REMOVE(&waiting, sb, wait_link);
@@ -1372,6 +1493,9 @@ void sandbox_free(struct sandbox *sb)
 	if (S.reap && !sb->reaped)
 		reap_watch(S.reap, sb->pid, sb_reaped, NULL);
 	sandbox_signal(sb, SIGKILL);
+	for (unsigned i = 0; S.reap && i < sb->n_ext_pid; i++)
+		if (sb->ext_pid[i] > 0)
+			reap_unwatch(S.reap, sb->ext_pid[i]);
 	spare_net(sb->netns);
 	sandbox__net_stop(&sb->net);
 	close(sb->log_fd);

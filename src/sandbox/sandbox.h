@@ -100,6 +100,10 @@ struct sandbox_spec {
 	uint32_t memory_mb;            /* the function's MemorySize: memory limit, CPU share */
 	uint32_t ephemeral_mb;         /* size of /tmp */
 	uint32_t nofile;               /* RLIMIT_NOFILE (Lambda: 1024) */
+	/* External extensions, NULL-terminated, or NULL: executables started before the
+	 * runtime, as the same user under the same limits, with its environment. Paths as
+	 * the environment sees them (/opt/extensions/NAME), on the host with isolation none. */
+	const char *const *extensions;
 };
 
 struct sandbox_stats {
@@ -114,6 +118,9 @@ struct sandbox_cbs {
 	/* After a ready_cb with 0: the first process was reaped; status is the runtime's
 	 * own wait status. Called at most once, never after sandbox_free. */
 	void (*exit_cb)(struct sandbox *sb, int status, void *arg);
+	/* After a ready_cb with 0: extension index (of spec->extensions) ended with its wait
+	 * status. NULL ok. */
+	void (*ext_exit_cb)(struct sandbox *sb, unsigned index, int status, void *arg);
 };
 
 /* Starts making a sandbox for spec (borrowed for the call) from a blank of the pool.
@@ -130,6 +137,14 @@ int sandbox_log_fd(const struct sandbox *sb);
 /* The Runtime API listening socket, non-blocking; the caller owns it after this
  * call (a second call returns -1). */
 int sandbox_take_rtapi_fd(struct sandbox *sb);
+/* The read end of the extensions' stdout and stderr, non-blocking, owned by sb; -1
+ * when it has no extensions (their output is then the runtime's). */
+int sandbox_ext_log_fd(const struct sandbox *sb);
+/* A TCP socket of the environment's network namespace, unconnected, to reach its
+ * loopback (127.0.0.1 as its processes see it): returns it (the caller owns it), or
+ * -EINPROGRESS with cb(arg, fd or -errno) to come on the loop (never after
+ * sandbox_free), or a negative errno (-ENOTSUP: an environment without extensions). */
+int sandbox_socket(struct sandbox *sb, void (*cb)(void *arg, int fd), void *arg);
 /* Sends sig to every process of the environment. */
 int sandbox_signal(struct sandbox *sb, int sig);
 /* Reads usage figures; 0 or a negative errno. */

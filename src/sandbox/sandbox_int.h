@@ -11,7 +11,8 @@
 struct cg;
 struct relay_listener;
 
-#define SBX_HOST_PORTS_MAX 16 /* --function-host-port at most this many times */
+#define SBX_HOST_PORTS_MAX 16
+#define SBX_EXT_PIDS_MAX 16 /* --function-host-port at most this many times */
 
 /* A sandbox's outbound network helper (slirp4netns), or pid 0 for none. */
 struct sbx_net {
@@ -58,6 +59,23 @@ struct sandbox {
 	uint16_t host_port[SBX_HOST_PORTS_MAX];
 	unsigned nhost;
 	struct relay_listener *relay[SBX_HOST_PORTS_MAX];
+	/* With extensions: their output pipe, and sockets asked of the init (sandbox_socket)
+	 * whose answers ctl_ev reads, in order; the runtime's exit status if it read it. */
+	int ext_log_fd;
+	struct event *ctl_ev;
+	struct sb_sock_wait *sock_head, **sock_tail;
+	bool got_exited;
+	int exited_status;
+	/* Isolation none: the extensions' process groups (each in a session of its own, as
+	 * the runtime is), signalled with the runtime's. */
+	pid_t ext_pid[SBX_EXT_PIDS_MAX];
+	unsigned n_ext_pid;
+};
+
+struct sb_sock_wait {
+	void (*cb)(void *arg, int fd);
+	void *arg;
+	struct sb_sock_wait *next;
 };
 
 /* The process-group backend: vfork + exec, rlimits, a listener on an ephemeral

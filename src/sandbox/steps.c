@@ -23,12 +23,20 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define STACK_REUSED(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define STACK_REUSED(p, n) ((void)(p), (void)(n))
+#endif
 
 #define MAX_STRS 4096 /* strings in one step: an exec's argv and envp */
 
@@ -178,13 +186,14 @@ void sbx_plan_describe(const unsigned char *buf, size_t len, unsigned index, cha
 	    [SBX_DEATHSIG] = "death signal",
 	    [SBX_EXEC] = "execve",
 	    [SBX_INIT] = "fork the runtime",
+	    [SBX_EXTENSION] = "start the extension",
 	};
 	size_t off = 0;
 	struct step st;
 	for (unsigned i = 0; next_step(buf, len, &off, &st); i++) {
 		if (i != index)
 			continue;
-		const char *name = st.op > 0 && st.op <= SBX_EXEC ? names[st.op] : "?";
+		const char *name = st.op > 0 && st.op <= SBX_EXTENSION ? names[st.op] : "?";
 		if (st.op == SBX_MOUNT && st.s0[0])
 			snprintf(out, outlen, "step %u: mount %s on %s", i, st.s0, st.s1);
 		else
@@ -261,6 +270,26 @@ fail:;
 	return -1;
 }
 
+/* Sends fd to the server with a 3-byte head {tag, 0, 0}. */
+static int send_fd(int ctl_fd, char tag, int fd)
+{
+	unsigned char head[3] = {(unsigned char)tag, 0, 0};
+	struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(ctl_fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
 static int drop_caps(void)
 {
 	/* Up to the last capability this kernel knows: PR_CAPBSET_READ says EINVAL past it. */
@@ -270,7 +299,7 @@ static int drop_caps(void)
 	return 0;
 }
 
-static int run_exec(const struct step *st)
+static int run_exec(const struct step *st, const struct sbx_child_ctx *ctx)
 {
 	/* argv and envp pointer arrays on the stack: the child may not allocate. */
 	const char *ptrs[MAX_STRS + 2];
@@ -297,6 +326,12 @@ static int run_exec(const struct step *st)
 	ptrs[k] = NULL;
 	char *const *argv = (char *const *)ptrs;
 	char *const *envp = (char *const *)(ptrs + na + 1);
+	if (ctx->exec_path) {
+		/* An extension: its own path, alone in its argv, in the runtime's environment. */
+		const char *xargv[] = {ctx->exec_path, NULL};
+		execve(ctx->exec_path, (char *const *)xargv, envp);
+		return -1;
+	}
 	execve(path, argv, envp);
 	return -1;
 }
@@ -328,10 +363,76 @@ static int runtime_main(void *p)
 {
 	struct init_args *a = p;
 	unsigned failed = 0;
+	if (a->ctx.unblock_sigchld) {
+		/* The init blocks SIGCHLD for its signalfd. A raw system call: this task shares
+		 * the init's memory, and a sanitizer's interceptor would take it for the init. */
+		uint64_t none = 0;
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+	}
+	if (a->ctx.exec_path && (dup2(a->ctx.ext_out_fd, 1) < 0 || dup2(a->ctx.ext_out_fd, 2) < 0)) {
+		a->err = errno;
+		_exit(127);
+	}
 	int r = run_range(a->buf, a->len, a->off, a->first, &a->ctx, &failed);
 	a->err = r < 0 ? -r : ENOEXEC; /* an exec step does not return on success */
 	a->failed = failed;
 	_exit(127);
+}
+
+/* The init of an environment with extensions: reaps its children as SIGCHLD comes
+ * (signalfd sfd), and answers each 'S' the server sends on ctl with a new socket of the
+ * namespace. Returns only when the server's end is closed (then the caller just
+ * reaps); exits when the runtime (pid) does, as the plain init. */
+#define INIT_EXT_MAX 16
+static pid_t init_ext_pids[INIT_EXT_MAX]; /* the extensions this init started, in order */
+static unsigned init_n_ext;
+
+static void serve_init(int ctl, int sfd, pid_t pid)
+{
+	for (;;) {
+		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ctl, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) > 0) {
+			}
+			int status;
+			pid_t w;
+			while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+				if (w == pid) {
+					send_msg(ctl, SBX_MSG_EXITED, status, 0, 1);
+					_exit(0);
+				}
+				for (unsigned k = 0; k < init_n_ext; k++)
+					if (init_ext_pids[k] == w)
+						send_msg(ctl, SBX_MSG_EXT_EXITED, status, k, 1);
+			}
+		}
+		if (p[1].revents & (POLLHUP | POLLERR))
+			return;
+		if (p[1].revents & POLLIN) {
+			char c;
+			ssize_t n = recv(ctl, &c, 1, MSG_DONTWAIT);
+			if (n == 0)
+				return;
+			if (n == 1 && c == SBX_SOCKET) {
+				int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+				if (fd >= 0) {
+					send_fd(ctl, SBX_SOCKET, fd);
+					close(fd);
+				} else {
+					/* No descriptor: the server hears the failure as a bare head. */
+					unsigned char head[3] = {SBX_SOCKET, 1, 0};
+					if (send(ctl, head, sizeof(head), MSG_NOSIGNAL) < 0) {
+					}
+				}
+			}
+		}
+	}
 }
 
 /* Starts the runtime's process with the rest of the plan, vfork style (no copy of the
@@ -342,7 +443,48 @@ static int runtime_main(void *p)
 static int become_init(const unsigned char *buf, size_t len, size_t off, unsigned first,
                        struct sbx_child_ctx *ctx)
 {
+	/* The extensions first (SBX_EXTENSION steps), each as the runtime will be: same
+	 * steps, its own exec. Each one's exec is waited for, as the runtime's is. */
+	size_t o = off;
+	struct step st;
+	int xout[2] = {-1, -1}, sfd = -1;
+	for (unsigned idx = first; next_step(buf, len, &o, &st); idx++) {
+		if (st.op != SBX_EXTENSION)
+			continue;
+		if (xout[0] < 0) {
+			/* Their output apart from the runtime's, and SIGCHLD as a descriptor: this
+			 * init serves socket requests too from now on. */
+			sigset_t chld;
+			sigemptyset(&chld);
+			sigaddset(&chld, SIGCHLD);
+			if (pipe2(xout, O_CLOEXEC) < 0 || send_fd(ctx->ctl_fd, SBX_EXT_OUTPUT, xout[0]) < 0 ||
+			    sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
+			    (sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+				return -1;
+			close(xout[0]);
+		}
+		struct init_args x = {
+		    .buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
+		x.ctx.exec_path = st.s0;
+		x.ctx.ext_out_fd = xout[1];
+		x.ctx.unblock_sigchld = true;
+		pid_t xp = clone(runtime_main, runtime_stack + sizeof(runtime_stack),
+		                 CLONE_VM | CLONE_VFORK | SIGCHLD, &x);
+		if (xp < 0)
+			return -1;
+		if (init_n_ext < INIT_EXT_MAX)
+			init_ext_pids[init_n_ext++] = xp;
+		/* The next child runs on the same stack: the frames this one left behind (it
+		 * exec'd, they never returned) are nothing to a sanitizer now. */
+		STACK_REUSED(runtime_stack, sizeof(runtime_stack));
+		if (x.err) {
+			/* Its exec (past its own step) is reported as its step. */
+			send_msg(ctx->ctl_fd, SBX_MSG_FAILED, x.err, x.failed >= idx ? idx : x.failed, 1);
+			_exit(127);
+		}
+	}
 	struct init_args a = {.buf = buf, .len = len, .off = off, .first = first, .ctx = *ctx, .err = 0};
+	a.ctx.unblock_sigchld = sfd >= 0;
 	pid_t pid =
 	    clone(runtime_main, runtime_stack + sizeof(runtime_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	if (pid < 0)
@@ -351,7 +493,11 @@ static int become_init(const unsigned char *buf, size_t len, size_t off, unsigne
 		send_msg(ctx->ctl_fd, SBX_MSG_FAILED, a.err, a.failed, 1);
 		_exit(127);
 	}
+	if (xout[1] >= 0)
+		close(xout[1]);
 	send_msg(ctx->ctl_fd, SBX_MSG_EXECED, 0, 0, 1);
+	if (sfd >= 0)
+		serve_init(ctx->ctl_fd, sfd, pid);
 	for (;;) {
 		int status;
 		pid_t w = waitpid(-1, &status, 0);
@@ -464,7 +610,9 @@ static int run_step(const struct step *st, struct sbx_child_ctx *ctx)
 		}
 		return 0;
 	case SBX_EXEC:
-		return run_exec(st);
+		return run_exec(st, ctx);
+	case SBX_EXTENSION:
+		return 0; /* the init starts it (become_init) */
 	case SBX_INIT:
 		break; /* run_range handles it: it needs the rest of the plan */
 	}

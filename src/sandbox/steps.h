@@ -4,6 +4,7 @@
 #ifndef LAMBDAD_SANDBOX_STEPS_H
 #define LAMBDAD_SANDBOX_STEPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +36,9 @@ enum sbx_op {
 	SBX_INIT,          /* forks: the child runs the rest of the plan, this process stays the
 	                    * namespace's init, reaps, and reports the runtime's exit */
 	SBX_EXEC,          /* a: path; then argv strings; NULL; then envp strings */
+	SBX_EXTENSION,     /* a: path. After SBX_INIT: the init starts it before the runtime,
+	                    * running the runtime's steps (identity, limits, seccomp) and
+	                    * its exec with path instead (argv: path; the same envp) */
 };
 
 /* The serialised plan: records of {op u8, n u64, m u64, nstr u16, strings (u32 len,
@@ -60,14 +64,22 @@ enum sbx_listen_tag {
 	SBX_LISTEN_RTAPI = 'L', /* the Runtime API (9001) */
 	SBX_LISTEN_API = 'A',   /* lambdad's own API, served by the front (4566) */
 	SBX_LISTEN_HOST = 'H',  /* relayed to the same port on the host's loopback */
+	/* With extensions, the init sends, before EXECED, the read end of their output
+	 * pipe ('X'), and later answers each 'S' byte the server sends with a new TCP
+	 * socket of the namespace ('S'), unconnected: the server connects it to the
+	 * sandbox's loopback (the Telemetry API's listeners). */
+	SBX_EXT_OUTPUT = 'X',
+	SBX_SOCKET = 'S',
 };
 
 /* What a child tells the server on its control socket, one message each. */
 enum sbx_msg_kind {
-	SBX_MSG_READY = 1, /* the blank part is done: waiting for the function's plan */
-	SBX_MSG_FAILED,    /* value: errno; step: index; phase: 0 blank, 1 function */
-	SBX_MSG_EXECED,    /* the runtime runs */
-	SBX_MSG_EXITED,    /* value: the runtime's wait status */
+	SBX_MSG_READY = 1,  /* the blank part is done: waiting for the function's plan */
+	SBX_MSG_FAILED,     /* value: errno; step: index; phase: 0 blank, 1 function */
+	SBX_MSG_EXECED,     /* the runtime runs */
+	SBX_MSG_EXITED,     /* value: the runtime's wait status */
+	SBX_MSG_EXT_EXITED, /* value: an extension's wait status; step: which (0, 1, ... in
+	                     * the order of the plan's SBX_EXTENSION steps) */
 };
 struct sbx_msg {
 	int kind;
@@ -83,6 +95,9 @@ struct sbx_child_ctx {
 	int out_fd;                       /* write end of the output pipe */
 	pid_t server_pid;                 /* for the death signal check */
 	const struct sock_fprog *seccomp; /* built once in the parent */
+	const char *exec_path;            /* SBX_EXEC runs this instead (an extension), or NULL */
+	int ext_out_fd;                   /* an extension's stdout and stderr (with exec_path) */
+	bool unblock_sigchld;             /* the init blocked it: the child's exec must not inherit that */
 };
 
 /* Syscalls the runner makes, overridable by tests to inject failures. */

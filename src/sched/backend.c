@@ -1,10 +1,12 @@
 /* The real backend: an environment is a sandbox (sandbox_new, every step an event)
  * running the function's code from the store, and its Runtime API is served by rtapi on
  * the sandbox's listening socket. */
+#include <dirent.h>
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,7 +25,73 @@ struct sched_benv {
 	struct sandbox *sb;
 	struct sched_benv_cbs cbs;
 	void *arg;
+	unsigned n_ext;                 /* extensions started: init waits for each to register */
+	char *ext_names[RTAPI_EXT_MAX]; /* their file names, in the order started */
 };
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The external extensions of a function whose /opt is made of layer_dirs (host
+ * directories, NULL-terminated, in order; a later layer's file of the same name wins):
+ * the regular files of each one's extensions/ folder, by name. Returns the paths to
+ * start (owned, NULL-terminated, NULL when there are none): /opt/extensions/NAME in a
+ * sandbox, the host file with isolation none. *n gets their count (at most RTAPI_EXT_MAX). */
+static char **ext_list(const char *const *layer_dirs, bool isolated, unsigned *n)
+{
+	char *names[RTAPI_EXT_MAX + 1];
+	char *paths[RTAPI_EXT_MAX + 1];
+	unsigned k = 0;
+	*n = 0;
+	for (size_t i = 0; layer_dirs && layer_dirs[i]; i++) {
+		autofree char *dir = xasprintf("%s/extensions", layer_dirs[i]);
+		DIR *d = opendir(dir);
+		if (!d)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			struct stat st;
+			autofree char *path = xasprintf("%s/%s", dir, de->d_name);
+			if (de->d_name[0] == '.' || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			unsigned j = 0;
+			while (j < k && strcmp(names[j], de->d_name) != 0)
+				j++;
+			if (j == k) {
+				if (k == RTAPI_EXT_MAX) {
+					log_warn(
+					    "sched: more than %d extensions in %s: the rest are not started",
+					    RTAPI_EXT_MAX, dir);
+					continue;
+				}
+				names[k] = xstrdup(de->d_name);
+				paths[k++] = NULL;
+			}
+			free(paths[j]);
+			paths[j] = isolated ? xasprintf("/opt/extensions/%s", de->d_name) : steal_ptr(&path);
+		}
+		closedir(d);
+	}
+	if (k == 0)
+		return NULL;
+	qsort(paths, k, sizeof(char *), cmp_str);
+	char **out = xcalloc(k + 1, sizeof(char *));
+	for (unsigned j = 0; j < k; j++) {
+		out[j] = paths[j];
+		free(names[j]);
+	}
+	*n = k;
+	return out;
+}
+
+static void ext_list_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
 
 static void sb_ready(struct sandbox *sb, int rc, const struct err *e, void *arg)
 {
@@ -37,7 +105,15 @@ static void sb_exit(struct sandbox *sb, int status, void *arg)
 	h->cbs.exit_cb(h->arg, status, sandbox_oom_killed(sb));
 }
 
-static const struct sandbox_cbs sb_cbs = {.ready_cb = sb_ready, .exit_cb = sb_exit};
+static void sb_ext_exit(struct sandbox *sb, unsigned index, int status, void *arg)
+{
+	struct sched_benv *h = arg;
+	if (index < h->n_ext && h->cbs.ext_exit_cb)
+		h->cbs.ext_exit_cb(h->arg, h->ext_names[index]);
+}
+
+static const struct sandbox_cbs sb_cbs = {
+    .ready_cb = sb_ready, .exit_cb = sb_exit, .ext_exit_cb = sb_ext_exit};
 
 static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struct sched_benv_cbs *cbs,
                        void *arg, struct sched_benv **out, struct err *errp)
@@ -90,6 +166,9 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 			}
 		}
 	}
+	/* The layers' extensions: none means nothing new on the cold start's path. */
+	unsigned n_ext = 0;
+	char **exts = ext_list((const char *const *)layer_dirs, sandbox_isolated(), &n_ext);
 	struct sandbox_spec sspec = {.code_dir = code_dir,
 	                             .exe_layer = exe_layer,
 	                             .layer_dirs = (const char *const *)layer_dirs,
@@ -99,15 +178,24 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	                             .envp = spec->envp,
 	                             .memory_mb = cfg->memory_mb,
 	                             .ephemeral_mb = cfg->ephemeral_mb,
-	                             .nofile = 1024};
+	                             .nofile = 1024,
+	                             .extensions = (const char *const *)exts};
 	struct sched_benv *h = xcalloc(1, sizeof(*h));
 	h->be = be;
 	h->cbs = *cbs;
 	h->arg = arg;
+	h->n_ext = n_ext;
+	for (unsigned i = 0; i < n_ext; i++) {
+		const char *slash = strrchr(exts[i], '/');
+		h->ext_names[i] = xstrdup(slash ? slash + 1 : exts[i]);
+	}
 	r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp);
+	ext_list_free(exts);
 	for (size_t i = 0; i < nl; i++)
 		free(layer_dirs[i]);
 	if (r < 0) {
+		for (unsigned i = 0; i < n_ext; i++)
+			free(h->ext_names[i]);
 		free(h);
 		return r;
 	}
@@ -120,6 +208,18 @@ static int sbe_log_fd(struct sched_benv *h)
 	return sandbox_log_fd(h->sb);
 }
 
+static int sbe_ext_log_fd(struct sched_benv *h)
+{
+	return sandbox_ext_log_fd(h->sb);
+}
+
+/* The Telemetry API's sockets: made in the sandbox's network namespace. */
+static int sbe_socket(void *arg, void (*cb)(void *cb_arg, int fd), void *cb_arg)
+{
+	struct sched_benv *h = arg;
+	return sandbox_socket(h->sb, cb, cb_arg);
+}
+
 static int sbe_serve(struct sched_benv *h, const struct rtapi_ops *ops, void *arg, struct rtapi **out,
                      struct err *errp)
 {
@@ -127,6 +227,10 @@ static int sbe_serve(struct sched_benv *h, const struct rtapi_ops *ops, void *ar
 	int r = rtapi_new(h->be->base, lfd, ops, arg, out, errp);
 	if (r < 0 && lfd >= 0)
 		close(lfd);
+	if (r == 0 && h->n_ext) {
+		rtapi_expect_extensions(*out, h->n_ext);
+		rtapi_set_socket_fn(*out, sbe_socket, h);
+	}
 	return r;
 }
 
@@ -167,6 +271,8 @@ static void sbe_env_free(struct sched_benv *h)
 	if (!h)
 		return;
 	sandbox_free(h->sb);
+	for (unsigned i = 0; i < h->n_ext; i++)
+		free(h->ext_names[i]);
 	free(h);
 }
 
@@ -178,6 +284,7 @@ static void sbe_free(void *be)
 static const struct sched_backend_ops sbe_ops = {
     .env_new = sbe_env_new,
     .log_fd = sbe_log_fd,
+    .ext_log_fd = sbe_ext_log_fd,
     .serve = sbe_serve,
     .signal = sbe_signal,
     .can_freeze = sbe_can_freeze,

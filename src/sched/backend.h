@@ -26,6 +26,9 @@ struct sched_benv_cbs {
 	 * oom tells that the kernel killed something of it for lack of memory. Called at
 	 * most once, never after env_free. */
 	void (*exit_cb)(void *arg, int status, bool oom);
+	/* After a ready_cb with 0: the extension started from a file named name ended.
+	 * NULL ok. */
+	void (*ext_exit_cb)(void *arg, const char *name);
 };
 
 /* One environment to make. */
@@ -41,6 +44,8 @@ struct sched_backend_ops {
 	               void *arg, struct sched_benv **out, struct err *errp);
 	/* The read end of the environment's stdout and stderr, non-blocking; borrowed. */
 	int (*log_fd)(struct sched_benv *h);
+	/* The same of its extensions, or -1 (none, or their output is in log_fd's); NULL ok. */
+	int (*ext_log_fd)(struct sched_benv *h);
 	/* Serves the Runtime API to the environment with ops/arg: 0 and an owned *out
 	 * (free it with rtapi_free before env_free), or a negative errno. Once per env. */
 	int (*serve)(struct sched_benv *h, const struct rtapi_ops *ops, void *arg, struct rtapi **out,

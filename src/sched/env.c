@@ -59,6 +59,12 @@ static void env_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void freeze_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct env *e = arg;
+	if (e->state == ENV_IDLE && e->created && !e->frozen && e->rt && rtapi_telemetry_flush(e->rt)) {
+		/* Its telemetry listeners get what is queued first. */
+		struct timeval ftv = {0, SCHED_FREEZE_DELAY_MS * 1000};
+		evtimer_add(e->freeze_ev, &ftv);
+		return;
+	}
 	if (e->state == ENV_IDLE && e->created && !e->frozen && e->rt && rtapi_ready(e->rt) &&
 	    e->s->be.ops->freeze(e->h, true) == 0)
 		e->frozen = true;
@@ -138,13 +144,61 @@ static void env_free_cb(evutil_socket_t fd, short what, void *arg)
 	struct env *e = arg;
 	if (e->log_ev)
 		event_free(e->log_ev);
+	if (e->ext_log_ev)
+		event_free(e->ext_log_ev);
+	logs_split_fini(&e->ext_split);
 	if (e->timer)
 		event_free(e->timer);
 	if (e->freeze_ev)
 		event_free(e->freeze_ev);
+	if (e->shutdown_ev)
+		event_free(e->shutdown_ev);
 	logs_split_fini(&e->split);
 	fn_config_unref(e->cfg);
 	free(e);
+}
+
+/* Ends what is left of a killed environment: its processes, its Runtime API, and the
+ * struct on the next loop turn. */
+static void env_destroy(struct env *e, bool drain)
+{
+	struct sched *s = e->s;
+	if (e->log_ev && drain) {
+		/* What its extensions wrote at SHUTDOWN. */
+		sched__env_drain_output(e);
+		sched__env_flush_partial_line(e);
+		sched__env_drain_ext_output(e);
+	}
+	if (e->log_ev)
+		event_del(e->log_ev);
+	if (e->ext_log_ev)
+		event_del(e->ext_log_ev);
+	if (e->shutdown_ev)
+		evtimer_del(e->shutdown_ev);
+	rtapi_free(e->rt);
+	e->rt = NULL;
+	s->be.ops->env_free(e->h);
+	e->h = NULL;
+	e->created = false;
+	struct timeval zero = {0, 0};
+	event_base_once(s->base, -1, EV_TIMEOUT, env_free_cb, e, &zero);
+}
+
+void sched__env_shutdown_done(struct env *e)
+{
+	if (!e->shutting)
+		return;
+	e->shutting = false;
+	e->s->n_shutting--;
+	env_destroy(e, true);
+}
+
+static void shutdown_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct env *e = arg;
+	log_debug("sched: the extensions of %s did not finish SHUTDOWN in %d ms", e->pool->name,
+	          SCHED_SHUTDOWN_MS);
+	sched__env_shutdown_done(e);
 }
 
 /* Kills the environment's processes and takes it out of every list; the struct
@@ -171,18 +225,24 @@ void sched__env_kill(struct env *e)
 	}
 	if (!TAILQ_EMPTY(&s->kick_list))
 		sched__kick(s, NULL);
-	if (e->log_ev)
-		event_del(e->log_ev);
 	evtimer_del(e->timer);
 	if (e->freeze_ev)
 		evtimer_del(e->freeze_ev);
-	rtapi_free(e->rt);
-	e->rt = NULL;
-	s->be.ops->env_free(e->h);
-	e->h = NULL;
-	e->created = false;
-	struct timeval zero = {0, 0};
-	event_base_once(s->base, -1, EV_TIMEOUT, env_free_cb, e, &zero);
+	/* Extensions registered for SHUTDOWN are told, and have SCHED_SHUTDOWN_MS to finish
+	 * (their output is still logged) before the environment goes. */
+	if (e->rt && e->created && !e->no_shutdown && rtapi_wants_shutdown(e->rt)) {
+		int64_t deadline = clock_wall_ms() + SCHED_SHUTDOWN_MS;
+		if (rtapi_shutdown(e->rt, e->shutdown_reason ? e->shutdown_reason : "spindown", deadline) >
+		    0) {
+			e->shutting = true;
+			s->n_shutting++;
+			e->shutdown_ev = evtimer_new(s->base, shutdown_timer_cb, e);
+			struct timeval tv = {SCHED_SHUTDOWN_MS / 1000, (SCHED_SHUTDOWN_MS % 1000) * 1000};
+			evtimer_add(e->shutdown_ev, &tv);
+			return;
+		}
+	}
+	env_destroy(e, false);
 }
 
 /* ---- the environment variables ---- */
@@ -302,10 +362,24 @@ static void env_ready_cb(void *arg, int rc, const struct err *err)
 		}
 		return;
 	}
+	struct rtapi_function rf = {.name = e->cfg->name,
+	                            .version = fn_version(e->cfg),
+	                            .handler = e->cfg->handler,
+	                            .account = s->account};
+	rtapi_set_function(e->rt, &rf);
 	if (s->be.ops->can_freeze(e->h))
 		e->freeze_ev = evtimer_new(s->base, freeze_cb, e);
 	e->log_ev = event_new(s->base, s->be.ops->log_fd(e->h), EV_READ | EV_PERSIST, sched__log_read_cb, e);
 	event_add(e->log_ev, NULL);
+	int xfd = s->be.ops->ext_log_fd ? s->be.ops->ext_log_fd(e->h) : -1;
+	if (xfd >= 0) {
+		e->ext_log_ev = event_new(s->base, xfd, EV_READ | EV_PERSIST, sched__ext_log_read_cb, e);
+		event_add(e->ext_log_ev, NULL);
+	}
+	sched__telemetry(e, "platform.initStart",
+	                 json_pack("{s:s, s:s, s:s, s:s}", "initializationType",
+	                           e->provisioned ? "provisioned-concurrency" : "on-demand", "phase", "init",
+	                           "functionName", e->cfg->name, "functionVersion", fn_version(e->cfg)));
 	struct timeval tv = {.tv_sec = s->cfg.init_timeout_ms / 1000,
 	                     .tv_usec = (s->cfg.init_timeout_ms % 1000) * 1000};
 	evtimer_add(e->timer, &tv);
@@ -315,6 +389,12 @@ static void env_exit_cb(void *arg, int status, bool oom)
 {
 	struct env *e = arg;
 	char why[96];
+	/* Its namespace is gone with its first process: no extension is left to tell. */
+	e->no_shutdown = true;
+	if (e->shutting) {
+		sched__env_shutdown_done(e);
+		return;
+	}
 	sandbox_describe_status(status, why, sizeof(why));
 	log_debug("sched: environment of %s ended: %s", e->pool->name, why);
 	sched__env_drain_output(e);
@@ -346,7 +426,19 @@ static void env_exit_cb(void *arg, int status, bool oom)
 	}
 }
 
-static const struct sched_benv_cbs env_benv_cbs = {.ready_cb = env_ready_cb, .exit_cb = env_exit_cb};
+/* An extension's process ended: nothing more is waited for from it (and an environment
+ * whose extension crashed is not reused). */
+static void env_ext_exit_cb(void *arg, const char *name)
+{
+	struct env *e = arg;
+	if (e->rt) {
+		sched__env_drain_ext_output(e);
+		rtapi_ext_exited(e->rt, name);
+	}
+}
+
+static const struct sched_benv_cbs env_benv_cbs = {
+    .ready_cb = env_ready_cb, .exit_cb = env_exit_cb, .ext_exit_cb = env_ext_exit_cb};
 
 int sched__env_start(struct sched *s, struct fn_pool *pool, struct fn_config *cfg, struct invocation *inv,
                      bool provisioned, struct err *errp)

@@ -81,46 +81,65 @@ static double inv_duration_ms(const struct invocation *inv)
 }
 
 /* Ends an invocation: END and REPORT lines, the callback, and the environment
- * goes back to the pool (or away). body is drained by the callback. */
+ * goes back to the pool (or away). body is drained by the callback. With extensions
+ * still at work on it, the caller is answered now and the rest waits for them
+ * (ext_done_cb), or for the timeout, or for the environment's end. */
 void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuffer *body)
 {
 	struct env *e = inv->env;
 	struct sched *s = inv->s;
-	if (e) {
+	bool wait_ext = e && e->state == ENV_BUSY && !e->retire && e->rt && rtapi_ext_busy(e->rt);
+	if (e && !wait_ext) {
+		sched__env_drain_ext_output(e);
 		sched__env_drain_output(e);
 		sched__env_flush_partial_line(e);
 		sched__report(e, inv, inv_duration_ms(inv));
 		e->inv = NULL;
 	}
+	struct fn_pool *pool = inv->pool;
+	if (!inv->answered) {
+		double ms = inv_duration_ms(inv);
+		if (e && inv->delivered)
+			sched__telemetry(e, "platform.runtimeDone",
+			                 json_pack("{s:s, s:s, s:{s:f, s:I}}", "requestId", inv->request_id,
+			                           "status",
+			                           inv->timed_out         ? "timeout"
+			                           : inv->report_error[0] ? "error"
+			                           : function_error       ? "failure"
+			                                                  : "success",
+			                           "metrics", "durationMs", ms, "producedBytes",
+			                           (json_int_t)(body ? evbuffer_get_length(body) : 0)));
+		pool->st.invocations++;
+		if (function_error)
+			pool->st.errors++;
+		if (inv->timed_out)
+			pool->st.timeouts++;
+		sched__hist_observe(&pool->st.duration, ms);
+		if (inv->cold) {
+			pool->st.cold_starts++;
+			sched__hist_observe(&pool->st.init_duration, inv->init_ms);
+		}
+		struct sched_result res = {.function_error = function_error,
+		                           .system_error = inv->system_error,
+		                           .body = body,
+		                           .request_id = inv->request_id,
+		                           .executed_version = fn_version(inv->cfg),
+		                           .streamed = inv->streamed,
+		                           .content_type = inv->content_type};
+		if (inv->want_tail)
+			res.log_tail = logs_tail_get(&inv->tail, &res.log_tail_len);
+		inv->answered = true;
+		inv->cb(&res, inv->arg);
+	}
+	if (wait_ext)
+		return;
 	if (inv->timer)
 		event_del(inv->timer);
 	s->inflight--;
-	struct fn_pool *pool = inv->pool;
 	pool->inflight--;
 	pool->fn->fn_inflight--;
 	if (inv->unreserved)
 		s->unreserved_inflight--;
-	double ms = inv_duration_ms(inv);
-	pool->st.invocations++;
-	if (function_error)
-		pool->st.errors++;
-	if (inv->timed_out)
-		pool->st.timeouts++;
-	sched__hist_observe(&pool->st.duration, ms);
-	if (inv->cold) {
-		pool->st.cold_starts++;
-		sched__hist_observe(&pool->st.init_duration, inv->init_ms);
-	}
-	struct sched_result res = {.function_error = function_error,
-	                           .system_error = inv->system_error,
-	                           .body = body,
-	                           .request_id = inv->request_id,
-	                           .executed_version = fn_version(inv->cfg),
-	                           .streamed = inv->streamed,
-	                           .content_type = inv->content_type};
-	if (inv->want_tail)
-		res.log_tail = logs_tail_get(&inv->tail, &res.log_tail_len);
-	inv->cb(&res, inv->arg);
 	inv_free(inv);
 	if (e && e->state != ENV_DEAD) {
 		bool stale = e->pool->cfg && strcmp(e->pool->cfg->revision_id, e->cfg->revision_id) != 0;
@@ -159,9 +178,12 @@ static void inv_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		sched__env_drain_output(e);
 		sched__env_logf(e, "%s %s Task timed out after %.2f seconds", ts, inv->request_id,
 		                (double)inv->cfg->timeout_s);
-		/* The environment is killed: a function that ran out of time is not reused. */
+		/* The environment is killed: a function that ran out of time is not reused.
+		 * Extensions registered for SHUTDOWN hear of it first (sched__env_kill). */
 		e->retire = true;
-		if (e->created)
+		if (e->rt && rtapi_wants_shutdown(e->rt))
+			e->shutdown_reason = "timeout";
+		else if (e->created)
 			e->s->be.ops->signal(e->h, SIGKILL);
 	}
 	sched__inv_fail(inv, "Sandbox.Timedout", "RequestId: %s Error: Task timed out after %.2f seconds",
@@ -185,6 +207,10 @@ int sched__env_deliver(struct env *e)
 	    .payload = inv->payload,
 	};
 	sched__env_logf(e, "START RequestId: %s Version: %s", inv->request_id, fn_version(inv->cfg));
+	sched__telemetry(e, "platform.start",
+	                 json_pack("{s:s, s:s, s:{s:s, s:s}}", "requestId", inv->request_id, "version",
+	                           fn_version(inv->cfg), "tracing", "type", "X-Amzn-Trace-Id", "value",
+	                           inv->trace_id));
 	inv->start_us = clock_mono_us();
 	if (rtapi_deliver(e->rt, &ev) < 0)
 		return -EAGAIN;
@@ -200,6 +226,8 @@ int sched__env_deliver(struct env *e)
 static void rt_next_cb(void *arg)
 {
 	struct env *e = arg;
+	if (e->state == ENV_DEAD)
+		return; /* shutting down */
 	if (!e->initialized) {
 		e->initialized = true;
 		evtimer_del(e->timer);
@@ -211,6 +239,15 @@ static void rt_next_cb(void *arg)
 			e->pool->warm_failures = 0;
 		if (e->inv)
 			e->inv->init_ms = (double)(clock_mono_us() - e->created_us) / 1000.0;
+		double init_ms = (double)(clock_mono_us() - e->created_us) / 1000.0;
+		sched__telemetry(e, "platform.initRuntimeDone",
+		                 json_pack("{s:s, s:s, s:s}", "initializationType",
+		                           e->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
+		                           "init", "status", "success"));
+		sched__telemetry(e, "platform.initReport",
+		                 json_pack("{s:s, s:s, s:s, s:{s:f}}", "initializationType",
+		                           e->provisioned ? "provisioned-concurrency" : "on-demand", "phase",
+		                           "init", "status", "success", "metrics", "durationMs", init_ms));
 	}
 	if (e->state == ENV_STARTING) {
 		if (e->inv) {
@@ -376,6 +413,44 @@ int sched_stream_pause(struct sched *s, const char *request_id, bool paused)
 	return -ENOENT;
 }
 
+/* The extensions are done with the last event: the invocation they held ends, or the
+ * SHUTDOWN wait does. */
+static void rt_ext_done_cb(void *arg)
+{
+	struct env *e = arg;
+	if (e->shutting)
+		sched__env_shutdown_done(e);
+	else if (e->inv && e->inv->answered)
+		sched__inv_finish(e->inv, false, NULL);
+}
+
+static void rt_ext_error_cb(void *arg, const char *name, bool init, const char *error_type)
+{
+	struct env *e = arg;
+	sched__env_drain_output(e);
+	if (init) {
+		/* As the runtime's own init/error: the environment fails its init. */
+		json_t *o = json_pack("{s:s, s:s}", "errorMessage",
+		                      "an extension reported an error during init", "errorType", error_type);
+		char *txt = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add(b, txt, strlen(txt));
+		free(txt);
+		sched__env_logf(e, "EXTENSION\tName: %s\tState: InitError\tEvents: []\tError Type: %s", name,
+		                error_type);
+		rt_init_error_cb(e, error_type, b);
+		evbuffer_free(b);
+		return;
+	}
+	/* exit/error: the extension goes, and the environment with it once free. */
+	sched__env_logf(e, "EXTENSION\tName: %s\tState: %s\tError Type: %s", name,
+	                strcmp(error_type, "Extension.Crash") == 0 ? "Crashed" : "ExitError", error_type);
+	e->retire = true;
+	if (!e->inv && e->state != ENV_DEAD)
+		sched__env_kill(e);
+}
+
 const struct rtapi_ops sched__rtapi_ops = {
     .next_cb = rt_next_cb,
     .response_cb = rt_response_cb,
@@ -385,4 +460,6 @@ const struct rtapi_ops sched__rtapi_ops = {
     .stream_begin_cb = rt_stream_begin_cb,
     .stream_chunk_cb = rt_stream_chunk_cb,
     .stream_end_cb = rt_stream_end_cb,
+    .ext_done_cb = rt_ext_done_cb,
+    .ext_error_cb = rt_ext_error_cb,
 };

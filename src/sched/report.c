@@ -2,12 +2,16 @@
  * runtimes), platform lines, INIT_START, and the END and REPORT lines of each invocation,
  * to the function's log file and the caller's tail. */
 #include <errno.h>
+#include <lambdad/xmalloc.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/utf8.h"
+#include "rtapi/telemetry.h"
 #include "runtimes/hostrt.h"
 #include "sched/sched_int.h"
 
@@ -32,9 +36,70 @@ void sched__env_logf(struct env *e, const char *fmt, ...)
 	sched__env_log(e, 0, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
+/* A log record as a JSON string: its bytes that are not UTF-8 become '?'. */
+static json_t *record_string(const char *text, size_t len)
+{
+	json_t *j = json_stringn(text, len);
+	if (j)
+		return j;
+	char *copy = xstrndup(text, len);
+	for (size_t i = 0; i < len; i++)
+		if (!copy[i])
+			copy[i] = '?'; /* an embedded NUL would cut the record */
+	utf8_sanitize(copy);
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 static void record_cb(void *arg, int64_t ts_ms, const char *text, size_t len)
 {
-	sched__env_log(arg, ts_ms, text, len);
+	struct env *e = arg;
+	sched__env_log(e, ts_ms, text, len);
+	if (e->rt && rtapi_telemetry_wanted(e->rt))
+		rtapi_telemetry(e->rt, TELEM_FUNCTION, "function", record_string(text, len));
+}
+
+static void ext_record_cb(void *arg, int64_t ts_ms, const char *text, size_t len)
+{
+	struct env *e = arg;
+	sched__env_log(e, ts_ms, text, len);
+	if (e->rt && rtapi_telemetry_wanted(e->rt))
+		rtapi_telemetry(e->rt, TELEM_EXTENSION, "extension", record_string(text, len));
+}
+
+void sched__telemetry(struct env *e, const char *type, json_t *record)
+{
+	if (e->rt && rtapi_telemetry_wanted(e->rt))
+		rtapi_telemetry(e->rt, TELEM_PLATFORM, type, record);
+	else
+		json_decref(record);
+}
+
+void sched__env_drain_ext_output(struct env *e)
+{
+	int fd = e->created && e->h && e->s->be.ops->ext_log_fd ? e->s->be.ops->ext_log_fd(e->h) : -1;
+	if (fd < 0)
+		return;
+	char buf[16384];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0 && e->ext_log_ev)
+				event_del(e->ext_log_ev);
+			if (n == 0)
+				logs_split_flush(&e->ext_split, ext_record_cb, e);
+			return;
+		}
+		logs_split_feed(&e->ext_split, buf, (size_t)n, clock_wall_ms(), ext_record_cb, e);
+	}
+}
+
+void sched__ext_log_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sched__env_drain_ext_output(arg);
 }
 
 /* Reads what the environment wrote so far and cuts it into records. */
@@ -113,6 +178,17 @@ void sched__report(struct env *e, const struct invocation *inv, double dur_ms)
 		snprintf(status, sizeof(status), "\tStatus: timeout");
 	else if (inv->report_error[0])
 		snprintf(status, sizeof(status), "\tStatus: error\tError Type: %s", inv->report_error);
+	json_t *metrics = json_pack("{s:f, s:I, s:I, s:I}", "durationMs", dur_ms, "billedDurationMs",
+	                            (json_int_t)ceil(dur_ms < 1 ? 1 : dur_ms), "memorySizeMB",
+	                            (json_int_t)inv->cfg->memory_mb, "maxMemoryUsedMB", (json_int_t)used_mb);
+	if (inv->cold)
+		json_object_set_new(metrics, "initDurationMs", json_real(inv->init_ms));
+	sched__telemetry(e, "platform.report",
+	                 json_pack("{s:s, s:s, s:o}", "requestId", inv->request_id, "status",
+	                           inv->timed_out         ? "timeout"
+	                           : inv->report_error[0] ? "error"
+	                                                  : "success",
+	                           "metrics", metrics));
 	sched__env_logf(e,
 	                "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\tMemory Size: %u "
 	                "MB\tMax Memory Used: %lu MB%s%s",

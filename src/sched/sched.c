@@ -74,6 +74,9 @@ void sched_stop(struct sched *s)
 		}
 		sched__env_kill(e);
 	}
+	/* Extensions hear SHUTDOWN; each environment's wait is bounded (SCHED_SHUTDOWN_MS). */
+	while (s->n_shutting > 0)
+		event_base_loop(s->base, EVLOOP_ONCE);
 	/* Let deferred frees run. */
 	event_base_loop(s->base, EVLOOP_NONBLOCK);
 }

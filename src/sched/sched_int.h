@@ -2,6 +2,7 @@
 #ifndef LAMBDAD_SCHED_INT_H
 #define LAMBDAD_SCHED_INT_H
 
+#include <jansson.h>
 #include <lambdad/map.h>
 #include <stdarg.h>
 #include <sys/queue.h>
@@ -24,6 +25,8 @@
 /* How many times an invocation goes to another environment because the one it was
  * given ended before the invocation was sent (a bound against a crash loop). */
 #define SCHED_MAX_REQUEUES 3
+/* How long extensions have for SHUTDOWN (ms): Lambda's 2 s with external extensions. */
+#define SCHED_SHUTDOWN_MS 2000
 
 struct env;
 struct fn_pool;
@@ -53,6 +56,7 @@ struct invocation {
 	bool cold;
 	bool timed_out;
 	bool system_error; /* answered for lambdad's own failure (shutdown) */
+	bool answered;     /* the caller has its answer; extensions still work on it */
 	bool unreserved;   /* counted in sched->unreserved_inflight */
 	/* The platform's error type for REPORT's "Status: error" (Runtime.ExitError), or "". */
 	char report_error[64];
@@ -84,7 +88,15 @@ struct env {
 	struct event *timer;     /* init timeout while starting, keep-alive while idle */
 	struct event *freeze_ev; /* freezes an idle environment shortly after its last answer */
 	bool frozen;
-	struct logs_split split; /* its output, cut into log records */
+	/* SHUTDOWN: sent to its extensions as it is reaped; it lives on (out of every
+	 * list, ENV_DEAD) until they are done or shutdown_ev ends the wait. */
+	bool shutting;
+	bool no_shutdown;            /* its processes are gone: nobody to tell */
+	const char *shutdown_reason; /* "spindown" (default), "timeout" */
+	struct event *shutdown_ev;
+	struct logs_split split;  /* its output, cut into log records */
+	struct event *ext_log_ev; /* its extensions' output, when apart */
+	struct logs_split ext_split;
 	char stream[96];
 	int64_t created_us;         /* monotonic µs */
 	TAILQ_ENTRY(env) all_link;  /* sched->envs */
@@ -145,6 +157,7 @@ struct sched {
 	uint64_t warm_starts;
 	uint64_t throttles;
 	uint64_t evictions;
+	uint32_t n_shutting; /* environments waiting for their extensions' SHUTDOWN */
 	bool stopping;
 };
 
@@ -210,6 +223,11 @@ void sched__env_logf(struct env *e, const char *fmt, ...) __attribute__((format(
 void sched__env_drain_output(struct env *e);
 void sched__env_flush_partial_line(struct env *e);
 void sched__log_read_cb(evutil_socket_t fd, short what, void *arg);
+/* The same for the extensions' output (the Telemetry API's "extension" events). */
+void sched__env_drain_ext_output(struct env *e);
+void sched__ext_log_read_cb(evutil_socket_t fd, short what, void *arg);
+/* A platform event (record taken) for the environment's Telemetry API subscribers. */
+void sched__telemetry(struct env *e, const char *type, json_t *record);
 void sched__flush_timer_cb(evutil_socket_t fd, short what, void *arg);
 /* The END and REPORT lines of inv, which ran dur_ms in e. */
 void sched__report(struct env *e, const struct invocation *inv, double dur_ms);
@@ -230,6 +248,8 @@ void sched__env_unidle(struct env *e);
 void sched__env_take(struct env *e, struct invocation *inv);
 /* Destroys the environment (no invocation may be in flight in it); freed next turn. */
 void sched__env_kill(struct env *e);
+/* The SHUTDOWN wait of a killed environment is over: it is destroyed now. */
+void sched__env_shutdown_done(struct env *e);
 /* The function's environment variables for e: owned, free with sched__free_envp. */
 char **sched__env_build_envp(const struct env *e);
 void sched__free_envp(char **envp);

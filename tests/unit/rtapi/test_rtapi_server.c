@@ -133,6 +133,16 @@ static void stream_end_cb(void *arg, const char *id, const char *type, struct ev
 	maybe_free("end");
 }
 
+static void ext_done_cb(void *arg)
+{
+	record("ext_done\n");
+}
+
+static void ext_error_cb(void *arg, const char *name, bool init, const char *type)
+{
+	record("ext_error %s %s %s\n", name, init ? "init" : "exit", type);
+}
+
 static const struct rtapi_ops ops = {
     .next_cb = next_cb,
     .response_cb = response_cb,
@@ -142,6 +152,8 @@ static const struct rtapi_ops ops = {
     .stream_begin_cb = stream_begin_cb,
     .stream_chunk_cb = stream_chunk_cb,
     .stream_end_cb = stream_end_cb,
+    .ext_done_cb = ext_done_cb,
+    .ext_error_cb = ext_error_cb,
 };
 
 static int setup(void **state)
@@ -802,6 +814,122 @@ static void test_serve_after_free(void **state)
 	close(sv[1]);
 }
 
+/* ---- the Extensions API ---- */
+
+#define X "/2020-01-01/extension/"
+
+/* A request of the Extensions API on connection i, with id as its identifier ("": none). */
+static void send_ext(int i, const char *method, const char *path, const char *id, const char *extra,
+                     const char *body)
+{
+	char *s;
+	assert_true(asprintf(&s, "%s %s HTTP/1.1\r\nHost: rt\r\n%s%s%s%sContent-Length: %zu\r\n\r\n%s",
+	                     method, path, id[0] ? "Lambda-Extension-Identifier: " : "", id,
+	                     id[0] ? "\r\n" : "", extra, strlen(body), body) > 0);
+	send_s(i, s);
+	free(s);
+}
+
+/* Registers as name on connection i; the identifier goes to id (37 bytes). */
+static void ext_register(int i, const char *name, const char *events, char *id)
+{
+	char hdr[96], body[96];
+	snprintf(hdr, sizeof(hdr), "Lambda-Extension-Name: %s\r\n", name);
+	snprintf(body, sizeof(body), "{\"events\":%s}", events);
+	send_ext(i, "POST", X "register", "", hdr, body);
+	char *got = take(i);
+	assert_non_null(strstr(got, "HTTP/1.1 200 OK\r\n"));
+	const char *h = strstr(got, "Lambda-Extension-Identifier: ");
+	assert_non_null(h);
+	memcpy(id, h + 29, 36);
+	id[36] = 0;
+	assert_non_null(strstr(got,
+	                       "\r\n\r\n{\"functionName\":\"f\",\"functionVersion\":\"$LATEST\",\"handler\":"
+	                       "\"app.handler\",\"accountId\":\"123456789012\"}"));
+	free(got);
+}
+
+/* Takes connection i's reply and checks it is a 200 with an event identifier and body. */
+static void assert_ext_event(int i, const char *body)
+{
+	char *got = take(i);
+	assert_non_null(strstr(got, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(got, "Lambda-Extension-Event-Identifier: "));
+	char *b = strstr(got, "\r\n\r\n");
+	assert_non_null(b);
+	assert_string_equal(b + 4, body);
+	free(got);
+}
+
+/* Init waits for the extension; INVOKE reaches it with the runtime's event; the end of
+ * the invocation waits for it; SHUTDOWN reaches it; what it may not do is refused. */
+static void test_extensions(void **state)
+{
+	struct rtapi_function fn = {
+	    .name = "f", .version = "$LATEST", .handler = "app.handler", .account = "123456789012"};
+	rtapi_set_function(H.rt, &fn);
+	rtapi_expect_extensions(H.rt, 1);
+	int r = connect_client(), x = connect_client();
+	char id[40];
+	send_s(r, NEXT);
+	assert_log(""); /* the extension has not registered */
+	assert_false(rtapi_ready(H.rt));
+	send_ext(x, "POST", X "register", "", "", "{\"events\":[]}");
+	assert_error_reply(x, 400, "Bad Request", "Extension.MissingHeader",
+	                   "Missing Lambda-Extension-Name header", false);
+	send_ext(x, "POST", X "register", "", "Lambda-Extension-Name: e\r\n", "{\"events\":[\"LOGS\"]}");
+	assert_error_reply(x, 400, "Bad Request", "Extension.InvalidEventType",
+	                   "events: LOGS is not INVOKE or SHUTDOWN", false);
+	ext_register(x, "e", "[\"INVOKE\",\"SHUTDOWN\"]", id);
+	send_ext(x, "POST", X "register", "", "Lambda-Extension-Name: e\r\n", "{\"events\":[]}");
+	assert_error_reply(x, 403, "Forbidden", "Extension.InvalidExtensionName",
+	                   "an extension named e is registered already", false);
+	send_ext(x, "GET", X "event/next", "nope", "", "");
+	assert_error_reply(x, 403, "Forbidden", "Extension.UnknownExtensionIdentifier",
+	                   "Unknown extension nope", false);
+	assert_log("");
+	send_ext(x, "GET", X "event/next", id, "", "");
+	assert_log("next\n"); /* init is over: both wait */
+	deliver("id-1", "{}");
+	assert_event_reply(r, "id-1", "{}");
+	assert_ext_event(x, "{\"eventType\":\"INVOKE\",\"deadlineMs\":1700000000123,\"requestId\":\"id-1\","
+	                    "\"invokedFunctionArn\":\"arn:aws:lambda:us-east-1:123456789012:function:f\","
+	                    "\"tracing\":{\"type\":\"X-Amzn-Trace-Id\",\"value\":\"Root=1-2-3\"}}");
+	assert_true(rtapi_ext_busy(H.rt));
+	send_post(r, "invocation/id-1/response", "", "{\"ok\":1}");
+	assert_reply(r, ACCEPTED);
+	send_s(r, NEXT);
+	assert_log("response id-1 {\"ok\":1}\n"); /* no next: the extension is not done */
+	assert_false(rtapi_ready(H.rt));
+	send_ext(x, "GET", X "event/next", id, "", "");
+	assert_log("ext_done\nnext\n");
+	assert_false(rtapi_ext_busy(H.rt));
+	/* Registration is closed after init. */
+	int y = connect_client();
+	send_ext(y, "POST", X "register", "", "Lambda-Extension-Name: late\r\n", "{\"events\":[]}");
+	assert_error_reply(y, 403, "Forbidden", "Extension.RegistrationClosed",
+	                   "extensions register during the Init phase only", false);
+	send_ext(y, "POST", X "init/error", id, "Lambda-Extension-Function-Error-Type: Extension.X\r\n",
+	         "{}");
+	assert_error_reply(y, 403, "Forbidden", "Extension.InvalidExtensionState",
+	                   "init/error after the Init phase", false);
+	assert_true(rtapi_wants_shutdown(H.rt));
+	assert_int_equal(rtapi_shutdown(H.rt, "spindown", 1700000009999), 1);
+	run();
+	assert_ext_event(
+	    x, "{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"spindown\",\"deadlineMs\":1700000009999}");
+	assert_false(rtapi_ready(H.rt));
+	send_ext(x, "POST", X "exit/error", id, "Lambda-Extension-Function-Error-Type: Extension.Bye\r\n",
+	         "{}");
+	assert_reply(x, ACCEPTED);
+	assert_log("ext_error e exit Extension.Bye\n");
+	send_ext(x, "GET", X "event/next", id, "", "");
+	assert_log("ext_done\n");
+	send_ext(y, "PUT", "/2022-07-01/telemetry", id, "", "{\"types\":[]}");
+	assert_error_reply(y, 400, "Bad Request", "ValidationError",
+	                   "types must be a non-empty array of platform, function, extension", false);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -829,6 +957,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_in_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_serve_after_free, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_extensions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "rtapi/rtapi.h"
@@ -442,6 +443,172 @@ static void test_stream_end_without_stream(void **state)
 	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
 }
 
+/* ---- extensions ---- */
+
+#define XA "11111111-1111-4111-8111-111111111111"
+#define XB "22222222-2222-4222-8222-222222222222"
+
+/* Init ends only when every extension started registered and asked for its first
+ * event, and the runtime asked for its own. */
+static void test_ext_init_waits_for_all(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	sm.ext_expected = 2;
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_false(rtapi_sm_ready(&sm));
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE | RTAPI_EXT_SHUTDOWN, XA), 200);
+	assert_int_equal(rtapi_sm_ext_next(&sm, rtapi_sm_ext_find(&sm, XA)), 0);
+	assert_false(rtapi_sm_ready(&sm)); /* b has not registered */
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), -1);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "b", RTAPI_EXT_SHUTDOWN, XB), 200);
+	assert_false(rtapi_sm_ready(&sm)); /* b has not asked for an event */
+	assert_int_equal(rtapi_sm_ext_next(&sm, 1), 0);
+	assert_true(rtapi_sm_ready(&sm));
+	assert_false(rtapi_sm_ext_busy(&sm));
+}
+
+/* An INVOKE goes to the extensions registered for it; the invocation's extensions
+ * part ends when each asked for its next event; the next event waits for that. */
+static void test_ext_invoke_busy_until_next(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	sm.ext_expected = 2;
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE, XA), 200);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "b", RTAPI_EXT_SHUTDOWN, XB), 200);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 1), 0);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0);
+	assert_true(sm.ext[0].busy);
+	assert_false(sm.ext[0].parked);
+	assert_false(sm.ext[1].busy); /* SHUTDOWN only: still waiting */
+	assert_true(sm.ext[1].parked);
+	assert_true(rtapi_sm_ext_busy(&sm));
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_false(rtapi_sm_ready(&sm)); /* a still works on ID1 */
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0);
+	assert_false(rtapi_sm_ext_busy(&sm));
+	assert_true(rtapi_sm_ready(&sm));
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), 0);
+}
+
+static void test_ext_register_refused(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "", RTAPI_EXT_INVOKE, XA), 400);
+	char longname[80];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[79] = 0;
+	assert_int_equal(rtapi_sm_ext_register(&sm, longname, RTAPI_EXT_INVOKE, XA), 400);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE, ""), 400);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE, XA), 200);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE, XB), 403); /* same name */
+	for (int i = 1; i < RTAPI_EXT_MAX; i++) {
+		char n[8], id[8];
+		snprintf(n, sizeof(n), "e%d", i);
+		snprintf(id, sizeof(id), "id%d", i);
+		assert_int_equal(rtapi_sm_ext_register(&sm, n, 0, id), 200);
+	}
+	assert_int_equal(rtapi_sm_ext_register(&sm, "one-too-many", 0, "idx"), 403);
+	assert_int_equal(rtapi_sm_ext_find(&sm, "nope"), -1);
+	assert_int_equal(rtapi_sm_ext_find(&sm, XA), 0);
+	/* After init: registration is closed. */
+	to_between(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "late", RTAPI_EXT_INVOKE, XB), 403);
+}
+
+static void test_ext_next_twice_refused(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE, XA), 200);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 400);
+	rtapi_sm_ext_unpark(&sm, 0);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0);
+}
+
+/* SHUTDOWN is owed to the extensions registered for it: a parked one takes it at
+ * once, a busy one when it asks next; done when each asks again. */
+static void test_ext_shutdown(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_false(rtapi_sm_wants_shutdown(&sm));
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE | RTAPI_EXT_SHUTDOWN, XA), 200);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "b", RTAPI_EXT_SHUTDOWN, XB), 200);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "c", RTAPI_EXT_INVOKE, "idc"), 200);
+	assert_true(rtapi_sm_wants_shutdown(&sm));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rtapi_sm_ext_next(&sm, i), 0);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0); /* a and c busy with ID1 */
+	assert_int_equal(rtapi_sm_shutdown(&sm), 2);
+	assert_false(rtapi_sm_ready(&sm));
+	assert_int_equal(rtapi_sm_ext_take_shutdown(&sm, 0), -1); /* a is not waiting */
+	assert_int_equal(rtapi_sm_ext_take_shutdown(&sm, 1), 0);  /* b is */
+	assert_int_equal(rtapi_sm_ext_take_shutdown(&sm, 1), -1); /* sent once */
+	assert_int_equal(rtapi_sm_ext_take_shutdown(&sm, 2), -1); /* c did not register for it */
+	assert_int_equal(rtapi_sm_ext_next(&sm, 2), 0);           /* c done with ID1: parks */
+	assert_true(rtapi_sm_ext_busy(&sm));
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 1); /* a done with ID1: takes SHUTDOWN now */
+	assert_int_equal(rtapi_sm_ext_next(&sm, 1), 0); /* b done with SHUTDOWN */
+	assert_true(rtapi_sm_ext_busy(&sm));
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0); /* a done with SHUTDOWN */
+	assert_false(rtapi_sm_ext_busy(&sm));
+	assert_false(rtapi_sm_ready(&sm)); /* nothing is delivered after SHUTDOWN */
+	assert_int_equal(rtapi_sm_deliver(&sm, ID2), -1);
+}
+
+/* An extension whose process ended is waited for no more: not at an invocation's end,
+ * not for the next event, not at SHUTDOWN. */
+static void test_ext_gone(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE | RTAPI_EXT_SHUTDOWN, XA), 200);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "b", RTAPI_EXT_INVOKE, XB), 200);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 1), 0);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0);
+	assert_int_equal(rtapi_sm_complete(&sm, ID1), 202);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 1), 0);
+	assert_true(rtapi_sm_ext_busy(&sm)); /* a works on ID1 */
+	rtapi_sm_ext_gone(&sm, 0);           /* ... and crashes */
+	assert_false(rtapi_sm_ext_busy(&sm));
+	assert_true(rtapi_sm_ready(&sm));
+	assert_false(rtapi_sm_wants_shutdown(&sm));
+	assert_int_equal(rtapi_sm_shutdown(&sm), 0);
+}
+
+static void test_ext_errors(void **state)
+{
+	struct rtapi_sm sm;
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE, XA), 200);
+	assert_int_equal(rtapi_sm_ext_exit_error(&sm, 0), 202);
+	assert_true(sm.ext[0].failed);
+	assert_int_equal(rtapi_sm_ext_init_error(&sm, 0), 202);
+	assert_int_equal(sm.state, RTAPI_FAILED);
+	assert_int_equal(rtapi_sm_next(&sm), 400);
+	to_between(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", RTAPI_EXT_INVOKE, XA), 403);
+	/* after init, init/error is refused */
+	rtapi_sm_init(&sm);
+	assert_int_equal(rtapi_sm_ext_register(&sm, "a", 0, XA), 200);
+	assert_int_equal(rtapi_sm_ext_next(&sm, 0), 0);
+	assert_int_equal(rtapi_sm_next(&sm), 0);
+	assert_int_equal(rtapi_sm_deliver(&sm, ID1), 0);
+	assert_int_equal(rtapi_sm_ext_init_error(&sm, 0), 403);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +637,13 @@ int main(void)
 	    cmocka_unit_test(test_stream_begin_end),
 	    cmocka_unit_test(test_stream_begin_refused),
 	    cmocka_unit_test(test_stream_end_without_stream),
+	    cmocka_unit_test(test_ext_init_waits_for_all),
+	    cmocka_unit_test(test_ext_invoke_busy_until_next),
+	    cmocka_unit_test(test_ext_register_refused),
+	    cmocka_unit_test(test_ext_next_twice_refused),
+	    cmocka_unit_test(test_ext_shutdown),
+	    cmocka_unit_test(test_ext_errors),
+	    cmocka_unit_test(test_ext_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

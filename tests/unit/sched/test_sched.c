@@ -53,8 +53,10 @@ struct sched_benv {
 	int log_r, log_w;
 	struct evbuffer *in; /* what the server sent the runtime */
 	bool ready, destroyed;
-	int init_done;     /* calls of init_done */
-	size_t in_at_init; /* bytes the runtime had been sent when init_done came */
+	int ext_fd;              /* an extension's connection to its Runtime API (H.n_ext), or -1 */
+	struct evbuffer *ext_in; /* what the server sent the extension */
+	int init_done;           /* calls of init_done */
+	size_t in_at_init;       /* bytes the runtime had been sent when init_done came */
 };
 
 static struct harness {
@@ -67,6 +69,7 @@ static struct harness {
 	int nenv;
 	char tail[8192]; /* the log tail of the last answer asked with want_tail */
 	bool can_freeze; /* the fake's environments can be frozen (logged) */
+	unsigned n_ext;  /* extensions the fake's environments start (one connection, the first) */
 } H;
 
 static void record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -106,6 +109,8 @@ static int fake_create(void *be, const struct sched_env_spec *spec, const struct
 	h->log_r = lp[0];
 	h->log_w = lp[1];
 	h->in = evbuffer_new();
+	h->ext_fd = -1;
+	h->ext_in = evbuffer_new();
 	H.env[h->id] = h;
 	record("create #%d %s %uMB %s\n", h->id, spec->cfg->name, spec->cfg->memory_mb,
 	       envp_get(spec->envp, "AWS_LAMBDA_INITIALIZATION_TYPE"));
@@ -126,6 +131,13 @@ static int fake_serve(struct sched_benv *h, const struct rtapi_ops *ops, void *a
 	if (r == 0)
 		r = rtapi_serve_fd(*out, h->srv_fd);
 	h->srv_fd = -1;
+	if (r == 0 && H.n_ext) {
+		int sv[2];
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+		rtapi_expect_extensions(*out, H.n_ext);
+		assert_int_equal(rtapi_serve_fd(*out, sv[0]), 0);
+		h->ext_fd = sv[1];
+	}
 	return r;
 }
 
@@ -199,6 +211,10 @@ static void collect(void)
 			evbuffer_add(h->in, buf, (size_t)n);
 			H.progress += (uint64_t)n;
 		}
+		while (h->ext_fd >= 0 && (n = read(h->ext_fd, buf, sizeof(buf))) > 0) {
+			evbuffer_add(h->ext_in, buf, (size_t)n);
+			H.progress += (uint64_t)n;
+		}
 	}
 }
 
@@ -206,7 +222,7 @@ static bool unread(void)
 {
 	for (int i = 1; i <= H.nenv; i++) {
 		struct sched_benv *h = H.env[i];
-		if (transcript_unsent(h->rt_fd))
+		if (transcript_unsent(h->rt_fd) || (h->ext_fd >= 0 && transcript_unsent(h->ext_fd)))
 			return true;
 	}
 	return false;
@@ -468,6 +484,9 @@ static int teardown(void **state)
 		close(h->rt_fd);
 		close(h->log_r);
 		close(h->log_w);
+		if (h->ext_fd >= 0)
+			close(h->ext_fd);
+		evbuffer_free(h->ext_in);
 		evbuffer_free(h->in);
 		free(h);
 	}
@@ -1045,6 +1064,88 @@ static void test_shutdown(void **state)
 	fn_config_unref(f);
 }
 
+/* ---- extensions ---- */
+
+/* The extension of environment id sends s; what the server sent it so far (owned). */
+static char *ext_call(int id, const char *s)
+{
+	size_t n = strlen(s);
+	assert_int_equal(write(H.env[id]->ext_fd, s, n), (ssize_t)n);
+	run();
+	struct evbuffer *b = H.env[id]->ext_in;
+	size_t len = evbuffer_get_length(b);
+	char *out = xmalloc(len + 1);
+	evbuffer_remove(b, out, len);
+	out[len] = 0;
+	return out;
+}
+
+static char *ext_next(int id, const char *xid)
+{
+	char req[256];
+	snprintf(req, sizeof(req),
+	         "GET /2020-01-01/extension/event/next HTTP/1.1\r\nHost: rt\r\nLambda-Extension-Identifier: "
+	         "%s\r\n\r\n",
+	         xid);
+	return ext_call(id, req);
+}
+
+/* Init waits for the extension; the caller hears the runtime's answer at once, but the
+ * environment is busy (REPORT not written, not idle, still in flight) until the
+ * extension asks for its next event; then it takes the next invocation warm. */
+static void test_extensions(void **state)
+{
+	start(10, 0);
+	H.n_ext = 1;
+	struct fn_config *f = fn("f", 128, 3);
+	invoke(f, "rid-1", "one");
+	be_ready(1, 0);
+	assert_log("create #1 f 128MB on-demand\nserve #1\n");
+	rt_send(1, NEXT);
+	assert_rt(1, ""); /* the extension has not registered: init goes on */
+	assert_int_equal(H.env[1]->init_done, 0);
+	autofree char *reg = ext_call(1, "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: rt\r\n"
+	                                 "Lambda-Extension-Name: x\r\nContent-Length: 21\r\n\r\n"
+	                                 "{\"events\":[\"INVOKE\"]}");
+	assert_non_null(strstr(reg, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(
+	    strstr(reg, "{\"functionName\":\"f\",\"functionVersion\":\"$LATEST\",\"handler\":\"bootstrap\","
+	                "\"accountId\":\"000000000000\"}"));
+	const char *h = strstr(reg, "Lambda-Extension-Identifier: ");
+	assert_non_null(h);
+	char xid[37];
+	memcpy(xid, h + 29, 36);
+	xid[36] = 0;
+	autofree char *ev1 = ext_next(1, xid);
+	assert_int_equal(H.env[1]->init_done, 1); /* both asked: init is over */
+	assert_event(1, "f", "rid-1", "one");
+	assert_non_null(strstr(ev1, "\"eventType\":\"INVOKE\""));
+	assert_non_null(strstr(ev1, "\"requestId\":\"rid-1\""));
+	rt_respond(1, "rid-1", "1");
+	assert_rt(1, ACCEPTED);
+	assert_log("done rid-1 ok 1\n"); /* the caller has its answer */
+	rt_send(1, NEXT);
+	counts(1, 0, 1); /* ... but the extension still works on it */
+	autofree char *log1 = fn_log("f");
+	assert_null(strstr(log1, "REPORT RequestId: rid-1"));
+	autofree char *none = ext_next(1, xid);
+	assert_string_equal(none, ""); /* parked */
+	counts(1, 1, 0);
+	autofree char *log2 = fn_log("f");
+	assert_non_null(strstr(log2, "REPORT RequestId: rid-1"));
+	invoke(f, "rid-2", "two");
+	assert_event(1, "f", "rid-2", "two");
+	run();
+	autofree char *ev2 = ext_call(1, "");
+	assert_non_null(strstr(ev2, "\"requestId\":\"rid-2\""));
+	rt_respond(1, "rid-2", "2");
+	assert_rt(1, ACCEPTED);
+	assert_log("done rid-2 ok 2\n");
+	autofree char *none2 = ext_next(1, xid);
+	counts(1, 1, 0);
+	fn_config_unref(f);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1062,6 +1163,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_code_update, teardown),
 	    cmocka_unit_test_teardown(test_provisioned, teardown),
 	    cmocka_unit_test_teardown(test_shutdown, teardown),
+	    cmocka_unit_test_teardown(test_extensions, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
