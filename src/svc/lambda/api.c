@@ -16,6 +16,7 @@
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
 #include "svc/apigw/apigw.h"
+#include "esm/esm.h"
 #include "svc/lambda/metrics.h"
 #include "base/codec.h"
 
@@ -199,6 +200,10 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
+	if ((r = api__esm_new(a, errp)) < 0) {
+		api_free(a);
+		return r;
+	}
 	a->metrics = metrics_new();
 	metrics_register(a->metrics, api_metrics_collect, a);
 	metrics_register(a->metrics, async_metrics_collect, a->async);
@@ -216,6 +221,7 @@ void api_free(struct api *a)
 	front_http_free(a->http);
 	front_free(a->front);
 	metrics_free(a->metrics);
+	esm_free(a->esm);
 	async_free(a->async);
 	api__furl_free(a);
 	apigw_free(a->apigw);
@@ -269,5 +275,6 @@ void api_stop_accepting(struct api *a)
 	front_set_draining(a->front);
 	/* Queued async events stay in the queue for the next start; nothing new is started. */
 	async_stop(a->async);
+	esm_stop(a->esm);
 	front_http_stop_accepting(a->http);
 }

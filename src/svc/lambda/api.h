@@ -39,6 +39,9 @@ uint16_t api_port(const struct api *a);
  * ("lambdad is shutting down") and closes it. Replies to requests already accepted
  * (invocations in flight) still go out. Idempotent. */
 void api_stop_accepting(struct api *a);
+/* The event source mappings of a (borrowed), where the event sources register
+ * (esm_source_register in esm/esm.h). */
+struct esm *api_esm(struct api *a);
 /* CreateFunction and UpdateFunctionCode requests accepted and not answered yet (their
  * code on the worker pool, or waiting for an earlier deploy): shutdown waits for them
  * as for invocations in flight. */

@@ -59,6 +59,7 @@ BIND(h_policy, api__policy)
 BIND(h_recursion_config, api__recursion_config)
 BIND(h_runtime_management_config, api__runtime_management_config)
 BIND(h_function_scaling_config, api__function_scaling_config)
+BIND(h_esm, api__esm)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -143,6 +144,11 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_GetRuntimeManagementConfig].handler = h_runtime_management_config,
     [LAMBDA_OP_PutFunctionScalingConfig].handler = h_function_scaling_config,
     [LAMBDA_OP_GetFunctionScalingConfig].handler = h_function_scaling_config,
+    [LAMBDA_OP_CreateEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_GetEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_UpdateEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_DeleteEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_ListEventSourceMappings].handler = h_esm,
 };
 #pragma GCC diagnostic pop
 
