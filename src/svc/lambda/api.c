@@ -258,6 +258,11 @@ void api_unserve_listener(void *arg, void *handle)
 	front_http_listener_free(handle);
 }
 
+struct front *api_front(struct api *a)
+{
+	return a->front;
+}
+
 uint16_t api_port(const struct api *a)
 {
 	return a->port;

@@ -43,5 +43,7 @@ void api_stop_accepting(struct api *a);
  * code on the worker pool, or waiting for an earlier deploy): shutdown waits for them
  * as for invocations in flight. */
 unsigned api_deploys_in_flight(const struct api *a);
+/* The front of the API's port (borrowed), for other services to join (front_add). */
+struct front *api_front(struct api *a);
 
 #endif
