@@ -590,7 +590,7 @@ static int serve(int argc, char **argv)
 	struct sqs_config qcfg = {.region = region, .account = account};
 	if (sqs_new(base, st, &qcfg, &sqs, &e) < 0)
 		goto out;
-	sqs_front_add(sqs, api_front(api));
+	sqs_attach(sqs, api_front(api), api_metrics(api));
 	if (api_listen(api, host, (uint16_t)port, &e) < 0)
 		goto out;
 	port = api_port(api);

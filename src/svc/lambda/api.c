@@ -263,6 +263,11 @@ struct front *api_front(struct api *a)
 	return a->front;
 }
 
+struct metrics *api_metrics(struct api *a)
+{
+	return a->metrics;
+}
+
 uint16_t api_port(const struct api *a)
 {
 	return a->port;

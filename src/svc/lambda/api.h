@@ -45,5 +45,7 @@ void api_stop_accepting(struct api *a);
 unsigned api_deploys_in_flight(const struct api *a);
 /* The front of the API's port (borrowed), for other services to join (front_add). */
 struct front *api_front(struct api *a);
+/* The registry of GET /metrics (borrowed), for other services' collectors. */
+struct metrics *api_metrics(struct api *a);
 
 #endif

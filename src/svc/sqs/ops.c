@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/codec.h"
 #include "base/utf8.h"
+#include "metrics/metrics.h"
 #include "svc/sqs/sqs_int.h"
 
 /* ---------------------------------------------------------------- input helpers */
@@ -1764,4 +1765,56 @@ void sqs__op_change_message_visibility_batch(struct sqs_call *c)
 	}
 	sqs__kick(q);
 	reply_durable(c, json_pack("{s:o, s:o}", "Successful", ok, "Failed", failed));
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+void sqs__metrics_collect(struct metrics_scrape *ms, void *arg)
+{
+	struct sqs *s = arg;
+	static const struct {
+		const char *name;
+		enum metrics_type type;
+		const char *help;
+	} fam[] = {
+	    {"lambdad_sqs_messages_visible", METRICS_GAUGE, "Messages a receive can take now."},
+	    {"lambdad_sqs_messages_in_flight", METRICS_GAUGE,
+	     "Messages received and not deleted nor visible again."},
+	    {"lambdad_sqs_messages_delayed", METRICS_GAUGE,
+	     "Messages sent with a delay that has not passed."},
+	    {"lambdad_sqs_oldest_message_age_seconds", METRICS_GAUGE, "Age of the queue's oldest message."},
+	    {"lambdad_sqs_waiting_receives", METRICS_GAUGE, "Long-polling receives waiting for a message."},
+	    {"lambdad_sqs_sent_total", METRICS_COUNTER, "Messages accepted (dead-letter moves included)."},
+	    {"lambdad_sqs_received_total", METRICS_COUNTER, "Messages handed to receives."},
+	    {"lambdad_sqs_deleted_total", METRICS_COUNTER, "Messages deleted by DeleteMessage(Batch)."},
+	    {"lambdad_sqs_moved_to_dlq_total", METRICS_COUNTER, "Messages moved to the dead-letter queue."},
+	};
+	int64_t now = clock_wall_ms();
+	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		metrics_family(ms, fam[k].name, fam[k].type, fam[k].help);
+		const char *name;
+		struct sqs_queue *q;
+		MAP_FOREACH(&s->queues, name, q) {
+			uint64_t v[9] = {0};
+			int64_t oldest = now;
+			for (struct sqs_msg *m = q->head; m; m = m->next) {
+				if (m->visible_at_ms <= now)
+					v[0]++;
+				else if (m->recv_count > 0)
+					v[1]++;
+				else
+					v[2]++;
+				if (m->sent_ms < oldest)
+					oldest = m->sent_ms;
+			}
+			v[3] = (uint64_t)((now - oldest) / 1000);
+			for (struct sqs_wait *w = q->waiters; w; w = w->next)
+				v[4]++;
+			v[5] = q->sent;
+			v[6] = q->received;
+			v[7] = q->deleted;
+			v[8] = q->moved_to_dlq;
+			metrics_sample_u64(ms, &(struct metrics_label){"queue", name}, 1, v[k]);
+		}
+	}
 }

@@ -339,7 +339,7 @@ void sqs__receipt(const struct sqs_queue *q, const struct sqs_msg *m, char out[6
 
 int sqs__receipt_parse(const struct sqs_queue *q, const char *h, uint64_t *seq, uint32_t *lease)
 {
-	if (!h || strlen(h) != 35 || h[16] != '-' || h[25] != '-' || strspn(h, "0123456789abcdef-") != 35)
+	if (!h || strlen(h) != 34 || h[16] != '-' || h[25] != '-' || strspn(h, "0123456789abcdef-") != 34)
 		return -EINVAL;
 	char buf[17];
 	memcpy(buf, h, 16);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/metrics.h"
 #include "svc/sqs/sqs_int.h"
 
 /* ---------------------------------------------------------------- query shapes */
@@ -268,14 +269,19 @@ void sqs_free(struct sqs *s)
 {
 	if (!s)
 		return;
+	if (s->metrics)
+		metrics_unregister(s->metrics, sqs__metrics_collect, s);
 	sqs__queues_free(s);
 	free(s->region);
 	free(s->account);
 	free(s);
 }
 
-void sqs_front_add(struct sqs *s, struct front *f)
+void sqs_attach(struct sqs *s, struct front *f, struct metrics *m)
 {
 	front_add(f, &sqs_json_svc, s);
 	front_add(f, &sqs_query_svc, s);
+	s->metrics = m;
+	if (m)
+		metrics_register(m, sqs__metrics_collect, s);
 }

@@ -23,8 +23,10 @@ int sqs_new(struct event_base *base, struct store *st, const struct sqs_config *
             struct err *errp);
 /* Answers the receives still waiting (with no messages) and frees s. NULL is a no-op. */
 void sqs_free(struct sqs *s);
-/* Adds SQS's two protocols to f (the JSON one by X-Amz-Target, the query one by Action). */
-void sqs_front_add(struct sqs *s, struct front *f);
+struct metrics;
+/* Adds SQS's two protocols to f (the JSON one by X-Amz-Target, the query one by Action)
+ * and its per-queue series to m (both borrowed; m may be NULL; sqs_free unregisters). */
+void sqs_attach(struct sqs *s, struct front *f, struct metrics *m);
 
 /* The two service entries (the same operations and errors in two protocols). */
 extern const struct svc sqs_json_svc;

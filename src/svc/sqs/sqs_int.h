@@ -69,8 +69,8 @@ struct sqs {
 	struct event_base *base;
 	struct store *st;
 	char *region, *account;
-	struct map queues; /* name -> struct sqs_queue, MAP_SORTED */
-	uint64_t dedup_seq;
+	struct map queues;       /* name -> struct sqs_queue, MAP_SORTED */
+	struct metrics *metrics; /* where sqs__metrics_collect is registered, or NULL */
 };
 
 /* One request being answered: the handler owns it and ends it with sqs__reply or
@@ -133,6 +133,10 @@ int sqs__receipt_parse(const struct sqs_queue *q, const char *h, uint64_t *seq, 
 void sqs__kick(struct sqs_queue *q);
 /* Answers q's waiting receives empty and frees them (queue deleted, shutdown). */
 void sqs__waiters_end(struct sqs_queue *q);
+
+/* The per-queue series of GET /metrics (metrics_collect_fn's shape; arg: the sqs). */
+struct metrics_scrape;
+void sqs__metrics_collect(struct metrics_scrape *ms, void *arg);
 
 /* ---- The handlers (ops.c) ---- */
 void sqs__op_create_queue(struct sqs_call *c);
