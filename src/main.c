@@ -26,6 +26,7 @@
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
 #include "store/store.h"
+#include "svc/sqs/sqs.h"
 
 static void serve_usage(FILE *f)
 {
@@ -537,6 +538,7 @@ static int serve(int argc, char **argv)
 	struct sched *sc = NULL;
 	struct reap *reap = NULL;
 	struct api *api = NULL;
+	struct sqs *sqs = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct drain drain = {.base = base, .grace_ms = grace_ms};
 	int rc = 1;
@@ -585,6 +587,10 @@ static int serve(int argc, char **argv)
 	                          .async_retry_delays_ms = {async_delays[0], async_delays[1]}};
 	if (api_new(base, st, sc, &acfg, &api, &e) < 0)
 		goto out;
+	struct sqs_config qcfg = {.region = region, .account = account};
+	if (sqs_new(base, st, &qcfg, &sqs, &e) < 0)
+		goto out;
+	sqs_attach(sqs, api_front(api), api_metrics(api));
 	if (api_listen(api, host, (uint16_t)port, &e) < 0)
 		goto out;
 	port = api_port(api);
@@ -615,6 +621,7 @@ out:
 	if (api)
 		api_stop_accepting(api);
 	sched_stop(sc);
+	sqs_free(sqs); /* answers its waiting receives while the transport is up */
 	api_free(api);
 	sched_free(sc);
 	if (sandbox_up)

@@ -264,6 +264,16 @@ void api_unserve_listener(void *arg, void *handle)
 	front_http_listener_free(handle);
 }
 
+struct front *api_front(struct api *a)
+{
+	return a->front;
+}
+
+struct metrics *api_metrics(struct api *a)
+{
+	return a->metrics;
+}
+
 uint16_t api_port(const struct api *a)
 {
 	return a->port;

@@ -46,5 +46,9 @@ struct esm *api_esm(struct api *a);
  * code on the worker pool, or waiting for an earlier deploy): shutdown waits for them
  * as for invocations in flight. */
 unsigned api_deploys_in_flight(const struct api *a);
+/* The front of the API's port (borrowed), for other services to join (front_add). */
+struct front *api_front(struct api *a);
+/* The registry of GET /metrics (borrowed), for other services' collectors. */
+struct metrics *api_metrics(struct api *a);
 
 #endif

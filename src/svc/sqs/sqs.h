@@ -1,0 +1,41 @@
+/* The SQS-compatible queue service on lambdad's endpoint: both of SQS's protocols (AWS
+ * JSON 1.0 and query/XML) as entries of the front's service table, queues and messages in
+ * the store's collections and queues. */
+#ifndef LAMBDAD_SVC_SQS_H
+#define LAMBDAD_SVC_SQS_H
+
+#include <event2/event.h>
+#include <lambdad/err.h>
+
+#include "front/svc.h"
+#include "store/store.h"
+
+struct sqs_config {
+	const char *region;  /* in queue ARNs */
+	const char *account; /* the 12-digit account id of queue URLs and ARNs */
+};
+
+struct sqs;
+
+/* Loads the queues and their messages from st (borrowed; outlives the service) and runs
+ * its timers on base. Returns 0 and an owned *out, or a negative errno with a message. */
+int sqs_new(struct event_base *base, struct store *st, const struct sqs_config *cfg, struct sqs **out,
+            struct err *errp);
+/* Answers the receives still waiting (with no messages) and frees s. NULL is a no-op. */
+void sqs_free(struct sqs *s);
+struct metrics;
+/* Adds SQS's two protocols to f (the JSON one by X-Amz-Target, the query one by Action)
+ * and its per-queue series to m (both borrowed; m may be NULL; sqs_free unregisters). */
+void sqs_attach(struct sqs *s, struct front *f, struct metrics *m);
+
+/* The two service entries (the same operations and errors in two protocols). */
+extern const struct svc sqs_json_svc;
+extern const struct svc sqs_query_svc;
+
+/* The MD5 of message attributes as SQS computes it (MD5OfMessageAttributes): attrs is
+ * an object {name: {"DataType", "StringValue" | "BinaryValue" (base64)}} (borrowed).
+ * Writes 32 lower-case hex digits and a NUL to out and returns 0, or -EINVAL when a
+ * value is missing or a BinaryValue is not base64. */
+int sqs_md5_attrs(json_t *attrs, char out[33]);
+
+#endif
