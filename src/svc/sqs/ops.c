@@ -1276,7 +1276,9 @@ struct recv_params {
 struct sqs_wait {
 	struct sqs_wait *prev, *next;
 	struct sqs_queue *q;
-	struct sqs_call *c;
+	struct sqs_call *c; /* a ReceiveMessage call, or NULL for an internal consumer: */
+	sqs_recv_cb cb;     /* ... which hears through cb(cb_arg, messages) */
+	void *cb_arg;
 	struct recv_params p;
 	struct event *timeout;
 	bool gone; /* the client went away */
@@ -1476,12 +1478,23 @@ static void wait_unlink(struct sqs_wait *w)
 	event_free(w->timeout);
 }
 
+/* Answers w with msgs (stolen) and frees it (unlinked already). */
+static void wait_answer(struct sqs_wait *w, json_t *msgs)
+{
+	if (w->c) {
+		sqs__reply(w->c, recv_result(msgs));
+	} else {
+		w->cb(w->cb_arg, msgs);
+		json_decref(msgs);
+	}
+	free(w);
+}
+
 static void wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sqs_wait *w = arg;
 	wait_unlink(w);
-	sqs__reply(w->c, recv_result(json_array()));
-	free(w);
+	wait_answer(w, json_array());
 }
 
 static void wait_close_cb(struct front_req *rq, void *arg)
@@ -1496,10 +1509,10 @@ void sqs__waiters_end(struct sqs_queue *q)
 {
 	while (q->waiters) {
 		struct sqs_wait *w = q->waiters;
-		front_req_on_close(w->c->rq, NULL, NULL);
+		if (w->c)
+			front_req_on_close(w->c->rq, NULL, NULL);
 		wait_unlink(w);
-		sqs__reply(w->c, recv_result(json_array()));
-		free(w);
+		wait_answer(w, json_array());
 	}
 }
 
@@ -1522,9 +1535,13 @@ void sqs__kick(struct sqs_queue *q)
 			json_decref(msgs);
 			break; /* nothing visible: no later waiter gets anything either */
 		}
-		front_req_on_close(w->c->rq, NULL, NULL);
 		n = w->next;
 		wait_unlink(w);
+		if (!w->c) {
+			wait_answer(w, msgs ? msgs : json_array());
+			continue;
+		}
+		front_req_on_close(w->c->rq, NULL, NULL);
 		if (!msgs)
 			sqs__fail(w->c, SQS_ERR_INTERNAL_FAILURE, "The receive could not be stored: %s",
 			          e.msg);
@@ -1817,4 +1834,89 @@ void sqs__metrics_collect(struct metrics_scrape *ms, void *arg)
 			metrics_sample_u64(ms, &(struct metrics_label){"queue", name}, 1, v[k]);
 		}
 	}
+}
+
+/* ---------------------------------------------------------------- internal consumers */
+
+/* The queue of arn ("arn:aws:sqs:<region>:<account>:<name>") in s, or NULL. */
+static struct sqs_queue *queue_of_arn(struct sqs *s, const char *arn)
+{
+	char want[512];
+	const char *colon = arn ? strrchr(arn, ':') : NULL;
+	struct sqs_queue *q = colon ? sqs__queue_get(s, colon + 1) : NULL;
+	if (!q)
+		return NULL;
+	sqs__queue_arn(q, want, sizeof(want));
+	return strcmp(want, arn) == 0 ? q : NULL;
+}
+
+int sqs_queue_check(struct sqs *s, const char *arn, int64_t *visibility_s)
+{
+	struct sqs_queue *q = queue_of_arn(s, arn);
+	if (!q)
+		return -ENOENT;
+	if (visibility_s)
+		*visibility_s = sqs__queue_int(q, "VisibilityTimeout");
+	return 0;
+}
+
+int sqs_receive(struct sqs *s, const char *arn, size_t max, int64_t wait_ms, sqs_recv_cb cb, void *arg,
+                json_t **msgs, struct sqs_wait **wp)
+{
+	*msgs = NULL;
+	*wp = NULL;
+	struct sqs_queue *q = queue_of_arn(s, arn);
+	if (!q)
+		return -ENOENT;
+	static json_t *all;
+	if (!all)
+		all = json_pack("[s]", "All");
+	struct recv_params p = {.max = (int64_t)max,
+	                        .vt_ms = sqs__queue_int(q, "VisibilityTimeout") * 1000,
+	                        .sys = all,
+	                        .names = all};
+	struct err e = {0};
+	json_t *got = take(q, &p, &e);
+	if (!got)
+		return -EIO;
+	if (json_array_size(got) || wait_ms <= 0) {
+		*msgs = got;
+		return 0;
+	}
+	json_decref(got);
+	struct sqs_wait *w = xcalloc(1, sizeof(*w));
+	w->q = q;
+	w->p = p;
+	w->cb = cb;
+	w->cb_arg = arg;
+	w->timeout = evtimer_new(s->base, wait_timeout_cb, w);
+	struct timeval tv = {.tv_sec = wait_ms / 1000, .tv_usec = wait_ms % 1000 * 1000};
+	evtimer_add(w->timeout, &tv);
+	struct sqs_wait **pp = &q->waiters, *prev = NULL;
+	while (*pp) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	w->prev = prev;
+	*pp = w;
+	*wp = w;
+	sqs__kick(q);
+	return 0;
+}
+
+void sqs_receive_cancel(struct sqs_wait *w)
+{
+	if (!w)
+		return;
+	wait_unlink(w);
+	free(w);
+}
+
+int sqs_delete_message(struct sqs *s, const char *arn, const char *receipt)
+{
+	struct sqs_queue *q = queue_of_arn(s, arn);
+	if (!q)
+		return -ENOENT;
+	char msg[512];
+	return delete_one(q, receipt, msg, sizeof(msg)) ? -EINVAL : 0;
 }

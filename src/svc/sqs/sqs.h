@@ -5,7 +5,10 @@
 #define LAMBDAD_SVC_SQS_H
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <lambdad/err.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "front/svc.h"
 #include "store/store.h"
@@ -37,5 +40,29 @@ extern const struct svc sqs_query_svc;
  * Writes 32 lower-case hex digits and a NUL to out and returns 0, or -EINVAL when a
  * value is missing or a BinaryValue is not base64. */
 int sqs_md5_attrs(json_t *attrs, char out[33]);
+
+/* ---- For lambdad's own consumers (the event source mapping poller, esm/) ----
+ * The same queues and semantics as ReceiveMessage/DeleteMessage, without the wire. */
+
+/* Whether the queue of arn exists: 0 (its VisibilityTimeout in *visibility_s, may be
+ * NULL), or -ENOENT. */
+int sqs_queue_check(struct sqs *s, const char *arn, int64_t *visibility_s);
+/* A receive: messages (ReceiveMessage's output shape, with every system and message
+ * attribute) hidden for the queue's VisibilityTimeout. When some are visible now (or
+ * wait_ms is 0): 0 with *msgs (an owned array, maybe empty). Otherwise 0 with *msgs NULL
+ * and *w a long poll: cb(arg, msgs) runs once, later, with the messages as they come or
+ * an empty array when wait_ms passed or the queue was deleted (msgs borrowed for the
+ * call; w is gone by then; cb must not call into sqs: it defers its work), unless
+ * sqs_receive_cancel(w) comes first. -ENOENT: no such
+ * queue; -EIO: the store failed. */
+struct sqs_wait;
+typedef void (*sqs_recv_cb)(void *arg, json_t *msgs);
+int sqs_receive(struct sqs *s, const char *arn, size_t max, int64_t wait_ms, sqs_recv_cb cb, void *arg,
+                json_t **msgs, struct sqs_wait **w);
+/* Ends the long poll w without calling its cb. NULL is a no-op. */
+void sqs_receive_cancel(struct sqs_wait *w);
+/* DeleteMessage of receipt on the queue of arn: 0 (a handle of a message gone or received
+ * again since deletes nothing and succeeds too), -ENOENT (no queue) or -EINVAL. */
+int sqs_delete_message(struct sqs *s, const char *arn, const char *receipt);
 
 #endif
