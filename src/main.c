@@ -27,6 +27,7 @@
 #include "sched/sched.h"
 #include "store/store.h"
 #include "svc/sqs/sqs.h"
+#include "esm/source_sqs.h"
 
 static void serve_usage(FILE *f)
 {
@@ -591,6 +592,10 @@ static int serve(int argc, char **argv)
 	if (sqs_new(base, st, &qcfg, &sqs, &e) < 0)
 		goto out;
 	sqs_attach(sqs, api_front(api), api_metrics(api));
+	if (esm_source_sqs_register(api_esm(api), sqs, base) < 0) {
+		err_make(&e, EEXIST, "event source mappings: the SQS source is registered twice");
+		goto out;
+	}
 	if (api_listen(api, host, (uint16_t)port, &e) < 0)
 		goto out;
 	port = api_port(api);

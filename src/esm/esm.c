@@ -239,6 +239,9 @@ void esm_free(struct esm *e)
 			mapping_free(m);
 	}
 	map_fini(&e->maps, NULL);
+	for (size_t i = 0; i < e->nsrc; i++)
+		if (e->src[i].ops->ctx_free)
+			e->src[i].ops->ctx_free(e->src[i].ctx);
 	free(e);
 }
 

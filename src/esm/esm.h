@@ -63,6 +63,8 @@ struct esm_source_ops {
 	void (*token_free)(void *token);
 	/* Cancels the receive in flight (its cb never runs) and frees the reader. */
 	void (*close)(void *reader);
+	/* Frees the ctx given to esm_source_register, in esm_free. NULL: the caller's. */
+	void (*ctx_free)(void *ctx);
 };
 
 /* ---- The table of mappings ---- */
@@ -82,7 +84,8 @@ struct esm_config {
 /* Loads the stored mappings (no poller starts before esm_start). Returns 0 and an owned
  * *out, or a negative errno with a message. */
 int esm_new(const struct esm_config *cfg, struct esm **out, struct err *errp);
-/* Registers a source kind (ops and ctx borrowed, outliving e). 0, or -EEXIST. */
+/* Registers a source kind (ops borrowed, outliving e; ctx borrowed, or owned when ops has
+ * ctx_free). 0, or -EEXIST / -ENOSPC (ctx still the caller's). */
 int esm_source_register(struct esm *e, const struct esm_source_ops *ops, void *ctx);
 /* Starts the pollers of the enabled mappings (once the sources are registered). */
 void esm_start(struct esm *e);
