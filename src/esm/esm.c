@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "esm/esm_int.h"
+#include "metrics/metrics.h"
 
 int64_t esm__now_ms(void)
 {
@@ -380,4 +381,34 @@ void esm__problem(struct esm_map *m, const char *reason)
 	if (store_row(m->e, m->uuid, m->row, &er) < 0)
 		log_error("esm: %s: %s", m->uuid, er.msg);
 	esm__workers_stop(m);
+}
+
+void esm_metrics_collect(struct metrics_scrape *s, void *arg)
+{
+	struct esm *e = arg;
+	static const struct {
+		const char *name;
+		enum metrics_type type;
+		const char *help;
+	} fam[] = {
+	    {"lambdad_esm_batches_total", METRICS_COUNTER, "Batches a mapping's function answered."},
+	    {"lambdad_esm_records_total", METRICS_COUNTER, "Records delivered to a mapping's function."},
+	    {"lambdad_esm_filtered_total", METRICS_COUNTER, "Records FilterCriteria dropped (deleted)."},
+	    {"lambdad_esm_failures_total", METRICS_COUNTER,
+	     "Records left to their source after a failed invocation or a reported item failure."},
+	    {"lambdad_esm_throttles_total", METRICS_COUNTER,
+	     "Invocations refused by a concurrency limit (retried)."},
+	    {"lambdad_esm_workers", METRICS_GAUGE,
+	     "Concurrent batches of a mapping now (receiving or invoking)."},
+	};
+	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		metrics_family(s, fam[k].name, fam[k].type, fam[k].help);
+		for (size_t i = 0; i < map_count(&e->maps); i++) {
+			const struct esm_map *m = e->maps.ents[i].value;
+			uint64_t v[] = {m->st.batches,  m->st.records,   m->st.filtered,
+			                m->st.failures, m->st.throttles, m->nworkers};
+			struct metrics_label l[] = {{"uuid", m->uuid}, {"function", m->fn_name}};
+			metrics_sample_u64(s, l, 2, v[k]);
+		}
+	}
 }

@@ -135,6 +135,11 @@ struct esm_stats {
 /* 0 and *st, or -ENOENT. */
 int esm_stats_get(struct esm *e, const char *uuid, struct esm_stats *st);
 
+/* The per-mapping series of GET /metrics (metrics_collect_fn's shape; arg: the esm):
+ * batches, records, filtered, failures, throttles, workers, by uuid and function. */
+struct metrics_scrape;
+void esm_metrics_collect(struct metrics_scrape *s, void *arg);
+
 /* The function name of a FunctionArn ("arn:aws:lambda:r:a:function:NAME[:qual]"), written
  * to name (at most size bytes); false when fn_arn is not of that shape. */
 bool esm_arn_function(const char *fn_arn, char *name, size_t size);

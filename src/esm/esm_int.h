@@ -11,6 +11,8 @@
 #include "registry/fn.h"
 
 #define ESM_SOURCES_MAX 8
+#define ESM_SCALE_START 5     /* concurrent batches a mapping reaches at once */
+#define ESM_SCALE_STEP_MS 200 /* then one more at most this often (300 a minute) */
 
 struct esm_worker;
 
@@ -35,6 +37,7 @@ struct esm_map {
 	uint32_t nworkers;
 	uint32_t nrefs;             /* workers live or ended and not yet freed: each holds the mapping */
 	int64_t throttled_until_ms; /* no scaling up before this */
+	int64_t scaled_ms;          /* when the last worker beyond ESM_SCALE_START was added */
 	int64_t backoff_ms;         /* the next throttle back-off */
 	struct esm_stats st;
 };

@@ -182,9 +182,13 @@ static void receive_cb(void *arg, int status, struct esm_record *recs, size_t n,
 		if (m->window_ms && !w->window_end_ms)
 			w->window_end_ms = now + m->window_ms;
 		/* Records are there: one more concurrent batch, unless throttles say the function
-		 * has no room. */
-		if (now >= m->throttled_until_ms)
+		 * has no room. As Lambda, up to ESM_SCALE_START at once, then one more every
+		 * ESM_SCALE_STEP_MS (300 a minute) while records keep coming. */
+		if (now >= m->throttled_until_ms &&
+		    (m->nworkers < ESM_SCALE_START || now - m->scaled_ms >= ESM_SCALE_STEP_MS)) {
+			m->scaled_ms = now;
 			esm__worker_add(m);
+		}
 	} else if (w->n == 0 && m->nworkers > 1) {
 		worker_end(w); /* the queue is empty: scale down */
 		return;

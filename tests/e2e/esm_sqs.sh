@@ -94,6 +94,13 @@ for l in sys.stdin:
         if b == "a22":
             print(m)')"
 check "the queue is empty: every message deleted" 0 "$(until_eq 0 qcount work-q)"
+check "/metrics counts the mapping's records and batches" "25 True" \
+	"$(curl -s "$ENDPOINT/metrics" | python3 -c '
+import re, sys
+t = sys.stdin.read()
+r = re.search(r"lambdad_esm_records_total\{uuid=\"'"$u"'\",function=\"work\"\} (\d+)", t)
+b = re.search(r"lambdad_esm_batches_total\{uuid=\"'"$u"'\",function=\"work\"\} (\d+)", t)
+print(r.group(1) if r else "none", bool(b) and 1 <= int(b.group(1)) < 25)')"
 
 # --- A failure reappears after the visibility timeout, then goes to the DLQ. (The
 # timeouts leave room for a cold start: a message whose lease ends while its batch runs is

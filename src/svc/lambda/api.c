@@ -207,6 +207,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	a->metrics = metrics_new();
 	metrics_register(a->metrics, api_metrics_collect, a);
 	metrics_register(a->metrics, async_metrics_collect, a->async);
+	metrics_register(a->metrics, esm_metrics_collect, a->esm);
 	a->front = front_new(&lambda_svc);
 	api__front_add(a->front, a);
 	*out = a;
