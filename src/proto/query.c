@@ -149,9 +149,18 @@ static json_t *reshape(json_t *o, const struct proto_qshape *shapes, const char 
 	json_t *v;
 	json_object_foreach(o, k, v) {
 		const struct proto_qshape *s = NULL;
-		for (size_t i = 0; shapes && shapes[i].member; i++)
+		const struct proto_qshape *bm = NULL; /* botocore sends an empty list as "<Member>=" */
+		for (size_t i = 0; shapes && shapes[i].member; i++) {
 			if (strcmp(shapes[i].wire, k) == 0)
 				s = &shapes[i];
+			else if (!s && strcmp(shapes[i].member, k) == 0 && json_is_string(v) &&
+			         json_string_length(v) == 0)
+				bm = &shapes[i];
+		}
+		if (!s && bm) {
+			json_object_set_new(out, k, bm->kind == PROTO_Q_LIST ? json_array() : json_object());
+			continue;
+		}
 		char sub[512];
 		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k);
 		if (!s) {
@@ -159,6 +168,11 @@ static json_t *reshape(json_t *o, const struct proto_qshape *shapes, const char 
 			if (!r)
 				goto fail;
 			json_object_set_new(out, k, r);
+			continue;
+		}
+		if (json_is_string(v) && json_string_length(v) == 0) { /* an empty list */
+			json_object_set_new(out, s->member,
+			                    s->kind == PROTO_Q_LIST ? json_array() : json_object());
 			continue;
 		}
 		if (!json_is_object(v)) {

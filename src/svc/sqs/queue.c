@@ -229,6 +229,7 @@ static void table_grow(struct sqs_queue *q)
 /* Links m into q's list (at its place by seq: at the end when it is the newest) and table. */
 static void link_msg(struct sqs_queue *q, struct sqs_msg *m)
 {
+	table_grow(q); /* first: it rehashes the messages of the list, which m is not in yet */
 	struct sqs_msg *after = q->tail;
 	while (after && after->seq > m->seq)
 		after = after->prev;
@@ -243,7 +244,6 @@ static void link_msg(struct sqs_queue *q, struct sqs_msg *m)
 	else
 		q->head = m;
 	q->nmsgs++;
-	table_grow(q);
 	size_t i = slot(q, m->seq);
 	m->hnext = q->table[i];
 	q->table[i] = m;
