@@ -49,6 +49,9 @@ struct esm_source_ops {
 	/* Whether arn names a source that exists: 0, or -ENOENT / -EINVAL with the message
 	 * AWS gives (the API answers InvalidParameterValueException with it). */
 	int (*check)(void *ctx, const char *arn, struct err *errp);
+	/* How long (s) a record received from arn stays hidden from other readers (SQS: the
+	 * queue's VisibilityTimeout), or -1 when the source does not hide records. NULL: -1. */
+	int64_t (*lease_s)(void *ctx, const char *arn);
 	/* A reader of arn for one worker of a mapping: 0 and *reader, or a negative errno. */
 	int (*open)(void *ctx, const char *arn, void **reader, struct err *errp);
 	/* Receives up to max records, waiting up to wait_ms for the first; cb(arg, ...) runs

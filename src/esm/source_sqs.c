@@ -42,6 +42,13 @@ static int check(void *ctx, const char *arn, struct err *errp)
 	    "SQS Error Message: The specified queue does not exist or you do not have access to it.");
 }
 
+static int64_t lease_s(void *ctx, const char *arn)
+{
+	struct sqs_src *src = ctx;
+	int64_t vt = -1;
+	return sqs_queue_check(src->s, arn, &vt) == 0 ? vt : -1;
+}
+
 /* The record of Lambda's SQS event for m (ReceiveMessage's output shape, borrowed). */
 static json_t *record_of(struct sqs_reader *r, json_t *m)
 {
@@ -170,6 +177,7 @@ static const struct esm_source_ops sqs_source = {
     .kind = "sqs",
     .arn_prefix = "arn:aws:sqs:",
     .check = check,
+    .lease_s = lease_s,
     .open = open_reader,
     .receive = receive,
     .ack = ack,

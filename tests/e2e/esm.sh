@@ -72,6 +72,10 @@ check "a second mapping of the same queue and function: ResourceConflictExceptio
 check "a missing queue: InvalidParameterValueException" \
 	"InvalidParameterValueException: Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist or you do not have access to it." \
 	"$(cli_err create-event-source-mapping --function-name alpha --event-source-arn "$Q:nosuch")"
+aws_cli sqs create-queue --queue-name short --attributes VisibilityTimeout=2 >/dev/null
+check "a function timeout above the queue's visibility timeout" \
+	"InvalidParameterValueException: Queue visibility timeout: 2 seconds is less than Function timeout: 3 seconds" \
+	"$(cli_err create-event-source-mapping --function-name alpha --event-source-arn "$Q:short")"
 check "a missing function: ResourceNotFoundException" \
 	"ResourceNotFoundException: Function not found: $FN:nosuch" \
 	"$(cli_err create-event-source-mapping --function-name nosuch --event-source-arn "$Q:q3")"

@@ -257,6 +257,26 @@ static int apply_settings(struct api *a, struct api_req *r, json_t *body, json_t
 	return 0;
 }
 
+/* InvalidParameterValueException when the function may run longer than the source hides a
+ * record (SQS: its visibility timeout), as AWS refuses it. */
+static int check_lease(struct api *a, struct api_req *r, const struct esm_source_ops *ops, void *ctx,
+                       json_t *row)
+{
+	char name[FN_NAME_MAX + 1];
+	const char *arn = json_string_value(json_object_get(row, "EventSourceArn"));
+	if (!ops->lease_s ||
+	    !esm_arn_function(json_string_value(json_object_get(row, "FunctionArn")), name, sizeof(name)))
+		return 0;
+	struct fn_config *c = registry_get(a->reg, name);
+	int64_t lease = ops->lease_s(ctx, arn);
+	if (!c || lease < 0 || (int64_t)c->timeout_s <= lease)
+		return 0;
+	api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+	                 "Queue visibility timeout: %lld seconds is less than Function timeout: %u seconds",
+	                 (long long)lease, c->timeout_s);
+	return -1;
+}
+
 /* ResourceConflictException when another mapping joins the same source and function. */
 static int check_conflict(struct api *a, struct api_req *r, json_t *row, const char *self)
 {
@@ -348,6 +368,8 @@ static void create(struct api *a, struct api_req *r)
 		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "%s", e.msg);
 		return;
 	}
+	if (check_lease(a, r, ops, ctx, row) < 0)
+		return;
 	if (check_conflict(a, r, row, NULL) < 0)
 		return;
 	if (en && json_is_false(en))
@@ -382,6 +404,11 @@ static void update(struct api *a, struct api_req *r, const char *uuid)
 	if (apply_settings(a, r, body, row) < 0)
 		return;
 	if (json_object_get(body, "FunctionName") && check_conflict(a, r, row, uuid) < 0)
+		return;
+	void *ctx = NULL;
+	const struct esm_source_ops *ops =
+	    esm_source_for(a->esm, json_string_value(json_object_get(row, "EventSourceArn")), &ctx);
+	if (ops && json_object_get(body, "FunctionName") && check_lease(a, r, ops, ctx, row) < 0)
 		return;
 	bool was = strcmp(json_string_value(json_object_get(row, "State")), "Enabled") == 0;
 	bool now = en && json_is_boolean(en) ? json_is_true(en) : was;
