@@ -154,6 +154,30 @@ b3 lambda update_event_source_mapping "{\"UUID\":\"$u\",\"Enabled\":true}" >/dev
 check "enabled again, it is consumed" '{"kind":"order","n":11}:1 {"kind":"order","n":12}:1' \
 	"$(until_eq '{"kind":"order","n":11}:1 {"kind":"order","n":12}:1' seen filt)"
 
+# --- FIFO: a group's messages arrive in order. ($u stays the filtering mapping.)
+mkfn fifo
+b3 sqs create_queue '{"QueueName":"f.fifo","Attributes":{"FifoQueue":"true","ContentBasedDeduplication":"true"}}' >/dev/null
+uf=$(mapping fifo f.fifo '"BatchSize":10')
+for b in f1 f2 f3 f4 f5; do
+	aws_cli sqs send-message --queue-url "$URL/f.fifo" --message-body $b --message-group-id g >/dev/null
+done
+check "a FIFO group's messages reach the function in order" "f1 f2 f3 f4 f5" \
+	"$(until_eq "f1 f2 f3 f4 f5" sh -c "curl -s '$ENDPOINT/lambdad/v1/functions/fifo/logs' | grep -o 'ESM {.*' | cut -c5- | python3 -c 'import json,sys; print(\" \".join(b for l in sys.stdin for b in json.loads(l)[\"bodies\"]))'")"
+
+# --- A throttle (reserved concurrency 0) leaves the messages in the queue, and is no failure.
+mkfn thr
+mkq thr-q
+awsl put-function-concurrency --function-name thr --reserved-concurrent-executions 0 >/dev/null
+ut=$(mapping thr thr-q)
+send_batch thr-q t1 t2
+throttles() { curl -s "$ENDPOINT/metrics" | sed -n "s/^lambdad_esm_throttles_total{uuid=\"$ut\",function=\"thr\"} //p"; }
+positive() { [ "$(throttles)" -gt 0 ] 2>/dev/null && echo yes || echo no; }
+check "the mapping is throttled" yes "$(until_eq yes positive)"
+check "... the messages wait in the queue, none invoked, no failure counted" "2 0 0" \
+	"$(qcount thr-q) $(nseen thr) $(curl -s "$ENDPOINT/metrics" | sed -n "s/^lambdad_esm_failures_total{uuid=\"$ut\",function=\"thr\"} //p")"
+awsl delete-function-concurrency --function-name thr
+check "the limit lifted, both are consumed" "t1:1 t2:1" "$(until_eq "t1:1 t2:1" seen thr)"
+
 # --- A restart: the mappings poll again.
 stop_server
 start_server
