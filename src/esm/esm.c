@@ -400,6 +400,8 @@ void esm_metrics_collect(struct metrics_scrape *s, void *arg)
 	     "Invocations refused by a concurrency limit (retried)."},
 	    {"lambdad_esm_workers", METRICS_GAUGE,
 	     "Concurrent batches of a mapping now (receiving or invoking)."},
+	    {"lambdad_esm_polling_lag_seconds", METRICS_GAUGE,
+	     "Age of the oldest record of the last batch a mapping invoked."},
 	};
 	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
 		metrics_family(s, fam[k].name, fam[k].type, fam[k].help);
@@ -408,7 +410,10 @@ void esm_metrics_collect(struct metrics_scrape *s, void *arg)
 			uint64_t v[] = {m->st.batches,  m->st.records,   m->st.filtered,
 			                m->st.failures, m->st.throttles, m->nworkers};
 			struct metrics_label l[] = {{"uuid", m->uuid}, {"function", m->fn_name}};
-			metrics_sample_u64(s, l, 2, v[k]);
+			if (k < sizeof(v) / sizeof(v[0]))
+				metrics_sample_u64(s, l, 2, v[k]);
+			else
+				metrics_sample_f(s, l, 2, (double)m->st.lag_ms / 1000.0);
 		}
 	}
 }

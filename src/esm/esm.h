@@ -30,11 +30,12 @@
 /* One record read from a source. The source fills it; the poller owns the array and the
  * records, and hands each record back exactly once through ack or nack. */
 struct esm_record {
-	char id[128];   /* its item identifier (SQS: messageId; streams: sequence number) */
-	json_t *record; /* owned: the record as the function receives it in "Records" */
-	json_t *match;  /* owned or NULL: what FilterCriteria matches (SQS: body parsed as
-	                 * JSON when it is JSON); NULL: record itself */
-	void *token;    /* the source's own (a receipt handle), for ack/nack */
+	char id[128];       /* its item identifier (SQS: messageId; streams: sequence number) */
+	json_t *record;     /* owned: the record as the function receives it in "Records" */
+	json_t *match;      /* owned or NULL: what FilterCriteria matches (SQS: body parsed as
+	                     * JSON when it is JSON); NULL: record itself */
+	void *token;        /* the source's own (a receipt handle), for ack/nack */
+	int64_t arrived_ms; /* when the source got it (SQS: SentTimestamp), 0: unknown */
 };
 
 /* A receive ended: status 0 with n records (recs owned by the callee, n may be 0 when the
@@ -133,13 +134,15 @@ struct esm_stats {
 	uint64_t filtered;  /* records dropped by FilterCriteria (acked) */
 	uint64_t failures;  /* records nacked after a failed invocation or a partial failure */
 	uint64_t throttles; /* invocations refused by a concurrency limit (retried) */
+	int64_t lag_ms;     /* age of the oldest record of the last batch invoked */
 	uint32_t workers;   /* concurrent batches now (receiving or invoking) */
 };
 /* 0 and *st, or -ENOENT. */
 int esm_stats_get(struct esm *e, const char *uuid, struct esm_stats *st);
 
 /* The per-mapping series of GET /metrics (metrics_collect_fn's shape; arg: the esm):
- * batches, records, filtered, failures, throttles, workers, by uuid and function. */
+ * batches, records, filtered, failures, throttles, workers and the polling lag, by uuid
+ * and function. */
 struct metrics_scrape;
 void esm_metrics_collect(struct metrics_scrape *s, void *arg);
 

@@ -360,4 +360,10 @@ static void invoke(struct esm_worker *w)
 	}
 	m->backoff_ms = ESM_THROTTLE_BASE_MS;
 	m->st.records += k;
+	int64_t oldest = 0;
+	for (size_t i = 0; i < k; i++)
+		if (w->recs[i].arrived_ms && (!oldest || w->recs[i].arrived_ms < oldest))
+			oldest = w->recs[i].arrived_ms;
+	if (oldest)
+		m->st.lag_ms = esm__now_ms() - oldest;
 }

@@ -89,6 +89,9 @@ static void deliver_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(rec->id, sizeof(rec->id), "%s", json_string_value(json_object_get(m, "MessageId")));
 		rec->record = record_of(r, m);
 		rec->token = xstrdup(json_string_value(json_object_get(m, "ReceiptHandle")));
+		const char *sent =
+		    json_string_value(json_object_get(json_object_get(m, "Attributes"), "SentTimestamp"));
+		rec->arrived_ms = sent ? strtoll(sent, NULL, 10) : 0;
 		/* FilterCriteria sees a JSON body as JSON. */
 		const char *body = json_string_value(json_object_get(m, "Body"));
 		json_t *parsed = body ? json_loads(body, JSON_DECODE_ANY, NULL) : NULL;

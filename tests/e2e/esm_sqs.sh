@@ -101,6 +101,11 @@ t = sys.stdin.read()
 r = re.search(r"lambdad_esm_records_total\{uuid=\"'"$u"'\",function=\"work\"\} (\d+)", t)
 b = re.search(r"lambdad_esm_batches_total\{uuid=\"'"$u"'\",function=\"work\"\} (\d+)", t)
 print(r.group(1) if r else "none", bool(b) and 1 <= int(b.group(1)) < 25)')"
+check "... and its polling lag" True \
+	"$(curl -s "$ENDPOINT/metrics" | python3 -c '
+import re, sys
+m = re.search(r"lambdad_esm_polling_lag_seconds\{uuid=\"'"$u"'\",function=\"work\"\} ([0-9.e+-]+)", sys.stdin.read())
+print(bool(m) and 0 <= float(m.group(1)) < 600)')"
 
 # --- A failure reappears after the visibility timeout, then goes to the DLQ. (The
 # timeouts leave room for a cold start: a message whose lease ends while its batch runs is
