@@ -50,8 +50,9 @@ static char *parse(const char *form)
 
 static void test_scalars(void **state)
 {
-	PARSES("Action=SendMessage&Version=2012-11-05&MessageBody=a+b%26c%3D%E2%82%AC",
-	       "{\"Action\":\"SendMessage\",\"MessageBody\":\"a b&c=\xe2\x82\xac\",\"Version\":\"2012-11-05\"}");
+	PARSES(
+	    "Action=SendMessage&Version=2012-11-05&MessageBody=a+b%26c%3D%E2%82%AC",
+	    "{\"Action\":\"SendMessage\",\"MessageBody\":\"a b&c=\xe2\x82\xac\",\"Version\":\"2012-11-05\"}");
 	PARSES("", "{}");
 	PARSES("A=1&A=2", "{\"A\":\"2\"}"); /* the last wins */
 	PARSES("Flag&B=", "{\"B\":\"\",\"Flag\":\"\"}");
