@@ -15,6 +15,7 @@ import urllib.request
 
 import boto3
 import botocore
+import botocore.config
 
 ENDPOINT, PREFIX = sys.argv[1], sys.argv[2]
 sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1",
@@ -85,6 +86,14 @@ def metric(name, queue):
     return None
 
 
+def _give_up(c, url):
+    try:
+        c.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+    except botocore.exceptions.ReadTimeoutError:
+        return "gave up"
+    return "answered"
+
+
 def url_of(name):
     return "%s/%s/%s" % (ENDPOINT, ACCOUNT, name)
 
@@ -149,7 +158,10 @@ check("SetQueueAttributes FifoQueue is refused", True,
 mattrs = {"s": {"DataType": "String", "StringValue": "v1"},
           "n": {"DataType": "Number.float", "StringValue": "3.25"},
           "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01bin"}}
-r = sqs.send_message(QueueUrl=u, MessageBody="hello \u00e9\u4e16 <&>\r\n", MessageAttributes=mattrs)
+r = sqs.send_message(QueueUrl=u, MessageBody="hello \u00e9\u4e16 <&>\r\n", MessageAttributes=mattrs,
+                     MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-a"}})
+check("MD5OfMessageSystemAttributes", md5_attrs({"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-a"}}),
+      r.get("MD5OfMessageSystemAttributes"))
 check("MD5OfMessageBody", hashlib.md5("hello \u00e9\u4e16 <&>\r\n".encode()).hexdigest(), r["MD5OfMessageBody"])
 check("MD5OfMessageAttributes as AWS computes it", md5_attrs(mattrs), r["MD5OfMessageAttributes"])
 mid = r["MessageId"]
@@ -157,6 +169,7 @@ m = sqs.receive_message(QueueUrl=u, AttributeNames=["All"], MessageAttributeName
 check("the message comes back whole (XML-special characters and CR included)",
       (mid, "hello \u00e9\u4e16 <&>\r\n"), (m["MessageId"], m["Body"]))
 check("its attributes come back", mattrs, m["MessageAttributes"])
+check("AWSTraceHeader comes back as a system attribute", "Root=1-a", m["Attributes"].get("AWSTraceHeader"))
 check("MD5OfBody and MD5OfMessageAttributes on receive", (r["MD5OfMessageBody"], md5_attrs(mattrs)),
       (m["MD5OfBody"], m["MD5OfMessageAttributes"]))
 check("system attributes", ("1", True, True), (m["Attributes"]["ApproximateReceiveCount"],
@@ -275,6 +288,25 @@ check("the queue's ReceiveMessageWaitTimeSeconds makes a receive wait", 1,
 sqs.send_message(QueueUrl=lp, MessageBody="woken2")
 t.join(60)
 check("and it gets the message", "woken2", res.get("r2", {}).get("Messages", [{}])[0].get("Body"))
+for k in ("r", "r2"):
+    for x in res.get(k, {}).get("Messages", []):
+        sqs.delete_message(QueueUrl=lp, ReceiptHandle=x["ReceiptHandle"])
+
+lp2 = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="test",
+                   aws_secret_access_key="test",
+                   config=botocore.config.Config(read_timeout=1, retries={"total_max_attempts": 1}))
+t = threading.Thread(target=lambda: res.update(g=_give_up(lp2, lp)))
+t.start()
+check("a long poll whose client will give up waits on the server", True,
+      bool(poll(lambda: metric("lambdad_sqs_waiting_receives", P + "lp") == 1)))
+t.join(60)
+check("the client gave up (its read timeout)", "gave up", res.get("g"))
+check("the server saw it go", True,
+      bool(poll(lambda: (metric("lambdad_sqs_receives_abandoned_total", P + "lp") or 0) >= 1)))
+check("and freed its wait", True, bool(poll(lambda: metric("lambdad_sqs_waiting_receives", P + "lp") == 0)))
+sqs.send_message(QueueUrl=lp, MessageBody="after the gone client")
+got = poll(lambda: sqs.receive_message(QueueUrl=lp).get("Messages"))
+check("a message sent after it is not lost to the gone client", "after the gone client", got[0]["Body"] if got else None)
 
 # ---- Dead-letter queue after maxReceiveCount
 dlq = sqs.create_queue(QueueName=P + "dlq")["QueueUrl"]

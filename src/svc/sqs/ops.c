@@ -1086,7 +1086,16 @@ static int send_one(struct sqs_call *c, struct sqs_queue *q, json_t *e, json_t *
 		snprintf(msg, msglen, "The message attributes could not be digested.");
 		return SQS_ERR_INVALID_PARAMETER_VALUE;
 	}
+	char md5s[33] = "";
+	if (trace) {
+		json_t *so =
+		    json_pack("{s:{s:s, s:s}}", "AWSTraceHeader", "DataType", "String", "StringValue", trace);
+		sqs_md5_attrs(so, md5s);
+		json_decref(so);
+	}
 	*res = json_object();
+	if (md5s[0])
+		json_object_set_new(*res, "MD5OfMessageSystemAttributes", json_string(md5s));
 	/* FIFO deduplication: an id seen in the last 5 minutes is accepted, not delivered. */
 	char dkey[300] = "";
 	if (q->fifo) {
@@ -1501,6 +1510,7 @@ static void wait_close_cb(struct front_req *rq, void *arg)
 {
 	struct sqs_wait *w = arg;
 	w->gone = true;
+	w->q->abandoned++;
 	/* Its answer (dropped) goes out on the next loop turn, outside this callback. */
 	event_active(w->timeout, EV_TIMEOUT, 0);
 }
@@ -1805,6 +1815,8 @@ void sqs__metrics_collect(struct metrics_scrape *ms, void *arg)
 	    {"lambdad_sqs_received_total", METRICS_COUNTER, "Messages handed to receives."},
 	    {"lambdad_sqs_deleted_total", METRICS_COUNTER, "Messages deleted by DeleteMessage(Batch)."},
 	    {"lambdad_sqs_moved_to_dlq_total", METRICS_COUNTER, "Messages moved to the dead-letter queue."},
+	    {"lambdad_sqs_receives_abandoned_total", METRICS_COUNTER,
+	     "Long polls whose client went away while they waited (their wait freed at once)."},
 	};
 	int64_t now = clock_wall_ms();
 	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
@@ -1812,7 +1824,7 @@ void sqs__metrics_collect(struct metrics_scrape *ms, void *arg)
 		const char *name;
 		struct sqs_queue *q;
 		MAP_FOREACH(&s->queues, name, q) {
-			uint64_t v[9] = {0};
+			uint64_t v[10] = {0};
 			int64_t oldest = now;
 			for (struct sqs_msg *m = q->head; m; m = m->next) {
 				if (m->visible_at_ms <= now)
@@ -1831,6 +1843,7 @@ void sqs__metrics_collect(struct metrics_scrape *ms, void *arg)
 			v[6] = q->received;
 			v[7] = q->deleted;
 			v[8] = q->moved_to_dlq;
+			v[9] = q->abandoned;
 			metrics_sample_u64(ms, &(struct metrics_label){"queue", name}, 1, v[k]);
 		}
 	}

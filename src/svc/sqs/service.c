@@ -84,8 +84,6 @@ static const struct proto_qshape out_change_batch[] = {
     {NULL, NULL, 0, NULL, NULL, NULL},
 };
 
-/* The query protocol's input shapes (for the unit tests and the fuzzer). */
-const struct proto_qshape *sqs_query_in_shapes(void);
 const struct proto_qshape *sqs_query_in_shapes(void)
 {
 	return in_shapes;

@@ -35,6 +35,10 @@ void sqs_attach(struct sqs *s, struct front *f, struct metrics *m);
 extern const struct svc sqs_json_svc;
 extern const struct svc sqs_query_svc;
 
+/* The flattened members of SQS's query-protocol inputs (static), as proto_query_parse
+ * takes them. */
+const struct proto_qshape *sqs_query_in_shapes(void);
+
 /* The MD5 of message attributes as SQS computes it (MD5OfMessageAttributes): attrs is
  * an object {name: {"DataType", "StringValue" | "BinaryValue" (base64)}} (borrowed).
  * Writes 32 lower-case hex digits and a NUL to out and returns 0, or -EINVAL when a

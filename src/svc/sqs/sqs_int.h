@@ -62,6 +62,7 @@ struct sqs_queue {
 	struct sqs_wait *waiters; /* long polls, oldest first */
 	struct event *wake;       /* when the next hidden message becomes visible (waiters) */
 	uint64_t sent, received, deleted, moved_to_dlq;
+	uint64_t abandoned; /* long polls whose client went away */
 	bool deleted_flag;
 };
 
