@@ -46,6 +46,10 @@ struct fn_config {
 	int64_t last_modified_ms;
 	char revision_id[37];
 	char *dlq_arn; /* DeadLetterConfig.TargetArn (an SQS queue or SNS topic); NULL: none */
+	/* Layers, in order: [{"Arn", "CodeSize", "Sha" (the blob's hex), "Unzipped" (bytes)}],
+	 * never NULL; resolved by the API (svc/lambda/layers.c). */
+	json_t *layers;
+	uint64_t code_unzipped; /* bytes of the extracted code; 0: not known (older data) */
 };
 
 struct fn_config *fn_config_new(void); /* owned (one reference), AWS defaults */

@@ -69,6 +69,7 @@ struct fn_config *fn_config_new(void)
 	c->env_vars = json_object();
 	c->description = xstrdup("");
 	c->tracing_mode = xstrdup("PassThrough");
+	c->layers = json_array();
 	c->last_modified_ms = clock_wall_ms();
 	uuid_v4(c->revision_id);
 	return c;
@@ -86,6 +87,7 @@ struct fn_config *fn_config_dup(const struct fn_config *o)
 	c->tracing_mode = xstrdup(o->tracing_mode);
 	c->env_vars = json_deep_copy(o->env_vars);
 	c->dlq_arn = xstrdup(o->dlq_arn);
+	c->layers = json_deep_copy(o->layers);
 	return c;
 }
 
@@ -114,6 +116,7 @@ void fn_config_unref(struct fn_config *c)
 	free(c->tracing_mode);
 	json_decref(c->env_vars);
 	free(c->dlq_arn);
+	json_decref(c->layers);
 	free(obj_of(c));
 }
 
@@ -602,10 +605,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			set_str(&c->tracing_mode, s);
 		}
 	}
-	json_t *layers = json_object_get(req, "Layers");
-	if (layers && json_is_array(layers) && json_array_size(layers) > 0)
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-		               "Layers are not supported by lambdad yet");
+	/* Layers are resolved against the stored layer versions by the API (api__layers_apply). */
 	json_t *arch = json_object_get(req, "Architectures");
 	if (arch && json_is_array(arch)) {
 		size_t i;
@@ -647,6 +647,14 @@ json_t *fn_config_to_api(const struct fn_config *c, const char *region, const ch
 		json_object_set_new(o, "Environment", json_pack("{s:O}", "Variables", c->env_vars));
 	if (c->dlq_arn)
 		json_object_set_new(o, "DeadLetterConfig", json_pack("{s:s}", "TargetArn", c->dlq_arn));
+	if (json_array_size(c->layers) > 0) {
+		json_t *l = json_array(), *v;
+		size_t i;
+		json_array_foreach(c->layers, i, v)
+			json_array_append_new(l, json_pack("{s:O, s:O}", "Arn", json_object_get(v, "Arn"),
+			                                   "CodeSize", json_object_get(v, "CodeSize")));
+		json_object_set_new(o, "Layers", l);
+	}
 	return o;
 }
 
@@ -661,6 +669,10 @@ char *fn_config_to_stored(const struct fn_config *c)
 	              "last_modified_ms", (json_int_t)c->last_modified_ms, "revision_id", c->revision_id);
 	if (c->dlq_arn)
 		json_object_set_new(o, "dlq_arn", json_string(c->dlq_arn));
+	if (json_array_size(c->layers) > 0)
+		json_object_set(o, "layers", c->layers);
+	if (c->code_unzipped)
+		json_object_set_new(o, "code_unzipped", json_integer((json_int_t)c->code_unzipped));
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return s;
@@ -708,6 +720,12 @@ struct fn_config *fn_config_from_stored(const char *text, struct err *errp)
 	memcpy(c->revision_id, rev, 37);
 	const char *dlq = json_string_value(json_object_get(o, "dlq_arn"));
 	c->dlq_arn = dlq && dlq[0] ? xstrdup(dlq) : NULL;
+	json_t *layers = json_object_get(o, "layers");
+	if (json_is_array(layers)) {
+		json_decref(c->layers);
+		c->layers = json_deep_copy(layers);
+	}
+	c->code_unzipped = (uint64_t)json_integer_value(json_object_get(o, "code_unzipped"));
 	json_decref(o);
 	return c;
 }

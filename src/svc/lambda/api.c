@@ -134,7 +134,7 @@ static int load_cb(const struct store_item *it, void *arg)
 
 static int keep_code_cb(const char *hex, void *arg)
 {
-	return registry_code_in_use(arg, hex);
+	return api__code_in_use(arg, hex);
 }
 
 /* A stored scaling row: into the registry, and to the scheduler, which starts the
@@ -185,7 +185,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		return r;
 	}
 	/* Blobs no function refers to are leftovers of a crash mid-deploy. */
-	store_gc_code(st, keep_code_cb, a->reg);
+	store_gc_code(st, keep_code_cb, a);
 	log_info("registry: %zu functions loaded", registry_count(a->reg));
 	struct async_config qcfg = {
 	    .store = st,

@@ -99,6 +99,12 @@ void api__delete_function(struct api *a, struct api_req *r);
 void api__update_configuration(struct api *a, struct api_req *r);
 void api__update_code(struct api *a, struct api_req *r);
 void api__invoke(struct api *a, struct api_req *r);
+/* InvokeWithResponseStream: Invoke's checks (RequestResponse or DryRun only), then the
+ * answer as an event stream (api__invoke_events). */
+void api__invoke_with_response_stream(struct api *a, struct api_req *r);
+/* Answers an invocation sched_invoke refused (rc, *e) as Invoke does: -EAGAIN is 429
+ * TooManyRequestsException with its Reason and Retry-After, anything else api__reply_err. */
+void api__reply_invoke_refused(struct front_req *req, int rc, const struct err *e);
 void api__invoke_async(struct api *a, struct api_req *r);
 void api__account_settings(struct api *a, struct api_req *r);
 void api__ext_logs(struct api *a, struct api_req *r);
@@ -164,6 +170,14 @@ void api__furl_function_deleted(struct api *a, const char *name);
  * add, the CORS ones. Replies itself in every case, errors included. */
 void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
                            struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
+/* InvokeWithResponseStream's answer (stream.c): starts the invocation args (cfg, payload,
+ * client context and want_tail set; cb, stream_cb, arg and request_id are set here) and
+ * answers req 200 application/vnd.amazon.eventstream once the function streams or ends:
+ * a PayloadChunk event for each piece as it comes (a function that does not stream: its
+ * whole response in one), then InvokeComplete (ErrorCode and ErrorDetails when it failed,
+ * LogResult when want_tail). A refused start (throttle) or lambdad's own failure before
+ * any byte answers as Invoke does. Replies itself in every case. */
+void api__invoke_events(struct api *a, struct front_req *req, struct sched_invoke_args *args);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * lambda_execute_api_svc claims those; apigw_svc is the control plane. */
@@ -203,6 +217,64 @@ int api__csc_unbind(struct api *a, const char *name, struct err *errp);
  * negative errno). */
 void api__esm(struct api *a, struct api_req *r);
 int api__esm_new(struct api *a, struct err *errp);
+/* Layers (layers.c): PublishLayerVersion, Get/Delete/ListLayerVersion(s), ListLayers,
+ * GetLayerVersionByArn and the layer version permissions, by op; and a function's Layers. */
+#define API_LAYER_NAME_MAX 140
+#define API_LAYERS_MAX 5 /* layers of one function */
+enum api_layer_op {
+	API_LAYER_PUBLISH,
+	API_LAYER_GET,
+	API_LAYER_GET_BY_ARN,
+	API_LAYER_LIST,
+	API_LAYER_LIST_VERSIONS,
+	API_LAYER_DELETE,
+	API_LAYER_ADD_PERMISSION,
+	API_LAYER_GET_POLICY,
+	API_LAYER_REMOVE_PERMISSION,
+};
+void api__layers(struct api *a, struct api_req *r, enum api_layer_op op);
+/* A layer (version) ARN's parts; region and account "" for a bare name, version 0 for a
+ * layer ARN. */
+struct api_layer_ref {
+	char region[32];
+	char account[13];
+	char name[API_LAYER_NAME_MAX + 1];
+	uint64_t version;
+};
+/* Parses arn:P:lambda:REGION:ACCOUNT:layer:NAME:VERSION into *ref: 0, or -EINVAL with
+ * AWS's ValidationException naming 'arn'. */
+int api__layer_parse_version_arn(const char *arn, struct api_layer_ref *ref, struct err *errp);
+/* Parses a {LayerName}: a name (1-140 of [a-zA-Z0-9-_]) or a layer ARN; 0 or -EINVAL
+ * naming 'layerName'. */
+int api__layer_parse_name(const char *s, struct api_layer_ref *ref, struct err *errp);
+/* Checks a function's Layers (borrowed): a list of at most API_LAYERS_MAX layer version
+ * ARNs, no two of the same layer; their parts into refs[0..*count). 0 or -EINVAL with
+ * the service error naming the field. */
+int api__layers_check(json_t *list, struct api_layer_ref refs[API_LAYERS_MAX], size_t *count,
+                      struct err *errp);
+/* The statement AddLayerVersionPermission's body (borrowed) asks for on resource (the
+ * version's ARN), as AWS writes it; owned, or NULL with the service error naming the field. */
+json_t *api__layer_statement(json_t *body, const char *resource, struct err *errp);
+/* Resolves list (a Layers request member, borrowed) into c->layers: every version must
+ * exist, and the function's unzipped code (c->code_unzipped) plus the layers' must stay
+ * within 250 MB. 0 or -EINVAL with AWS's InvalidParameterValueException; c unchanged
+ * on failure. */
+int api__layers_apply(struct api *a, struct fn_config *c, json_t *list, struct err *errp);
+/* Whether one of c's layers has a regular file "bootstrap" at its root (at /opt, where a
+ * custom runtime's code without one finds it). */
+bool api__layers_have_bootstrap(struct api *a, const struct fn_config *c);
+/* The same limit on c as it is (its code changed): 0 or -EINVAL. */
+int api__layers_size_check(const struct fn_config *c, struct err *errp);
+/* Whether the code blob hex is a function's code, one of its layers, or a layer
+ * version's content. */
+bool api__code_in_use(struct api *a, const char *hex);
+/* Runs work(arg) on the code pool (functions.c), in order with the deploys and the
+ * removals of code blobs, then done(arg) on the loop. */
+void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), void *arg);
+/* Whether the server is stopping: a code job's done answers ServiceException then. */
+bool api__code_stopping(const struct api *a);
+/* Removes the code blob hex (on the code pool) when api__code_in_use says no. */
+void api__code_drop_unused(struct api *a, const char *hex);
 
 /* GET /metrics, Prometheus text format (metrics.c). */
 void api__metrics(struct api *a, struct api_req *r);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "svc/lambda/api_int.h"
@@ -89,7 +90,7 @@ static void drop_work(void *arg)
 static void drop_unused_code(struct api *a, const char *hex)
 {
 	struct deploys *ds = a->deploys;
-	if (!hex[0] || registry_code_in_use(a->reg, hex) || code_pinned(a, hex))
+	if (!hex[0] || api__code_in_use(a, hex) || code_pinned(a, hex))
 		return;
 	if (ds->working > 0) {
 		if (ds->ndeferred == ds->deferred_cap) {
@@ -107,6 +108,63 @@ static void drop_unused_code(struct api *a, const char *hex)
 	j->store = a->store;
 	snprintf(j->hex, sizeof(j->hex), "%s", hex);
 	pool_submit(ds->pool, drop_work, free, j);
+}
+
+static void drop_deferred_code(struct api *a);
+
+/* The blobs of layers (a function's former Layers, borrowed) that nothing uses now. */
+static void drop_unused_layers(struct api *a, json_t *layers)
+{
+	size_t i;
+	json_t *l;
+	json_array_foreach(layers, i, l) {
+		const char *hex = json_string_value(json_object_get(l, "Sha"));
+		if (hex)
+			drop_unused_code(a, hex);
+	}
+}
+
+/* Another module's work on the code pool (api__code_job): counted as a deploy's work,
+ * so the removals of code blobs wait for it. */
+struct code_job {
+	struct api *a;
+	void (*work)(void *);
+	void (*done)(void *);
+	void *arg;
+};
+
+static void code_job_work(void *arg)
+{
+	struct code_job *j = arg;
+	j->work(j->arg);
+}
+
+static void code_job_done(void *arg)
+{
+	struct code_job *j = arg;
+	struct api *a = j->a;
+	j->done(j->arg);
+	free(j);
+	a->deploys->working--;
+	drop_deferred_code(a);
+}
+
+void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	struct code_job *j = xcalloc(1, sizeof(*j));
+	*j = (struct code_job){.a = a, .work = work, .done = done, .arg = arg};
+	a->deploys->working++;
+	pool_submit(a->deploys->pool, code_job_work, code_job_done, j);
+}
+
+bool api__code_stopping(const struct api *a)
+{
+	return a->deploys->stopping;
+}
+
+void api__code_drop_unused(struct api *a, const char *hex)
+{
+	drop_unused_code(a, hex);
 }
 
 static void drop_deferred_code(struct api *a)
@@ -223,10 +281,12 @@ static int deploy_set_code(struct deploy *d, struct fn_config *c)
 		api__reply_err(d->req, &d->code_err);
 		return -1;
 	}
-	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap) {
+	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap &&
+	    !api__layers_have_bootstrap(a, c)) {
 		api__reply_error(d->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                 "The deployment package has no executable file named 'bootstrap' at its "
-		                 "root; runtime %s starts /var/task/bootstrap",
+		                 "root, nor has any of its layers; runtime %s starts /var/task/bootstrap "
+		                 "or /opt/bootstrap",
 		                 c->runtime);
 		drop_unused_code(a, d->hex);
 		return -1;
@@ -234,6 +294,7 @@ static int deploy_set_code(struct deploy *d, struct fn_config *c)
 	memcpy(c->code_hex, d->hex, sizeof(d->hex));
 	snprintf(c->code_b64, sizeof(c->code_b64), "%s", d->b64);
 	c->code_size = d->zlen;
+	c->code_unzipped = d->info.unzipped_bytes;
 	return 0;
 }
 
@@ -278,6 +339,16 @@ static void deploy_finish_create(struct deploy *d)
 		api__reply_err(d->req, &e);
 		drop_unused_code(a, d->hex);
 		goto out;
+	}
+	/* Layers before the code's bootstrap check: one of them may carry the bootstrap. */
+	json_t *layers = json_object_get(d->json, "Layers");
+	if (d->code_rc == 0 && layers && !json_is_null(layers)) {
+		c->code_unzipped = d->info.unzipped_bytes;
+		if (api__layers_apply(a, c, layers, &e) < 0) {
+			api__reply_err(d->req, &e);
+			drop_unused_code(a, d->hex);
+			goto out;
+		}
 	}
 	if (deploy_set_code(d, c) < 0)
 		goto out;
@@ -405,6 +476,7 @@ void api__delete_function(struct api *a, struct api_req *r)
 		return api__reply_err(r->req, &e);
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));
+	json_t *layers = json_incref(c->layers);
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
 	registry_del(a->reg, name);
 	api__furl_function_deleted(a, name);
@@ -413,6 +485,8 @@ void api__delete_function(struct api *a, struct api_req *r)
 	sched_function_changed(a->sched, name, NULL);
 	async_function_deleted(a->async, name);
 	drop_unused_code(a, hex);
+	drop_unused_layers(a, layers);
+	json_decref(layers);
 	log_info("api: deleted function %s", name);
 	api__reply_json(r->req, 204, NULL);
 }
@@ -438,7 +512,9 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	uuid_v4(c->revision_id);
 	char oldhex[65];
 	memcpy(oldhex, old->code_hex, sizeof(oldhex));
+	json_t *old_layers = json_incref(old->layers);
 	if (commit(a, req, c) < 0) {
+		json_decref(old_layers);
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -449,7 +525,18 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	if (sc.provisioned > 0)
 		sched_set_scaling(a->sched, c->name, c, &sc);
 	drop_unused_code(a, oldhex);
+	drop_unused_layers(a, old_layers);
+	json_decref(old_layers);
 	api__reply_json(req, 200, config_json(a, c));
+}
+
+/* Whether c's extracted code has a regular file "bootstrap" at its root. */
+static bool code_has_bootstrap(struct api *a, const struct fn_config *c)
+{
+	autofree char *dir = store_code_dir(a->store, c->code_hex);
+	autofree char *boot = xasprintf("%s/bootstrap", dir);
+	struct stat st;
+	return stat(boot, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void api__update_configuration(struct api *a, struct api_req *r)
@@ -461,9 +548,19 @@ void api__update_configuration(struct api *a, struct api_req *r)
 		return;
 	struct fn_config *c = fn_config_dup(old);
 	struct err e = {0};
+	json_t *layers = json_object_get(body, "Layers");
 	if (fn_config_apply(c, body, false, &e) < 0 ||
-	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r->req, c, &e) < 0))
+	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r->req, c, &e) < 0) ||
+	    (layers && !json_is_null(layers) && api__layers_apply(a, c, layers, &e) < 0))
 		api__reply_err(r->req, &e);
+	else if ((strcmp(c->runtime, old->runtime) != 0 || (layers && !json_is_null(layers))) &&
+	         fn_runtime_needs_bootstrap(c->runtime) && !code_has_bootstrap(a, c) &&
+	         !api__layers_have_bootstrap(a, c))
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "The deployment package has no executable file named 'bootstrap' at its "
+		                 "root, nor has any of its layers; runtime %s starts /var/task/bootstrap "
+		                 "or /opt/bootstrap",
+		                 c->runtime);
 	else
 		finish_update(a, r->req, body, old, c, false);
 	fn_config_unref(c);
@@ -496,6 +593,12 @@ static void deploy_finish_update(struct deploy *d)
 	}
 	if (deploy_set_code(d, c) < 0)
 		goto out;
+	/* The new code with the function's layers stays within the unzipped limit. */
+	if (api__layers_size_check(c, &e) < 0) {
+		api__reply_err(d->req, &e);
+		drop_unused_code(a, d->hex);
+		goto out;
+	}
 	finish_update(a, d->req, d->json, old, c, json_is_true(json_object_get(d->json, "DryRun")));
 out:
 	fn_config_unref(c);

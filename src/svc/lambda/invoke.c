@@ -1,4 +1,5 @@
-/* Invoke: RequestResponse, Event (the asynchronous queue) and DryRun. */
+/* Invoke: RequestResponse, Event (the asynchronous queue) and DryRun; and
+ * InvokeWithResponseStream, whose answer stream.c frames. */
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
@@ -108,16 +109,32 @@ static const char *throttle_reason(int reason)
 	                                         : "ConcurrentInvocationLimitExceeded";
 }
 
-void api__invoke(struct api *a, struct api_req *r)
+void api__reply_invoke_refused(struct front_req *req, int rc, const struct err *e)
+{
+	if (rc == -EAGAIN) {
+		front_reply_header(req, "Retry-After", "1");
+		return api__reply_error(
+		    req, LAMBDA_ERR_TOO_MANY_REQUESTS,
+		    json_pack("{s:s, s:s}", "Reason", throttle_reason(e->reason), "retryAfterSeconds", "1"),
+		    "Rate Exceeded.");
+	}
+	api__reply_err(req, e);
+}
+
+/* Invoke, or InvokeWithResponseStream (stream: no Event type, and the answer is an event
+ * stream). */
+static void invoke(struct api *a, struct api_req *r, bool stream)
 {
 	const char *type = front_req_header(r->req, "X-Amz-Invocation-Type");
 	if (!type)
 		type = "RequestResponse";
 	static const char *const types[] = {"Event", "RequestResponse", "DryRun", NULL};
+	static const char *const stream_types[] = {"RequestResponse", "DryRun", NULL};
 	static const char *const logtypes[] = {"Tail", "None", NULL};
+	const char *const *allowed = stream ? stream_types : types;
 	struct err ve = {0};
 	const char *logtype = front_req_header(r->req, "X-Amz-Log-Type");
-	if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "invocationType", type, types) < 0 ||
+	if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "invocationType", type, allowed) < 0 ||
 	    (logtype && err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "logType", logtype, logtypes) < 0))
 		return api__reply_err(r->req, &ve);
 	struct evbuffer *payload = front_req_body(r->req);
@@ -165,15 +182,20 @@ void api__invoke(struct api *a, struct api_req *r)
 	    .cb = invoke_done_cb,
 	    .arg = r->req,
 	};
+	if (stream)
+		return api__invoke_events(a, r->req, &args);
 	struct err e = {0};
 	int rc = sched_invoke(a->sched, &args, &e);
-	if (rc == -EAGAIN) {
-		front_reply_header(r->req, "Retry-After", "1");
-		return api__reply_error(
-		    r->req, LAMBDA_ERR_TOO_MANY_REQUESTS,
-		    json_pack("{s:s, s:s}", "Reason", throttle_reason(e.reason), "retryAfterSeconds", "1"),
-		    "Rate Exceeded.");
-	}
 	if (rc < 0)
-		api__reply_err(r->req, &e);
+		api__reply_invoke_refused(r->req, rc, &e);
+}
+
+void api__invoke(struct api *a, struct api_req *r)
+{
+	invoke(a, r, false);
+}
+
+void api__invoke_with_response_stream(struct api *a, struct api_req *r)
+{
+	invoke(a, r, true);
 }
