@@ -65,6 +65,19 @@ check "JS SDK create: the qualifier stays in FunctionArn" "$FN:alpha:\$LATEST 10
 	"$(jsv lambda GetEventSourceMapping "{\"UUID\":\"$u3\"}" '"%s %s %s" % (d["result"]["FunctionArn"], d["result"]["BatchSize"], d["result"]["MaximumBatchingWindowInSeconds"])')"
 check "... and it becomes Enabled" Enabled "$(wait_state "$u3" Enabled)"
 
+# --- Tags at create (the JS SDK's model has them), read with ListTags on the mapping's ARN.
+ut=$(jsv lambda CreateEventSourceMapping "{\"FunctionName\":\"beta\",\"EventSourceArn\":\"$Q:q4\",\"Tags\":{\"team\":\"esm\"}}" 'd["result"]["UUID"]')
+ESM_ARN=arn:aws:lambda:us-east-1:000000000000:event-source-mapping
+check "ListTags on the mapping's ARN" "{'team': 'esm'}" "$(jsv lambda ListTags "{\"Resource\":\"$ESM_ARN:$ut\"}" 'd["result"]["Tags"]')"
+js lambda TagResource "{\"Resource\":\"$ESM_ARN:$ut\",\"Tags\":{\"env\":\"dev\"}}" >/dev/null
+check "TagResource on it adds" "{'env': 'dev', 'team': 'esm'}" \
+	"$(jsv lambda ListTags "{\"Resource\":\"$ESM_ARN:$ut\"}" 'dict(sorted(d["result"]["Tags"].items()))')"
+check "ListTags of an unknown mapping: ResourceNotFoundException" ResourceNotFoundException \
+	"$(jsv lambda ListTags "{\"Resource\":\"$ESM_ARN:00000000-0000-4000-8000-000000000000\"}" 'd["code"]')"
+js lambda DeleteEventSourceMapping "{\"UUID\":\"$ut\"}" >/dev/null
+check "... and the tags go with the mapping" ResourceNotFoundException \
+	"$(jsv lambda ListTags "{\"Resource\":\"$ESM_ARN:$ut\"}" 'd["code"]')"
+
 # --- Errors, field by field.
 check "a second mapping of the same queue and function: ResourceConflictException" \
 	"ResourceConflictException: An event source mapping with SQS arn (\" $Q:q1 \") and function (\" alpha \") already exists. Please update or delete the existing mapping with UUID $u1" \
