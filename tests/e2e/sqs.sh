@@ -104,6 +104,11 @@ check "the senders finished" "sent 1440 deleted 100" "${SENT% inflight*}"
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 start_server
+check "queue attributes survive the restart" "20 600" \
+	"$(sqs_ get-queue-attributes --queue-url "$ENDPOINT/000000000000/q-main" --attribute-names All | py 'd["Attributes"]["VisibilityTimeout"] + " " + d["Attributes"]["MessageRetentionPeriod"]')"
+check "tags survive it" "{'env': 'dev'}" "$(sqs_ list-queue-tags --queue-url "$ENDPOINT/000000000000/q-main" | py 'd["Tags"]')"
+check "a RedrivePolicy survives it" "2" \
+	"$(sqs_ get-queue-attributes --queue-url "$ENDPOINT/000000000000/q-src" --attribute-names RedrivePolicy | py 'json.loads(d["Attributes"]["RedrivePolicy"])["maxReceiveCount"]')"
 DRAIN=$("$NEW_PY" "$HERE/sqs_durable.py" "$ENDPOINT" drain "$WORK/dur" 2>>"$WORK/client.log")
 check "after kill -9 and a restart every acknowledged message is back (in-flight ones too), no deleted one" \
 	"missing 0 resurrected 0 extra 0" "$DRAIN"
