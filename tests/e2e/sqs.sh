@@ -29,6 +29,9 @@ run_client() {
 	done < <("$1" "$HERE/sqs_client.py" "$ENDPOINT" "$2" 2>>"$WORK/client.log")
 	check "the client ran to its end in the $3 protocol" "$3" "$proto"
 }
+# A message past MessageRetentionPeriod (60 s at least) goes: sent now, looked at last.
+sqs_ create-queue --queue-name keep60 --attributes MessageRetentionPeriod=60 >/dev/null
+sqs_ send-message --queue-url "$ENDPOINT/000000000000/keep60" --message-body short-lived >/dev/null
 run_client /usr/bin/python3 q- query
 run_client "$NEW_PY" j- json
 
@@ -96,6 +99,15 @@ check "JSON: a body that is not JSON is 400" 400 \
 		-H 'Content-Type: application/x-amz-json-1.0' --data '{nope' "$ENDPOINT/")"
 check "with the query-compatible code header" "InvalidParameterValue;Sender" "$(hdr x-amzn-query-error)"
 check "the Lambda API still answers" 200 "$(raw GET /2016-08-19/account-settings/)"
+
+# --- Retention (the message sent at the start).
+count60() {
+	sqs_ get-queue-attributes --queue-url "$ENDPOINT/000000000000/keep60" --attribute-names ApproximateNumberOfMessages |
+		py 'd["Attributes"]["ApproximateNumberOfMessages"]'
+}
+gone60() { [ "$(count60)" = 0 ]; }
+wait_for 150 gone60 || true
+check "a message past MessageRetentionPeriod is gone" 0 "$(count60)"
 
 # --- kill -9: every acknowledged message survives, no deleted one comes back.
 mkdir -p "$WORK/dur"
