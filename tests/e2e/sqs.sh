@@ -125,3 +125,19 @@ DRAIN=$("$NEW_PY" "$HERE/sqs_durable.py" "$ENDPOINT" drain "$WORK/dur" 2>>"$WORK
 check "after kill -9 and a restart every acknowledged message is back (in-flight ones too), no deleted one" \
 	"missing 0 resurrected 0 extra 0" "$DRAIN"
 echo "durability: $SENT; $DRAIN"
+
+# --- Shutdown with a receive waiting: the server exits 0 (no leak, no hang on the wait);
+# the receive ends with the connection (its empty answer is made after the loop stops, so
+# it may not be written: no message was taken for it).
+sqs_ create-queue --queue-name bye >/dev/null
+curl -s -o "$WORK/bye" -w '%{http_code}' "$ENDPOINT/000000000000/bye?Action=ReceiveMessage&WaitTimeSeconds=20" \
+	>"$WORK/bye.status" &
+BYE=$!
+waiting_bye() { curl -s "$ENDPOINT/metrics" | grep -q '^lambdad_sqs_waiting_receives{queue="bye"} 1$'; }
+wait_for 30 waiting_bye || true
+check "a receive waits on queue bye" 1 "$(curl -s "$ENDPOINT/metrics" | awk '/^lambdad_sqs_waiting_receives\{queue="bye"\}/ { print $NF }')"
+stop_server TERM
+wait "$BYE" || true
+BYE_STATUS=$(cat "$WORK/bye.status")
+check "at shutdown the waiting receive ends (closed, or answered with no message)" yes \
+	"$([ "$BYE_STATUS" = 000 ] || grep -q '<ReceiveMessageResult></ReceiveMessageResult>' "$WORK/bye" && echo yes || echo "no: $BYE_STATUS")"
