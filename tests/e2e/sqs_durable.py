@@ -1,11 +1,14 @@
 """The kill -9 half of tests/e2e/sqs.sh, with boto3 (JSON protocol).
 
-sqs_durable.py ENDPOINT send DIR: several clients send messages at once and record each
-  acknowledged MessageId in DIR/acked; some are received and deleted (DIR/deleted), some
-  left in flight with a 2 s visibility timeout; prints "sent N deleted M inflight K".
+sqs_durable.py ENDPOINT send DIR: 8 clients send messages (single and batched) and one
+  receives and deletes, until the server goes away (kill -9 mid-run). Each body is
+  unique; DIR/attempted gets it before its send, DIR/acked once the send is answered,
+  DIR/deleted once its DeleteMessage is answered (each line flushed at once).
 sqs_durable.py ENDPOINT drain DIR: receives until every acknowledged, undeleted message
-  is back (in-flight ones once their timeout passed), deleting them; prints what it
-  found: "missing X resurrected Y extra Z".
+  is back (in-flight ones once their visibility timeout passed), deleting them, and
+  prints "missing X resurrected Y unknown Z": acknowledged messages not found, messages
+  found whose delete was acknowledged, and messages never sent (all must be 0; a message
+  whose send was cut short may be there or not).
 """
 import os
 import sys
@@ -13,65 +16,85 @@ import threading
 import time
 
 import boto3
+import botocore.config
 
 ENDPOINT, MODE, DIR = sys.argv[1:4]
 
 
 def client():
     return boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=botocore.config.Config(retries={"total_max_attempts": 1}, read_timeout=30))
+
+
+class Log:
+    def __init__(self, name):
+        self.f = open(os.path.join(DIR, name), "a")
+        self.lock = threading.Lock()
+
+    def add(self, lines):
+        with self.lock:
+            self.f.write("".join(x + "\n" for x in lines))
+            self.f.flush()
 
 
 if MODE == "send":
-    url = client().create_queue(QueueName="durable", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-    acked, lock = [], threading.Lock()
+    url = client().create_queue(QueueName="durable", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+    attempted, acked, deleted = Log("attempted"), Log("acked"), Log("deleted")
+    stop = threading.Event()
 
     def sender(k):
         c = client()
-        for i in range(100):
-            if i % 5 == 0:
-                r = c.send_message_batch(QueueUrl=url, Entries=[
-                    {"Id": "e%d" % j, "MessageBody": "c%d-b%d-%d" % (k, i, j)} for j in range(5)])
-                ids = [e["MessageId"] for e in r["Successful"]]
-            else:
-                ids = [c.send_message(QueueUrl=url, MessageBody="c%d-%d" % (k, i))["MessageId"]]
-            with lock:
-                acked.extend(ids)
+        i = 0
+        while not stop.is_set():
+            try:
+                if i % 5 == 0:
+                    bodies = ["c%d-%d-%d" % (k, i, j) for j in range(5)]
+                    attempted.add(bodies)
+                    r = c.send_message_batch(QueueUrl=url, Entries=[
+                        {"Id": "e%d" % j, "MessageBody": b} for j, b in enumerate(bodies)])
+                    acked.add([bodies[int(e["Id"][1:])] for e in r["Successful"]])
+                else:
+                    b = "c%d-%d" % (k, i)
+                    attempted.add([b])
+                    c.send_message(QueueUrl=url, MessageBody=b)
+                    acked.add([b])
+            except Exception:
+                stop.set()
+            i += 1
 
-    ts = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
+    def deleter():
+        c = client()
+        while not stop.is_set():
+            try:
+                for m in c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                    deleted.add([m["Body"]])
+            except Exception:
+                stop.set()
+
+    ts = [threading.Thread(target=sender, args=(k,)) for k in range(8)] + [threading.Thread(target=deleter)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    with open(os.path.join(DIR, "acked"), "w") as f:
-        f.write("\n".join(acked) + "\n")
-    c = client()
-    deleted, inflight = [], 0
-    while len(deleted) < 100:
-        ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        for m in ms:
-            c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            deleted.append(m["MessageId"])
-    with open(os.path.join(DIR, "deleted"), "w") as f:
-        f.write("\n".join(deleted) + "\n")
-    inflight = len(c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=2).get("Messages", []))
-    print("sent %d deleted %d inflight %d" % (len(acked), len(deleted), inflight), flush=True)
 else:
-    acked = set(open(os.path.join(DIR, "acked")).read().split())
-    deleted = set(open(os.path.join(DIR, "deleted")).read().split())
+    def lines(name):
+        return set(open(os.path.join(DIR, name)).read().split())
+    attempted, acked, deleted = lines("attempted"), lines("acked"), lines("deleted")
     want = acked - deleted
     c = client()
     url = c.get_queue_url(QueueName="durable")["QueueUrl"]
-    seen, resurrected, extra = set(), 0, 0
-    end = time.monotonic() + 60
-    while seen != want and time.monotonic() < end:
-        ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-        for m in ms:
-            i = m["MessageId"]
-            if i in deleted:
+    seen, resurrected, unknown = set(), 0, 0
+    end = time.monotonic() + 90
+    while not want <= seen and time.monotonic() < end:
+        for m in c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            b = m["Body"]
+            if b in deleted:
                 resurrected += 1
-            elif i not in acked:
-                extra += 1
-            seen.add(i)
+            elif b not in attempted:
+                unknown += 1
+            seen.add(b)
             c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    print("missing %d resurrected %d extra %d" % (len(want - seen), resurrected, extra), flush=True)
+    print("missing %d resurrected %d unknown %d" % (len(want - seen), resurrected, unknown), flush=True)
+    print("acked %d deleted %d attempted %d" % (len(acked), len(deleted), len(attempted)), flush=True)

@@ -640,8 +640,13 @@ void sqs__op_get_queue_attributes(struct sqs_call *c)
 			                 n ? n : "(not a string)");
 	}
 	int64_t now = clock_wall_ms();
+	int64_t keep_ms = sqs__queue_int(q, "MessageRetentionPeriod") * 1000;
 	uint64_t visible = 0, inflight = 0, delayed = 0;
-	for (struct sqs_msg *m = q->head; m; m = m->next) {
+	for (struct sqs_msg *m = q->head, *n; m; m = n) {
+		n = m->next;
+		struct err e = {0};
+		if (m->sent_ms + keep_ms <= now && sqs__msg_del(q, m, &e) == 0)
+			continue; /* past the retention period: gone (a failed delete counts it still) */
 		if (m->visible_at_ms <= now)
 			visible++;
 		else if (m->recv_count > 0)

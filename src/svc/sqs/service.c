@@ -267,6 +267,8 @@ void sqs_free(struct sqs *s)
 {
 	if (!s)
 		return;
+	/* Answers waiting for a group commit go out now, while the transport is still up. */
+	store_flush(s->st);
 	if (s->metrics)
 		metrics_unregister(s->metrics, sqs__metrics_collect, s);
 	sqs__queues_free(s);

@@ -24,7 +24,9 @@ struct sqs;
  * its timers on base. Returns 0 and an owned *out, or a negative errno with a message. */
 int sqs_new(struct event_base *base, struct store *st, const struct sqs_config *cfg, struct sqs **out,
             struct err *errp);
-/* Answers the receives still waiting (with no messages) and frees s. NULL is a no-op. */
+/* Shutdown, before the transport goes: commits what is open and sends the answers that
+ * waited for it (store_flush), answers the receives still waiting (with no messages),
+ * and frees s. NULL is a no-op. */
 void sqs_free(struct sqs *s);
 struct metrics;
 /* Adds SQS's two protocols to f (the JSON one by X-Amz-Target, the query one by Action)
