@@ -27,6 +27,8 @@
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
 #include "store/store.h"
+#include "svc/sqs/sqs.h"
+#include "esm/source_sqs.h"
 
 static void serve_usage(FILE *f)
 {
@@ -581,6 +583,7 @@ static int serve(int argc, char **argv)
 	struct reap *reap = NULL;
 	struct api *api = NULL;
 	struct auth *auth = NULL;
+	struct sqs *sqs = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct drain drain = {.base = base, .grace_ms = grace_ms};
 	int rc = 1;
@@ -639,6 +642,14 @@ static int serve(int argc, char **argv)
 	                          .verify_arg = auth};
 	if (api_new(base, st, sc, &acfg, &api, &e) < 0)
 		goto out;
+	struct sqs_config qcfg = {.region = region, .account = account};
+	if (sqs_new(base, st, &qcfg, &sqs, &e) < 0)
+		goto out;
+	sqs_attach(sqs, api_front(api), api_metrics(api));
+	if (esm_source_sqs_register(api_esm(api), sqs, base) < 0) {
+		err_make(&e, EEXIST, "event source mappings: the SQS source is registered twice");
+		goto out;
+	}
 	if (api_listen(api, host, (uint16_t)port, &e) < 0)
 		goto out;
 	port = api_port(api);
@@ -669,6 +680,7 @@ out:
 	if (api)
 		api_stop_accepting(api);
 	sched_stop(sc);
+	sqs_free(sqs); /* answers its waiting receives while the transport is up */
 	api_free(api);
 	sched_free(sc);
 	if (sandbox_up)

@@ -87,7 +87,8 @@ void svc_reply_error(struct front_req *rq, const struct svc *s, int id, json_t *
 	va_end(ap);
 	static const struct svc_error internal = {"InternalFailure", 500, false};
 	const struct svc_error *e = id > 0 && (size_t)id < s->nerrors ? &s->errors[id] : &internal;
-	proto_reply_error(rq, s->proto, s->err_flags, e, extra, msg);
+	const char *code = s->query_codes && e != &internal ? s->query_codes[id] : NULL;
+	proto_reply_error_code(rq, s->proto, s->err_flags, e, code, extra, msg);
 }
 
 /* ---------------------------------------------------------------- URI templates */
@@ -235,12 +236,15 @@ static enum front_class classify_target(struct front_req *rq, const struct svc *
                                         struct svc_call *c)
 {
 	c->svc = s;
+	/* The query protocol takes GET with the same parameters too. */
+	bool method_ok = front_req_method(rq) == FRONT_POST ||
+	                 (s->proto == PROTO_QUERY && front_req_method(rq) == FRONT_GET);
 	for (size_t i = 0; i < s->nops; i++) {
 		const struct op *op = &s->ops[i];
 		if (!op->name || strcmp(op->name, op_name) != 0)
 			continue;
-		if (!op->handler || front_req_method(rq) != FRONT_POST) {
-			if (!op->handler && front_req_method(rq) == FRONT_POST)
+		if (!op->handler || !method_ok) {
+			if (!op->handler && method_ok)
 				c->missing = op;
 			break;
 		}
@@ -314,11 +318,22 @@ enum front_class front_classify(struct front *f, struct front_req *rq, struct sv
 			return classify_target(rq, s, op, c);
 		}
 	}
-	/* 3. Action= (the query protocol) picks a service by SigV4 scope: no query service yet,
-	 * so such a request goes on to the paths. 4. The path, against the REST services'
-	 * templates, the service of the SigV4 scope first. */
+	/* 3. Action= (the query protocol) picks a query service by SigV4 scope (unsigned: the
+	 * first one added); without one the request goes on to the paths. */
 	char scope[32];
 	bool has_scope = front_sigv4_service(rq, scope, sizeof(scope));
+	char action[128];
+	if (proto_query_action(rq, action, sizeof(action))) {
+		for (size_t i = 0; i < f->n; i++) {
+			const struct svc *s = f->v[i].s;
+			if (s->proto == PROTO_QUERY && (!has_scope || strcmp(s->name, scope) == 0)) {
+				*ctx = f->v[i].ctx;
+				return classify_target(rq, s, action, c);
+			}
+		}
+	}
+	/* 4. The path, against the REST services' templates, the service of the SigV4 scope
+	 * first. */
 	size_t order[FRONT_SVCS_MAX], n = 0;
 	for (size_t i = 0; has_scope && i < f->n; i++)
 		if (strcmp(f->v[i].s->name, scope) == 0)

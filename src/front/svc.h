@@ -46,12 +46,14 @@ struct svc {
 	size_t nops;
 	const struct svc_error *errors; /* by id (errors.def); [0] is empty */
 	size_t nerrors;
-	int err_unknown_op;         /* the error answering a request no operation takes */
-	const char *unknown_op_msg; /* its message; NULL: "No operation at <method> <uri>" */
-	int err_bad_input;          /* the error answering a malformed query string */
-	int err_unavailable;        /* the error answering while lambdad shuts down */
-	int err_too_large;          /* the error answering a body over its limit; 0: a text/plain 413 */
-	unsigned err_flags;         /* proto_reply_error flags (PROTO_ERR_TYPE_FIELD) */
+	int err_unknown_op;             /* the error answering a request no operation takes */
+	const char *unknown_op_msg;     /* its message; NULL: "No operation at <method> <uri>" */
+	int err_bad_input;              /* the error answering a malformed query string */
+	int err_unavailable;            /* the error answering while lambdad shuts down */
+	int err_too_large;              /* the error answering a body over its limit; 0: a text/plain 413 */
+	unsigned err_flags;             /* proto_reply_error flags (PROTO_ERR_TYPE_FIELD) */
+	const char *const *query_codes; /* by error id: the query protocol's code of each error
+	                                 * (query-compatible services: SQS); NULL: the types */
 	/* Host-based data planes (function URLs, execute-api, later S3 virtual hosts): whether
 	 * the service takes rq whole (then serve answers it), before any other rule. NULL: none. */
 	bool (*claims)(void *ctx, const struct front_req *rq);
@@ -119,10 +121,11 @@ void front_set_draining(struct front *f);
  * A refused request (front_req_refused) is answered with its service's err_too_large.
  * Otherwise:
  * 1. a claims hook that takes it; 2. X-Amz-Target: the service with that prefix (AWS JSON),
- * the operation by name; 3. Action= in the query: a query service by SigV4 scope (none
- * yet); 4. the path against every REST service's templates (the SigV4 scope's service
- * first): the first template that matches with the method. A path that matches no template
- * (or only with other methods) is UnknownOperationException of the service it fits best. */
+ * the operation by name; 3. Action= in the query string or a form body: a query service
+ * by SigV4 scope (the first added when unsigned), the operation by name; 4. the path against every REST
+ * service's templates (the SigV4 scope's service first): the first template that matches with the method. A
+ * path that matches no template (or only with other methods) is UnknownOperationException of the service it
+ * fits best. */
 void front_dispatch(struct front_req *rq, void *front);
 
 /* front_stream_cb's shape: whether rq's handler wants its body streamed (an operation's

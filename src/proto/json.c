@@ -8,6 +8,7 @@
 #include "base/codec.h"
 #include "base/utf8.h"
 #include "proto/proto.h"
+#include "proto/proto_int.h"
 
 const char *proto_content_type(enum proto p)
 {
@@ -16,6 +17,8 @@ const char *proto_content_type(enum proto p)
 		return "application/x-amz-json-1.0";
 	case PROTO_AWS_JSON_1_1:
 		return "application/x-amz-json-1.1";
+	case PROTO_QUERY:
+		return "text/xml";
 	default:
 		return "application/json";
 	}
@@ -54,9 +57,24 @@ void proto_reply(struct front_req *rq, enum proto p, int status, json_t *o)
 void proto_reply_error(struct front_req *rq, enum proto p, unsigned flags, const struct svc_error *e,
                        json_t *extra, const char *msg)
 {
+	proto_reply_error_code(rq, p, flags, e, NULL, extra, msg);
+}
+
+void proto_reply_error_code(struct front_req *rq, enum proto p, unsigned flags, const struct svc_error *e,
+                            const char *query_code, json_t *extra, const char *msg)
+{
 	char m[1024];
 	snprintf(m, sizeof(m), "%s", msg ? msg : "");
 	utf8_sanitize(m); /* names from URLs may hold any byte; truncation may cut a character */
+	if (p == PROTO_QUERY) {
+		json_decref(extra);
+		return proto__query_error(rq, e, query_code ? query_code : e->type, m);
+	}
+	if (query_code) {
+		char h[256];
+		snprintf(h, sizeof(h), "%s;%s", query_code, e->sender_fault ? "Sender" : "Receiver");
+		front_reply_header(rq, "x-amzn-query-error", h);
+	}
 	json_t *o = json_object();
 	if (p == PROTO_AWS_JSON_1_0 || p == PROTO_AWS_JSON_1_1) {
 		json_object_set_new(o, "__type", json_string(e->type));

@@ -17,6 +17,7 @@
 #include "svc/lambda/api_int.h"
 #include "async/async.h"
 #include "svc/apigw/apigw.h"
+#include "esm/esm.h"
 #include "svc/lambda/metrics.h"
 #include "base/clock.h"
 #include "base/codec.h"
@@ -230,9 +231,14 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
+	if ((r = api__esm_new(a, errp)) < 0) {
+		api_free(a);
+		return r;
+	}
 	a->metrics = metrics_new();
 	metrics_register(a->metrics, api_metrics_collect, a);
 	metrics_register(a->metrics, async_metrics_collect, a->async);
+	metrics_register(a->metrics, esm_metrics_collect, a->esm);
 	a->front = front_new(&lambda_svc);
 	api__front_add(a->front, a);
 	front_set_verify(a->front, cfg->verify, cfg->verify_arg);
@@ -248,6 +254,7 @@ void api_free(struct api *a)
 	front_http_free(a->http);
 	front_free(a->front);
 	metrics_free(a->metrics);
+	esm_free(a->esm);
 	async_free(a->async);
 	api__furl_free(a);
 	apigw_free(a->apigw);
@@ -290,6 +297,16 @@ void api_unserve_listener(void *arg, void *handle)
 	front_http_listener_free(handle);
 }
 
+struct front *api_front(struct api *a)
+{
+	return a->front;
+}
+
+struct metrics *api_metrics(struct api *a)
+{
+	return a->metrics;
+}
+
 uint16_t api_port(const struct api *a)
 {
 	return a->port;
@@ -301,5 +318,6 @@ void api_stop_accepting(struct api *a)
 	front_set_draining(a->front);
 	/* Queued async events stay in the queue for the next start; nothing new is started. */
 	async_stop(a->async);
+	esm_stop(a->esm);
 	front_http_stop_accepting(a->http);
 }

@@ -46,9 +46,16 @@ uint16_t api_port(const struct api *a);
  * ("lambdad is shutting down") and closes it. Replies to requests already accepted
  * (invocations in flight) still go out. Idempotent. */
 void api_stop_accepting(struct api *a);
+/* The event source mappings of a (borrowed), where the event sources register
+ * (esm_source_register in esm/esm.h). */
+struct esm *api_esm(struct api *a);
 /* CreateFunction and UpdateFunctionCode requests accepted and not answered yet (their
  * code on the worker pool, or waiting for an earlier deploy): shutdown waits for them
  * as for invocations in flight. */
 unsigned api_deploys_in_flight(const struct api *a);
+/* The front of the API's port (borrowed), for other services to join (front_add). */
+struct front *api_front(struct api *a);
+/* The registry of GET /metrics (borrowed), for other services' collectors. */
+struct metrics *api_metrics(struct api *a);
 
 #endif

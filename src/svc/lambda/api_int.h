@@ -31,6 +31,7 @@ struct api {
 	uint16_t port;            /* the port api_listen serves (FunctionUrl) */
 	struct furl_table *furls; /* function URL configs (furl.c) */
 	struct deploys *deploys;  /* code uploads worked on the code pool (functions.c) */
+	struct esm *esm;          /* event source mappings and their pollers (esm.c, esm/) */
 };
 
 /* The parts of a request a handler reads: the request itself (front.h: headers, query,
@@ -249,6 +250,12 @@ int api__csc_bind(struct api *a, const char *name, json_t *arn, struct err *errp
 /* Drops name's binding, not committed (none: 0). */
 int api__csc_unbind(struct api *a, const char *name, struct err *errp);
 
+/* Event source mappings (esm.c): Create (POST) and List (GET) on
+ * /2015-03-31/event-source-mappings[/], Get, Update (PUT) and Delete on .../{UUID}.
+ * api__esm_new makes a->esm from the store's rows and starts its pollers (0 or a
+ * negative errno). */
+void api__esm(struct api *a, struct api_req *r);
+int api__esm_new(struct api *a, struct err *errp);
 /* Layers (layers.c): PublishLayerVersion, Get/Delete/ListLayerVersion(s), ListLayers,
  * GetLayerVersionByArn and the layer version permissions, by op; and a function's Layers. */
 #define API_LAYER_NAME_MAX 140

@@ -60,6 +60,7 @@ BIND(h_policy, api__policy)
 BIND(h_recursion_config, api__recursion_config)
 BIND(h_runtime_management_config, api__runtime_management_config)
 BIND(h_function_scaling_config, api__function_scaling_config)
+BIND(h_esm, api__esm)
 BIND(h_layer_publish, api__layers, API_LAYER_PUBLISH)
 BIND(h_layer_get, api__layers, API_LAYER_GET)
 BIND(h_layer_get_by_arn, api__layers, API_LAYER_GET_BY_ARN)
@@ -157,6 +158,11 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_GetRuntimeManagementConfig].handler = h_runtime_management_config,
     [LAMBDA_OP_PutFunctionScalingConfig].handler = h_function_scaling_config,
     [LAMBDA_OP_GetFunctionScalingConfig].handler = h_function_scaling_config,
+    [LAMBDA_OP_CreateEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_GetEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_UpdateEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_DeleteEventSourceMapping].handler = h_esm,
+    [LAMBDA_OP_ListEventSourceMappings].handler = h_esm,
     [LAMBDA_OP_PublishLayerVersion].handler = h_layer_publish,
     [LAMBDA_OP_GetLayerVersion].handler = h_layer_get,
     [LAMBDA_OP_GetLayerVersionByArn].handler = h_layer_get_by_arn,

@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 
 #include "svc/lambda/api_int.h"
+#include "esm/esm.h"
 #include "store/store.h"
 
 #define TAGS_COLL "lambda.tags"
@@ -177,6 +178,17 @@ static int resolve(struct api *a, struct api_req *r, const char *arn, char **out
 			return -1;
 		}
 		*out = fn_arn(name, a->region, a->account);
+		return 0;
+	}
+	if (strncmp(type, "event-source-mapping:", 21) == 0) {
+		json_t *row = here ? esm_get(a->esm, type + 21) : NULL;
+		if (!row) {
+			api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
+			                 "The resource you requested does not exist: %.200s", arn);
+			return -1;
+		}
+		json_decref(row);
+		*out = xstrdup(arn);
 		return 0;
 	}
 	if (strncmp(type, "code-signing-config:", 20) == 0) {
