@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "svc/lambda/api.h"
+#include "auth/auth.h"
 #include "base/clock.h"
 #include "async/async.h"
 #include "cli/cli.h"
@@ -75,6 +76,13 @@ static void serve_usage(FILE *f)
 	           "                              /usr/bin/python3 and /usr/bin/node); its directory is\n"
 	           "                              shown read-only in the sandbox\n"
 	           "  --runtime-paths FILE        the same, one ID=PATH a line (# comments)\n"
+	           "  --auth MODE                 none (every request served unsigned: the default while\n"
+	           "                              --listen is on loopback) or sigv4 (every request signed\n"
+	           "                              with an access key of the data directory, as AWS's; the\n"
+	           "                              root key is made on first start, in DIR/credentials)\n"
+	           "  --i-know                    with --auth none, listen on a non-loopback address anyway\n"
+	           "  --auth-test-credentials     also accept the access key test with the secret test\n"
+	           "                              (CI, as LocalStack does)\n"
 	           "  --log-level LEVEL           debug, info, warn or error (default info)\n"
 	           "  -h, --help                  this help\n");
 }
@@ -278,7 +286,12 @@ static int serve(int argc, char **argv)
 	bool network_api = false;
 	uint16_t host_ports[16];
 	unsigned nhost_ports = 0;
+	const char *auth_mode = NULL;
+	bool auth_i_know = false, auth_test = false;
 	static const struct option opts[] = {
+	    {"auth", required_argument, NULL, 'U'},
+	    {"i-know", no_argument, NULL, 'K'},
+	    {"auth-test-credentials", no_argument, NULL, 'T'},
 	    {"function-host-port", required_argument, NULL, 'H'},
 	    {"isolation", required_argument, NULL, 'i'},
 	    {"function-network", required_argument, NULL, 'n'},
@@ -306,6 +319,19 @@ static int serve(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'U':
+			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "sigv4") != 0) {
+				fprintf(stderr, "lambdad: --auth: none or sigv4, not %s\n", optarg);
+				return 2;
+			}
+			auth_mode = optarg;
+			break;
+		case 'K':
+			auth_i_know = true;
+			break;
+		case 'T':
+			auth_test = true;
+			break;
 		case 'l':
 			listen = optarg;
 			break;
@@ -496,6 +522,23 @@ static int serve(int argc, char **argv)
 		return 2;
 	}
 
+	/* Unsigned requests are served only where no one else can send them. */
+	bool loopback = strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
+	                strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+	bool sigv4 = auth_mode && strcmp(auth_mode, "sigv4") == 0;
+	if (!loopback && !sigv4 && !(auth_mode && auth_i_know)) {
+		fprintf(
+		    stderr,
+		    "lambdad: --listen %s is not a loopback address: anyone who reaches it could call the "
+		    "API unsigned; pass --auth sigv4, or --auth none --i-know to serve it unsigned anyway\n",
+		    listen);
+		return 2;
+	}
+	if (auth_test && !sigv4) {
+		fprintf(stderr, "lambdad: --auth-test-credentials needs --auth sigv4\n");
+		return 2;
+	}
+
 	struct err lock_err = {0};
 	long holder;
 	autoclose int lock_fd = lock_data_dir(data, &holder, &lock_err);
@@ -539,6 +582,7 @@ static int serve(int argc, char **argv)
 	struct reap *reap = NULL;
 	struct api *api = NULL;
 	struct sqs *sqs = NULL;
+	struct auth *auth = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct drain drain = {.base = base, .grace_ms = grace_ms};
 	int rc = 1;
@@ -552,6 +596,12 @@ static int serve(int argc, char **argv)
 	/* The store's fsyncs run on the pool (two threads: a checkpoint never holds up a
 	 * group's fdatasync); its completions come back to this loop. */
 	store_set_loop(st, base, workers);
+	struct auth_config aucfg = {
+	    .mode = sigv4 ? AUTH_SIGV4 : AUTH_NONE, .test_credentials = auth_test, .account = account};
+	if (auth_new(st, workers, &aucfg, &auth, &e) < 0)
+		goto out;
+	log_info("lambdad: --auth %s; root access key %s (its secret is in %s)", sigv4 ? "sigv4" : "none",
+	         auth_root_key_id(auth), auth_root_file(auth));
 	logs_dir = xasprintf("%s/logs", store_data_dir(st));
 	struct sandbox_options sopt = {.isolation = isolation,
 	                               .network = network,
@@ -577,6 +627,8 @@ static int serve(int argc, char **argv)
 	    .init_timeout_ms = 10000,
 	    .region = region,
 	    .account = account,
+	    .access_key_id = sigv4 ? auth_root_key_id(auth) : NULL,
+	    .secret_access_key = sigv4 ? auth_root_secret(auth) : NULL,
 	};
 	if (sched_new(base, st, &scfg, &sc, &e) < 0)
 		goto out;
@@ -584,7 +636,9 @@ static int serve(int argc, char **argv)
 	                          .account = account,
 	                          .logs_dir = logs_dir,
 	                          .account_concurrency = (uint32_t)concurrency,
-	                          .async_retry_delays_ms = {async_delays[0], async_delays[1]}};
+	                          .async_retry_delays_ms = {async_delays[0], async_delays[1]},
+	                          .verify = sigv4 ? auth_front_verify : NULL,
+	                          .verify_arg = auth};
 	if (api_new(base, st, sc, &acfg, &api, &e) < 0)
 		goto out;
 	struct sqs_config qcfg = {.region = region, .account = account};
@@ -626,6 +680,7 @@ out:
 	sched_free(sc);
 	if (sandbox_up)
 		sandbox_fini();
+	auth_free(auth);
 	store_free(st);
 	pool_free(workers);
 	reap_free(reap);

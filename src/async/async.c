@@ -289,7 +289,9 @@ static void dispatch_fn(struct async *q, struct async_fn *f)
 	while (!q->stopping && (ev = TAILQ_FIRST(&f->ready))) {
 		if (f->blocked_until_ms > now)
 			return; /* unblock_cb or an answer kicks it again */
-		struct fn_config *c = registry_get(q->reg, f->name);
+		/* f->name is "name" or "name:qualifier" (a version or an alias, whose weights
+		 * pick the version of each attempt). */
+		struct fn_config *c = registry_resolve(q->reg, f->name, drand48());
 		if (!c) {
 			TAILQ_REMOVE(&f->ready, ev, link);
 			finish_gone(q, ev);
@@ -311,8 +313,13 @@ static void dispatch_fn(struct async *q, struct async_fn *f)
 		}
 		struct evbuffer *b = evbuffer_new();
 		evbuffer_add(b, p, len);
-		struct sched_invoke_args a = {
-		    .cfg = c, .payload = b, .request_id = ev->id, .cb = done_cb, .arg = ev};
+		autofree char *invoked = strchr(f->name, ':') ? fn_arn(f->name, q->region, q->account) : NULL;
+		struct sched_invoke_args a = {.cfg = c,
+		                              .payload = b,
+		                              .request_id = ev->id,
+		                              .cb = done_cb,
+		                              .arg = ev,
+		                              .invoked_arn = invoked};
 		struct err e = {0};
 		int rc = sched_invoke(q->sc, &a, &e);
 		evbuffer_free(b);
@@ -363,13 +370,14 @@ static char *make_record(struct async *q, struct async_ev *ev, const char *condi
 	char ts[32];
 	clock_fmt_iso(clock_wall_ms(), ts);
 	autofree char *arn = fn_arn(ev->fn->name, q->region, q->account);
-	autofree char *qarn = xasprintf("%s:$LATEST", arn);
+	autofree char *qarn = strchr(ev->fn->name, ':') ? xstrdup(arn) : xasprintf("%s:$LATEST", arn);
 	json_t *o =
 	    json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}, s:o}", "version", "1.0", "timestamp", ts,
 	              "requestContext", "requestId", ev->id, "functionArn", qarn, "condition", condition,
 	              "approximateInvokeCount", (int)ev->attempts, "requestPayload", as_json(payload, plen));
 	if (resp) {
-		json_t *rc = json_pack("{s:i, s:s}", "statusCode", 200, "executedVersion", FN_LATEST);
+		json_t *rc = json_pack("{s:i, s:s}", "statusCode", 200, "executedVersion",
+		                       ev->executed_version[0] ? ev->executed_version : FN_LATEST);
 		if (function_error)
 			json_object_set_new(rc, "functionError", json_string("Unhandled"));
 		json_object_set_new(o, "responseContext", rc);
@@ -505,6 +513,8 @@ static void done_cb(const struct sched_result *res, void *arg)
 		return;
 	}
 	ev->attempts++;
+	snprintf(ev->executed_version, sizeof(ev->executed_version), "%s",
+	         res->executed_version ? res->executed_version : FN_LATEST);
 	size_t blen = res->body ? evbuffer_get_length(res->body) : 0;
 	const char *body = blen ? (const char *)evbuffer_pullup(res->body, -1) : "";
 	if (!res->function_error) {

@@ -36,7 +36,7 @@ static json_t *dest_json(const char *arn)
 static json_t *cfg_json(struct async *q, const struct async_fn *f)
 {
 	autofree char *arn = fn_arn(f->name, q->region, q->account);
-	autofree char *qarn = xasprintf("%s:$LATEST", arn);
+	autofree char *qarn = strchr(f->name, ':') ? xstrdup(arn) : xasprintf("%s:$LATEST", arn);
 	json_t *o = json_pack("{s:f, s:s, s:{s:o, s:o}}", "LastModified", (double)f->cfg.modified_ms / 1000.0,
 	                      "FunctionArn", qarn, "DestinationConfig", "OnSuccess",
 	                      dest_json(f->cfg.on_success), "OnFailure", dest_json(f->cfg.on_failure));
@@ -51,7 +51,8 @@ static int no_config(struct async *q, const char *name, struct err *errp)
 {
 	autofree char *arn = fn_arn(name, q->region, q->account);
 	return err_svc(errp, LAMBDA_ERR_RESOURCE_NOT_FOUND,
-	               "The function %s:$LATEST doesn't have an EventInvokeConfig", arn);
+	               "The function %s%s doesn't have an EventInvokeConfig", arn,
+	               strchr(name, ':') ? "" : ":$LATEST");
 }
 
 /* An optional integer field within [lo, hi] into *out (-1 when null or absent and

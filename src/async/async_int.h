@@ -31,10 +31,11 @@ enum async_ev_state { ASYNC_EV_WAITING, ASYNC_EV_READY, ASYNC_EV_INFLIGHT, ASYNC
 struct async_ev {
 	char id[37];
 	struct async_fn *fn;
-	int64_t accepted_ms; /* wall clock: the event's age counts from here */
-	int64_t due_ms;      /* wall clock: not delivered before */
-	uint32_t attempts;   /* invocations that answered (approximateInvokeCount) */
-	char *last_error;    /* the last failure's body (JSON text) or NULL */
+	int64_t accepted_ms;       /* wall clock: the event's age counts from here */
+	int64_t due_ms;            /* wall clock: not delivered before */
+	uint32_t attempts;         /* invocations that answered (approximateInvokeCount) */
+	char *last_error;          /* the last failure's body (JSON text) or NULL */
+	char executed_version[12]; /* the version the last attempt ran ("" before one) */
 	enum async_ev_state state;
 	size_t heap_idx;            /* ASYNC_EV_WAITING: index in q->heap */
 	TAILQ_ENTRY(async_ev) link; /* ASYNC_EV_READY: in fn->ready; ASYNC_EV_NEW: in q->fresh */

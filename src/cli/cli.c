@@ -46,6 +46,8 @@ void cli_usage(FILE *f)
 		fprintf(f, "  %-8s  %s\n", cli_verbs[i].name, cli_verbs[i].what);
 	fprintf(f,
 	        "\nEach verb takes --help and --endpoint URL (default $LAMBDAD_ENDPOINT, else %s).\n"
+	        "Requests are signed (SigV4) with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or\n"
+	        "--profile NAME of ~/.aws/credentials ($AWS_SHARED_CREDENTIALS_FILE); unsigned if none.\n"
 	        "lambdad --version prints the version.\n",
 	        CLI_DEFAULT_ENDPOINT);
 }
@@ -77,10 +79,18 @@ int cli_main(int argc, char **argv)
 	autofree char *prog = xasprintf("lambdad %s", v->name);
 	autofree char **av = xcalloc((size_t)argc + 1, sizeof(*av));
 	av[0] = prog;
-	for (int i = 1; i < argc; i++)
-		av[i] = argv[i];
+	/* --profile NAME (or --profile=NAME) is every verb's: taken out here. */
+	int ac = 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
+			cli_profile = argv[++i];
+		else if (strncmp(argv[i], "--profile=", 10) == 0)
+			cli_profile = argv[i] + 10;
+		else
+			av[ac++] = argv[i];
+	}
 	optind = 0; /* GNU getopt: full reinitialization */
-	int rc = v->run(argc, av);
+	int rc = v->run(ac, av);
 	curl_global_cleanup();
 	return rc;
 }
@@ -118,8 +128,13 @@ int cli_parse_endpoint_only(int argc, char **argv, void (*usage)(FILE *), const 
 
 /* ---- HTTP client ---- */
 
+const char *cli_profile;
+
 struct cli_client {
 	CURL *curl;
+	struct cli_creds creds;
+	char *sigv4;    /* "aws:amz:REGION:lambda", or NULL: unsigned */
+	char *userpwd;  /* "AKID:SECRET" */
 	char *endpoint; /* without a trailing '/' */
 	char errbuf[CURL_ERROR_SIZE];
 	const sigset_t *stop; /* borrowed: signals that interrupt a request, or NULL */
@@ -151,6 +166,15 @@ struct cli_client *cli_client_new(const char *endpoint)
 		fprintf(stderr, "lambdad: out of memory (curl_easy_init)\n");
 		abort();
 	}
+	struct err e = {0};
+	if (cli_creds_load(cli_profile, &c->creds, &e) < 0) {
+		fprintf(stderr, "lambdad: %s\n", e.msg);
+		exit(CLI_EXIT_USAGE);
+	}
+	if (c->creds.akid[0]) {
+		c->sigv4 = xasprintf("aws:amz:%s:lambda", c->creds.region);
+		c->userpwd = xasprintf("%s:%s", c->creds.akid, c->creds.secret);
+	}
 	return c;
 }
 
@@ -172,6 +196,11 @@ void cli_client_free(struct cli_client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	free(c->endpoint);
+	free(c->sigv4);
+	if (c->userpwd)
+		explicit_bzero(c->userpwd, strlen(c->userpwd));
+	free(c->userpwd);
+	explicit_bzero(&c->creds, sizeof(c->creds));
 	free(c);
 }
 
@@ -361,6 +390,10 @@ int cli_request(struct cli_client *c, const char *method, const char *path, cons
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+	if (c->sigv4) {
+		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, c->sigv4);
+		curl_easy_setopt(h, CURLOPT_USERPWD, c->userpwd);
+	}
 	if (body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);

@@ -23,6 +23,18 @@ int cli_ls(int argc, char **argv);
 int cli_rm(int argc, char **argv);
 int cli_warm(int argc, char **argv);
 
+/* The credentials requests are signed with (SigV4 through libcurl's CURLOPT_AWS_SIGV4). */
+struct cli_creds {
+	char akid[129]; /* empty: none, requests go unsigned */
+	char secret[256];
+	char region[64]; /* the scope's region (us-east-1 when none is set) */
+};
+/* Finds the credentials as the AWS CLI does (cli/creds.c); profile is --profile's or
+ * NULL. 0, or a negative errno with a message (--profile names no profile). */
+int cli_creds_load(const char *profile, struct cli_creds *c, struct err *errp);
+/* The --profile given before or after the verb (cli_main takes it out of argv), or NULL. */
+extern const char *cli_profile;
+
 /* The endpoint to use when --endpoint is absent: $LAMBDAD_ENDPOINT if set and not
  * empty, else CLI_DEFAULT_ENDPOINT. Borrowed. */
 const char *cli_default_endpoint(void);

@@ -22,7 +22,17 @@ struct front {
 	size_t n;
 	bool draining;
 	bool routes; /* some service added takes a body streamed, or sets a body limit */
+	front_verify_fn verify;
+	void *verify_arg;
+	struct front_req *verifying; /* the request verify is running for, or NULL */
+	bool verified_now;           /* verify passed it before returning */
 };
+
+void front_set_verify(struct front *f, front_verify_fn fn, void *arg)
+{
+	f->verify = fn;
+	f->verify_arg = arg;
+}
 
 struct front *front_new(const struct svc *fallback)
 {
@@ -394,6 +404,41 @@ static void refuse_too_large(struct front *f, struct front_req *rq)
 	svc_call_fini(&c);
 }
 
+/* Runs what classification k decided for rq. */
+static void run(struct front *f, struct front_req *rq, enum front_class k, struct svc_call *c, void *ctx)
+{
+	switch (k) {
+	case FRONT_CLAIMED:
+		return c->svc->serve(ctx, rq);
+	case FRONT_OP:
+		c->op->handler(ctx, c);
+		break;
+	case FRONT_UNKNOWN_OP:
+		unknown_op(rq, c->svc, c->missing);
+		break;
+	case FRONT_MALFORMED_PATH:
+		svc_reply_error(rq, f->fallback, f->fallback->err_unknown_op, NULL, "malformed request path");
+		break;
+	case FRONT_BAD_QUERY:
+		svc_reply_error(rq, f->fallback, f->fallback->err_bad_input, NULL, "malformed query string");
+		break;
+	}
+	svc_call_fini(c);
+}
+
+static void dispatch_verified(struct front_req *rq, void *arg)
+{
+	struct front *f = arg;
+	if (f->verifying == rq) { /* passed at once: front_dispatch runs the call it has */
+		f->verified_now = true;
+		return;
+	}
+	struct svc_call c;
+	void *ctx;
+	enum front_class k = front_classify(f, rq, &c, &ctx);
+	run(f, rq, k, &c, ctx);
+}
+
 void front_dispatch(struct front_req *rq, void *arg)
 {
 	struct front *f = arg;
@@ -407,21 +452,18 @@ void front_dispatch(struct front_req *rq, void *arg)
 	}
 	struct svc_call c;
 	void *ctx;
-	switch (front_classify(f, rq, &c, &ctx)) {
-	case FRONT_CLAIMED:
-		return c.svc->serve(ctx, rq);
-	case FRONT_OP:
-		c.op->handler(ctx, &c);
-		break;
-	case FRONT_UNKNOWN_OP:
-		unknown_op(rq, c.svc, c.missing);
-		break;
-	case FRONT_MALFORMED_PATH:
-		svc_reply_error(rq, f->fallback, f->fallback->err_unknown_op, NULL, "malformed request path");
-		break;
-	case FRONT_BAD_QUERY:
-		svc_reply_error(rq, f->fallback, f->fallback->err_bad_input, NULL, "malformed query string");
-		break;
+	enum front_class k = front_classify(f, rq, &c, &ctx);
+	if (f->verify && k != FRONT_CLAIMED) {
+		/* Passed at once (the common case): the call runs as classified. Passed later (a
+		 * body hashed on the pool): classified again then, so c need not wait. */
+		f->verifying = rq;
+		f->verified_now = false;
+		f->verify(f->verify_arg, rq, c.svc, dispatch_verified, f);
+		f->verifying = NULL;
+		if (!f->verified_now) {
+			svc_call_fini(&c);
+			return;
+		}
 	}
-	svc_call_fini(&c);
+	run(f, rq, k, &c, ctx);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/sigv4.h"
 #include "front/front.h"
 #include "proto/proto.h"
 
@@ -59,7 +60,15 @@ struct svc {
 	void (*serve)(void *ctx, struct front_req *rq);
 	bool serve_streams;      /* serve gets claimed requests streamed (front_req_read_body) */
 	uint64_t serve_body_max; /* bytes of body a claimed request may carry; 0: the transport's */
+	/* A request --auth sigv4 refused (why, with AWS's message msg), answered in the
+	 * service's shape: S3's XML, SQS's query or JSON errors. NULL: front_auth_error. */
+	void (*auth_error)(struct front_req *rq, const struct svc *s, enum sigv4_status why, const char *msg);
 };
+
+/* The JSON services' answer to a refused signature (Lambda's, API Gateway's): 403 with
+ * X-Amzn-ErrorType MissingAuthenticationTokenException, IncompleteSignatureException,
+ * UnrecognizedClientException or InvalidSignatureException, in s's protocol. */
+void front_auth_error(struct front_req *rq, const struct svc *s, enum sigv4_status why, const char *msg);
 
 #define SVC_PARAMS_MAX 8
 
@@ -92,6 +101,15 @@ struct front;
  * static). */
 struct front *front_new(const struct svc *fallback);
 void front_free(struct front *f); /* NULL is a no-op */
+/* Verification before dispatch (--auth): fn answers rq itself, with s's auth error, or
+ * calls done(rq, done_arg) once it passed, now or later (its body hashed on the pool).
+ * Every request is verified but those a claims hook takes (function URLs, execute-api:
+ * their own authorization decides). */
+typedef void (*front_verified_cb)(struct front_req *rq, void *arg);
+typedef void (*front_verify_fn)(void *arg, struct front_req *rq, const struct svc *s, front_verified_cb done,
+                                void *done_arg);
+/* Sets f's verification (fn NULL: none; arg borrowed, outlives f). */
+void front_set_verify(struct front *f, front_verify_fn fn, void *arg);
 /* Adds service s (borrowed, static) with the ctx its handlers get; order is the order of
  * the claims hooks and of template matching. */
 void front_add(struct front *f, const struct svc *s, void *ctx);

@@ -45,7 +45,12 @@ struct fn_config {
 	uint64_t code_size; /* bytes of the zip */
 	int64_t last_modified_ms;
 	char revision_id[37];
-	char *dlq_arn; /* DeadLetterConfig.TargetArn (an SQS queue or SNS topic); NULL: none */
+	char *dlq_arn;    /* DeadLetterConfig.TargetArn (an SQS queue or SNS topic); NULL: none */
+	char version[12]; /* a published version's number ("1", "2", ...); "": $LATEST */
+	/* Layers, in order: [{"Arn", "CodeSize", "Sha" (the blob's hex), "Unzipped" (bytes)}],
+	 * never NULL; resolved by the API (svc/lambda/layers.c). */
+	json_t *layers;
+	uint64_t code_unzipped; /* bytes of the extracted code; 0: not known (older data) */
 };
 
 struct fn_config *fn_config_new(void); /* owned (one reference), AWS defaults */
@@ -57,6 +62,14 @@ struct fn_config *fn_config_ref(struct fn_config *c);
 void fn_config_unref(struct fn_config *c);
 /* How many references c has (for tests and assertions). */
 int fn_config_refs(const struct fn_config *c);
+
+/* The version c is: its number, or FN_LATEST (borrowed from c or static). */
+const char *fn_version(const struct fn_config *c);
+
+/* What a qualifier names: $LATEST, a version number (1-2^32) or an alias name
+ * (1-128 of [a-zA-Z0-9-_], not all digits); FN_QUAL_BAD for anything else. */
+enum fn_qual_kind { FN_QUAL_BAD, FN_QUAL_LATEST, FN_QUAL_VERSION, FN_QUAL_ALIAS };
+enum fn_qual_kind fn_qual_kind(const char *qual);
 
 /* Validates a function name (1-64 of [a-zA-Z0-9-_]). */
 bool fn_name_valid(const char *name);
@@ -86,6 +99,8 @@ const char *fn_runtime_family(const char *runtime);
 json_t *fn_config_to_api(const struct fn_config *c, const char *region, const char *account);
 /* The function's ARN (owned). */
 char *fn_arn(const char *name, const char *region, const char *account);
+/* The function's ARN with ":qual" when qual is neither NULL nor "" (owned). */
+char *fn_arn_qualified(const char *name, const char *qual, const char *region, const char *account);
 
 /* The stored form (owned JSON text) and back; from_stored returns NULL with a
  * message when the text is not a stored configuration. */

@@ -69,6 +69,7 @@ struct fn_config *fn_config_new(void)
 	c->env_vars = json_object();
 	c->description = xstrdup("");
 	c->tracing_mode = xstrdup("PassThrough");
+	c->layers = json_array();
 	c->last_modified_ms = clock_wall_ms();
 	uuid_v4(c->revision_id);
 	return c;
@@ -86,6 +87,7 @@ struct fn_config *fn_config_dup(const struct fn_config *o)
 	c->tracing_mode = xstrdup(o->tracing_mode);
 	c->env_vars = json_deep_copy(o->env_vars);
 	c->dlq_arn = xstrdup(o->dlq_arn);
+	c->layers = json_deep_copy(o->layers);
 	return c;
 }
 
@@ -114,6 +116,7 @@ void fn_config_unref(struct fn_config *c)
 	free(c->tracing_mode);
 	json_decref(c->env_vars);
 	free(c->dlq_arn);
+	json_decref(c->layers);
 	free(obj_of(c));
 }
 
@@ -602,10 +605,7 @@ int fn_config_apply(struct fn_config *c, json_t *req, bool create, struct err *e
 			set_str(&c->tracing_mode, s);
 		}
 	}
-	json_t *layers = json_object_get(req, "Layers");
-	if (layers && json_is_array(layers) && json_array_size(layers) > 0)
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
-		               "Layers are not supported by lambdad yet");
+	/* Layers are resolved against the stored layer versions by the API (api__layers_apply). */
 	json_t *arch = json_object_get(req, "Architectures");
 	if (arch && json_is_array(arch)) {
 		size_t i;
@@ -624,18 +624,45 @@ char *fn_arn(const char *name, const char *region, const char *account)
 	return xasprintf("arn:aws:lambda:%s:%s:function:%s", region, account, name);
 }
 
+char *fn_arn_qualified(const char *name, const char *qual, const char *region, const char *account)
+{
+	if (!qual || !qual[0])
+		return fn_arn(name, region, account);
+	return xasprintf("arn:aws:lambda:%s:%s:function:%s:%s", region, account, name, qual);
+}
+
+const char *fn_version(const struct fn_config *c)
+{
+	return c->version[0] ? c->version : FN_LATEST;
+}
+
+enum fn_qual_kind fn_qual_kind(const char *q)
+{
+	size_t n = strlen(q);
+	if (strcmp(q, FN_LATEST) == 0)
+		return FN_QUAL_LATEST;
+	if (n == 0 || n > 128 || !word_valid(q, n))
+		return FN_QUAL_BAD;
+	if (!all_of(q, n, isdigit))
+		return FN_QUAL_ALIAS;
+	/* A version number: 1 to 4294967295 without leading zeros, as Lambda gives them. */
+	if (q[0] == '0' || n > 10 || (n == 10 && strcmp(q, "4294967295") > 0))
+		return FN_QUAL_BAD;
+	return FN_QUAL_VERSION;
+}
+
 json_t *fn_config_to_api(const struct fn_config *c, const char *region, const char *account)
 {
 	char lastmod[32];
 	clock_fmt_lastmod(c->last_modified_ms, lastmod);
-	char *arn = fn_arn(c->name, region, account);
+	char *arn = fn_arn_qualified(c->name, c->version, region, account);
 	json_t *o = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s, s:{s:s}, s:s, "
 	    "s:s, s:s, s:s, s:[s], s:{s:i}, s:{s:s, s:s}, s:{s:s}}",
 	    "FunctionName", c->name, "FunctionArn", arn, "Runtime", c->runtime, "Role", c->role, "Handler",
 	    c->handler, "CodeSize", (json_int_t)c->code_size, "Description", c->description, "Timeout",
 	    (int)c->timeout_s, "MemorySize", (int)c->memory_mb, "LastModified", lastmod, "CodeSha256",
-	    c->code_b64, "Version", FN_LATEST, "TracingConfig", "Mode", c->tracing_mode, "RevisionId",
+	    c->code_b64, "Version", fn_version(c), "TracingConfig", "Mode", c->tracing_mode, "RevisionId",
 	    c->revision_id, "State", "Active", "LastUpdateStatus", "Successful", "PackageType", "Zip",
 	    "Architectures", "x86_64", "EphemeralStorage", "Size", (int)c->ephemeral_mb, "LoggingConfig",
 	    "LogFormat", "Text", "LogGroup", "", "SnapStart", "ApplyOn", "None");
@@ -647,6 +674,14 @@ json_t *fn_config_to_api(const struct fn_config *c, const char *region, const ch
 		json_object_set_new(o, "Environment", json_pack("{s:O}", "Variables", c->env_vars));
 	if (c->dlq_arn)
 		json_object_set_new(o, "DeadLetterConfig", json_pack("{s:s}", "TargetArn", c->dlq_arn));
+	if (json_array_size(c->layers) > 0) {
+		json_t *l = json_array(), *v;
+		size_t i;
+		json_array_foreach(c->layers, i, v)
+			json_array_append_new(l, json_pack("{s:O, s:O}", "Arn", json_object_get(v, "Arn"),
+			                                   "CodeSize", json_object_get(v, "CodeSize")));
+		json_object_set_new(o, "Layers", l);
+	}
 	return o;
 }
 
@@ -661,6 +696,12 @@ char *fn_config_to_stored(const struct fn_config *c)
 	              "last_modified_ms", (json_int_t)c->last_modified_ms, "revision_id", c->revision_id);
 	if (c->dlq_arn)
 		json_object_set_new(o, "dlq_arn", json_string(c->dlq_arn));
+	if (json_array_size(c->layers) > 0)
+		json_object_set(o, "layers", c->layers);
+	if (c->code_unzipped)
+		json_object_set_new(o, "code_unzipped", json_integer((json_int_t)c->code_unzipped));
+	if (c->version[0])
+		json_object_set_new(o, "version", json_string(c->version));
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return s;
@@ -708,6 +749,15 @@ struct fn_config *fn_config_from_stored(const char *text, struct err *errp)
 	memcpy(c->revision_id, rev, 37);
 	const char *dlq = json_string_value(json_object_get(o, "dlq_arn"));
 	c->dlq_arn = dlq && dlq[0] ? xstrdup(dlq) : NULL;
+	json_t *layers = json_object_get(o, "layers");
+	if (json_is_array(layers)) {
+		json_decref(c->layers);
+		c->layers = json_deep_copy(layers);
+	}
+	c->code_unzipped = (uint64_t)json_integer_value(json_object_get(o, "code_unzipped"));
+	const char *ver = json_string_value(json_object_get(o, "version"));
+	if (ver && fn_qual_kind(ver) == FN_QUAL_VERSION)
+		snprintf(c->version, sizeof(c->version), "%s", ver);
 	json_decref(o);
 	return c;
 }

@@ -85,6 +85,64 @@ void sandbox_free_envp(char **envp)
 	free(envp);
 }
 
+/* Sets *envp's variable key (its "KEY=" prefix) to value, replacing what it had. */
+static void envp_set(char ***envp, const char *key, char *value)
+{
+	size_t n = 0, klen = strlen(key);
+	for (; (*envp)[n]; n++)
+		if (strncmp((*envp)[n], key, klen) == 0) {
+			free((*envp)[n]);
+			(*envp)[n] = value;
+			return;
+		}
+	*envp = xrealloc(*envp, (n + 2) * sizeof(char *));
+	(*envp)[n] = value;
+	(*envp)[n + 1] = NULL;
+}
+
+static const char *envp_get(char **envp, const char *key)
+{
+	size_t klen = strlen(key);
+	for (; *envp; envp++)
+		if (strncmp(*envp, key, klen) == 0)
+			return *envp + klen;
+	return NULL;
+}
+
+/* Without a mount namespace there is no /opt of the function's own: the layers' host
+ * directories, the last first (it wins, as on top of /opt), go in LAMBDAD_LAYERS for
+ * our runtimes to search, and their bin and lib directories ahead of PATH's and
+ * LD_LIBRARY_PATH's entries. A layer's file can only override another's through those
+ * search paths, not file by file. */
+static void envp_add_layers(char ***envp, const char *const *dirs)
+{
+	size_t n = 0;
+	while (dirs && dirs[n])
+		n++;
+	if (n == 0)
+		return;
+	char *layers = xstrdup(""), *bins = xstrdup(""), *libs = xstrdup("");
+	for (size_t i = n; i-- > 0;) {
+		char *l = xasprintf("%s%s%s", layers, layers[0] ? ":" : "", dirs[i]);
+		char *b = xasprintf("%s%s/bin:", bins, dirs[i]);
+		char *li = xasprintf("%s%s/lib:", libs, dirs[i]);
+		free(layers);
+		free(bins);
+		free(libs);
+		layers = l;
+		bins = b;
+		libs = li;
+	}
+	const char *path = envp_get(*envp, "PATH=");
+	const char *ld = envp_get(*envp, "LD_LIBRARY_PATH=");
+	envp_set(envp, "PATH=", xasprintf("PATH=%s%s", bins, path ? path : "/usr/bin:/bin"));
+	envp_set(envp, "LD_LIBRARY_PATH=", xasprintf("LD_LIBRARY_PATH=%s%s", libs, ld ? ld : ""));
+	envp_set(envp, "LAMBDAD_LAYERS=", xasprintf("LAMBDAD_LAYERS=%s", layers));
+	free(layers);
+	free(bins);
+	free(libs);
+}
+
 int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, const char *runtime_dir,
                          const char *endpoint, struct err *errp)
 {
@@ -95,8 +153,10 @@ int sandbox__proc_create(const struct sandbox_spec *spec, struct sandbox *sb, co
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	autofree char *exe = spec->runtime_exe ? xasprintf("%s/%s", runtime_dir, spec->runtime_exe)
+	                     : spec->exe_layer ? xasprintf("%s/%s", spec->exe_layer, spec->exe)
 	                                       : xasprintf("%s/%s", spec->code_dir, spec->exe);
 	char **envp = sandbox_envp_with(spec->envp, addr, spec->code_dir, endpoint);
+	envp_add_layers(&envp, spec->layer_dirs);
 	int r = spawn(spec, exe, envp, sb, errp);
 	sandbox_free_envp(envp);
 	if (r < 0) {

@@ -229,6 +229,42 @@ static void build_blank_plan(struct sbx_plan *p, const char *root, const char *r
 	sbx_plan_add(p, SBX_PIVOT_ROOT, 0, 0, root, ".host", NULL, NULL);
 }
 
+/* The function's layers at /opt: one is bound read-only; more are the lower layers of a
+ * read-only overlay, the last of the list on top, so a later layer's file hides an
+ * earlier one's. Overlayfs needs no upper directory for that, and mounts in a user
+ * namespace since Linux 5.11 (rootless mode). None: /opt stays the root's empty one, and
+ * the plan is what it was (no cost to a cold start without layers). */
+static void add_layers(struct sbx_plan *p, const char *const *dirs)
+{
+	/* Layers of the same content are one directory: overlayfs refuses a lower
+	 * directory twice (ELOOP), and the later copy is the one on top anyway. */
+	const char *keep[SANDBOX_LAYERS_MAX];
+	size_t n = 0;
+	for (size_t i = 0; dirs && dirs[i] && n < SANDBOX_LAYERS_MAX; i++) {
+		bool later = false;
+		for (size_t j = i + 1; dirs[j]; j++)
+			later = later || strcmp(dirs[i], dirs[j]) == 0;
+		if (!later)
+			keep[n++] = dirs[i];
+	}
+	if (n == 0)
+		return;
+	if (n == 1) {
+		autofree char *src = xasprintf("/.host%s", keep[0]);
+		sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, src, "/opt", NULL, NULL);
+		sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, "/opt", NULL, NULL);
+		return;
+	}
+	size_t len = strlen("lowerdir=");
+	for (size_t i = 0; i < n; i++)
+		len += strlen("/.host") + strlen(keep[i]) + 1;
+	autofree char *opts = xmalloc(len + 1);
+	char *q = stpcpy(opts, "lowerdir=");
+	for (size_t i = n; i-- > 0;)
+		q += sprintf(q, "%s/.host%s", i + 1 < n ? ":" : "", keep[i]);
+	sbx_plan_add(p, SBX_MOUNT, MS_RDONLY | MS_NOSUID | MS_NODEV, 0, "overlay", "/opt", "overlay", opts);
+}
+
 /* The function's part: /tmp, its code, the host's tree gone, limits, identity, exec. */
 static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, char *const *envp)
 {
@@ -238,6 +274,7 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	autofree char *code = xasprintf("/.host%s", spec->code_dir);
 	sbx_plan_add(p, SBX_MOUNT, MS_BIND | MS_REC, 0, code, "/var/task", NULL, NULL);
 	sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, "/var/task", NULL, NULL);
+	add_layers(p, spec->layer_dirs);
 	sbx_plan_add(p, SBX_UMOUNT_DETACH, 0, 0, NULL, "/.host", NULL, NULL);
 	sbx_plan_add(p, SBX_RMDIR, 0, 0, NULL, "/.host", NULL, NULL);
 	sbx_plan_add(p, SBX_REMOUNT_RO, 0, 0, NULL, "/", NULL, NULL);
@@ -253,6 +290,7 @@ static void build_go_plan(struct sbx_plan *p, const struct sandbox_spec *spec, c
 	sbx_plan_add(p, SBX_DEATHSIG, 0, 0, NULL, NULL, NULL, NULL);
 	sbx_plan_add(p, SBX_SECCOMP, 0, 0, NULL, NULL, NULL, NULL);
 	autofree char *exe = spec->runtime_exe ? xasprintf("/var/runtime/%s", spec->runtime_exe)
+	                     : spec->exe_layer ? xasprintf("/opt/%s", spec->exe)
 	                                       : xasprintf("/var/task/%s", spec->exe);
 	char *const argv[] = {exe, NULL};
 	char *const iargv[] = {(char *)spec->interp, exe, NULL};

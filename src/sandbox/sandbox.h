@@ -80,16 +80,26 @@ const char *sandbox_describe(void);
 /* Whether environments run in namespaces (the Runtime API is at 127.0.0.1:9001). */
 bool sandbox_isolated(void);
 
+#define SANDBOX_LAYERS_MAX 5 /* Lambda's limit of layers per function */
+
 struct sandbox_spec {
-	const char *code_dir;    /* the function's extracted code on the host */
-	const char *exe;         /* the entry point, relative to the code ("bootstrap"), or */
-	const char *runtime_exe; /* relative to the runtime directory ("python/bootstrap") */
-	const char *interp;      /* runs the entry point (argv: interp, entry point), or NULL */
-	char *const *envp;       /* NULL-terminated, borrowed; the sandbox adds
-	                          * AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT */
-	uint32_t memory_mb;      /* the function's MemorySize: memory limit, CPU share */
-	uint32_t ephemeral_mb;   /* size of /tmp */
-	uint32_t nofile;         /* RLIMIT_NOFILE (Lambda: 1024) */
+	const char *code_dir; /* the function's extracted code on the host */
+	/* NULL-terminated host directories of the function's layers, in the function's
+	 * order, shown read-only at /opt with later ones over earlier ones (AWS extracts
+	 * them in order); NULL or empty: no layers, /opt stays empty. Isolation none has no
+	 * /opt: LAMBDAD_LAYERS lists them, last first, and PATH and LD_LIBRARY_PATH take
+	 * their bin and lib. */
+	const char *const *layer_dirs; /* at most SANDBOX_LAYERS_MAX */
+	const char *exe;               /* the entry point, relative to the code ("bootstrap"), or */
+	const char *exe_layer;         /* not NULL: exe is in this one of layer_dirs (a custom
+	                                * runtime's /opt/bootstrap), not in the code; or */
+	const char *runtime_exe;       /* relative to the runtime directory ("python/bootstrap") */
+	const char *interp;            /* runs the entry point (argv: interp, entry point), or NULL */
+	char *const *envp;             /* NULL-terminated, borrowed; the sandbox adds
+	                                * AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT */
+	uint32_t memory_mb;            /* the function's MemorySize: memory limit, CPU share */
+	uint32_t ephemeral_mb;         /* size of /tmp */
+	uint32_t nofile;               /* RLIMIT_NOFILE (Lambda: 1024) */
 };
 
 struct sandbox_stats {

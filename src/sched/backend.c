@@ -6,6 +6,7 @@
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtimes/hostrt.h"
@@ -47,6 +48,27 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	if ((r = store_ensure_code(be->store, cfg->code_hex, errp)) < 0)
 		return r;
 	autofree char *code_dir = store_code_dir(be->store, cfg->code_hex);
+	/* The layers' extracted content, each once per sha as code is. */
+	size_t nl = json_array_size(cfg->layers);
+	autofree char **layer_dirs = nl ? xcalloc(nl + 1, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < nl && r >= 0; i++) {
+		const char *hex = json_string_value(json_object_get(json_array_get(cfg->layers, i), "Sha"));
+		if (!hex || strlen(hex) != 64)
+			r = err_make(errp, EINVAL, "function %s: layer %zu has no content", cfg->name, i + 1);
+		else if ((r = store_ensure_code(be->store, hex, errp)) >= 0)
+			layer_dirs[i] = store_code_dir(be->store, hex);
+		/* More than one are an overlay's lowerdir list, which these characters split. */
+		if (r >= 0 && nl > 1 && strpbrk(layer_dirs[i], ":,\\"))
+			r = err_make(errp, EINVAL,
+			             "function %s: layers cannot be merged from %s (a ':', ',' or '\\' in "
+			             "the data directory's path)",
+			             cfg->name, layer_dirs[i]);
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < nl; i++)
+			free(layer_dirs[i]);
+		return r;
+	}
 	/* provided*: the zip's bootstrap; python and node: the project's runtime. */
 	const char *family = fn_runtime_family(cfg->runtime);
 	autofree char *runtime_exe = strcmp(family, "provided") ? xasprintf("%s/bootstrap", family) : NULL;
@@ -54,7 +76,23 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	 * shell script that finds it in LAMBDAD_NODE. */
 	struct hostrt_info hi;
 	bool python = hostrt_lookup(cfg->runtime, &hi) && strcmp(family, "python") == 0;
+	/* provided*: a code without bootstrap runs the one its layers give at /opt (the
+	 * last layer that has one is on top). A stat only for functions with layers. */
+	const char *exe_layer = NULL;
+	if (nl && strcmp(family, "provided") == 0) {
+		autofree char *boot = xasprintf("%s/bootstrap", code_dir);
+		struct stat st;
+		for (size_t i = nl; stat(boot, &st) < 0 && i-- > 0;) {
+			autofree char *lb = xasprintf("%s/bootstrap", layer_dirs[i]);
+			if (stat(lb, &st) == 0 && S_ISREG(st.st_mode)) {
+				exe_layer = layer_dirs[i];
+				break;
+			}
+		}
+	}
 	struct sandbox_spec sspec = {.code_dir = code_dir,
+	                             .exe_layer = exe_layer,
+	                             .layer_dirs = (const char *const *)layer_dirs,
 	                             .exe = "bootstrap",
 	                             .runtime_exe = runtime_exe,
 	                             .interp = python ? hi.path : NULL,
@@ -66,7 +104,10 @@ static int sbe_env_new(void *bep, const struct sched_env_spec *spec, const struc
 	h->be = be;
 	h->cbs = *cbs;
 	h->arg = arg;
-	if ((r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp)) < 0) {
+	r = sandbox_new(&sspec, &sb_cbs, h, &h->sb, errp);
+	for (size_t i = 0; i < nl; i++)
+		free(layer_dirs[i]);
+	if (r < 0) {
 		free(h);
 		return r;
 	}

@@ -232,7 +232,7 @@ char **sched__env_build_envp(const struct env *e)
 	envvars_set(&ev, "_HANDLER", c->handler);
 	envvars_set(&ev, "LAMBDA_RUNTIME_DIR", "/var/runtime");
 	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_NAME", c->name);
-	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_VERSION", FN_LATEST);
+	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_VERSION", fn_version(e->cfg));
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%u", c->memory_mb);
 	envvars_set(&ev, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", buf);
@@ -248,10 +248,16 @@ char **sched__env_build_envp(const struct env *e)
 		autofree char *exec_env = xasprintf("AWS_Lambda_%s", c->runtime);
 		envvars_set(&ev, "AWS_EXECUTION_ENV", exec_env);
 	}
-	/* No STS here: the role's credentials are placeholders a local endpoint accepts. */
-	envvars_set(&ev, "AWS_ACCESS_KEY_ID", "LAMBDADLOCALKEY");
-	envvars_set(&ev, "AWS_SECRET_ACCESS_KEY", "lambdad-local-secret");
-	envvars_set(&ev, "AWS_SESSION_TOKEN", "lambdad-local-session");
+	/* No STS here: the role's credentials are placeholders a local endpoint accepts, or
+	 * (--auth sigv4) the root key, without a session token, until roles are real. */
+	if (s->cfg.access_key_id && s->cfg.secret_access_key) {
+		envvars_set(&ev, "AWS_ACCESS_KEY_ID", s->cfg.access_key_id);
+		envvars_set(&ev, "AWS_SECRET_ACCESS_KEY", s->cfg.secret_access_key);
+	} else {
+		envvars_set(&ev, "AWS_ACCESS_KEY_ID", "LAMBDADLOCALKEY");
+		envvars_set(&ev, "AWS_SECRET_ACCESS_KEY", "lambdad-local-secret");
+		envvars_set(&ev, "AWS_SESSION_TOKEN", "lambdad-local-session");
+	}
 	/* Our managed runtimes: the interpreter (--runtime-path) and the log framing, one
 	 * frame per record on stdout, as AWS's runtimes write to their telemetry fd. */
 	struct hostrt_info hi;

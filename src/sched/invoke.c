@@ -36,6 +36,7 @@ struct invocation *sched__inv_new(struct sched *s, struct fn_pool *pool, const s
 	inv->payload = evbuffer_new();
 	evbuffer_add_buffer(inv->payload, a->payload);
 	inv->client_context = xstrdup(a->client_context);
+	inv->invoked_arn = xstrdup(a->invoked_arn);
 	inv->want_tail = a->want_tail;
 	logs_tail_init(&inv->tail);
 	inv->cb = a->cb;
@@ -43,7 +44,8 @@ struct invocation *sched__inv_new(struct sched *s, struct fn_pool *pool, const s
 	inv->arg = a->arg;
 	s->inflight++;
 	pool->inflight++;
-	inv->unreserved = pool->sc.reserved < 0;
+	pool->fn->fn_inflight++;
+	inv->unreserved = pool->fn->sc.reserved < 0;
 	if (inv->unreserved)
 		s->unreserved_inflight++;
 	sched__count_invoke(pool);
@@ -61,6 +63,7 @@ static void inv_free(struct invocation *inv)
 		evbuffer_free(inv->sbuf);
 	free(inv->content_type);
 	free(inv->client_context);
+	free(inv->invoked_arn);
 	logs_tail_fini(&inv->tail);
 	fn_config_unref(inv->cfg);
 	free(inv);
@@ -94,6 +97,7 @@ void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuf
 	s->inflight--;
 	struct fn_pool *pool = inv->pool;
 	pool->inflight--;
+	pool->fn->fn_inflight--;
 	if (inv->unreserved)
 		s->unreserved_inflight--;
 	double ms = inv_duration_ms(inv);
@@ -111,6 +115,7 @@ void sched__inv_finish(struct invocation *inv, bool function_error, struct evbuf
 	                           .system_error = inv->system_error,
 	                           .body = body,
 	                           .request_id = inv->request_id,
+	                           .executed_version = fn_version(inv->cfg),
 	                           .streamed = inv->streamed,
 	                           .content_type = inv->content_type};
 	if (inv->want_tail)
@@ -168,7 +173,8 @@ int sched__env_deliver(struct env *e)
 	struct invocation *inv = e->inv;
 	if (!inv || inv->delivered || !e->rt || !rtapi_ready(e->rt))
 		return -EAGAIN;
-	autofree char *arn = fn_arn(inv->cfg->name, e->s->region, e->s->account);
+	autofree char *arn = inv->invoked_arn ? xstrdup(inv->invoked_arn)
+	                                      : fn_arn(inv->cfg->name, e->s->region, e->s->account);
 	inv->deadline_ms = clock_wall_ms() + (int64_t)inv->cfg->timeout_s * 1000;
 	struct rtapi_event ev = {
 	    .request_id = inv->request_id,
@@ -178,7 +184,7 @@ int sched__env_deliver(struct env *e)
 	    .client_context = inv->client_context,
 	    .payload = inv->payload,
 	};
-	sched__env_logf(e, "START RequestId: %s Version: $LATEST", inv->request_id);
+	sched__env_logf(e, "START RequestId: %s Version: %s", inv->request_id, fn_version(inv->cfg));
 	inv->start_us = clock_mono_us();
 	if (rtapi_deliver(e->rt, &ev) < 0)
 		return -EAGAIN;

@@ -8,8 +8,10 @@
 int sched__limit_reached(const struct sched *s, const struct fn_pool *pool)
 {
 	uint32_t acct = s->cfg.account_concurrency;
-	if (pool->sc.reserved >= 0)
-		return pool->inflight >= (uint32_t)pool->sc.reserved ? SCHED_THROTTLE_RESERVED : 0;
+	/* Reserved concurrency is the function's: all its versions count toward it. */
+	const struct fn_pool *fn = pool->fn;
+	if (fn->sc.reserved >= 0)
+		return fn->fn_inflight >= (uint32_t)fn->sc.reserved ? SCHED_THROTTLE_RESERVED : 0;
 	uint32_t unreserved = acct > s->reserved_sum ? acct - s->reserved_sum : 0;
 	if (s->unreserved_inflight >= unreserved || s->inflight >= acct)
 		return SCHED_THROTTLE_ACCOUNT;

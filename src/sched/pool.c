@@ -1,8 +1,10 @@
-/* The pools of execution environments, one per function (a hash table by name), and
+/* The pools of execution environments, one per version of a function (a hash table by
+ * "name" for $LATEST and "name:N" for its versions), and
  * serving what waits in them: queued invocations first, then starts without one. */
 #include <errno.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -18,13 +20,22 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 	struct fn_pool *p = sched__pool_find(s, name);
 	if (p)
 		return p;
-	struct logs_file *log = logs_file_new(s->logs_dir, name, errp);
-	if (!log)
+	const char *colon = strchr(name, ':');
+	struct fn_pool *fn = NULL;
+	struct logs_file *log = NULL;
+	if (colon) {
+		char base[FN_NAME_MAX + 1];
+		snprintf(base, sizeof(base), "%.*s", (int)(colon - name), name);
+		if (!(fn = sched__pool_get(s, base, errp)))
+			return NULL;
+	} else if (!(log = logs_file_new(s->logs_dir, name, errp))) {
 		return NULL;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->s = s;
 	p->name = xstrdup(name);
-	p->log = log;
+	p->fn = fn ? fn : p;
+	p->log = fn ? fn->log : log;
 	TAILQ_INIT(&p->envs);
 	TAILQ_INIT(&p->idle);
 	TAILQ_INIT(&p->queued);
@@ -38,7 +49,8 @@ struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *e
 static void pool_free(void *v)
 {
 	struct fn_pool *p = v;
-	logs_file_free(p->log);
+	if (p->fn == p)
+		logs_file_free(p->log);
 	fn_config_unref(p->cfg);
 	free(p->name);
 	free(p);

@@ -4,6 +4,7 @@
 #include "sched/sched.h"
 
 #include <errno.h>
+#include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <string.h>
@@ -93,11 +94,17 @@ void sched_free(struct sched *s)
 	free(s);
 }
 
+char *sched_pool_key(const struct fn_config *cfg)
+{
+	return cfg->version[0] ? xasprintf("%s:%s", cfg->name, cfg->version) : xstrdup(cfg->name);
+}
+
 int sched_invoke(struct sched *s, const struct sched_invoke_args *a, struct err *errp)
 {
 	if (s->stopping)
 		return err_make(errp, ESHUTDOWN, "lambdad is shutting down");
-	struct fn_pool *pool = sched__pool_get(s, a->cfg->name, errp);
+	autofree char *key = sched_pool_key(a->cfg);
+	struct fn_pool *pool = sched__pool_get(s, key, errp);
 	if (!pool)
 		return -errp->code;
 	int reason = sched__limit_reached(s, pool);
@@ -184,10 +191,12 @@ void sched_set_scaling(struct sched *s, const char *name, struct fn_config *cfg,
 	}
 	if (pool->sc.reserved >= 0)
 		s->reserved_sum -= (uint32_t)pool->sc.reserved;
-	if (sc->reserved >= 0)
-		s->reserved_sum += (uint32_t)sc->reserved;
 	bool keep_alive_changed = sc->keep_alive_ms != pool->sc.keep_alive_ms;
 	pool->sc = *sc;
+	if (pool->fn != pool)
+		pool->sc.reserved = -1; /* the function's, on its own pool */
+	if (pool->sc.reserved >= 0)
+		s->reserved_sum += (uint32_t)pool->sc.reserved;
 	if (cfg)
 		sched__pool_set_cfg(pool, cfg);
 	pool->warm_failures = 0;
@@ -220,7 +229,8 @@ void sched_set_scaling(struct sched *s, const char *name, struct fn_config *cfg,
 uint32_t sched_prewarm(struct sched *s, struct fn_config *cfg, uint32_t n)
 {
 	struct err e = {0};
-	struct fn_pool *pool = sched__pool_get(s, cfg->name, &e);
+	autofree char *key = sched_pool_key(cfg);
+	struct fn_pool *pool = sched__pool_get(s, key, &e);
 	if (!pool)
 		return 0;
 	sched__pool_set_cfg(pool, cfg);

@@ -23,6 +23,9 @@ struct sched_config {
 	int64_t init_timeout_ms;      /* a runtime must ask for its first event within this */
 	const char *region;
 	const char *account;
+	/* The credentials each environment gets (--auth sigv4: the root key, borrowed, outliving
+	 * the scheduler); NULL: placeholders a local endpoint in --auth none accepts. */
+	const char *access_key_id, *secret_access_key;
 };
 
 /* What an invocation ended with, handed to its callback once. */
@@ -33,18 +36,26 @@ struct sched_result {
 	const char *log_tail;  /* last 4 KB of the invocation's log, when asked */
 	size_t log_tail_len;
 	const char *request_id;
-	bool streamed;            /* the runtime streamed its response (see stream_cb) */
-	const char *content_type; /* of a streamed response, else NULL */
+	const char *executed_version; /* the version that ran: its number, or $LATEST */
+	bool streamed;                /* the runtime streamed its response (see stream_cb) */
+	const char *content_type;     /* of a streamed response, else NULL */
 };
 typedef void (*sched_done_cb)(const struct sched_result *res, void *arg);
 /* A piece of a streamed response, as the runtime sends it; data is borrowed for the
  * call. content_type is the runtime's Content-Type for the stream. */
 typedef void (*sched_stream_cb)(void *arg, const char *content_type, const void *data, size_t len);
 
+/* Environments are pooled per version: cfg->version picks the pool, and the functions
+ * below that take a name take the pool's key, the function's name for $LATEST or
+ * "name:N" for version N (see sched_pool_key). A function's reserved concurrency (set on
+ * its name) bounds all its versions together. */
 struct sched_invoke_args {
 	struct fn_config *cfg;      /* borrowed; the scheduler takes its own reference */
 	struct evbuffer *payload;   /* drained into the invocation */
 	const char *client_context; /* decoded JSON text or NULL */
+	/* The ARN the caller named (a version's or an alias's), the runtime's
+	 * invokedFunctionArn; NULL: the function's unqualified ARN. */
+	const char *invoked_arn;
 	bool want_tail;
 	const char *request_id; /* NULL: a new one; else kept (an async event's retries) */
 	sched_done_cb cb;
@@ -58,6 +69,9 @@ struct sched_invoke_args {
 	 * runtime that answers without streaming ends in cb with its body as usual. */
 	sched_stream_cb stream_cb;
 };
+
+/* The pool key of cfg's version: "name" or "name:N" (owned). */
+char *sched_pool_key(const struct fn_config *cfg);
 
 /* A scheduler on base whose environments are sandboxes (sandbox_init done) of the code
  * in store (borrowed). Returns 0 and an owned *out, or a negative errno. */

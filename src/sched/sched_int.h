@@ -35,6 +35,7 @@ struct invocation {
 	char trace_id[96];
 	struct evbuffer *payload;
 	char *client_context;
+	char *invoked_arn; /* the ARN the caller used; NULL: the function's own */
 	bool want_tail;
 	struct logs_tail tail;
 	sched_done_cb cb;
@@ -93,10 +94,15 @@ struct env {
 };
 TAILQ_HEAD(env_list, env);
 
+/* A pool of environments of one version of a function: its key is the function's name
+ * for $LATEST and "name:N" for version N. Reserved concurrency is the function's, shared
+ * by all its versions: it lives in the $LATEST pool (fn), which counts them all. */
 struct fn_pool {
 	struct sched *s;
-	char *name;
-	struct logs_file *log;
+	char *name;            /* the key */
+	struct fn_pool *fn;    /* the function's $LATEST pool (itself for $LATEST) */
+	uint32_t fn_inflight;  /* fn itself only: invocations of all the versions in flight */
+	struct logs_file *log; /* the function's (owned by fn) */
 	struct env_list envs;
 	struct env_list idle;  /* most recently used first */
 	struct fn_config *cfg; /* latest configuration, for starts without an invocation */
@@ -143,9 +149,10 @@ struct sched {
 };
 
 /* pool.c: functions' pools and serving what waits in them */
-/* The pool of name, or NULL (borrowed from s). */
+/* The pool of key (a function name, or "name:N" for its version N), or NULL (borrowed). */
 struct fn_pool *sched__pool_find(const struct sched *s, const char *name);
-/* The pool of name, made (with its log file) when there is none; NULL with errp. */
+/* The pool of key, made (with the function's pool and log file) when there is none;
+ * NULL with errp. */
 struct fn_pool *sched__pool_get(struct sched *s, const char *name, struct err *errp);
 /* Frees every pool (their environments are gone already). */
 void sched__pool_free_all(struct sched *s);

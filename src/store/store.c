@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
@@ -221,6 +222,28 @@ static int write_durable(const char *dir, const char *path, const void *data, si
 	return 0;
 }
 
+static __thread struct codezip_info *tree_info;
+
+static int tree_size_cb(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)path;
+	(void)f;
+	if (flag == FTW_F && S_ISREG(sb->st_mode))
+		tree_info->unzipped_bytes += (uint64_t)sb->st_size;
+	tree_info->entries++;
+	return 0;
+}
+
+/* Adds up the regular files' bytes and the entries of the tree dir into info. */
+static void tree_size(const char *dir, struct codezip_info *info)
+{
+	tree_info = info;
+	nftw(dir, tree_size_cb, 16, FTW_PHYS);
+	tree_info = NULL;
+	if (info->entries)
+		info->entries--; /* the root itself */
+}
+
 int store_put_code(struct store *st, const char *hex, const void *zip, size_t len, struct codezip_info *info,
                    struct err *errp)
 {
@@ -236,6 +259,8 @@ int store_put_code(struct store *st, const char *hex, const void *zip, size_t le
 		autofree char *boot = xasprintf("%s/bootstrap", dpath);
 		memset(info, 0, sizeof(*info));
 		info->has_bootstrap = stat(boot, &sb) == 0 && S_ISREG(sb.st_mode);
+		/* The sizes, which the 250 MB limit of code plus layers adds up. */
+		tree_size(dpath, info);
 		if (!had_zip && (r = write_durable(st->code_dir, zpath, zip, len, errp)) < 0)
 			return r;
 		return 0;

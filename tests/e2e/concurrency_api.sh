@@ -126,17 +126,21 @@ check "DeleteFunctionConcurrency keeps the RevisionId" "$rev" "$(revision beta)"
 check "the AWS CLI's delete-function-concurrency succeeds (again: idempotent)" 0 \
 	"$(awsl delete-function-concurrency --function-name beta >/dev/null 2>&1; echo $?)"
 
-# --- Provisioned concurrency (only $LATEST exists in lambdad).
-out=$(aws_err get-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST')
+# --- Provisioned concurrency, on a version (AWS refuses it on $LATEST).
+awsl publish-version --function-name gamma >/dev/null
+out=$(aws_err put-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' --provisioned-concurrent-executions 1)
+check_contains "provisioned concurrency on \$LATEST is refused with AWS's message" \
+	"InvalidParameterValueException) when calling the PutProvisionedConcurrencyConfig operation: Provisioned Concurrency Configs cannot be applied to unpublished function versions." "$out"
+out=$(aws_err get-provisioned-concurrency-config --function-name gamma --qualifier 1)
 check_contains "no provisioned config yet: ProvisionedConcurrencyConfigNotFoundException" \
 	"ProvisionedConcurrencyConfigNotFoundException" "$out"
 check "... 404 on the wire" "404 ProvisionedConcurrencyConfigNotFoundException" \
-	"$(raw GET "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=$LATEST") $(hdr X-Amzn-ErrorType)"
+	"$(raw GET "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=1") $(hdr X-Amzn-ErrorType)"
 check "no provisioned config yet: the list is empty" "[]" \
 	"$(awsl list-provisioned-concurrency-configs --function-name gamma | py 'd["ProvisionedConcurrencyConfigs"]')"
 
 rev=$(revision gamma)
-awsl put-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' \
+awsl put-provisioned-concurrency-config --function-name gamma --qualifier 1 \
 	--provisioned-concurrent-executions 2 >"$WORK/put.json"
 check "PutProvisionedConcurrencyConfig answers the requested count" 2 \
 	"$(py 'd["RequestedProvisionedConcurrentExecutions"]' <"$WORK/put.json")"
@@ -147,18 +151,18 @@ check "... a LastModified like the function's" True \
 	"$(py '__import__("re").fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", d["LastModified"]) is not None' <"$WORK/put.json")"
 check "READY exactly when all requested are available" True \
 	"$(py '(d["Status"] == "READY") == (d["AvailableProvisionedConcurrentExecutions"] == d["RequestedProvisionedConcurrentExecutions"])' <"$WORK/put.json")"
-awsl get-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' >"$WORK/get.json"
+awsl get-provisioned-concurrency-config --function-name gamma --qualifier 1 >"$WORK/get.json"
 check "GetProvisionedConcurrencyConfig reads it back" "2 $(py 'd["LastModified"]' <"$WORK/put.json")" \
 	"$(py '"%d %s" % (d["RequestedProvisionedConcurrentExecutions"], d["LastModified"])' <"$WORK/get.json")"
 awsl list-provisioned-concurrency-configs --function-name gamma >"$WORK/list.json"
-check "ListProvisionedConcurrencyConfigs has it, with the \$LATEST ARN" \
-	"1 arn:aws:lambda:us-east-1:000000000000:function:gamma:\$LATEST 2" \
+check "ListProvisionedConcurrencyConfigs has it, with the version ARN" \
+	"1 arn:aws:lambda:us-east-1:000000000000:function:gamma:1 2" \
 	"$(py '"%d %s %d" % (len(d["ProvisionedConcurrencyConfigs"]), d["ProvisionedConcurrencyConfigs"][0]["FunctionArn"], d["ProvisionedConcurrencyConfigs"][0]["RequestedProvisionedConcurrentExecutions"])' <"$WORK/list.json")"
 check "PutProvisionedConcurrencyConfig keeps the RevisionId" "$rev" "$(revision gamma)"
 check "PutProvisionedConcurrencyConfig is 202 on the wire" 202 \
-	"$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=$LATEST" '{"ProvisionedConcurrentExecutions":2}')"
+	"$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=1" '{"ProvisionedConcurrentExecutions":2}')"
 check "the qualifier may also come with the name" 2 \
-	"$(awsl get-provisioned-concurrency-config --function-name 'gamma:$LATEST' --qualifier '$LATEST' | py 'd["RequestedProvisionedConcurrentExecutions"]')"
+	"$(awsl get-provisioned-concurrency-config --function-name 'gamma:1' --qualifier 1 | py 'd["RequestedProvisionedConcurrentExecutions"]')"
 
 code=$(raw GET /2019-09-30/functions/gamma/provisioned-concurrency)
 check "GET without a Qualifier is 400 InvalidParameterValueException" "400 InvalidParameterValueException" \
@@ -169,50 +173,50 @@ check "PUT without a Qualifier is 400 naming it" "400 InvalidParameterValueExcep
 	"$code $(hdr X-Amzn-ErrorType) $(jq_ '"Qualifier" in d["message"]')"
 code=$(raw DELETE /2019-09-30/functions/gamma/provisioned-concurrency)
 check "DELETE without a Qualifier is 400" "400 InvalidParameterValueException" "$code $(hdr X-Amzn-ErrorType)"
-out=$(aws_err put-provisioned-concurrency-config --function-name gamma --qualifier 1 --provisioned-concurrent-executions 1)
-check_contains "a version lambdad does not have: ResourceNotFoundException" "ResourceNotFoundException" "$out"
-check_contains "... naming the qualified function" "function:gamma:1" "$out"
-out=$(aws_err put-provisioned-concurrency-config --function-name nope --qualifier '$LATEST' --provisioned-concurrent-executions 1)
+out=$(aws_err put-provisioned-concurrency-config --function-name gamma --qualifier 9 --provisioned-concurrent-executions 1)
+check_contains "a version gamma does not have: ResourceNotFoundException" "ResourceNotFoundException" "$out"
+check_contains "... naming the qualified function" "function:gamma:9" "$out"
+out=$(aws_err put-provisioned-concurrency-config --function-name nope --qualifier 1 --provisioned-concurrent-executions 1)
 check_contains "an unknown function: ResourceNotFoundException" "ResourceNotFoundException" "$out"
-code=$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=$LATEST" '{"ProvisionedConcurrentExecutions":0}')
+code=$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=1" '{"ProvisionedConcurrentExecutions":0}')
 check "provisioned 0 is 400 ValidationException" "400 ValidationException" "$code $(hdr X-Amzn-ErrorType)"
 check_contains "... naming the field" "'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1" "$(jq_ 'd["message"]')"
-code=$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=$LATEST" '{"ProvisionedConcurrentExecutions":"2"}')
+code=$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=1" '{"ProvisionedConcurrentExecutions":"2"}')
 check "a string count is 400 naming the field" "400 InvalidParameterValueException ProvisionedConcurrentExecutions must be an integer" \
 	"$code $(hdr X-Amzn-ErrorType) $(jq_ 'd["message"]')"
-code=$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=$LATEST" '{}')
+code=$(raw PUT "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=1" '{}')
 check "a missing count is 400 naming the field" "400 ValidationException True" \
 	"$code $(hdr X-Amzn-ErrorType) $(jq_ '"provisionedConcurrentExecutions" in d["message"]')"
 check "bad input left the provisioned config as it was" 2 \
-	"$(awsl get-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' | py 'd["RequestedProvisionedConcurrentExecutions"]')"
+	"$(awsl get-provisioned-concurrency-config --function-name gamma --qualifier 1 | py 'd["RequestedProvisionedConcurrentExecutions"]')"
 
 # With a reservation, provisioned may not exceed it; nor the reservation fall below it.
 out=$(aws_err put-function-concurrency --function-name gamma --reserved-concurrent-executions 1)
 check_contains "a reservation below the provisioned count is refused" "InvalidParameterValueException" "$out"
 check "... and not made" '{}' "$(reserved_of gamma)"
 awsl put-function-concurrency --function-name gamma --reserved-concurrent-executions 3 >/dev/null
-out=$(aws_err put-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' --provisioned-concurrent-executions 4)
+out=$(aws_err put-provisioned-concurrency-config --function-name gamma --qualifier 1 --provisioned-concurrent-executions 4)
 check_contains "provisioned above the reservation is refused" "InvalidParameterValueException" "$out"
 check_contains "... with AWS's message" "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function" "$out"
 check "... leaving the config as it was" 2 \
-	"$(awsl get-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' | py 'd["RequestedProvisionedConcurrentExecutions"]')"
+	"$(awsl get-provisioned-concurrency-config --function-name gamma --qualifier 1 | py 'd["RequestedProvisionedConcurrentExecutions"]')"
 check "provisioned up to the reservation is accepted" 3 \
-	"$(awsl put-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' --provisioned-concurrent-executions 3 | py 'd["RequestedProvisionedConcurrentExecutions"]')"
+	"$(awsl put-provisioned-concurrency-config --function-name gamma --qualifier 1 --provisioned-concurrent-executions 3 | py 'd["RequestedProvisionedConcurrentExecutions"]')"
 awsl delete-function-concurrency --function-name gamma
 # Without a reservation provisioned comes from the unreserved pool: at most 150 - 100.
-out=$(aws_err put-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' --provisioned-concurrent-executions 51)
+out=$(aws_err put-provisioned-concurrency-config --function-name gamma --qualifier 1 --provisioned-concurrent-executions 51)
 check_contains "provisioned taking the unreserved pool below 100 is refused" "minimum value of [100]" "$out"
 
 # Delete.
 check "DeleteProvisionedConcurrencyConfig is 204" 204 \
-	"$(raw DELETE "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=$LATEST")"
-out=$(aws_err get-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST')
+	"$(raw DELETE "/2019-09-30/functions/gamma/provisioned-concurrency?Qualifier=1")"
+out=$(aws_err get-provisioned-concurrency-config --function-name gamma --qualifier 1)
 check_contains "after the delete: ProvisionedConcurrencyConfigNotFoundException" \
 	"ProvisionedConcurrencyConfigNotFoundException" "$out"
 check "after the delete the list is empty" 0 \
 	"$(awsl list-provisioned-concurrency-configs --function-name gamma | py 'len(d["ProvisionedConcurrencyConfigs"])')"
 check "the AWS CLI's delete-provisioned-concurrency-config succeeds (again)" 0 \
-	"$(awsl delete-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' >/dev/null 2>&1; echo $?)"
+	"$(awsl delete-provisioned-concurrency-config --function-name gamma --qualifier 1 >/dev/null 2>&1; echo $?)"
 
 # --- lambdad's keep-alive.
 check "keep-alive: the server's by default" "200 {'KeepAliveSeconds': None, 'Default': True}" \
@@ -287,13 +291,13 @@ check_contains "the CLI's usage lists warm" "warm" "$(grep -E '^  warm ' "$WORK/
 
 # --- Settings survive a restart.
 awsl put-function-concurrency --function-name alpha --reserved-concurrent-executions 20 >/dev/null
-awsl put-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' \
+awsl put-provisioned-concurrency-config --function-name gamma --qualifier 1 \
 	--provisioned-concurrent-executions 1 >/dev/null
 raw PUT /lambdad/v1/functions/beta/keep-alive '{"KeepAliveSeconds":120}' >/dev/null
 snapshot() {
 	echo "alpha $(reserved_of alpha) $(concurrency_key alpha)"
 	echo "beta $(reserved_of beta) $(raw GET /lambdad/v1/functions/beta/keep-alive >/dev/null; jq_ d)"
-	echo "gamma $(reserved_of gamma) $(awsl get-provisioned-concurrency-config --function-name gamma --qualifier '$LATEST' | py '(d["RequestedProvisionedConcurrentExecutions"], d["LastModified"])')"
+	echo "gamma $(reserved_of gamma) $(awsl get-provisioned-concurrency-config --function-name gamma --qualifier 1 | py '(d["RequestedProvisionedConcurrentExecutions"], d["LastModified"])')"
 	echo "unreserved $(unreserved)"
 	for f in alpha beta gamma; do revision $f; done
 }

@@ -71,6 +71,44 @@ driver_start() {
 	[[ "$hello" == *'"cli": true'* ]] && DRIVER_CLI=1
 	return 0
 }
+# --- The JavaScript driver (tests/clients/js/driver.mjs: the AWS SDK for JavaScript v3),
+# on fds 20 (requests) and 21 (answers), for scripts that check what the JS SDK sees.
+JS_DRIVER_PID=""
+# js_start: starts it, or skips the script (77) when the SDK is not installed.
+js_start() {
+	[ -z "$JS_DRIVER_PID" ] || return 0
+	local dir hello
+	dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../clients/js" && pwd)
+	[ -d "$dir/node_modules/@aws-sdk/client-lambda" ] || missing_dep "run scripts/install-deps (AWS SDK for JavaScript)"
+	mkfifo "$WORK/js.in" "$WORK/js.out"
+	(cd "$dir" && exec node driver.mjs "$ENDPOINT" <"$WORK/js.in" >"$WORK/js.out" 2>>"$WORK/js.log") &
+	JS_DRIVER_PID=$!
+	exec 20>"$WORK/js.in" 21<"$WORK/js.out"
+	IFS= read -r -t 60 hello <&21 || { echo "the JS driver did not start: $(cat "$WORK/js.log")"; exit 1; }
+}
+js_stop() {
+	[ -n "$JS_DRIVER_PID" ] || return 0
+	exec 20>&- 21<&-
+	wait "$JS_DRIVER_PID" 2>/dev/null || true
+	JS_DRIVER_PID=""
+}
+# js SERVICE OP PARAMS: the JS driver's answer line for the SDK's OP command; true if it succeeded.
+js() {
+	local line
+	echo "{\"service\":\"$1\",\"op\":\"$2\",\"params\":${3:-{\}}}" >&20
+	IFS= read -r -t 120 line <&21 || return 2
+	echo "$line"
+	[[ "$line" == '{"ok":true'* ]]
+}
+# jsv SERVICE OP PARAMS EXPR: EXPR (python) on the answer d of that call ("code: message"
+# of a failed call when EXPR is -).
+jsv() {
+	local line
+	line=$(js "$1" "$2" "$3") || true
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+print("%s: %s" % (d.get("code"), d.get("message")) if sys.argv[2] == "-" else eval(sys.argv[2]))' "$line" "$4"
+}
 driver_stop() {
 	[ -n "$DRIVER_PID" ] || return 0
 	exec 18>&- 19<&-
@@ -169,6 +207,7 @@ finish() {
 	local rc=$?
 	stop_server TERM
 	driver_stop
+	js_stop
 	if [ $rc -ne 0 ] || [ $FAILED -ne 0 ]; then
 		echo "---- server log ($WORK/server.log) ----"
 		tail -n 200 "$WORK/server.log" 2>/dev/null || true

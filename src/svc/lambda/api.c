@@ -7,6 +7,7 @@
 #include <lambdad/xmalloc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "async/async.h"
 #include "svc/apigw/apigw.h"
 #include "svc/lambda/metrics.h"
+#include "base/clock.h"
 #include "base/codec.h"
 
 #define API_MAX_BODY (80 * 1024 * 1024)
@@ -109,6 +111,34 @@ struct fn_config *api__lookup(struct api *a, struct api_req *r, const char *ref,
 	return c;
 }
 
+struct fn_config *api__lookup_qual(struct api *a, struct api_req *r, const char *ref,
+                                   char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE], bool pick,
+                                   const char **executed)
+{
+	if (api__parse_ref(r, ref, name, qual) < 0)
+		return NULL;
+	struct fn_config *c = registry_get(a->reg, name);
+	enum fn_qual_kind k = qual[0] ? fn_qual_kind(qual) : FN_QUAL_LATEST;
+	const char *ver = qual;
+	if (c && k == FN_QUAL_ALIAS) {
+		struct fn_alias *al = registry_alias_get(a->reg, name, qual);
+		/* drand48 is enough for routing: an alias's split is a fraction, not a secret. */
+		ver = al ? (pick ? fn_alias_pick(al, drand48()) : al->version) : NULL;
+		k = !ver ? FN_QUAL_BAD : strcmp(ver, FN_LATEST) == 0 ? FN_QUAL_LATEST : FN_QUAL_VERSION;
+	}
+	if (c && k == FN_QUAL_VERSION)
+		c = registry_version_get(a->reg, name, ver);
+	else if (k != FN_QUAL_LATEST)
+		c = NULL;
+	if (!c) {
+		api__not_found(a, r->req, name, qual);
+		return NULL;
+	}
+	if (executed)
+		*executed = fn_version(c);
+	return c;
+}
+
 struct fn_config *api__lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
                                    json_t **body)
 {
@@ -133,7 +163,7 @@ static int load_cb(const struct store_item *it, void *arg)
 
 static int keep_code_cb(const char *hex, void *arg)
 {
-	return registry_code_in_use(arg, hex);
+	return api__code_in_use(arg, hex);
 }
 
 /* A stored scaling row: into the registry, and to the scheduler, which starts the
@@ -165,13 +195,14 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	a->account = xstrdup(cfg->account);
 	a->logs_dir = xstrdup(cfg->logs_dir);
 	a->account_concurrency = cfg->account_concurrency;
+	srand48((long)clock_wall_ms() ^ (long)getpid()); /* aliases' weighted routing */
 	int r = api__deploys_new(a, errp);
 	if (r < 0) {
 		api_free(a);
 		return r;
 	}
 	r = store_scan(st, "functions", NULL, NULL, 0, load_cb, a, errp);
-	if (r < 0) {
+	if (r < 0 || (r = api__versions_load(a, errp)) < 0) {
 		api_free(a);
 		return r;
 	}
@@ -179,12 +210,12 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 		api_free(a);
 		return r;
 	}
-	if ((r = api__furl_load(a, errp)) < 0) {
+	if ((r = api__furl_load(a, errp)) < 0 || (r = api__provisioned_load(a, errp)) < 0) {
 		api_free(a);
 		return r;
 	}
 	/* Blobs no function refers to are leftovers of a crash mid-deploy. */
-	store_gc_code(st, keep_code_cb, a->reg);
+	store_gc_code(st, keep_code_cb, a);
 	log_info("registry: %zu functions loaded", registry_count(a->reg));
 	struct async_config qcfg = {
 	    .store = st,
@@ -204,6 +235,7 @@ int api_new(struct event_base *base, struct store *st, struct sched *sc, const s
 	metrics_register(a->metrics, async_metrics_collect, a->async);
 	a->front = front_new(&lambda_svc);
 	api__front_add(a->front, a);
+	front_set_verify(a->front, cfg->verify, cfg->verify_arg);
 	*out = a;
 	return 0;
 }

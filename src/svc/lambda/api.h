@@ -10,12 +10,19 @@
 #include "sched/sched.h"
 #include "store/store.h"
 
+struct front_req;
+struct svc;
+
 struct api_config {
 	const char *region;
 	const char *account;
 	const char *logs_dir;
 	uint32_t account_concurrency;
 	int64_t async_retry_delays_ms[2]; /* 0: Lambda's */
+	/* The front's check of every request before its handler (--auth); NULL: none. */
+	void (*verify)(void *arg, struct front_req *rq, const struct svc *s,
+	               void (*done)(struct front_req *, void *), void *done_arg);
+	void *verify_arg;
 };
 
 struct api;

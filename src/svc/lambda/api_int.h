@@ -69,6 +69,14 @@ json_t *api__body_json(struct front_req *req);
  * malformed or disagree. */
 int api__parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE]);
 struct fn_config *api__lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
+/* Like api__lookup, for the operations that take versions and aliases: the configuration
+ * ref and the Qualifier name (borrowed), $LATEST's, a version's, or for an alias its
+ * version's (pick: chosen by the alias's weights, else its main version). qual gets the
+ * qualifier ("" when none), *executed (may be NULL) the version's number or $LATEST.
+ * Replies ResourceNotFoundException and returns NULL when there is no such qualifier. */
+struct fn_config *api__lookup_qual(struct api *a, struct api_req *r, const char *ref,
+                                   char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE], bool pick,
+                                   const char **executed);
 /* api__lookup of the {FunctionName} parameter, then api__body_json: returns the function
  * (borrowed) and *body (owned), or NULL with the reply sent and nothing to free. */
 struct fn_config *api__lookup_body(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
@@ -90,6 +98,28 @@ void api__front_add(struct front *f, struct api *a);
 int api__deploys_new(struct api *a, struct err *errp);
 void api__deploys_free(struct api *a);
 
+/* Versions and aliases (versions.c, aliases.c), kept in the store's collections
+ * API_VERSIONS_COLL ("name:N" -> the version's stored configuration), API_VERNUM_COLL
+ * (name -> the last number given) and API_ALIASES_COLL ("name:alias" -> the alias). */
+#define API_VERSIONS_COLL "versions"
+#define API_VERNUM_COLL "versions.last"
+#define API_ALIASES_COLL "aliases"
+/* Reads them into the registry at startup (after the functions): 0 or a negative errno. */
+int api__versions_load(struct api *a, struct err *errp);
+/* Publishes latest (the function's $LATEST, borrowed) as its next version, committed, with
+ * description (NULL: latest's): *out (borrowed from the registry) is the new version, or
+ * the last one when code and configuration did not change since. 0 or a negative errno. */
+int api__publish(struct api *a, struct fn_config *latest, const char *description, struct fn_config **out,
+                 struct err *errp);
+/* Drops every version and alias row of function name, not committed, and stops their
+ * environments (DeleteFunction of the whole function): 0 or a negative errno. */
+int api__versions_drop(struct api *a, const char *name, struct err *errp);
+void api__publish_version(struct api *a, struct api_req *r);
+void api__list_versions(struct api *a, struct api_req *r);
+/* CreateAlias (POST .../aliases), ListAliases (GET .../aliases), Get/Update/Delete by
+ * method on .../aliases/{Name}. */
+void api__aliases(struct api *a, struct api_req *r);
+
 /* Handlers. */
 void api__create_function(struct api *a, struct api_req *r);
 void api__list_functions(struct api *a, struct api_req *r);
@@ -98,6 +128,12 @@ void api__delete_function(struct api *a, struct api_req *r);
 void api__update_configuration(struct api *a, struct api_req *r);
 void api__update_code(struct api *a, struct api_req *r);
 void api__invoke(struct api *a, struct api_req *r);
+/* InvokeWithResponseStream: Invoke's checks (RequestResponse or DryRun only), then the
+ * answer as an event stream (api__invoke_events). */
+void api__invoke_with_response_stream(struct api *a, struct api_req *r);
+/* Answers an invocation sched_invoke refused (rc, *e) as Invoke does: -EAGAIN is 429
+ * TooManyRequestsException with its Reason and Retry-After, anything else api__reply_err. */
+void api__reply_invoke_refused(struct front_req *req, int rc, const struct err *e);
 void api__invoke_async(struct api *a, struct api_req *r);
 void api__account_settings(struct api *a, struct api_req *r);
 void api__ext_logs(struct api *a, struct api_req *r);
@@ -108,6 +144,15 @@ void api__put_concurrency(struct api *a, struct api_req *r);
 void api__get_concurrency(struct api *a, struct api_req *r);
 void api__delete_concurrency(struct api *a, struct api_req *r);
 void api__provisioned_concurrency(struct api *a, struct api_req *r);
+/* Provisioned concurrency configs on versions and aliases (concurrency.c), kept in the
+ * registry and the store's "provisioned" collection: api__provisioned_load reads them at
+ * startup (after versions and aliases); api__provisioned_sync hands the scheduler each
+ * version's environments (its own config's and its aliases'), after any change to the
+ * configs, the function's keep-alive or an alias; api__provisioned_drop removes name's
+ * config on qual (NULL: all), not committed. */
+int api__provisioned_load(struct api *a, struct err *errp);
+void api__provisioned_sync(struct api *a, const char *name);
+int api__provisioned_drop(struct api *a, const char *name, const char *qual, struct err *errp);
 /* lambdad's own: POST .../prewarm, GET/PUT/DELETE .../keep-alive (concurrency.c). */
 void api__ext_prewarm(struct api *a, struct api_req *r);
 void api__ext_keep_alive(struct api *a, struct api_req *r);
@@ -163,6 +208,14 @@ void api__furl_function_deleted(struct api *a, const char *name);
  * add, the CORS ones. Replies itself in every case, errors included. */
 void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
                            struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra);
+/* InvokeWithResponseStream's answer (stream.c): starts the invocation args (cfg, payload,
+ * client context and want_tail set; cb, stream_cb, arg and request_id are set here) and
+ * answers req 200 application/vnd.amazon.eventstream once the function streams or ends:
+ * a PayloadChunk event for each piece as it comes (a function that does not stream: its
+ * whole response in one), then InvokeComplete (ErrorCode and ErrorDetails when it failed,
+ * LogResult when want_tail). A refused start (throttle) or lambdad's own failure before
+ * any byte answers as Invoke does. Replies itself in every case. */
+void api__invoke_events(struct api *a, struct front_req *req, struct sched_invoke_args *args);
 /* HTTP APIs, API Gateway v2 (apigw.c): the control plane under /v2/apis, and the data
  * plane for Host <api-id>.execute-api.localhost[:port] or paths /apis/<api-id>/...;
  * lambda_execute_api_svc claims those; apigw_svc is the control plane. */
@@ -195,6 +248,65 @@ bool api__csc_exists(struct api *a, const char *id);
 int api__csc_bind(struct api *a, const char *name, json_t *arn, struct err *errp);
 /* Drops name's binding, not committed (none: 0). */
 int api__csc_unbind(struct api *a, const char *name, struct err *errp);
+
+/* Layers (layers.c): PublishLayerVersion, Get/Delete/ListLayerVersion(s), ListLayers,
+ * GetLayerVersionByArn and the layer version permissions, by op; and a function's Layers. */
+#define API_LAYER_NAME_MAX 140
+#define API_LAYERS_MAX 5 /* layers of one function */
+enum api_layer_op {
+	API_LAYER_PUBLISH,
+	API_LAYER_GET,
+	API_LAYER_GET_BY_ARN,
+	API_LAYER_LIST,
+	API_LAYER_LIST_VERSIONS,
+	API_LAYER_DELETE,
+	API_LAYER_ADD_PERMISSION,
+	API_LAYER_GET_POLICY,
+	API_LAYER_REMOVE_PERMISSION,
+};
+void api__layers(struct api *a, struct api_req *r, enum api_layer_op op);
+/* A layer (version) ARN's parts; region and account "" for a bare name, version 0 for a
+ * layer ARN. */
+struct api_layer_ref {
+	char region[32];
+	char account[13];
+	char name[API_LAYER_NAME_MAX + 1];
+	uint64_t version;
+};
+/* Parses arn:P:lambda:REGION:ACCOUNT:layer:NAME:VERSION into *ref: 0, or -EINVAL with
+ * AWS's ValidationException naming 'arn'. */
+int api__layer_parse_version_arn(const char *arn, struct api_layer_ref *ref, struct err *errp);
+/* Parses a {LayerName}: a name (1-140 of [a-zA-Z0-9-_]) or a layer ARN; 0 or -EINVAL
+ * naming 'layerName'. */
+int api__layer_parse_name(const char *s, struct api_layer_ref *ref, struct err *errp);
+/* Checks a function's Layers (borrowed): a list of at most API_LAYERS_MAX layer version
+ * ARNs, no two of the same layer; their parts into refs[0..*count). 0 or -EINVAL with
+ * the service error naming the field. */
+int api__layers_check(json_t *list, struct api_layer_ref refs[API_LAYERS_MAX], size_t *count,
+                      struct err *errp);
+/* The statement AddLayerVersionPermission's body (borrowed) asks for on resource (the
+ * version's ARN), as AWS writes it; owned, or NULL with the service error naming the field. */
+json_t *api__layer_statement(json_t *body, const char *resource, struct err *errp);
+/* Resolves list (a Layers request member, borrowed) into c->layers: every version must
+ * exist, and the function's unzipped code (c->code_unzipped) plus the layers' must stay
+ * within 250 MB. 0 or -EINVAL with AWS's InvalidParameterValueException; c unchanged
+ * on failure. */
+int api__layers_apply(struct api *a, struct fn_config *c, json_t *list, struct err *errp);
+/* Whether one of c's layers has a regular file "bootstrap" at its root (at /opt, where a
+ * custom runtime's code without one finds it). */
+bool api__layers_have_bootstrap(struct api *a, const struct fn_config *c);
+/* The same limit on c as it is (its code changed): 0 or -EINVAL. */
+int api__layers_size_check(const struct fn_config *c, struct err *errp);
+/* Whether the code blob hex is a function's code, one of its layers, or a layer
+ * version's content. */
+bool api__code_in_use(struct api *a, const char *hex);
+/* Runs work(arg) on the code pool (functions.c), in order with the deploys and the
+ * removals of code blobs, then done(arg) on the loop. */
+void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), void *arg);
+/* Whether the server is stopping: a code job's done answers ServiceException then. */
+bool api__code_stopping(const struct api *a);
+/* Removes the code blob hex (on the code pool) when api__code_in_use says no. */
+void api__code_drop_unused(struct api *a, const char *hex);
 
 /* GET /metrics, Prometheus text format (metrics.c). */
 void api__metrics(struct api *a, struct api_req *r);

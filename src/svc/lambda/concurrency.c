@@ -36,6 +36,8 @@ static int apply_scaling(struct api *a, struct front_req *req, struct fn_config 
 	}
 	registry_set_scaling(a->reg, c->name, sc);
 	sched_set_scaling(a->sched, c->name, c, sc);
+	if (registry_version_count(a->reg, c->name))
+		api__provisioned_sync(a, c->name); /* the versions' keep-alive */
 	return 0;
 }
 
@@ -107,12 +109,13 @@ void api__put_concurrency(struct api *a, struct api_req *r)
 		                 UNRESERVED_MIN);
 		goto out;
 	}
-	if (sc.provisioned > 0 && n < (long long)sc.provisioned) {
+	uint64_t prov = sc.provisioned + registry_prov_total(a->reg, name);
+	if (prov > 0 && n < (long long)prov) {
 		api__reply_error(
 		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		    "Specified ReservedConcurrentExecutions for function is less than the function's "
-		    "ProvisionedConcurrentExecutions of [%u].",
-		    sc.provisioned);
+		    "ProvisionedConcurrentExecutions of [%llu].",
+		    (unsigned long long)prov);
 		goto out;
 	}
 	sc.reserved = (int32_t)n;
@@ -156,33 +159,118 @@ void api__delete_concurrency(struct api *a, struct api_req *r)
 
 /* ---- provisioned concurrency ---- */
 
-/* The shape Put/GetProvisionedConcurrencyConfig return (owned). */
-static json_t *provisioned_json(struct api *a, const char *name, const struct fn_scaling *sc)
+#define PROV_COLL "provisioned" /* "name:qualifier" -> {"n", "modified_ms"} */
+
+/* The version qual (a version or an alias) runs: its number, or NULL when it has none. */
+static const char *prov_version(struct api *a, const char *name, const char *qual)
 {
-	uint32_t ready = sched_provisioned_ready(a->sched, name);
-	if (ready > sc->provisioned)
-		ready = sc->provisioned;
-	char lastmod[32];
-	clock_fmt_lastmod(sc->provisioned_modified_ms, lastmod);
-	return json_pack("{s:I, s:I, s:I, s:s, s:s}", "RequestedProvisionedConcurrentExecutions",
-	                 (json_int_t)sc->provisioned, "AvailableProvisionedConcurrentExecutions",
-	                 (json_int_t)ready, "AllocatedProvisionedConcurrentExecutions", (json_int_t)ready,
-	                 "Status", ready >= sc->provisioned ? "READY" : "IN_PROGRESS", "LastModified",
-	                 lastmod);
+	if (fn_qual_kind(qual) == FN_QUAL_VERSION)
+		return registry_version_get(a->reg, name, qual) ? qual : NULL;
+	const struct fn_alias *al = registry_alias_get(a->reg, name, qual);
+	return al ? al->version : NULL;
 }
 
-/* GET .../provisioned-concurrency?List=ALL[&MaxItems=] (ListProvisionedConcurrencyConfigs):
- * only $LATEST exists, so a function has at most one. */
+void api__provisioned_sync(struct api *a, const char *name)
+{
+	struct fn_scaling fsc = registry_get_scaling(a->reg, name);
+	for (size_t i = 0, n = registry_version_count(a->reg, name); i < n; i++) {
+		struct fn_config *v = registry_version_at(a->reg, name, i);
+		/* A version's environments: its own config's and those of the aliases on it. */
+		struct fn_scaling sc = {.reserved = -1, .provisioned = 0, .keep_alive_ms = fsc.keep_alive_ms};
+		struct fn_prov p;
+		for (size_t j = 0, m = registry_prov_count(a->reg, name); j < m; j++) {
+			const char *q = registry_prov_at(a->reg, name, j, &p);
+			const char *ver = prov_version(a, name, q);
+			if (ver && strcmp(ver, v->version) == 0)
+				sc.provisioned += p.n;
+		}
+		autofree char *key = xasprintf("%s:%s", name, v->version);
+		sched_set_scaling(a->sched, key, v, &sc);
+	}
+}
+
+static int load_prov_cb(const struct store_item *it, void *arg)
+{
+	struct api *a = arg;
+	const char *colon = strchr(it->key, ':');
+	json_t *o = json_loads(it->value, 0, NULL);
+	json_int_t n = json_integer_value(json_object_get(o, "n"));
+	struct fn_prov p = {.n = (uint32_t)n,
+	                    .modified_ms = json_integer_value(json_object_get(o, "modified_ms"))};
+	json_decref(o);
+	char name[FN_NAME_MAX + 1];
+	if (!colon || (size_t)(colon - it->key) > FN_NAME_MAX || n <= 0 || n > UINT32_MAX) {
+		log_warn("store: provisioned concurrency config %s is malformed (ignored)", it->key);
+		return 0;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - it->key), it->key);
+	if (!prov_version(a, name, colon + 1) || !registry_prov_set(a->reg, name, colon + 1, &p))
+		log_warn("store: provisioned concurrency config %s of nothing there (ignored)", it->key);
+	return 0;
+}
+
+int api__provisioned_load(struct api *a, struct err *errp)
+{
+	int r = store_scan(a->store, PROV_COLL, NULL, NULL, 0, load_prov_cb, a, errp);
+	if (r < 0)
+		return r;
+	for (size_t i = 0, n = registry_count(a->reg); i < n; i++) {
+		const char *name = registry_at(a->reg, i)->name;
+		/* The versions' provisioned environments and the function's keep-alive. */
+		if (registry_prov_count(a->reg, name) ||
+		    (registry_version_count(a->reg, name) &&
+		     registry_get_scaling(a->reg, name).keep_alive_ms >= 0))
+			api__provisioned_sync(a, name);
+	}
+	return 0;
+}
+
+int api__provisioned_drop(struct api *a, const char *name, const char *qual, struct err *errp)
+{
+	struct fn_prov p;
+	for (size_t i = registry_prov_count(a->reg, name); i-- > 0;) {
+		const char *q = registry_prov_at(a->reg, name, i, &p);
+		if (qual && strcmp(q, qual) != 0)
+			continue;
+		autofree char *key = xasprintf("%s:%s", name, q);
+		int r = store_del(a->store, PROV_COLL, key, STORE_REV_ANY, errp);
+		if (r < 0)
+			return r;
+		registry_prov_set(a->reg, name, q, &(struct fn_prov){0});
+	}
+	return 0;
+}
+
+/* The shape Put/GetProvisionedConcurrencyConfig return (owned): environments of the
+ * qualifier's version that are ready, at most the requested number. */
+static json_t *provisioned_json(struct api *a, const char *name, const char *qual, const struct fn_prov *p)
+{
+	const char *ver = prov_version(a, name, qual);
+	autofree char *key = xasprintf("%s:%s", name, ver ? ver : qual);
+	uint32_t ready = sched_provisioned_ready(a->sched, key);
+	if (ready > p->n)
+		ready = p->n;
+	char lastmod[32];
+	clock_fmt_lastmod(p->modified_ms, lastmod);
+	return json_pack("{s:I, s:I, s:I, s:s, s:s}", "RequestedProvisionedConcurrentExecutions",
+	                 (json_int_t)p->n, "AvailableProvisionedConcurrentExecutions", (json_int_t)ready,
+	                 "AllocatedProvisionedConcurrentExecutions", (json_int_t)ready, "Status",
+	                 ready >= p->n ? "READY" : "IN_PROGRESS", "LastModified", lastmod);
+}
+
+/* GET .../provisioned-concurrency?List=ALL[&MaxItems=&Marker=] (ListProvisionedConcurrencyConfigs),
+ * in qualifier order, the Marker being the last qualifier of the previous page. */
 static void list_provisioned(struct api *a, struct api_req *r)
 {
 	const char *list = front_req_query(r->req, "List");
 	if (strcmp(list, "ALL") != 0)
 		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "List must be ALL");
 	const char *max = front_req_query(r->req, "MaxItems");
+	long maxn = PROVISIONED_LIST_MAX;
 	if (max) {
 		char *end;
-		long n = strtol(max, &end, 10);
-		if (!*max || *end || n < 1 || n > PROVISIONED_LIST_MAX)
+		maxn = strtol(max, &end, 10);
+		if (!*max || *end || maxn < 1 || maxn > PROVISIONED_LIST_MAX)
 			return api__reply_error(
 			    r->req, LAMBDA_ERR_VALIDATION, NULL,
 			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
@@ -192,49 +280,79 @@ static void list_provisioned(struct api *a, struct api_req *r)
 	char name[FN_NAME_MAX + 1];
 	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
-	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	const char *marker = front_req_query(r->req, "Marker");
 	json_t *configs = json_array();
-	if (sc.provisioned > 0) {
-		json_t *o = provisioned_json(a, name, &sc);
-		autofree char *arn = fn_arn(name, a->region, a->account);
-		autofree char *qarn = xasprintf("%s:$LATEST", arn);
+	const char *last = NULL;
+	size_t i = 0, n = registry_prov_count(a->reg, name);
+	/* A config on $LATEST (set before lambdad refused them) is listed first. */
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	if (sc.provisioned > 0 && (!marker || !*marker)) {
+		struct fn_prov p = {sc.provisioned, sc.provisioned_modified_ms};
+		json_t *o = provisioned_json(a, name, FN_LATEST, &p);
+		autofree char *qarn = fn_arn_qualified(name, FN_LATEST, a->region, a->account);
 		json_object_set_new(o, "FunctionArn", json_string(qarn));
 		json_array_append_new(configs, o);
 	}
-	api__reply_json(r->req, 200, json_pack("{s:o}", "ProvisionedConcurrencyConfigs", configs));
+	for (; i < n && (long)json_array_size(configs) < maxn; i++) {
+		struct fn_prov p;
+		const char *q = registry_prov_at(a->reg, name, i, &p);
+		if (marker && *marker && strcmp(q, marker) <= 0)
+			continue;
+		json_t *o = provisioned_json(a, name, q, &p);
+		autofree char *qarn = fn_arn_qualified(name, q, a->region, a->account);
+		json_object_set_new(o, "FunctionArn", json_string(qarn));
+		json_array_append_new(configs, o);
+		last = q;
+	}
+	json_t *out = json_pack("{s:o}", "ProvisionedConcurrencyConfigs", configs);
+	if (i < n && last)
+		json_object_set_new(out, "NextMarker", json_string(last));
+	api__reply_json(r->req, 200, out);
 }
 
 /* PUT .../provisioned-concurrency?Qualifier= {"ProvisionedConcurrentExecutions": N} */
-static void put_provisioned(struct api *a, struct api_req *r, struct fn_config *c)
+static void put_provisioned(struct api *a, struct api_req *r, const char *name, const char *qual)
 {
 	json_t *body = api__body_json(r->req);
 	if (!body)
 		return;
+	autofree char *key = NULL, *txt = NULL;
 	long long n;
 	if (required_int(r->req, body, "ProvisionedConcurrentExecutions", "provisionedConcurrentExecutions",
 	                 1, UINT32_MAX, &n) < 0)
 		goto out;
-	struct fn_scaling sc = registry_get_scaling(a->reg, c->name);
-	if (sc.reserved >= 0 && n > sc.reserved) {
+	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	struct fn_prov old = {0};
+	registry_prov_get(a->reg, name, qual, &old);
+	/* What all the function's configs would ask for with this one. */
+	long long total = (long long)registry_prov_total(a->reg, name) - old.n + n + sc.provisioned;
+	if (sc.reserved >= 0 && total > sc.reserved) {
 		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                 "Requested Provisioned Concurrency should not be greater than the "
 		                 "reservedConcurrentExecution for function");
 		goto out;
 	}
 	/* Without a reservation the environments come out of the unreserved pool. */
-	if (sc.reserved < 0 && unreserved_with(a, c->name, -1) - n < UNRESERVED_MIN) {
+	if (sc.reserved < 0 && unreserved_with(a, name, -1) - total < UNRESERVED_MIN) {
 		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                 "Specified ProvisionedConcurrentExecutions for function decreases account's "
 		                 "UnreservedConcurrentExecution below its minimum value of [%d].",
 		                 UNRESERVED_MIN);
 		goto out;
 	}
-	sc.provisioned = (uint32_t)n;
-	sc.provisioned_modified_ms = clock_wall_ms();
-	if (apply_scaling(a, r->req, c, &sc) < 0)
+	struct fn_prov p = {.n = (uint32_t)n, .modified_ms = clock_wall_ms()};
+	struct err e = {0};
+	key = xasprintf("%s:%s", name, qual);
+	txt = xasprintf("{\"n\":%u,\"modified_ms\":%lld}", p.n, (long long)p.modified_ms);
+	if (store_put(a->store, PROV_COLL, key, txt, strlen(txt), STORE_REV_ANY, NULL, &e) < 0 ||
+	    store_commit(a->store, &e) < 0) {
+		api__reply_err(r->req, &e);
 		goto out;
-	log_info("api: %s: provisioned concurrency %lld", c->name, n);
-	api__reply_json(r->req, 202, provisioned_json(a, c->name, &sc));
+	}
+	registry_prov_set(a->reg, name, qual, &p);
+	api__provisioned_sync(a, name);
+	log_info("api: %s:%s: provisioned concurrency %lld", name, qual, n);
+	api__reply_json(r->req, 202, provisioned_json(a, name, qual, &p));
 out:
 	json_decref(body);
 }
@@ -247,37 +365,50 @@ void api__provisioned_concurrency(struct api *a, struct api_req *r)
 		                        "provisioned-concurrency takes GET, PUT or DELETE");
 	if (m == FRONT_GET && front_req_query(r->req, "List"))
 		return list_provisioned(a, r);
-	/* AWS wants a version or an alias; $LATEST is all lambdad has (api__lookup refuses
-	 * any other), in the name (name:$LATEST) or as ?Qualifier=. */
+	/* AWS wants a version or an alias, in the name (name:1) or as ?Qualifier=. */
 	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
-	struct err e = {0};
-	if (fn_parse_ref(api__param(r, "FunctionName"), name, qual, &e) < 0)
-		return api__reply_err(r->req, &e);
-	if (!qual[0] && !front_req_query(r->req, "Qualifier"))
-		return api__reply_error(
-		    r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
-		    "Qualifier is required: provisioned concurrency is configured on a version or "
-		    "alias (lambdad has only $LATEST)");
-	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
-	if (!c)
+	if (api__parse_ref(r, api__param(r, "FunctionName"), name, qual) < 0)
 		return;
+	if (!qual[0])
+		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                        "Qualifier is required: provisioned concurrency is configured on a "
+		                        "version or alias");
+	if (!registry_get(a->reg, name))
+		return api__not_found(a, r->req, name, qual);
+	if (strcmp(qual, FN_LATEST) == 0 && m == FRONT_PUT)
+		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                        "Provisioned Concurrency Configs cannot be applied to unpublished "
+		                        "function versions.");
+	if (strcmp(qual, FN_LATEST) != 0 && !prov_version(a, name, qual))
+		return api__not_found(a, r->req, name, qual);
 	if (m == FRONT_PUT)
-		return put_provisioned(a, r, c);
+		return put_provisioned(a, r, name, qual);
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	struct fn_prov p = {0};
+	bool have = strcmp(qual, FN_LATEST) == 0
+	                ? (p = (struct fn_prov){sc.provisioned, sc.provisioned_modified_ms}).n > 0
+	                : registry_prov_get(a->reg, name, qual, &p);
 	if (m == FRONT_GET) {
-		if (sc.provisioned == 0)
+		if (!have)
 			return api__reply_error(r->req, LAMBDA_ERR_PROVISIONED_CONCURRENCY_CONFIG_NOT_FOUND,
 			                        NULL,
 			                        "No Provisioned Concurrency Config found for this function");
-		return api__reply_json(r->req, 200, provisioned_json(a, name, &sc));
+		return api__reply_json(r->req, 200, provisioned_json(a, name, qual, &p));
 	}
-	if (sc.provisioned > 0) {
+	struct err e = {0};
+	if (have && strcmp(qual, FN_LATEST) == 0) {
+		/* One set on $LATEST before lambdad refused them can still be deleted. */
 		sc.provisioned = 0;
 		sc.provisioned_modified_ms = 0;
-		if (apply_scaling(a, r->req, c, &sc) < 0)
+		if (apply_scaling(a, r->req, registry_get(a->reg, name), &sc) < 0)
 			return;
-		log_info("api: %s: provisioned concurrency removed", name);
+	} else if (have) {
+		if (api__provisioned_drop(a, name, qual, &e) < 0 || store_commit(a->store, &e) < 0)
+			return api__reply_err(r->req, &e);
+		api__provisioned_sync(a, name);
 	}
+	if (have)
+		log_info("api: %s:%s: provisioned concurrency removed", name, qual);
 	api__reply_json(r->req, 204, NULL);
 }
 

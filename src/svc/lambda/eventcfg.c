@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/xmalloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,10 +11,23 @@
 #include "async/async.h"
 #include "base/codec.h"
 
+/* The queue's key of the config a request names: the function's name for none or
+ * $LATEST, "name:qualifier" for a version or an alias (which must exist). Replies and
+ * returns NULL when there is no such function or qualifier; owned otherwise. */
+static char *config_key(struct api *a, struct api_req *r)
+{
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
+	if (!api__lookup_qual(a, r, api__param(r, "FunctionName"), name, qual, false, NULL))
+		return NULL;
+	if (!qual[0] || strcmp(qual, FN_LATEST) == 0)
+		return xstrdup(name);
+	return xasprintf("%s:%s", name, qual);
+}
+
 void api__event_invoke_config(struct api *a, struct api_req *r)
 {
-	char name[FN_NAME_MAX + 1];
-	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
+	autofree char *name = config_key(a, r);
+	if (!name)
 		return;
 	struct err e = {0};
 	json_t *out = NULL;
@@ -60,11 +74,26 @@ void api__list_event_invoke_configs(struct api *a, struct api_req *r)
 	char name[FN_NAME_MAX + 1];
 	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;
-	/* Only $LATEST exists (no versions or aliases yet): at most one config. */
+	/* $LATEST's config, then the versions' in number order, then the aliases' in name
+	 * order: all of them on one page (a function has few), so there is no NextMarker. */
 	json_t *list = json_array(), *one = NULL;
 	const char *marker = front_req_query(r->req, "Marker");
-	if ((!marker || !*marker) && async_config_get(a->async, name, &one, NULL) == 0)
-		json_array_append_new(list, one);
+	if (!marker || !*marker) {
+		if (async_config_get(a->async, name, &one, NULL) == 0)
+			json_array_append_new(list, one);
+		for (size_t i = 0, n = registry_version_count(a->reg, name); i < n; i++) {
+			autofree char *key =
+			    xasprintf("%s:%s", name, registry_version_at(a->reg, name, i)->version);
+			if (async_config_get(a->async, key, &one, NULL) == 0)
+				json_array_append_new(list, one);
+		}
+		for (size_t i = 0, n = registry_alias_count(a->reg, name); i < n; i++) {
+			autofree char *key =
+			    xasprintf("%s:%s", name, registry_alias_at(a->reg, name, i)->name);
+			if (async_config_get(a->async, key, &one, NULL) == 0)
+				json_array_append_new(list, one);
+		}
+	}
 	api__reply_json(r->req, 200, json_pack("{s:o}", "FunctionEventInvokeConfigs", list));
 }
 

@@ -106,7 +106,7 @@ void api__ext_code(struct api *a, struct api_req *r)
 		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
 	memcpy(hex, f, 64);
 	hex[64] = 0;
-	if (!registry_code_in_use(a->reg, hex))
+	if (!api__code_in_use(a, hex))
 		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL, "No such code package");
 	autofree char *path = store_code_zip(a->store, hex);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

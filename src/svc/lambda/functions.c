@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "svc/lambda/api_int.h"
@@ -89,7 +90,7 @@ static void drop_work(void *arg)
 static void drop_unused_code(struct api *a, const char *hex)
 {
 	struct deploys *ds = a->deploys;
-	if (!hex[0] || registry_code_in_use(a->reg, hex) || code_pinned(a, hex))
+	if (!hex[0] || api__code_in_use(a, hex) || code_pinned(a, hex))
 		return;
 	if (ds->working > 0) {
 		if (ds->ndeferred == ds->deferred_cap) {
@@ -107,6 +108,63 @@ static void drop_unused_code(struct api *a, const char *hex)
 	j->store = a->store;
 	snprintf(j->hex, sizeof(j->hex), "%s", hex);
 	pool_submit(ds->pool, drop_work, free, j);
+}
+
+static void drop_deferred_code(struct api *a);
+
+/* The blobs of layers (a function's former Layers, borrowed) that nothing uses now. */
+static void drop_unused_layers(struct api *a, json_t *layers)
+{
+	size_t i;
+	json_t *l;
+	json_array_foreach(layers, i, l) {
+		const char *hex = json_string_value(json_object_get(l, "Sha"));
+		if (hex)
+			drop_unused_code(a, hex);
+	}
+}
+
+/* Another module's work on the code pool (api__code_job): counted as a deploy's work,
+ * so the removals of code blobs wait for it. */
+struct code_job {
+	struct api *a;
+	void (*work)(void *);
+	void (*done)(void *);
+	void *arg;
+};
+
+static void code_job_work(void *arg)
+{
+	struct code_job *j = arg;
+	j->work(j->arg);
+}
+
+static void code_job_done(void *arg)
+{
+	struct code_job *j = arg;
+	struct api *a = j->a;
+	j->done(j->arg);
+	free(j);
+	a->deploys->working--;
+	drop_deferred_code(a);
+}
+
+void api__code_job(struct api *a, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	struct code_job *j = xcalloc(1, sizeof(*j));
+	*j = (struct code_job){.a = a, .work = work, .done = done, .arg = arg};
+	a->deploys->working++;
+	pool_submit(a->deploys->pool, code_job_work, code_job_done, j);
+}
+
+bool api__code_stopping(const struct api *a)
+{
+	return a->deploys->stopping;
+}
+
+void api__code_drop_unused(struct api *a, const char *hex)
+{
+	drop_unused_code(a, hex);
 }
 
 static void drop_deferred_code(struct api *a)
@@ -223,10 +281,12 @@ static int deploy_set_code(struct deploy *d, struct fn_config *c)
 		api__reply_err(d->req, &d->code_err);
 		return -1;
 	}
-	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap) {
+	if (fn_runtime_needs_bootstrap(c->runtime) && !d->info.has_bootstrap &&
+	    !api__layers_have_bootstrap(a, c)) {
 		api__reply_error(d->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                 "The deployment package has no executable file named 'bootstrap' at its "
-		                 "root; runtime %s starts /var/task/bootstrap",
+		                 "root, nor has any of its layers; runtime %s starts /var/task/bootstrap "
+		                 "or /opt/bootstrap",
 		                 c->runtime);
 		drop_unused_code(a, d->hex);
 		return -1;
@@ -234,6 +294,7 @@ static int deploy_set_code(struct deploy *d, struct fn_config *c)
 	memcpy(c->code_hex, d->hex, sizeof(d->hex));
 	snprintf(c->code_b64, sizeof(c->code_b64), "%s", d->b64);
 	c->code_size = d->zlen;
+	c->code_unzipped = d->info.unzipped_bytes;
 	return 0;
 }
 
@@ -249,6 +310,9 @@ static int commit(struct api *a, struct front_req *req, struct fn_config *c)
 	}
 	return 0;
 }
+
+static void reply_published(struct api *a, struct front_req *req, json_t *body, struct fn_config *c,
+                            int status);
 
 static void deploy_finish_create(struct deploy *d)
 {
@@ -279,6 +343,16 @@ static void deploy_finish_create(struct deploy *d)
 		drop_unused_code(a, d->hex);
 		goto out;
 	}
+	/* Layers before the code's bootstrap check: one of them may carry the bootstrap. */
+	json_t *layers = json_object_get(d->json, "Layers");
+	if (d->code_rc == 0 && layers && !json_is_null(layers)) {
+		c->code_unzipped = d->info.unzipped_bytes;
+		if (api__layers_apply(a, c, layers, &e) < 0) {
+			api__reply_err(d->req, &e);
+			drop_unused_code(a, d->hex);
+			goto out;
+		}
+	}
 	if (deploy_set_code(d, c) < 0)
 		goto out;
 	arn = fn_arn(c->name, a->region, a->account);
@@ -295,7 +369,7 @@ static void deploy_finish_create(struct deploy *d)
 	registry_put(a->reg, fn_config_ref(c));
 	log_info("api: created function %s (code %.12s, %llu bytes)", c->name, c->code_hex,
 	         (unsigned long long)c->code_size);
-	api__reply_json(d->req, 201, config_json(a, c));
+	reply_published(a, d->req, d->json, c, 201);
 out:
 	fn_config_unref(c);
 }
@@ -330,11 +404,16 @@ void api__create_function(struct api *a, struct api_req *r)
 
 void api__get_function(struct api *a, struct api_req *r, bool config_only)
 {
-	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
+	struct fn_config *c = api__lookup_qual(a, r, api__param(r, "FunctionName"), name, qual, false, NULL);
 	if (!c)
 		return;
 	json_t *cfg = config_json(a, c);
+	/* Asked for at a qualifier, the ARN is the one asked for (an alias's included). */
+	if (qual[0]) {
+		autofree char *qarn = fn_arn_qualified(name, qual, a->region, a->account);
+		json_object_set_new(cfg, "FunctionArn", json_string(qarn));
+	}
 	api__fncfg_runtime_version(a, name, cfg);
 	if (config_only)
 		return api__reply_json(r->req, 200, cfg);
@@ -349,6 +428,55 @@ void api__get_function(struct api *a, struct api_req *r, bool config_only)
 	if (sc.reserved >= 0)
 		json_object_set_new(o, "Concurrency",
 		                    json_pack("{s:i}", "ReservedConcurrentExecutions", (int)sc.reserved));
+	api__reply_json(r->req, 200, o);
+}
+
+/* Appends the versions of function name from index from ($LATEST is 0, version i is
+ * i + 1) to list, up to maxn items; *last is the marker of the last one appended, and
+ * the return whether some were left. */
+static bool append_versions(struct api *a, const char *name, size_t from, json_t *list, long maxn,
+                            char **last)
+{
+	size_t n = registry_version_count(a->reg, name) + 1;
+	for (size_t i = from; i < n; i++) {
+		if ((long)json_array_size(list) >= maxn)
+			return true;
+		struct fn_config *c =
+		    i == 0 ? registry_get(a->reg, name) : registry_version_at(a->reg, name, i - 1);
+		json_array_append_new(list, config_json(a, c));
+		free(*last);
+		*last = xasprintf("%s:%s", name, fn_version(c));
+	}
+	return false;
+}
+
+/* ListFunctions with FunctionVersion=ALL: every function's $LATEST and versions, in name
+ * then version order; a marker is "name:version" of the last item of the previous page. */
+static void list_all_versions(struct api *a, struct api_req *r, const char *marker, long maxn)
+{
+	json_t *list = json_array();
+	autofree char *last = NULL;
+	char mname[FN_NAME_MAX + 1] = "";
+	const char *mver = NULL;
+	if (marker && *marker) {
+		const char *colon = strchr(marker, ':');
+		size_t len = colon ? (size_t)(colon - marker) : strlen(marker);
+		snprintf(mname, sizeof(mname), "%.*s", (int)(len > FN_NAME_MAX ? FN_NAME_MAX : len), marker);
+		mver = colon ? colon + 1 : FN_LATEST;
+	}
+	bool more = false;
+	if (mname[0] && registry_get(a->reg, mname)) {
+		/* The rest of the marker's function: after $LATEST comes version index 1. */
+		size_t from =
+		    strcmp(mver, FN_LATEST) == 0 ? 1 : registry_version_after(a->reg, mname, mver) + 1;
+		more = append_versions(a, mname, from, list, maxn, &last);
+	}
+	size_t n = registry_count(a->reg);
+	for (size_t i = registry_after(a->reg, mname); !more && i < n; i++)
+		more = append_versions(a, registry_at(a->reg, i)->name, 0, list, maxn, &last);
+	json_t *o = json_pack("{s:o}", "Functions", list);
+	if (more && last)
+		json_object_set_new(o, "NextMarker", json_string(last));
 	api__reply_json(r->req, 200, o);
 }
 
@@ -367,6 +495,14 @@ void api__list_functions(struct api *a, struct api_req *r)
 			    "constraint: Member must have value between 1 and 10000",
 			    max);
 	}
+	const char *fv = front_req_query(r->req, "FunctionVersion");
+	if (fv) {
+		static const char *const all[] = {"ALL", NULL};
+		struct err ve = {0};
+		if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "functionVersion", fv, all) < 0)
+			return api__reply_err(r->req, &ve);
+		return list_all_versions(a, r, marker, maxn);
+	}
 	json_t *list = json_array();
 	size_t i = registry_after(a->reg, marker);
 	size_t n = registry_count(a->reg);
@@ -381,17 +517,66 @@ void api__list_functions(struct api *a, struct api_req *r)
 	api__reply_json(r->req, 200, o);
 }
 
+/* DeleteFunction of one version: refused while an alias routes to it. */
+static void delete_version(struct api *a, struct api_req *r, const char *name, const char *qual)
+{
+	struct fn_config *v = registry_version_get(a->reg, name, qual);
+	if (!v)
+		return api__not_found(a, r->req, name, qual);
+	if (registry_version_aliased(a->reg, name, qual)) {
+		json_t *names = json_array();
+		for (size_t i = 0, n = registry_alias_count(a->reg, name); i < n; i++) {
+			const struct fn_alias *al = registry_alias_at(a->reg, name, i);
+			if (strcmp(al->version, qual) == 0 || strcmp(al->extra_version, qual) == 0)
+				json_array_append_new(names, json_string(al->name));
+		}
+		autofree char *list = json_dumps(names, JSON_COMPACT);
+		json_decref(names);
+		return api__reply_error(
+		    r->req, LAMBDA_ERR_RESOURCE_CONFLICT, NULL,
+		    "Unable to delete version because the following aliases reference it: %s", list);
+	}
+	struct err e = {0};
+	autofree char *key = xasprintf("%s:%s", name, qual);
+	/* Its event invoke config goes with it, and its queued events to the dead-letter store. */
+	async_function_deleted(a->async, key);
+	if (api__provisioned_drop(a, name, qual, &e) < 0 ||
+	    store_del(a->store, API_VERSIONS_COLL, key, STORE_REV_ANY, &e) < 0 ||
+	    store_commit(a->store, &e) < 0)
+		return api__reply_err(r->req, &e);
+	char hex[65];
+	memcpy(hex, v->code_hex, sizeof(hex));
+	registry_version_del(a->reg, name, qual);
+	sched_function_changed(a->sched, key, NULL);
+	drop_unused_code(a, hex);
+	log_info("api: deleted version %s of function %s", qual, name);
+	api__reply_json(r->req, 204, NULL);
+}
+
 void api__delete_function(struct api *a, struct api_req *r)
 {
-	char name[FN_NAME_MAX + 1];
-	const char *q = front_req_query(r->req, "Qualifier");
-	if (q && strcmp(q, FN_LATEST) == 0)
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
+	if (api__parse_ref(r, api__param(r, "FunctionName"), name, qual) < 0)
+		return;
+	if (strcmp(qual, FN_LATEST) == 0)
 		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
 		                        "$LATEST version cannot be deleted without deleting the function.");
-	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
+	struct fn_config *c = registry_get(a->reg, name);
 	if (!c)
-		return;
+		return api__not_found(a, r->req, name, qual);
+	if (qual[0] && fn_qual_kind(qual) != FN_QUAL_VERSION)
+		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                        "Deletion of aliases is not supported through DeleteFunction; use "
+		                        "DeleteAlias for %s",
+		                        qual);
+	if (qual[0])
+		return delete_version(a, r, name, qual);
 	struct err e = {0};
+	/* The versions' code blobs, dropped with them once the deletion is committed. */
+	size_t nver = registry_version_count(a->reg, name);
+	char(*vhex)[65] = xcalloc(nver + 1, sizeof(*vhex));
+	for (size_t i = 0; i < nver; i++)
+		memcpy(vhex[i], registry_version_at(a->reg, name, i)->code_hex, 65);
 	/* Takes the function's scaling settings (reserved, provisioned, keep-alive), tags,
 	 * code signing config binding, resource-based policy, and recursion and runtime
 	 * management configs (fncfg.c) with it. */
@@ -401,11 +586,19 @@ void api__delete_function(struct api *a, struct api_req *r)
 	    api__csc_unbind(a, name, &e) < 0 ||
 	    store_del(a->store, "policies", name, STORE_REV_ANY, &e) < 0 ||
 	    store_del(a->store, API_FNCFG_COLL, name, STORE_REV_ANY, &e) < 0 ||
-	    store_commit(a->store, &e) < 0)
+	    api__versions_drop(a, name, &e) < 0 || api__provisioned_drop(a, name, NULL, &e) < 0 ||
+	    store_commit(a->store, &e) < 0) {
+		free(vhex);
 		return api__reply_err(r->req, &e);
+	}
 	char hex[65];
 	memcpy(hex, c->code_hex, sizeof(hex));
+	json_t *layers = json_incref(c->layers);
 	struct fn_scaling sc = registry_get_scaling(a->reg, name);
+	for (size_t i = 0, n = registry_alias_count(a->reg, name); i < n; i++) {
+		autofree char *key = xasprintf("%s:%s", name, registry_alias_at(a->reg, name, i)->name);
+		api__furl_function_deleted(a, key); /* the aliases' function URLs */
+	}
 	registry_del(a->reg, name);
 	api__furl_function_deleted(a, name);
 	if (!fn_scaling_is_default(&sc))
@@ -413,8 +606,27 @@ void api__delete_function(struct api *a, struct api_req *r)
 	sched_function_changed(a->sched, name, NULL);
 	async_function_deleted(a->async, name);
 	drop_unused_code(a, hex);
+	for (size_t i = 0; i < nver; i++)
+		drop_unused_code(a, vhex[i]);
+	free(vhex);
+	drop_unused_layers(a, layers);
+	json_decref(layers);
 	log_info("api: deleted function %s", name);
 	api__reply_json(r->req, 204, NULL);
+}
+
+/* Answers status with c (the function's new $LATEST), or with the version published
+ * from it when body asks for Publish, as AWS answers CreateFunction and the updates. */
+static void reply_published(struct api *a, struct front_req *req, json_t *body, struct fn_config *c,
+                            int status)
+{
+	struct fn_config *v = NULL;
+	struct err e = {0};
+	if (!json_is_true(json_object_get(body, "Publish")))
+		return api__reply_json(req, status, config_json(a, c));
+	if (api__publish(a, c, NULL, &v, &e) < 0)
+		return api__reply_err(req, &e);
+	api__reply_json(req, status, config_json(a, v));
 }
 
 /* Shared tail of the two updates: RevisionId precondition, new revision, commit, publish. */
@@ -438,7 +650,9 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	uuid_v4(c->revision_id);
 	char oldhex[65];
 	memcpy(oldhex, old->code_hex, sizeof(oldhex));
+	json_t *old_layers = json_incref(old->layers);
 	if (commit(a, req, c) < 0) {
+		json_decref(old_layers);
 		drop_unused_code(a, c->code_hex);
 		return;
 	}
@@ -449,7 +663,18 @@ static void finish_update(struct api *a, struct front_req *req, json_t *body, st
 	if (sc.provisioned > 0)
 		sched_set_scaling(a->sched, c->name, c, &sc);
 	drop_unused_code(a, oldhex);
-	api__reply_json(req, 200, config_json(a, c));
+	drop_unused_layers(a, old_layers);
+	json_decref(old_layers);
+	reply_published(a, req, body, c, 200);
+}
+
+/* Whether c's extracted code has a regular file "bootstrap" at its root. */
+static bool code_has_bootstrap(struct api *a, const struct fn_config *c)
+{
+	autofree char *dir = store_code_dir(a->store, c->code_hex);
+	autofree char *boot = xasprintf("%s/bootstrap", dir);
+	struct stat st;
+	return stat(boot, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void api__update_configuration(struct api *a, struct api_req *r)
@@ -461,9 +686,21 @@ void api__update_configuration(struct api *a, struct api_req *r)
 		return;
 	struct fn_config *c = fn_config_dup(old);
 	struct err e = {0};
+	/* UpdateFunctionConfiguration has no Publish in Lambda's model: AWS ignores one sent. */
+	json_object_del(body, "Publish");
+	json_t *layers = json_object_get(body, "Layers");
 	if (fn_config_apply(c, body, false, &e) < 0 ||
-	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r->req, c, &e) < 0))
+	    (strcmp(c->runtime, old->runtime) != 0 && check_runtime(r->req, c, &e) < 0) ||
+	    (layers && !json_is_null(layers) && api__layers_apply(a, c, layers, &e) < 0))
 		api__reply_err(r->req, &e);
+	else if ((strcmp(c->runtime, old->runtime) != 0 || (layers && !json_is_null(layers))) &&
+	         fn_runtime_needs_bootstrap(c->runtime) && !code_has_bootstrap(a, c) &&
+	         !api__layers_have_bootstrap(a, c))
+		api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL,
+		                 "The deployment package has no executable file named 'bootstrap' at its "
+		                 "root, nor has any of its layers; runtime %s starts /var/task/bootstrap "
+		                 "or /opt/bootstrap",
+		                 c->runtime);
 	else
 		finish_update(a, r->req, body, old, c, false);
 	fn_config_unref(c);
@@ -496,6 +733,12 @@ static void deploy_finish_update(struct deploy *d)
 	}
 	if (deploy_set_code(d, c) < 0)
 		goto out;
+	/* The new code with the function's layers stays within the unzipped limit. */
+	if (api__layers_size_check(c, &e) < 0) {
+		api__reply_err(d->req, &e);
+		drop_unused_code(a, d->hex);
+		goto out;
+	}
 	finish_update(a, d->req, d->json, old, c, json_is_true(json_object_get(d->json, "DryRun")));
 out:
 	fn_config_unref(c);

@@ -9,6 +9,7 @@
 #include <lambdad/map.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
@@ -160,7 +161,7 @@ static int load_cb(const struct store_item *it, void *arg)
 		url_id = "";
 	const char *auth = json_string_value(json_object_get(o, "AuthType"));
 	const char *mode = json_string_value(json_object_get(o, "InvokeMode"));
-	if (!o || !auth || !mode || strlen(url_id) != FURL_ID_LEN || !registry_get(a->reg, name)) {
+	if (!o || !auth || !mode || strlen(url_id) != FURL_ID_LEN || !registry_resolve(a->reg, name, 0.0)) {
 		log_warn("store: function URL of %s is unreadable or its function is gone (dropped)", name);
 		json_decref(o);
 		json_array_append_new(ctx->drop, json_string(name));
@@ -283,10 +284,14 @@ static int check_mode(struct api_req *r, json_t *v)
 	return 0;
 }
 
+/* The longest key of a function URL: "name:alias". */
+#define FURL_KEY_SIZE (FN_NAME_MAX + 1 + FN_QUAL_SIZE)
+
 /* Resolves {Name} and Qualifier: function URLs live on $LATEST (no qualifier) or an
- * alias; lambdad has no aliases yet, so any alias is not found. Replies and returns
- * NULL on failure. */
-static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1])
+ * alias (which must exist). key gets the URL's key in the table and the store: the
+ * function's name, or "name:alias". Replies and returns NULL on failure. */
+static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_NAME_MAX + 1],
+                                char key[FURL_KEY_SIZE])
 {
 	char qual[FN_QUAL_SIZE];
 	if (api__parse_ref(r, api__param(r, "FunctionName"), name, qual) < 0)
@@ -303,10 +308,11 @@ static struct fn_config *lookup(struct api *a, struct api_req *r, char name[FN_N
 		}
 	}
 	struct fn_config *c = registry_get(a->reg, name);
-	if (!c || qual[0]) {
+	if (!c || (qual[0] && !registry_alias_get(a->reg, name, qual))) {
 		api__not_found(a, r->req, name, qual);
 		return NULL;
 	}
+	snprintf(key, FURL_KEY_SIZE, "%s%s%s", name, qual[0] ? ":" : "", qual);
 	return c;
 }
 
@@ -407,8 +413,8 @@ static void update_url(struct api *a, struct api_req *r, struct furl *f)
 
 void api__function_url(struct api *a, struct api_req *r)
 {
-	char name[FN_NAME_MAX + 1];
-	if (!lookup(a, r, name))
+	char fname[FN_NAME_MAX + 1], name[FURL_KEY_SIZE];
+	if (!lookup(a, r, fname, name))
 		return;
 	struct furl *f = find_name(a, name);
 	switch (r->cmd) {
@@ -441,8 +447,8 @@ void api__function_url(struct api *a, struct api_req *r)
 
 void api__list_function_urls(struct api *a, struct api_req *r)
 {
-	char name[FN_NAME_MAX + 1];
-	if (!lookup(a, r, name))
+	char name[FN_NAME_MAX + 1], key[FURL_KEY_SIZE];
+	if (!lookup(a, r, name, key))
 		return;
 	const char *mi = front_req_query(r->req, "MaxItems");
 	if (mi) {
@@ -453,10 +459,16 @@ void api__list_function_urls(struct api *a, struct api_req *r)
 			                     n < 1 ? "Member must have value greater than or equal to 1"
 			                           : "Member must have value less than or equal to 50");
 	}
+	/* $LATEST's URL, then its aliases' in name order: one page (a function has few). */
 	json_t *list = json_array();
 	struct furl *f = find_name(a, name);
 	if (f)
 		json_array_append_new(list, api_form(a, f, true));
+	for (size_t i = 0, n = registry_alias_count(a->reg, name); i < n; i++) {
+		snprintf(key, sizeof(key), "%s:%s", name, registry_alias_at(a->reg, name, i)->name);
+		if ((f = find_name(a, key)))
+			json_array_append_new(list, api_form(a, f, true));
+	}
 	api__reply_json(r->req, 200, json_pack("{s:o}", "FunctionUrlConfigs", list));
 }
 
@@ -520,9 +532,11 @@ static void furl_done_cb(const struct sched_result *res, void *arg)
 /* Serves a request for function URL f; raw_path is the path the function sees. */
 static void serve(struct api *a, struct front_req *req, struct furl *f, const char *raw_path)
 {
-	struct fn_config *cfg = registry_get(a->reg, f->name);
+	/* f->name is the function's, or "name:alias" (the alias's weights pick the version). */
+	struct fn_config *cfg = registry_resolve(a->reg, f->name, drand48());
 	if (!cfg)
 		return forbidden(req);
+	autofree char *invoked = strchr(f->name, ':') ? fn_arn(f->name, a->region, a->account) : NULL;
 	const struct evkeyvalq *in = front_req_headers(req);
 	struct furl_call *c = xcalloc(1, sizeof(*c));
 	c->req = req;
@@ -569,6 +583,7 @@ static void serve(struct api *a, struct front_req *req, struct furl *f, const ch
 		struct sched_invoke_args args = {
 		    .cfg = cfg,
 		    .payload = event,
+		    .invoked_arn = invoked,
 		    .request_id = c->request_id,
 		    .cb = furl_done_cb,
 		    .arg = c,

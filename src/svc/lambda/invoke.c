@@ -1,4 +1,5 @@
-/* Invoke: RequestResponse, Event (the asynchronous queue) and DryRun. */
+/* Invoke: RequestResponse, Event (the asynchronous queue) and DryRun; and
+ * InvokeWithResponseStream, whose answer stream.c frames. */
 #include <errno.h>
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
@@ -19,7 +20,6 @@ static void invoke_done_cb(const struct sched_result *res, void *arg)
 	if (res->system_error) /* lambdad failed (it is stopping), not the function: SDKs retry a 500 */
 		return api__reply_error(req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
 	front_reply_header(req, "Content-Type", "application/json");
-	front_reply_header(req, "X-Amz-Executed-Version", FN_LATEST);
 	front_reply_header(req, "x-amzn-RequestId", res->request_id);
 	if (res->function_error)
 		front_reply_header(req, "X-Amz-Function-Error", "Unhandled");
@@ -108,16 +108,32 @@ static const char *throttle_reason(int reason)
 	                                         : "ConcurrentInvocationLimitExceeded";
 }
 
-void api__invoke(struct api *a, struct api_req *r)
+void api__reply_invoke_refused(struct front_req *req, int rc, const struct err *e)
+{
+	if (rc == -EAGAIN) {
+		front_reply_header(req, "Retry-After", "1");
+		return api__reply_error(
+		    req, LAMBDA_ERR_TOO_MANY_REQUESTS,
+		    json_pack("{s:s, s:s}", "Reason", throttle_reason(e->reason), "retryAfterSeconds", "1"),
+		    "Rate Exceeded.");
+	}
+	api__reply_err(req, e);
+}
+
+/* Invoke, or InvokeWithResponseStream (stream: no Event type, and the answer is an event
+ * stream). */
+static void invoke(struct api *a, struct api_req *r, bool stream)
 {
 	const char *type = front_req_header(r->req, "X-Amz-Invocation-Type");
 	if (!type)
 		type = "RequestResponse";
 	static const char *const types[] = {"Event", "RequestResponse", "DryRun", NULL};
+	static const char *const stream_types[] = {"RequestResponse", "DryRun", NULL};
 	static const char *const logtypes[] = {"Tail", "None", NULL};
+	const char *const *allowed = stream ? stream_types : types;
 	struct err ve = {0};
 	const char *logtype = front_req_header(r->req, "X-Amz-Log-Type");
-	if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "invocationType", type, types) < 0 ||
+	if (err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "invocationType", type, allowed) < 0 ||
 	    (logtype && err_svc_enum(&ve, LAMBDA_ERR_VALIDATION, "logType", logtype, logtypes) < 0))
 		return api__reply_err(r->req, &ve);
 	struct evbuffer *payload = front_req_body(r->req);
@@ -128,20 +144,27 @@ void api__invoke(struct api *a, struct api_req *r)
 		    r->req, LAMBDA_ERR_REQUEST_TOO_LARGE, NULL,
 		    "Request must be smaller than %u bytes for the InvokeFunction operation",
 		    event ? ASYNC_PAYLOAD_MAX : SYNC_PAYLOAD_MAX);
-	char name[FN_NAME_MAX + 1];
-	struct fn_config *c = api__lookup(a, r, api__param(r, "FunctionName"), name);
+	char name[FN_NAME_MAX + 1], qual[FN_QUAL_SIZE];
+	const char *executed = FN_LATEST;
+	/* An alias's weights pick the version here, once per invocation. */
+	struct fn_config *c =
+	    api__lookup_qual(a, r, api__param(r, "FunctionName"), name, qual, true, &executed);
 	if (!c)
 		return;
-	if (strcmp(type, "DryRun") == 0) {
-		front_reply_header(r->req, "X-Amz-Executed-Version", FN_LATEST);
+	front_reply_header(r->req, "X-Amz-Executed-Version", executed);
+	if (strcmp(type, "DryRun") == 0)
 		return api__reply_json(r->req, 204, NULL);
-	}
 	if (!payload_json(r->req, payload))
 		return;
 	/* Answered 202 once the event is committed with this loop pass's group. The client
 	 * context and the log tail apply to synchronous invocations only, as on Lambda. */
-	if (event)
-		return enqueue(a, r, name, payload, event_accepted_cb);
+	if (event) {
+		/* Queued under "name:qualifier" for a version or an alias: its own event invoke
+		 * config, and an alias's weights pick the version at each attempt. */
+		autofree char *key =
+		    qual[0] && strcmp(qual, FN_LATEST) != 0 ? xasprintf("%s:%s", name, qual) : xstrdup(name);
+		return enqueue(a, r, key, payload, event_accepted_cb);
+	}
 	autofree char *ctx = NULL;
 	const char *ctx64 = front_req_header(r->req, "X-Amz-Client-Context");
 	if (ctx64) {
@@ -157,23 +180,30 @@ void api__invoke(struct api *a, struct api_req *r)
 			    "Client context must be a base64-encoded JSON object of at most %u bytes",
 			    CLIENT_CONTEXT_MAX);
 	}
+	autofree char *invoked = qual[0] ? fn_arn_qualified(name, qual, a->region, a->account) : NULL;
 	struct sched_invoke_args args = {
 	    .cfg = c,
+	    .invoked_arn = invoked,
 	    .payload = payload,
 	    .client_context = ctx,
 	    .want_tail = logtype && strcmp(logtype, "Tail") == 0,
 	    .cb = invoke_done_cb,
 	    .arg = r->req,
 	};
+	if (stream)
+		return api__invoke_events(a, r->req, &args);
 	struct err e = {0};
 	int rc = sched_invoke(a->sched, &args, &e);
-	if (rc == -EAGAIN) {
-		front_reply_header(r->req, "Retry-After", "1");
-		return api__reply_error(
-		    r->req, LAMBDA_ERR_TOO_MANY_REQUESTS,
-		    json_pack("{s:s, s:s}", "Reason", throttle_reason(e.reason), "retryAfterSeconds", "1"),
-		    "Rate Exceeded.");
-	}
 	if (rc < 0)
-		api__reply_err(r->req, &e);
+		api__reply_invoke_refused(r->req, rc, &e);
+}
+
+void api__invoke(struct api *a, struct api_req *r)
+{
+	invoke(a, r, false);
+}
+
+void api__invoke_with_response_stream(struct api *a, struct api_req *r)
+{
+	invoke(a, r, true);
 }

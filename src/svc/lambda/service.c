@@ -36,6 +36,7 @@ BIND(h_update_configuration, api__update_configuration)
 BIND(h_update_code, api__update_code)
 BIND(h_invoke, api__invoke)
 BIND(h_invoke_async, api__invoke_async)
+BIND(h_invoke_with_response_stream, api__invoke_with_response_stream)
 BIND(h_account_settings, api__account_settings)
 BIND(h_put_concurrency, api__put_concurrency)
 BIND(h_get_concurrency, api__get_concurrency)
@@ -59,6 +60,18 @@ BIND(h_policy, api__policy)
 BIND(h_recursion_config, api__recursion_config)
 BIND(h_runtime_management_config, api__runtime_management_config)
 BIND(h_function_scaling_config, api__function_scaling_config)
+BIND(h_layer_publish, api__layers, API_LAYER_PUBLISH)
+BIND(h_layer_get, api__layers, API_LAYER_GET)
+BIND(h_layer_get_by_arn, api__layers, API_LAYER_GET_BY_ARN)
+BIND(h_layer_list, api__layers, API_LAYER_LIST)
+BIND(h_layer_list_versions, api__layers, API_LAYER_LIST_VERSIONS)
+BIND(h_layer_delete, api__layers, API_LAYER_DELETE)
+BIND(h_layer_add_permission, api__layers, API_LAYER_ADD_PERMISSION)
+BIND(h_layer_get_policy, api__layers, API_LAYER_GET_POLICY)
+BIND(h_layer_remove_permission, api__layers, API_LAYER_REMOVE_PERMISSION)
+BIND(h_publish_version, api__publish_version)
+BIND(h_list_versions, api__list_versions)
+BIND(h_aliases, api__aliases)
 
 /* Every operation of ops.def first (handler NULL), then the handlers lambdad has: a later
  * designator of the same member overrides the earlier one. */
@@ -104,6 +117,7 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_UpdateFunctionCode].handler = h_update_code,
     [LAMBDA_OP_Invoke].handler = h_invoke,
     [LAMBDA_OP_InvokeAsync].handler = h_invoke_async,
+    [LAMBDA_OP_InvokeWithResponseStream].handler = h_invoke_with_response_stream,
     [LAMBDA_OP_GetAccountSettings].handler = h_account_settings,
     [LAMBDA_OP_PutFunctionConcurrency].handler = h_put_concurrency,
     [LAMBDA_OP_GetFunctionConcurrency].handler = h_get_concurrency,
@@ -143,6 +157,22 @@ static const struct op lambda_ops[LAMBDA_OP_COUNT] = {
     [LAMBDA_OP_GetRuntimeManagementConfig].handler = h_runtime_management_config,
     [LAMBDA_OP_PutFunctionScalingConfig].handler = h_function_scaling_config,
     [LAMBDA_OP_GetFunctionScalingConfig].handler = h_function_scaling_config,
+    [LAMBDA_OP_PublishLayerVersion].handler = h_layer_publish,
+    [LAMBDA_OP_GetLayerVersion].handler = h_layer_get,
+    [LAMBDA_OP_GetLayerVersionByArn].handler = h_layer_get_by_arn,
+    [LAMBDA_OP_ListLayers].handler = h_layer_list,
+    [LAMBDA_OP_ListLayerVersions].handler = h_layer_list_versions,
+    [LAMBDA_OP_DeleteLayerVersion].handler = h_layer_delete,
+    [LAMBDA_OP_AddLayerVersionPermission].handler = h_layer_add_permission,
+    [LAMBDA_OP_GetLayerVersionPolicy].handler = h_layer_get_policy,
+    [LAMBDA_OP_RemoveLayerVersionPermission].handler = h_layer_remove_permission,
+    [LAMBDA_OP_PublishVersion].handler = h_publish_version,
+    [LAMBDA_OP_ListVersionsByFunction].handler = h_list_versions,
+    [LAMBDA_OP_CreateAlias].handler = h_aliases,
+    [LAMBDA_OP_GetAlias].handler = h_aliases,
+    [LAMBDA_OP_UpdateAlias].handler = h_aliases,
+    [LAMBDA_OP_DeleteAlias].handler = h_aliases,
+    [LAMBDA_OP_ListAliases].handler = h_aliases,
 };
 #pragma GCC diagnostic pop
 

@@ -1,7 +1,11 @@
-/* InvokeMode RESPONSE_STREAM: relays what a function streams to its HTTP client as it
- * comes, with the status, headers and cookies of its HTTP prelude. */
+/* Streamed invocations: one relay of what a function streams to its client as it comes,
+ * with back-pressure, in two framings. A function URL's (InvokeMode RESPONSE_STREAM): the
+ * status, headers and cookies of the function's HTTP prelude, then the body as chunks.
+ * InvokeWithResponseStream's: event-stream messages, a PayloadChunk for each piece and an
+ * InvokeComplete at the end. */
 #include <errno.h>
 #include <event2/http.h> /* header lists (evkeyvalq) */
+#include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
 #include <stdio.h>
@@ -9,7 +13,10 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "base/codec.h"
+#include "base/utf8.h"
 #include "integ/proxy.h"
+#include "proto/eventstream.h"
 #include "svc/lambda/api_int.h"
 
 /* What awslambda.HttpResponseStream.from() sets: the stream starts with a JSON prelude
@@ -22,11 +29,24 @@
 #define HIGH_WATER (1024 * 1024)
 #define LOW_WATER (256 * 1024)
 
+struct stream_ctx;
+/* How a relay's answer is framed: the function URL's or the event stream's. */
+struct framing {
+	/* A piece of the function's stream (data borrowed), the client still there. */
+	void (*piece)(struct stream_ctx *x, const char *content_type, const void *data, size_t len);
+	/* The invocation ended: answers the rest (x->req NULL after). */
+	void (*done)(struct stream_ctx *x, const struct sched_result *res);
+	/* sched_invoke refused to start it (rc, *e): answers in one piece (x->req NULL after). */
+	void (*refused)(struct stream_ctx *x, int rc, const struct err *e);
+};
+
 struct stream_ctx {
 	struct api *a;
+	const struct framing *fr;
 	struct front_req *req;  /* NULL once answered */
 	struct evkeyvalq extra; /* headers to add (a copy), x-amzn-RequestId included */
-	struct evbuffer *pre;   /* bytes held until the prelude is whole */
+	struct evbuffer *pre;   /* function URL: bytes held until the prelude is whole */
+	struct evbuffer *msg;   /* event stream: the message being framed */
 	bool started;           /* the status and headers went out */
 	bool paused;            /* the function's stream waits for the client to drain */
 	char request_id[64];
@@ -36,6 +56,7 @@ static void stream_ctx_free(struct stream_ctx *x)
 {
 	evhttp_clear_headers(&x->extra);
 	evbuffer_free(x->pre);
+	evbuffer_free(x->msg);
 	free(x);
 }
 
@@ -162,11 +183,8 @@ static void take_prelude(struct stream_ctx *x, bool at_end)
 	evbuffer_drain(x->pre, n);
 }
 
-static void stream_piece_cb(void *arg, const char *content_type, const void *data, size_t len)
+static void furl_piece(struct stream_ctx *x, const char *content_type, const void *data, size_t len)
 {
-	struct stream_ctx *x = arg;
-	if (!x->req || front_req_gone(x->req))
-		return;
 	if (x->started) {
 		send_chunk(x, data, len);
 		return;
@@ -180,9 +198,8 @@ static void stream_piece_cb(void *arg, const char *content_type, const void *dat
 	take_prelude(x, false);
 }
 
-static void stream_done_cb(const struct sched_result *res, void *arg)
+static void furl_done(struct stream_ctx *x, const struct sched_result *res)
 {
-	struct stream_ctx *x = arg;
 	if (!x->started && (res->function_error || res->system_error)) {
 		reply_error(x, PROXY_ERR_BAD_GATEWAY);
 	} else if (!x->started && !res->streamed) {
@@ -203,42 +220,180 @@ static void stream_done_cb(const struct sched_result *res, void *arg)
 		front_reply_end(x->req);
 		x->req = NULL;
 	}
+}
+
+static void furl_refused(struct stream_ctx *x, int rc, const struct err *e)
+{
+	if (rc != -EAGAIN)
+		log_warn("api: streaming invoke %s: %s", x->request_id, e->msg);
+	if (rc == -EAGAIN)
+		front_reply_header(x->req, "Retry-After", "1");
+	reply_error(x, rc == -EAGAIN ? PROXY_ERR_THROTTLED : PROXY_ERR_BAD_GATEWAY);
+}
+
+static const struct framing furl_framing = {.piece = furl_piece, .done = furl_done, .refused = furl_refused};
+
+/* ---- InvokeWithResponseStream: the event stream ---- */
+
+/* The status and headers of an event stream: 200, the event-stream content type, the
+ * request id (X-Amz-Executed-Version is Invoke's, set before the invocation). */
+static void es_start(struct stream_ctx *x)
+{
+	front_reply_header(x->req, "Content-Type", EVENTSTREAM_CONTENT_TYPE);
+	add_extra(x);
+	front_reply_start(x->req, 200);
+	x->started = true;
+}
+
+/* Sends one event of the stream (the payload split where it passes a message's limit). */
+static void es_event(struct stream_ctx *x, const char *type, const char *content_type, const void *data,
+                     size_t len)
+{
+	const char *p = data;
+	do {
+		size_t n = len < EVENTSTREAM_PAYLOAD_MAX ? len : EVENTSTREAM_PAYLOAD_MAX;
+		struct err e = {0};
+		if (eventstream_event(x->msg, type, content_type, p, n, &e) < 0) {
+			log_warn("api: %s event of %s: %s", type, x->request_id, e.msg);
+			return;
+		}
+		size_t mlen = evbuffer_get_length(x->msg);
+		send_chunk(x, evbuffer_pullup(x->msg, -1), mlen);
+		evbuffer_drain(x->msg, mlen);
+		p += n;
+		len -= n;
+	} while (len > 0);
+}
+
+static void es_piece(struct stream_ctx *x, const char *content_type, const void *data, size_t len)
+{
+	if (!x->started)
+		es_start(x);
+	if (len)
+		es_event(x, "PayloadChunk", "application/octet-stream", data, len);
+}
+
+/* InvokeComplete's members: ErrorCode and ErrorDetails from the error document of a failed
+ * invocation (its errorType and errorMessage; "Unhandled" and the document itself when it
+ * has none), LogResult the log's tail in base64 when asked. Returns the JSON (owned). */
+static json_t *es_complete(const struct sched_result *res)
+{
+	json_t *o = json_object();
+	if (res->function_error || res->system_error) {
+		size_t n = evbuffer_get_length(res->body);
+		const char *text = n ? (const char *)evbuffer_pullup(res->body, -1) : "";
+		json_t *doc = json_loadb(text, n, 0, NULL);
+		json_t *type = json_object_get(doc, "errorType"), *msg = json_object_get(doc, "errorMessage");
+		json_object_set_new(o, "ErrorCode",
+		                    json_string(json_is_string(type) && json_string_length(type)
+		                                    ? json_string_value(type)
+		                                    : "Unhandled"));
+		if (json_is_string(msg)) {
+			json_object_set(o, "ErrorDetails", msg);
+		} else {
+			autofree char *raw = xstrndup(text, n);
+			utf8_sanitize(raw); /* a NUL in the document ends it here */
+			json_object_set_new(o, "ErrorDetails", json_string(raw));
+		}
+		json_decref(doc);
+	}
+	if (res->log_tail) {
+		autofree char *b64 = b64_encode(res->log_tail, res->log_tail_len);
+		json_object_set_new(o, "LogResult", json_string(b64));
+	}
+	return o;
+}
+
+static void es_done(struct stream_ctx *x, const struct sched_result *res)
+{
+	if (!x->started && res->system_error) {
+		/* Nothing went out: lambdad's failure answers as Invoke's does (SDKs retry a 500). */
+		api__reply_error(x->req, LAMBDA_ERR_SERVICE, NULL, "lambdad is shutting down; retry");
+		x->req = NULL;
+		return;
+	}
+	if (!x->started)
+		es_start(x);
+	/* A function that did not stream: its whole response is one PayloadChunk. */
+	size_t n = evbuffer_get_length(res->body);
+	if (!res->streamed && !res->function_error && !res->system_error && n)
+		es_event(x, "PayloadChunk", "application/octet-stream", evbuffer_pullup(res->body, -1), n);
+	json_t *o = es_complete(res);
+	autofree char *txt = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	es_event(x, "InvokeComplete", "application/json", txt, strlen(txt));
+	front_reply_end(x->req);
+	x->req = NULL;
+}
+
+static void es_refused(struct stream_ctx *x, int rc, const struct err *e)
+{
+	api__reply_invoke_refused(x->req, rc, e);
+	x->req = NULL;
+}
+
+static const struct framing es_framing = {.piece = es_piece, .done = es_done, .refused = es_refused};
+
+/* ---- The relay ---- */
+
+static void stream_piece_cb(void *arg, const char *content_type, const void *data, size_t len)
+{
+	struct stream_ctx *x = arg;
+	if (!x->req || front_req_gone(x->req))
+		return;
+	x->fr->piece(x, content_type, data, len);
+}
+
+static void stream_done_cb(const struct sched_result *res, void *arg)
+{
+	struct stream_ctx *x = arg;
+	x->fr->done(x, res);
 	stream_ctx_free(x);
 }
 
-void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
-                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
+/* A relay of the invocation args (cb, stream_cb, arg and request_id set here) to req in
+ * framing fr, with the headers extra (may be NULL) and x-amzn-RequestId request_id. */
+static void relay(struct api *a, struct front_req *req, const struct framing *fr,
+                  struct sched_invoke_args *args, const char *request_id, const struct evkeyvalq *extra)
 {
 	struct stream_ctx *x = xcalloc(1, sizeof(*x));
 	x->a = a;
+	x->fr = fr;
 	x->req = req;
 	x->pre = evbuffer_new();
+	x->msg = evbuffer_new();
 	snprintf(x->request_id, sizeof(x->request_id), "%s", request_id);
 	TAILQ_INIT(&x->extra);
 	const struct evkeyval *kv;
 	if (extra)
 		TAILQ_FOREACH(kv, extra, next)
 			evhttp_add_header(&x->extra, kv->key, kv->value);
-	/* The invocation keeps the request id the event carries (requestContext.requestId). */
 	evhttp_add_header(&x->extra, "x-amzn-RequestId", request_id);
-	struct sched_invoke_args args = {
-	    .cfg = cfg,
-	    .payload = event,
-	    .request_id = request_id,
-	    .cb = stream_done_cb,
-	    .stream_cb = stream_piece_cb,
-	    .arg = x,
-	};
+	args->request_id = x->request_id;
+	args->cb = stream_done_cb;
+	args->stream_cb = stream_piece_cb;
+	args->arg = x;
 	/* Before the invocation: a start that fails at once answers within sched_invoke. */
 	front_req_on_close(req, client_closed_cb, x);
 	struct err e = {0};
-	int rc = sched_invoke(a->sched, &args, &e);
+	int rc = sched_invoke(a->sched, args, &e);
 	if (rc < 0) {
-		if (rc != -EAGAIN)
-			log_warn("api: streaming invoke of %s: %s", cfg->name, e.msg);
-		if (rc == -EAGAIN)
-			front_reply_header(req, "Retry-After", "1");
-		reply_error(x, rc == -EAGAIN ? PROXY_ERR_THROTTLED : PROXY_ERR_BAD_GATEWAY);
+		fr->refused(x, rc, &e);
 		stream_ctx_free(x);
 	}
+}
+
+void api__invoke_streaming(struct api *a, struct front_req *req, struct fn_config *cfg,
+                           struct evbuffer *event, const char *request_id, const struct evkeyvalq *extra)
+{
+	/* The invocation keeps the request id the event carries (requestContext.requestId). */
+	struct sched_invoke_args args = {.cfg = cfg, .payload = event};
+	relay(a, req, &furl_framing, &args, request_id, extra);
+}
+
+void api__invoke_events(struct api *a, struct front_req *req, struct sched_invoke_args *args)
+{
+	char id[37];
+	uuid_v4(id);
+	relay(a, req, &es_framing, args, id, NULL);
 }

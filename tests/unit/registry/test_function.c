@@ -710,8 +710,6 @@ static void test_tracing_layers_arch(void **state)
 	refused("\"TracingConfig\":{\"Mode\":\"Bogus\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
 	refused("\"TracingConfig\":{\"Mode\":\"active\"}", true, LAMBDA_ERR_VALIDATION, "tracingConfig.mode");
 	refused("\"TracingConfig\":{\"Mode\":1}", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Mode");
-	refused("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]", true,
-	        LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Layers");
 	refused("\"Architectures\":[\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "Architectures");
 	refused("\"Architectures\":[\"x86_64\",\"arm64\"]", true, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 	        "Architectures");
@@ -721,6 +719,34 @@ static void test_tracing_layers_arch(void **state)
 	fn_config_unref(c);
 	c = accepted("\"TracingConfig\":{}, \"Layers\":[], \"Architectures\":[\"x86_64\"]");
 	assert_string_equal(c->tracing_mode, "PassThrough");
+	fn_config_unref(c);
+	/* Layers are the API's to resolve (svc/lambda/layers.c): apply leaves them. */
+	c = accepted("\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:l:1\"]");
+	assert_int_equal(json_array_size(c->layers), 0);
+	/* Resolved layers survive the stored form and a copy, and show as [{Arn, CodeSize}]. */
+	json_array_append_new(c->layers,
+	                      json_pack("{s:s, s:i, s:s, s:i}", "Arn", "arn:aws:lambda:us-east-1:1:layer:l:1",
+	                                "CodeSize", 10, "Sha", "ab", "Unzipped", 20));
+	c->code_unzipped = 7;
+	memset(c->code_hex, 'a', 64);
+	c->code_hex[64] = 0;
+	char *txt = fn_config_to_stored(c);
+	struct err e = {0};
+	struct fn_config *back = fn_config_from_stored(txt, &e);
+	assert_non_null(back);
+	assert_true(json_equal(back->layers, c->layers));
+	assert_int_equal(back->code_unzipped, 7);
+	struct fn_config *dup = fn_config_dup(back);
+	assert_true(json_equal(dup->layers, c->layers));
+	json_t *api = fn_config_to_api(dup, "us-east-1", "000000000000");
+	json_t *want =
+	    json_pack("[{s:s, s:i}]", "Arn", "arn:aws:lambda:us-east-1:1:layer:l:1", "CodeSize", 10);
+	assert_true(json_equal(json_object_get(api, "Layers"), want));
+	json_decref(want);
+	json_decref(api);
+	fn_config_unref(dup);
+	fn_config_unref(back);
+	free(txt);
 	fn_config_unref(c);
 }
 

@@ -901,6 +901,60 @@ static void test_code_update(void **state)
 	fn_config_unref(v2);
 }
 
+/* Versions: each runs in a pool of its own ("f:1"), untouched by a change of $LATEST,
+ * and the function's reserved concurrency bounds all of them together. */
+static void test_version_pools(void **state)
+{
+	start(10, 0);
+	struct fn_config *latest = fn("f", 128, 3);
+	struct fn_config *v1 = fn_config_dup(latest);
+	snprintf(v1->version, sizeof(v1->version), "1");
+	uuid_v4(v1->revision_id);
+	char *key = sched_pool_key(v1);
+	assert_string_equal(key, "f:1");
+	free(key);
+	struct fn_scaling sc = FN_SCALING_DEFAULT;
+	sc.reserved = 2;
+	sched_set_scaling(H.s, "f", latest, &sc);
+	run();
+	invoke(v1, "rid-1", "{}");
+	be_ready(1, 0);
+	rt_send(1, NEXT);
+	assert_event(1, "f", "rid-1", "{}");
+	invoke(latest, "rid-2", "{}");
+	/* Two in flight, one of each: the reservation of 2 is used up for both. */
+	throttled(v1, "rid-3", SCHED_THROTTLE_RESERVED);
+	throttled(latest, "rid-4", SCHED_THROTTLE_RESERVED);
+	assert_log("create #1 f 128MB on-demand\nserve #1\ncreate #2 f 128MB on-demand\n");
+	rt_respond(1, "rid-1", "one");
+	rt_send(1, NEXT);
+	assert_rt(1, ACCEPTED);
+	assert_log("done rid-1 ok one\n");
+	/* A new $LATEST stops $LATEST's environments of the old revision, not version 1's. */
+	struct fn_config *l2 = fn_config_dup(latest);
+	uuid_v4(l2->revision_id);
+	sched_function_changed(H.s, "f", l2);
+	run();
+	invoke(v1, "rid-5", "{}");
+	assert_event(1, "f", "rid-5", "{}");
+	rt_respond(1, "rid-5", "again");
+	assert_rt(1, ACCEPTED);
+	assert_log("done rid-5 ok again\n");
+	/* Version 1 deleted: its environment goes. */
+	sched_function_changed(H.s, "f:1", NULL);
+	run();
+	assert_log("destroy #1\n");
+	be_ready(2, 0);
+	rt_send(2, NEXT);
+	assert_event(2, "f", "rid-2", "{}");
+	rt_respond(2, "rid-2", "stale");
+	assert_log("serve #2\ndone rid-2 ok stale\ndestroy #2\n");
+	counts(0, 0, 0);
+	fn_config_unref(latest);
+	fn_config_unref(l2);
+	fn_config_unref(v1);
+}
+
 /* Provisioned concurrency: environments started without an invocation, initialised
  * and kept; an invocation takes one warm; one that crashes is replaced; set to 0 they
  * become ordinary idle environments. */
@@ -1004,6 +1058,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_exit_requeue_bound, teardown),
 	    cmocka_unit_test_teardown(test_freeze_waits_for_next, teardown),
 	    cmocka_unit_test_teardown(test_eviction, teardown),
+	    cmocka_unit_test_teardown(test_version_pools, teardown),
 	    cmocka_unit_test_teardown(test_code_update, teardown),
 	    cmocka_unit_test_teardown(test_provisioned, teardown),
 	    cmocka_unit_test_teardown(test_shutdown, teardown),

@@ -25,6 +25,7 @@
 
 #include "../../front/fake_transport.h"
 #include "base/codec.h"
+#include "proto/eventstream.h"
 #include "rtapi/rtapi.h"
 #include "sched/backend.h"
 #include "store/store.h"
@@ -680,21 +681,13 @@ static char *rt_next_any(int id)
 #define STREAM_TOTAL (128 * 1024 * 1024) /* bytes the function streams */
 #define CLIENT_PER_PASS 32768            /* bytes the slow client takes per loop pass */
 
-/* A RESPONSE_STREAM function URL whose function streams 128 MiB to a client that reads
- * slowly (32 KiB a loop pass): the relay pauses the runtime's stream past its high
- * watermark and resumes it as the client drains, so what waits for the client stays
- * bounded (the runtime blocks instead), and every byte arrives. */
-static void test_stream_slow_client(void **state)
+/* The function of environment 1 streams 128 MiB to the client of f (flow set, dispatched),
+ * which reads slowly (32 KiB a loop pass): the relay pauses the runtime's stream past its
+ * high watermark and resumes it as the client drains, so what waits for the client stays
+ * bounded (the runtime blocks instead). Returns once the answer ended; the bytes the
+ * client got are f->chunk_bytes. */
+static void stream_to_slow_client(struct fake *f)
 {
-	create("st");
-	struct answer an = req("POST", "/2021-10-31/functions/st/url",
-	                       "{\"AuthType\":\"NONE\",\"InvokeMode\":\"RESPONSE_STREAM\"}");
-	assert_int_equal(an.status, 201);
-	answer_fini(&an);
-	const char *h[] = {"Host: 127.0.0.1:9001", NULL};
-	struct fake *f = fake_new("GET", "/lambda-url/st/", h, NULL);
-	f->flow = true;
-	front_dispatch(f->rq, H.a->front);
 	UNTIL(H.nenv == 1);
 	char *rid = rt_next_any(1);
 	struct evbuffer *out = evbuffer_new();
@@ -733,15 +726,170 @@ static void test_stream_slow_client(void **state)
 	evbuffer_free(out);
 	assert_int_equal(f->ends, 1);
 	assert_int_equal(f->status, 200);
-	assert_int_equal(f->chunk_bytes, STREAM_TOTAL);
 	assert_true(f->queued_max < 2 * 1024 * 1024); /* 1 MiB high watermark and a piece */
 	assert_true(blocked > 0);
 	print_message("128 MiB streamed to a slow client: at most %zu bytes queued for it, the runtime "
 	              "held back in %d passes\n",
 	              f->queued_max, blocked);
 	UNTIL(evbuffer_search(H.env[1]->in, "202 Accepted", 12, NULL).pos >= 0);
+	free(rid);
+}
+
+/* A RESPONSE_STREAM function URL to a slow client: bounded, and every byte arrives. */
+static void test_stream_slow_client(void **state)
+{
+	create("st");
+	struct answer an = req("POST", "/2021-10-31/functions/st/url",
+	                       "{\"AuthType\":\"NONE\",\"InvokeMode\":\"RESPONSE_STREAM\"}");
+	assert_int_equal(an.status, 201);
+	answer_fini(&an);
+	const char *h[] = {"Host: 127.0.0.1:9001", NULL};
+	struct fake *f = fake_new("GET", "/lambda-url/st/", h, NULL);
+	f->flow = true;
+	front_dispatch(f->rq, H.a->front);
+	stream_to_slow_client(f);
+	assert_int_equal(f->chunk_bytes, STREAM_TOTAL);
+	fake_free(f);
+}
+
+#define RSTREAM "/2021-11-15/functions/es/response-streaming-invocations"
+
+/* The event-stream bytes of one event (our encoder, checked byte for byte against vectors
+ * made outside it in tests/unit/proto/test_eventstream.c), appended to want. */
+static void want_event(struct evbuffer *want, const char *type, const char *payload)
+{
+	struct err e = {0};
+	const char *ct =
+	    strcmp(type, "InvokeComplete") == 0 ? "application/json" : "application/octet-stream";
+	assert_int_equal(eventstream_event(want, type, ct, payload, strlen(payload), &e), 0);
+}
+
+/* The answer's bytes so far are exactly want's. */
+static void assert_bytes(struct fake *f, struct evbuffer *want)
+{
+	size_t n = evbuffer_get_length(want);
+	assert_int_equal(evbuffer_get_length(f->body), n);
+	assert_memory_equal(evbuffer_pullup(f->body, -1), evbuffer_pullup(want, -1), n);
+}
+
+/* InvokeWithResponseStream on the fake backend: each piece the runtime streams goes out
+ * as its PayloadChunk event before the next is written, then InvokeComplete; a stream
+ * that ends in error trailers, and a function that does not stream, end as they must. */
+static void test_rstream(void **state)
+{
+	create("es");
+	const char *h[] = {"Host: 127.0.0.1:9001", NULL};
+	struct fake *f = send_req("POST", RSTREAM, h, "{\"n\":1}");
+	UNTIL(H.nenv == 1);
+	char *rid = rt_next(1, "{\"n\":1}");
+	assert_int_equal(f->starts, 0); /* nothing before the function streams */
+	char *head = xasprintf("POST " RT "invocation/%s/response HTTP/1.1\r\nHost: rt\r\n"
+	                       "Lambda-Runtime-Function-Response-Mode: streaming\r\nContent-Type: "
+	                       "application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n",
+	                       rid);
+	assert_int_equal(write(H.env[1]->rt_fd, head, strlen(head)), (ssize_t)strlen(head));
+	free(head);
+	UNTIL(f->chunks == 1);
+	assert_int_equal(f->status, 200);
+	assert_string_equal(hdr(f, "Content-Type"), "application/vnd.amazon.eventstream");
+	assert_string_equal(hdr(f, "X-Amz-Executed-Version"), "$LATEST");
+	assert_string_equal(hdr(f, "x-amzn-RequestId"), rid);
+	struct evbuffer *want = evbuffer_new();
+	want_event(want, "PayloadChunk", "one");
+	assert_bytes(f, want);
+	static const char rest[] = "3\r\ntwo\r\n0\r\n\r\n";
+	assert_int_equal(write(H.env[1]->rt_fd, rest, sizeof(rest) - 1), (ssize_t)(sizeof(rest) - 1));
+	UNTIL(f->ends == 1);
+	want_event(want, "PayloadChunk", "two");
+	want_event(want, "InvokeComplete", "{}");
+	assert_bytes(f, want);
+	assert_int_equal(f->sends, 0);
+	UNTIL(evbuffer_search(H.env[1]->in, "202 Accepted", 12, NULL).pos >= 0);
+	evbuffer_drain(H.env[1]->in, evbuffer_get_length(H.env[1]->in));
 	fake_free(f);
 	free(rid);
+
+	/* An error in the trailers after a chunk: InvokeComplete names it. */
+	f = send_req("POST", RSTREAM, h, "{\"n\":2}");
+	rid = rt_next(1, "{\"n\":2}");
+	const char *doc = "{\"errorType\":\"E\",\"errorMessage\":\"boom\"}";
+	char *b64 = b64_encode(doc, strlen(doc));
+	head =
+	    xasprintf("POST " RT "invocation/%s/response HTTP/1.1\r\nHost: rt\r\n"
+	              "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "7\r\npartial\r\n0\r\nLambda-Runtime-Function-Error-Type: E\r\n"
+	              "Lambda-Runtime-Function-Error-Body: %s\r\n\r\n",
+	              rid, b64);
+	free(b64);
+	assert_int_equal(write(H.env[1]->rt_fd, head, strlen(head)), (ssize_t)strlen(head));
+	free(head);
+	UNTIL(f->ends == 1);
+	evbuffer_drain(want, evbuffer_get_length(want));
+	want_event(want, "PayloadChunk", "partial");
+	want_event(want, "InvokeComplete", "{\"ErrorCode\":\"E\",\"ErrorDetails\":\"boom\"}");
+	assert_bytes(f, want);
+	UNTIL(evbuffer_search(H.env[1]->in, "202 Accepted", 12, NULL).pos >= 0);
+	evbuffer_drain(H.env[1]->in, evbuffer_get_length(H.env[1]->in));
+	fake_free(f);
+	free(rid);
+
+	/* A function that answers without streaming: its response is one PayloadChunk. */
+	f = send_req("POST", RSTREAM, h, "{\"n\":3}");
+	rid = rt_next(1, "{\"n\":3}");
+	rt_post(1, rid, "response", "{\"echo\":3}");
+	UNTIL(f->ends == 1);
+	evbuffer_drain(want, evbuffer_get_length(want));
+	want_event(want, "PayloadChunk", "{\"echo\":3}");
+	want_event(want, "InvokeComplete", "{}");
+	assert_bytes(f, want);
+	assert_int_equal(H.nenv, 1);
+	fake_free(f);
+	free(rid);
+	evbuffer_free(want);
+
+	/* Before the stream: Invoke's checks, in JSON. */
+	const char *ev[] = {"Host: 127.0.0.1:9001", "X-Amz-Invocation-Type: Event", NULL};
+	struct answer an = take(send_req("POST", RSTREAM, ev, "{}"));
+	assert_error(
+	    &an, 400, "ValidationException",
+	    "1 validation error detected: Value 'Event' at 'invocationType' failed to satisfy constraint: "
+	    "Member must satisfy enum value set: [RequestResponse, DryRun]");
+	const char *dry[] = {"Host: 127.0.0.1:9001", "X-Amz-Invocation-Type: DryRun", NULL};
+	an = take(send_req("POST", RSTREAM, dry, "{}"));
+	assert_int_equal(an.status, 204);
+	assert_string_equal(hdr(an.f, "X-Amz-Executed-Version"), "$LATEST");
+	answer_fini(&an);
+	an = req("POST", "/2021-11-15/functions/nope/response-streaming-invocations", "{}");
+	assert_int_equal(an.status, 404);
+	assert_string_equal(hdr(an.f, "X-Amzn-ErrorType"), "ResourceNotFoundException");
+	answer_fini(&an);
+	an = req("POST", RSTREAM, "{");
+	assert_int_equal(an.status, 400);
+	assert_string_equal(hdr(an.f, "X-Amzn-ErrorType"), "InvalidRequestContentException");
+	answer_fini(&an);
+	an = req("PUT", "/2017-10-31/functions/es/concurrency", "{\"ReservedConcurrentExecutions\":0}");
+	answer_fini(&an);
+	an = req("POST", RSTREAM, "{}");
+	assert_string_equal(jstr(an.json, "Reason"), "ReservedFunctionConcurrentInvocationLimitExceeded");
+	assert_string_equal(hdr(an.f, "Retry-After"), "1");
+	assert_error(&an, 429, "TooManyRequestsException", "Rate Exceeded.");
+}
+
+/* InvokeWithResponseStream to a slow client: the same back-pressure as function URLs, and
+ * every byte arrives, framed: a PayloadChunk's framing is 106 bytes (12 of prelude, 90 of
+ * headers, 4 of CRC), InvokeComplete {} is 102 bytes. */
+static void test_rstream_slow_client(void **state)
+{
+	create("es");
+	const char *h[] = {"Host: 127.0.0.1:9001", NULL};
+	struct fake *f = fake_new("POST", RSTREAM, h, "{}");
+	f->flow = true;
+	front_dispatch(f->rq, H.a->front);
+	stream_to_slow_client(f);
+	assert_string_equal(hdr(f, "Content-Type"), "application/vnd.amazon.eventstream");
+	assert_true(f->chunks > 1);
+	assert_int_equal(f->chunk_bytes, STREAM_TOTAL + 106u * (uint64_t)(f->chunks - 1) + 102u);
+	fake_free(f);
 }
 
 static void test_invoke_throttled(void **state)
@@ -821,12 +969,22 @@ static void test_invoke_event_not_stored(void **state)
 static void test_unknown_operation(void **state)
 {
 	/* An operation of Lambda's model that lambdad lacks is named; a path of none is not. */
-	struct answer an = req("POST", "/2015-03-31/functions/f/versions", "{}");
+	struct answer an = req("POST", "/2025-11-30/capacity-providers", "{}");
 	assert_error(&an, 404, "UnknownOperationException",
-	             "lambdad does not support the Lambda operation PublishVersion yet");
+	             "lambdad does not support the Lambda operation CreateCapacityProvider yet");
+	/* Capacity providers stay out of lambdad (issue 14). */
+	an = req("GET", "/2025-11-30/capacity-providers", NULL);
+	assert_error(&an, 404, "UnknownOperationException",
+	             "lambdad does not support the Lambda operation ListCapacityProviders yet");
+	/* ListLayers is answered; GetLayerVersionByArn shares its path and takes find=. */
 	an = req("GET", "/2018-10-31/layers", NULL);
-	assert_error(&an, 404, "UnknownOperationException",
-	             "lambdad does not support the Lambda operation ListLayers yet");
+	assert_int_equal(an.status, 200);
+	assert_int_equal(json_array_size(json_object_get(an.json, "Layers")), 0);
+	answer_fini(&an);
+	an = req("GET",
+	         "/2018-10-31/layers?find=LayerVersion&Arn=arn:aws:lambda:us-east-1:000000000000:layer:x:1",
+	         NULL);
+	assert_error(&an, 404, "ResourceNotFoundException", "The resource you requested does not exist.");
 	an = req("GET", "/2015-03-31/no/such/thing", NULL);
 	assert_error(&an, 404, "UnknownOperationException", "No operation at GET /2015-03-31/no/such/thing");
 }
@@ -849,6 +1007,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_slow_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rstream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rstream_slow_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_throttled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_event, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_event_not_stored, setup, teardown),

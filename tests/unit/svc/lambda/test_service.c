@@ -70,7 +70,9 @@ static void test_functions(void **state)
 	check(classify("GET", "/2016-08-19/account-settings/", NULL), "lambda GetAccountSettings");
 	/* A wrong method, and operations of the model lambdad does not implement yet. */
 	check(classify("PATCH", "/2015-03-31/functions/f", NULL), "lambda ?");
-	check(classify("POST", "/2015-03-31/functions/f/versions", NULL), "lambda ?");
+	check(classify("POST", "/2025-11-30/capacity-providers", NULL), "lambda ?");
+	check(classify("POST", "/2015-03-31/functions/f/versions", NULL),
+	      "lambda PublishVersion FunctionName=f");
 	check(classify("GET", "/no/such/path", NULL), "lambda ?");
 }
 
