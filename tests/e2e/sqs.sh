@@ -146,3 +146,14 @@ wait "$BYE" || true
 BYE_STATUS=$(cat "$WORK/bye.status")
 check "at shutdown the waiting receive ends (closed, or answered with no message)" yes \
 	"$([ "$BYE_STATUS" = 000 ] || grep -q '<ReceiveMessageResult></ReceiveMessageResult>' "$WORK/bye" && echo yes || echo "no: $BYE_STATUS")"
+
+# --- With --auth sigv4 (the front checks who signed): SQS in both protocols, a bad
+# signature refused.
+start_server --auth sigv4 --auth-test-credentials
+check "sigv4: CLI (query) create-queue" "$ENDPOINT/000000000000/signed" \
+	"$(aws_proc sqs create-queue --queue-name signed | py 'd["QueueUrl"]')"
+check "sigv4: boto3 (JSON) sends to it" 32 \
+	"$("$NEW_PY" -c 'import boto3, sys; c = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1")
+print(len(c.send_message(QueueUrl=sys.argv[1] + "/000000000000/signed", MessageBody="s")["MD5OfMessageBody"]))' "$ENDPOINT" 2>>"$WORK/client.log")"
+rc=0; AWS_SECRET_ACCESS_KEY=wrong aws_proc sqs list-queues >/dev/null 2>"$WORK/err" || rc=$?
+check_contains "sigv4: a wrong secret is refused" "InvalidSignature" "rc=$rc $(cat "$WORK/err")"
