@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The AWS SDK for JavaScript v3 on the Lambda API's configuration surface: resource
 # policies, tags, code signing configs, recursion / runtime management / scaling configs,
-# as a Node.js deployment tool calls them (tests/clients/js/driver.mjs, one command a line).
-# The CLI and boto3 cover the same operations in policy.sh, tags.sh and fncfg.sh.
+# versions, aliases (weighted) and layers, as a Node.js deployment tool calls them
+# (tests/clients/js/driver.mjs, one command a line). The CLI and boto3 cover the same
+# operations in policy.sh, tags.sh, fncfg.sh, versions.sh and layers.sh.
 source "$(dirname "$0")/lib.sh"
 start_server
 js_start
@@ -70,4 +71,49 @@ check_contains "GetFunctionScalingConfig on a function without a capacity provid
 # --- The SDK's modelled errors.
 check "an unknown function: ResourceNotFoundException" ResourceNotFoundException \
 	"$(jsv lambda GetFunctionRecursionConfig '{"FunctionName":"nope"}' 'd["code"]')"
+# --- Versions and aliases.
+check "PublishVersion: version 1" 1 "$(jsv lambda PublishVersion '{"FunctionName":"jsf","Description":"first"}' 'd["result"]["Version"]')"
+js lambda UpdateFunctionConfiguration '{"FunctionName":"jsf","Timeout":9}' >/dev/null
+wait_for 30 bash -c '[ "$(curl -s "$0/2015-03-31/functions/jsf/configuration" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"LastUpdateStatus\"])")" = Successful ]' "$ENDPOINT" || true
+check "PublishVersion after a change: version 2" 2 "$(jsv lambda PublishVersion '{"FunctionName":"jsf"}' 'd["result"]["Version"]')"
+check "PublishVersion with nothing changed answers the last version" 2 "$(jsv lambda PublishVersion '{"FunctionName":"jsf"}' 'd["result"]["Version"]')"
+check "ListVersionsByFunction: \$LATEST first" "['\$LATEST', '1', '2']" \
+	"$(jsv lambda ListVersionsByFunction '{"FunctionName":"jsf"}' '[v["Version"] for v in d["result"]["Versions"]]')"
+check "a version keeps its configuration" 3 \
+	"$(jsv lambda GetFunctionConfiguration '{"FunctionName":"jsf","Qualifier":"1"}' 'd["result"]["Timeout"]')"
+check "CreateAlias with a weighted second version" "$ARN:jsf:live {'2': 0.5}" \
+	"$(jsv lambda CreateAlias '{"FunctionName":"jsf","Name":"live","FunctionVersion":"1","RoutingConfig":{"AdditionalVersionWeights":{"2":0.5}}}' \
+		'"%s %s" % (d["result"]["AliasArn"], d["result"]["RoutingConfig"]["AdditionalVersionWeights"])')"
+seen=""
+for _ in $(seq 1 60); do
+	seen="$seen $(jsv lambda Invoke '{"FunctionName":"jsf","Qualifier":"live","Payload":"{}"}' 'd["result"]["ExecutedVersion"]')"
+done
+check "invoking the alias runs both versions, reported in ExecutedVersion" "1 2" "$(tr ' ' '\n' <<<"$seen" | sort -u | xargs)"
+check "invoking a version by ARN reports it" 1 \
+	"$(jsv lambda Invoke "{\"FunctionName\":\"$ARN:jsf:1\",\"Payload\":\"{}\"}" 'd["result"]["ExecutedVersion"]')"
+js lambda UpdateAlias '{"FunctionName":"jsf","Name":"live","FunctionVersion":"2","RoutingConfig":{"AdditionalVersionWeights":{}}}' >/dev/null
+check "UpdateAlias moves it" "2 None" \
+	"$(jsv lambda GetAlias '{"FunctionName":"jsf","Name":"live"}' '"%s %s" % (d["result"]["FunctionVersion"], d["result"].get("RoutingConfig", {}).get("AdditionalVersionWeights") or None)')"
+check "ListAliases" "['live']" "$(jsv lambda ListAliases '{"FunctionName":"jsf"}' '[a["Name"] for a in d["result"]["Aliases"]]')"
+check "provisioned concurrency on \$LATEST is refused" InvalidParameterValueException \
+	"$(jsv lambda PutProvisionedConcurrencyConfig '{"FunctionName":"jsf","Qualifier":"$LATEST","ProvisionedConcurrentExecutions":1}' 'd["code"]')"
+js lambda DeleteAlias '{"FunctionName":"jsf","Name":"live"}' >/dev/null
+check "DeleteAlias" ResourceNotFoundException "$(jsv lambda GetAlias '{"FunctionName":"jsf","Name":"live"}' 'd["code"]')"
+
+# --- Layers.
+LZ=$(make_zip jslayer "$FIXTURES/echo")
+lv=$(jsv lambda PublishLayerVersion "{\"LayerName\":\"jslib\",\"Content\":{\"ZipFile\":\"fileb://$LZ\"},\"CompatibleRuntimes\":[\"python3.11\"]}" 'd["result"]["LayerVersionArn"]')
+check "PublishLayerVersion answers its version ARN" "arn:aws:lambda:us-east-1:000000000000:layer:jslib:1" "$lv"
+check "ListLayers" "['jslib']" "$(jsv lambda ListLayers '{}' '[l["LayerName"] for l in d["result"]["Layers"]]')"
+check "ListLayerVersions filters by runtime" "0" \
+	"$(jsv lambda ListLayerVersions '{"LayerName":"jslib","CompatibleRuntime":"nodejs20.x"}' 'len(d["result"]["LayerVersions"])')"
+check "GetLayerVersionByArn" 1 "$(jsv lambda GetLayerVersionByArn "{\"Arn\":\"$lv\"}" 'd["result"]["Version"]')"
+js lambda AddLayerVersionPermission '{"LayerName":"jslib","VersionNumber":1,"StatementId":"all","Action":"lambda:GetLayerVersion","Principal":"*"}' >/dev/null
+check "GetLayerVersionPolicy" "all" \
+	"$(jsv lambda GetLayerVersionPolicy '{"LayerName":"jslib","VersionNumber":1}' 'json.loads(d["result"]["Policy"])["Statement"][0]["Sid"]')"
+js lambda UpdateFunctionConfiguration "{\"FunctionName\":\"jsf\",\"Layers\":[\"$lv\"]}" >/dev/null
+check "a function's Layers" "['$lv']" \
+	"$(jsv lambda GetFunctionConfiguration '{"FunctionName":"jsf"}' '[l["Arn"] for l in d["result"]["Layers"]]')"
+check "six layers are refused" InvalidParameterValueException \
+	"$(jsv lambda UpdateFunctionConfiguration "{\"FunctionName\":\"jsf\",\"Layers\":[\"$lv\",\"$lv\",\"$lv\",\"$lv\",\"$lv\",\"$lv\"]}" 'd["code"]')"
 finish
