@@ -3,12 +3,14 @@
 sqs_durable.py ENDPOINT send DIR: 8 clients send messages (single and batched) and one
   receives and deletes, until the server goes away (kill -9 mid-run). Each body is
   unique; DIR/attempted gets it before its send, DIR/acked once the send is answered,
-  DIR/deleted once its DeleteMessage is answered (each line flushed at once).
+  DIR/deleting before its DeleteMessage, DIR/deleted once that is answered (each line
+  flushed at once).
 sqs_durable.py ENDPOINT drain DIR: receives until every acknowledged, undeleted message
   is back (in-flight ones once their visibility timeout passed), deleting them, and
-  prints "missing X resurrected Y unknown Z": acknowledged messages not found, messages
-  found whose delete was acknowledged, and messages never sent (all must be 0; a message
-  whose send was cut short may be there or not).
+  prints "missing X resurrected Y unknown Z": acknowledged messages not found (but for
+  one whose delete was sent: the kill may come after the server did it and before its
+  answer), messages found whose delete was acknowledged, and messages never sent (all
+  must be 0; a message whose send was cut short may be there or not).
 """
 import os
 import sys
@@ -40,7 +42,7 @@ class Log:
 
 if MODE == "send":
     url = client().create_queue(QueueName="durable", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
-    attempted, acked, deleted = Log("attempted"), Log("acked"), Log("deleted")
+    attempted, acked, deleting, deleted = Log("attempted"), Log("acked"), Log("deleting"), Log("deleted")
     stop = threading.Event()
 
     def sender(k):
@@ -68,6 +70,7 @@ if MODE == "send":
         while not stop.is_set():
             try:
                 for m in c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    deleting.add([m["Body"]])
                     c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
                     deleted.add([m["Body"]])
             except Exception:
@@ -82,7 +85,8 @@ else:
     def lines(name):
         return set(open(os.path.join(DIR, name)).read().split())
     attempted, acked, deleted = lines("attempted"), lines("acked"), lines("deleted")
-    want = acked - deleted
+    deleting = lines("deleting") if os.path.exists(os.path.join(DIR, "deleting")) else set()
+    want = acked - deleted - deleting
     c = client()
     url = c.get_queue_url(QueueName="durable")["QueueUrl"]
     seen, resurrected, unknown = set(), 0, 0
