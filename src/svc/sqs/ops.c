@@ -1645,7 +1645,7 @@ void sqs__op_receive_message(struct sqs_call *c)
 
 /* Deletes the message of receipt handle h from q: 0 or an error id with msg. A handle
  * of a message already gone, or received again since, deletes nothing and succeeds. */
-static int delete_one(struct sqs_queue *q, const char *h, char *msg, size_t msglen)
+static int delete_one(struct sqs_queue *q, const char *h, json_t *vt, char *msg, size_t msglen)
 {
 	uint64_t seq;
 	uint32_t lease;
@@ -1668,46 +1668,6 @@ static int delete_one(struct sqs_queue *q, const char *h, char *msg, size_t msgl
 	}
 	q->deleted++;
 	return 0;
-}
-
-void sqs__op_delete_message(struct sqs_call *c)
-{
-	struct sqs_queue *q = in_queue(c);
-	if (!q)
-		return;
-	bool bad = false;
-	const char *h = in_str(c, "ReceiptHandle", &bad);
-	if (bad)
-		return;
-	char msg[512];
-	int id = delete_one(q, h, msg, sizeof(msg));
-	if (id)
-		return sqs__fail(c, id, "%s", msg);
-	reply_durable(c, NULL);
-}
-
-void sqs__op_delete_message_batch(struct sqs_call *c)
-{
-	struct sqs_queue *q = in_queue(c);
-	if (!q)
-		return;
-	json_t *es = batch_entries(c, "DeleteMessageBatchRequestEntry");
-	if (!es)
-		return;
-	json_t *ok = json_array(), *failed = json_array();
-	size_t i;
-	json_t *e;
-	json_array_foreach(es, i, e) {
-		const char *id = json_string_value(json_object_get(e, "Id"));
-		char msg[512];
-		int err =
-		    delete_one(q, json_string_value(json_object_get(e, "ReceiptHandle")), msg, sizeof(msg));
-		if (err)
-			json_array_append_new(failed, batch_failure(id, err, msg));
-		else
-			json_array_append_new(ok, json_pack("{s:s}", "Id", id));
-	}
-	reply_durable(c, json_pack("{s:o, s:o}", "Successful", ok, "Failed", failed));
 }
 
 static int change_one(struct sqs_queue *q, const char *h, json_t *jvt, char *msg, size_t msglen)
@@ -1757,7 +1717,14 @@ static int change_one(struct sqs_queue *q, const char *h, json_t *jvt, char *msg
 	return 0;
 }
 
-void sqs__op_change_message_visibility(struct sqs_call *c)
+/* An operation on the message of one receipt handle (delete_one, change_one): h and vt
+ * (the entry's VisibilityTimeout, unused by delete_one) as the input gives them; 0 or an
+ * error id with msg. */
+typedef int handle_fn(struct sqs_queue *q, const char *h, json_t *vt, char *msg, size_t msglen);
+
+/* DeleteMessage, ChangeMessageVisibility: one handle of the call's input; kick rearms q's
+ * wake timer after a change of visibility. */
+static void handle_single(struct sqs_call *c, handle_fn *fn, bool kick)
 {
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
@@ -1767,19 +1734,21 @@ void sqs__op_change_message_visibility(struct sqs_call *c)
 	if (bad)
 		return;
 	char msg[512];
-	int id = change_one(q, h, in_get(c, "VisibilityTimeout"), msg, sizeof(msg));
+	int id = fn(q, h, in_get(c, "VisibilityTimeout"), msg, sizeof(msg));
 	if (id)
 		return sqs__fail(c, id, "%s", msg);
-	sqs__kick(q);
+	if (kick)
+		sqs__kick(q);
 	reply_durable(c, NULL);
 }
 
-void sqs__op_change_message_visibility_batch(struct sqs_call *c)
+/* Their batches: each entry by itself, answered in Successful or Failed. */
+static void handle_batch(struct sqs_call *c, const char *entry_name, handle_fn *fn, bool kick)
 {
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *es = batch_entries(c, "ChangeMessageVisibilityBatchRequestEntry");
+	json_t *es = batch_entries(c, entry_name);
 	if (!es)
 		return;
 	json_t *ok = json_array(), *failed = json_array();
@@ -1788,15 +1757,36 @@ void sqs__op_change_message_visibility_batch(struct sqs_call *c)
 	json_array_foreach(es, i, e) {
 		const char *id = json_string_value(json_object_get(e, "Id"));
 		char msg[512];
-		int err = change_one(q, json_string_value(json_object_get(e, "ReceiptHandle")),
-		                     json_object_get(e, "VisibilityTimeout"), msg, sizeof(msg));
+		int err = fn(q, json_string_value(json_object_get(e, "ReceiptHandle")),
+		             json_object_get(e, "VisibilityTimeout"), msg, sizeof(msg));
 		if (err)
 			json_array_append_new(failed, batch_failure(id, err, msg));
 		else
 			json_array_append_new(ok, json_pack("{s:s}", "Id", id));
 	}
-	sqs__kick(q);
+	if (kick)
+		sqs__kick(q);
 	reply_durable(c, json_pack("{s:o, s:o}", "Successful", ok, "Failed", failed));
+}
+
+void sqs__op_delete_message(struct sqs_call *c)
+{
+	handle_single(c, delete_one, false);
+}
+
+void sqs__op_delete_message_batch(struct sqs_call *c)
+{
+	handle_batch(c, "DeleteMessageBatchRequestEntry", delete_one, false);
+}
+
+void sqs__op_change_message_visibility(struct sqs_call *c)
+{
+	handle_single(c, change_one, true);
+}
+
+void sqs__op_change_message_visibility_batch(struct sqs_call *c)
+{
+	handle_batch(c, "ChangeMessageVisibilityBatchRequestEntry", change_one, true);
 }
 
 /* ---------------------------------------------------------------- metrics */
@@ -1936,5 +1926,5 @@ int sqs_delete_message(struct sqs *s, const char *arn, const char *receipt)
 	if (!q)
 		return -ENOENT;
 	char msg[512];
-	return delete_one(q, receipt, msg, sizeof(msg)) ? -EINVAL : 0;
+	return delete_one(q, receipt, NULL, msg, sizeof(msg)) ? -EINVAL : 0;
 }
