@@ -42,6 +42,15 @@ static const char *in_str(struct sqs_call *c, const char *name, bool *bad)
 	return json_string_value(v);
 }
 
+/* The member name (JSON null included), or NULL when absent, answered MissingParameter. */
+static json_t *in_required(struct sqs_call *c, const char *name)
+{
+	json_t *v = in_get(c, name);
+	if (!v)
+		sqs__fail(c, SQS_ERR_MISSING_PARAMETER, "The request must contain the parameter %s.", name);
+	return v;
+}
+
 /* Parses v (a JSON integer, or a string of decimal digits) as an integer in [min, max]. */
 static bool int_of(json_t *v, int64_t min, int64_t max, int64_t *out)
 {
@@ -690,10 +699,9 @@ void sqs__op_set_queue_attributes(struct sqs_call *c)
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *attrs = in_get(c, "Attributes");
+	json_t *attrs = in_required(c, "Attributes");
 	if (!attrs)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter Attributes.");
+		return;
 	char msg[512];
 	int id = check_attrs(c->s, attrs, q->fifo, false, msg, sizeof(msg));
 	if (id)
@@ -722,10 +730,9 @@ void sqs__op_tag_queue(struct sqs_call *c)
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *tags = in_get(c, "Tags");
+	json_t *tags = in_required(c, "Tags");
 	if (!tags)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter Tags.");
+		return;
 	if (!check_tags(c, tags))
 		return;
 	json_t *merged = json_deep_copy(q->tags);
@@ -748,10 +755,9 @@ void sqs__op_untag_queue(struct sqs_call *c)
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *keys = in_get(c, "TagKeys");
+	json_t *keys = in_required(c, "TagKeys");
 	if (!keys)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter TagKeys.");
+		return;
 	if (!json_is_array(keys))
 		return sqs__fail(c, SQS_ERR_INVALID_PARAMETER_VALUE,
 		                 "Value for parameter TagKeys is invalid. Reason: must be a list.");
