@@ -196,6 +196,19 @@ static void reply_committed(struct sqs_call *c, json_t *result)
 	sqs__reply(c, result);
 }
 
+/* Stores q's changed attributes or tags (what names them in the error) and answers the
+ * call once committed; false when the store failed (answered). */
+static bool save_reply(struct sqs_call *c, struct sqs_queue *q, const char *what)
+{
+	struct err e = {0};
+	if (sqs__queue_save(q, &e) < 0) {
+		sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The %s could not be stored: %s", what, e.msg);
+		return false;
+	}
+	reply_committed(c, NULL);
+	return true;
+}
+
 /* ---------------------------------------------------------------- queue attributes */
 
 struct attr_rule {
@@ -717,12 +730,9 @@ void sqs__op_set_queue_attributes(struct sqs_call *c)
 			json_object_set(q->attrs, k, v);
 	}
 	q->modified_s = clock_wall_ms() / 1000;
-	struct err e = {0};
-	if (sqs__queue_save(q, &e) < 0)
-		return sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The attributes could not be stored: %s",
-		                 e.msg);
-	reply_committed(c, NULL);
-	sqs__kick(q); /* a shorter ReceiveMessageWaitTimeSeconds changes nothing for waiters; harmless */
+	/* a shorter ReceiveMessageWaitTimeSeconds changes nothing for waiters; harmless */
+	if (save_reply(c, q, "attributes"))
+		sqs__kick(q);
 }
 
 void sqs__op_tag_queue(struct sqs_call *c)
@@ -744,10 +754,7 @@ void sqs__op_tag_queue(struct sqs_call *c)
 	}
 	json_decref(q->tags);
 	q->tags = merged;
-	struct err e = {0};
-	if (sqs__queue_save(q, &e) < 0)
-		return sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The tags could not be stored: %s", e.msg);
-	reply_committed(c, NULL);
+	save_reply(c, q, "tags");
 }
 
 void sqs__op_untag_queue(struct sqs_call *c)
@@ -767,10 +774,7 @@ void sqs__op_untag_queue(struct sqs_call *c)
 		if (json_is_string(v))
 			json_object_del(q->tags, json_string_value(v));
 	}
-	struct err e = {0};
-	if (sqs__queue_save(q, &e) < 0)
-		return sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The tags could not be stored: %s", e.msg);
-	reply_committed(c, NULL);
+	save_reply(c, q, "tags");
 }
 
 void sqs__op_list_queue_tags(struct sqs_call *c)
