@@ -51,6 +51,16 @@ static json_t *in_required(struct sqs_call *c, const char *name)
 	return v;
 }
 
+/* The string member name, or NULL when absent or of another type (answered). */
+static const char *in_str_required(struct sqs_call *c, const char *name)
+{
+	bool bad = false;
+	const char *v = in_str(c, name, &bad);
+	if (!v && !bad)
+		sqs__fail(c, SQS_ERR_MISSING_PARAMETER, "The request must contain the parameter %s.", name);
+	return v;
+}
+
 /* Parses v (a JSON integer, or a string of decimal digits) as an integer in [min, max]. */
 static bool int_of(json_t *v, int64_t min, int64_t max, int64_t *out)
 {
@@ -418,13 +428,9 @@ bad:
 
 void sqs__op_create_queue(struct sqs_call *c)
 {
-	bool bad = false;
-	const char *name = in_str(c, "QueueName", &bad);
-	if (bad)
-		return;
+	const char *name = in_str_required(c, "QueueName");
 	if (!name)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter QueueName.");
+		return;
 	if (!valid_queue_name(name))
 		return sqs__fail(c, SQS_ERR_INVALID_PARAMETER_VALUE,
 		                 "Value %.100s for parameter QueueName is invalid. Reason: Can only include "
@@ -486,13 +492,9 @@ void sqs__op_create_queue(struct sqs_call *c)
 
 void sqs__op_get_queue_url(struct sqs_call *c)
 {
-	bool bad = false;
-	const char *name = in_str(c, "QueueName", &bad);
-	if (bad)
-		return;
+	const char *name = in_str_required(c, "QueueName");
 	if (!name)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter QueueName.");
+		return;
 	struct sqs_queue *q = sqs__queue_get(c->s, name);
 	if (!q)
 		return sqs__fail(c, SQS_ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.");
