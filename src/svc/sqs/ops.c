@@ -1594,6 +1594,26 @@ void sqs__kick(struct sqs_queue *q)
 	evtimer_add(q->wake, &tv);
 }
 
+/* A new long poll on q for p, at the end of q's waiters, timing out after wait_ms; the
+ * caller says who hears it (c, or cb and cb_arg). */
+static struct sqs_wait *wait_add(struct sqs_queue *q, const struct recv_params *p, int64_t wait_ms)
+{
+	struct sqs_wait *w = xcalloc(1, sizeof(*w));
+	w->q = q;
+	w->p = *p;
+	w->timeout = evtimer_new(q->s->base, wait_timeout_cb, w);
+	struct timeval tv = {.tv_sec = wait_ms / 1000, .tv_usec = wait_ms % 1000 * 1000};
+	evtimer_add(w->timeout, &tv);
+	struct sqs_wait **pp = &q->waiters, *prev = NULL;
+	while (*pp) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	w->prev = prev;
+	*pp = w;
+	return w;
+}
+
 void sqs__op_receive_message(struct sqs_call *c)
 {
 	struct sqs_queue *q = in_queue(c);
@@ -1635,20 +1655,8 @@ void sqs__op_receive_message(struct sqs_call *c)
 		return reply_durable(c, recv_result(msgs));
 	json_decref(msgs);
 	/* Long polling: wait on the loop, woken by a send, a visibility change or a timer. */
-	struct sqs_wait *w = xcalloc(1, sizeof(*w));
-	w->q = q;
+	struct sqs_wait *w = wait_add(q, &p, wait * 1000);
 	w->c = c;
-	w->p = p;
-	w->timeout = evtimer_new(c->s->base, wait_timeout_cb, w);
-	struct timeval tv = {.tv_sec = wait};
-	evtimer_add(w->timeout, &tv);
-	struct sqs_wait **pp = &q->waiters, *prev = NULL;
-	while (*pp) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	w->prev = prev;
-	*pp = w;
 	front_req_on_close(c->rq, wait_close_cb, w);
 	sqs__kick(q); /* arms the wake timer for a delayed or in-flight message */
 }
@@ -1904,21 +1912,9 @@ int sqs_receive(struct sqs *s, const char *arn, size_t max, int64_t wait_ms, sqs
 		return 0;
 	}
 	json_decref(got);
-	struct sqs_wait *w = xcalloc(1, sizeof(*w));
-	w->q = q;
-	w->p = p;
+	struct sqs_wait *w = wait_add(q, &p, wait_ms);
 	w->cb = cb;
 	w->cb_arg = arg;
-	w->timeout = evtimer_new(s->base, wait_timeout_cb, w);
-	struct timeval tv = {.tv_sec = wait_ms / 1000, .tv_usec = wait_ms % 1000 * 1000};
-	evtimer_add(w->timeout, &tv);
-	struct sqs_wait **pp = &q->waiters, *prev = NULL;
-	while (*pp) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	w->prev = prev;
-	*pp = w;
 	*wp = w;
 	sqs__kick(q);
 	return 0;
