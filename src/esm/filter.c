@@ -397,20 +397,26 @@ static bool match_nested(const json_t *pat, const json_t *field)
 	return match_object(pat, json_is_object(field) ? field : NULL);
 }
 
+/* Whether any element of the array pats (an $or's patterns, a field's matchers) matches x
+ * by match; none when pats is not an array. */
+static bool match_any(const json_t *pats, bool (*match)(const json_t *, const json_t *), const json_t *x)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach((json_t *)pats, i, p) {
+		if (match(p, x))
+			return true;
+	}
+	return false;
+}
+
 static bool match_object(const json_t *pat, const json_t *rec)
 {
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)pat, key, v) {
 		if (strcmp(key, "$or") == 0) {
-			bool any = false;
-			size_t i;
-			json_t *sub;
-			json_array_foreach(v, i, sub) {
-				if ((any = match_object(sub, rec)))
-					break;
-			}
-			if (!any)
+			if (!match_any(v, match_object, rec))
 				return false;
 			continue;
 		}
@@ -420,14 +426,7 @@ static bool match_object(const json_t *pat, const json_t *rec)
 				return false;
 			continue;
 		}
-		bool any = false;
-		size_t i;
-		json_t *m;
-		json_array_foreach(v, i, m) {
-			if ((any = match_field(m, field)))
-				break;
-		}
-		if (!any)
+		if (!match_any(v, match_field, field))
 			return false;
 	}
 	return true;

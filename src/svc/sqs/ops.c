@@ -42,6 +42,25 @@ static const char *in_str(struct sqs_call *c, const char *name, bool *bad)
 	return json_string_value(v);
 }
 
+/* The member name (JSON null included), or NULL when absent, answered MissingParameter. */
+static json_t *in_required(struct sqs_call *c, const char *name)
+{
+	json_t *v = in_get(c, name);
+	if (!v)
+		sqs__fail(c, SQS_ERR_MISSING_PARAMETER, "The request must contain the parameter %s.", name);
+	return v;
+}
+
+/* The string member name, or NULL when absent or of another type (answered). */
+static const char *in_str_required(struct sqs_call *c, const char *name)
+{
+	bool bad = false;
+	const char *v = in_str(c, name, &bad);
+	if (!v && !bad)
+		sqs__fail(c, SQS_ERR_MISSING_PARAMETER, "The request must contain the parameter %s.", name);
+	return v;
+}
+
 /* Parses v (a JSON integer, or a string of decimal digits) as an integer in [min, max]. */
 static bool int_of(json_t *v, int64_t min, int64_t max, int64_t *out)
 {
@@ -185,6 +204,19 @@ static void reply_committed(struct sqs_call *c, json_t *result)
 		return sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The change could not be stored: %s", e.msg);
 	}
 	sqs__reply(c, result);
+}
+
+/* Stores q's changed attributes or tags (what names them in the error) and answers the
+ * call once committed; false when the store failed (answered). */
+static bool save_reply(struct sqs_call *c, struct sqs_queue *q, const char *what)
+{
+	struct err e = {0};
+	if (sqs__queue_save(q, &e) < 0) {
+		sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The %s could not be stored: %s", what, e.msg);
+		return false;
+	}
+	reply_committed(c, NULL);
+	return true;
 }
 
 /* ---------------------------------------------------------------- queue attributes */
@@ -396,13 +428,9 @@ bad:
 
 void sqs__op_create_queue(struct sqs_call *c)
 {
-	bool bad = false;
-	const char *name = in_str(c, "QueueName", &bad);
-	if (bad)
-		return;
+	const char *name = in_str_required(c, "QueueName");
 	if (!name)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter QueueName.");
+		return;
 	if (!valid_queue_name(name))
 		return sqs__fail(c, SQS_ERR_INVALID_PARAMETER_VALUE,
 		                 "Value %.100s for parameter QueueName is invalid. Reason: Can only include "
@@ -464,13 +492,9 @@ void sqs__op_create_queue(struct sqs_call *c)
 
 void sqs__op_get_queue_url(struct sqs_call *c)
 {
-	bool bad = false;
-	const char *name = in_str(c, "QueueName", &bad);
-	if (bad)
-		return;
+	const char *name = in_str_required(c, "QueueName");
 	if (!name)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter QueueName.");
+		return;
 	struct sqs_queue *q = sqs__queue_get(c->s, name);
 	if (!q)
 		return sqs__fail(c, SQS_ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.");
@@ -690,10 +714,9 @@ void sqs__op_set_queue_attributes(struct sqs_call *c)
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *attrs = in_get(c, "Attributes");
+	json_t *attrs = in_required(c, "Attributes");
 	if (!attrs)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter Attributes.");
+		return;
 	char msg[512];
 	int id = check_attrs(c->s, attrs, q->fifo, false, msg, sizeof(msg));
 	if (id)
@@ -709,12 +732,9 @@ void sqs__op_set_queue_attributes(struct sqs_call *c)
 			json_object_set(q->attrs, k, v);
 	}
 	q->modified_s = clock_wall_ms() / 1000;
-	struct err e = {0};
-	if (sqs__queue_save(q, &e) < 0)
-		return sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The attributes could not be stored: %s",
-		                 e.msg);
-	reply_committed(c, NULL);
-	sqs__kick(q); /* a shorter ReceiveMessageWaitTimeSeconds changes nothing for waiters; harmless */
+	/* a shorter ReceiveMessageWaitTimeSeconds changes nothing for waiters; harmless */
+	if (save_reply(c, q, "attributes"))
+		sqs__kick(q);
 }
 
 void sqs__op_tag_queue(struct sqs_call *c)
@@ -722,10 +742,9 @@ void sqs__op_tag_queue(struct sqs_call *c)
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *tags = in_get(c, "Tags");
+	json_t *tags = in_required(c, "Tags");
 	if (!tags)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter Tags.");
+		return;
 	if (!check_tags(c, tags))
 		return;
 	json_t *merged = json_deep_copy(q->tags);
@@ -737,10 +756,7 @@ void sqs__op_tag_queue(struct sqs_call *c)
 	}
 	json_decref(q->tags);
 	q->tags = merged;
-	struct err e = {0};
-	if (sqs__queue_save(q, &e) < 0)
-		return sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The tags could not be stored: %s", e.msg);
-	reply_committed(c, NULL);
+	save_reply(c, q, "tags");
 }
 
 void sqs__op_untag_queue(struct sqs_call *c)
@@ -748,10 +764,9 @@ void sqs__op_untag_queue(struct sqs_call *c)
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *keys = in_get(c, "TagKeys");
+	json_t *keys = in_required(c, "TagKeys");
 	if (!keys)
-		return sqs__fail(c, SQS_ERR_MISSING_PARAMETER,
-		                 "The request must contain the parameter TagKeys.");
+		return;
 	if (!json_is_array(keys))
 		return sqs__fail(c, SQS_ERR_INVALID_PARAMETER_VALUE,
 		                 "Value for parameter TagKeys is invalid. Reason: must be a list.");
@@ -761,10 +776,7 @@ void sqs__op_untag_queue(struct sqs_call *c)
 		if (json_is_string(v))
 			json_object_del(q->tags, json_string_value(v));
 	}
-	struct err e = {0};
-	if (sqs__queue_save(q, &e) < 0)
-		return sqs__fail(c, SQS_ERR_INTERNAL_FAILURE, "The tags could not be stored: %s", e.msg);
-	reply_committed(c, NULL);
+	save_reply(c, q, "tags");
 }
 
 void sqs__op_list_queue_tags(struct sqs_call *c)
@@ -1582,6 +1594,26 @@ void sqs__kick(struct sqs_queue *q)
 	evtimer_add(q->wake, &tv);
 }
 
+/* A new long poll on q for p, at the end of q's waiters, timing out after wait_ms; the
+ * caller says who hears it (c, or cb and cb_arg). */
+static struct sqs_wait *wait_add(struct sqs_queue *q, const struct recv_params *p, int64_t wait_ms)
+{
+	struct sqs_wait *w = xcalloc(1, sizeof(*w));
+	w->q = q;
+	w->p = *p;
+	w->timeout = evtimer_new(q->s->base, wait_timeout_cb, w);
+	struct timeval tv = {.tv_sec = wait_ms / 1000, .tv_usec = wait_ms % 1000 * 1000};
+	evtimer_add(w->timeout, &tv);
+	struct sqs_wait **pp = &q->waiters, *prev = NULL;
+	while (*pp) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	w->prev = prev;
+	*pp = w;
+	return w;
+}
+
 void sqs__op_receive_message(struct sqs_call *c)
 {
 	struct sqs_queue *q = in_queue(c);
@@ -1623,20 +1655,8 @@ void sqs__op_receive_message(struct sqs_call *c)
 		return reply_durable(c, recv_result(msgs));
 	json_decref(msgs);
 	/* Long polling: wait on the loop, woken by a send, a visibility change or a timer. */
-	struct sqs_wait *w = xcalloc(1, sizeof(*w));
-	w->q = q;
+	struct sqs_wait *w = wait_add(q, &p, wait * 1000);
 	w->c = c;
-	w->p = p;
-	w->timeout = evtimer_new(c->s->base, wait_timeout_cb, w);
-	struct timeval tv = {.tv_sec = wait};
-	evtimer_add(w->timeout, &tv);
-	struct sqs_wait **pp = &q->waiters, *prev = NULL;
-	while (*pp) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	w->prev = prev;
-	*pp = w;
 	front_req_on_close(c->rq, wait_close_cb, w);
 	sqs__kick(q); /* arms the wake timer for a delayed or in-flight message */
 }
@@ -1645,7 +1665,7 @@ void sqs__op_receive_message(struct sqs_call *c)
 
 /* Deletes the message of receipt handle h from q: 0 or an error id with msg. A handle
  * of a message already gone, or received again since, deletes nothing and succeeds. */
-static int delete_one(struct sqs_queue *q, const char *h, char *msg, size_t msglen)
+static int delete_one(struct sqs_queue *q, const char *h, json_t *vt, char *msg, size_t msglen)
 {
 	uint64_t seq;
 	uint32_t lease;
@@ -1668,46 +1688,6 @@ static int delete_one(struct sqs_queue *q, const char *h, char *msg, size_t msgl
 	}
 	q->deleted++;
 	return 0;
-}
-
-void sqs__op_delete_message(struct sqs_call *c)
-{
-	struct sqs_queue *q = in_queue(c);
-	if (!q)
-		return;
-	bool bad = false;
-	const char *h = in_str(c, "ReceiptHandle", &bad);
-	if (bad)
-		return;
-	char msg[512];
-	int id = delete_one(q, h, msg, sizeof(msg));
-	if (id)
-		return sqs__fail(c, id, "%s", msg);
-	reply_durable(c, NULL);
-}
-
-void sqs__op_delete_message_batch(struct sqs_call *c)
-{
-	struct sqs_queue *q = in_queue(c);
-	if (!q)
-		return;
-	json_t *es = batch_entries(c, "DeleteMessageBatchRequestEntry");
-	if (!es)
-		return;
-	json_t *ok = json_array(), *failed = json_array();
-	size_t i;
-	json_t *e;
-	json_array_foreach(es, i, e) {
-		const char *id = json_string_value(json_object_get(e, "Id"));
-		char msg[512];
-		int err =
-		    delete_one(q, json_string_value(json_object_get(e, "ReceiptHandle")), msg, sizeof(msg));
-		if (err)
-			json_array_append_new(failed, batch_failure(id, err, msg));
-		else
-			json_array_append_new(ok, json_pack("{s:s}", "Id", id));
-	}
-	reply_durable(c, json_pack("{s:o, s:o}", "Successful", ok, "Failed", failed));
 }
 
 static int change_one(struct sqs_queue *q, const char *h, json_t *jvt, char *msg, size_t msglen)
@@ -1757,7 +1737,14 @@ static int change_one(struct sqs_queue *q, const char *h, json_t *jvt, char *msg
 	return 0;
 }
 
-void sqs__op_change_message_visibility(struct sqs_call *c)
+/* An operation on the message of one receipt handle (delete_one, change_one): h and vt
+ * (the entry's VisibilityTimeout, unused by delete_one) as the input gives them; 0 or an
+ * error id with msg. */
+typedef int handle_fn(struct sqs_queue *q, const char *h, json_t *vt, char *msg, size_t msglen);
+
+/* DeleteMessage, ChangeMessageVisibility: one handle of the call's input; kick rearms q's
+ * wake timer after a change of visibility. */
+static void handle_single(struct sqs_call *c, handle_fn *fn, bool kick)
 {
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
@@ -1767,19 +1754,21 @@ void sqs__op_change_message_visibility(struct sqs_call *c)
 	if (bad)
 		return;
 	char msg[512];
-	int id = change_one(q, h, in_get(c, "VisibilityTimeout"), msg, sizeof(msg));
+	int id = fn(q, h, in_get(c, "VisibilityTimeout"), msg, sizeof(msg));
 	if (id)
 		return sqs__fail(c, id, "%s", msg);
-	sqs__kick(q);
+	if (kick)
+		sqs__kick(q);
 	reply_durable(c, NULL);
 }
 
-void sqs__op_change_message_visibility_batch(struct sqs_call *c)
+/* Their batches: each entry by itself, answered in Successful or Failed. */
+static void handle_batch(struct sqs_call *c, const char *entry_name, handle_fn *fn, bool kick)
 {
 	struct sqs_queue *q = in_queue(c);
 	if (!q)
 		return;
-	json_t *es = batch_entries(c, "ChangeMessageVisibilityBatchRequestEntry");
+	json_t *es = batch_entries(c, entry_name);
 	if (!es)
 		return;
 	json_t *ok = json_array(), *failed = json_array();
@@ -1788,15 +1777,36 @@ void sqs__op_change_message_visibility_batch(struct sqs_call *c)
 	json_array_foreach(es, i, e) {
 		const char *id = json_string_value(json_object_get(e, "Id"));
 		char msg[512];
-		int err = change_one(q, json_string_value(json_object_get(e, "ReceiptHandle")),
-		                     json_object_get(e, "VisibilityTimeout"), msg, sizeof(msg));
+		int err = fn(q, json_string_value(json_object_get(e, "ReceiptHandle")),
+		             json_object_get(e, "VisibilityTimeout"), msg, sizeof(msg));
 		if (err)
 			json_array_append_new(failed, batch_failure(id, err, msg));
 		else
 			json_array_append_new(ok, json_pack("{s:s}", "Id", id));
 	}
-	sqs__kick(q);
+	if (kick)
+		sqs__kick(q);
 	reply_durable(c, json_pack("{s:o, s:o}", "Successful", ok, "Failed", failed));
+}
+
+void sqs__op_delete_message(struct sqs_call *c)
+{
+	handle_single(c, delete_one, false);
+}
+
+void sqs__op_delete_message_batch(struct sqs_call *c)
+{
+	handle_batch(c, "DeleteMessageBatchRequestEntry", delete_one, false);
+}
+
+void sqs__op_change_message_visibility(struct sqs_call *c)
+{
+	handle_single(c, change_one, true);
+}
+
+void sqs__op_change_message_visibility_batch(struct sqs_call *c)
+{
+	handle_batch(c, "ChangeMessageVisibilityBatchRequestEntry", change_one, true);
 }
 
 /* ---------------------------------------------------------------- metrics */
@@ -1902,21 +1912,9 @@ int sqs_receive(struct sqs *s, const char *arn, size_t max, int64_t wait_ms, sqs
 		return 0;
 	}
 	json_decref(got);
-	struct sqs_wait *w = xcalloc(1, sizeof(*w));
-	w->q = q;
-	w->p = p;
+	struct sqs_wait *w = wait_add(q, &p, wait_ms);
 	w->cb = cb;
 	w->cb_arg = arg;
-	w->timeout = evtimer_new(s->base, wait_timeout_cb, w);
-	struct timeval tv = {.tv_sec = wait_ms / 1000, .tv_usec = wait_ms % 1000 * 1000};
-	evtimer_add(w->timeout, &tv);
-	struct sqs_wait **pp = &q->waiters, *prev = NULL;
-	while (*pp) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	w->prev = prev;
-	*pp = w;
 	*wp = w;
 	sqs__kick(q);
 	return 0;
@@ -1936,5 +1934,5 @@ int sqs_delete_message(struct sqs *s, const char *arn, const char *receipt)
 	if (!q)
 		return -ENOENT;
 	char msg[512];
-	return delete_one(q, receipt, msg, sizeof(msg)) ? -EINVAL : 0;
+	return delete_one(q, receipt, NULL, msg, sizeof(msg)) ? -EINVAL : 0;
 }

@@ -212,35 +212,22 @@ static const struct op sqs_ops[] = {
     {.name = "UntagQueue", .method = FRONT_POST, .handler = h_untag_queue},
 };
 
+/* What the two protocols' entries share: the same operations and errors. */
+#define SQS_SVC_COMMON                                                                                       \
+	.name = "sqs", .title = "SQS", .ops = sqs_ops, .nops = sizeof(sqs_ops) / sizeof(sqs_ops[0]),         \
+	.errors = sqs_errors, .nerrors = SQS_ERR_COUNT, .query_codes = sqs_query_codes,                      \
+	.err_unknown_op = SQS_ERR_INVALID_ACTION, .err_bad_input = SQS_ERR_MALFORMED_QUERY_STRING,           \
+	.err_unavailable = SQS_ERR_SERVICE_UNAVAILABLE, .err_too_large = SQS_ERR_REQUEST_TOO_LARGE
+
 const struct svc sqs_json_svc = {
-    .name = "sqs",
-    .title = "SQS",
+    SQS_SVC_COMMON,
     .proto = PROTO_AWS_JSON_1_0,
     .target_prefix = "AmazonSQS.",
-    .ops = sqs_ops,
-    .nops = sizeof(sqs_ops) / sizeof(sqs_ops[0]),
-    .errors = sqs_errors,
-    .nerrors = SQS_ERR_COUNT,
-    .query_codes = sqs_query_codes,
-    .err_unknown_op = SQS_ERR_INVALID_ACTION,
-    .err_bad_input = SQS_ERR_MALFORMED_QUERY_STRING,
-    .err_unavailable = SQS_ERR_SERVICE_UNAVAILABLE,
-    .err_too_large = SQS_ERR_REQUEST_TOO_LARGE,
 };
 
 const struct svc sqs_query_svc = {
-    .name = "sqs",
-    .title = "SQS",
+    SQS_SVC_COMMON,
     .proto = PROTO_QUERY,
-    .ops = sqs_ops,
-    .nops = sizeof(sqs_ops) / sizeof(sqs_ops[0]),
-    .errors = sqs_errors,
-    .nerrors = SQS_ERR_COUNT,
-    .query_codes = sqs_query_codes,
-    .err_unknown_op = SQS_ERR_INVALID_ACTION,
-    .err_bad_input = SQS_ERR_MALFORMED_QUERY_STRING,
-    .err_unavailable = SQS_ERR_SERVICE_UNAVAILABLE,
-    .err_too_large = SQS_ERR_REQUEST_TOO_LARGE,
 };
 
 /* ---------------------------------------------------------------- lifecycle */
