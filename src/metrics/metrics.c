@@ -194,14 +194,15 @@ void metrics_hist(struct metrics_scrape *s, const struct metrics_label *labels, 
 	evbuffer_add_printf(f->samples, "%" PRIu64 "\n", cum);
 }
 
-/* Writes the families of s that have series to out and frees them all. */
+/* Writes the families of s to out (but empty counters and gauges) and frees them all. */
 static void scrape_finish(struct metrics_scrape *s, struct evbuffer *out)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct family *f = &s->f[i];
-		/* A family with no series yet (no queue, no mapping) is left out: a scraper sees
-		 * it with its first series. */
-		if (evbuffer_get_length(f->samples) > 0) {
+		/* A counter or gauge with no series yet (no queue, no mapping) is left out: a
+		 * scraper sees it with its first series. A histogram is declared even before its
+		 * first observation, as its buckets are. */
+		if (evbuffer_get_length(f->samples) > 0 || f->type == METRICS_HISTOGRAM) {
 			evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
 			                    type_names[f->type]);
 			evbuffer_add_buffer(out, f->samples);
