@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Functions as Lambda users write them reach lambdad from inside: boto3 (the runtime's,
 # Debian's python3-boto3) and the AWS SDK for JavaScript v3 (the runtime's, by require
-# and by import) call Invoke on another function with no endpoint in their code, through
+# and by import) call Invoke on another function, and SQS, with no endpoint in their code, through
 # 127.0.0.1:4566 in the sandbox (or the API's own address with --isolation none). A
 # function's bundled copy of the SDK wins; AWS_EXECUTION_ENV names the runtime; the
 # host's API port itself stays out of reach.
@@ -37,6 +37,15 @@ check "node (require): the other function's result comes back" "from-cjs target"
 code=$(inv nodeesm '{"op":"invoke","target":"target","payload":{"op":"echo","value":"from-esm"}}')
 check "node (import, .mjs): LambdaClient invoke from inside answers 200" "200 200" "$code $(jq_ 'd.get("status")')"
 check "node (import, .mjs): the other function's result comes back" "from-esm target" "$(jq_ 'd["result"]["echo"], d["result"]["from"]' | tr -d "(),'")"
+
+# --- SQS from inside (issue 15, point 8): a queue made, sent to and received from.
+inv py '{"op":"sqs","queue":"from-py","body":"hello from python"}' >/dev/null
+check "python: boto3's SQS client from inside sends and receives" "['hello from python']" "$(jq_ 'd["bodies"]')"
+inv nodecjs '{"op":"sqs","queue":"from-node","body":"hello from node"}' >/dev/null
+check "node: @aws-sdk/client-sqs from inside sends and receives" "['hello from node']" "$(jq_ 'd["bodies"]')"
+check "the queues are lambdad's, seen from outside" "True True" \
+	"$(curl -s -X POST -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: AmazonSQS.ListQueues' -d '{}' "$ENDPOINT/" |
+		python3 -c 'import json,sys; u=json.load(sys.stdin)["QueueUrls"]; print(any(x.endswith("/from-py") for x in u), any(x.endswith("/from-node") for x in u))')"
 
 # --- The environment, as Lambda sets it.
 inv py '{"op":"env"}' >/dev/null
