@@ -92,6 +92,9 @@ static int map_take_row(struct esm_map *m, const json_t *row, struct err *errp)
 	free(m->source_arn);
 	m->source_arn = xstrdup(arn);
 	snprintf(m->fn_name, sizeof(m->fn_name), "%s", name);
+	const char *fa = json_string_value(json_object_get(row, "FunctionArn"));
+	snprintf(m->fn_key, sizeof(m->fn_key), "%s", strstr(fa, ":function:") + strlen(":function:"));
+	m->qualified = strchr(m->fn_key, ':') != NULL;
 	m->batch_size = row_uint(row, "BatchSize", 10);
 	if (m->batch_size == 0)
 		m->batch_size = 1;

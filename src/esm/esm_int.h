@@ -24,6 +24,10 @@ struct esm_map {
 	void *src_ctx;
 	char *source_arn;
 	char fn_name[FN_NAME_MAX + 1];
+	/* What is invoked: "name" ($LATEST) or "name:qualifier" (a version or an alias, whose
+	 * version is chosen by its weights for each batch), as registry_resolve takes it. */
+	char fn_key[FN_NAME_MAX + FN_QUAL_SIZE + 1];
+	bool qualified; /* FunctionArn names a qualifier: it is the invocations' invokedFunctionArn */
 	uint32_t batch_size;
 	uint32_t window_ms;
 	uint32_t max_conc; /* 0: ESM_CONCURRENCY_MAX */

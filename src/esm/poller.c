@@ -310,7 +310,7 @@ static void done_cb(const struct sched_result *res, void *arg)
 static void invoke(struct esm_worker *w)
 {
 	struct esm_map *m = w->m;
-	struct fn_config *cfg = registry_get(m->e->cfg.reg, m->fn_name);
+	struct fn_config *cfg = registry_resolve(m->e->cfg.reg, m->fn_key, drand48());
 	if (!cfg) {
 		char reason[200];
 		snprintf(reason, sizeof(reason), "PROBLEM: Function not found: %s",
@@ -333,7 +333,13 @@ static void invoke(struct esm_worker *w)
 	json_decref(ev);
 	struct evbuffer *b = evbuffer_new();
 	evbuffer_add(b, txt, strlen(txt));
-	struct sched_invoke_args a = {.cfg = cfg, .payload = b, .cb = done_cb, .arg = w};
+	struct sched_invoke_args a = {
+	    .cfg = cfg,
+	    .payload = b,
+	    .invoked_arn = m->qualified ? json_string_value(json_object_get(m->row, "FunctionArn")) : NULL,
+	    .cb = done_cb,
+	    .arg = w,
+	};
 	struct err e = {0};
 	w->invoked = k;
 	w->st = W_INVOKING;

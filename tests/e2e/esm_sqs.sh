@@ -5,7 +5,8 @@
 # to the dead-letter queue after maxReceiveCount; ReportBatchItemFailures leaves only the
 # listed messages (a malformed answer fails the whole batch); FilterCriteria drops (deletes)
 # what does not match; Disabled stops polling and Enabled resumes it; mappings survive a
-# restart; deleting the function or the queue disables the mapping with a reason.
+# restart; a mapping on an alias invokes its version; deleting the function or the queue
+# disables the mapping with a reason.
 source "$(dirname "$0")/lib.sh"
 start_server
 
@@ -182,6 +183,21 @@ check "... the messages wait in the queue, none invoked, no failure counted" "2 
 	"$(qcount thr-q) $(nseen thr) $(curl -s "$ENDPOINT/metrics" | sed -n "s/^lambdad_esm_failures_total{uuid=\"$ut\",function=\"thr\"} //p")"
 awsl delete-function-concurrency --function-name thr
 check "the limit lifted, both are consumed" "t1:1 t2:1" "$(until_eq "t1:1 t2:1" seen thr)"
+
+# --- A mapping on an alias runs the alias's version, with the alias ARN as invokedFunctionArn.
+mkfn vq
+awsl publish-version --function-name vq >/dev/null
+awsl update-function-configuration --function-name vq --environment "Variables={MODE=partial}" >/dev/null
+awsl create-alias --function-name vq --name live --function-version 1 >/dev/null
+mkq vq-q
+check "a mapping on a missing alias is refused" "FAILED" "$(mapping vq:nope vq-q | cut -d' ' -f1)"
+uv=$(mapping vq:live vq-q)
+check "a mapping on an alias: its FunctionArn is the alias's" "arn:aws:lambda:us-east-1:000000000000:function:vq:live" \
+	"$(b3 lambda get_event_source_mapping "{\"UUID\":\"$uv\"}" | pyx 'd["result"]["FunctionArn"]')"
+send_batch vq-q via-alias
+check "the alias's version 1 got the message" "1" "$(until_eq 1 nseen vq)"
+check "... as version 1, invoked by the alias ARN" "1 arn:aws:lambda:us-east-1:000000000000:function:vq:live" \
+	"$(batches vq | head -1 | pyx '"%s %s" % (d["version"], d["invoked"])')"
 
 # --- A restart: the mappings poll again.
 stop_server

@@ -117,8 +117,9 @@ static char *function_arn(struct api *a, struct api_req *r, const char *ref)
 		api__reply_err(r->req, &e);
 		return NULL;
 	}
-	/* Versions and aliases come later: only $LATEST exists. */
-	if (!registry_get(a->reg, name) || (qual[0] && strcmp(qual, FN_LATEST) != 0)) {
+	/* $LATEST, a version or an alias of the function. */
+	autofree char *key = qual[0] ? xasprintf("%s:%s", name, qual) : xstrdup(name);
+	if (!registry_get(a->reg, name) || !registry_resolve(a->reg, key, 0)) {
 		api__not_found(a, r->req, name, qual);
 		return NULL;
 	}
