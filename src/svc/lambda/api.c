@@ -72,6 +72,24 @@ json_t *api__body_json(struct front_req *req)
 	return o;
 }
 
+int api__max_items(struct api_req *r, long def, long hi, long *out)
+{
+	const char *max = front_req_query(r->req, "MaxItems");
+	*out = def;
+	if (!max)
+		return 0;
+	char *end;
+	*out = strtol(max, &end, 10);
+	if (!*max || *end || *out < 1 || *out > hi) {
+		api__reply_error(r->req, LAMBDA_ERR_VALIDATION, NULL,
+		                 "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
+		                 "constraint: Member must have value between 1 and %ld",
+		                 max, hi);
+		return -1;
+	}
+	return 0;
+}
+
 void api__not_found(struct api *a, struct front_req *req, const char *name, const char *qual)
 {
 	autofree char *arn = fn_arn(name, a->region, a->account);

@@ -63,6 +63,9 @@ void api__reply_err(struct front_req *req, const struct err *e);
 /* Parses the body as a JSON object; replies InvalidRequestContentException and
  * returns NULL when it is not one. */
 json_t *api__body_json(struct front_req *req);
+/* The MaxItems query of the List operations into *out: def when absent, else an integer
+ * in [1, hi]; replies ValidationException naming maxItems and returns -1 when it is not. */
+int api__max_items(struct api_req *r, long def, long hi, long *out);
 /* Resolves the {FunctionName} segment and the Qualifier; replies and returns
  * NULL if the function does not exist at that qualifier. */
 /* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier

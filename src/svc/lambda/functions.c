@@ -483,18 +483,9 @@ static void list_all_versions(struct api *a, struct api_req *r, const char *mark
 void api__list_functions(struct api *a, struct api_req *r)
 {
 	const char *marker = front_req_query(r->req, "Marker");
-	const char *max = front_req_query(r->req, "MaxItems");
-	long maxn = 50;
-	if (max) {
-		char *end;
-		maxn = strtol(max, &end, 10);
-		if (!*max || *end || maxn < 1 || maxn > 10000)
-			return api__reply_error(
-			    r->req, LAMBDA_ERR_VALIDATION, NULL,
-			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-			    "constraint: Member must have value between 1 and 10000",
-			    max);
-	}
+	long maxn;
+	if (api__max_items(r, 50, 10000, &maxn) < 0)
+		return;
 	const char *fv = front_req_query(r->req, "FunctionVersion");
 	if (fv) {
 		static const char *const all[] = {"ALL", NULL};
