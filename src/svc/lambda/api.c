@@ -5,6 +5,7 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,36 @@ int api__max_items(struct api_req *r, long def, long hi, long *out)
 		                 max, hi);
 		return -1;
 	}
+	return 0;
+}
+
+bool api__full_match(const char *s, const char *re)
+{
+	regex_t rx;
+	autofree char *anchored = xasprintf("^(%s)$", re);
+	if (regcomp(&rx, anchored, REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	bool ok = regexec(&rx, s, 0, NULL, 0) == 0;
+	regfree(&rx);
+	return ok;
+}
+
+int api__str_member(json_t *body, const char *key, const char *field, bool required, const char **out,
+                    struct err *errp)
+{
+	json_t *v = json_object_get(body, key);
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		return err_svc(errp, LAMBDA_ERR_VALIDATION,
+		               "1 validation error detected: Value null at '%s' failed to satisfy "
+		               "constraint: Member must not be null",
+		               field);
+	}
+	if (!json_is_string(v))
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "%s must be a string", key);
+	*out = json_string_value(v);
 	return 0;
 }
 

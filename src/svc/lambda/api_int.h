@@ -66,6 +66,14 @@ json_t *api__body_json(struct front_req *req);
 /* The MaxItems query of the List operations into *out: def when absent, else an integer
  * in [1, hi]; replies ValidationException naming maxItems and returns -1 when it is not. */
 int api__max_items(struct api_req *r, long def, long hi, long *out);
+/* Whether s matches the POSIX extended regular expression re as a whole (a pattern that
+ * does not compile matches nothing). */
+bool api__full_match(const char *s, const char *re);
+/* Reads the string member key of body (field: its name in AWS's validation messages) into
+ * *out (borrowed; NULL when absent or null). required: absent or null is a
+ * ValidationException; not a string is InvalidParameterValue. 0 or -EINVAL. */
+int api__str_member(json_t *body, const char *key, const char *field, bool required, const char **out,
+                    struct err *errp);
 /* Resolves the {FunctionName} segment and the Qualifier; replies and returns
  * NULL if the function does not exist at that qualifier. */
 /* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier
