@@ -991,21 +991,34 @@ static void add_permission(struct api *a, struct api_req *r)
 	json_decref(rec);
 }
 
-static void get_policy(struct api *a, struct api_req *r)
+/* The policy record of the layer version the path names (owned), its store key (*key,
+ * owned) and revision (*rev); NULL after replying when there is no such version or it
+ * has no policy (GetLayerVersionPolicy and RemoveLayerVersionPermission alike). */
+static json_t *path_policy(struct api *a, struct api_req *r, char **key, uint64_t *rev)
 {
 	struct api_layer_ref ref;
+	*key = NULL;
 	if (path_ref(a, r, true, &ref) < 0)
-		return;
+		return NULL;
 	json_t *ver = lookup(a, r, &ref);
 	if (!ver)
-		return;
+		return NULL;
 	json_decref(ver);
-	autofree char *key = version_key(ref.name, ref.version);
-	uint64_t rev;
-	json_t *rec = policy_load(a, key, &rev);
+	*key = version_key(ref.name, ref.version);
+	json_t *rec = policy_load(a, *key, rev);
 	if (!rec)
-		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
-		                        "No policy is associated with the given resource.");
+		api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
+		                 "No policy is associated with the given resource.");
+	return rec;
+}
+
+static void get_policy(struct api *a, struct api_req *r)
+{
+	autofree char *key = NULL;
+	uint64_t rev;
+	json_t *rec = path_policy(a, r, &key, &rev);
+	if (!rec)
+		return;
 	autofree char *txt = json_dumps(json_object_get(rec, "Policy"), JSON_COMPACT);
 	api__reply_json(
 	    r->req, 200,
@@ -1015,21 +1028,13 @@ static void get_policy(struct api *a, struct api_req *r)
 
 static void remove_permission(struct api *a, struct api_req *r)
 {
-	struct api_layer_ref ref;
-	if (path_ref(a, r, true, &ref) < 0)
-		return;
-	json_t *ver = lookup(a, r, &ref);
-	if (!ver)
-		return;
-	json_decref(ver);
-	const char *sid = api__param(r, "StatementId");
-	autofree char *key = version_key(ref.name, ref.version);
+	autofree char *key = NULL;
 	uint64_t rev;
-	json_t *rec = policy_load(a, key, &rev);
-	struct err e = {0};
+	json_t *rec = path_policy(a, r, &key, &rev);
 	if (!rec)
-		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
-		                        "No policy is associated with the given resource.");
+		return;
+	const char *sid = api__param(r, "StatementId");
+	struct err e = {0};
 	const char *want = front_req_query(r->req, "RevisionId");
 	if (want && strcmp(want, json_string_value(json_object_get(rec, "RevisionId"))) != 0)
 		precondition_failed(r->req);
