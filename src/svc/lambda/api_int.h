@@ -206,6 +206,9 @@ json_t *api__policy_statement(json_t *body, const char *resource, struct err *er
 int api__policy_add(json_t *doc, json_t *st, struct err *errp);
 /* Removes the statement sid from doc; -EINVAL (ResourceNotFound) when it has none. */
 int api__policy_remove(json_t *doc, const char *sid, struct err *errp);
+/* Answers GetPolicy and GetLayerVersionPolicy: 200 {"Policy": the document of the
+ * stored record rec (stolen) as compact JSON text, "RevisionId"}. */
+void api__reply_policy(struct front_req *req, json_t *rec);
 
 /* Loads the stored function URL configs into a->furls (at startup, after the
  * functions); returns 0 or a negative errno. api__furl_free releases them (NULL-safe).

@@ -1019,11 +1019,7 @@ static void get_policy(struct api *a, struct api_req *r)
 	json_t *rec = path_policy(a, r, &key, &rev);
 	if (!rec)
 		return;
-	autofree char *txt = json_dumps(json_object_get(rec, "Policy"), JSON_COMPACT);
-	api__reply_json(
-	    r->req, 200,
-	    json_pack("{s:s, s:O}", "Policy", txt, "RevisionId", json_object_get(rec, "RevisionId")));
-	json_decref(rec);
+	api__reply_policy(r->req, rec);
 }
 
 static void remove_permission(struct api *a, struct api_req *r)

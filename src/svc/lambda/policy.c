@@ -311,6 +311,15 @@ out:
 	json_decref(body);
 }
 
+void api__reply_policy(struct front_req *req, json_t *rec)
+{
+	autofree char *txt = json_dumps(json_object_get(rec, "Policy"), JSON_COMPACT);
+	api__reply_json(
+	    req, 200,
+	    json_pack("{s:s, s:O}", "Policy", txt, "RevisionId", json_object_get(rec, "RevisionId")));
+	json_decref(rec);
+}
+
 /* GET /2015-03-31/functions/{Name}/policy[?Qualifier=]: 200 {"Policy", "RevisionId"}. */
 static void get_policy(struct api *a, struct api_req *r)
 {
@@ -325,11 +334,7 @@ static void get_policy(struct api *a, struct api_req *r)
 			                 "The resource you requested does not exist.");
 		return;
 	}
-	autofree char *txt = json_dumps(json_object_get(rec, "Policy"), JSON_COMPACT);
-	api__reply_json(
-	    r->req, 200,
-	    json_pack("{s:s, s:O}", "Policy", txt, "RevisionId", json_object_get(rec, "RevisionId")));
-	json_decref(rec);
+	api__reply_policy(r->req, rec);
 }
 
 /* DELETE /2015-03-31/functions/{Name}/policy/{StatementId}[?Qualifier=&RevisionId=]: 204. */
