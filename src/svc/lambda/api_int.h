@@ -63,6 +63,10 @@ void api__reply_err(struct front_req *req, const struct err *e);
 /* Parses the body as a JSON object; replies InvalidRequestContentException and
  * returns NULL when it is not one. */
 json_t *api__body_json(struct front_req *req);
+/* The same for a body taken off the loop (*body, freed and set NULL), on a pool thread:
+ * the JSON object it holds (owned; an empty body is {}), or NULL with why the text is
+ * not one in why. Sends nothing. */
+json_t *api__parse_body(struct evbuffer **body, char *why, size_t whylen);
 /* The MaxItems query of the List operations into *out: def when absent, else an integer
  * in [1, hi]; replies ValidationException naming maxItems and returns -1 when it is not. */
 int api__max_items(struct api_req *r, long def, long hi, long *out);

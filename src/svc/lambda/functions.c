@@ -234,20 +234,9 @@ static void deploy_work(void *arg)
 		niced = true;
 		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	}
-	size_t len = evbuffer_get_length(d->body);
-	json_error_t je;
-	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(d->body, -1), len, 0, &je) : json_object();
-	evbuffer_free(steal_ptr(&d->body));
-	if (!o) {
-		snprintf(d->parse_err, sizeof(d->parse_err), "%s (line %d, column %d)", je.text, je.line,
-		         je.column);
+	json_t *o = api__parse_body(&d->body, d->parse_err, sizeof(d->parse_err));
+	if (!o)
 		return;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		snprintf(d->parse_err, sizeof(d->parse_err), "the body must be a JSON object");
-		return;
-	}
 	d->json = o;
 	d->code_rc = take_code(d, d->op == DEPLOY_CREATE ? json_object_get(o, "Code") : o, &d->code_err);
 }

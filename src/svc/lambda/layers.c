@@ -758,20 +758,9 @@ static int take_content(struct publish *p, json_t *content, struct err *errp)
 static void publish_work(void *arg)
 {
 	struct publish *p = arg;
-	size_t len = evbuffer_get_length(p->body);
-	json_error_t je;
-	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(p->body, -1), len, 0, &je) : json_object();
-	evbuffer_free(steal_ptr(&p->body));
-	if (!o) {
-		snprintf(p->parse_err, sizeof(p->parse_err), "%s (line %d, column %d)", je.text, je.line,
-		         je.column);
+	json_t *o = api__parse_body(&p->body, p->parse_err, sizeof(p->parse_err));
+	if (!o)
 		return;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		snprintf(p->parse_err, sizeof(p->parse_err), "the body must be a JSON object");
-		return;
-	}
 	p->json = o;
 	if (check_publish(o, &p->code_err) < 0) {
 		p->code_rc = -EINVAL;
