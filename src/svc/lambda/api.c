@@ -123,19 +123,8 @@ int api__str_member(json_t *body, const char *key, const char *field, bool requi
 
 json_t *api__parse_body(struct evbuffer **body, char *why, size_t whylen)
 {
-	size_t len = evbuffer_get_length(*body);
-	json_error_t je;
-	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(*body, -1), len, 0, &je) : json_object();
+	json_t *o = proto_buf_json(*body, why, whylen);
 	evbuffer_free(steal_ptr(body));
-	if (!o) {
-		snprintf(why, whylen, "%s (line %d, column %d)", je.text, je.line, je.column);
-		return NULL;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		snprintf(why, whylen, "the body must be a JSON object");
-		return NULL;
-	}
 	return o;
 }
 
