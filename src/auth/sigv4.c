@@ -3,6 +3,7 @@
  * constant time (CRYPTO_memcmp). The rules are AWS's "Create a canonical request" and
  * the behaviour of its test suite (tests/unit/auth/sigv4_vectors). */
 #include "auth/sigv4.h"
+#include "base/codec.h"
 
 #include <lambdad/cleanup.h>
 #include <lambdad/xmalloc.h>
@@ -69,42 +70,8 @@ static void sb_uri_encode(struct sb *b, const char *s, size_t n, bool keep_slash
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* s[0..n) percent-decoded (owned, *outlen bytes), or NULL when an escape is malformed or
- * decodes to NUL. '+' stays '+': SDKs encode a space as %20. */
-static char *pct_decode(const char *s, size_t n, size_t *outlen)
-{
-	char *out = xmalloc(n + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-		int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-		int h = hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-		if (h <= 0) {
-			free(out);
-			return NULL;
-		}
-		out[o++] = (char)h;
-		i += 2;
-	}
-	out[o] = 0;
-	*outlen = o;
-	return out;
-}
+/* The decoder of this file is codec.h's pct_decode with '+' kept as '+': SDKs encode a
+ * space as %20. */
 
 static void hex_of(const unsigned char *d, size_t n, char *out)
 {
@@ -395,7 +362,7 @@ static char *query_param(const char *q, const char *name)
 		size_t kl = eq ? (size_t)(eq - q) : n;
 		if (kl == nl && memcmp(q, name, nl) == 0) {
 			size_t dl;
-			return eq ? pct_decode(eq + 1, n - kl - 1, &dl) : xstrdup("");
+			return eq ? pct_decode(eq + 1, n - kl - 1, false, &dl) : xstrdup("");
 		}
 		q += n;
 		if (*q == '&')
@@ -569,8 +536,8 @@ static bool canonical_query(struct sb *b, const char *q, bool presigned, bool sk
 			const char *eq = memchr(q, '=', l);
 			size_t kl = eq ? (size_t)(eq - q) : l;
 			size_t dkl, dvl;
-			char *k = pct_decode(q, kl, &dkl);
-			char *val = eq ? pct_decode(eq + 1, l - kl - 1, &dvl) : (dvl = 0, xstrdup(""));
+			char *k = pct_decode(q, kl, false, &dkl);
+			char *val = eq ? pct_decode(eq + 1, l - kl - 1, false, &dvl) : (dvl = 0, xstrdup(""));
 			if (!k || !val) {
 				free(k);
 				free(val);
@@ -649,7 +616,7 @@ static char *canonical_request(const struct sigv4_msg *m, const struct sigv4_aut
 	const char *path = m->path && *m->path ? m->path : "/";
 	if (m->s3) {
 		size_t dl;
-		autofree char *dec = pct_decode(path, strlen(path), &dl);
+		autofree char *dec = pct_decode(path, strlen(path), false, &dl);
 		if (!dec) {
 			free(b.p);
 			setwhy(why, whylen, "the request path holds a malformed escape");

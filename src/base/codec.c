@@ -6,8 +6,47 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *pct_decode(const char *s, size_t n, bool plus_space, size_t *outlen)
+{
+	char *out = xmalloc(n + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int h = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+			int l = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+				free(out);
+				return NULL;
+			}
+			out[o++] = (char)(h * 16 + l);
+			i += 2;
+		} else if (s[i] == 0) {
+			free(out);
+			return NULL;
+		} else {
+			out[o++] = plus_space && s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	out[o] = 0;
+	if (outlen)
+		*outlen = o;
+	return out;
+}
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -92,7 +92,11 @@ void proto_reply_error_code(struct front_req *rq, enum proto p, unsigned flags, 
 
 json_t *proto_body_json(struct front_req *rq, char *why, size_t whylen)
 {
-	struct evbuffer *b = front_req_body(rq);
+	return proto_buf_json(front_req_body(rq), why, whylen);
+}
+
+json_t *proto_buf_json(struct evbuffer *b, char *why, size_t whylen)
+{
 	size_t len = b ? evbuffer_get_length(b) : 0;
 	json_error_t je;
 	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(b, -1), len, 0, &je) : json_object();

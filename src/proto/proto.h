@@ -61,6 +61,10 @@ void proto_reply_error_code(struct front_req *rq, enum proto p, unsigned flags, 
                             const char *query_code, json_t *extra, const char *msg);
 
 json_t *proto_body_json(struct front_req *rq, char *why, size_t whylen);
+/* The same for the bytes of b (borrowed; NULL is an empty body), for a body taken off
+ * the request (a pool thread's). */
+struct evbuffer;
+json_t *proto_buf_json(struct evbuffer *b, char *why, size_t whylen);
 
 /* AWS JSON: the operation X-Amz-Target names, "<prefix><Operation>" (prefix e.g.
  * "AmazonSQS."), borrowed from rq; NULL when the header is missing, has another prefix or

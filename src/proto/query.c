@@ -8,49 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/codec.h"
 #include "proto/proto.h"
 #include "proto/proto_int.h"
 
 /* ---------------------------------------------------------------- parsing */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* The decoded form text s[0..len) (owned), or NULL when an escape is malformed or
- * decodes to NUL. */
-static char *form_decode(const char *s, size_t len)
-{
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '+') {
-			out[o++] = ' ';
-		} else if (s[i] == '%') {
-			int h = i + 2 < len ? hexval(s[i + 1]) : -1, l = i + 2 < len ? hexval(s[i + 2]) : -1;
-			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-				free(out);
-				return NULL;
-			}
-			out[o++] = (char)(h * 16 + l);
-			i += 2;
-		} else if (s[i] == 0) {
-			free(out);
-			return NULL;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = 0;
-	return out;
-}
 
 /* Puts value (stolen) at the dotted path name into root; -EINVAL with why when a
  * component is both a value and a prefix of other names, or is empty. */
@@ -233,8 +195,8 @@ static int parse_into(json_t *tree, const char *form, size_t len, char *why, siz
 		if (pe > p) {
 			const char *eq = memchr(p, '=', (size_t)(pe - p));
 			const char *ke = eq ? eq : pe;
-			char *k = form_decode(p, (size_t)(ke - p));
-			char *v = eq ? form_decode(eq + 1, (size_t)(pe - eq - 1)) : xstrdup("");
+			char *k = pct_decode(p, (size_t)(ke - p), true, NULL);
+			char *v = eq ? pct_decode(eq + 1, (size_t)(pe - eq - 1), true, NULL) : xstrdup("");
 			if (!k || !v) {
 				snprintf(why, whylen,
 				         "the parameter %.*s has a malformed escape or a NUL byte",
@@ -304,7 +266,7 @@ static bool find_action(const char *s, size_t len, char *out, size_t outsz)
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *pe = amp ? amp : end;
 		if ((size_t)(pe - p) > 7 && memcmp(p, "Action=", 7) == 0) {
-			char *v = form_decode(p + 7, (size_t)(pe - p - 7));
+			char *v = pct_decode(p + 7, (size_t)(pe - p - 7), true, NULL);
 			bool ok = v && *v && strlen(v) < outsz;
 			if (ok)
 				snprintf(out, outsz, "%s", v);

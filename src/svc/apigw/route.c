@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "svc/apigw/route.h"
+#include "base/codec.h"
 #include "base/utf8.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"};
@@ -98,25 +99,15 @@ int apigw_rkey_parse(const char *key, struct apigw_rkey *out, struct err *errp)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into an owned string ('+' stays; a malformed escape is kept
  * as is; bytes that are not UTF-8 become '?', so the result fits in JSON). */
-static char *pct_decode(const char *s, size_t n)
+static char *lenient_decode(const char *s, size_t n)
 {
 	char *o = xmalloc(n + 1), *q = o;
 	for (size_t i = 0; i < n; i++) {
 		int h, l;
-		if (s[i] == '%' && i + 2 < n && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < n && (h = hex_digit(s[i + 1])) >= 0 &&
+		    (l = hex_digit(s[i + 2])) >= 0) {
 			*q++ = (char)(h * 16 + l);
 			i += 2;
 		} else {
@@ -153,7 +144,7 @@ static void req_path_split(const char *path, struct req_path *rp)
 		size_t len = strcspn(p, "/");
 		rp->raw[rp->n] = p;
 		rp->len[rp->n] = len;
-		rp->dec[rp->n] = pct_decode(p, len);
+		rp->dec[rp->n] = lenient_decode(p, len);
 		rp->n++;
 		if (!p[len])
 			break;
@@ -246,7 +237,7 @@ int apigw_route_match(const struct apigw_rkey *keys, size_t n, const char *metho
 			if (s->kind == APIGW_SEG_PARAM) {
 				json_object_set_new(*params, s->text, json_string(rp.dec[i]));
 			} else {
-				autofree char *rest = pct_decode(rp.raw[i], strlen(rp.raw[i]));
+				autofree char *rest = lenient_decode(rp.raw[i], strlen(rp.raw[i]));
 				json_object_set_new(*params, s->text, json_string(rest));
 			}
 		}

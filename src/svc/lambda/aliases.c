@@ -204,22 +204,13 @@ static void create_alias(struct api *a, struct api_req *r, const char *name, jso
 static void list_aliases(struct api *a, struct api_req *r, const char *name)
 {
 	const char *marker = front_req_query(r->req, "Marker");
-	const char *max = front_req_query(r->req, "MaxItems");
 	const char *fver = front_req_query(r->req, "FunctionVersion");
 	struct err e = {0};
-	long maxn = 50;
-	if (max) {
-		char *end;
-		maxn = strtol(max, &end, 10);
-		if (!*max || *end || maxn < 1 || maxn > 10000)
-			return api__reply_error(
-			    r->req, LAMBDA_ERR_VALIDATION, NULL,
-			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-			    "constraint: Member must have value between 1 and 10000",
-			    max);
-		if (maxn > 50)
-			maxn = 50;
-	}
+	long maxn;
+	if (api__max_items(r, 50, 10000, &maxn) < 0)
+		return;
+	if (maxn > 50)
+		maxn = 50;
 	if (fver && check_version_field("functionVersion", fver, &e) < 0)
 		return api__reply_err(r->req, &e);
 	json_t *list = json_array();

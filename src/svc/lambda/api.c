@@ -5,6 +5,7 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,61 @@ json_t *api__body_json(struct front_req *req)
 	if (!o)
 		api__reply_error(req, LAMBDA_ERR_INVALID_REQUEST_CONTENT, NULL,
 		                 "Could not parse request body into json: %s", why);
+	return o;
+}
+
+int api__max_items(struct api_req *r, long def, long hi, long *out)
+{
+	const char *max = front_req_query(r->req, "MaxItems");
+	*out = def;
+	if (!max)
+		return 0;
+	char *end;
+	*out = strtol(max, &end, 10);
+	if (!*max || *end || *out < 1 || *out > hi) {
+		api__reply_error(r->req, LAMBDA_ERR_VALIDATION, NULL,
+		                 "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
+		                 "constraint: Member must have value between 1 and %ld",
+		                 max, hi);
+		return -1;
+	}
+	return 0;
+}
+
+bool api__full_match(const char *s, const char *re)
+{
+	regex_t rx;
+	autofree char *anchored = xasprintf("^(%s)$", re);
+	if (regcomp(&rx, anchored, REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	bool ok = regexec(&rx, s, 0, NULL, 0) == 0;
+	regfree(&rx);
+	return ok;
+}
+
+int api__str_member(json_t *body, const char *key, const char *field, bool required, const char **out,
+                    struct err *errp)
+{
+	json_t *v = json_object_get(body, key);
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		return err_svc(errp, LAMBDA_ERR_VALIDATION,
+		               "1 validation error detected: Value null at '%s' failed to satisfy "
+		               "constraint: Member must not be null",
+		               field);
+	}
+	if (!json_is_string(v))
+		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "%s must be a string", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+json_t *api__parse_body(struct evbuffer **body, char *why, size_t whylen)
+{
+	json_t *o = proto_buf_json(*body, why, whylen);
+	evbuffer_free(steal_ptr(body));
 	return o;
 }
 

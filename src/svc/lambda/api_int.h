@@ -63,6 +63,21 @@ void api__reply_err(struct front_req *req, const struct err *e);
 /* Parses the body as a JSON object; replies InvalidRequestContentException and
  * returns NULL when it is not one. */
 json_t *api__body_json(struct front_req *req);
+/* The same for a body taken off the loop (*body, freed and set NULL), on a pool thread:
+ * the JSON object it holds (owned; an empty body is {}), or NULL with why the text is
+ * not one in why. Sends nothing. */
+json_t *api__parse_body(struct evbuffer **body, char *why, size_t whylen);
+/* The MaxItems query of the List operations into *out: def when absent, else an integer
+ * in [1, hi]; replies ValidationException naming maxItems and returns -1 when it is not. */
+int api__max_items(struct api_req *r, long def, long hi, long *out);
+/* Whether s matches the POSIX extended regular expression re as a whole (a pattern that
+ * does not compile matches nothing). */
+bool api__full_match(const char *s, const char *re);
+/* Reads the string member key of body (field: its name in AWS's validation messages) into
+ * *out (borrowed; NULL when absent or null). required: absent or null is a
+ * ValidationException; not a string is InvalidParameterValue. 0 or -EINVAL. */
+int api__str_member(json_t *body, const char *key, const char *field, bool required, const char **out,
+                    struct err *errp);
 /* Resolves the {FunctionName} segment and the Qualifier; replies and returns
  * NULL if the function does not exist at that qualifier. */
 /* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier
@@ -195,6 +210,9 @@ json_t *api__policy_statement(json_t *body, const char *resource, struct err *er
 int api__policy_add(json_t *doc, json_t *st, struct err *errp);
 /* Removes the statement sid from doc; -EINVAL (ResourceNotFound) when it has none. */
 int api__policy_remove(json_t *doc, const char *sid, struct err *errp);
+/* Answers GetPolicy and GetLayerVersionPolicy: 200 {"Policy": the document of the
+ * stored record rec (stolen) as compact JSON text, "RevisionId"}. */
+void api__reply_policy(struct front_req *req, json_t *rec);
 
 /* Loads the stored function URL configs into a->furls (at startup, after the
  * functions); returns 0 or a negative errno. api__furl_free releases them (NULL-safe).

@@ -265,18 +265,9 @@ static void list_provisioned(struct api *a, struct api_req *r)
 	const char *list = front_req_query(r->req, "List");
 	if (strcmp(list, "ALL") != 0)
 		return api__reply_error(r->req, LAMBDA_ERR_INVALID_PARAMETER_VALUE, NULL, "List must be ALL");
-	const char *max = front_req_query(r->req, "MaxItems");
-	long maxn = PROVISIONED_LIST_MAX;
-	if (max) {
-		char *end;
-		maxn = strtol(max, &end, 10);
-		if (!*max || *end || maxn < 1 || maxn > PROVISIONED_LIST_MAX)
-			return api__reply_error(
-			    r->req, LAMBDA_ERR_VALIDATION, NULL,
-			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-			    "constraint: Member must have value between 1 and %d",
-			    max, PROVISIONED_LIST_MAX);
-	}
+	long maxn;
+	if (api__max_items(r, PROVISIONED_LIST_MAX, PROVISIONED_LIST_MAX, &maxn) < 0)
+		return;
 	char name[FN_NAME_MAX + 1];
 	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;

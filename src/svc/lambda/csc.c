@@ -280,30 +280,12 @@ static int scan_bound(const struct store_item *it, void *arg)
 	return 0;
 }
 
-/* MaxItems of the query (1..LIST_MAX, default 50); -1 after replying. */
-static long max_items(struct api_req *r)
-{
-	const char *max = front_req_query(r->req, "MaxItems");
-	if (!max)
-		return 50;
-	char *end;
-	long n = strtol(max, &end, 10);
-	if (!*max || *end || n < 1 || n > LIST_MAX) {
-		api__reply_error(r->req, LAMBDA_ERR_VALIDATION, NULL,
-		                 "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-		                 "constraint: Member must have value between 1 and %d",
-		                 max, LIST_MAX);
-		return -1;
-	}
-	return n;
-}
-
 /* Runs the scan of coll after ?Marker= and replies {member: [...], NextMarker}. */
 static void list_reply(struct api *a, struct api_req *r, const char *coll, store_scan_cb cb, const char *want,
                        const char *member)
 {
-	long max = max_items(r);
-	if (max < 0)
+	long max;
+	if (api__max_items(r, 50, LIST_MAX, &max) < 0)
 		return;
 	struct scan s = {.list = json_array(), .want = want, .max = (size_t)max, .a = a};
 	struct err e = {0};

@@ -426,18 +426,9 @@ static void update(struct api *a, struct api_req *r, const char *uuid)
 
 static void list(struct api *a, struct api_req *r)
 {
-	const char *max = front_req_query(r->req, "MaxItems");
-	long n = LIST_MAX_DEFAULT;
-	if (max) {
-		char *end;
-		n = strtol(max, &end, 10);
-		if (!*max || *end || n < 1 || n > LIST_MAX)
-			return api__reply_error(
-			    r->req, LAMBDA_ERR_VALIDATION, NULL,
-			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to "
-			    "satisfy constraint: Member must have value between 1 and 10000",
-			    max);
-	}
+	long n;
+	if (api__max_items(r, LIST_MAX_DEFAULT, LIST_MAX, &n) < 0)
+		return;
 	const char *src = front_req_query(r->req, "EventSourceArn");
 	if (src && *src && !arn_valid(src))
 		return api__reply_error(

@@ -60,17 +60,9 @@ void api__event_invoke_config(struct api *a, struct api_req *r)
 
 void api__list_event_invoke_configs(struct api *a, struct api_req *r)
 {
-	const char *max = front_req_query(r->req, "MaxItems");
-	if (max) {
-		char *end;
-		long n = strtol(max, &end, 10);
-		if (!*max || *end || n < 1 || n > 50)
-			return api__reply_error(
-			    r->req, LAMBDA_ERR_VALIDATION, NULL,
-			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-			    "constraint: Member must have value between 1 and 50",
-			    max);
-	}
+	long maxn; /* checked only: one page holds them all */
+	if (api__max_items(r, 50, 50, &maxn) < 0)
+		return;
 	char name[FN_NAME_MAX + 1];
 	if (!api__lookup(a, r, api__param(r, "FunctionName"), name))
 		return;

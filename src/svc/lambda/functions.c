@@ -234,20 +234,9 @@ static void deploy_work(void *arg)
 		niced = true;
 		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	}
-	size_t len = evbuffer_get_length(d->body);
-	json_error_t je;
-	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(d->body, -1), len, 0, &je) : json_object();
-	evbuffer_free(steal_ptr(&d->body));
-	if (!o) {
-		snprintf(d->parse_err, sizeof(d->parse_err), "%s (line %d, column %d)", je.text, je.line,
-		         je.column);
+	json_t *o = api__parse_body(&d->body, d->parse_err, sizeof(d->parse_err));
+	if (!o)
 		return;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		snprintf(d->parse_err, sizeof(d->parse_err), "the body must be a JSON object");
-		return;
-	}
 	d->json = o;
 	d->code_rc = take_code(d, d->op == DEPLOY_CREATE ? json_object_get(o, "Code") : o, &d->code_err);
 }
@@ -483,18 +472,9 @@ static void list_all_versions(struct api *a, struct api_req *r, const char *mark
 void api__list_functions(struct api *a, struct api_req *r)
 {
 	const char *marker = front_req_query(r->req, "Marker");
-	const char *max = front_req_query(r->req, "MaxItems");
-	long maxn = 50;
-	if (max) {
-		char *end;
-		maxn = strtol(max, &end, 10);
-		if (!*max || *end || maxn < 1 || maxn > 10000)
-			return api__reply_error(
-			    r->req, LAMBDA_ERR_VALIDATION, NULL,
-			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-			    "constraint: Member must have value between 1 and 10000",
-			    max);
-	}
+	long maxn;
+	if (api__max_items(r, 50, 10000, &maxn) < 0)
+		return;
 	const char *fv = front_req_query(r->req, "FunctionVersion");
 	if (fv) {
 		static const char *const all[] = {"ALL", NULL};

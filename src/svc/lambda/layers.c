@@ -8,7 +8,6 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,38 +224,6 @@ int api__layers_check(json_t *list, struct api_layer_ref refs[API_LAYERS_MAX], s
 	return 0;
 }
 
-/* Reads the string member key of body (field: its name in AWS's validation messages) into
- * *out (borrowed; NULL when absent or null). */
-static int str_member(json_t *body, const char *key, const char *field, bool required, const char **out,
-                      struct err *errp)
-{
-	json_t *v = json_object_get(body, key);
-	*out = NULL;
-	if (!v || json_is_null(v)) {
-		if (!required)
-			return 0;
-		return err_svc(errp, LAMBDA_ERR_VALIDATION,
-		               "1 validation error detected: Value null at '%s' failed to satisfy "
-		               "constraint: Member must not be null",
-		               field);
-	}
-	if (!json_is_string(v))
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "%s must be a string", key);
-	*out = json_string_value(v);
-	return 0;
-}
-
-static bool full_match(const char *s, const char *re)
-{
-	regex_t rx;
-	autofree char *anchored = xasprintf("^(%s)$", re);
-	if (regcomp(&rx, anchored, REG_EXTENDED | REG_NOSUB) != 0)
-		return false;
-	bool ok = regexec(&rx, s, 0, NULL, 0) == 0;
-	regfree(&rx);
-	return ok;
-}
-
 static int pattern_err(struct err *errp, const char *s, const char *field, const char *pattern)
 {
 	return err_svc(errp, LAMBDA_ERR_VALIDATION,
@@ -272,10 +239,10 @@ json_t *api__layer_statement(json_t *body, const char *resource, struct err *err
 		err_svc(errp, LAMBDA_ERR_INVALID_REQUEST_CONTENT, "The request body must be a JSON object");
 		return NULL;
 	}
-	if (str_member(body, "Action", "action", true, &action, errp) < 0 ||
-	    str_member(body, "Principal", "principal", true, &principal, errp) < 0 ||
-	    str_member(body, "StatementId", "statementId", true, &sid, errp) < 0 ||
-	    str_member(body, "OrganizationId", "organizationId", false, &org, errp) < 0)
+	if (api__str_member(body, "Action", "action", true, &action, errp) < 0 ||
+	    api__str_member(body, "Principal", "principal", true, &principal, errp) < 0 ||
+	    api__str_member(body, "StatementId", "statementId", true, &sid, errp) < 0 ||
+	    api__str_member(body, "OrganizationId", "organizationId", false, &org, errp) < 0)
 		return NULL;
 	size_t n = strlen(sid);
 	if (n < 1 || n > 100) {
@@ -285,7 +252,7 @@ json_t *api__layer_statement(json_t *body, const char *resource, struct err *err
 		        sid, n < 1 ? "greater than or equal to 1" : "less than or equal to 100");
 		return NULL;
 	}
-	if (!full_match(sid, "[a-zA-Z0-9_-]+")) {
+	if (!api__full_match(sid, "[a-zA-Z0-9_-]+")) {
 		pattern_err(errp, sid, "statementId", "([a-zA-Z0-9-_]+)");
 		return NULL;
 	}
@@ -296,10 +263,10 @@ json_t *api__layer_statement(json_t *body, const char *resource, struct err *err
 	json_t *p;
 	if (strcmp(principal, "*") == 0) {
 		p = json_string("*");
-	} else if (full_match(principal, "[0-9]{12}")) {
+	} else if (api__full_match(principal, "[0-9]{12}")) {
 		autofree char *arn = xasprintf("arn:aws:iam::%s:root", principal);
 		p = json_pack("{s:s}", "AWS", arn);
-	} else if (full_match(principal, "arn:(aws[a-zA-Z-]*):iam::[0-9]{12}:root")) {
+	} else if (api__full_match(principal, "arn:(aws[a-zA-Z-]*):iam::[0-9]{12}:root")) {
 		p = json_pack("{s:s}", "AWS", principal);
 	} else {
 		pattern_err(errp, principal, "principal",
@@ -307,7 +274,7 @@ json_t *api__layer_statement(json_t *body, const char *resource, struct err *err
 		return NULL;
 	}
 	if (org) {
-		if (strlen(org) > 34 || !full_match(org, "o-[a-z0-9]{10,32}")) {
+		if (strlen(org) > 34 || !api__full_match(org, "o-[a-z0-9]{10,32}")) {
 			json_decref(p);
 			pattern_err(errp, org, "organizationId", "o-[a-z0-9]{10,32}");
 			return NULL;
@@ -719,8 +686,8 @@ static int check_list(json_t *v, const char *key, const char *field, size_t max,
 static int check_publish(json_t *body, struct err *errp)
 {
 	const char *desc, *lic;
-	if (str_member(body, "Description", "description", false, &desc, errp) < 0 ||
-	    str_member(body, "LicenseInfo", "licenseInfo", false, &lic, errp) < 0)
+	if (api__str_member(body, "Description", "description", false, &desc, errp) < 0 ||
+	    api__str_member(body, "LicenseInfo", "licenseInfo", false, &lic, errp) < 0)
 		return -EINVAL;
 	if (desc && strlen(desc) > DESCRIPTION_MAX)
 		return err_svc(errp, LAMBDA_ERR_VALIDATION,
@@ -791,20 +758,9 @@ static int take_content(struct publish *p, json_t *content, struct err *errp)
 static void publish_work(void *arg)
 {
 	struct publish *p = arg;
-	size_t len = evbuffer_get_length(p->body);
-	json_error_t je;
-	json_t *o = len ? json_loadb((const char *)evbuffer_pullup(p->body, -1), len, 0, &je) : json_object();
-	evbuffer_free(steal_ptr(&p->body));
-	if (!o) {
-		snprintf(p->parse_err, sizeof(p->parse_err), "%s (line %d, column %d)", je.text, je.line,
-		         je.column);
+	json_t *o = api__parse_body(&p->body, p->parse_err, sizeof(p->parse_err));
+	if (!o)
 		return;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		snprintf(p->parse_err, sizeof(p->parse_err), "the body must be a JSON object");
-		return;
-	}
 	p->json = o;
 	if (check_publish(o, &p->code_err) < 0) {
 		p->code_rc = -EINVAL;
@@ -1024,45 +980,46 @@ static void add_permission(struct api *a, struct api_req *r)
 	json_decref(rec);
 }
 
-static void get_policy(struct api *a, struct api_req *r)
+/* The policy record of the layer version the path names (owned), its store key (*key,
+ * owned) and revision (*rev); NULL after replying when there is no such version or it
+ * has no policy (GetLayerVersionPolicy and RemoveLayerVersionPermission alike). */
+static json_t *path_policy(struct api *a, struct api_req *r, char **key, uint64_t *rev)
 {
 	struct api_layer_ref ref;
+	*key = NULL;
 	if (path_ref(a, r, true, &ref) < 0)
-		return;
+		return NULL;
 	json_t *ver = lookup(a, r, &ref);
 	if (!ver)
-		return;
+		return NULL;
 	json_decref(ver);
-	autofree char *key = version_key(ref.name, ref.version);
-	uint64_t rev;
-	json_t *rec = policy_load(a, key, &rev);
+	*key = version_key(ref.name, ref.version);
+	json_t *rec = policy_load(a, *key, rev);
 	if (!rec)
-		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
-		                        "No policy is associated with the given resource.");
-	autofree char *txt = json_dumps(json_object_get(rec, "Policy"), JSON_COMPACT);
-	api__reply_json(
-	    r->req, 200,
-	    json_pack("{s:s, s:O}", "Policy", txt, "RevisionId", json_object_get(rec, "RevisionId")));
-	json_decref(rec);
+		api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
+		                 "No policy is associated with the given resource.");
+	return rec;
+}
+
+static void get_policy(struct api *a, struct api_req *r)
+{
+	autofree char *key = NULL;
+	uint64_t rev;
+	json_t *rec = path_policy(a, r, &key, &rev);
+	if (!rec)
+		return;
+	api__reply_policy(r->req, rec);
 }
 
 static void remove_permission(struct api *a, struct api_req *r)
 {
-	struct api_layer_ref ref;
-	if (path_ref(a, r, true, &ref) < 0)
-		return;
-	json_t *ver = lookup(a, r, &ref);
-	if (!ver)
-		return;
-	json_decref(ver);
-	const char *sid = api__param(r, "StatementId");
-	autofree char *key = version_key(ref.name, ref.version);
+	autofree char *key = NULL;
 	uint64_t rev;
-	json_t *rec = policy_load(a, key, &rev);
-	struct err e = {0};
+	json_t *rec = path_policy(a, r, &key, &rev);
 	if (!rec)
-		return api__reply_error(r->req, LAMBDA_ERR_RESOURCE_NOT_FOUND, NULL,
-		                        "No policy is associated with the given resource.");
+		return;
+	const char *sid = api__param(r, "StatementId");
+	struct err e = {0};
 	const char *want = front_req_query(r->req, "RevisionId");
 	if (want && strcmp(want, json_string_value(json_object_get(rec, "RevisionId"))) != 0)
 		precondition_failed(r->req);

@@ -5,7 +5,6 @@
 #include <lambdad/cleanup.h>
 #include <lambdad/log.h>
 #include <lambdad/xmalloc.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,40 +16,6 @@
 #define SID_MAX 100
 #define TOKEN_MAX 256
 
-/* Whether s matches the POSIX extended regular expression re as a whole. */
-static bool matches(const char *s, const char *re)
-{
-	regex_t rx;
-	autofree char *anchored = xasprintf("^(%s)$", re);
-	if (regcomp(&rx, anchored, REG_EXTENDED | REG_NOSUB) != 0)
-		return false;
-	bool ok = regexec(&rx, s, 0, NULL, 0) == 0;
-	regfree(&rx);
-	return ok;
-}
-
-/* Reads the string member key (wire name field) of body into *out (borrowed, NULL when
- * absent or null). required: absent is a ValidationException. Returns 0 or -EINVAL. */
-static int member(json_t *body, const char *key, const char *field, bool required, const char **out,
-                  struct err *errp)
-{
-	json_t *v = json_object_get(body, key);
-	*out = NULL;
-	if (!v || json_is_null(v)) {
-		if (!required)
-			return 0;
-		return err_svc(errp, LAMBDA_ERR_VALIDATION,
-		               "1 validation error detected: Value null at '%s' failed to satisfy "
-		               "constraint: Member must not be null",
-		               field);
-	}
-	if (!json_is_string(v)) {
-		return err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE, "%s must be a string", key);
-	}
-	*out = json_string_value(v);
-	return 0;
-}
-
 /* Checks s (not NULL) against pattern and the length bounds [lo, hi] (hi 0: none),
  * with the message AWS's validation gives naming field. */
 static int check_str(const char *s, const char *field, const char *pattern, size_t lo, size_t hi,
@@ -61,7 +26,7 @@ static int check_str(const char *s, const char *field, const char *pattern, size
 	if (n < lo || (hi && n > hi)) {
 		snprintf(constraint, sizeof(constraint), "Member must have length %s %zu",
 		         n < lo ? "greater than or equal to" : "less than or equal to", n < lo ? lo : hi);
-	} else if (pattern && !matches(s, pattern)) {
+	} else if (pattern && !api__full_match(s, pattern)) {
 		snprintf(constraint, sizeof(constraint), "Member must satisfy regular expression pattern: %s",
 		         pattern);
 	} else {
@@ -78,13 +43,13 @@ static json_t *principal_json(const char *p, struct err *errp)
 {
 	if (strcmp(p, "*") == 0)
 		return json_string("*");
-	if (matches(p, "[0-9]{12}")) {
+	if (api__full_match(p, "[0-9]{12}")) {
 		autofree char *arn = xasprintf("arn:aws:iam::%s:root", p);
 		return json_pack("{s:s}", "AWS", arn);
 	}
-	if (matches(p, "arn:aws[a-zA-Z-]*:(iam|sts)::[0-9]{12}:.+"))
+	if (api__full_match(p, "arn:aws[a-zA-Z-]*:(iam|sts)::[0-9]{12}:.+"))
 		return json_pack("{s:s}", "AWS", p);
-	if (matches(p, "[a-z0-9-]+(\\.[a-z0-9-]+)+"))
+	if (api__full_match(p, "[a-z0-9-]+(\\.[a-z0-9-]+)+"))
 		return json_pack("{s:s}", "Service", p);
 	err_svc(errp, LAMBDA_ERR_INVALID_PARAMETER_VALUE,
 	        "The provided principal was invalid. Please check the principal and try again.");
@@ -114,14 +79,14 @@ json_t *api__policy_statement(json_t *body, const char *resource, struct err *er
 		err_svc(errp, LAMBDA_ERR_INVALID_REQUEST_CONTENT, "The request body must be a JSON object");
 		return NULL;
 	}
-	if (member(body, "Action", "action", true, &action, errp) < 0 ||
-	    member(body, "Principal", "principal", true, &principal, errp) < 0 ||
-	    member(body, "StatementId", "statementId", true, &sid, errp) < 0 ||
-	    member(body, "SourceArn", "sourceArn", false, &src_arn, errp) < 0 ||
-	    member(body, "SourceAccount", "sourceAccount", false, &src_acct, errp) < 0 ||
-	    member(body, "PrincipalOrgID", "principalOrgID", false, &org, errp) < 0 ||
-	    member(body, "EventSourceToken", "eventSourceToken", false, &token, errp) < 0 ||
-	    member(body, "FunctionUrlAuthType", "functionUrlAuthType", false, &auth, errp) < 0)
+	if (api__str_member(body, "Action", "action", true, &action, errp) < 0 ||
+	    api__str_member(body, "Principal", "principal", true, &principal, errp) < 0 ||
+	    api__str_member(body, "StatementId", "statementId", true, &sid, errp) < 0 ||
+	    api__str_member(body, "SourceArn", "sourceArn", false, &src_arn, errp) < 0 ||
+	    api__str_member(body, "SourceAccount", "sourceAccount", false, &src_acct, errp) < 0 ||
+	    api__str_member(body, "PrincipalOrgID", "principalOrgID", false, &org, errp) < 0 ||
+	    api__str_member(body, "EventSourceToken", "eventSourceToken", false, &token, errp) < 0 ||
+	    api__str_member(body, "FunctionUrlAuthType", "functionUrlAuthType", false, &auth, errp) < 0)
 		return NULL;
 	if (check_str(sid, "statementId", "[a-zA-Z0-9_-]+", 1, SID_MAX, errp) < 0 ||
 	    check_str(action, "action", "lambda:[*]|lambda:[a-zA-Z]+|[*]", 0, 0, errp) < 0 ||
@@ -346,6 +311,15 @@ out:
 	json_decref(body);
 }
 
+void api__reply_policy(struct front_req *req, json_t *rec)
+{
+	autofree char *txt = json_dumps(json_object_get(rec, "Policy"), JSON_COMPACT);
+	api__reply_json(
+	    req, 200,
+	    json_pack("{s:s, s:O}", "Policy", txt, "RevisionId", json_object_get(rec, "RevisionId")));
+	json_decref(rec);
+}
+
 /* GET /2015-03-31/functions/{Name}/policy[?Qualifier=]: 200 {"Policy", "RevisionId"}. */
 static void get_policy(struct api *a, struct api_req *r)
 {
@@ -360,11 +334,7 @@ static void get_policy(struct api *a, struct api_req *r)
 			                 "The resource you requested does not exist.");
 		return;
 	}
-	autofree char *txt = json_dumps(json_object_get(rec, "Policy"), JSON_COMPACT);
-	api__reply_json(
-	    r->req, 200,
-	    json_pack("{s:s, s:O}", "Policy", txt, "RevisionId", json_object_get(rec, "RevisionId")));
-	json_decref(rec);
+	api__reply_policy(r->req, rec);
 }
 
 /* DELETE /2015-03-31/functions/{Name}/policy/{StatementId}[?Qualifier=&RevisionId=]: 204. */

@@ -118,20 +118,11 @@ void api__list_versions(struct api *a, struct api_req *r)
 	if (!c)
 		return;
 	const char *marker = front_req_query(r->req, "Marker");
-	const char *max = front_req_query(r->req, "MaxItems");
-	long maxn = LIST_PAGE_MAX;
-	if (max) {
-		char *end;
-		maxn = strtol(max, &end, 10);
-		if (!*max || *end || maxn < 1 || maxn > 10000)
-			return api__reply_error(
-			    r->req, LAMBDA_ERR_VALIDATION, NULL,
-			    "1 validation error detected: Value '%.20s' at 'maxItems' failed to satisfy "
-			    "constraint: Member must have value between 1 and 10000",
-			    max);
-		if (maxn > LIST_PAGE_MAX)
-			maxn = LIST_PAGE_MAX;
-	}
+	long maxn;
+	if (api__max_items(r, LIST_PAGE_MAX, 10000, &maxn) < 0)
+		return;
+	if (maxn > LIST_PAGE_MAX)
+		maxn = LIST_PAGE_MAX;
 	/* The list is $LATEST, then the versions in ascending order; a marker is the
 	 * Version of the last item of the previous page. */
 	if (marker && marker[0] && strcmp(marker, FN_LATEST) != 0 && fn_qual_kind(marker) != FN_QUAL_VERSION)

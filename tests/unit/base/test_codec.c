@@ -87,12 +87,48 @@ static void test_utf8_sanitize(void **state)
 	}
 }
 
+/* pct_decode is the query protocol's form decoder (plus_space) and SigV4's (without):
+ * a malformed escape, %00 or a raw NUL refuses the whole text. */
+static void test_pct_decode(void **state)
+{
+	(void)state;
+	size_t n = 99;
+	char *s = pct_decode("a+b%2Bc%7e%7E", 13, true, &n);
+	assert_non_null(s);
+	assert_string_equal(s, "a b+c~~");
+	assert_int_equal(n, 7);
+	free(s);
+	s = pct_decode("a+b%20c", 7, false, NULL);
+	assert_string_equal(s, "a+b c");
+	free(s);
+	s = pct_decode("%41", 3, false, &n);
+	assert_string_equal(s, "A");
+	assert_int_equal(n, 1);
+	free(s);
+	s = pct_decode("", 0, true, &n);
+	assert_string_equal(s, "");
+	assert_int_equal(n, 0);
+	free(s);
+	assert_null(pct_decode("%4", 2, true, NULL));
+	assert_null(pct_decode("%", 1, false, NULL));
+	assert_null(pct_decode("%zz", 3, true, NULL));
+	assert_null(pct_decode("a%00b", 5, false, NULL));
+	assert_null(pct_decode("a\0b", 3, true, NULL));
+	/* n bounds the text: an escape cut by it is malformed. */
+	assert_null(pct_decode("%41", 2, false, NULL));
+	assert_int_equal(hex_digit('0'), 0);
+	assert_int_equal(hex_digit('f'), 15);
+	assert_int_equal(hex_digit('F'), 15);
+	assert_int_equal(hex_digit('g'), -1);
+	assert_int_equal(hex_digit('/'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_b64_round_trip), cmocka_unit_test(test_b64_refuses_malformed),
 	    cmocka_unit_test(test_sha256_hex),     cmocka_unit_test(test_uuid_shape),
-	    cmocka_unit_test(test_utf8_sanitize),
+	    cmocka_unit_test(test_utf8_sanitize),  cmocka_unit_test(test_pct_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
