@@ -51,15 +51,15 @@ void proto_reply(struct front_req *rq, enum proto p, int status, json_t *o);
 void proto_reply_error(struct front_req *rq, enum proto p, unsigned flags, const struct svc_error *e,
                        json_t *extra, const char *msg);
 
-/* Parses rq's body as a JSON object (an empty body is {}). Returns it (owned), or NULL with
- * why (whylen bytes) saying what is wrong: not JSON (with line and column), or not an
- * object. */
 /* proto_reply_error for a query-compatible service (SQS): query_code (borrowed; NULL: e's
  * type) is the query protocol's <Code>, and AWS JSON adds the header
  * x-amzn-query-error: <query_code>;Sender|Receiver that botocore reports as the code. */
 void proto_reply_error_code(struct front_req *rq, enum proto p, unsigned flags, const struct svc_error *e,
                             const char *query_code, json_t *extra, const char *msg);
 
+/* Parses rq's body as a JSON object (an empty body is {}). Returns it (owned), or NULL with
+ * why (whylen bytes) saying what is wrong: not JSON (with line and column), or not an
+ * object. */
 json_t *proto_body_json(struct front_req *rq, char *why, size_t whylen);
 /* The same for the bytes of b (borrowed; NULL is an empty body), for a body taken off
  * the request (a pool thread's). */

@@ -78,12 +78,12 @@ bool api__full_match(const char *s, const char *re);
  * ValidationException; not a string is InvalidParameterValue. 0 or -EINVAL. */
 int api__str_member(json_t *body, const char *key, const char *field, bool required, const char **out,
                     struct err *errp);
-/* Resolves the {FunctionName} segment and the Qualifier; replies and returns
- * NULL if the function does not exist at that qualifier. */
 /* Parses the {FunctionName} segment ref (a name, partial or full ARN) and the Qualifier
  * query into name and qual ("" when none); replies and returns -1 when they are
  * malformed or disagree. */
 int api__parse_ref(struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1], char qual[FN_QUAL_SIZE]);
+/* Resolves the {FunctionName} segment and the Qualifier; replies and returns
+ * NULL if the function does not exist at that qualifier. */
 struct fn_config *api__lookup(struct api *a, struct api_req *r, const char *ref, char name[FN_NAME_MAX + 1]);
 /* Like api__lookup, for the operations that take versions and aliases: the configuration
  * ref and the Qualifier name (borrowed), $LATEST's, a version's, or for an alias its
